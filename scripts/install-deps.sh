@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing ddns-cgi needs on Debian/Ubuntu: the real DNS servers,
+# web servers and clients the tests drive, and a Rust toolchain if there is none.
+# Usage: scripts/install-deps.sh [PACKAGE...]   (extra Debian packages to add)
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config ca-certificates curl
+  knot knot-dnsutils bind9 bind9-dnsutils
+  "$@"
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  # Packages such as bind9 and knot start their system service when systemd runs; the tests
+  # never use those: they start their own servers on random loopback ports.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "==> installing Rust with rustup (Debian's cargo is too old for edition 2024)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi

@@ -1,0 +1,80 @@
+//! The CGI transport (RFC 3875): picks the request's meta-variables out of the process
+//! environment, reads the body bounded by `CONTENT_LENGTH`, and writes a [`Reply`] as a CGI
+//! response (a `Status` header, the headers, a blank line, the body). It decides nothing;
+//! `update::handle` does.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+
+use crate::reply::Reply;
+use crate::request::{self, Env};
+
+/// The request variables out of a CGI process environment. Non-UTF-8 values are dropped:
+/// none of the variables we read can legitimately carry them.
+pub(crate) fn request_env(vars: impl IntoIterator<Item = (OsString, OsString)>, proxy_header: Option<&str>) -> Env {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| request::REQUEST_VARIABLES.contains(&k.as_str()) || Some(k.as_str()) == proxy_header)
+        .collect()
+}
+
+/// Reads at most one byte more than the parser accepts, so an oversized body is recognised
+/// without reading all of it. RFC 3875 §4.2: the script must not read past `CONTENT_LENGTH`.
+pub(crate) fn read_body(env: &Env, input: impl Read) -> io::Result<Vec<u8>> {
+    if request::method(env) != "POST" {
+        return Ok(Vec::new());
+    }
+    let Some(len) = request::content_length(env) else { return Ok(Vec::new()) };
+    let limit = len.min(request::MAX_BODY_BYTES + 1);
+    let mut body = Vec::with_capacity(limit);
+    input.take(limit as u64).read_to_end(&mut body)?;
+    Ok(body)
+}
+
+/// Writes the reply as a CGI response (RFC 3875 §6.2, §6.3.3 for `Status`).
+pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply) -> io::Result<()> {
+    let mut head = format!("Status: {} {}\r\n", reply.status, reply.reason());
+    for (name, value) in &reply.headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(reply.body.as_bytes())?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_request_variables_are_taken() {
+        let vars =
+            [("QUERY_STRING", "a=1"), ("PATH", "/bin"), ("DDNS_CGI_CONFIG", "/x"), ("HTTP_X_FORWARDED_FOR", "1.2.3.4")]
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let env = request_env(vars.clone(), None);
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["QUERY_STRING"]);
+        let env = request_env(vars, Some("HTTP_X_FORWARDED_FOR"));
+        assert_eq!(env.len(), 2);
+    }
+
+    #[test]
+    fn body_is_bounded_by_content_length() {
+        let env: Env = [("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "3")].map(|(k, v)| (k.into(), v.into())).into();
+        assert_eq!(read_body(&env, &b"abcdef"[..]).expect("read"), b"abc");
+        let env: Env =
+            [("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "999999")].map(|(k, v)| (k.into(), v.into())).into();
+        assert_eq!(read_body(&env, io::repeat(b'a')).expect("read").len(), request::MAX_BODY_BYTES + 1);
+    }
+
+    #[test]
+    fn reply_is_written_with_status_and_length() {
+        let reply = Reply { status: 200, headers: vec![("Content-Length", "5".into())], body: "good\n".into() };
+        let mut out = Vec::new();
+        write_reply(&mut out, &reply).expect("write");
+        assert_eq!(out, b"Status: 200 OK\r\nContent-Length: 5\r\n\r\ngood\n");
+    }
+}

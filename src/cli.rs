@@ -1,0 +1,201 @@
+//! The admin command line: argument parsing (clap) and the commands that manage the database.
+//! Commands return a [`CliError`] with the exit code that belongs to it (1: not found,
+//! 2: usage or failure); `main` prints it. Messages never contain passwords.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth;
+use crate::config::Config;
+use crate::request::normalize_hostname;
+use crate::store::{NewHost, OpenMode, Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(name = "ddns-cgi", version, about = "Self-hosted dyndns2 update service for BIND and Knot")]
+#[command(after_help = "Run by a web server (GATEWAY_INTERFACE set), it answers one dyndns2 update as CGI.")]
+pub(crate) struct Cli {
+    /// Config file [default: $DDNS_CGI_CONFIG or /etc/ddns-cgi/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Log at debug level to stderr
+    #[arg(long, global = true)]
+    pub(crate) debug: bool,
+    /// Same as the `init-db` command
+    #[arg(long)]
+    pub(crate) init_db: bool,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the database, or migrate it to the current schema (idempotent)
+    InitDb,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage hostnames
+    #[command(subcommand)]
+    Hostname(HostnameCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user; the password is prompted for twice, or read from stdin
+    Add {
+        name: String,
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PasswordArgs {
+    /// Read the password as one line from standard input instead of prompting
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HostnameCommand {
+    /// Add a hostname for USER inside a configured ZONE
+    Add {
+        user: String,
+        fqdn: String,
+        zone: String,
+        /// TTL of the published A/AAAA records, 1..=86400 [default: defaults.dns_ttl]
+        #[arg(long, value_name = "N")]
+        dns_ttl: Option<u32>,
+        /// Seconds without update before the records are removed; 0 = never, else >= 60
+        /// [default: defaults.expiry_ttl]
+        #[arg(long, value_name = "N")]
+        expiry_ttl: Option<u32>,
+    },
+}
+
+/// A failed command: the message and the exit code.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl CliError {
+    fn failure(message: impl Into<String>) -> CliError {
+        CliError { code: 2, message: message.into() }
+    }
+
+    fn not_found(message: impl Into<String>) -> CliError {
+        CliError { code: 1, message: message.into() }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::failure(e.to_string())
+    }
+}
+
+/// Runs an admin command. `now` is seconds since the epoch. Returns what to print on stdout.
+pub(crate) fn run(config: &Config, command: Command, now: i64) -> Result<String, CliError> {
+    let mut store = Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Create)?;
+    match command {
+        Command::InitDb => Ok(format!(
+            "database {} ready (schema version {})\n",
+            config.database.path.display(),
+            store.schema_version()?
+        )),
+        Command::User(UserCommand::Add { name, email, password }) => {
+            validate_user_name(&name)?;
+            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+                return Err(CliError::failure(format!("`{email}` is not an email address")));
+            }
+            if store.user(&name)?.is_some() {
+                return Err(CliError::failure(format!("user `{name}` already exists")));
+            }
+            let password = read_password(&password)?;
+            let hash = auth::hash_password(&password, &config.auth).map_err(|e| CliError::failure(e.to_string()))?;
+            store.add_user(&name, &email, &hash, now)?;
+            Ok(format!("user `{name}` added\n"))
+        }
+        Command::Hostname(HostnameCommand::Add { user, fqdn, zone, dns_ttl, expiry_ttl }) => {
+            let Some(owner) = store.user(&user)? else {
+                return Err(CliError::not_found(format!("user `{user}` does not exist")));
+            };
+            let zone_name = normalize_hostname(&zone)
+                .ok_or_else(|| CliError::failure(format!("`{zone}` is not a valid zone name")))?;
+            let Some(zone_cfg) = config.zone(&zone_name) else {
+                return Err(CliError::failure(format!("zone `{zone}` is not configured in {}", config.path.display())));
+            };
+            let fqdn_ascii = normalize_hostname(&fqdn)
+                .ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
+            let zone_str = zone_cfg.name_str();
+            if fqdn_ascii != zone_str && !fqdn_ascii.ends_with(&format!(".{zone_str}")) {
+                return Err(CliError::failure(format!("`{fqdn}` is not inside zone `{zone_str}`")));
+            }
+            let dns_ttl = dns_ttl.unwrap_or(config.defaults.dns_ttl);
+            check_ttls(dns_ttl, expiry_ttl.unwrap_or(config.defaults.expiry_ttl))?;
+            let new = NewHost {
+                fqdn: &fqdn_ascii,
+                zone: &zone_str,
+                user_id: owner.id,
+                dns_ttl,
+                expiry_ttl: expiry_ttl.unwrap_or(config.defaults.expiry_ttl),
+            };
+            store.add_host(&new, now)?;
+            Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
+        }
+    }
+}
+
+/// TTL bounds shared by every command that sets them.
+pub(crate) fn check_ttls(dns_ttl: u32, expiry_ttl: u32) -> Result<(), CliError> {
+    if !(1..=86_400).contains(&dns_ttl) {
+        return Err(CliError::failure(format!("`--dns-ttl` must be between 1 and 86400, got `{dns_ttl}`")));
+    }
+    if expiry_ttl != 0 && expiry_ttl < 60 {
+        return Err(CliError::failure(format!("`--expiry-ttl` must be 0 (never) or at least 60, got `{expiry_ttl}`")));
+    }
+    Ok(())
+}
+
+/// User names travel in HTTP Basic credentials, which split at the first colon.
+fn validate_user_name(name: &str) -> Result<(), CliError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::failure(format!(
+            "`{name}` is not a valid user name: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`"
+        )))
+    }
+}
+
+fn read_password(args: &PasswordArgs) -> Result<String, CliError> {
+    let password = if args.password_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::failure(format!("cannot read the password from stdin: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| CliError::failure(format!("cannot read the password: {e}")))?;
+        let second = rpassword::prompt_password("Repeat password: ")
+            .map_err(|e| CliError::failure(format!("cannot read the password: {e}")))?;
+        if first != second {
+            return Err(CliError::failure("the passwords do not match"));
+        }
+        first
+    };
+    if password.is_empty() {
+        return Err(CliError::failure("an empty password is not allowed"));
+    }
+    Ok(password)
+}

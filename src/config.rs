@@ -1,0 +1,812 @@
+//! Configuration in two stages: a raw serde view of the TOML file with `deny_unknown_fields`,
+//! converted once by [`Config::from_toml`] into a validated [`Config`] (TSIG secrets decoded,
+//! zone names parsed, TTLs and addresses range-checked, defaults applied). Other modules take
+//! `&Config` and never re-check. This module reads the config file and the TSIG key files it
+//! names, nothing else: it does not touch the environment or the database.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hickory_proto::rr::Name;
+use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// Where the config lives when neither `--config` nor `DDNS_CGI_CONFIG` says otherwise.
+pub(crate) const DEFAULT_PATH: &str = "/etc/ddns-cgi/config.toml";
+
+/// Upper bound for a config or key file; both are a few hundred bytes in practice.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A config that failed to load. Every variant names the file it came from.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The file could not be read at all.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    /// TOML syntax error, unknown key or wrong type; toml's message names the key and line.
+    #[error("in {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    /// A value that parsed but is out of range or malformed.
+    #[error("`{key}` {message} (in {})", path.display())]
+    Invalid { path: PathBuf, key: String, message: String },
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub(crate) struct Config {
+    /// The file this came from, for messages.
+    pub(crate) path: PathBuf,
+    pub(crate) database: DatabaseConfig,
+    pub(crate) zones: Vec<Zone>,
+    pub(crate) defaults: Defaults,
+    #[allow(dead_code, reason = "parsed and validated now; enforced by the rate-limit work (issue 5)")]
+    pub(crate) rate_limit: RateLimit,
+    pub(crate) http: Http,
+    pub(crate) log: LogConfig,
+    pub(crate) auth: AuthConfig,
+    pub(crate) endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DatabaseConfig {
+    pub(crate) path: PathBuf,
+    /// How long a writer waits for the SQLite lock before the request answers `911`.
+    pub(crate) busy_timeout: Duration,
+}
+
+/// A zone we may update, with the server and key that accept its updates.
+#[derive(Debug)]
+pub(crate) struct Zone {
+    /// Lower-case, fully qualified (`dyn.example.com.`).
+    pub(crate) name: Name,
+    pub(crate) server: SocketAddr,
+    pub(crate) key: TsigKey,
+    pub(crate) timeout: Duration,
+}
+
+impl Zone {
+    /// The zone name without the trailing dot, as stored in the database.
+    pub(crate) fn name_str(&self) -> String {
+        let s = self.name.to_ascii();
+        s.strip_suffix('.').unwrap_or(&s).to_owned()
+    }
+}
+
+/// A TSIG key (RFC 8945): name, algorithm and the decoded secret.
+#[derive(Clone, Debug)]
+pub(crate) struct TsigKey {
+    pub(crate) name: Name,
+    pub(crate) algorithm: TsigAlgorithm,
+    pub(crate) secret: Secret<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Defaults {
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code, reason = "enforced by the rate-limit work (issue 5)")]
+pub(crate) struct RateLimit {
+    pub(crate) enabled: bool,
+    pub(crate) good_window_seconds: u32,
+    pub(crate) good_max_requests: u32,
+    pub(crate) bad_window_seconds: u32,
+    pub(crate) bad_max_requests: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Http {
+    pub(crate) trusted_proxies: Vec<Cidr>,
+    /// The proxy header as the CGI variable that carries it (`X-Forwarded-For` becomes
+    /// `HTTP_X_FORWARDED_FOR`, RFC 3875 §4.1.18).
+    pub(crate) proxy_header: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARNING",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogConfig {
+    pub(crate) level: Level,
+    pub(crate) log_requests: bool,
+}
+
+/// Argon2id cost for new hashes. Existing hashes carry their own parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AuthConfig {
+    pub(crate) argon2_m_kib: u32,
+    pub(crate) argon2_t: u32,
+    pub(crate) argon2_p: u32,
+}
+
+/// An HTTP path that accepts updates, with the parameter names it reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) path: String,
+    pub(crate) params: ParamAliases,
+}
+
+/// For each value, the query/body parameter names that carry it; the first one present wins.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamAliases {
+    pub(crate) hostname: Vec<String>,
+    pub(crate) ipv4: Vec<String>,
+    pub(crate) ipv6: Vec<String>,
+    pub(crate) username: Vec<String>,
+    pub(crate) password: Vec<String>,
+}
+
+impl Default for ParamAliases {
+    fn default() -> Self {
+        let v = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect();
+        ParamAliases {
+            hostname: v(&["hostname", "host"]),
+            ipv4: v(&["myip", "ipv4", "ip4"]),
+            ipv6: v(&["myip6", "myipv6", "ipv6", "ip6"]),
+            username: v(&["username", "user"]),
+            password: v(&["password", "pass", "token"]),
+        }
+    }
+}
+
+/// An address block, for `trusted_proxies`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}` has a prefix length outside 0..={max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw, as written in the file.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database: RawDatabase,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    zones: Vec<RawZone>,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    rate_limit: RawRateLimit,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    path: PathBuf,
+    busy_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    server: Option<String>,
+    timeout_ms: Option<u64>,
+    tsig_key: Option<String>,
+    tsig_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: String,
+    server: Option<String>,
+    tsig_key: Option<String>,
+    tsig_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    dns_ttl: Option<i64>,
+    expiry_ttl: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    enabled: Option<bool>,
+    good_window_seconds: Option<i64>,
+    good_max_requests: Option<i64>,
+    bad_window_seconds: Option<i64>,
+    bad_max_requests: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    proxy_header: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    log_requests: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    argon2_m_kib: Option<i64>,
+    argon2_t: Option<i64>,
+    argon2_p: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    path: String,
+    #[serde(default)]
+    params: RawParams,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    hostname: Option<Vec<String>>,
+    ipv4: Option<Vec<String>>,
+    ipv6: Option<Vec<String>>,
+    username: Option<Vec<String>>,
+    password: Option<Vec<String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+impl Config {
+    /// Reads and validates the config file at `path`, and the key files it names.
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = read_bounded(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_toml(path, &text)
+    }
+
+    /// Validates config text; `path` is used for messages and to resolve relative key files.
+    pub(crate) fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        Validator { path }.config(raw)
+    }
+
+    /// The configured zone whose name is `zone` (stored form, no trailing dot).
+    pub(crate) fn zone(&self, zone: &str) -> Option<&Zone> {
+        let name = Name::from_ascii(format!("{zone}.")).ok()?;
+        self.zones.iter().find(|z| z.name == name)
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { path: self.path.to_owned(), key: key.to_owned(), message: message.into() }
+    }
+
+    fn range(&self, key: &str, value: Option<i64>, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
+        let Some(v) = value else { return Ok(default) };
+        u32::try_from(v)
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(|| self.invalid(key, format!("must be between {min} and {max}, got `{v}`")))
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let busy_ms = raw.database.busy_timeout_ms.unwrap_or(10_000);
+        if !(100..=600_000).contains(&busy_ms) {
+            return Err(
+                self.invalid("database.busy_timeout_ms", format!("must be between 100 and 600000, got `{busy_ms}`"))
+            );
+        }
+        let database =
+            DatabaseConfig { path: self.relative(&raw.database.path), busy_timeout: Duration::from_millis(busy_ms) };
+
+        let default_server = match &raw.dns.server {
+            Some(s) => self.socket_addr("dns.server", s)?,
+            None => SocketAddr::from(([127, 0, 0, 1], 53)),
+        };
+        let timeout_ms = raw.dns.timeout_ms.unwrap_or(2_000);
+        if !(10..=60_000).contains(&timeout_ms) {
+            return Err(self.invalid("dns.timeout_ms", format!("must be between 10 and 60000, got `{timeout_ms}`")));
+        }
+        let default_key = self.key("dns", raw.dns.tsig_key.as_deref(), raw.dns.tsig_key_file.as_deref())?;
+
+        if raw.zones.is_empty() {
+            return Err(self.invalid("zones", "must list at least one `[[zones]]` entry"));
+        }
+        let mut zones: Vec<Zone> = Vec::with_capacity(raw.zones.len());
+        for (i, z) in raw.zones.into_iter().enumerate() {
+            let key_prefix = format!("zones[{i}]");
+            let name = self.zone_name(&format!("{key_prefix}.name"), &z.name)?;
+            if zones.iter().any(|other| other.name == name) {
+                return Err(self.invalid(&format!("{key_prefix}.name"), format!("repeats zone `{}`", z.name)));
+            }
+            let server = match &z.server {
+                Some(s) => self.socket_addr(&format!("{key_prefix}.server"), s)?,
+                None => default_server,
+            };
+            let key = match self.key(&key_prefix, z.tsig_key.as_deref(), z.tsig_key_file.as_deref())? {
+                Some(k) => k,
+                None => default_key.clone().ok_or_else(|| {
+                    self.invalid(
+                        &format!("{key_prefix}.tsig_key"),
+                        format!("is missing for zone `{}` and `dns.tsig_key` is not set either", z.name),
+                    )
+                })?,
+            };
+            zones.push(Zone { name, server, key, timeout: Duration::from_millis(timeout_ms) });
+        }
+
+        let defaults = Defaults {
+            dns_ttl: self.range("defaults.dns_ttl", raw.defaults.dns_ttl, 60, 1, 86_400)?,
+            expiry_ttl: self.expiry_ttl("defaults.expiry_ttl", raw.defaults.expiry_ttl)?,
+        };
+
+        let r = raw.rate_limit;
+        let rate_limit = RateLimit {
+            enabled: r.enabled.unwrap_or(true),
+            good_window_seconds: self.range("rate_limit.good_window_seconds", r.good_window_seconds, 60, 1, 86_400)?,
+            good_max_requests: self.range("rate_limit.good_max_requests", r.good_max_requests, 5, 1, 1_000_000)?,
+            bad_window_seconds: self.range("rate_limit.bad_window_seconds", r.bad_window_seconds, 60, 1, 86_400)?,
+            bad_max_requests: self.range("rate_limit.bad_max_requests", r.bad_max_requests, 3, 1, 1_000_000)?,
+        };
+
+        let trusted_proxies = raw
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("http.trusted_proxies", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let proxy_header = match raw.http.proxy_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(h) => Some(self.header_to_cgi(h)?),
+        };
+
+        let level = match raw.log.level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("info") => Level::Info,
+            Some("debug") => Level::Debug,
+            Some("warning") | Some("warn") => Level::Warn,
+            Some("error") => Level::Error,
+            Some(other) => {
+                return Err(self.invalid("log.level", format!("must be debug, info, warning or error, got `{other}`")));
+            }
+        };
+
+        // Defaults follow the argon2 crate's recommendation (OWASP: m=19 MiB, t=2, p=1).
+        let auth = AuthConfig {
+            argon2_m_kib: self.range("auth.argon2_m_kib", raw.auth.argon2_m_kib, 19_456, 8, 4_194_304)?,
+            argon2_t: self.range("auth.argon2_t", raw.auth.argon2_t, 2, 1, 64)?,
+            argon2_p: self.range("auth.argon2_p", raw.auth.argon2_p, 1, 1, 64)?,
+        };
+
+        let endpoints = if raw.endpoints.is_empty() {
+            ["/update", "/nic/update"]
+                .iter()
+                .map(|p| Endpoint { path: (*p).to_owned(), params: ParamAliases::default() })
+                .collect()
+        } else {
+            self.endpoints(raw.endpoints)?
+        };
+
+        Ok(Config {
+            path: self.path.to_owned(),
+            database,
+            zones,
+            defaults,
+            rate_limit,
+            http: Http { trusted_proxies, proxy_header },
+            log: LogConfig { level, log_requests: raw.log.log_requests.unwrap_or(false) },
+            auth,
+            endpoints,
+        })
+    }
+
+    fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, ConfigError> {
+        let mut out: Vec<Endpoint> = Vec::with_capacity(raw.len());
+        for (i, e) in raw.into_iter().enumerate() {
+            let key = format!("endpoints[{i}].path");
+            if !e.path.starts_with('/') || e.path.len() > 256 {
+                return Err(self.invalid(&key, format!("must start with `/`, got `{}`", e.path)));
+            }
+            if out.iter().any(|o| o.path == e.path) {
+                return Err(self.invalid(&key, format!("repeats path `{}`", e.path)));
+            }
+            let d = ParamAliases::default();
+            let list = |name: &str, v: Option<Vec<String>>, default: Vec<String>| match v {
+                None => Ok(default),
+                Some(v) if v.is_empty() || v.iter().any(|s| s.is_empty()) => {
+                    Err(self.invalid(&format!("endpoints[{i}].params.{name}"), "must be a list of non-empty names"))
+                }
+                Some(v) => Ok(v),
+            };
+            let params = ParamAliases {
+                hostname: list("hostname", e.params.hostname, d.hostname)?,
+                ipv4: list("ipv4", e.params.ipv4, d.ipv4)?,
+                ipv6: list("ipv6", e.params.ipv6, d.ipv6)?,
+                username: list("username", e.params.username, d.username)?,
+                password: list("password", e.params.password, d.password)?,
+            };
+            out.push(Endpoint { path: e.path, params });
+        }
+        Ok(out)
+    }
+
+    fn expiry_ttl(&self, key: &str, value: Option<i64>) -> Result<u32, ConfigError> {
+        let v = self.range(key, value, 3_600, 0, 31_536_000)?;
+        if v != 0 && v < 60 {
+            return Err(self.invalid(key, format!("must be 0 (never) or at least 60, got `{v}`")));
+        }
+        Ok(v)
+    }
+
+    fn relative(&self, p: &Path) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_owned(),
+        }
+    }
+
+    fn socket_addr(&self, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Ok(a);
+        }
+        // A bare address means the standard DNS port.
+        s.parse::<IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 53))
+            .map_err(|_| self.invalid(key, format!("must be `ip:port` (e.g. `127.0.0.1:53`), got `{s}`")))
+    }
+
+    fn zone_name(&self, key: &str, s: &str) -> Result<Name, ConfigError> {
+        let ascii = idna::domain_to_ascii(s.trim_end_matches('.'))
+            .map_err(|_| self.invalid(key, format!("is not a valid domain name, got `{s}`")))?;
+        if ascii.is_empty() {
+            return Err(self.invalid(key, format!("is not a valid domain name, got `{s}`")));
+        }
+        Name::from_ascii(format!("{ascii}."))
+            .map_err(|_| self.invalid(key, format!("is not a valid domain name, got `{s}`")))
+    }
+
+    fn header_to_cgi(&self, h: &str) -> Result<String, ConfigError> {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(self.invalid("http.proxy_header", format!("must be an HTTP header name, got `{h}`")));
+        }
+        Ok(format!("HTTP_{}", h.to_ascii_uppercase().replace('-', "_")))
+    }
+
+    /// The key given inline or in a file under `section`; `None` when neither is set.
+    fn key(&self, section: &str, inline: Option<&str>, file: Option<&Path>) -> Result<Option<TsigKey>, ConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                Err(self.invalid(&format!("{section}.tsig_key"), "and `tsig_key_file` are both set; choose one"))
+            }
+            (Some(line), None) => {
+                parse_key_line(line).map(Some).map_err(|m| self.invalid(&format!("{section}.tsig_key"), m))
+            }
+            (None, Some(file)) => {
+                let file = self.relative(file);
+                let key = format!("{section}.tsig_key_file");
+                let text = read_bounded(&file)
+                    .map_err(|e| self.invalid(&key, format!("cannot read `{}`: {e}", file.display())))?;
+                parse_key_file(&text)
+                    .map(Some)
+                    .map_err(|m| self.invalid(&key, format!("{m} (key file `{}`)", file.display())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX_FILE_BYTES).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Parses `hmac-sha256:ddns-key.:BASE64`, the form `nsupdate -y` and `knsupdate -y` take.
+/// Messages never contain the secret.
+fn parse_key_line(line: &str) -> Result<TsigKey, String> {
+    let mut parts = line.trim().splitn(3, ':');
+    let (Some(alg), Some(name), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("must be `algorithm:name:base64-secret`".to_owned());
+    };
+    make_key(alg, name, secret)
+}
+
+/// Parses a key file: the one-line form, BIND's `key "name" { algorithm ..; secret ".."; };`
+/// block (`tsig-keygen`), or Knot's YAML `key:` list (`keymgr -t`, whose first line is also a
+/// commented one-line form).
+fn parse_key_file(text: &str) -> Result<TsigKey, String> {
+    let trimmed = text.trim();
+    if let Some(block) = trimmed.strip_prefix("key") {
+        if block.trim_start().starts_with('"') {
+            return parse_bind_block(block);
+        }
+        if block.trim_start().starts_with(':') {
+            return parse_knot_yaml(block);
+        }
+    }
+    for line in trimmed.lines() {
+        let line = line.trim().trim_start_matches('#').trim();
+        if line.starts_with("hmac-") {
+            return parse_key_line(line);
+        }
+        if line.starts_with("key:") {
+            let rest = trimmed.split_once("key:").map(|(_, r)| r).unwrap_or("");
+            return parse_knot_yaml(rest);
+        }
+    }
+    Err("holds no TSIG key: expected `algorithm:name:secret`, a BIND `key` block or a Knot `key:` list".to_owned())
+}
+
+fn parse_bind_block(block: &str) -> Result<TsigKey, String> {
+    let bad = || "has a malformed `key \"name\" { algorithm ...; secret \"...\"; };` block".to_owned();
+    let block = block.trim_start();
+    let rest = block.strip_prefix('"').ok_or_else(bad)?;
+    let (name, rest) = rest.split_once('"').ok_or_else(bad)?;
+    let body = rest.trim_start().strip_prefix('{').ok_or_else(bad)?;
+    let body = body.split_once('}').map(|(b, _)| b).ok_or_else(bad)?;
+    let mut alg = None;
+    let mut secret = None;
+    for stmt in body.split(';') {
+        let stmt = stmt.trim();
+        if let Some(v) = stmt.strip_prefix("algorithm") {
+            alg = Some(v.trim().trim_matches('"').to_owned());
+        } else if let Some(v) = stmt.strip_prefix("secret") {
+            secret = Some(v.trim().trim_matches('"').to_owned());
+        }
+    }
+    make_key(&alg.ok_or_else(bad)?, name, &secret.ok_or_else(bad)?)
+}
+
+fn parse_knot_yaml(rest: &str) -> Result<TsigKey, String> {
+    let field = |k: &str| {
+        rest.lines()
+            .map(|l| l.trim().trim_start_matches('-').trim())
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix(':')).map(|v| v.trim().trim_matches('"')))
+    };
+    let bad = || "has a malformed Knot `key:` entry (needs `id`, `algorithm`, `secret`)".to_owned();
+    make_key(field("algorithm").ok_or_else(bad)?, field("id").ok_or_else(bad)?, field("secret").ok_or_else(bad)?)
+}
+
+fn make_key(alg: &str, name: &str, secret: &str) -> Result<TsigKey, String> {
+    let algorithm = match alg.trim().to_ascii_lowercase().as_str() {
+        "hmac-sha256" => TsigAlgorithm::HmacSha256,
+        "hmac-sha384" => TsigAlgorithm::HmacSha384,
+        "hmac-sha512" => TsigAlgorithm::HmacSha512,
+        other => {
+            return Err(format!(
+                "uses unsupported TSIG algorithm `{other}`; use hmac-sha256, hmac-sha384 or hmac-sha512"
+            ));
+        }
+    };
+    let name = name.trim();
+    let key_name = Name::from_ascii(if name.ends_with('.') { name.to_owned() } else { format!("{name}.") })
+        .map_err(|_| format!("has an invalid key name `{name}`"))?;
+    let secret = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim())
+        .map_err(|_| "has a secret that is not valid base64".to_owned())?;
+    if secret.is_empty() {
+        return Err("has an empty secret".to_owned());
+    }
+    Ok(TsigKey { name: key_name.to_lowercase(), algorithm, secret: Secret::new(secret) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "hmac-sha256:ddns-key.:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(Path::new("/etc/ddns-cgi/config.toml"), text)
+    }
+
+    fn minimal(extra: &str) -> String {
+        format!(
+            "[database]\npath = \"/var/lib/ddns-cgi/ddns.db\"\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n{extra}"
+        )
+    }
+
+    #[track_caller]
+    fn check_err(text: &str, expected: &str) {
+        let err = load(text).expect_err("config should be rejected").to_string();
+        assert_eq!(err, expected);
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = load(&minimal("")).expect("valid");
+        assert_eq!(c.defaults.dns_ttl, 60);
+        assert_eq!(c.defaults.expiry_ttl, 3600);
+        assert_eq!(c.zones[0].server, "127.0.0.1:53".parse().expect("addr"));
+        assert_eq!(c.zones[0].name_str(), "dyn.example.com");
+        assert_eq!(c.endpoints.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["/update", "/nic/update"]);
+        assert_eq!(c.rate_limit.bad_max_requests, 3);
+        assert!(c.http.proxy_header.is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = load(&minimal("[defaults]\ndns_tll = 5\n")).expect_err("rejected").to_string();
+        assert!(err.starts_with("in /etc/ddns-cgi/config.toml:"), "{err}");
+        assert!(err.contains("dns_tll"), "{err}");
+    }
+
+    #[test]
+    fn bad_values() {
+        check_err(
+            &minimal("[defaults]\ndns_ttl = 0\n"),
+            "`defaults.dns_ttl` must be between 1 and 86400, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[defaults]\nexpiry_ttl = 30\n"),
+            "`defaults.expiry_ttl` must be 0 (never) or at least 60, got `30` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[http]\ntrusted_proxies = [\"10.0.0.0/33\"]\n"),
+            "`http.trusted_proxies` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
+            "in /etc/ddns-cgi/config.toml: TOML parse error at line 3, column 2\n  |\n3 | [x]\n  |  ^\nunknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`",
+        );
+    }
+
+    #[test]
+    fn unsupported_algorithm_is_named_and_secret_is_not() {
+        let text = minimal("").replace("hmac-sha256:", "hmac-md5:");
+        let err = load(&text).expect_err("rejected").to_string();
+        assert_eq!(
+            err,
+            "`dns.tsig_key` uses unsupported TSIG algorithm `hmac-md5`; use hmac-sha256, hmac-sha384 or hmac-sha512 (in /etc/ddns-cgi/config.toml)"
+        );
+        assert!(!err.contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn key_file_forms() {
+        let bind = "key \"ddns-key\" {\n\talgorithm hmac-sha512;\n\tsecret \"c2VjcmV0\";\n};\n";
+        let k = parse_key_file(bind).expect("bind block");
+        assert_eq!(k.name.to_ascii(), "ddns-key.");
+        assert_eq!(k.algorithm, TsigAlgorithm::HmacSha512);
+        assert_eq!(k.secret.expose(), b"secret");
+
+        let knot =
+            "# hmac-sha384:sftdyn:c2VjcmV0\nkey:\n  - id: sftdyn\n    algorithm: hmac-sha384\n    secret: c2VjcmV0\n";
+        let k = parse_key_file(knot).expect("knot yaml");
+        assert_eq!(k.name.to_ascii(), "sftdyn.");
+        assert_eq!(k.algorithm, TsigAlgorithm::HmacSha384);
+
+        let knot_only_yaml = "key:\n  - id: k2\n    algorithm: hmac-sha256\n    secret: c2VjcmV0\n";
+        assert_eq!(parse_key_file(knot_only_yaml).expect("yaml").name.to_ascii(), "k2.");
+
+        let line = parse_key_file("hmac-sha256:Line-Key:c2VjcmV0\n").expect("line");
+        assert_eq!(line.name.to_ascii(), "line-key.");
+        assert!(parse_key_file("nothing here").is_err());
+    }
+
+    /// `key = value` with a bare key, or a `[table]` header.
+    fn is_setting(line: &str) -> bool {
+        line.starts_with('[')
+            || line.split_once(" = ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            })
+    }
+
+    #[test]
+    fn example_config_is_valid_with_every_option_uncommented() {
+        let example = include_str!("../config.example.toml").replace("REPLACE-WITH-BASE64-SECRET", "c2VjcmV0");
+        load(&example).expect("config.example.toml as shipped");
+        // Uncomment every `# key = value` line and `# [[table]]` header: each documented key
+        // must exist with a valid default.
+        let uncommented: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if is_setting(rest) => rest.split("  #").next().unwrap_or(rest),
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let uncommented = uncommented.replace("tsig_key_file = \"/etc/ddns-cgi/tsig.key\"\n", "");
+        let uncommented = uncommented.replace("tsig_key_file = \"/etc/ddns-cgi/dyn.example.com.key\"\n", "");
+        let c = load(&uncommented).expect("config.example.toml with every option set");
+        assert_eq!(c.zones[0].server, "127.0.0.1:5353".parse().expect("addr"));
+        assert_eq!(c.endpoints.len(), 1);
+    }
+
+    #[test]
+    fn cidr_contains() {
+        let c: Cidr = "10.0.0.0/8".parse().expect("cidr");
+        assert!(c.contains("10.1.2.3".parse().expect("ip")));
+        assert!(!c.contains("11.0.0.1".parse().expect("ip")));
+        let one: Cidr = "::1".parse().expect("cidr");
+        assert!(one.contains("::1".parse().expect("ip")));
+        assert!(!one.contains("::2".parse().expect("ip")));
+        let all: Cidr = "0.0.0.0/0".parse().expect("cidr");
+        assert!(all.contains("192.0.2.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn proxy_header_becomes_cgi_variable() {
+        let c = load(&minimal("[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n"))
+            .expect("valid");
+        assert_eq!(c.http.proxy_header.as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+    }
+}

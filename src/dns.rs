@@ -1,0 +1,269 @@
+//! RFC 2136 dynamic updates signed with TSIG (RFC 8945), sent to the zone's primary server.
+//! Building a message ([`replace_message`]) is separate from signing and sending it
+//! ([`exchange`]). The transport is a blocking, connected UDP socket, retried over TCP when the
+//! answer is truncated: a connected socket reports `ECONNREFUSED` at once when the server is
+//! down, and we see the real rcode (NOTAUTH/BADSIG, REFUSED, NOTZONE), which the async
+//! `hickory-net` client folds into generic errors. This module knows nothing of users,
+//! the database or HTTP.
+
+use std::fmt;
+use std::io::{self, Read as _, Write as _};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage as _};
+use hickory_proto::rr::rdata::tsig::TsigError;
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
+
+use crate::config::Zone;
+
+/// Allowed clock difference for TSIG (RFC 8945 §10 recommends 300 seconds).
+const TSIG_FUDGE: u16 = 300;
+
+/// Why an update did not succeed. Each variant names the server.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DnsError {
+    /// The name to update is not inside the zone (a configuration/database mismatch).
+    #[error("`{fqdn}` is not inside zone `{zone}`")]
+    OutsideZone { fqdn: String, zone: String },
+    /// Signing or encoding the request failed.
+    #[error("cannot build the update for {server}: {reason}")]
+    Build { server: SocketAddr, reason: String },
+    /// A socket error: connection refused, unreachable network.
+    #[error("cannot reach {server}: {source}")]
+    Io { server: SocketAddr, source: io::Error },
+    /// No answer within the configured timeout.
+    #[error("no answer from {server} within {timeout_ms} ms")]
+    Timeout { server: SocketAddr, timeout_ms: u128 },
+    /// The server answered with an error rcode.
+    #[error("{server} answered {}{}", rcode_name(*rcode), tsig_error.map(|e| format!(" (TSIG error {})", tsig_error_name(e))).unwrap_or_default())]
+    Rcode { server: SocketAddr, rcode: ResponseCode, tsig_error: Option<TsigError> },
+    /// The answer could not be parsed or did not belong to the request.
+    #[error("malformed answer from {server}: {reason}")]
+    Malformed { server: SocketAddr, reason: String },
+    /// The answer's TSIG was missing or did not verify; it may be forged.
+    #[error("answer from {server} failed TSIG verification: {reason}")]
+    BadSignature { server: SocketAddr, reason: String },
+}
+
+/// Builds one UPDATE that replaces the A and/or AAAA rrset of `fqdn` atomically: for each
+/// family given, "delete an rrset" (RFC 2136 §2.5.2) followed by "add to an rrset" (§2.5.1)
+/// in the same message. Families not given are left untouched.
+pub(crate) fn replace_message(
+    zone: &Name,
+    fqdn: &Name,
+    ttl: u32,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+) -> Result<Message, DnsError> {
+    let mut message = update_message(zone, fqdn)?;
+    if let Some(a) = ipv4 {
+        message.add_update(delete_rrset(fqdn, RecordType::A));
+        message.add_update(Record::from_rdata(fqdn.clone(), ttl, RData::A(A(a))));
+    }
+    if let Some(a) = ipv6 {
+        message.add_update(delete_rrset(fqdn, RecordType::AAAA));
+        message.add_update(Record::from_rdata(fqdn.clone(), ttl, RData::AAAA(AAAA(a))));
+    }
+    Ok(message)
+}
+
+/// An empty UPDATE for `zone` (RFC 2136 §2.3: the zone section holds the zone's SOA).
+fn update_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
+    if !zone.zone_of(fqdn) {
+        return Err(DnsError::OutsideZone { fqdn: fqdn.to_ascii(), zone: zone.to_ascii() });
+    }
+    let mut zone_query = Query::new();
+    zone_query.set_name(zone.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Update);
+    message.add_zone(zone_query);
+    Ok(message)
+}
+
+/// RFC 2136 §2.5.2: CLASS ANY, TTL 0, empty RDATA deletes the whole rrset.
+fn delete_rrset(fqdn: &Name, rtype: RecordType) -> Record {
+    let mut r = Record::update0(fqdn.clone(), 0, rtype);
+    r.dns_class = DNSClass::ANY;
+    r
+}
+
+fn random_id() -> u16 {
+    // A predictable id would let an off-path attacker forge the (unsigned) error answers.
+    getrandom::u32().map(|v| v as u16).unwrap_or_else(|_| std::process::id() as u16)
+}
+
+/// Signs `message` with the zone's key at time `now` (seconds since the epoch), sends it to
+/// the zone's server and returns the verified answer. Any rcode other than NOERROR is an
+/// error; a NOERROR answer must carry a valid TSIG over our request's MAC.
+pub(crate) fn exchange(zone: &Zone, mut message: Message, now: u64) -> Result<Message, DnsError> {
+    let server = zone.server;
+    let build = |reason: String| DnsError::Build { server, reason };
+    let signer =
+        TSigner::new(zone.key.secret.expose().clone(), zone.key.algorithm.clone(), zone.key.name.clone(), TSIG_FUDGE)
+            .map_err(|e| build(e.to_string()))?;
+    let verifier = message.finalize(&signer, now).map_err(|e| build(e.to_string()))?;
+    let request = message.to_vec().map_err(|e| build(e.to_string()))?;
+    let id = message.metadata.id;
+
+    let mut answer = send_udp(server, &request, id, zone.timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        // TC bit (RFC 1035 §4.1.1): the full answer only fits over TCP.
+        answer = send_tcp(server, &request, id, zone.timeout)?;
+    }
+    let response = Message::from_vec(&answer).map_err(|e| DnsError::Malformed { server, reason: e.to_string() })?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(DnsError::Malformed { server, reason: "not a response".to_owned() });
+    }
+    let rcode = response.metadata.response_code;
+    if rcode != ResponseCode::NoError {
+        // Error answers to a bad key or signature are unsigned (RFC 8945 §5.3.2), so the
+        // TSIG error they carry is reported but cannot be verified.
+        let tsig_error = response.signature.as_ref().and_then(|s| s.data.error);
+        return Err(DnsError::Rcode { server, rcode, tsig_error });
+    }
+    let Some(mut verifier) = verifier else {
+        return Err(DnsError::BadSignature { server, reason: "no verifier for the request".to_owned() });
+    };
+    verifier.verify(&answer).map_err(|e| DnsError::BadSignature { server, reason: e.to_string() })?;
+    Ok(response)
+}
+
+fn send_udp(server: SocketAddr, request: &[u8], id: u16, timeout: Duration) -> Result<Vec<u8>, DnsError> {
+    let io = |source| DnsError::Io { server, source };
+    let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = UdpSocket::bind(local).map_err(io)?;
+    socket.connect(server).map_err(io)?;
+    socket.send(request).map_err(io)?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(DnsError::Timeout { server, timeout_ms: timeout.as_millis() });
+        }
+        socket.set_read_timeout(Some(remaining)).map_err(io)?;
+        match socket.recv(&mut buf) {
+            // Datagrams with another id are stale or spoofed; keep waiting for ours.
+            Ok(n) if n >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(DnsError::Timeout { server, timeout_ms: timeout.as_millis() });
+            }
+            Err(e) => return Err(io(e)),
+        }
+    }
+}
+
+/// DNS over TCP (RFC 1035 §4.2.2): a two-octet length before each message.
+fn send_tcp(server: SocketAddr, request: &[u8], id: u16, timeout: Duration) -> Result<Vec<u8>, DnsError> {
+    let io = |source: io::Error| match source.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            DnsError::Timeout { server, timeout_ms: timeout.as_millis() }
+        }
+        _ => DnsError::Io { server, source },
+    };
+    let deadline = Instant::now() + timeout;
+    let mut stream = TcpStream::connect_timeout(&server, timeout).map_err(io)?;
+    let len = u16::try_from(request.len())
+        .map_err(|_| DnsError::Build { server, reason: "message exceeds 65535 octets".to_owned() })?;
+    let mut framed = Vec::with_capacity(request.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(request);
+    let remaining = || deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    stream.set_write_timeout(Some(remaining())).map_err(io)?;
+    stream.write_all(&framed).map_err(io)?;
+    let mut len = [0u8; 2];
+    stream.set_read_timeout(Some(remaining())).map_err(io)?;
+    stream.read_exact(&mut len).map_err(io)?;
+    let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.set_read_timeout(Some(remaining())).map_err(io)?;
+    stream.read_exact(&mut answer).map_err(io)?;
+    if answer.len() < 12 || u16::from_be_bytes([answer[0], answer[1]]) != id {
+        return Err(DnsError::Malformed { server, reason: "answer over TCP has another id".to_owned() });
+    }
+    Ok(answer)
+}
+
+/// The mnemonic of an rcode as operators know it from dig and the RFCs.
+fn rcode_name(rcode: ResponseCode) -> RcodeName {
+    RcodeName(rcode)
+}
+
+struct RcodeName(ResponseCode);
+
+impl fmt::Display for RcodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            ResponseCode::FormErr => "FORMERR",
+            ResponseCode::ServFail => "SERVFAIL",
+            ResponseCode::NXDomain => "NXDOMAIN",
+            ResponseCode::NotImp => "NOTIMP",
+            ResponseCode::Refused => "REFUSED",
+            ResponseCode::YXDomain => "YXDOMAIN",
+            ResponseCode::YXRRSet => "YXRRSET",
+            ResponseCode::NXRRSet => "NXRRSET",
+            ResponseCode::NotAuth => "NOTAUTH",
+            ResponseCode::NotZone => "NOTZONE",
+            other => return write!(f, "rcode {}", u16::from(other)),
+        };
+        f.write_str(name)
+    }
+}
+
+fn tsig_error_name(e: TsigError) -> String {
+    match e {
+        TsigError::BadSig => "BADSIG".to_owned(),
+        TsigError::BadKey => "BADKEY".to_owned(),
+        TsigError::BadTime => "BADTIME".to_owned(),
+        TsigError::BadTrunc => "BADTRUNC".to_owned(),
+        TsigError::Unknown(code) => format!("{code}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    #[test]
+    fn replace_builds_delete_then_add_per_family() {
+        let m = replace_message(
+            &name("dyn.example.com."),
+            &name("h.dyn.example.com."),
+            60,
+            Some("192.0.2.1".parse().expect("ip")),
+            None,
+        )
+        .expect("message");
+        assert_eq!(m.metadata.op_code, OpCode::Update);
+        let updates = &m.authorities;
+        assert_eq!(updates.len(), 2);
+        assert_eq!((updates[0].dns_class, updates[0].ttl), (DNSClass::ANY, 0));
+        assert_eq!(updates[1].data, RData::A(A("192.0.2.1".parse().expect("ip"))));
+        assert_eq!(updates[1].ttl, 60);
+    }
+
+    #[test]
+    fn refuses_names_outside_the_zone() {
+        let err =
+            replace_message(&name("dyn.example.com."), &name("h.other.com."), 60, None, None).expect_err("outside");
+        assert_eq!(err.to_string(), "`h.other.com.` is not inside zone `dyn.example.com.`");
+    }
+
+    #[test]
+    fn rcode_messages_name_the_code() {
+        let e = DnsError::Rcode {
+            server: "127.0.0.1:53".parse().expect("addr"),
+            rcode: ResponseCode::NotAuth,
+            tsig_error: Some(TsigError::BadSig),
+        };
+        assert_eq!(e.to_string(), "127.0.0.1:53 answered NOTAUTH (TSIG error BADSIG)");
+    }
+}

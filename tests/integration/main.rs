@@ -1,0 +1,20 @@
+//! Integration tests: the built `ddns-cgi` binary against real DNS servers (Knot and BIND)
+//! started on random loopback ports. See `util` for the harness.
+
+mod util;
+
+mod answers;
+mod cli;
+mod faults;
+mod params;
+
+/// Skips the calling test (loudly, from the harness) when the world could not be built.
+#[macro_export]
+macro_rules! world {
+    ($e:expr) => {
+        match $e {
+            Some(w) => w,
+            None => return,
+        }
+    };
+}

@@ -1,0 +1,337 @@
+//! The integration-test harness: a throwaway world per test (a real Knot or BIND on a random
+//! loopback port, a config file, a database with a user and hostnames) and a way to run the
+//! built `ddns-cgi` binary as CGI with a clean environment. It asserts nothing itself beyond
+//! "the command ran"; tests assert exact statuses, headers, bodies and DNS answers.
+
+#![allow(dead_code, reason = "each test module uses a different part of the harness")]
+
+pub mod dnsserver;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use dnsserver::{DnsKind, DnsServer, TsigKey};
+
+/// The zone every test world serves.
+pub const ZONE: &str = "dyn.example.test";
+/// The first user, created in every world, and their password (with a colon on purpose).
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "s3cret:with-colon";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ddns-cgi")
+}
+
+/// A private temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-it-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One test's world.
+pub struct World {
+    pub dir: TempDir,
+    pub dns: DnsServer,
+    pub key: TsigKey,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+/// Options for a world.
+pub struct Setup<'a> {
+    pub kind: DnsKind,
+    /// Extra TOML appended to the generated config.
+    pub extra_config: &'a str,
+    /// Hostnames (inside [`ZONE`]) created for [`USER`].
+    pub hosts: &'a [&'a str],
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Setup { kind: DnsKind::Knot, extra_config: "", hosts: &["home.dyn.example.test"] }
+    }
+}
+
+impl World {
+    /// A Knot world with one host, `home.dyn.example.test`. `None` when Knot is not installed
+    /// (and `DDNS_REQUIRE_SERVERS` is not set: then it panics).
+    pub fn knot() -> Option<World> {
+        World::new(Setup::default())
+    }
+
+    pub fn bind() -> Option<World> {
+        World::new(Setup { kind: DnsKind::Bind, ..Setup::default() })
+    }
+
+    pub fn new(setup: Setup<'_>) -> Option<World> {
+        let key = TsigKey::generate("ddns-key.", "hmac-sha256");
+        let dns = DnsServer::start(setup.kind, &[&format!("{ZONE}.")], &key)?;
+        let dir = TempDir::new("world");
+        let config = dir.path().join("config.toml");
+        let db = dir.path().join("ddns.db");
+        let world = World { dir, dns, key, config, db };
+        world.write_config(setup.extra_config);
+        world.admin(&["init-db"]).success();
+        world.add_user(USER, PASSWORD);
+        for host in setup.hosts {
+            world.admin(&["hostname", "add", USER, host, ZONE]).success();
+        }
+        Some(world)
+    }
+
+    /// (Re)writes the config file: the world's server and key, cheap Argon2 so debug builds
+    /// stay fast, and `extra` appended.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "[database]\npath = \"{}\"\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n",
+            self.db.display(),
+            self.dns.addr(),
+            self.key.line(),
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    pub fn add_user(&self, name: &str, password: &str) {
+        self.admin_stdin(
+            &["user", "add", name, &format!("{name}@example.test"), "--password-stdin"],
+            &format!("{password}\n"),
+        )
+        .success();
+    }
+
+    /// Runs an admin command with `--config` and a clean environment.
+    pub fn admin(&self, args: &[&str]) -> Run {
+        self.admin_stdin(args, "")
+    }
+
+    pub fn admin_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut cmd = Command::new(bin());
+        cmd.env_clear().arg("--config").arg(&self.config).args(args);
+        Run::spawn(cmd, stdin.as_bytes(), format!("ddns-cgi {}", args.join(" ")))
+    }
+
+    /// Runs one CGI request.
+    pub fn cgi(&self, req: &Cgi) -> Response {
+        let mut cmd = Command::new(bin());
+        cmd.env_clear()
+            .env("GATEWAY_INTERFACE", "CGI/1.1")
+            .env("SERVER_PROTOCOL", "HTTP/1.1")
+            .env("DDNS_CGI_CONFIG", &self.config)
+            .env("REQUEST_METHOD", &req.method)
+            .env("SCRIPT_NAME", &req.path)
+            .env("QUERY_STRING", &req.query)
+            .env("REMOTE_ADDR", &req.remote_addr);
+        if let Some((user, pass)) = &req.basic {
+            cmd.env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{user}:{pass}"))));
+        }
+        for (k, v) in &req.env {
+            cmd.env(k, v);
+        }
+        if !req.body.is_empty() {
+            cmd.env("CONTENT_LENGTH", req.body.len().to_string());
+        }
+        let run = Run::spawn(cmd, &req.body, format!("CGI {} {}?{}", req.method, req.path, req.query));
+        Response::parse(&run)
+    }
+
+    /// An update as ddclient or curl would send it: GET /nic/update with Basic auth.
+    pub fn update(&self, query: &str) -> Response {
+        self.cgi(&Cgi::get(query).basic(USER, PASSWORD))
+    }
+
+    /// The A and AAAA records of `fqdn` as the DNS server answers them.
+    pub fn a(&self, fqdn: &str) -> Vec<String> {
+        self.dns.query(fqdn, "A")
+    }
+
+    pub fn aaaa(&self, fqdn: &str) -> Vec<String> {
+        self.dns.query(fqdn, "AAAA")
+    }
+
+    /// The stored `(ipv4, ipv6)` of a hostname, read straight from the database file.
+    pub fn stored(&self, fqdn: &str) -> (Option<String>, Option<String>) {
+        let conn = rusqlite::Connection::open(&self.db).expect("open test database");
+        conn.query_row("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = ?1", [fqdn], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("hostname row")
+    }
+}
+
+/// A finished process.
+#[derive(Debug)]
+pub struct Run {
+    pub what: String,
+    pub output: Output,
+}
+
+impl Run {
+    fn spawn(mut cmd: Command, stdin: &[u8], what: String) -> Run {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin);
+        }
+        let output = child.wait_with_output().unwrap_or_else(|e| panic!("cannot wait for {what}: {e}"));
+        Run { what, output }
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        assert!(
+            self.output.status.success(),
+            "{} failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            self.what,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A CGI request to run.
+#[derive(Clone, Debug)]
+pub struct Cgi {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub remote_addr: String,
+    pub basic: Option<(String, String)>,
+    pub env: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Cgi {
+    pub fn get(query: &str) -> Cgi {
+        Cgi {
+            method: "GET".into(),
+            path: "/nic/update".into(),
+            query: query.into(),
+            remote_addr: "198.51.100.77".into(),
+            basic: None,
+            env: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn basic(mut self, user: &str, pass: &str) -> Cgi {
+        self.basic = Some((user.into(), pass.into()));
+        self
+    }
+
+    pub fn path(mut self, path: &str) -> Cgi {
+        self.path = path.into();
+        self
+    }
+
+    pub fn remote(mut self, addr: &str) -> Cgi {
+        self.remote_addr = addr.into();
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Cgi {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn post(mut self, content_type: &str, body: &str) -> Cgi {
+        self.method = "POST".into();
+        self.body = body.as_bytes().to_vec();
+        self.env.push(("CONTENT_TYPE".into(), content_type.into()));
+        self
+    }
+}
+
+/// A parsed CGI response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub log: String,
+}
+
+impl Response {
+    #[track_caller]
+    fn parse(run: &Run) -> Response {
+        let out = run.stdout();
+        let log = run.stderr();
+        let (head, body) = out
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no header/body separator in CGI output:\n{out}\nstderr:\n{log}"));
+        let mut status = 0;
+        let mut headers = Vec::new();
+        for line in head.split("\r\n") {
+            let (k, v) = line.split_once(": ").unwrap_or_else(|| panic!("bad header line {line:?}"));
+            if k == "Status" {
+                status = v.split(' ').next().and_then(|s| s.parse().ok()).expect("numeric status");
+            } else {
+                headers.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        assert!(run.output.status.success(), "CGI process failed: {:?}\n{log}", run.output.status);
+        Response { status, headers, body: body.to_owned(), log }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the status and exact body, and the headers every answer must have.
+    #[track_caller]
+    pub fn expect(&self, status: u16, body: &str) -> &Response {
+        assert_eq!((self.status, self.body.as_str()), (status, body), "log:\n{}", self.log);
+        assert_eq!(self.header("Content-Length"), Some(body.len().to_string().as_str()));
+        assert_eq!(self.header("Cache-Control"), Some("no-store"));
+        self
+    }
+}
+
+/// Standard base64, for Basic credentials.
+pub fn base64(input: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = input.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
