@@ -30,8 +30,7 @@ fn wrong_tsig_key_is_dnserr_with_rcode_in_log() {
         let good_key = w.key.line();
         // Same key name, different secret: the server answers NOTAUTH with TSIG error BADSIG.
         let wrong = TsigKey::generate("ddns-key.", "hmac-sha256").line();
-        let text = std::fs::read_to_string(&w.config).expect("config").replace(&good_key, &wrong);
-        std::fs::write(&w.config, text).expect("write config");
+        w.edit_config(|c| c.replace(&good_key, &wrong));
         let r = w.update(&format!("hostname={HOME}&myip=192.0.2.9"));
         r.expect(200, "dnserr\n");
         assert!(r.log.contains("answered NOTAUTH (TSIG error BADSIG)"), "{kind:?}: {}", r.log);
@@ -46,8 +45,7 @@ fn wrong_tsig_key_is_dnserr_with_rcode_in_log() {
 #[test]
 fn unknown_key_name_is_dnserr() {
     let w = world!(World::knot());
-    let text = std::fs::read_to_string(&w.config).expect("config").replace("ddns-key.", "other-key.");
-    std::fs::write(&w.config, text).expect("write config");
+    w.edit_config(|c| c.replace("ddns-key.", "other-key."));
     let r = w.update(&format!("hostname={HOME}&myip=192.0.2.9"));
     r.expect(200, "dnserr\n");
     assert!(r.log.contains("NOTAUTH (TSIG error BADKEY)"), "{}", r.log);
@@ -60,10 +58,8 @@ fn config_errors_answer_911_and_log_the_reason() {
     let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
     r.expect(200, "911\n");
     assert!(r.log.contains("`defaults.dns_ttl` must be between 1 and 86400, got `0`"), "{}", r.log);
-    let text = std::fs::read_to_string(&w.config)
-        .expect("config")
-        .replace(&format!("tsig_key = \"{}\"", w.key.line()), "tsig_key_file = \"/nonexistent/key\"");
-    std::fs::write(&w.config, text).expect("write config");
+    let inline = format!("tsig_key = \"{}\"", w.key.line());
+    w.edit_config(|c| c.replace(&inline, "tsig_key_file = \"/nonexistent/key\""));
     let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
     r.expect(200, "911\n");
     assert!(r.log.contains("`dns.tsig_key_file` cannot read `/nonexistent/key`"), "{}", r.log);
@@ -86,10 +82,8 @@ fn key_file_in_bind_format() {
     let key_file = w.dir.path().join("tsig.key");
     std::fs::write(&key_file, format!("key \"ddns-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"))
         .expect("key file");
-    let text = std::fs::read_to_string(&w.config)
-        .expect("config")
-        .replace(&format!("tsig_key = \"{}\"", w.key.line()), &format!("tsig_key_file = \"{}\"", key_file.display()));
-    std::fs::write(&w.config, text).expect("write config");
+    let inline = format!("tsig_key = \"{}\"", w.key.line());
+    w.edit_config(|c| c.replace(&inline, &format!("tsig_key_file = \"{}\"", key_file.display())));
     w.update(&format!("hostname={HOME}&myip=192.0.2.33")).expect(200, "good 192.0.2.33\n");
     assert_eq!(w.a(HOME), ["192.0.2.33"]);
 }

@@ -60,7 +60,7 @@ impl TsigKey {
     }
 }
 
-fn base64_bytes(b: &[u8]) -> String {
+pub fn base64_bytes(b: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in b.chunks(3) {

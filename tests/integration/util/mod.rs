@@ -112,6 +112,12 @@ impl World {
         std::fs::write(&self.config, text).expect("write config");
     }
 
+    /// Rewrites the config file through `edit`, for tests that break one setting.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        std::fs::write(&self.config, edit(text)).expect("write config");
+    }
+
     pub fn add_user(&self, name: &str, password: &str) {
         self.admin_stdin(
             &["user", "add", name, &format!("{name}@example.test"), "--password-stdin"],
@@ -321,17 +327,5 @@ impl Response {
 
 /// Standard base64, for Basic credentials.
 pub fn base64(input: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = input.as_bytes();
-    let mut out = String::new();
-    for chunk in b.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    out
+    dnsserver::base64_bytes(input.as_bytes())
 }
