@@ -12,80 +12,18 @@ cargo build --release --locked --quiet
 bin="$PWD/target/release/ddns-cgi"
 
 work="$(mktemp -d)"
-knot_pid=""
 cleanup() {
-  [ -n "$knot_pid" ] && kill "$knot_pid" 2>/dev/null && wait "$knot_pid" 2>/dev/null
+  stop_knot
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+source scripts/lib.sh
 zone="dyn.example.test"
 secret="$(head -c 32 /dev/urandom | base64)"
-mkdir -p "$work/knot"
-cat >"$work/knot/$zone.zone" <<ZONE
-\$TTL 300
-@    SOA ns1.$zone. hostmaster.$zone. 1 3600 600 86400 60
-@    NS  ns1.$zone.
-ns1  A   127.0.0.1
-ZONE
-
-start_knot() {
-  port=$((20000 + RANDOM % 40000))
-  cat >"$work/knot/knot.conf" <<CONF
-server:
-    listen: 127.0.0.1@$port
-    rundir: "$work/knot"
-$( [ "$(id -u)" -eq 0 ] && echo "    user: knot:knot" )
-database:
-    storage: "$work/knot"
-log:
-  - target: "$work/knot/knot.log"
-    any: info
-key:
-  - id: ddns-key
-    algorithm: hmac-sha256
-    secret: $secret
-acl:
-  - id: ddns-update
-    key: ddns-key
-    action: update
-zone:
-  - domain: $zone
-    storage: "$work/knot"
-    file: "$zone.zone"
-    acl: ddns-update
-CONF
-  [ "$(id -u)" -eq 0 ] && chown -R knot:knot "$work/knot" && chmod 755 "$work"
-  knotd -c "$work/knot/knot.conf" >"$work/knot/stdout.log" 2>&1 &
-  knot_pid=$!
-  for _ in $(seq 50); do
-    if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$port" "$zone" SOA +short 2>/dev/null | grep -q ns1; then
-      return 0
-    fi
-    kill -0 "$knot_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$knot_pid" 2>/dev/null || true
-  wait "$knot_pid" 2>/dev/null || true
-  knot_pid=""
-  return 1
-}
-for _ in 1 2 3 4 5; do start_knot && break; done
-[ -n "$knot_pid" ] || { echo "knotd did not start:"; cat "$work/knot/"*.log; exit 1; }
-echo "==> Knot serves $zone on 127.0.0.1:$port"
-
-cat >"$work/config.toml" <<CONF
-[database]
-path = "$work/ddns.db"
-
-[dns]
-server = "127.0.0.1:$port"
-tsig_key = "hmac-sha256:ddns-key.:$secret"
-
-[[zones]]
-name = "$zone"
-CONF
-chmod 600 "$work/config.toml"
+start_knot "$work/knot" "$zone" "$secret"
+echo "==> Knot serves $zone on 127.0.0.1:$KNOT_PORT"
+write_config "$work/config.toml" "$work/ddns.db" "$KNOT_PORT" "$zone" "$secret"
 
 run() { echo "\$ ddns-cgi $*"; "$bin" --config "$work/config.toml" "$@"; }
 run init-db
@@ -101,5 +39,5 @@ env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/nic/update \
   DDNS_CGI_CONFIG="$work/config.toml" "$bin"
 echo
 echo "==> the DNS answer"
-kdig @127.0.0.1 -p "$port" "home.$zone" A +noall +answer
-kdig @127.0.0.1 -p "$port" "home.$zone" AAAA +noall +answer
+kdig @127.0.0.1 -p "$KNOT_PORT" "home.$zone" A +noall +answer
+kdig @127.0.0.1 -p "$KNOT_PORT" "home.$zone" AAAA +noall +answer

@@ -192,10 +192,12 @@ fn update_host(
             log.error(format_args!("{fqdn}: zone `{}` is not configured in {}", host.zone, config.path.display()));
             return Ok((HostWrite::None, HostAnswer::Dnserr));
         };
+        let started = std::time::Instant::now();
         let sent = Name::from_ascii(format!("{fqdn}."))
             .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
             .and_then(|name| dns::replace_message(&zone.name, &name, host.dns_ttl, new.ipv4, new.ipv6))
             .and_then(|message| dns::exchange(zone, message, u64::try_from(now).unwrap_or(0)));
+        log.debug(format_args!("{fqdn}: DNS exchange with {} took {} ms", zone.server, started.elapsed().as_millis()));
         if let Err(e) = sent {
             log.error(format_args!("{fqdn}: DNS update failed: {e}"));
             return Ok((HostWrite::None, HostAnswer::Dnserr));

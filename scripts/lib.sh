@@ -1,0 +1,89 @@
+# Shell helpers shared by the demo and the benchmark scripts. Source it; it defines:
+#   start_knot DIR ZONE SECRET   start a throwaway knotd for ZONE on a random loopback port,
+#                                accepting updates signed with hmac-sha256 key `ddns-key`;
+#                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root)
+#   stop_knot                    kill it
+#   write_config FILE DB PORT ZONE SECRET [EXTRA]   a minimal ddns-cgi config
+
+start_knot() {
+  local dir="$1" zone="$2" secret="$3" try
+  mkdir -p "$dir"
+  cat >"$dir/$zone.zone" <<ZONE
+\$TTL 300
+@    SOA ns1.$zone. hostmaster.$zone. 1 3600 600 86400 60
+@    NS  ns1.$zone.
+ns1  A   127.0.0.1
+ZONE
+  for try in 1 2 3 4 5; do
+    KNOT_PORT=$((20000 + RANDOM % 40000))
+    cat >"$dir/knot.conf" <<CONF
+server:
+    listen: 127.0.0.1@$KNOT_PORT
+    rundir: "$dir"
+$( [ "$(id -u)" -eq 0 ] && echo "    user: knot:knot" )
+database:
+    storage: "$dir"
+log:
+  - target: "$dir/knot.log"
+    any: info
+key:
+  - id: ddns-key
+    algorithm: hmac-sha256
+    secret: $secret
+acl:
+  - id: ddns-update
+    key: ddns-key
+    action: update
+template:
+  - id: default
+    storage: "$dir"
+    zonefile-sync: -1
+    journal-content: all
+zone:
+  - domain: $zone
+    file: "$zone.zone"
+    acl: ddns-update
+CONF
+    if [ "$(id -u)" -eq 0 ]; then chown -R knot:knot "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
+    knotd -c "$dir/knot.conf" >"$dir/stdout.log" 2>&1 &
+    KNOT_PID=$!
+    for _ in $(seq 50); do
+      if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$zone" SOA +short 2>/dev/null | grep -q ns1; then
+        return 0
+      fi
+      kill -0 "$KNOT_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$KNOT_PID" 2>/dev/null || true
+    wait "$KNOT_PID" 2>/dev/null || true
+    KNOT_PID=""
+  done
+  echo "knotd did not start:" >&2
+  cat "$dir"/*.log >&2
+  return 1
+}
+
+stop_knot() {
+  if [ -n "${KNOT_PID:-}" ]; then
+    kill "$KNOT_PID" 2>/dev/null || true
+    wait "$KNOT_PID" 2>/dev/null || true
+    KNOT_PID=""
+  fi
+}
+
+write_config() {
+  local file="$1" db="$2" port="$3" zone="$4" secret="$5" extra="${6:-}"
+  cat >"$file" <<CONF
+[database]
+path = "$db"
+
+[dns]
+server = "127.0.0.1:$port"
+tsig_key = "hmac-sha256:ddns-key.:$secret"
+
+[[zones]]
+name = "$zone"
+$extra
+CONF
+  chmod 600 "$file"
+}
