@@ -182,3 +182,38 @@ fn bind_batch_of_600_hosts_takes_two_tcp_messages() {
         assert!(w.a(&format!("host-{i}.dyn.example.test")).is_empty(), "host-{i} still answers");
     }
 }
+
+#[test]
+fn a_zone_whose_server_is_down_does_not_stop_the_others() {
+    // A second zone whose server does not listen: its deletion fails, the first zone's
+    // still happens, and the run exits 2 naming the failure.
+    let dead_port = crate::util::dnsserver::free_port();
+    let extra = format!("[[zones]]\nname = \"down.example.test\"\nserver = \"127.0.0.1:{dead_port}\"\n");
+    let w = world!(world_with(DnsKind::Knot, &extra, &[HOME]));
+    let t0 = epoch();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    w.admin(&["hostname", "add", "alice", "gone.down.example.test", "down.example.test", "--expiry-ttl", "60"])
+        .success();
+    w.sql(&format!(
+        "UPDATE hostnames SET ipv4 = '192.0.2.5', last_update = {t0} WHERE fqdn = 'gone.down.example.test'"
+    ));
+
+    let r = w.admin(&["cleanup", "--now", &(t0 + 120).to_string()]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    let failure = format!(
+        "zone `down.example.test.`: cannot remove the records of 1 hostnames: cannot reach 127.0.0.1:{dead_port}: Connection refused (os error 111)"
+    );
+    assert!(r.stderr().contains(&format!("[ERROR] {failure}\n")), "{}", r.stderr());
+    assert!(
+        r.stderr().ends_with(&format!(
+            "error: expired 1 hostnames in 1 zones with 2 DNS messages; sent 0 mails; trimmed 0 rate-limit rows; 1 failures; see the messages above: {failure}\n"
+        )),
+        "{}",
+        r.stderr()
+    );
+    assert!(w.a(HOME).is_empty());
+    // The failed host is still due: the next run tries it again.
+    let r = w.expire(t0 + 180);
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr().contains("expired 0 hostnames in 0 zones with 1 DNS messages"), "{}", r.stderr());
+}
