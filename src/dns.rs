@@ -328,6 +328,31 @@ mod tests {
     }
 
     #[test]
+    fn expire_guards_each_deletion_with_the_stored_value() {
+        let hosts = [
+            Published { fqdn: name("a.dyn.example.com."), ipv4: Some("192.0.2.1".parse().expect("ip")), ipv6: None },
+            Published { fqdn: name("b.dyn.example.com."), ipv4: None, ipv6: Some("2001:db8::1".parse().expect("ip")) },
+        ];
+        let m = expire_message(&name("dyn.example.com."), &hosts).expect("message");
+        // RFC 2136 §2.4.2: class of the zone, TTL 0, the exact value.
+        let pre = &m.answers;
+        assert_eq!(pre.len(), 2);
+        assert_eq!(
+            (pre[0].dns_class, pre[0].ttl, &pre[0].data),
+            (DNSClass::IN, 0, &RData::A(A("192.0.2.1".parse().expect("ip"))))
+        );
+        assert_eq!(pre[1].record_type(), RecordType::AAAA);
+        // §2.5.2: class ANY, TTL 0, no data.
+        let del = &m.authorities;
+        assert_eq!(del.len(), 2);
+        assert!(del.iter().all(|r| r.dns_class == DNSClass::ANY && r.ttl == 0));
+        assert_eq!((del[0].record_type(), del[1].record_type()), (RecordType::A, RecordType::AAAA));
+        assert!(hosts.iter().all(|h| h.wire_estimate() > 0));
+        let err = expire_message(&name("other.com."), &hosts).expect_err("outside");
+        assert_eq!(err.to_string(), "`a.dyn.example.com.` is not inside zone `other.com.`");
+    }
+
+    #[test]
     fn refuses_names_outside_the_zone() {
         let err =
             replace_message(&name("dyn.example.com."), &name("h.other.com."), 60, None, None).expect_err("outside");

@@ -101,8 +101,8 @@ fn expire_zone(config: &Config, store: &mut Store, zone_str: &str, now: i64, log
         };
         let Some(last) = chunk.hosts.last() else { break };
         after = last.id;
-        let (done, outcome) = (chunk.value.0, chunk.value.1);
-        report.n_hosts += done;
+        let outcome = chunk.value;
+        report.n_hosts += chunk.n_expired;
         report.n_messages += outcome.n_messages;
         for f in outcome.failures {
             report.failures.push(f);
@@ -117,8 +117,8 @@ fn expire_zone(config: &Config, store: &mut Store, zone_str: &str, now: i64, log
 }
 
 /// Deletes the records of `hosts` (one zone), batched into as few messages as fit. Returns
-/// the ids whose records are gone, and (their count, the outcome) for the report.
-fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, log: &Log) -> (Vec<i64>, (usize, ChunkOutcome)) {
+/// the ids whose records are gone, and the outcome for the report.
+fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, log: &Log) -> (Vec<i64>, ChunkOutcome) {
     let mut outcome = ChunkOutcome::default();
     let mut done = Vec::with_capacity(hosts.len());
     let mut batch: Vec<(i64, Published)> = Vec::new();
@@ -145,8 +145,7 @@ fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, log: &Log) -> (Vec<i64>, 
     if !batch.is_empty() && !outcome.give_up {
         send_batch(zone, &batch, now, log, &mut done, &mut outcome);
     }
-    let n_done = done.len();
-    (done, (n_done, outcome))
+    (done, outcome)
 }
 
 /// Sends one batch over TCP. If a prerequisite fails (some host's records changed outside

@@ -307,6 +307,8 @@ pub(crate) struct Unnotified {
 pub(crate) struct ExpiryChunk<T> {
     /// The candidates read under the lock, in id order; empty when none are left.
     pub(crate) hosts: Vec<Host>,
+    /// How many rows were marked expired.
+    pub(crate) n_expired: usize,
     /// What the caller's closure returned.
     pub(crate) value: T,
 }
@@ -414,17 +416,18 @@ impl Store {
             rows.collect::<Result<_, _>>()?
         };
         let (done, value) = delete(&hosts);
+        let mut n_expired = 0;
         {
             let mut stmt = tx.prepare(
                 "UPDATE hostnames SET expired = 1, notified = 0 WHERE id = ?1 AND expired = 0 AND last_update IS ?2",
             )?;
             for id in done {
                 let Some(h) = hosts.iter().find(|h| h.id == id) else { continue };
-                stmt.execute(params![h.id, h.last_update])?;
+                n_expired += stmt.execute(params![h.id, h.last_update])?;
             }
         }
         tx.commit()?;
-        Ok(ExpiryChunk { hosts, value })
+        Ok(ExpiryChunk { hosts, n_expired, value })
     }
 
     /// Zones that have hosts due at `now`, so the expiry run skips the others.
