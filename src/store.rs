@@ -610,4 +610,45 @@ mod tests {
         assert_eq!((h.ipv4, h.ipv6, h.last_update, h.expired), (Some(ip), None, Some(5), false));
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
+
+    #[test]
+    fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
+        let (dir, mut store) = temp_store();
+        store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+        let user = store.user("alice").expect("q").expect("some");
+        for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
+            let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 60 };
+            store.add_host(&new, 1).expect("host");
+            let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
+            store
+                .with_host_locked::<_, StoreError>(fqdn, |_| {
+                    Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, now: 100 }, ()))
+                })
+                .expect("write");
+        }
+        // Not due at 159, due at 160.
+        let chunk = store.expire_locked("dyn.example.com", 0, 10, 159, |h| (Vec::new(), h.len())).expect("chunk");
+        assert_eq!(chunk.value, 0);
+        // Only the host the closure reports as deleted is marked.
+        let chunk = store
+            .expire_locked("dyn.example.com", 0, 10, 160, |h| (h.first().map(|h| h.id).into_iter().collect(), h.len()))
+            .expect("chunk");
+        assert_eq!((chunk.value, chunk.n_expired), (2, 1));
+        assert!(store.host("a.dyn.example.com").expect("q").expect("h").expired);
+        assert!(!store.host("b.dyn.example.com").expect("q").expect("h").expired);
+
+        let claimed = store.claim_unnotified().expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].owner.as_str(), claimed[0].email.as_str()), ("alice", "a@example.com"));
+        assert!(store.claim_unnotified().expect("claim again").is_empty());
+        store.unclaim_notified(&[claimed[0].host.id]).expect("unclaim");
+        assert_eq!(store.claim_unnotified().expect("retry").len(), 1);
+
+        store
+            .conn
+            .execute("INSERT INTO rate_limit (scope, key, at) VALUES ('s', 'k', 5), ('s', 'k', 50)", [])
+            .expect("rows");
+        assert_eq!(store.trim_rate_limit(50).expect("trim"), 1);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
 }
