@@ -26,6 +26,9 @@ enum AdminError {
     ZoneGone { fqdn: String, zone: String },
     #[error(transparent)]
     Dns(#[from] DnsError),
+    /// A stored name that is not a DNS name (only possible if the database was edited).
+    #[error("`{fqdn}` is not a valid DNS name")]
+    BadName { fqdn: String },
 }
 
 pub(crate) fn user(
@@ -141,8 +144,13 @@ pub(crate) fn hostname(
                 if new_dns_ttl != host.dns_ttl && is_live(host) {
                     // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
                     let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
-                    let message =
-                        dns::replace_message(&zone.name, &name(&host.fqdn)?, new_dns_ttl, host.ipv4, host.ipv6)?;
+                    let message = dns::replace_message(
+                        &zone.name,
+                        &name(&host.fqdn).map_err(ModifyError::Admin)?,
+                        new_dns_ttl,
+                        host.ipv4,
+                        host.ipv6,
+                    )?;
                     dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
                     log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
                 }
@@ -215,9 +223,8 @@ fn zone_of<'a>(config: &'a Config, host: &Host) -> Result<&'a config::Zone, Admi
     config.zone(&host.zone).ok_or_else(|| AdminError::ZoneGone { fqdn: host.fqdn.clone(), zone: host.zone.clone() })
 }
 
-fn name(fqdn: &str) -> Result<Name, DnsError> {
-    Name::from_ascii(format!("{fqdn}."))
-        .map_err(|e| DnsError::OutsideZone { fqdn: format!("{fqdn} ({e})"), zone: String::new() })
+fn name(fqdn: &str) -> Result<Name, AdminError> {
+    Name::from_ascii(format!("{fqdn}.")).map_err(|_| AdminError::BadName { fqdn: fqdn.to_owned() })
 }
 
 fn host_arg(raw: &str) -> Result<String, CliError> {
