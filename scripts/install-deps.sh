@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config ca-certificates curl
   knot knot-dnsutils bind9 bind9-dnsutils
+  python3-aiosmtpd
   "$@"
 )
 

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin;
 use crate::auth;
 use crate::config::Config;
+use crate::expire;
+use crate::log::Log;
 use crate::request::normalize_hostname;
 use crate::store::{NewHost, OpenMode, Store, StoreError};
 
@@ -25,6 +28,12 @@ pub(crate) struct Cli {
     /// Same as the `init-db` command
     #[arg(long)]
     pub(crate) init_db: bool,
+    /// Same as the `expire` command
+    #[arg(long)]
+    pub(crate) expire: bool,
+    /// Evaluate expiry at this time (seconds since the epoch) instead of the clock
+    #[arg(long, global = true, value_name = "EPOCH_SECONDS")]
+    pub(crate) now: Option<i64>,
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
@@ -39,10 +48,33 @@ pub(crate) enum Command {
     /// Manage hostnames
     #[command(subcommand)]
     Hostname(HostnameCommand),
+    /// Remove the records of hostnames not updated within their expiry time, and mail owners
+    #[command(visible_alias = "cleanup")]
+    Expire,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UserCommand {
+    /// List users with their email and number of hostnames
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a user who owns no hostnames (with --force: delete them too, records first)
+    Delete {
+        name: String,
+        /// Also delete the user's hostnames, removing their DNS records first
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set a user's password; prompted for twice, or read from stdin
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Set a user's email address
+    Email { name: String, email: String },
     /// Add a user; the password is prompted for twice, or read from stdin
     Add {
         name: String,
@@ -59,8 +91,35 @@ pub(crate) struct PasswordArgs {
     password_stdin: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct OutputArgs {
+    /// Print JSON for scripts instead of a table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostnameCommand {
+    /// List hostnames with their addresses, last update and expiry time
+    List {
+        /// Only this user's hostnames
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Change a hostname's TTLs; live records are re-published with a new `--dns-ttl`
+    Modify {
+        fqdn: String,
+        /// TTL of the published A/AAAA records, 1..=86400
+        #[arg(long, value_name = "N")]
+        dns_ttl: Option<u32>,
+        /// Seconds without update before the records are removed; 0 = never, else >= 60
+        #[arg(long, value_name = "N")]
+        expiry_ttl: Option<u32>,
+    },
+    /// Delete a hostname, removing its A/AAAA records from DNS first
+    Delete { fqdn: String },
     /// Add a hostname for USER inside a configured ZONE
     Add {
         user: String,
@@ -84,11 +143,11 @@ pub(crate) struct CliError {
 }
 
 impl CliError {
-    fn failure(message: impl Into<String>) -> CliError {
+    pub(crate) fn failure(message: impl Into<String>) -> CliError {
         CliError { code: 2, message: message.into() }
     }
 
-    fn not_found(message: impl Into<String>) -> CliError {
+    pub(crate) fn not_found(message: impl Into<String>) -> CliError {
         CliError { code: 1, message: message.into() }
     }
 }
@@ -100,7 +159,7 @@ impl From<StoreError> for CliError {
 }
 
 /// Runs an admin command. `now` is seconds since the epoch. Returns what to print on stdout.
-pub(crate) fn run(config: &Config, command: Command, now: i64) -> Result<String, CliError> {
+pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Result<String, CliError> {
     let mut store = Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Create)?;
     match command {
         Command::InitDb => Ok(format!(
@@ -148,6 +207,20 @@ pub(crate) fn run(config: &Config, command: Command, now: i64) -> Result<String,
             store.add_host(&new, now)?;
             Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
         }
+        Command::User(command) => admin::user(config, &mut store, command, now, log),
+        Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
+        Command::Expire => {
+            let report = expire::run(config, &mut store, now, log);
+            if report.failures.is_empty() {
+                Ok(format!("{}\n", report.summary()))
+            } else {
+                Err(CliError::failure(format!(
+                    "{}; see the messages above: {}",
+                    report.summary(),
+                    report.failures.join("; ")
+                )))
+            }
+        }
     }
 }
 
@@ -163,7 +236,7 @@ pub(crate) fn check_ttls(dns_ttl: u32, expiry_ttl: u32) -> Result<(), CliError> 
 }
 
 /// User names travel in HTTP Basic credentials, which split at the first colon.
-fn validate_user_name(name: &str) -> Result<(), CliError> {
+pub(crate) fn validate_user_name(name: &str) -> Result<(), CliError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
@@ -176,7 +249,7 @@ fn validate_user_name(name: &str) -> Result<(), CliError> {
     }
 }
 
-fn read_password(args: &PasswordArgs) -> Result<String, CliError> {
+pub(crate) fn read_password(args: &PasswordArgs) -> Result<String, CliError> {
     let password = if args.password_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin()

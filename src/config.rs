@@ -51,6 +51,34 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     pub(crate) auth: AuthConfig,
     pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) email: EmailConfig,
+}
+
+/// `[email]`: how the expiry run tells owners that their hostnames expired.
+#[derive(Debug)]
+pub(crate) struct EmailConfig {
+    pub(crate) enabled: bool,
+    pub(crate) transport: MailTransport,
+    pub(crate) from_address: String,
+}
+
+#[derive(Debug)]
+pub(crate) enum MailTransport {
+    Smtp(SmtpConfig),
+    /// A sendmail-compatible program, given the message on stdin.
+    Sendmail {
+        command: PathBuf,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct SmtpConfig {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Require STARTTLS (RFC 3207) before authenticating or sending.
+    pub(crate) starttls: bool,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Secret<String>>,
 }
 
 #[derive(Debug)]
@@ -241,6 +269,22 @@ struct RawConfig {
     auth: RawAuth,
     #[serde(default)]
     endpoints: Vec<RawEndpoint>,
+    #[serde(default)]
+    email: RawEmail,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    enabled: Option<bool>,
+    transport: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<i64>,
+    smtp_starttls: Option<bool>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    sendmail_command: Option<PathBuf>,
+    from_address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +368,12 @@ struct RawParams {
     ipv6: Option<Vec<String>>,
     username: Option<Vec<String>>,
     password: Option<Vec<String>>,
+}
+
+/// A bare `local@domain` address: what `from_address` and user emails must look like.
+pub(crate) fn is_mailbox(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    !local.is_empty() && !domain.is_empty() && s.len() <= 254 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +514,8 @@ impl Validator<'_> {
             self.endpoints(raw.endpoints)?
         };
 
+        let email = self.email(raw.email)?;
+
         Ok(Config {
             path: self.path.to_owned(),
             database,
@@ -474,7 +526,38 @@ impl Validator<'_> {
             log: LogConfig { level, log_requests: raw.log.log_requests.unwrap_or(false) },
             auth,
             endpoints,
+            email,
         })
+    }
+
+    fn email(&self, raw: RawEmail) -> Result<EmailConfig, ConfigError> {
+        let enabled = raw.enabled.unwrap_or(false);
+        let from_address = raw.from_address.unwrap_or_default();
+        if enabled && !is_mailbox(&from_address) {
+            return Err(self.invalid("email.from_address", format!("must be an email address, got `{from_address}`")));
+        }
+        let transport = match raw.transport.as_deref().unwrap_or("smtp") {
+            "smtp" => {
+                let port = self.range("email.smtp_port", raw.smtp_port, 25, 1, 65_535)?;
+                if raw.smtp_password.is_some() != raw.smtp_username.is_some() {
+                    return Err(self.invalid("email.smtp_password", "and `email.smtp_username` must be set together"));
+                }
+                MailTransport::Smtp(SmtpConfig {
+                    host: raw.smtp_host.unwrap_or_else(|| "localhost".to_owned()),
+                    port: u16::try_from(port).unwrap_or(25),
+                    starttls: raw.smtp_starttls.unwrap_or(false),
+                    username: raw.smtp_username,
+                    password: raw.smtp_password.map(Secret::new),
+                })
+            }
+            "sendmail" => MailTransport::Sendmail {
+                command: raw.sendmail_command.unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
+            },
+            other => {
+                return Err(self.invalid("email.transport", format!("must be `smtp` or `sendmail`, got `{other}`")));
+            }
+        };
+        Ok(EmailConfig { enabled, transport, from_address })
     }
 
     fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, ConfigError> {
@@ -725,7 +808,19 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "in /etc/ddns-cgi/config.toml: TOML parse error at line 3, column 2\n  |\n3 | [x]\n  |  ^\nunknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`",
+            "in /etc/ddns-cgi/config.toml: TOML parse error at line 3, column 2\n  |\n3 | [x]\n  |  ^\nunknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`",
+        );
+        check_err(
+            &minimal("[email]\nenabled = true\nfrom_address = \"nobody\"\n"),
+            "`email.from_address` must be an email address, got `nobody` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[email]\ntransport = \"pigeon\"\n"),
+            "`email.transport` must be `smtp` or `sendmail`, got `pigeon` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[email]\nsmtp_password = \"hunter2\"\n"),
+            "`email.smtp_password` and `email.smtp_username` must be set together (in /etc/ddns-cgi/config.toml)",
         );
     }
 

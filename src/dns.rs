@@ -69,6 +69,63 @@ pub(crate) fn replace_message(
     Ok(message)
 }
 
+/// Builds one UPDATE that removes the A and AAAA rrsets of `fqdn` (RFC 2136 §2.5.2), whatever
+/// they hold; `hostname delete` uses it. Deleting an rrset that does not exist is a no-op
+/// (§3.4.2.3), so this also succeeds for a host that never had records.
+pub(crate) fn delete_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
+    let mut message = update_message(zone, fqdn)?;
+    message.add_update(delete_rrset(fqdn, RecordType::A));
+    message.add_update(delete_rrset(fqdn, RecordType::AAAA));
+    Ok(message)
+}
+
+/// One host's records as the database knows them, to be removed by [`expire_message`].
+#[derive(Clone, Debug)]
+pub(crate) struct Published {
+    pub(crate) fqdn: Name,
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    pub(crate) ipv6: Option<Ipv6Addr>,
+}
+
+impl Published {
+    /// An upper bound of the octets this host adds to an [`expire_message`]: per family one
+    /// prerequisite and one deletion, each with an uncompressed owner name (hickory
+    /// compresses, so the real size is smaller).
+    pub(crate) fn wire_estimate(&self) -> usize {
+        let name = self.fqdn.len() + 1;
+        let v4 = if self.ipv4.is_some() { 2 * (name + 10) + 4 } else { 0 };
+        let v6 = if self.ipv6.is_some() { 2 * (name + 10) + 16 } else { 0 };
+        v4 + v6
+    }
+}
+
+/// Octets an [`expire_message`] may use before its TSIG record: a DNS message over TCP is at
+/// most 65535 octets (RFC 1035 §4.2.2); the rest leaves room for the header, the zone
+/// section and the signature.
+pub(crate) const MAX_BATCH_OCTETS: usize = 64_000;
+
+/// Builds one UPDATE that removes the records of many hosts of one zone, each guarded by a
+/// value-dependent prerequisite (RFC 2136 §2.4.2: the rrset must hold exactly the stored
+/// address). If any host's records changed, the server refuses the whole message with
+/// NXRRSET (§3.2.5) and nothing is deleted; the caller then retries host by host.
+pub(crate) fn expire_message(zone: &Name, hosts: &[Published]) -> Result<Message, DnsError> {
+    let mut message = update_message(zone, zone)?;
+    for host in hosts {
+        if !zone.zone_of(&host.fqdn) {
+            return Err(DnsError::OutsideZone { fqdn: host.fqdn.to_ascii(), zone: zone.to_ascii() });
+        }
+        if let Some(a) = host.ipv4 {
+            message.add_pre_requisite(Record::from_rdata(host.fqdn.clone(), 0, RData::A(A(a))));
+            message.add_update(delete_rrset(&host.fqdn, RecordType::A));
+        }
+        if let Some(a) = host.ipv6 {
+            message.add_pre_requisite(Record::from_rdata(host.fqdn.clone(), 0, RData::AAAA(AAAA(a))));
+            message.add_update(delete_rrset(&host.fqdn, RecordType::AAAA));
+        }
+    }
+    Ok(message)
+}
+
 /// An empty UPDATE for `zone` (RFC 2136 §2.3: the zone section holds the zone's SOA).
 fn update_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
     if !zone.zone_of(fqdn) {
@@ -96,7 +153,24 @@ fn random_id() -> u16 {
 /// Signs `message` with the zone's key at time `now` (seconds since the epoch), sends it to
 /// the zone's server and returns the verified answer. Any rcode other than NOERROR is an
 /// error; a NOERROR answer must carry a valid TSIG over our request's MAC.
-pub(crate) fn exchange(zone: &Zone, mut message: Message, now: u64) -> Result<Message, DnsError> {
+pub(crate) fn exchange(zone: &Zone, message: Message, now: u64) -> Result<Message, DnsError> {
+    exchange_over(zone, message, now, Transport::Udp)
+}
+
+/// Like [`exchange`], but over TCP from the start: for messages too large for a UDP datagram,
+/// such as an expiry batch (RFC 1035 §4.2.2 allows 65535 octets).
+pub(crate) fn exchange_tcp(zone: &Zone, message: Message, now: u64) -> Result<Message, DnsError> {
+    exchange_over(zone, message, now, Transport::Tcp)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    /// UDP, retried over TCP when the answer is truncated.
+    Udp,
+    Tcp,
+}
+
+fn exchange_over(zone: &Zone, mut message: Message, now: u64, transport: Transport) -> Result<Message, DnsError> {
     let server = zone.server;
     let build = |reason: String| DnsError::Build { server, reason };
     let signer =
@@ -106,8 +180,11 @@ pub(crate) fn exchange(zone: &Zone, mut message: Message, now: u64) -> Result<Me
     let request = message.to_vec().map_err(|e| build(e.to_string()))?;
     let id = message.metadata.id;
 
-    let mut answer = send_udp(server, &request, id, zone.timeout)?;
-    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+    let mut answer = match transport {
+        Transport::Udp => send_udp(server, &request, id, zone.timeout)?,
+        Transport::Tcp => send_tcp(server, &request, id, zone.timeout)?,
+    };
+    if transport == Transport::Udp && answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
         // TC bit (RFC 1035 §4.1.1): the full answer only fits over TCP.
         answer = send_tcp(server, &request, id, zone.timeout)?;
     }
@@ -248,6 +325,31 @@ mod tests {
         assert_eq!((updates[0].dns_class, updates[0].ttl), (DNSClass::ANY, 0));
         assert_eq!(updates[1].data, RData::A(A("192.0.2.1".parse().expect("ip"))));
         assert_eq!(updates[1].ttl, 60);
+    }
+
+    #[test]
+    fn expire_guards_each_deletion_with_the_stored_value() {
+        let hosts = [
+            Published { fqdn: name("a.dyn.example.com."), ipv4: Some("192.0.2.1".parse().expect("ip")), ipv6: None },
+            Published { fqdn: name("b.dyn.example.com."), ipv4: None, ipv6: Some("2001:db8::1".parse().expect("ip")) },
+        ];
+        let m = expire_message(&name("dyn.example.com."), &hosts).expect("message");
+        // RFC 2136 §2.4.2: class of the zone, TTL 0, the exact value.
+        let pre = &m.answers;
+        assert_eq!(pre.len(), 2);
+        assert_eq!(
+            (pre[0].dns_class, pre[0].ttl, &pre[0].data),
+            (DNSClass::IN, 0, &RData::A(A("192.0.2.1".parse().expect("ip"))))
+        );
+        assert_eq!(pre[1].record_type(), RecordType::AAAA);
+        // §2.5.2: class ANY, TTL 0, no data.
+        let del = &m.authorities;
+        assert_eq!(del.len(), 2);
+        assert!(del.iter().all(|r| r.dns_class == DNSClass::ANY && r.ttl == 0));
+        assert_eq!((del[0].record_type(), del[1].record_type()), (RecordType::A, RecordType::AAAA));
+        assert!(hosts.iter().all(|h| h.wire_estimate() > 0));
+        let err = expire_message(&name("other.com."), &hosts).expect_err("outside");
+        assert_eq!(err.to_string(), "`a.dyn.example.com.` is not inside zone `other.com.`");
     }
 
     #[test]

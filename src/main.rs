@@ -2,12 +2,15 @@
 //! admin command line), reads the environment and the clock (the only module that does),
 //! and turns the final outcome into a CGI response or an exit code.
 
+mod admin;
 mod auth;
 mod cgi;
 mod cli;
 mod config;
 mod dns;
+mod expire;
 mod log;
+mod mail;
 mod reply;
 mod request;
 mod secret;
@@ -110,21 +113,32 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
 
 fn cli_main(now: i64) -> ExitCode {
     let args = cli::Cli::parse();
-    let command = match (args.init_db, args.command) {
-        (true, None) | (true, Some(cli::Command::InitDb)) => cli::Command::InitDb,
-        (false, Some(c)) => c,
-        (true, Some(_)) => return fail(2, "`--init-db` cannot be combined with another command"),
-        (false, None) => return fail(2, "no command given; see `ddns-cgi --help`"),
+    let flag = match (args.init_db, args.expire) {
+        (true, true) => return fail(2, "`--init-db` cannot be combined with another command"),
+        (true, false) => Some(cli::Command::InitDb),
+        (false, true) => Some(cli::Command::Expire),
+        (false, false) => None,
     };
+    let command = match (flag, args.command) {
+        (Some(cli::Command::InitDb), None | Some(cli::Command::InitDb)) => cli::Command::InitDb,
+        (Some(cli::Command::Expire), None | Some(cli::Command::Expire)) => cli::Command::Expire,
+        (None, Some(c)) => c,
+        (Some(_), Some(_)) => return fail(2, "`--init-db` or `--expire` cannot be combined with another command"),
+        (Some(c), None) => c,
+        (None, None) => return fail(2, "no command given; see `ddns-cgi --help`"),
+    };
+    // Operators and tests evaluate expiry at a chosen time; everything else uses the clock.
+    let now = args.now.unwrap_or(now);
     let path = config_path(args.config);
     let config = match Config::load(&path) {
         Ok(c) => c,
         Err(e) => return fail(2, &e.to_string()),
     };
-    if args.debug {
-        Log::new(Level::Debug).debug(format_args!("using config {}", path.display()));
-    }
-    match cli::run(&config, command, now) {
+    // Admin commands stay quiet unless something is wrong (cron mails any output), or
+    // `--debug` asks for everything.
+    let log = Log::new(if args.debug { Level::Debug } else { config.log.level.min(Level::Warn) });
+    log.debug(format_args!("using config {}", path.display()));
+    match cli::run(&config, command, now, &log) {
         Ok(out) => {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             ExitCode::SUCCESS

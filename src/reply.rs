@@ -195,7 +195,7 @@ fn json_line(line: &HostLine) -> String {
 }
 
 /// A JSON string literal (RFC 8259 §7). Hostnames are echoed from the request.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

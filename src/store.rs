@@ -282,6 +282,229 @@ impl Store {
     }
 }
 
+/// A user with the number of hostnames they own, for `user list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UserSummary {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) created_at: i64,
+    pub(crate) n_hosts: i64,
+}
+
+/// A hostname with its owner's name, for `hostname list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostListing {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+}
+
+/// An expired hostname whose owner has not been told yet, claimed for one mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unnotified {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+    pub(crate) email: String,
+}
+
+/// What one locked expiry chunk saw and did.
+#[derive(Debug)]
+pub(crate) struct ExpiryChunk<T> {
+    /// The candidates read under the lock, in id order; empty when none are left.
+    pub(crate) hosts: Vec<Host>,
+    /// How many rows were marked expired.
+    pub(crate) n_expired: usize,
+    /// What the caller's closure returned.
+    pub(crate) value: T,
+}
+
+impl Store {
+    pub(crate) fn users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT u.name, u.email, u.created_at, (SELECT COUNT(*) FROM hostnames h WHERE h.user_id = u.id)
+             FROM users u ORDER BY u.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UserSummary { name: r.get(0)?, email: r.get(1)?, created_at: r.get(2)?, n_hosts: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns whether the user existed.
+    pub(crate) fn set_email(&mut self, name: &str, email: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("UPDATE users SET email = ?1 WHERE name = ?2", params![email, name])? > 0)
+    }
+
+    /// Deletes a user who owns no hostnames; the caller removed them first. Returns whether a
+    /// row went. A hostname added meanwhile makes this fail on the foreign key, not orphan it.
+    pub(crate) fn delete_user(&mut self, user_id: i64) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("DELETE FROM users WHERE id = ?1", [user_id])? > 0)
+    }
+
+    /// Hostnames with their owners, by name; only `user_id`'s when given.
+    pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {HOST_COLUMNS}, u.name FROM hostnames h JOIN users u ON u.id = h.user_id
+             WHERE ?1 IS NULL OR h.user_id = ?1 ORDER BY h.fqdn"
+        ))?;
+        let rows = stmt.query_map([user_id], |r| Ok(HostListing { host: host_from(r)?, owner: r.get(10)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changes a host's TTLs under the write lock: `decide` sees the row as it is now, may
+    /// act on it (re-send its records with a new TTL) and returns the new `(dns_ttl,
+    /// expiry_ttl)`. `None` when there is no such host; an `Err` from `decide` changes nothing.
+    pub(crate) fn modify_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
+    ) -> Result<Option<(u32, u32)>, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let Some(host) = host_row(&tx, fqdn)? else { return Ok(None) };
+        let (dns_ttl, expiry_ttl) = decide(&host)?;
+        tx.execute(
+            "UPDATE hostnames SET dns_ttl = ?1, expiry_ttl = ?2 WHERE id = ?3",
+            params![dns_ttl, expiry_ttl, host.id],
+        )
+        .map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(Some((dns_ttl, expiry_ttl)))
+    }
+
+    /// Deletes a host under the write lock after `unpublish` (removing its DNS records)
+    /// succeeded; an `Err` from it deletes nothing. Returns whether the host existed.
+    pub(crate) fn delete_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        unpublish: impl FnOnce(&Host) -> Result<(), E>,
+    ) -> Result<bool, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let Some(host) = host_row(&tx, fqdn)? else { return Ok(false) };
+        unpublish(&host)?;
+        tx.execute("DELETE FROM hostnames WHERE id = ?1", [host.id]).map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(true)
+    }
+
+    /// One expiry step, under the write lock: reads up to `limit` hosts of `zone` with id
+    /// above `after` that are due at `now` (`expiry_ttl > 0`, last update at least
+    /// `expiry_ttl` seconds ago, not yet expired, with an address), lets `delete` remove
+    /// their records, and marks the hosts whose ids it returns as expired and not yet
+    /// notified. Holding the lock across the DNS exchange serialises this against updates
+    /// (which hold the same lock) and against a concurrent expiry run, which then finds the
+    /// rows already expired. The `last_update` condition restates what was read: a host is
+    /// never marked expired with a last update other than the one judged.
+    pub(crate) fn expire_locked<T>(
+        &mut self,
+        zone: &str,
+        after: i64,
+        limit: usize,
+        now: i64,
+        delete: impl FnOnce(&[Host]) -> (Vec<i64>, T),
+    ) -> Result<ExpiryChunk<T>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let hosts: Vec<Host> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {HOST_COLUMNS} FROM hostnames h
+                 WHERE h.zone = ?1 AND h.id > ?2 AND h.expiry_ttl > 0 AND h.expired = 0
+                   AND h.last_update IS NOT NULL AND h.last_update + h.expiry_ttl <= ?3
+                   AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL)
+                 ORDER BY h.id LIMIT ?4"
+            ))?;
+            let rows = stmt.query_map(params![zone, after, now, limit as i64], host_from)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let (done, value) = delete(&hosts);
+        let mut n_expired = 0;
+        {
+            let mut stmt = tx.prepare(
+                "UPDATE hostnames SET expired = 1, notified = 0 WHERE id = ?1 AND expired = 0 AND last_update IS ?2",
+            )?;
+            for id in done {
+                let Some(h) = hosts.iter().find(|h| h.id == id) else { continue };
+                n_expired += stmt.execute(params![h.id, h.last_update])?;
+            }
+        }
+        tx.commit()?;
+        Ok(ExpiryChunk { hosts, n_expired, value })
+    }
+
+    /// Zones that have hosts due at `now`, so the expiry run skips the others.
+    pub(crate) fn zones_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT zone FROM hostnames
+             WHERE expiry_ttl > 0 AND expired = 0 AND last_update IS NOT NULL AND last_update + expiry_ttl <= ?1
+               AND (ipv4 IS NOT NULL OR ipv6 IS NOT NULL)
+             ORDER BY zone",
+        )?;
+        let rows = stmt.query_map([now], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Claims every expired host whose owner was not told yet, in one transaction: the rows
+    /// are marked notified before any mail goes out, so a concurrent run finds nothing to
+    /// send. A failed mail hands its hosts back with [`Store::unclaim_notified`].
+    pub(crate) fn claim_unnotified(&mut self) -> Result<Vec<Unnotified>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed: Vec<Unnotified> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {HOST_COLUMNS}, u.name, u.email FROM hostnames h JOIN users u ON u.id = h.user_id
+                 WHERE h.expired = 1 AND h.notified = 0 ORDER BY u.name, h.fqdn"
+            ))?;
+            let rows =
+                stmt.query_map([], |r| Ok(Unnotified { host: host_from(r)?, owner: r.get(10)?, email: r.get(11)? }))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.execute("UPDATE hostnames SET notified = 1 WHERE expired = 1 AND notified = 0", [])?;
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Marks hosts as not yet notified again, so the next run retries their mail. A host
+    /// restored by an update meanwhile is no longer expired and stays out of the next mail.
+    pub(crate) fn unclaim_notified(&mut self, host_ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in host_ids {
+            tx.execute("UPDATE hostnames SET notified = 0 WHERE id = ?1 AND expired = 1", [id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes rate-limit rows counted before `older_than` (seconds since the epoch); they
+    /// are outside every window. Returns how many went.
+    pub(crate) fn trim_rate_limit(&mut self, older_than: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?)
+    }
+}
+
+/// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
+const HOST_COLUMNS: &str =
+    "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired";
+
+fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
+    let ipv4: Option<String> = r.get(6)?;
+    let ipv6: Option<String> = r.get(7)?;
+    Ok(Host {
+        id: r.get(0)?,
+        fqdn: r.get(1)?,
+        zone: r.get(2)?,
+        user_id: r.get(3)?,
+        dns_ttl: r.get(4)?,
+        expiry_ttl: r.get(5)?,
+        // Only this module writes these columns, always from parsed addresses.
+        ipv4: ipv4.and_then(|s| s.parse().ok()),
+        ipv6: ipv6.and_then(|s| s.parse().ok()),
+        last_update: r.get(8)?,
+        expired: r.get(9)?,
+    })
+}
+
 fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {
     let row = conn
         .query_row(
@@ -389,6 +612,47 @@ mod tests {
             .expect("write");
         let h = store.host("h.dyn.example.com").expect("q").expect("h");
         assert_eq!((h.ipv4, h.ipv6, h.last_update, h.expired), (Some(ip), None, Some(5), false));
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
+        let (dir, mut store) = temp_store();
+        store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+        let user = store.user("alice").expect("q").expect("some");
+        for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
+            let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 60 };
+            store.add_host(&new, 1).expect("host");
+            let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
+            store
+                .with_host_locked::<_, StoreError>(fqdn, |_| {
+                    Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, now: 100 }, ()))
+                })
+                .expect("write");
+        }
+        // Not due at 159, due at 160.
+        let chunk = store.expire_locked("dyn.example.com", 0, 10, 159, |h| (Vec::new(), h.len())).expect("chunk");
+        assert_eq!(chunk.value, 0);
+        // Only the host the closure reports as deleted is marked.
+        let chunk = store
+            .expire_locked("dyn.example.com", 0, 10, 160, |h| (h.first().map(|h| h.id).into_iter().collect(), h.len()))
+            .expect("chunk");
+        assert_eq!((chunk.value, chunk.n_expired), (2, 1));
+        assert!(store.host("a.dyn.example.com").expect("q").expect("h").expired);
+        assert!(!store.host("b.dyn.example.com").expect("q").expect("h").expired);
+
+        let claimed = store.claim_unnotified().expect("claim");
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].owner.as_str(), claimed[0].email.as_str()), ("alice", "a@example.com"));
+        assert!(store.claim_unnotified().expect("claim again").is_empty());
+        store.unclaim_notified(&[claimed[0].host.id]).expect("unclaim");
+        assert_eq!(store.claim_unnotified().expect("retry").len(), 1);
+
+        store
+            .conn
+            .execute("INSERT INTO rate_limit (scope, key, at) VALUES ('s', 'k', 5), ('s', 'k', 50)", [])
+            .expect("rows");
+        assert_eq!(store.trim_rate_limit(50).expect("trim"), 1);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 }

@@ -3,8 +3,10 @@
 
 mod util;
 
+mod admin;
 mod answers;
 mod cli;
+mod expire;
 mod faults;
 mod params;
 

@@ -6,6 +6,7 @@
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
 pub mod dnsserver;
+pub mod smtp;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -181,6 +182,24 @@ impl World {
         conn.query_row("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = ?1", [fqdn], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("hostname row")
     }
+}
+
+impl World {
+    /// Runs the expiry as of `now` (seconds since the epoch).
+    pub fn expire(&self, now: i64) -> Run {
+        self.admin(&["expire", "--now", &now.to_string()])
+    }
+
+    /// Runs SQL on the database file, for setting up states the CLI cannot reach quickly.
+    pub fn sql(&self, sql: &str) {
+        let conn = rusqlite::Connection::open(&self.db).expect("open test database");
+        conn.execute_batch(sql).expect("test SQL");
+    }
+}
+
+/// The clock, in seconds since the epoch; updates over CGI stamp this time.
+pub fn epoch() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A finished process.

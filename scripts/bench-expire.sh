@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmark of the expiry run (not a test): 10,000 expired hostnames in one zone on a
+# throwaway Knot, then one `ddns-cgi expire`. Prints the run's wall time and summary line
+# (hostnames expired, zones, DNS messages sent). Records are published in bulk through the
+# zone file and rows inserted with one SQL statement, so only the expiry itself is timed.
+# Usage: scripts/bench-expire.sh [N_HOSTS]   (default 10000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
+n_hosts="${1:-10000}"
+
+for p in knotd kdig python3; do
+  command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh"; exit 2; }
+done
+
+echo "==> building ddns-cgi (release)"
+cargo build --release --locked --quiet
+bin="$PWD/target/release/ddns-cgi"
+
+work="$(mktemp -d)"
+knot_pid=""
+cleanup() {
+  [ -n "$knot_pid" ] && kill "$knot_pid" 2>/dev/null && wait "$knot_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+zone="dyn.example.test"
+secret="$(head -c 32 /dev/urandom | base64)"
+mkdir -p "$work/knot"
+{
+  printf '$TTL 300\n@ SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ NS ns1.%s.\nns1 A 127.0.0.1\n' "$zone" "$zone" "$zone"
+  for i in $(seq "$n_hosts"); do
+    printf 'host-%d 60 A 10.%d.%d.%d\n' "$i" $((i / 65536 % 256)) $((i / 256 % 256)) $((i % 256))
+  done
+} >"$work/knot/$zone.zone"
+
+start_knot() {
+  port=$((20000 + RANDOM % 40000))
+  cat >"$work/knot/knot.conf" <<CONF
+server:
+    listen: 127.0.0.1@$port
+    rundir: "$work/knot"
+$( [ "$(id -u)" -eq 0 ] && echo "    user: knot:knot" )
+database:
+    storage: "$work/knot"
+log:
+  - target: "$work/knot/knot.log"
+    any: info
+key:
+  - id: ddns-key
+    algorithm: hmac-sha256
+    secret: $secret
+acl:
+  - id: ddns-update
+    key: ddns-key
+    action: update
+zone:
+  - domain: $zone
+    storage: "$work/knot"
+    file: "$zone.zone"
+    zonefile-sync: -1
+    acl: ddns-update
+CONF
+  [ "$(id -u)" -eq 0 ] && chown -R knot:knot "$work/knot" && chmod 755 "$work"
+  knotd -c "$work/knot/knot.conf" >"$work/knot/stdout.log" 2>&1 &
+  knot_pid=$!
+  for _ in $(seq 100); do
+    if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$port" "host-$n_hosts.$zone" A +short 2>/dev/null | grep -q '^10\.'; then
+      return 0
+    fi
+    kill -0 "$knot_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$knot_pid" 2>/dev/null || true
+  wait "$knot_pid" 2>/dev/null || true
+  knot_pid=""
+  return 1
+}
+for _ in 1 2 3 4 5; do start_knot && break; done
+[ -n "$knot_pid" ] || { echo "knotd did not start:"; cat "$work/knot/"*.log; exit 1; }
+echo "==> Knot serves $zone on 127.0.0.1:$port with $n_hosts A records"
+
+cat >"$work/config.toml" <<CONF
+[database]
+path = "$work/ddns.db"
+
+[dns]
+server = "127.0.0.1:$port"
+tsig_key = "hmac-sha256:ddns-key.:$secret"
+
+[[zones]]
+name = "$zone"
+
+[auth]
+argon2_m_kib = 64
+argon2_t = 1
+CONF
+chmod 600 "$work/config.toml"
+"$bin" --config "$work/config.toml" init-db >/dev/null
+echo "bench-password" | "$bin" --config "$work/config.toml" user add bench bench@example.test --password-stdin >/dev/null
+python3 - "$work/ddns.db" "$zone" "$n_hosts" <<'PY'
+import sqlite3, sys
+db, zone, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+conn = sqlite3.connect(db)
+uid = conn.execute("SELECT id FROM users WHERE name = 'bench'").fetchone()[0]
+rows = [(f"host-{i}.{zone}", zone, uid, f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}") for i in range(1, n + 1)]
+conn.executemany(
+    "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, ipv4, last_update, created_at)"
+    " VALUES (?, ?, ?, 60, 60, ?, 0, 0)",
+    rows,
+)
+conn.commit()
+PY
+echo "==> $n_hosts hostnames last updated at the epoch, expiry_ttl 60"
+
+start=$EPOCHREALTIME
+summary="$("$bin" --config "$work/config.toml" expire)"
+end=$EPOCHREALTIME
+echo "$summary"
+awk -v s="$start" -v e="$end" -v n="$n_hosts" 'BEGIN { printf "wall time: %.3f s for %d hostnames\n", e - s, n }'
+
+left=0
+for i in 1 $((n_hosts / 2)) "$n_hosts"; do
+  if [ -n "$(kdig @127.0.0.1 -p "$port" "host-$i.$zone" A +short)" ]; then left=$((left + 1)); fi
+done
+echo "records still answering among host-1, host-$((n_hosts / 2)), host-$n_hosts: $left"
+[ "$left" -eq 0 ]

@@ -1,0 +1,337 @@
+//! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
+//! hostnames. Commands that remove or re-publish records talk to DNS first and change the
+//! database only after the server accepted, inside the same write transaction, so a failed
+//! DNS exchange leaves everything as it was. Output is an aligned table for people or JSON
+//! for scripts; this module prints nothing itself.
+
+use std::fmt::Write as _;
+
+use hickory_proto::rr::Name;
+
+use crate::cli::{self, CliError, HostnameCommand, UserCommand};
+use crate::config::{self, Config};
+use crate::dns::{self, DnsError};
+use crate::log::Log;
+use crate::reply::json_string;
+use crate::request::normalize_hostname;
+use crate::store::{Host, HostListing, Store, StoreError};
+
+/// Why a DNS step of an admin command failed; the command then changes nothing.
+#[derive(Debug, thiserror::Error)]
+enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The host's zone is no longer in the config, so its server is unknown.
+    #[error("zone `{zone}` of `{fqdn}` is not configured")]
+    ZoneGone { fqdn: String, zone: String },
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// A stored name that is not a DNS name (only possible if the database was edited).
+    #[error("`{fqdn}` is not a valid DNS name")]
+    BadName { fqdn: String },
+}
+
+pub(crate) fn user(
+    config: &Config,
+    store: &mut Store,
+    command: UserCommand,
+    now: i64,
+    log: &Log,
+) -> Result<String, CliError> {
+    match command {
+        UserCommand::List { output } => {
+            let users = store.users()?;
+            if output.json {
+                let items: Vec<String> = users
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{{\"name\":{},\"email\":{},\"created_at\":{},\"n_hosts\":{}}}",
+                            json_string(&u.name),
+                            json_string(&u.email),
+                            u.created_at,
+                            u.n_hosts
+                        )
+                    })
+                    .collect();
+                return Ok(format!("[{}]\n", items.join(",")));
+            }
+            let rows = users
+                .iter()
+                .map(|u| vec![u.name.clone(), u.email.clone(), u.n_hosts.to_string(), utc(u.created_at)])
+                .collect();
+            Ok(table(&["USER", "EMAIL", "HOSTNAMES", "CREATED"], rows))
+        }
+        UserCommand::Delete { name, force } => {
+            let Some(user) = store.user(&name)? else {
+                return Err(CliError::not_found(format!("user `{name}` does not exist")));
+            };
+            let hosts = store.hosts(Some(user.id))?;
+            if !hosts.is_empty() && !force {
+                let names: Vec<String> = hosts.iter().map(|h| format!("`{}`", h.host.fqdn)).collect();
+                return Err(CliError::failure(format!(
+                    "user `{name}` still owns hostnames {}; delete them first or use `--force`",
+                    names.join(", ")
+                )));
+            }
+            for listing in &hosts {
+                delete_host(config, store, &listing.host.fqdn, now, log)?;
+            }
+            if !store.delete_user(user.id)? {
+                return Err(CliError::not_found(format!("user `{name}` does not exist")));
+            }
+            Ok(format!("user `{name}` deleted with {} hostnames\n", hosts.len()))
+        }
+        UserCommand::Passwd { name, password } => {
+            let Some(user) = store.user(&name)? else {
+                return Err(CliError::not_found(format!("user `{name}` does not exist")));
+            };
+            let password = cli::read_password(&password)?;
+            let hash =
+                crate::auth::hash_password(&password, &config.auth).map_err(|e| CliError::failure(e.to_string()))?;
+            store.set_password_hash(user.id, &hash)?;
+            Ok(format!("password of `{name}` changed\n"))
+        }
+        UserCommand::Email { name, email } => {
+            if !config::is_mailbox(&email) {
+                return Err(CliError::failure(format!("`{email}` is not an email address")));
+            }
+            if !store.set_email(&name, &email)? {
+                return Err(CliError::not_found(format!("user `{name}` does not exist")));
+            }
+            Ok(format!("email of `{name}` set to `{email}`\n"))
+        }
+        UserCommand::Add { .. } => Err(CliError::failure("`user add` is handled by the core commands")),
+    }
+}
+
+pub(crate) fn hostname(
+    config: &Config,
+    store: &mut Store,
+    command: HostnameCommand,
+    now: i64,
+    log: &Log,
+) -> Result<String, CliError> {
+    match command {
+        HostnameCommand::List { user, output } => {
+            let user_id = match &user {
+                Some(name) => match store.user(name)? {
+                    Some(u) => Some(u.id),
+                    None => return Err(CliError::not_found(format!("user `{name}` does not exist"))),
+                },
+                None => None,
+            };
+            let hosts = store.hosts(user_id)?;
+            if output.json {
+                let items: Vec<String> = hosts.iter().map(host_json).collect();
+                return Ok(format!("[{}]\n", items.join(",")));
+            }
+            let rows = hosts.iter().map(host_row).collect();
+            Ok(table(
+                &["HOSTNAME", "USER", "ZONE", "DNS_TTL", "EXPIRY_TTL", "IPV4", "IPV6", "LAST_UPDATE", "EXPIRES"],
+                rows,
+            ))
+        }
+        HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
+            let fqdn = host_arg(&fqdn)?;
+            if dns_ttl.is_none() && expiry_ttl.is_none() {
+                return Err(CliError::failure("nothing to change; give `--dns-ttl` or `--expiry-ttl`"));
+            }
+            let changed = store.modify_host_locked(&fqdn, |host| {
+                let (new_dns_ttl, new_expiry_ttl) =
+                    (dns_ttl.unwrap_or(host.dns_ttl), expiry_ttl.unwrap_or(host.expiry_ttl));
+                cli::check_ttls(new_dns_ttl, new_expiry_ttl).map_err(ModifyError::Usage)?;
+                if new_dns_ttl != host.dns_ttl && is_live(host) {
+                    // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
+                    let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
+                    let message = dns::replace_message(
+                        &zone.name,
+                        &name(&host.fqdn).map_err(ModifyError::Admin)?,
+                        new_dns_ttl,
+                        host.ipv4,
+                        host.ipv6,
+                    )?;
+                    dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+                    log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
+                }
+                Ok((new_dns_ttl, new_expiry_ttl))
+            });
+            match changed {
+                Ok(Some((d, e))) => Ok(format!("hostname `{fqdn}` now has dns_ttl {d} and expiry_ttl {e}\n")),
+                Ok(None) => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+                Err(ModifyError::Usage(e)) => Err(e),
+                Err(ModifyError::Admin(e)) => Err(CliError::failure(format!(
+                    "cannot re-publish the records of `{fqdn}`, nothing was changed: {e}"
+                ))),
+            }
+        }
+        HostnameCommand::Delete { fqdn } => {
+            let fqdn = host_arg(&fqdn)?;
+            delete_host(config, store, &fqdn, now, log)?;
+            Ok(format!("hostname `{fqdn}` deleted\n"))
+        }
+        HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
+    }
+}
+
+/// Why `hostname modify` failed: a bad value, or DNS/database.
+#[derive(Debug)]
+enum ModifyError {
+    Usage(CliError),
+    Admin(AdminError),
+}
+
+impl From<StoreError> for ModifyError {
+    fn from(e: StoreError) -> Self {
+        ModifyError::Admin(AdminError::Store(e))
+    }
+}
+
+impl From<DnsError> for ModifyError {
+    fn from(e: DnsError) -> Self {
+        ModifyError::Admin(AdminError::Dns(e))
+    }
+}
+
+/// Removes the host's records, then its row, in one transaction; a DNS failure keeps both.
+fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &Log) -> Result<(), CliError> {
+    let deleted = store.delete_host_locked(fqdn, |host| {
+        if !is_live(host) {
+            return Ok::<(), AdminError>(());
+        }
+        let zone = zone_of(config, host)?;
+        let message = dns::delete_message(&zone.name, &name(&host.fqdn)?)?;
+        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+        log.debug(format_args!("`{fqdn}`: removed its A/AAAA records"));
+        Ok(())
+    });
+    match deleted {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+        Err(e) => {
+            Err(CliError::failure(format!("cannot remove the DNS records of `{fqdn}`, nothing was deleted: {e}")))
+        }
+    }
+}
+
+/// Whether the host has records in DNS, as far as the database knows.
+fn is_live(host: &Host) -> bool {
+    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some())
+}
+
+fn zone_of<'a>(config: &'a Config, host: &Host) -> Result<&'a config::Zone, AdminError> {
+    config.zone(&host.zone).ok_or_else(|| AdminError::ZoneGone { fqdn: host.fqdn.clone(), zone: host.zone.clone() })
+}
+
+fn name(fqdn: &str) -> Result<Name, AdminError> {
+    Name::from_ascii(format!("{fqdn}.")).map_err(|_| AdminError::BadName { fqdn: fqdn.to_owned() })
+}
+
+fn host_arg(raw: &str) -> Result<String, CliError> {
+    normalize_hostname(raw).ok_or_else(|| CliError::failure(format!("`{raw}` is not a valid hostname")))
+}
+
+/// When the host's records go: `never`, `expired`, `-` (no records yet), or a time.
+fn expires(host: &Host) -> Option<i64> {
+    match (host.expiry_ttl, host.last_update) {
+        (0, _) | (_, None) => None,
+        (ttl, Some(t)) => Some(t + i64::from(ttl)),
+    }
+}
+
+fn host_row(listing: &HostListing) -> Vec<String> {
+    let h = &listing.host;
+    let expires = if h.expiry_ttl == 0 {
+        "never".to_owned()
+    } else if h.expired {
+        "expired".to_owned()
+    } else {
+        expires(h).map_or_else(|| "-".to_owned(), utc)
+    };
+    vec![
+        h.fqdn.clone(),
+        listing.owner.clone(),
+        h.zone.clone(),
+        h.dns_ttl.to_string(),
+        h.expiry_ttl.to_string(),
+        h.ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        h.ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        h.last_update.map_or_else(|| "-".to_owned(), utc),
+        expires,
+    ]
+}
+
+fn host_json(listing: &HostListing) -> String {
+    let h = &listing.host;
+    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
+    let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
+    format!(
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{}}}",
+        json_string(&h.fqdn),
+        json_string(&listing.owner),
+        json_string(&h.zone),
+        h.dns_ttl,
+        h.expiry_ttl,
+        opt(h.ipv4.map(|a| a.to_string())),
+        opt(h.ipv6.map(|a| a.to_string())),
+        num(h.last_update),
+        num(expires(h)),
+        h.expired
+    )
+}
+
+/// Left-aligned columns separated by two spaces; widths count characters, so IDN names in
+/// punycode (always ASCII) line up.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let mut line = String::new();
+        for (cell, w) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<w$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
+fn utc(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "BB"], vec![vec!["long".into(), "x".into()], vec!["s".into(), "yy".into()]]);
+        assert_eq!(t, "A     BB\nlong  x\ns     yy\n");
+    }
+}

@@ -1,0 +1,193 @@
+//! Admin CLI commands against a real Knot: every user and hostname command, its output (table
+//! and JSON), and its error paths with exact messages and exit codes (1: not found, 2: usage
+//! or failure). Commands that touch DNS are checked by querying the server.
+
+use crate::util::{PASSWORD, USER, World, ZONE};
+use crate::world;
+
+const HOME: &str = "home.dyn.example.test";
+
+#[track_caller]
+fn check(w: &World, args: &[&str], code: i32, stderr: &str) {
+    let r = w.admin(args);
+    assert_eq!((r.code(), r.stderr()), (Some(code), format!("error: {stderr}\n")), "{args:?}\nstdout: {}", r.stdout());
+}
+
+#[test]
+fn user_commands() {
+    let w = world!(World::knot());
+    w.add_user("bob", "pw-bob");
+    let r = w.admin(&["user", "list"]);
+    // The CREATED column holds today's time (20 characters); cut it off before comparing.
+    let out = r.success().stdout();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("USER   EMAIL               HOSTNAMES  CREATED"), "{out}");
+    let rows: Vec<&str> = lines.map(|l| l.get(..l.len().saturating_sub(20)).unwrap_or(l).trim_end()).collect();
+    assert_eq!(rows, ["alice  alice@example.test  1", "bob    bob@example.test    0"], "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.ends_with('Z')), "{out}");
+    let json = w.admin(&["user", "list", "--json"]).success().stdout();
+    assert!(json.starts_with("[{\"name\":\"alice\",\"email\":\"alice@example.test\",\"created_at\":"), "{json}");
+    assert!(json.ends_with(",\"n_hosts\":0}]\n"), "{json}");
+
+    assert_eq!(
+        w.admin(&["user", "email", "bob", "robert@example.test"]).success().stdout(),
+        "email of `bob` set to `robert@example.test`\n"
+    );
+    check(&w, &["user", "email", "nobody", "n@example.test"], 1, "user `nobody` does not exist");
+    check(&w, &["user", "email", "bob", "no-at-sign"], 2, "`no-at-sign` is not an email address");
+
+    // A new password works for updates at once; the old one is refused.
+    let r = w.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "n3w pass\n");
+    assert_eq!(r.success().stdout(), "password of `alice` changed\n");
+    let cgi = crate::util::Cgi::get(&format!("hostname={HOME}&myip=192.0.2.1"));
+    w.cgi(&cgi.clone().basic(USER, PASSWORD)).expect(401, "badauth\n");
+    w.cgi(&cgi.basic(USER, "n3w pass")).expect(200, "good 192.0.2.1\n");
+    let r = w.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "\n");
+    assert_eq!((r.code(), r.stderr()), (Some(2), "error: an empty password is not allowed\n".to_owned()));
+    check(&w, &["user", "passwd", "nobody", "--password-stdin"], 1, "user `nobody` does not exist");
+
+    // Delete refuses while the user owns hostnames, and names them.
+    w.admin(&["hostname", "add", USER, "second.dyn.example.test", ZONE]).success();
+    check(
+        &w,
+        &["user", "delete", USER],
+        2,
+        "user `alice` still owns hostnames `home.dyn.example.test`, `second.dyn.example.test`; delete them first or use `--force`",
+    );
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    assert_eq!(w.admin(&["user", "delete", "bob"]).success().stdout(), "user `bob` deleted with 0 hostnames\n");
+    check(&w, &["user", "delete", "bob"], 1, "user `bob` does not exist");
+    // --force removes the records first, then the hostnames, then the user.
+    assert_eq!(
+        w.admin(&["user", "delete", USER, "--force"]).success().stdout(),
+        "user `alice` deleted with 2 hostnames\n"
+    );
+    assert!(w.a(HOME).is_empty());
+    assert_eq!(w.admin(&["user", "list", "--json"]).success().stdout(), "[]\n");
+}
+
+#[test]
+fn user_add_duplicate_is_refused() {
+    let w = world!(World::knot());
+    let r = w.admin_stdin(&["user", "add", USER, "x@example.test", "--password-stdin"], "pw\n");
+    assert_eq!((r.code(), r.stderr()), (Some(2), "error: user `alice` already exists\n".to_owned()));
+}
+
+#[test]
+fn hostname_list_modify_delete() {
+    let w = world!(World::knot());
+    w.admin(&["hostname", "add", USER, "münchen.dyn.example.test", ZONE, "--expiry-ttl", "0"]).success();
+    w.add_user("bob", "pw-bob");
+    w.admin(&["hostname", "add", "bob", "bob.dyn.example.test", ZONE]).success();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1,2001:db8::1")).expect(200, "good 192.0.2.1 2001:db8::1\n");
+
+    let table = w.admin(&["hostname", "list", "--user", USER]).success().stdout();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(
+        lines[0],
+        "HOSTNAME                         USER   ZONE              DNS_TTL  EXPIRY_TTL  IPV4       IPV6         LAST_UPDATE           EXPIRES"
+    );
+    assert!(
+        lines[1].starts_with(
+            "home.dyn.example.test            alice  dyn.example.test  60       3600        192.0.2.1  2001:db8::1  20"
+        ),
+        "{table}"
+    );
+    assert_eq!(
+        lines[2],
+        "xn--mnchen-3ya.dyn.example.test  alice  dyn.example.test  60       0           -          -            -                     never"
+    );
+    check(&w, &["hostname", "list", "--user", "nobody"], 1, "user `nobody` does not exist");
+
+    let json = w.admin(&["hostname", "list", "--json"]).success().stdout();
+    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false}"), "{json}");
+    let (_, home) = json.split_once("{\"hostname\":\"home.dyn.example.test\"").expect("home in json");
+    let last: i64 = home
+        .split("\"last_update\":")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .expect("last_update");
+    assert!(home.contains(&format!("\"expires_at\":{},", last + 3600)), "{json}");
+
+    // A new DNS TTL re-publishes the live records with it.
+    let r = w.admin(&["hostname", "modify", HOME, "--dns-ttl", "300"]);
+    assert_eq!(r.success().stdout(), "hostname `home.dyn.example.test` now has dns_ttl 300 and expiry_ttl 3600\n");
+    assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(300, "192.0.2.1".to_owned())]);
+    assert_eq!(w.dns.query_with_ttl(HOME, "AAAA"), [(300, "2001:db8::1".to_owned())]);
+    w.admin(&["hostname", "modify", "MÜNCHEN.dyn.example.test.", "--expiry-ttl", "120"]).success();
+    check(&w, &["hostname", "modify", HOME, "--dns-ttl", "0"], 2, "`--dns-ttl` must be between 1 and 86400, got `0`");
+    check(
+        &w,
+        &["hostname", "modify", HOME, "--expiry-ttl", "30"],
+        2,
+        "`--expiry-ttl` must be 0 (never) or at least 60, got `30`",
+    );
+    check(&w, &["hostname", "modify", HOME], 2, "nothing to change; give `--dns-ttl` or `--expiry-ttl`");
+    check(
+        &w,
+        &["hostname", "modify", "none.dyn.example.test", "--dns-ttl", "60"],
+        1,
+        "hostname `none.dyn.example.test` does not exist",
+    );
+    assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(300, "192.0.2.1".to_owned())]);
+
+    assert_eq!(w.admin(&["hostname", "delete", HOME]).success().stdout(), "hostname `home.dyn.example.test` deleted\n");
+    assert!(w.a(HOME).is_empty() && w.aaaa(HOME).is_empty());
+    check(&w, &["hostname", "delete", HOME], 1, "hostname `home.dyn.example.test` does not exist");
+    // A hostname without records needs no DNS server.
+    w.admin(&["hostname", "delete", "münchen.dyn.example.test"]).success();
+}
+
+#[test]
+fn dns_failure_deletes_and_changes_nothing() {
+    let mut w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    w.dns.stop();
+    let refused = format!("cannot reach {}: Connection refused (os error 111)", w.dns.addr());
+    check(
+        &w,
+        &["hostname", "delete", HOME],
+        2,
+        &format!("cannot remove the DNS records of `{HOME}`, nothing was deleted: {refused}"),
+    );
+    check(
+        &w,
+        &["hostname", "modify", HOME, "--dns-ttl", "120"],
+        2,
+        &format!("cannot re-publish the records of `{HOME}`, nothing was changed: {refused}"),
+    );
+    check(
+        &w,
+        &["user", "delete", USER, "--force"],
+        2,
+        &format!("cannot remove the DNS records of `{HOME}`, nothing was deleted: {refused}"),
+    );
+    w.dns.restart();
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".to_owned()), None));
+    assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(60, "192.0.2.1".to_owned())]);
+    assert!(w.admin(&["user", "list"]).success().stdout().contains("alice"));
+}
+
+#[test]
+fn debug_and_usage() {
+    let w = world!(World::knot());
+    let r = w.admin(&["--debug", "hostname", "list"]);
+    assert!(r.success().stderr().contains(&format!("[DEBUG] using config {}", w.config.display())), "{}", r.stderr());
+    // Without --debug an admin command is quiet on stderr, even with `log.level = "debug"`.
+    assert_eq!(w.admin(&["user", "list"]).success().stderr(), "");
+    let r = w.admin(&["user", "frobnicate"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr().contains("unrecognized subcommand 'frobnicate'"), "{}", r.stderr());
+    let r = w.admin(&["--init-db", "--expire"]);
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (Some(2), "error: `--init-db` cannot be combined with another command\n".to_owned())
+    );
+    for args in
+        [&["hostname", "--help"][..], &["user", "delete", "--help"], &["expire", "--help"], &["cleanup", "--help"]]
+    {
+        w.admin(args).success();
+    }
+}
