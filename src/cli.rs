@@ -39,6 +39,8 @@ pub(crate) enum Command {
     /// Manage hostnames
     #[command(subcommand)]
     Hostname(HostnameCommand),
+    /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
+    Fastcgi(crate::fastcgi::Options),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +150,8 @@ pub(crate) fn run(config: &Config, command: Command, now: i64) -> Result<String,
             store.add_host(&new, now)?;
             Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
         }
+        // `main` starts the server before any command runs against the store.
+        Command::Fastcgi(_) => Err(CliError::failure("`fastcgi` is not an admin command")),
     }
 }
 

@@ -18,3 +18,4 @@ macro_rules! world {
         }
     };
 }
+mod web;
