@@ -312,7 +312,7 @@ where
     W: AsyncWrite + Unpin + Send,
 {
     let used = Arc::new(AtomicUsize::new(0));
-    let reader = Bounded { inner: reader, used: used.clone() };
+    let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::default() };
     // One request at a time per connection: nginx and mod_fcgid never multiplex.
     let mut requests = Requests::new(reader, writer, shared.max_conns, 1);
     loop {
@@ -415,11 +415,54 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
     }
 }
 
-/// Counts the bytes read since the last request was complete and fails the connection past
-/// [`MAX_REQUEST_BYTES`].
+/// Sits between the socket and tokio-fastcgi. It counts the bytes read since the last
+/// request was complete and fails the connection past [`MAX_REQUEST_BYTES`], and it follows
+/// the record headers (§3.3) to refuse a `FCGI_BEGIN_REQUEST` shorter than its 8-byte body
+/// (§5.1), which tokio-fastcgi 1.3 would `unwrap` into a panic.
 struct Bounded<R> {
     inner: R,
     used: Arc<AtomicUsize>,
+    records: RecordCheck,
+}
+
+/// Where the reader is in the record stream.
+#[derive(Debug, Default)]
+struct RecordCheck {
+    header: [u8; 8],
+    header_len: usize,
+    /// Content and padding bytes still to pass before the next header.
+    skip: usize,
+}
+
+const FCGI_BEGIN_REQUEST: u8 = 1;
+
+impl RecordCheck {
+    fn inspect(&mut self, mut bytes: &[u8]) -> Result<(), &'static str> {
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = bytes.get(n..).unwrap_or_default();
+                continue;
+            }
+            let Some((&first, rest)) = bytes.split_first() else { break };
+            if let Some(slot) = self.header.get_mut(self.header_len) {
+                *slot = first;
+            }
+            self.header_len += 1;
+            bytes = rest;
+            if self.header_len == self.header.len() {
+                self.header_len = 0;
+                let [_version, kind, _, _, len_hi, len_lo, padding, _] = self.header;
+                let content = usize::from(u16::from_be_bytes([len_hi, len_lo]));
+                if kind == FCGI_BEGIN_REQUEST && content < 8 {
+                    return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes");
+                }
+                self.skip = content + usize::from(padding);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
@@ -427,12 +470,16 @@ impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            let n = buf.filled().len().saturating_sub(before);
+            let new = buf.filled().get(before..).unwrap_or_default();
+            let n = new.len();
             if self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) > MAX_REQUEST_BYTES {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("request larger than {MAX_REQUEST_BYTES} bytes"),
                 )));
+            }
+            if let Err(reason) = self.records.inspect(new) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, reason)));
             }
         }
         polled
@@ -442,6 +489,18 @@ impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_begin_request_is_refused_across_reads() {
+        let mut check = RecordCheck::default();
+        // A whole params record with content and padding, split at odd places, passes.
+        assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(()));
+        assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(()));
+        assert_eq!(check.inspect(&[0, 1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Ok(()));
+        // A begin record with 2 content bytes is refused once its header is complete.
+        assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(()));
+        assert!(check.inspect(&[2, 0, 0]).is_err());
+    }
 
     #[test]
     fn socket_mode_is_octal() {

@@ -18,4 +18,5 @@ macro_rules! world {
         }
     };
 }
+mod fastcgi;
 mod web;

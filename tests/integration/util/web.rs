@@ -312,6 +312,33 @@ impl WebServer {
         self.procs.iter().find(|p| p.name == "ddns-cgi fastcgi").map(|p| p.child.id())
     }
 
+    /// Sends `sig` (e.g. `-TERM`) to `ddns-cgi fastcgi`.
+    pub fn signal_fastcgi(&self, sig: &str) {
+        let pid = self.fastcgi_pid().expect("a ddns-cgi fastcgi process");
+        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status().expect("run kill");
+        assert!(status.success(), "kill {sig} {pid} failed");
+    }
+
+    /// Waits up to 60 s for `ddns-cgi fastcgi` to exit; its exit status.
+    pub fn wait_fastcgi(&mut self) -> Option<std::process::ExitStatus> {
+        let p = self.procs.iter_mut().find(|p| p.name == "ddns-cgi fastcgi")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What `ddns-cgi fastcgi` wrote to stderr.
+    pub fn fastcgi_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("fastcgi.log")).unwrap_or_default()
+    }
+
     /// The FastCGI socket of `ddns-cgi fastcgi` (NginxFastcgi only).
     pub fn fastcgi_socket(&self) -> PathBuf {
         self.dir.join("fastcgi.sock")
@@ -424,6 +451,11 @@ impl FcgiClient {
         FcgiClient { stream }
     }
 
+    /// Raw bytes, for malformed input; false when the peer closed.
+    pub fn write_raw(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
     /// One record with `content`; returns false when the peer closed.
     pub fn record(&mut self, kind: u8, id: u16, content: &[u8]) -> bool {
         let len = u16::try_from(content.len()).expect("record content fits in u16");
@@ -494,4 +526,22 @@ pub fn fcgi_update_params<'a>(query: &'a str, authorization: &'a str) -> Vec<(&'
         ("HTTP_AUTHORIZATION", authorization),
         ("HTTP_HOST", "ddns.example.test"),
     ]
+}
+
+/// Runs the binary as CGI with exactly `params` as its environment (plus the config) and
+/// `body` on stdin; the raw stdout, to compare with a FastCGI answer byte for byte.
+pub fn cgi_raw(world: &World, params: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut cmd = Command::new(bin());
+    cmd.env_clear().env("DDNS_CGI_CONFIG", &world.config);
+    for (k, v) in params {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run ddns-cgi");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(body);
+    }
+    let out = child.wait_with_output().expect("wait for ddns-cgi");
+    assert!(out.status.success(), "CGI failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
 }
