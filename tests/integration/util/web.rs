@@ -75,6 +75,9 @@ impl Proc {
     fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Proc {
         let out = std::fs::File::create(&log).expect("create log");
         let err = out.try_clone().expect("clone log");
+        // Its own process group: Apache prefork signals its whole group when it stops, which
+        // would otherwise hit the web servers of tests running in parallel.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
