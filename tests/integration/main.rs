@@ -18,5 +18,6 @@ macro_rules! world {
         }
     };
 }
+mod clients;
 mod fastcgi;
 mod web;
