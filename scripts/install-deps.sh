@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config ca-certificates curl
   knot knot-dnsutils bind9 bind9-dnsutils
-  nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox
+  nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   "$@"
 )
 

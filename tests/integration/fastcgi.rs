@@ -6,7 +6,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::util::web::{ABORT_REQUEST, FcgiClient, Front, STDIN, WebServer, cgi_raw, fcgi_update_params};
+use crate::util::web::{
+    ABORT_REQUEST, FcgiClient, Front, Launched, Launcher, STDIN, WebServer, cgi_raw, fcgi_update_params,
+};
 use crate::util::{PASSWORD, Setup, USER, World, base64};
 use crate::web::{HOME, NO_RATE_LIMIT, web_world};
 
@@ -125,7 +127,7 @@ fn peers_that_close_abort_or_send_garbage_do_not_hurt() {
         let mut c = FcgiClient::connect(&sock);
         let _ = c.write_raw(junk);
         // End our side, so the server sees the end of the stream after the junk.
-        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        c.stream.shutdown_write();
         assert!(c.response(1).is_none(), "junk {junk:?} got an answer");
     }
     // An aborted request is ended without an update; the connection stays usable.
@@ -256,4 +258,24 @@ fn sigterm_under_load_finishes_requests_in_flight() {
         assert_eq!(world.stored(host).0, last.clone(), "{host}");
     }
     assert_no_panic(&web);
+}
+
+#[test]
+fn systemd_socket_activation_and_a_tcp_socket_on_fd_0() {
+    let world = world!(web_world());
+    let auth = auth();
+    // systemd socket activation: the socket comes in LISTEN_FDS.
+    let (launched, socket, _) = world!(Launched::start(&world, Launcher::SystemdUnix));
+    let mut c = FcgiClient::connect(&socket);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.90"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.90\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.90"]);
+    drop(launched);
+    // spawn-fcgi leaves a TCP listener on fd 0, as mod_fcgid leaves a unix one.
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::SpawnFcgiTcp));
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.91"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.91\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.91"]);
+    assert!(!launched.log().contains("panicked"), "{}", launched.log());
 }

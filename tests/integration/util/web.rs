@@ -377,6 +377,88 @@ impl Drop for WebServer {
     }
 }
 
+/// `ddns-cgi` started by a launcher the way a service manager would: systemd socket
+/// activation (`systemd-socket-activate`, LISTEN_FDS) or `spawn-fcgi` (the socket on fd 0,
+/// as mod_fcgid does it), as the web user; stopped with SIGTERM on drop.
+pub struct Launched {
+    proc: Proc,
+}
+
+/// How [`Launched`] starts ddns-cgi.
+#[derive(Clone, Copy, Debug)]
+pub enum Launcher {
+    /// `systemd-socket-activate -l SOCKET ddns-cgi fastcgi`.
+    SystemdUnix,
+    /// `spawn-fcgi -a 127.0.0.1 -p PORT -n -- ddns-cgi`: a TCP listener on fd 0.
+    SpawnFcgiTcp,
+}
+
+impl Launched {
+    /// Starts it; the unix socket path or TCP port to connect to. `None` if the launcher is
+    /// missing (loud skip).
+    pub fn start(world: &World, launcher: Launcher) -> Option<(Launched, PathBuf, u16)> {
+        let (program, package) = match launcher {
+            Launcher::SystemdUnix => ("systemd-socket-activate", "systemd"),
+            Launcher::SpawnFcgiTcp => ("spawn-fcgi", "spawn-fcgi"),
+        };
+        let path = require_program(program, package)?;
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = world.dir.path().join(format!("launched-{}", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).expect("create dir");
+        let bin_copy = dir.join("ddns-cgi");
+        if std::fs::hard_link(bin(), &bin_copy).is_err() {
+            std::fs::copy(bin(), &bin_copy).expect("copy ddns-cgi");
+        }
+        give_to_web_user(world.dir.path());
+        let socket = dir.join("fastcgi.sock");
+        let port = free_port();
+        let mut cmd = unprivileged(&path);
+        match launcher {
+            Launcher::SystemdUnix => {
+                cmd.arg("-l").arg(&socket).arg(&bin_copy).arg("--config").arg(&world.config).arg("fastcgi");
+            }
+            Launcher::SpawnFcgiTcp => {
+                cmd.env("DDNS_CGI_CONFIG", &world.config)
+                    .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-n", "--"])
+                    .arg(&bin_copy);
+            }
+        }
+        let mut launched = Launched { proc: Proc::spawn(program_name(launcher), cmd, dir.join("launched.log")) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = match launcher {
+                Launcher::SystemdUnix => socket.exists(),
+                Launcher::SpawnFcgiTcp => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            };
+            if ready {
+                return Some((launched, socket, port));
+            }
+            assert!(launched.proc.alive() && Instant::now() < deadline, "{program} did not start:\n{}", launched.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.proc.log).unwrap_or_default()
+    }
+}
+
+fn program_name(launcher: Launcher) -> &'static str {
+    match launcher {
+        Launcher::SystemdUnix => "systemd-socket-activate",
+        Launcher::SpawnFcgiTcp => "spawn-fcgi",
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- {} log ---\n{}", self.proc.name, self.log());
+        }
+        self.proc.stop();
+    }
+}
+
 const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
 
 /// An HTTP response as a client saw it.
@@ -436,7 +518,24 @@ pub fn parse_http(raw: &str) -> Http {
 /// A minimal FastCGI client over a unix socket (FastCGI 1.0 records, §3.3), for the
 /// robustness tests: it can stop anywhere in a request.
 pub struct FcgiClient {
-    pub stream: UnixStream,
+    pub stream: Box<dyn Conn>,
+}
+
+/// A unix or TCP connection.
+pub trait Conn: std::io::Read + std::io::Write + Send {
+    fn shutdown_write(&self);
+}
+
+impl Conn for UnixStream {
+    fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl Conn for TcpStream {
+    fn shutdown_write(&self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
 }
 
 /// FastCGI record types used here (§8).
@@ -451,7 +550,13 @@ impl FcgiClient {
     pub fn connect(path: &Path) -> FcgiClient {
         let stream = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
         stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        FcgiClient { stream }
+        FcgiClient { stream: Box::new(stream) }
+    }
+
+    pub fn connect_tcp(port: u16) -> FcgiClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect port {port}: {e}"));
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        FcgiClient { stream: Box::new(stream) }
     }
 
     /// Raw bytes, for malformed input; false when the peer closed.
