@@ -261,7 +261,7 @@ fn sigterm_under_load_finishes_requests_in_flight() {
 }
 
 #[test]
-fn systemd_socket_activation_and_a_tcp_socket_on_fd_0() {
+fn systemd_socket_activation_a_tcp_socket_on_fd_0_and_listen() {
     let world = world!(web_world());
     let auth = auth();
     // systemd socket activation: the socket comes in LISTEN_FDS.
@@ -278,4 +278,11 @@ fn systemd_socket_activation_and_a_tcp_socket_on_fd_0() {
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.91\n".to_owned()), "{}", launched.log());
     assert_eq!(world.a(HOME), ["192.0.2.91"]);
     assert!(!launched.log().contains("panicked"), "{}", launched.log());
+    drop(launched);
+    // `--listen`: a TCP socket of its own.
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.92"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.92\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.92"]);
 }

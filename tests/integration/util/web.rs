@@ -391,6 +391,8 @@ pub enum Launcher {
     SystemdUnix,
     /// `spawn-fcgi -a 127.0.0.1 -p PORT -n -- ddns-cgi`: a TCP listener on fd 0.
     SpawnFcgiTcp,
+    /// `ddns-cgi fastcgi --listen 127.0.0.1:PORT`.
+    Listen,
 }
 
 impl Launched {
@@ -400,8 +402,12 @@ impl Launched {
         let (program, package) = match launcher {
             Launcher::SystemdUnix => ("systemd-socket-activate", "systemd"),
             Launcher::SpawnFcgiTcp => ("spawn-fcgi", "spawn-fcgi"),
+            Launcher::Listen => ("ddns-cgi", ""),
         };
-        let path = require_program(program, package)?;
+        let path = match launcher {
+            Launcher::Listen => PathBuf::from(bin()),
+            _ => require_program(program, package)?,
+        };
         static N: AtomicU64 = AtomicU64::new(0);
         let dir = world.dir.path().join(format!("launched-{}", N.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&dir).expect("create dir");
@@ -412,8 +418,17 @@ impl Launched {
         give_to_web_user(world.dir.path());
         let socket = dir.join("fastcgi.sock");
         let port = free_port();
-        let mut cmd = unprivileged(&path);
+        let mut cmd = unprivileged(if matches!(launcher, Launcher::Listen) { &bin_copy } else { &path });
         match launcher {
+            Launcher::Listen => {
+                cmd.env_clear().arg("--config").arg(&world.config).args([
+                    "fastcgi",
+                    "--workers",
+                    "2",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                ]);
+            }
             Launcher::SystemdUnix => {
                 cmd.arg("-l").arg(&socket).arg(&bin_copy).arg("--config").arg(&world.config).arg("fastcgi");
             }
@@ -428,7 +443,7 @@ impl Launched {
         loop {
             let ready = match launcher {
                 Launcher::SystemdUnix => socket.exists(),
-                Launcher::SpawnFcgiTcp => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                Launcher::SpawnFcgiTcp | Launcher::Listen => TcpStream::connect(("127.0.0.1", port)).is_ok(),
             };
             if ready {
                 return Some((launched, socket, port));
@@ -447,6 +462,7 @@ fn program_name(launcher: Launcher) -> &'static str {
     match launcher {
         Launcher::SystemdUnix => "systemd-socket-activate",
         Launcher::SpawnFcgiTcp => "spawn-fcgi",
+        Launcher::Listen => "ddns-cgi fastcgi --listen",
     }
 }
 
