@@ -228,6 +228,9 @@ async fn run(
             a = listener.accept(&allowed) => a,
         };
         let (shared, stop, log) = (shared.clone(), stop.clone(), log.clone());
+        if let Ok(Some(_)) = &accepted {
+            log.debug("fastcgi: connection accepted");
+        }
         match accepted {
             Ok(Some(Stream::Unix(s))) => {
                 tokio::spawn(async move {

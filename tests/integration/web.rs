@@ -20,9 +20,11 @@ pub fn creds() -> String {
     format!("{USER}:{PASSWORD}")
 }
 
-fn updates_through(front: Front) {
-    let world = world!(web_world());
-    let web = world!(WebServer::start(&world, front));
+/// The common updates through `front`; the server, still running, and its world for more
+/// checks (`None` after a loud skip).
+fn updates_through(front: Front) -> Option<(WebServer, World)> {
+    let world = web_world()?;
+    let web = WebServer::start(&world, front)?;
 
     // No credentials: the Basic challenge that wget and uclient-fetch wait for.
     let r = curl(&[&web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.10"))]);
@@ -47,6 +49,7 @@ fn updates_through(front: Front) {
     curl(&["-u", &format!("{USER}:wrong"), &url]).expect(401, "badauth\n");
     assert_eq!(world.a(HOME), ["192.0.2.10"]);
     assert_eq!(world.stored(NAS), (Some("192.0.2.11".into()), None));
+    Some((web, world))
 }
 
 #[test]
@@ -56,7 +59,15 @@ fn nginx_fcgiwrap_with_curl() {
 
 #[test]
 fn nginx_fastcgi_with_curl() {
-    updates_through(Front::NginxFastcgi);
+    let Some((web, _world)) = updates_through(Front::NginxFastcgi) else { return };
+    // `keepalive` + `fastcgi_keep_conn on` in the shipped files: nginx reuses connections
+    // instead of opening one per request (5 requests were sent; without keep-alive that is
+    // 5 connections). Not always one per worker: now and then nginx 1.22 closes a kept
+    // connection while the last records of an answer are still being written (tokio-fastcgi
+    // writes each record header and body separately), and opens a new one.
+    let log = web.fastcgi_log();
+    let n_connections = log.matches("fastcgi: connection accepted").count();
+    assert!((1..=4).contains(&n_connections), "{n_connections} connections for 5 requests:\n{log}");
 }
 
 #[test]
