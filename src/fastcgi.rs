@@ -317,7 +317,7 @@ where
     let used = Arc::new(AtomicUsize::new(0));
     let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::default() };
     // One request at a time per connection: nginx and mod_fcgid never multiplex.
-    let mut requests = Requests::new(reader, writer, shared.max_conns, 1);
+    let mut requests = Requests::new(reader, Coalesce::new(writer), shared.max_conns, 1);
     loop {
         let next = tokio::select! {
             biased;
@@ -428,24 +428,36 @@ struct Bounded<R> {
     records: RecordCheck,
 }
 
-/// Where the reader is in the record stream.
+/// Where a reader or writer is in a record stream (§3.3: an 8-byte header with the type and
+/// the content and padding lengths, then content and padding).
 #[derive(Debug, Default)]
 struct RecordCheck {
     header: [u8; 8],
     header_len: usize,
+    /// Type of the record whose content is passing.
+    kind: u8,
     /// Content and padding bytes still to pass before the next header.
     skip: usize,
 }
 
 const FCGI_BEGIN_REQUEST: u8 = 1;
+const FCGI_END_REQUEST: u8 = 3;
+const FCGI_GET_VALUES_RESULT: u8 = 10;
+const FCGI_UNKNOWN_TYPE: u8 = 11;
 
 impl RecordCheck {
-    fn inspect(&mut self, mut bytes: &[u8]) -> Result<(), &'static str> {
+    /// Follows `bytes`; refuses a `FCGI_BEGIN_REQUEST` too short to parse. Returns the types
+    /// of the records that ended within `bytes`.
+    fn inspect(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let mut ended = Vec::new();
         while !bytes.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(bytes.len());
                 self.skip -= n;
                 bytes = bytes.get(n..).unwrap_or_default();
+                if self.skip == 0 {
+                    ended.push(self.kind);
+                }
                 continue;
             }
             let Some((&first, rest)) = bytes.split_first() else { break };
@@ -461,10 +473,90 @@ impl RecordCheck {
                 if kind == FCGI_BEGIN_REQUEST && content < 8 {
                     return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes");
                 }
+                self.kind = kind;
                 self.skip = content + usize::from(padding);
+                if self.skip == 0 {
+                    ended.push(kind);
+                }
             }
         }
-        Ok(())
+        Ok(ended)
+    }
+}
+
+/// Sits between tokio-fastcgi and the socket. tokio-fastcgi writes each record header and
+/// body separately; nginx, when the end of an answer and its `FCGI_END_REQUEST` arrive in
+/// different reads, sometimes drops the kept-alive connection. This collects the records of
+/// an answer and sends them in one write once a record that ends an exchange is complete
+/// (`FCGI_END_REQUEST`, `FCGI_GET_VALUES_RESULT`, `FCGI_UNKNOWN_TYPE`). tokio-fastcgi's
+/// intermediate flushes send nothing early; every exchange ends with one of those records.
+struct Coalesce<W> {
+    inner: W,
+    buf: Vec<u8>,
+    sent: usize,
+    records: RecordCheck,
+    /// Bytes of the caller's current write already queued while the send is pending.
+    accepted: Option<usize>,
+    send: bool,
+}
+
+/// Above this, queued bytes go out even mid-answer.
+const MAX_QUEUED_BYTES: usize = 64 * 1024;
+
+impl<W: AsyncWrite + Unpin> Coalesce<W> {
+    fn new(inner: W) -> Coalesce<W> {
+        Coalesce { inner, buf: Vec::new(), sent: 0, records: RecordCheck::default(), accepted: None, send: false }
+    }
+
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(rest) = self.buf.get(self.sent..).filter(|r| !r.is_empty()) {
+            match Pin::new(&mut self.inner).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.buf.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Coalesce<W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // After `Pending` the caller repeats the same write; it is queued already.
+        if this.accepted.is_none() {
+            this.buf.extend_from_slice(data);
+            let ended = this.records.inspect(data).unwrap_or_default();
+            let ends_exchange =
+                ended.iter().any(|k| matches!(*k, FCGI_END_REQUEST | FCGI_GET_VALUES_RESULT | FCGI_UNKNOWN_TYPE));
+            this.send = this.send || ends_exchange || this.buf.len() > MAX_QUEUED_BYTES;
+            this.accepted = Some(data.len());
+        }
+        if this.send {
+            match this.poll_drain(cx) {
+                Poll::Ready(Ok(())) => this.send = false,
+                Poll::Ready(Err(e)) => {
+                    this.accepted = None;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(this.accepted.take().unwrap_or(0)))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_shutdown(cx),
+            other => other,
+        }
     }
 }
 
@@ -497,11 +589,13 @@ mod tests {
     fn short_begin_request_is_refused_across_reads() {
         let mut check = RecordCheck::default();
         // A whole params record with content and padding, split at odd places, passes.
-        assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(()));
-        assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(()));
-        assert_eq!(check.inspect(&[0, 1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Ok(()));
+        assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(vec![]));
+        assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(vec![]));
+        assert_eq!(check.inspect(&[0, 1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Ok(vec![4, 1]));
+        // An empty record ends with its header.
+        assert_eq!(check.inspect(&[1, 3, 0, 1, 0, 0, 0, 0]), Ok(vec![3]));
         // A begin record with 2 content bytes is refused once its header is complete.
-        assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(()));
+        assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(vec![]));
         assert!(check.inspect(&[2, 0, 0]).is_err());
     }
 
