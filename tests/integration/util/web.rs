@@ -91,17 +91,22 @@ impl Proc {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM (nginx, Apache, fcgiwrap and ddns-cgi all stop their children on it), then
-    /// SIGKILL after a while.
+    /// SIGTERM to its process group (fcgiwrap's forked workers do not stop with their
+    /// parent), then SIGKILL to the group after a while and for any member left.
     fn stop(&mut self) {
-        if !self.alive() {
-            return;
+        let group = format!("-{}", self.child.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill").arg(sig).arg("--").arg(&group).stderr(Stdio::null()).status();
+        };
+        if self.alive() {
+            signal("-TERM");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.alive() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // Members that outlive the leader keep the group id, so it is not reused yet.
+        signal("-KILL");
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
