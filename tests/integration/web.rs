@@ -1,5 +1,6 @@
 //! Updates through real web servers configured from the shipped files: nginx + fcgiwrap,
-//! nginx + `ddns-cgi fastcgi`, Apache + mod_cgi, Apache + mod_fcgid. Each drives real updates
+//! nginx + `ddns-cgi fastcgi`, Apache + mod_cgi (prefork), Apache + mod_cgid (event),
+//! Apache + mod_fcgid. Each drives real updates
 //! with curl (Basic auth up front, GET and POST) and checks the answer on the wire (status,
 //! exact body, `Content-Length`, no chunking) and the records in Knot.
 
@@ -72,6 +73,11 @@ fn nginx_fastcgi_with_curl() {
 #[test]
 fn apache_mod_cgi_with_curl() {
     updates_through(Front::ApacheCgi);
+}
+
+#[test]
+fn apache_mod_cgid_with_curl() {
+    updates_through(Front::ApacheCgid);
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub enum Front {
     NginxFastcgi,
     /// Apache prefork + mod_cgi (`apache/ddns-cgi.conf`).
     ApacheCgi,
+    /// Apache event + mod_cgid, Debian's default (`apache/ddns-cgi.conf`).
+    ApacheCgid,
     /// Apache + mod_fcgid, which starts ddns-cgi with the listening socket on fd 0
     /// (`apache/ddns-cgi-fcgid.conf`).
     ApacheFcgid,
@@ -132,7 +134,7 @@ impl WebServer {
             Front::NginxFastcgi => {
                 require_program("nginx", "nginx")?;
             }
-            Front::ApacheCgi => {
+            Front::ApacheCgi | Front::ApacheCgid => {
                 require_program("apache2", "apache2")?;
             }
             Front::ApacheFcgid => {
@@ -206,14 +208,26 @@ impl WebServer {
             Front::ApacheCgi => {
                 std::fs::write(dir.join("ddns-cgi.conf"), template(shipped("apache/ddns-cgi.conf")))
                     .expect("write apache conf");
-                self.spawn_apache("LoadModule cgi_module cgi", "ddns-cgi.conf")?;
+                self.spawn_apache(
+                    "LoadModule mpm_prefork_module mpm_prefork\nLoadModule cgi_module cgi",
+                    "ddns-cgi.conf",
+                )?;
+            }
+            Front::ApacheCgid => {
+                std::fs::write(dir.join("ddns-cgi.conf"), template(shipped("apache/ddns-cgi.conf")))
+                    .expect("write apache conf");
+                let modules = format!(
+                    "LoadModule mpm_event_module mpm_event\nLoadModule cgid_module cgid\nScriptSock {}/cgid.sock",
+                    dir.display()
+                );
+                self.spawn_apache(&modules, "ddns-cgi.conf")?;
             }
             Front::ApacheFcgid => {
                 std::fs::create_dir_all(dir.join("fcgid")).expect("fcgid dir");
                 std::fs::write(dir.join("ddns-cgi-fcgid.conf"), template(shipped("apache/ddns-cgi-fcgid.conf")))
                     .expect("write apache conf");
                 let modules = format!(
-                    "LoadModule fcgid_module fcgid\nFcgidIPCDir {0}/fcgid\nFcgidProcessTableFile {0}/fcgid/shm",
+                    "LoadModule mpm_prefork_module mpm_prefork\nLoadModule fcgid_module fcgid\nFcgidIPCDir {0}/fcgid\nFcgidProcessTableFile {0}/fcgid/shm",
                     dir.display()
                 );
                 self.spawn_apache(&modules, "ddns-cgi-fcgid.conf")?;
@@ -252,9 +266,7 @@ impl WebServer {
         let dir = self.dir.display().to_string();
         let m = |name: &str, file: &str| format!("LoadModule {name}_module {APACHE_MODULES}/mod_{file}.so\n");
         let mut load = String::new();
-        for (name, file) in
-            [("mpm_prefork", "mpm_prefork"), ("authz_core", "authz_core"), ("alias", "alias"), ("env", "env")]
-        {
+        for (name, file) in [("authz_core", "authz_core"), ("alias", "alias"), ("env", "env")] {
             load.push_str(&m(name, file));
         }
         for line in modules.lines() {
@@ -270,7 +282,7 @@ impl WebServer {
             "ServerRoot {dir}\nServerName localhost\nListen 127.0.0.1:{port}\nPidFile {dir}/apache.pid\n\
              DefaultRuntimeDir {dir}\nMutex file:{dir} default\nErrorLog {dir}/error.log\nLogLevel info\n\
              {load}\
-             StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\n\
+             StartServers 2\n\
              LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common\nCustomLog {dir}/access.log common\n\
              Include {dir}/{include}\n",
             port = self.port
