@@ -8,6 +8,7 @@ packages=(
   build-essential pkg-config ca-certificates curl
   knot knot-dnsutils bind9 bind9-dnsutils
   python3-aiosmtpd
+  nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   "$@"
 )
 

@@ -6,8 +6,10 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 
+use crate::log::Log;
 use crate::reply::Reply;
 use crate::request::{self, Env};
+use crate::update::Handled;
 
 /// The request variables out of a CGI process environment. Non-UTF-8 values are dropped:
 /// none of the variables we read can legitimately carry them.
@@ -44,6 +46,22 @@ pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply) -> io::Result<()>
     out.write_all(head.as_bytes())?;
     out.write_all(reply.body.as_bytes())?;
     out.flush()
+}
+
+/// The one request line of `log_requests`, shared by CGI and FastCGI.
+pub(crate) fn log_request(log: &Log, env: &Env, handled: &Handled, started: std::time::Instant) {
+    let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
+    log.info(format_args!(
+        "{} {}{} client={} user={} hosts={} answer={} duration={}ms",
+        get("REQUEST_METHOD"),
+        get("SCRIPT_NAME"),
+        get("PATH_INFO"),
+        handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        handled.user.as_deref().unwrap_or("-"),
+        if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") },
+        handled.answer.summary(),
+        started.elapsed().as_millis(),
+    ));
 }
 
 #[cfg(test)]

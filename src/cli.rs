@@ -51,6 +51,8 @@ pub(crate) enum Command {
     /// Remove the records of hostnames not updated within their expiry time, and mail owners
     #[command(visible_alias = "cleanup")]
     Expire,
+    /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
+    Fastcgi(crate::fastcgi::Options),
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +223,8 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
                 )))
             }
         }
+        // `main` starts the server before any command runs against the store.
+        Command::Fastcgi(_) => Err(CliError::failure("`fastcgi` is not an admin command")),
     }
 }
 

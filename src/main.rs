@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod dns;
 mod expire;
+mod fastcgi;
 mod log;
 mod mail;
 mod reply;
@@ -33,11 +34,61 @@ use crate::request::Format;
 use crate::store::{OpenMode, Store};
 
 fn main() -> ExitCode {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = clock();
+    // Checked before GATEWAY_INTERFACE: mod_fcgid may pass a CGI environment to the process
+    // it starts, but only FastCGI leaves a listening socket on fd 0.
+    if let Some(listener) = fastcgi::stdin_listener() {
+        return fastcgi_main(listener, fastcgi::Options::default(), None);
+    }
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
         return cgi_main(now);
     }
     cli_main(now)
+}
+
+/// Seconds since the Unix epoch.
+fn clock() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// FastCGI mode: the config is loaded once; a bad one stops the server at start with the
+/// reason on stderr (the web server's or the journal's log).
+fn fastcgi_main(listener: fastcgi::Listener, options: fastcgi::Options, config_flag: Option<PathBuf>) -> ExitCode {
+    let path = config_path(config_flag);
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    // FastCGI §3.2: a comma-separated list of the web servers' addresses.
+    let web_server_addrs = std::env::var("FCGI_WEB_SERVER_ADDRS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    let cleanup = options.socket.clone();
+    let server = fastcgi::Server { config, listener, options, web_server_addrs, clock, cleanup };
+    match fastcgi::serve(server) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(2, &e.to_string()),
+    }
+}
+
+/// The socket of `ddns-cgi fastcgi`: from the flags, else from systemd socket activation
+/// (`LISTEN_FDS`/`LISTEN_PID`, sd_listen_fds(3)).
+fn fastcgi_command(options: fastcgi::Options, config_flag: Option<PathBuf>) -> ExitCode {
+    let listener = match fastcgi::bind(&options) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let mut fds = listenfd::ListenFd::from_env();
+            match (fds.take_unix_listener(0), fds.take_tcp_listener(0)) {
+                (Ok(Some(l)), _) => fastcgi::Listener::Unix(l),
+                (_, Ok(Some(l))) => fastcgi::Listener::Tcp(l),
+                _ => return fail(2, &fastcgi::FastcgiError::NoListener.to_string()),
+            }
+        }
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    fastcgi_main(listener, options, config_flag)
 }
 
 /// `--config`, else `DDNS_CGI_CONFIG` (set by Apache `SetEnv` or nginx `fastcgi_param`), else
@@ -95,18 +146,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
     };
     let handled = update::handle(&config, &mut store, &env, &body, now, &log);
     if config.log.log_requests {
-        let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
-        log.info(format_args!(
-            "{} {}{} client={} user={} hosts={} answer={} duration={}ms",
-            get("REQUEST_METHOD"),
-            get("SCRIPT_NAME"),
-            get("PATH_INFO"),
-            handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-            handled.user.as_deref().unwrap_or("-"),
-            if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") },
-            handled.answer.summary(),
-            started.elapsed().as_millis(),
-        ));
+        cgi::log_request(&log, &env, &handled, started);
     }
     reply::render(&handled.answer, handled.format)
 }
@@ -129,6 +169,9 @@ fn cli_main(now: i64) -> ExitCode {
     };
     // Operators and tests evaluate expiry at a chosen time; everything else uses the clock.
     let now = args.now.unwrap_or(now);
+    if let cli::Command::Fastcgi(options) = command {
+        return fastcgi_command(options, args.config);
+    }
     let path = config_path(args.config);
     let config = match Config::load(&path) {
         Ok(c) => c,

@@ -20,3 +20,6 @@ macro_rules! world {
         }
     };
 }
+mod clients;
+mod fastcgi;
+mod web;

@@ -107,7 +107,7 @@ pub fn free_port() -> u16 {
     }
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // The effective uid without libc: /proc/self/status has "Uid: real effective ...".
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -7,6 +7,7 @@
 
 pub mod dnsserver;
 pub mod smtp;
+pub mod web;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,609 @@
+//! The FastCGI transport: a long-running server that answers dyndns2 requests arriving as
+//! FastCGI records (the FastCGI 1.0 specification) on a listening socket: the one Apache
+//! mod_fcgid or spawn-fcgi leaves on fd 0 (`FCGI_LISTENSOCK_FILENO`, §2.2), a unix or TCP
+//! socket of its own (`ddns-cgi fastcgi --socket PATH | --listen ADDR`), or one passed by
+//! systemd socket activation. Each request becomes the same `Env` and bounded body as in CGI,
+//! goes through the same `update::handle`, and is answered with the same bytes
+//! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
+//! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the async threads.
+//! It decides nothing about updates, and nothing here runs in CGI mode: the tokio runtime is
+//! built only when this mode starts.
+
+use std::io::{self, Read as _};
+use std::net::IpAddr;
+use std::os::fd::AsFd as _;
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{Semaphore, watch};
+use tokio_fastcgi::{RequestResult, Requests};
+
+use crate::cgi;
+use crate::config::Config;
+use crate::log::{self, Log};
+use crate::reply::{self, AccountAnswer, Answer, Reply};
+use crate::request::{self, Env, Format};
+use crate::store::{OpenMode, Store};
+use crate::update;
+
+/// Bytes one request may send (params and stdin records with their headers) before the
+/// connection is closed. tokio-fastcgi buffers a request in memory until it is complete, so
+/// this bounds memory per connection. It is far above what a dyndns2 request needs, so that a
+/// body a little over `request::MAX_BODY_BYTES` still gets CGI's `badagent` answer.
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// How long a stop waits for requests in flight before giving up on them.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// `ddns-cgi fastcgi` options.
+#[derive(Clone, Debug, clap::Args)]
+pub(crate) struct Options {
+    /// Listen on this unix socket (nginx `fastcgi_pass unix:PATH`); a stale socket is replaced
+    #[arg(long, value_name = "PATH", conflicts_with = "listen")]
+    pub(crate) socket: Option<PathBuf>,
+    /// Permissions of the unix socket, octal; the web server's user must be able to write it
+    #[arg(long, value_name = "MODE", default_value = "0660", value_parser = parse_mode)]
+    pub(crate) socket_mode: u32,
+    /// Listen on this TCP address, e.g. 127.0.0.1:9000 (keep it on loopback)
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Requests processed at the same time; each worker keeps one database connection
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) workers: u16,
+    /// Connections served at the same time; further ones wait in the listen backlog
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub(crate) max_connections: u16,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { socket: None, socket_mode: 0o660, listen: None, workers: 4, max_connections: 128 }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(format!("`{s}` is not an octal file mode such as 0660")),
+    }
+}
+
+/// Why the server could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FastcgiError {
+    /// Neither a flag nor the environment names a socket.
+    #[error(
+        "no socket to listen on: give `--socket PATH` or `--listen ADDR`, or start under systemd socket activation"
+    )]
+    NoListener,
+    /// The socket could not be created or configured.
+    #[error("cannot listen on `{what}`: {source}")]
+    Listen { what: String, source: io::Error },
+    /// The async runtime could not be built.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(io::Error),
+    /// The database could not be opened at start.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A listening socket, however it was obtained.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Unix(std::os::unix::net::UnixListener),
+    Tcp(std::net::TcpListener),
+}
+
+/// The listening socket a FastCGI-aware web server left on fd 0. The FastCGI specification
+/// (§2.2) tells the two modes apart this way: on `FCGI_LISTENSOCK_FILENO` `getpeername` fails
+/// with `ENOTCONN`; in CGI fd 0 is a pipe, a file or a connected socket.
+pub(crate) fn stdin_listener() -> Option<Listener> {
+    let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+    // std's unix stream performs `getpeername` on any socket family before it looks at the
+    // address, so a TCP listener on fd 0 reports `ENOTCONN` here as well.
+    let probe = std::os::unix::net::UnixStream::from(fd);
+    let not_connected = probe.peer_addr().is_err_and(|e| e.kind() == io::ErrorKind::NotConnected);
+    if !not_connected {
+        return None;
+    }
+    let fd = std::os::fd::OwnedFd::from(probe);
+    let unix = std::os::unix::net::UnixListener::from(fd);
+    if unix.local_addr().is_ok() {
+        return Some(Listener::Unix(unix));
+    }
+    Some(Listener::Tcp(std::net::TcpListener::from(std::os::fd::OwnedFd::from(unix))))
+}
+
+/// Binds the socket named by the options.
+pub(crate) fn bind(options: &Options) -> Result<Option<Listener>, FastcgiError> {
+    if let Some(path) = &options.socket {
+        let listen_err = |source| FastcgiError::Listen { what: path.display().to_string(), source };
+        // A socket left by a previous run (killed, or stopped without cleanup) blocks `bind`;
+        // anything that is not a socket is left alone.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+            std::fs::remove_file(path).map_err(listen_err)?;
+        }
+        let listener = std::os::unix::net::UnixListener::bind(path).map_err(listen_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(options.socket_mode)).map_err(listen_err)?;
+        return Ok(Some(Listener::Unix(listener)));
+    }
+    if let Some(addr) = options.listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| FastcgiError::Listen { what: addr.to_string(), source })?;
+        return Ok(Some(Listener::Tcp(listener)));
+    }
+    Ok(None)
+}
+
+/// What `main` hands over: everything read from the environment and the clock.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) config: Config,
+    pub(crate) listener: Listener,
+    pub(crate) options: Options,
+    /// `FCGI_WEB_SERVER_ADDRS` (§3.2): TCP peers allowed to connect; empty allows all. It does
+    /// not apply to unix-socket peers, which have no address.
+    pub(crate) web_server_addrs: Vec<IpAddr>,
+    /// Seconds since the epoch; `main` owns the clock.
+    pub(crate) clock: fn() -> i64,
+    /// A path to remove at stop (the socket we created).
+    pub(crate) cleanup: Option<PathBuf>,
+}
+
+/// State shared by all connections.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    clock: fn() -> i64,
+    /// Idle database connections; a worker takes one and gives it back.
+    stores: Mutex<Vec<Store>>,
+    workers: Arc<Semaphore>,
+    max_conns: u8,
+}
+
+/// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
+pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
+    let log = Log::new(server.config.log.level);
+    let store = Store::open(&server.config.database.path, server.config.database.busy_timeout, OpenMode::Existing)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(usize::from(server.options.workers) + 2)
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(FastcgiError::Runtime)?;
+    let shared = Arc::new(Shared {
+        config: server.config,
+        clock: server.clock,
+        stores: Mutex::new(vec![store]),
+        workers: Arc::new(Semaphore::new(usize::from(server.options.workers))),
+        max_conns: u8::try_from(server.options.max_connections).unwrap_or(u8::MAX),
+    });
+    let result = runtime.block_on(run(server.listener, server.options, server.web_server_addrs, shared, log.clone()));
+    if let Some(path) = server.cleanup {
+        let _ = std::fs::remove_file(path);
+    }
+    // Blocking workers that outlived the grace period are abandoned, not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn run(
+    listener: Listener,
+    options: Options,
+    allowed: Vec<IpAddr>,
+    shared: Arc<Shared>,
+    log: Log,
+) -> Result<(), FastcgiError> {
+    let listen_err = |source| FastcgiError::Listen { what: "the inherited socket".into(), source };
+    let listener = match listener {
+        Listener::Unix(l) => {
+            l.set_nonblocking(true).map_err(listen_err)?;
+            AsyncListener::Unix(tokio::net::UnixListener::from_std(l).map_err(listen_err)?)
+        }
+        Listener::Tcp(l) => {
+            l.set_nonblocking(true).map_err(listen_err)?;
+            AsyncListener::Tcp(tokio::net::TcpListener::from_std(l).map_err(listen_err)?)
+        }
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let signals = tokio::spawn(wait_for_signal(stop_tx, log.clone()));
+    let max_connections = u32::from(options.max_connections);
+    let connections = Arc::new(Semaphore::new(usize::from(options.max_connections)));
+    log.info(format_args!("fastcgi: serving with {} workers", options.workers));
+    loop {
+        let permit = tokio::select! {
+            _ = stopped(stop.clone()) => break,
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let accepted = tokio::select! {
+            _ = stopped(stop.clone()) => break,
+            a = listener.accept(&allowed) => a,
+        };
+        let (shared, stop, log) = (shared.clone(), stop.clone(), log.clone());
+        if let Ok(Some(_)) = &accepted {
+            log.debug("fastcgi: connection accepted");
+        }
+        match accepted {
+            Ok(Some(Stream::Unix(s))) => {
+                tokio::spawn(async move {
+                    let (r, w) = s.into_split();
+                    connection(r, w, shared, stop, &log).await;
+                    drop(permit);
+                });
+            }
+            Ok(Some(Stream::Tcp(s))) => {
+                tokio::spawn(async move {
+                    let (r, w) = s.into_split();
+                    connection(r, w, shared, stop, &log).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning on the error.
+                log.warn(format_args!("fastcgi: accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    signals.abort();
+    drop(listener);
+    // Every connection holds a permit until its request in flight is answered.
+    let all = tokio::time::timeout(STOP_GRACE, connections.acquire_many(max_connections)).await;
+    match all {
+        Ok(_) => log.info("fastcgi: stopped"),
+        Err(_) => log.warn(format_args!("fastcgi: stopped with requests still running after {STOP_GRACE:?}")),
+    }
+    Ok(())
+}
+
+async fn wait_for_signal(stop: watch::Sender<bool>, log: Log) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        log.error("fastcgi: cannot install the SIGTERM handler");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => log.info("fastcgi: SIGTERM, finishing requests in flight"),
+        _ = int.recv() => log.info("fastcgi: SIGINT, finishing requests in flight"),
+    }
+    let _ = stop.send(true);
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+enum AsyncListener {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+enum Stream {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl AsyncListener {
+    /// The next connection; `None` for a TCP peer outside `FCGI_WEB_SERVER_ADDRS`.
+    async fn accept(&self, allowed: &[IpAddr]) -> io::Result<Option<Stream>> {
+        match self {
+            AsyncListener::Unix(l) => Ok(Some(Stream::Unix(l.accept().await?.0))),
+            AsyncListener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                let ip = peer.ip().to_canonical();
+                Ok((allowed.is_empty() || allowed.contains(&ip)).then_some(Stream::Tcp(s)))
+            }
+        }
+    }
+}
+
+/// Serves the requests of one connection, one at a time, until the peer closes it, asks to
+/// close it (no `FCGI_KEEP_CONN`), sends something malformed or too large, or the server stops
+/// between two requests.
+async fn connection<R, W>(reader: R, writer: W, shared: Arc<Shared>, stop: watch::Receiver<bool>, log: &Log)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let used = Arc::new(AtomicUsize::new(0));
+    let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::default() };
+    // One request at a time per connection: nginx and mod_fcgid never multiplex.
+    let mut requests = Requests::new(reader, Coalesce::new(writer), shared.max_conns, 1);
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = stopped(stop.clone()) => return,
+            n = requests.next() => n,
+        };
+        let request = match next {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                // A peer that closes mid-request or sends garbage: nothing to answer.
+                log.debug(format_args!("fastcgi: connection closed: {e:?}"));
+                return;
+            }
+        };
+        used.store(0, Ordering::Relaxed);
+        let (shared, answer_log) = (shared.clone(), log.clone());
+        let done = request
+            .process(|request| async move {
+                let started = Instant::now();
+                let (env, body) = request_input(&request, &shared.config);
+                let reply = handle(shared, env, body, started).await;
+                let mut wire = Vec::new();
+                // Writing into a Vec cannot fail.
+                let _ = cgi::write_reply(&mut wire, &reply);
+                let mut out = request.get_stdout();
+                if let Err(e) = out.write(&wire).await {
+                    answer_log.debug(format_args!("fastcgi: cannot answer: {e:?}"));
+                }
+                RequestResult::Complete(0)
+            })
+            .await;
+        if let Err(e) = done {
+            log.debug(format_args!("fastcgi: connection closed while answering: {e:?}"));
+            return;
+        }
+    }
+}
+
+/// The request's `Env` (only [`request::REQUEST_VARIABLES`] and the proxy header, as in CGI)
+/// and its body bounded like `cgi::read_body`.
+fn request_input<W: AsyncWrite + Unpin>(request: &tokio_fastcgi::Request<W>, config: &Config) -> (Env, Vec<u8>) {
+    let proxy = config.http.proxy_header.as_deref();
+    // tokio-fastcgi lowercases parameter names; CGI names are upper case (RFC 3875 §4.1).
+    let env: Env = request
+        .str_params_iter()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.to_ascii_uppercase(), v?.to_owned())))
+        .filter(|(k, _)| request::REQUEST_VARIABLES.contains(&k.as_str()) || Some(k.as_str()) == proxy)
+        .collect();
+    let mut body = Vec::new();
+    if request::method(&env) == "POST"
+        && let Some(len) = request::content_length(&env)
+    {
+        let limit = len.min(request::MAX_BODY_BYTES + 1);
+        let _ = request.get_stdin().by_ref().take(limit as u64).read_to_end(&mut body);
+    }
+    (env, body)
+}
+
+/// Runs the handler on a worker thread with a database connection from the pool. A panic
+/// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
+async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
+    let server_error = || reply::render(&Answer::Account(AccountAnswer::ServerError), Format::Text);
+    let log = Log::new(shared.config.log.level).with_txn(log::transaction_id());
+    let Ok(permit) = shared.workers.clone().acquire_owned().await else { return server_error() };
+    let worker_log = log.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let config = &shared.config;
+        let pooled = shared.stores.lock().ok().and_then(|mut s| s.pop());
+        let mut store = match pooled {
+            Some(s) => s,
+            None => match Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Existing) {
+                Ok(s) => s,
+                Err(e) => {
+                    worker_log.error(format_args!("{e}"));
+                    return server_error();
+                }
+            },
+        };
+        let handled = update::handle(config, &mut store, &env, &body, (shared.clock)(), &worker_log);
+        if let Ok(mut stores) = shared.stores.lock() {
+            stores.push(store);
+        }
+        if config.log.log_requests {
+            cgi::log_request(&worker_log, &env, &handled, started);
+        }
+        reply::render(&handled.answer, handled.format)
+    });
+    match job.await {
+        Ok(reply) => reply,
+        Err(e) => {
+            log.error(format_args!("internal error: the request handler failed: {e}"));
+            server_error()
+        }
+    }
+}
+
+/// Sits between the socket and tokio-fastcgi. It counts the bytes read since the last
+/// request was complete and fails the connection past [`MAX_REQUEST_BYTES`], and it follows
+/// the record headers (§3.3) to refuse a `FCGI_BEGIN_REQUEST` shorter than its 8-byte body
+/// (§5.1), which tokio-fastcgi 1.3 would `unwrap` into a panic.
+struct Bounded<R> {
+    inner: R,
+    used: Arc<AtomicUsize>,
+    records: RecordCheck,
+}
+
+/// Where a reader or writer is in a record stream (§3.3: an 8-byte header with the type and
+/// the content and padding lengths, then content and padding).
+#[derive(Debug, Default)]
+struct RecordCheck {
+    header: [u8; 8],
+    header_len: usize,
+    /// Type of the record whose content is passing.
+    kind: u8,
+    /// Content and padding bytes still to pass before the next header.
+    skip: usize,
+}
+
+const FCGI_BEGIN_REQUEST: u8 = 1;
+const FCGI_END_REQUEST: u8 = 3;
+const FCGI_GET_VALUES_RESULT: u8 = 10;
+const FCGI_UNKNOWN_TYPE: u8 = 11;
+
+impl RecordCheck {
+    /// Follows `bytes`; refuses a `FCGI_BEGIN_REQUEST` too short to parse. Returns the types
+    /// of the records that ended within `bytes`.
+    fn inspect(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+        let mut ended = Vec::new();
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = bytes.get(n..).unwrap_or_default();
+                if self.skip == 0 {
+                    ended.push(self.kind);
+                }
+                continue;
+            }
+            let Some((&first, rest)) = bytes.split_first() else { break };
+            if let Some(slot) = self.header.get_mut(self.header_len) {
+                *slot = first;
+            }
+            self.header_len += 1;
+            bytes = rest;
+            if self.header_len == self.header.len() {
+                self.header_len = 0;
+                let [_version, kind, _, _, len_hi, len_lo, padding, _] = self.header;
+                let content = usize::from(u16::from_be_bytes([len_hi, len_lo]));
+                if kind == FCGI_BEGIN_REQUEST && content < 8 {
+                    return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes");
+                }
+                self.kind = kind;
+                self.skip = content + usize::from(padding);
+                if self.skip == 0 {
+                    ended.push(kind);
+                }
+            }
+        }
+        Ok(ended)
+    }
+}
+
+/// Sits between tokio-fastcgi and the socket. tokio-fastcgi writes each record header and
+/// body separately; nginx, when the end of an answer and its `FCGI_END_REQUEST` arrive in
+/// different reads, sometimes drops the kept-alive connection. This collects the records of
+/// an answer and sends them in one write once a record that ends an exchange is complete
+/// (`FCGI_END_REQUEST`, `FCGI_GET_VALUES_RESULT`, `FCGI_UNKNOWN_TYPE`). tokio-fastcgi's
+/// intermediate flushes send nothing early; every exchange ends with one of those records.
+struct Coalesce<W> {
+    inner: W,
+    buf: Vec<u8>,
+    sent: usize,
+    records: RecordCheck,
+    /// Bytes of the caller's current write already queued while the send is pending.
+    accepted: Option<usize>,
+    send: bool,
+}
+
+/// Above this, queued bytes go out even mid-answer.
+const MAX_QUEUED_BYTES: usize = 64 * 1024;
+
+impl<W: AsyncWrite + Unpin> Coalesce<W> {
+    fn new(inner: W) -> Coalesce<W> {
+        Coalesce { inner, buf: Vec::new(), sent: 0, records: RecordCheck::default(), accepted: None, send: false }
+    }
+
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(rest) = self.buf.get(self.sent..).filter(|r| !r.is_empty()) {
+            match Pin::new(&mut self.inner).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.buf.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Coalesce<W> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // After `Pending` the caller repeats the same write; it is queued already.
+        if this.accepted.is_none() {
+            this.buf.extend_from_slice(data);
+            let ended = this.records.inspect(data).unwrap_or_default();
+            let ends_exchange =
+                ended.iter().any(|k| matches!(*k, FCGI_END_REQUEST | FCGI_GET_VALUES_RESULT | FCGI_UNKNOWN_TYPE));
+            this.send = this.send || ends_exchange || this.buf.len() > MAX_QUEUED_BYTES;
+            this.accepted = Some(data.len());
+        }
+        if this.send {
+            match this.poll_drain(cx) {
+                Poll::Ready(Ok(())) => this.send = false,
+                Poll::Ready(Err(e)) => {
+                    this.accepted = None;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(this.accepted.take().unwrap_or(0)))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let new = buf.filled().get(before..).unwrap_or_default();
+            let n = new.len();
+            if self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) > MAX_REQUEST_BYTES {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("request larger than {MAX_REQUEST_BYTES} bytes"),
+                )));
+            }
+            if let Err(reason) = self.records.inspect(new) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, reason)));
+            }
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_begin_request_is_refused_across_reads() {
+        let mut check = RecordCheck::default();
+        // A whole params record with content and padding, split at odd places, passes.
+        assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(vec![]));
+        assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(vec![]));
+        assert_eq!(check.inspect(&[0, 1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Ok(vec![4, 1]));
+        // An empty record ends with its header.
+        assert_eq!(check.inspect(&[1, 3, 0, 1, 0, 0, 0, 0]), Ok(vec![3]));
+        // A begin record with 2 content bytes is refused once its header is complete.
+        assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(vec![]));
+        assert!(check.inspect(&[2, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn socket_mode_is_octal() {
+        assert_eq!(parse_mode("0660"), Ok(0o660));
+        assert_eq!(parse_mode("0o600"), Ok(0o600));
+        assert!(parse_mode("0999").is_err());
+        assert!(parse_mode("7777").is_err());
+    }
+}
