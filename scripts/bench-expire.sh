@@ -18,12 +18,8 @@ cargo build --release --locked --quiet
 bin="$PWD/target/release/ddns-cgi"
 
 work="$(mktemp -d)"
-knot_pid=""
-cleanup() {
-  [ -n "$knot_pid" ] && kill "$knot_pid" 2>/dev/null && wait "$knot_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/lib.sh
+trap 'stop_knot; rm -rf "$work"' EXIT
 
 zone="dyn.example.test"
 secret="$(head -c 32 /dev/urandom | base64)"
@@ -35,50 +31,9 @@ mkdir -p "$work/knot"
   done
 } >"$work/knot/$zone.zone"
 
-start_knot() {
-  port=$((20000 + RANDOM % 40000))
-  cat >"$work/knot/knot.conf" <<CONF
-server:
-    listen: 127.0.0.1@$port
-    rundir: "$work/knot"
-$( [ "$(id -u)" -eq 0 ] && echo "    user: knot:knot" )
-database:
-    storage: "$work/knot"
-log:
-  - target: "$work/knot/knot.log"
-    any: info
-key:
-  - id: ddns-key
-    algorithm: hmac-sha256
-    secret: $secret
-acl:
-  - id: ddns-update
-    key: ddns-key
-    action: update
-zone:
-  - domain: $zone
-    storage: "$work/knot"
-    file: "$zone.zone"
-    zonefile-sync: -1
-    acl: ddns-update
-CONF
-  [ "$(id -u)" -eq 0 ] && chown -R knot:knot "$work/knot" && chmod 755 "$work"
-  knotd -c "$work/knot/knot.conf" >"$work/knot/stdout.log" 2>&1 &
-  knot_pid=$!
-  for _ in $(seq 100); do
-    if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$port" "host-$n_hosts.$zone" A +short 2>/dev/null | grep -q '^10\.'; then
-      return 0
-    fi
-    kill -0 "$knot_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$knot_pid" 2>/dev/null || true
-  wait "$knot_pid" 2>/dev/null || true
-  knot_pid=""
-  return 1
-}
-for _ in 1 2 3 4 5; do start_knot && break; done
-[ -n "$knot_pid" ] || { echo "knotd did not start:"; cat "$work/knot/"*.log; exit 1; }
+# Knot has loaded the whole zone file before it answers the SOA query start_knot waits for.
+start_knot "$work/knot" "$zone" "$secret"
+port="$KNOT_PORT"
 echo "==> Knot serves $zone on 127.0.0.1:$port with $n_hosts A records"
 
 cat >"$work/config.toml" <<CONF

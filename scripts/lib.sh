@@ -1,14 +1,15 @@
 # Shell helpers shared by the demo and the benchmark scripts. Source it; it defines:
 #   start_knot DIR ZONE SECRET   start a throwaway knotd for ZONE on a random loopback port,
 #                                accepting updates signed with hmac-sha256 key `ddns-key`;
-#                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root)
+#                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root);
+#                                a DIR/ZONE.zone written beforehand is served as it is
 #   stop_knot                    kill it
 #   write_config FILE DB PORT ZONE SECRET [EXTRA]   a minimal ddns-cgi config
 
 start_knot() {
   local dir="$1" zone="$2" secret="$3" try
   mkdir -p "$dir"
-  cat >"$dir/$zone.zone" <<ZONE
+  [ -f "$dir/$zone.zone" ] || cat >"$dir/$zone.zone" <<ZONE
 \$TTL 300
 @    SOA ns1.$zone. hostmaster.$zone. 1 3600 600 86400 60
 @    NS  ns1.$zone.
