@@ -45,7 +45,6 @@ pub(crate) struct Config {
     pub(crate) database: DatabaseConfig,
     pub(crate) zones: Vec<Zone>,
     pub(crate) defaults: Defaults,
-    #[allow(dead_code, reason = "parsed and validated now; enforced by the rate-limit work (issue 5)")]
     pub(crate) rate_limit: RateLimit,
     pub(crate) http: Http,
     pub(crate) log: LogConfig,
@@ -93,7 +92,6 @@ pub(crate) struct Defaults {
 }
 
 #[derive(Clone, Copy, Debug)]
-#[allow(dead_code, reason = "enforced by the rate-limit work (issue 5)")]
 pub(crate) struct RateLimit {
     pub(crate) enabled: bool,
     pub(crate) good_window_seconds: u32,

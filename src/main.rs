@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod dns;
 mod log;
+mod ratelimit;
 mod reply;
 mod request;
 mod secret;

@@ -298,6 +298,11 @@ fn parse_address(param: &str, value: &str) -> Result<IpAddr, AddressError> {
     Ok(ip)
 }
 
+/// The client's address for a request that could not be parsed (rate limits still count it).
+pub(crate) fn client(env: &Env, config: &Config) -> Option<IpAddr> {
+    client_address(env, config).ok()
+}
+
 /// The client's address: `REMOTE_ADDR`, or the configured proxy header when `REMOTE_ADDR` is
 /// a trusted proxy. In `X-Forwarded-For`, each proxy appends the address it saw, so the client
 /// is the right-most entry that is not itself a trusted proxy; entries further left are

@@ -276,6 +276,43 @@ impl Store {
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
+
+    // ---- rate limits -------------------------------------------------------------------------
+
+    /// How many requests of `scope`/`key` were recorded at or after `since`; one read on the
+    /// `rate_limit_lookup` index.
+    pub(crate) fn rate_limit_count(&self, scope: &str, key: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM rate_limit WHERE scope = ?1 AND key = ?2 AND at >= ?3",
+            params![scope, key, since],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Records one request under each `(scope, key)` at `now` and, in the same transaction,
+    /// drops rows older than `older_than` so the table stays small without a separate job.
+    pub(crate) fn rate_limit_record(
+        &mut self,
+        rows: &[(&str, String)],
+        now: i64,
+        older_than: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (scope, key) in rows {
+            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES (?1, ?2, ?3)", params![scope, key, now])?;
+        }
+        tx.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes rate-limit rows older than `older_than`; returns how many went. For the expiry
+    /// run; the request path trims as it records.
+    #[allow(dead_code, reason = "called by the expiry run")]
+    pub(crate) fn trim_rate_limit(&mut self, older_than: i64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?)
+    }
 }
 
 fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {
@@ -354,6 +391,22 @@ mod tests {
         let err = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect_err("missing");
         assert!(matches!(err, StoreError::Missing { .. }));
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn rate_limit_rows_count_and_trim() {
+        let (dir, mut store) = temp_store();
+        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into()), ("bad-user", "u".into())], 100, 0).expect("rec");
+        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into())], 200, 0).expect("rec");
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 100).expect("n"), 2);
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 101).expect("n"), 1);
+        assert_eq!(store.rate_limit_count("bad-user", "192.0.2.1", 0).expect("n"), 0);
+        assert_eq!(store.trim_rate_limit(150).expect("trim"), 2);
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 1);
+        // Recording trims as it goes.
+        store.rate_limit_record(&[("good-addr", "192.0.2.2".into())], 300, 250).expect("rec");
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 0);
+        std::fs::remove_dir_all(dir).expect("cleanup");
     }
 
     #[test]

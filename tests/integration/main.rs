@@ -18,3 +18,5 @@ macro_rules! world {
         }
     };
 }
+mod hardening;
+mod ratelimit;
