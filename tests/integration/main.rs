@@ -19,4 +19,5 @@ macro_rules! world {
     };
 }
 mod hardening;
+mod hostile;
 mod ratelimit;
