@@ -60,9 +60,28 @@ pub(crate) enum StoreError {
     /// A name that must be unique is taken.
     #[error("{what} `{name}` already exists")]
     Exists { what: &'static str, name: String },
-    /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O.
-    #[error("database error: {0}")]
+    /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O. The message
+    /// adds what an operator should do for the common cases.
+    #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
     Sql(#[from] rusqlite::Error),
+}
+
+/// What to fix, for the SQLite failures an operator can act on.
+fn hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            " (another process held the lock longer than `database.busy_timeout_ms`; raise it or find the long writer)"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            " (the database file and its directory must be writable by the user the web server runs CGI as)"
+        }
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            " (the file is not a valid ddns-cgi database; restore it from a backup or recreate it with `ddns-cgi init-db`)"
+        }
+        Some(ErrorCode::DiskFull) => " (the disk is full)",
+        _ => "",
+    }
 }
 
 /// How to open the database.

@@ -21,3 +21,4 @@ macro_rules! world {
 mod hardening;
 mod hostile;
 mod ratelimit;
+mod resilience;
