@@ -20,5 +20,6 @@ macro_rules! world {
 }
 mod hardening;
 mod hostile;
+mod logging;
 mod ratelimit;
 mod resilience;
