@@ -45,7 +45,6 @@ pub(crate) struct Config {
     pub(crate) database: DatabaseConfig,
     pub(crate) zones: Vec<Zone>,
     pub(crate) defaults: Defaults,
-    #[allow(dead_code, reason = "parsed and validated now; enforced by the rate-limit work (issue 5)")]
     pub(crate) rate_limit: RateLimit,
     pub(crate) http: Http,
     pub(crate) log: LogConfig,
@@ -121,7 +120,6 @@ pub(crate) struct Defaults {
 }
 
 #[derive(Clone, Copy, Debug)]
-#[allow(dead_code, reason = "enforced by the rate-limit work (issue 5)")]
 pub(crate) struct RateLimit {
     pub(crate) enabled: bool,
     pub(crate) good_window_seconds: u32,
@@ -157,10 +155,22 @@ impl fmt::Display for Level {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct LogConfig {
     pub(crate) level: Level,
     pub(crate) log_requests: bool,
+    pub(crate) target: LogTarget,
+}
+
+/// Where log lines go (`[log] target`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LogTarget {
+    /// The web server's error log in CGI mode.
+    Stderr,
+    /// A syslog datagram socket (RFC 3164 framing); `facility` is the numeric code.
+    Syslog { socket: PathBuf, facility: u8 },
+    /// A file opened for appending on every line; rotation is left to logrotate.
+    File { path: PathBuf },
 }
 
 /// Argon2id cost for new hashes. Existing hashes carry their own parameters.
@@ -342,6 +352,10 @@ struct RawHttp {
 struct RawLog {
     level: Option<String>,
     log_requests: Option<bool>,
+    target: Option<String>,
+    syslog_socket: Option<PathBuf>,
+    syslog_facility: Option<String>,
+    log_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -523,7 +537,11 @@ impl Validator<'_> {
             defaults,
             rate_limit,
             http: Http { trusted_proxies, proxy_header },
-            log: LogConfig { level, log_requests: raw.log.log_requests.unwrap_or(false) },
+            log: LogConfig {
+                level,
+                log_requests: raw.log.log_requests.unwrap_or(false),
+                target: self.log_target(&raw.log)?,
+            },
             auth,
             endpoints,
             email,
@@ -588,6 +606,40 @@ impl Validator<'_> {
             out.push(Endpoint { path: e.path, params });
         }
         Ok(out)
+    }
+
+    fn log_target(&self, raw: &RawLog) -> Result<LogTarget, ConfigError> {
+        match raw.target.as_deref().unwrap_or("stderr") {
+            "stderr" => Ok(LogTarget::Stderr),
+            "syslog" => {
+                // RFC 5424 §6.2.1 facility codes; the ones a local service may use.
+                let facility = match raw.syslog_facility.as_deref().unwrap_or("daemon") {
+                    "user" => 1,
+                    "daemon" => 3,
+                    "local0" => 16,
+                    "local1" => 17,
+                    "local2" => 18,
+                    "local3" => 19,
+                    "local4" => 20,
+                    "local5" => 21,
+                    "local6" => 22,
+                    "local7" => 23,
+                    other => {
+                        return Err(self.invalid(
+                            "log.syslog_facility",
+                            format!("must be daemon, user or local0 to local7, got `{other}`"),
+                        ));
+                    }
+                };
+                let socket = raw.syslog_socket.clone().unwrap_or_else(|| PathBuf::from("/dev/log"));
+                Ok(LogTarget::Syslog { socket, facility })
+            }
+            "file" => match &raw.log_file {
+                Some(p) => Ok(LogTarget::File { path: self.relative(p) }),
+                None => Err(self.invalid("log.log_file", "must be set when `log.target` is `file`")),
+            },
+            other => Err(self.invalid("log.target", format!("must be stderr, syslog or file, got `{other}`"))),
+        }
     }
 
     fn expiry_ttl(&self, key: &str, value: Option<i64>) -> Result<u32, ConfigError> {

@@ -1,28 +1,82 @@
 //! Log lines for one process or one request. Each line carries the level and, for a request,
-//! its 8-hex-digit transaction id, so an operator can follow one request through the web
-//! server's error log. In CGI mode stderr is that log; the web server adds the timestamp.
-//! Secrets never reach this module: they live in `Secret`, whose formatting is redacted.
+//! its 8-hex-digit transaction id, so an operator can follow one request through the log.
+//! Three targets (`[log] target`): stderr, which in CGI mode is the web server's error log
+//! (the web server adds the timestamp); syslog, one RFC 3164 datagram per line to a local
+//! socket (`<PRI>ddns-cgi[PID]: ...`, no timestamp: rsyslog and journald add their own); and a
+//! file, appended to with one `write` per line and rotated by logrotate. A target that fails
+//! falls back to stderr, so a line is never lost silently. Secrets never reach this module:
+//! they live in `Secret`, whose formatting is redacted, and no caller logs a query string.
 
 use std::fmt::Display;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::config::Level;
+use crate::config::{Level, LogTarget};
 
 /// Where log lines go and which are kept.
 #[derive(Clone, Debug)]
 pub(crate) struct Log {
     level: Level,
     txn: Option<String>,
+    sink: Sink,
+}
+
+#[derive(Clone, Debug)]
+enum Sink {
+    Stderr,
+    /// A connected datagram socket; a local syslog socket is a datagram socket on Debian
+    /// (rsyslog's imuxsock, journald's /dev/log).
+    Syslog {
+        socket: Arc<UnixDatagram>,
+        facility: u8,
+    },
+    /// The file and the time stamp for this request's lines (taken by `main`, which owns the
+    /// clock); a CGI request lasts well under a second.
+    File {
+        path: PathBuf,
+        stamp: String,
+    },
 }
 
 impl Log {
     pub(crate) fn new(level: Level) -> Log {
-        Log { level, txn: None }
+        Log { level, txn: None, sink: Sink::Stderr }
     }
 
     /// A logger whose lines carry `txn`.
     pub(crate) fn with_txn(&self, txn: String) -> Log {
-        Log { level: self.level, txn: Some(txn) }
+        Log { level: self.level, txn: Some(txn), sink: self.sink.clone() }
+    }
+
+    /// A logger writing to `target`; `now` (seconds since the epoch) stamps file lines. When
+    /// the syslog socket cannot be reached, the reason goes to stderr and lines stay there.
+    pub(crate) fn with_target(&self, target: &LogTarget, now: i64) -> Log {
+        let sink = match target {
+            LogTarget::Stderr => Sink::Stderr,
+            LogTarget::Syslog { socket, facility } => {
+                // Non-blocking: a syslog daemon that stops reading must not stall requests;
+                // a line it cannot take goes to stderr.
+                let connected = UnixDatagram::unbound()
+                    .and_then(|s| s.connect(socket).map(|()| s))
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s));
+                match connected {
+                    Ok(s) => Sink::Syslog { socket: Arc::new(s), facility: *facility },
+                    Err(e) => {
+                        stderr_line(&format!(
+                            "ddns-cgi[{}]: [WARNING] cannot connect to syslog socket `{}`: {e}; logging to stderr\n",
+                            std::process::id(),
+                            socket.display()
+                        ));
+                        Sink::Stderr
+                    }
+                }
+            }
+            LogTarget::File { path } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
+        };
+        Log { level: self.level, txn: self.txn.clone(), sink }
     }
 
     pub(crate) fn txn(&self) -> &str {
@@ -49,17 +103,81 @@ impl Log {
         if level > self.level {
             return;
         }
-        let line = match &self.txn {
-            Some(txn) => format!("ddns-cgi[{}]: [{level}] [{txn}] {message}\n", std::process::id()),
-            None => format!("ddns-cgi[{}]: [{level}] {message}\n", std::process::id()),
+        let body = match &self.txn {
+            Some(txn) => format!("[{level}] [{txn}] {message}"),
+            None => format!("[{level}] {message}"),
         };
-        // One write per line so lines of concurrent processes do not interleave.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        let tag = format!("ddns-cgi[{}]:", std::process::id());
+        match &self.sink {
+            Sink::Stderr => stderr_line(&format!("{tag} {body}\n")),
+            Sink::Syslog { socket, facility } => {
+                // RFC 3164 §4.1: `<PRI>TAG: MSG`; the local daemon adds time and host.
+                let pri = u16::from(*facility) * 8 + severity(level);
+                if socket.send(format!("<{pri}>{tag} {body}").as_bytes()).is_err() {
+                    stderr_line(&format!("{tag} {body}\n"));
+                }
+            }
+            Sink::File { path, stamp } => {
+                let line = format!("{stamp} {tag} {body}\n");
+                let written = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o640)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(line.as_bytes()));
+                if written.is_err() {
+                    stderr_line(&format!("{tag} {body}\n"));
+                }
+            }
+        }
     }
+}
+
+/// One write per line so lines of concurrent processes do not interleave.
+fn stderr_line(line: &str) {
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// RFC 5424 §6.2.1 severities.
+fn severity(level: Level) -> u16 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug => 7,
+    }
+}
+
+/// `2026-01-02T03:04:05Z` for seconds since the epoch (civil-from-days, proleptic Gregorian).
+fn rfc3339(now: i64) -> String {
+    let days = now.div_euclid(86_400);
+    let secs = now.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// A random 8-hex-digit id for one request.
 pub(crate) fn transaction_id() -> String {
     let n = getrandom::u32().unwrap_or_else(|_| std::process::id());
     format!("{n:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_767_323_045), "2026-01-02T03:04:05Z");
+    }
 }

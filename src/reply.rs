@@ -58,7 +58,6 @@ pub(crate) enum AccountAnswer {
     /// Missing or wrong credentials: 401 with a Basic challenge.
     Badauth,
     /// Rate limit reached.
-    #[allow(dead_code, reason = "answered once rate limiting is enforced (issue 5)")]
     Abuse,
     /// Configuration or database failure.
     ServerError,

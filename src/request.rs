@@ -170,6 +170,11 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
     let addresses = params.addresses().and_then(|a| match a {
         Some(a) => Ok(a),
         None => match &client {
+            // The peer's address gets the same unicast check as an explicit one: a
+            // misconfigured proxy header must not publish a multicast or unspecified address.
+            Ok(ip) if !is_unicast(*ip) => {
+                Err(AddressError::NotUnicast { param: "client address".to_owned(), value: ip.to_string() })
+            }
             Ok(IpAddr::V4(v4)) => Ok(Addresses { ipv4: Some(*v4), ipv6: None }),
             Ok(IpAddr::V6(v6)) => Ok(Addresses { ipv4: None, ipv6: Some(*v6) }),
             Err(reason) => Err(AddressError::NoClientAddress { reason }),
@@ -283,7 +288,15 @@ fn parse_address(param: &str, value: &str) -> Result<IpAddr, AddressError> {
     let err_value = || truncate(value, 64);
     let ip: IpAddr =
         value.parse().map_err(|_| AddressError::Unparsable { param: param.to_owned(), value: err_value() })?;
-    let unicast = match ip {
+    if !is_unicast(ip) {
+        return Err(AddressError::NotUnicast { param: param.to_owned(), value: err_value() });
+    }
+    Ok(ip)
+}
+
+/// An address that can reach one host: see [`parse_address`].
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
         IpAddr::V4(a) => !(a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_link_local()),
         IpAddr::V6(a) => {
             !(a.is_unspecified()
@@ -291,11 +304,12 @@ fn parse_address(param: &str, value: &str) -> Result<IpAddr, AddressError> {
                 || a.to_ipv4_mapped().is_some()
                 || (a.segments()[0] & 0xffc0) == 0xfe80)
         }
-    };
-    if !unicast {
-        return Err(AddressError::NotUnicast { param: param.to_owned(), value: err_value() });
     }
-    Ok(ip)
+}
+
+/// The client's address for a request that could not be parsed (rate limits still count it).
+pub(crate) fn client(env: &Env, config: &Config) -> Option<IpAddr> {
+    client_address(env, config).ok()
 }
 
 /// The client's address: `REMOTE_ADDR`, or the configured proxy header when `REMOTE_ADDR` is
@@ -338,7 +352,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// HTTP Basic credentials (RFC 7617). The user-pass is split at the first colon, so passwords
 /// may contain colons. An empty user name counts as none: inadyn sends `Basic Og==` (`:`) when
 /// it has no credentials configured.
-fn basic_credentials(env: &Env) -> Option<Credentials> {
+pub(crate) fn basic_credentials(env: &Env) -> Option<Credentials> {
     let header = env.get("HTTP_AUTHORIZATION")?;
     if header.len() > MAX_HEADER_BYTES {
         return None;
@@ -418,7 +432,11 @@ pub(crate) fn normalize_hostname(raw: &str) -> Option<String> {
         return None;
     }
     let raw = raw.strip_suffix('.').unwrap_or(raw);
-    let ascii = if raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+    // Plain LDH names skip the IDN machinery; `xn--` labels go through it so that invalid
+    // punycode is rejected (UTS #46 §4.1 decodes and re-checks them).
+    let plain = raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !raw.to_ascii_lowercase().split('.').any(|l| l.starts_with("xn--"));
+    let ascii = if plain {
         raw.to_ascii_lowercase()
     } else {
         idna::domain_to_ascii_cow(raw.as_bytes(), idna::AsciiDenyList::STD3).ok()?.into_owned()
@@ -550,6 +568,21 @@ mod tests {
         assert_eq!(run("127.0.0.1", Some("6.6.6.6, 203.0.113.5, 10.1.1.1")), v4("203.0.113.5"));
         assert_eq!(run("::ffff:198.51.100.9", None), v4("198.51.100.9"));
         assert!(matches!(run("127.0.0.1", None), Err(AddressError::NoClientAddress { .. })));
+    }
+
+    #[test]
+    fn client_address_fallback_must_be_unicast() {
+        // Regression (hostile-input table): a multicast REMOTE_ADDR was published as is.
+        let e = env(&[("QUERY_STRING", "hostname=a.b"), ("REMOTE_ADDR", "224.0.0.1")]);
+        let r = parse(&e, b"", &config("")).expect("parses");
+        assert!(matches!(r.addresses, Err(AddressError::NotUnicast { .. })), "{:?}", r.addresses);
+    }
+
+    #[test]
+    fn invalid_punycode_is_not_a_hostname() {
+        // Regression (hostile-input table): `xn--` labels skipped IDN validation.
+        assert_eq!(normalize_hostname("xn--a.dyn.example.com"), None);
+        assert_eq!(normalize_hostname("XN--BCHER-KVA.example.com").as_deref(), Some("xn--bcher-kva.example.com"));
     }
 
     #[test]

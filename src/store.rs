@@ -60,9 +60,28 @@ pub(crate) enum StoreError {
     /// A name that must be unique is taken.
     #[error("{what} `{name}` already exists")]
     Exists { what: &'static str, name: String },
-    /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O.
-    #[error("database error: {0}")]
+    /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O. The message
+    /// adds what an operator should do for the common cases.
+    #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
     Sql(#[from] rusqlite::Error),
+}
+
+/// What to fix, for the SQLite failures an operator can act on.
+fn hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            " (another process held the lock longer than `database.busy_timeout_ms`; raise it or find the long writer)"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            " (the database file and its directory must be writable by the user the web server runs CGI as)"
+        }
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            " (the file is not a valid ddns-cgi database; restore it from a backup or recreate it with `ddns-cgi init-db`)"
+        }
+        Some(ErrorCode::DiskFull) => " (the disk is full)",
+        _ => "",
+    }
 }
 
 /// How to open the database.
@@ -279,6 +298,36 @@ impl Store {
         }
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    // ---- rate limits -------------------------------------------------------------------------
+
+    /// How many requests of `scope`/`key` were recorded at or after `since`; one read on the
+    /// `rate_limit_lookup` index.
+    pub(crate) fn rate_limit_count(&self, scope: &str, key: &str, since: i64) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM rate_limit WHERE scope = ?1 AND key = ?2 AND at >= ?3",
+            params![scope, key, since],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Records one request under each `(scope, key)` at `now` and, in the same transaction,
+    /// drops rows older than `older_than` so the table stays small without a separate job.
+    pub(crate) fn rate_limit_record(
+        &mut self,
+        rows: &[(&str, String)],
+        now: i64,
+        older_than: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (scope, key) in rows {
+            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES (?1, ?2, ?3)", params![scope, key, now])?;
+        }
+        tx.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -581,6 +630,22 @@ mod tests {
         let err = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect_err("missing");
         assert!(matches!(err, StoreError::Missing { .. }));
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn rate_limit_rows_count_and_trim() {
+        let (dir, mut store) = temp_store();
+        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into()), ("bad-user", "u".into())], 100, 0).expect("rec");
+        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into())], 200, 0).expect("rec");
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 100).expect("n"), 2);
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 101).expect("n"), 1);
+        assert_eq!(store.rate_limit_count("bad-user", "192.0.2.1", 0).expect("n"), 0);
+        assert_eq!(store.trim_rate_limit(150).expect("trim"), 2);
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 1);
+        // Recording trims as it goes.
+        store.rate_limit_record(&[("good-addr", "192.0.2.2".into())], 300, 250).expect("rec");
+        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 0);
+        std::fs::remove_dir_all(dir).expect("cleanup");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::auth::{self, Verdict};
 use crate::config::Config;
 use crate::dns::{self, DnsError};
 use crate::log::Log;
+use crate::ratelimit::{self, Outcome};
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{self, AddressError, Addresses, Env, HostArg, HostsError, RejectError, Request};
 use crate::store::{HostWrite, Store, StoreError, User};
@@ -75,9 +76,16 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
     let request = match request::parse(env, body, config) {
         Ok(r) => r,
         Err(e) => {
-            log.info(format_args!("rejected: {e}"));
-            let answer = Answer::Account(answer_for(&UpdateError::Reject(e)));
-            return Handled { answer, format: request::Format::Text, user: None, client: None, hosts: Vec::new() };
+            let client = request::client(env, config);
+            let answer = match limited(config, store, client, None, now, log) {
+                Some(abuse) => abuse,
+                None => {
+                    log.info(format_args!("rejected: {e}"));
+                    count(config, store, client, None, Outcome::Bad, now, log);
+                    Answer::Account(answer_for(&UpdateError::Reject(e)))
+                }
+            };
+            return Handled { answer, format: request::Format::Text, user: None, client, hosts: Vec::new() };
         }
     };
     let mut handled = Handled {
@@ -95,7 +103,15 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
             Err(_) => Vec::new(),
         },
     };
-    handled.answer = match update(config, store, &request, now, log) {
+    let username = request.credentials.as_ref().map(|c| c.username.as_str());
+    // Before any Argon2 work: a limited request costs one indexed read per counter.
+    if let Some(abuse) = limited(config, store, request.client, username, now, log) {
+        handled.answer = abuse;
+        return handled;
+    }
+    let result = update(config, store, &request, now, log);
+    count(config, store, request.client, username, outcome(&result), now, log);
+    handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
             match &e {
@@ -106,6 +122,70 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
         }
     };
     handled
+}
+
+/// `Some(abuse)` when the request is over a rate limit (or the limit cannot be read: then
+/// `911`, since letting it through would make the limit fail open under load).
+fn limited(
+    config: &Config,
+    store: &Store,
+    client: Option<IpAddr>,
+    username: Option<&str>,
+    now: i64,
+    log: &Log,
+) -> Option<Answer> {
+    match ratelimit::check(&config.rate_limit, store, client, username, now) {
+        Ok(None) => None,
+        Ok(Some(l)) => {
+            log.warn(format_args!(
+                "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
+                l.scope, l.key, l.n_requests, l.window_seconds
+            ));
+            Some(Answer::Account(AccountAnswer::Abuse))
+        }
+        Err(e) => {
+            log.error(format_args!("cannot check the rate limit: {e}"));
+            Some(Answer::Account(AccountAnswer::ServerError))
+        }
+    }
+}
+
+/// Records the request for rate limiting; a failure only costs the count, not the answer.
+fn count(
+    config: &Config,
+    store: &mut Store,
+    client: Option<IpAddr>,
+    username: Option<&str>,
+    outcome: Outcome,
+    now: i64,
+    log: &Log,
+) {
+    if let Err(e) = ratelimit::record(&config.rate_limit, store, client, username, outcome, now) {
+        log.warn(format_args!("cannot record the request for rate limiting: {e}"));
+    }
+}
+
+/// How a handled request counts towards the rate limits. No `_` arm, like `answer_for`.
+fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
+    match result {
+        Ok(lines) => {
+            let good = lines.iter().any(|l| matches!(l.answer, HostAnswer::Good(_) | HostAnswer::Nochg(_)));
+            let bad = lines.iter().any(|l| matches!(l.answer, HostAnswer::Nohost | HostAnswer::Notfqdn));
+            match (good, bad) {
+                (true, _) => Outcome::Good,
+                (false, true) => Outcome::Bad,
+                (false, false) => Outcome::Neutral,
+            }
+        }
+        Err(
+            UpdateError::Reject(_)
+            | UpdateError::BadCredentials { .. }
+            | UpdateError::NoHostname
+            | UpdateError::TooManyHosts { .. }
+            | UpdateError::Address(_),
+        ) => Outcome::Bad,
+        Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
+    }
 }
 
 fn update(
@@ -149,6 +229,10 @@ fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log
     // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
     let too_long = creds.username.len() > 256 || creds.password.expose().len() > 1024;
     let user = if too_long { None } else { store.user(&creds.username)? };
+    match &user {
+        Some(u) => log.debug(format_args!("verifying the password of `{}` with argon2", u.name)),
+        None => log.debug(format_args!("unknown user `{}`: verifying against the dummy argon2 hash", creds.username)),
+    }
     let verdict = auth::verify(creds.password.expose(), user.as_ref().map(|u| u.password_hash.as_str()), &config.auth);
     let (Some(user), Verdict::Valid { rehash }) = (user.as_ref(), verdict) else {
         let reason = if user.is_none() { "unknown user" } else { "wrong password" };

@@ -22,4 +22,9 @@ macro_rules! world {
 }
 mod clients;
 mod fastcgi;
+mod hardening;
+mod hostile;
+mod logging;
+mod ratelimit;
+mod resilience;
 mod web;

@@ -105,8 +105,11 @@ impl World {
     /// (Re)writes the config file: the world's server and key, cheap Argon2 so debug builds
     /// stay fast, and `extra` appended.
     pub fn write_config(&self, extra: &str) {
+        // Many tests send a burst of updates from one address; only tests that bring their
+        // own `[rate_limit]` table run with limits on.
+        let rate_limit = if extra.contains("[rate_limit]") { "" } else { "\n[rate_limit]\nenabled = false\n" };
         let text = format!(
-            "[database]\npath = \"{}\"\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n",
+            "[database]\npath = \"{}\"\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
             self.db.display(),
             self.dns.addr(),
             self.key.line(),

@@ -1,0 +1,185 @@
+//! Faults against a real Knot beyond those in `faults`: a slow (SIGSTOPped) server, a zone the
+//! server does not serve, a corrupt or locked database, CGI processes killed mid-update, and
+//! 50 concurrent writers on one SQLite file.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{PASSWORD, USER, World, ZONE, base64, bin};
+
+const HOME: &str = "home.dyn.example.test";
+
+/// Starts one CGI update without waiting for it, as the web server would.
+fn spawn_update(w: &World, query: &str) -> Child {
+    Command::new(bin())
+        .env_clear()
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("DDNS_CGI_CONFIG", &w.config)
+        .env("REQUEST_METHOD", "GET")
+        .env("SCRIPT_NAME", "/nic/update")
+        .env("QUERY_STRING", query)
+        .env("REMOTE_ADDR", "198.51.100.77")
+        .env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{USER}:{PASSWORD}"))))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ddns-cgi")
+}
+
+/// The response body of a finished CGI process, and its log.
+fn finish(child: Child) -> (String, String) {
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let body = stdout.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (body, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn integrity(w: &World) -> String {
+    let conn = rusqlite::Connection::open(&w.db).expect("open db");
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("integrity_check")
+}
+
+fn soa_serial(w: &World) -> u64 {
+    let soa = w.dns.query(ZONE, "SOA");
+    soa.first().and_then(|s| s.split_whitespace().nth(2)).and_then(|s| s.parse().ok()).expect("SOA serial")
+}
+
+#[test]
+fn paused_server_times_out_then_recovers() {
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    w.dns.pause();
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.2"));
+    w.dns.resume();
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("no answer from") && r.log.contains("within 1500 ms"), "{}", r.log);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
+    assert_eq!(w.a(HOME), ["192.0.2.2"]);
+}
+
+#[test]
+fn zone_the_server_does_not_serve_is_dnserr() {
+    let w = world!(World::new(crate::util::Setup {
+        extra_config: "[[zones]]\nname = \"other.example.test\"\n",
+        ..Default::default()
+    }));
+    w.admin(&["hostname", "add", USER, "h.other.example.test", "other.example.test"]).success();
+    let r = w.update("hostname=h.other.example.test&myip=192.0.2.3");
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("answered NOTAUTH") || r.log.contains("answered REFUSED"), "{}", r.log);
+    assert_eq!(w.stored("h.other.example.test"), (None, None));
+    // The served zone still works in the same request.
+    w.update(&format!("hostname=h.other.example.test,{HOME}&myip=192.0.2.3")).expect(200, "dnserr\ngood 192.0.2.3\n");
+    assert_eq!(w.a(HOME), ["192.0.2.3"]);
+}
+
+#[test]
+fn corrupt_database_answers_911_with_a_hint() {
+    let w = world!(World::knot());
+    std::fs::write(&w.db, vec![0x5a; 8192]).expect("garbage");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", w.db.display()));
+    }
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.4"));
+    r.expect(200, "911\n");
+    assert!(r.log.contains("not a valid ddns-cgi database; restore it from a backup"), "{}", r.log);
+    assert!(w.a(HOME).is_empty());
+    assert_eq!(std::fs::read(&w.db).expect("db"), vec![0x5a; 8192], "nothing written");
+}
+
+#[test]
+fn database_locked_past_busy_timeout_answers_911() {
+    let w = world!(World::knot());
+    let text = std::fs::read_to_string(&w.config).expect("config");
+    std::fs::write(&w.config, text.replacen("[dns]", "busy_timeout_ms = 300\n\n[dns]", 1)).expect("config");
+    let holder = rusqlite::Connection::open(&w.db).expect("open db");
+    holder.execute_batch("BEGIN IMMEDIATE; UPDATE users SET email = email;").expect("hold the write lock");
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.5"));
+    r.expect(200, "911\n");
+    assert!(r.log.contains("raise it or find the long writer"), "{}", r.log);
+    assert!(w.a(HOME).is_empty(), "no DNS change while the row could not be locked");
+    holder.execute_batch("ROLLBACK").expect("release");
+    assert_eq!(w.stored(HOME), (None, None));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.5")).expect(200, "good 192.0.2.5\n");
+    assert_eq!(w.a(HOME), ["192.0.2.5"]);
+}
+
+#[test]
+fn killed_updates_leave_a_consistent_database() {
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "good 192.0.2.10\n");
+    // Killed while waiting for a paused server (inside the write transaction).
+    w.dns.pause();
+    let children: Vec<Child> =
+        (11..15).map(|i| spawn_update(&w, &format!("hostname={HOME}&myip=192.0.2.{i}"))).collect();
+    std::thread::sleep(Duration::from_millis(400));
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    w.dns.resume();
+    assert_eq!(integrity(&w), "ok");
+    assert_eq!(w.stored(HOME), (Some("192.0.2.10".into()), None));
+    // Killed at spread-out moments of a running update.
+    for (i, delay_ms) in [0u64, 5, 10, 20, 40, 80].iter().enumerate() {
+        let mut c = spawn_update(&w, &format!("hostname={HOME}&myip=192.0.2.{}", 20 + i));
+        std::thread::sleep(Duration::from_millis(*delay_ms));
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    assert_eq!(integrity(&w), "ok");
+    // A killed process may have changed DNS without committing; the next update with a new
+    // address brings both back together.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.99")).expect(200, "good 192.0.2.99\n");
+    assert_eq!(w.a(HOME), ["192.0.2.99"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.99".into()), None));
+}
+
+#[test]
+fn fifty_concurrent_writers() {
+    let w = world!(World::knot());
+    let others: Vec<String> = (0..25).map(|i| format!("h{i}.dyn.example.test")).collect();
+    for h in &others {
+        w.admin(&["hostname", "add", USER, h, ZONE]).success();
+    }
+    let serial_before = soa_serial(&w);
+    let mut children = Vec::new();
+    for (i, other) in others.iter().enumerate() {
+        children.push((HOME.to_owned(), format!("192.0.2.{}", 100 + i)));
+        children.push((other.clone(), format!("198.51.100.{}", 100 + i)));
+    }
+    let running: Vec<(String, String, Child)> = children
+        .into_iter()
+        .map(|(h, ip)| {
+            let c = spawn_update(&w, &format!("hostname={h}&myip={ip}"));
+            (h, ip, c)
+        })
+        .collect();
+    let mut home_good = Vec::new();
+    let mut n_good = 0;
+    for (h, ip, c) in running {
+        let (body, log) = finish(c);
+        // Every update carries a new address, so each must be `good`: no 911, no dnserr.
+        assert_eq!(body, format!("good {ip}\n"), "{h}: {log}");
+        n_good += 1;
+        if h == HOME {
+            home_good.push(ip);
+        }
+    }
+    // No lost update: Knot applied exactly one change per `good` answer.
+    assert_eq!(soa_serial(&w), serial_before + n_good);
+    for (i, h) in others.iter().enumerate() {
+        let ip = format!("198.51.100.{}", 100 + i);
+        assert_eq!(w.a(h), std::slice::from_ref(&ip));
+        assert_eq!(w.stored(h), (Some(ip), None));
+    }
+    // Same host: updates were serialised by the write lock held across the DNS exchange, so
+    // the row holds the last committed one, which was answered `good`, and DNS agrees.
+    let (stored, _) = w.stored(HOME);
+    let stored = stored.expect("home has an address");
+    assert!(home_good.contains(&stored), "{stored} not among {home_good:?}");
+    assert_eq!(w.a(HOME), [stored]);
+    assert_eq!(integrity(&w), "ok");
+}
