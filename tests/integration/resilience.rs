@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{PASSWORD, USER, World, ZONE, base64, bin};
+use crate::util::{DnsKind, PASSWORD, USER, World, ZONE, base64, bin};
 
 const HOME: &str = "home.dyn.example.test";
 
@@ -61,18 +61,24 @@ fn paused_server_times_out_then_recovers() {
 
 #[test]
 fn zone_the_server_does_not_serve_is_dnserr() {
-    let w = world!(World::new(crate::util::Setup {
-        extra_config: "[[zones]]\nname = \"other.example.test\"\n",
-        ..Default::default()
-    }));
-    w.admin(&["hostname", "add", USER, "h.other.example.test", "other.example.test"]).success();
-    let r = w.update("hostname=h.other.example.test&myip=192.0.2.3");
-    r.expect(200, "dnserr\n");
-    assert!(r.log.contains("answered NOTAUTH") || r.log.contains("answered REFUSED"), "{}", r.log);
-    assert_eq!(w.stored("h.other.example.test"), (None, None));
-    // The served zone still works in the same request.
-    w.update(&format!("hostname=h.other.example.test,{HOME}&myip=192.0.2.3")).expect(200, "dnserr\ngood 192.0.2.3\n");
-    assert_eq!(w.a(HOME), ["192.0.2.3"]);
+    // RFC 2136 §3.1.1: an UPDATE for a zone the server is not authoritative for is NOTAUTH;
+    // both servers answer so, and the log must name it.
+    for (kind, rcode) in [(DnsKind::Knot, "NOTAUTH"), (DnsKind::Bind, "NOTAUTH")] {
+        let w = world!(World::new(crate::util::Setup {
+            kind,
+            extra_config: "[[zones]]\nname = \"other.example.test\"\n",
+            ..Default::default()
+        }));
+        w.admin(&["hostname", "add", USER, "h.other.example.test", "other.example.test"]).success();
+        let r = w.update("hostname=h.other.example.test&myip=192.0.2.3");
+        r.expect(200, "dnserr\n");
+        assert!(r.log.contains(&format!("answered {rcode}")), "{kind:?}: {}", r.log);
+        assert_eq!(w.stored("h.other.example.test"), (None, None));
+        // The served zone still works in the same request.
+        w.update(&format!("hostname=h.other.example.test,{HOME}&myip=192.0.2.3"))
+            .expect(200, "dnserr\ngood 192.0.2.3\n");
+        assert_eq!(w.a(HOME), ["192.0.2.3"]);
+    }
 }
 
 #[test]
@@ -182,4 +188,50 @@ fn fifty_concurrent_writers() {
     assert!(home_good.contains(&stored), "{stored} not among {home_good:?}");
     assert_eq!(w.a(HOME), [stored]);
     assert_eq!(integrity(&w), "ok");
+}
+
+#[test]
+fn read_only_database_answers_911_with_a_hint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.5")).expect(200, "good 192.0.2.5\n");
+    // Fold the WAL into the file so the database is one file we can make read-only.
+    rusqlite::Connection::open(&w.db)
+        .and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+        .expect("checkpoint");
+    let dir = w.db.parent().expect("db dir").to_owned();
+    let set = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    set(&w.db, 0o444);
+    set(&dir, 0o555);
+    // Root ignores file modes; the web server's user does not. Run the request as `nobody`.
+    let mut cmd = if crate::util::dnsserver::is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]).arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    };
+    set(&w.config, 0o644);
+    let out = cmd
+        .env_clear()
+        .env("GATEWAY_INTERFACE", "CGI/1.1")
+        .env("DDNS_CGI_CONFIG", &w.config)
+        .env("REQUEST_METHOD", "GET")
+        .env("SCRIPT_NAME", "/nic/update")
+        .env("QUERY_STRING", format!("hostname={HOME}&myip=192.0.2.6"))
+        .env("REMOTE_ADDR", "198.51.100.77")
+        .env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{USER}:{PASSWORD}"))))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ddns-cgi");
+    set(&dir, 0o755);
+    set(&w.db, 0o600);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.ends_with("\r\n\r\n911\n"), "{stdout}\n{log}");
+    assert!(log.contains("must be writable by the user the web server runs CGI as"), "{log}");
+    assert_eq!(w.a(HOME), ["192.0.2.5"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.5".into()), None));
 }
