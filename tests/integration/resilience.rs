@@ -235,3 +235,68 @@ fn read_only_database_answers_911_with_a_hint() {
     assert_eq!(w.a(HOME), ["192.0.2.5"]);
     assert_eq!(w.stored(HOME), (Some("192.0.2.5".into()), None));
 }
+
+/// A UDP relay in front of the real server that corrupts the last MAC octet of every answer,
+/// as an on-path attacker forging answers would. It stops when dropped.
+struct TamperingRelay {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TamperingRelay {
+    fn start(server: std::net::SocketAddr) -> TamperingRelay {
+        use std::sync::atomic::Ordering;
+        let front = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind relay");
+        front.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+        let addr = front.local_addr().expect("relay addr");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((n, client)) = front.recv_from(&mut buf) else { continue };
+                let back = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind back");
+                back.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+                back.send_to(&buf[..n], server).expect("forward");
+                let Ok(m) = back.recv(&mut buf) else { continue };
+                // The TSIG RR is last; its RDATA ends with original id, error and other-len
+                // (6 octets), so the octet before them is the MAC's last one.
+                if m > 7 {
+                    buf[m - 7] ^= 0xff;
+                }
+                let _ = front.send_to(&buf[..m], client);
+            }
+        });
+        TamperingRelay { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for TamperingRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn forged_answer_signature_is_dnserr_and_nothing_is_stored() {
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    let relay = TamperingRelay::start(w.dns.addr());
+    let real = format!("server = \"{}\"", w.dns.addr());
+    w.edit_config(|c| c.replace(&real, &format!("server = \"{}\"", relay.addr)));
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.8"));
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("failed TSIG verification"), "{}", r.log);
+    // The answer cannot be trusted, so nothing is stored, even though the real server may
+    // have applied the update; the next update through a clean path makes them agree again.
+    assert_eq!(w.stored(HOME), (Some("192.0.2.7".into()), None));
+    drop(relay);
+    w.write_config("");
+    w.update(&format!("hostname={HOME}&myip=192.0.2.8")).expect(200, "good 192.0.2.8\n");
+    assert_eq!(w.a(HOME), ["192.0.2.8"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.8".into()), None));
+}
