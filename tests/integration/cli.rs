@@ -78,3 +78,16 @@ fn bad_config_is_a_clear_cli_error() {
     assert!(r.stderr().contains("unknown_key"), "{}", r.stderr());
     assert!(r.stderr().contains(&w.config.display().to_string()), "{}", r.stderr());
 }
+
+#[test]
+fn the_harness_secret_check_fires() {
+    // The harness checks every run's output for the world's secrets. Prove the check can fail:
+    // an invalid user name is echoed in the error, so a name equal to the password trips it.
+    let w = world!(World::knot());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        w.admin_stdin(&["user", "add", crate::util::PASSWORD, "x@example.test", "--password-stdin"], "pw\n");
+    }));
+    let message = caught.expect_err("the secret check must fire");
+    let text = message.downcast_ref::<String>().map(String::as_str).unwrap_or("");
+    assert!(text.contains("printed a secret on stderr"), "{text}");
+}

@@ -139,7 +139,22 @@ impl World {
     pub fn admin_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut cmd = Command::new(bin());
         cmd.env_clear().arg("--config").arg(&self.config).args(args);
-        Run::spawn(cmd, stdin.as_bytes(), format!("ddns-cgi {}", args.join(" ")))
+        let run = Run::spawn(cmd, stdin.as_bytes(), format!("ddns-cgi {}", args.join(" ")));
+        self.assert_no_secrets(&run);
+        run
+    }
+
+    /// Every output of every run in the suite goes through here: none may show the world's
+    /// password, its Basic credential or its TSIG secret (the security stance: secrets never
+    /// reach logs, errors or answers).
+    #[track_caller]
+    fn assert_no_secrets(&self, run: &Run) {
+        let basic = base64(&format!("{USER}:{PASSWORD}"));
+        for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+            for secret in [PASSWORD, basic.as_str(), self.key.secret_b64.as_str()] {
+                assert!(!text.contains(secret), "{} printed a secret on {stream}:\n{text}", run.what);
+            }
+        }
     }
 
     /// Runs one CGI request.
@@ -163,6 +178,7 @@ impl World {
             cmd.env("CONTENT_LENGTH", req.body.len().to_string());
         }
         let run = Run::spawn(cmd, &req.body, format!("CGI {} {}?{}", req.method, req.path, req.query));
+        self.assert_no_secrets(&run);
         Response::parse(&run)
     }
 
