@@ -300,3 +300,25 @@ fn forged_answer_signature_is_dnserr_and_nothing_is_stored() {
     assert_eq!(w.a(HOME), ["192.0.2.8"]);
     assert_eq!(w.stored(HOME), (Some("192.0.2.8".into()), None));
 }
+
+#[test]
+fn update_refused_by_policy_is_dnserr_with_rcode() {
+    use crate::util::{DnsServer, Setup};
+    // Each server's update policy grants A records only, so the AAAA update is refused: BIND
+    // answers REFUSED (RFC 2136 §3.3), Knot treats an ACL that does not match as an unknown
+    // key. Either way the log must name the answer.
+    for (kind, answer) in [(DnsKind::Knot, "answered NOTAUTH (TSIG error BADKEY)"), (DnsKind::Bind, "answered REFUSED")]
+    {
+        let mut w = world!(World::new(Setup { kind, ..Setup::default() }));
+        let Some(strict) = DnsServer::start_a_only(kind, &[&format!("{ZONE}.")], &w.key) else { return };
+        let old = w.dns.addr().to_string();
+        w.edit_config(|c| c.replace(&old, &strict.addr().to_string()));
+        w.dns = strict;
+        w.update(&format!("hostname={HOME}&myip=192.0.2.9")).expect(200, "good 192.0.2.9\n");
+        let r = w.update(&format!("hostname={HOME}&myip6=2001:db8::9"));
+        r.expect(200, "dnserr\n");
+        assert!(r.log.contains(answer), "{kind:?}: {}", r.log);
+        assert_eq!(w.stored(HOME), (Some("192.0.2.9".into()), None));
+        assert!(w.aaaa(HOME).is_empty());
+    }
+}

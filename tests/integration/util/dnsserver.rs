@@ -123,6 +123,8 @@ pub struct DnsServer {
     port: u16,
     dir: PathBuf,
     zones: Vec<String>,
+    /// Grant updates of A records only (to provoke a policy refusal).
+    a_only: bool,
     child: Option<Child>,
 }
 
@@ -131,6 +133,16 @@ impl DnsServer {
     /// and accepts updates signed with `key`. `None` when the server is not installed (see
     /// [`require_program`]).
     pub fn start(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
+        DnsServer::start_with(kind, zones, key, false)
+    }
+
+    /// Like [`start`](Self::start), but the update policy grants A records only: an update of
+    /// AAAA records is refused by policy (BIND `update-policy`, Knot `update-type`).
+    pub fn start_a_only(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
+        DnsServer::start_with(kind, zones, key, true)
+    }
+
+    fn start_with(kind: DnsKind, zones: &[&str], key: &TsigKey, a_only: bool) -> Option<DnsServer> {
         require_program(kind.binary(), kind.package())?;
         require_program(
             if kind == DnsKind::Knot { "kdig" } else { "dig" },
@@ -152,7 +164,7 @@ impl DnsServer {
             );
             std::fs::write(dir.join(format!("{zone}.zone")), text).expect("write zone");
         }
-        let mut server = DnsServer { kind, port: 0, dir, zones, child: None };
+        let mut server = DnsServer { kind, port: 0, dir, zones, a_only, child: None };
         let mut last_error = String::new();
         // A port picked free can be taken before the server binds it; try a few.
         for _ in 0..5 {
@@ -182,6 +194,7 @@ impl DnsServer {
         let text = match self.kind {
             DnsKind::Knot => {
                 let user = if root { "    user: knot:knot\n" } else { "" };
+                let update_type = if self.a_only { "    update-type: [A]\n" } else { "" };
                 let mut zones = String::new();
                 for z in &self.zones {
                     zones.push_str(&format!("  - domain: {z}\n    file: \"{dir}/{z}.zone\"\n    acl: ddns-update\n"));
@@ -191,18 +204,21 @@ impl DnsServer {
                      database:\n    storage: \"{dir}\"\n\
                      log:\n  - target: \"{dir}/server.log\"\n    any: debug\n\
                      key:\n  - id: {key_id}\n    algorithm: {}\n    secret: {}\n\
-                     acl:\n  - id: ddns-update\n    key: {key_id}\n    action: update\n\
+                     acl:\n  - id: ddns-update\n    key: {key_id}\n    action: update\n{update_type}\
                      template:\n  - id: default\n    storage: \"{dir}\"\n    zonefile-sync: -1\n    journal-content: all\n\
                      zone:\n{zones}",
                     key.algorithm, key.secret_b64
                 )
             }
             DnsKind::Bind => {
+                let policy = if self.a_only {
+                    format!("update-policy {{ grant {key_id} zonesub A; }};")
+                } else {
+                    format!("allow-update {{ key \"{key_id}\"; }};")
+                };
                 let mut zones = String::new();
                 for z in &self.zones {
-                    zones.push_str(&format!(
-                        "zone \"{z}\" {{ type primary; file \"{dir}/{z}.zone\"; allow-update {{ key \"{key_id}\"; }}; }};\n"
-                    ));
+                    zones.push_str(&format!("zone \"{z}\" {{ type primary; file \"{dir}/{z}.zone\"; {policy} }};\n"));
                 }
                 format!(
                     "options {{\n  directory \"{dir}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  pid-file \"{dir}/named.pid\";\n  session-keyfile \"{dir}/session.key\";\n  recursion no;\n  dnssec-validation no;\n  notify no;\n}};\n\
