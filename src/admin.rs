@@ -58,7 +58,9 @@ pub(crate) fn user(
             }
             let rows = users
                 .iter()
-                .map(|u| vec![u.name.clone(), u.email.clone(), u.n_hosts.to_string(), utc(u.created_at)])
+                .map(|u| {
+                    vec![u.name.clone(), u.email.clone(), u.n_hosts.to_string(), crate::log::rfc3339(u.created_at)]
+                })
                 .collect();
             Ok(table(&["USER", "EMAIL", "HOSTNAMES", "CREATED"], rows))
         }
@@ -246,7 +248,7 @@ fn host_row(listing: &HostListing) -> Vec<String> {
     } else if h.expired {
         "expired".to_owned()
     } else {
-        expires(h).map_or_else(|| "-".to_owned(), utc)
+        expires(h).map_or_else(|| "-".to_owned(), crate::log::rfc3339)
     };
     vec![
         h.fqdn.clone(),
@@ -256,7 +258,7 @@ fn host_row(listing: &HostListing) -> Vec<String> {
         h.expiry_ttl.to_string(),
         h.ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string()),
         h.ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string()),
-        h.last_update.map_or_else(|| "-".to_owned(), utc),
+        h.last_update.map_or_else(|| "-".to_owned(), crate::log::rfc3339),
         expires,
     ]
 }
@@ -302,32 +304,9 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out
 }
 
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
-fn utc(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn table_aligns_columns() {

@@ -149,7 +149,7 @@ fn severity(level: Level) -> u16 {
 }
 
 /// `2026-01-02T03:04:05Z` for seconds since the epoch (civil-from-days, proleptic Gregorian).
-fn rfc3339(now: i64) -> String {
+pub(crate) fn rfc3339(now: i64) -> String {
     let days = now.div_euclid(86_400);
     let secs = now.rem_euclid(86_400);
     let z = days + 719_468;
@@ -178,6 +178,7 @@ mod tests {
     fn rfc3339_dates() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(1_767_323_045), "2026-01-02T03:04:05Z");
     }
 }
