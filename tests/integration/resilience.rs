@@ -322,3 +322,20 @@ fn update_refused_by_policy_is_dnserr_with_rcode() {
         assert!(w.aaaa(HOME).is_empty());
     }
 }
+
+#[test]
+fn servfail_when_the_server_cannot_write_its_journal() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // BIND must append each update to the zone's journal before answering; when its directory
+    // is not writable the update fails inside the server and it answers SERVFAIL.
+    let w = world!(World::bind());
+    let dir = w.dns.dir().to_owned();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.10"));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("answered SERVFAIL"), "{}\n{}", r.log, w.dns.log());
+    assert_eq!(w.stored(HOME), (None, None));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "good 192.0.2.10\n");
+    assert_eq!(w.a(HOME), ["192.0.2.10"]);
+}

@@ -182,6 +182,11 @@ impl DnsServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The server's working directory (zone files, journal, logs).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn kind(&self) -> DnsKind {
         self.kind
     }
