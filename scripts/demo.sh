@@ -88,13 +88,7 @@ http {
 CONF
   "${as_web[@]}" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
   nginx_pid=$!
-  for _ in $(seq 50); do
-    if curl -s -o /dev/null "http://127.0.0.1:$web_port/"; then return 0; fi
-    kill -0 "$nginx_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill "$nginx_pid" 2>/dev/null || true
-  wait "$nginx_pid" 2>/dev/null || true
+  await_ready "$nginx_pid" curl -s -o /dev/null "http://127.0.0.1:$web_port/" && return 0
   nginx_pid=""
   return 1
 }

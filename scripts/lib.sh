@@ -4,6 +4,8 @@
 #                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root);
 #                                a DIR/ZONE.zone written beforehand is served as it is
 #   stop_knot                    kill it
+#   await_ready PID PROBE...     poll PROBE until it succeeds (0) or PID dies / 5 s pass, in
+#                                which case PID is killed and reaped (1)
 #   write_config FILE DB PORT ZONE SECRET [EXTRA]   a minimal ddns-cgi config
 
 start_knot() {
@@ -48,19 +50,28 @@ CONF
     if [ "$(id -u)" -eq 0 ]; then chown -R knot:knot "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
     knotd -c "$dir/knot.conf" >"$dir/stdout.log" 2>&1 &
     KNOT_PID=$!
-    for _ in $(seq 50); do
-      if kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$zone" SOA +short 2>/dev/null | grep -q ns1; then
-        return 0
-      fi
-      kill -0 "$KNOT_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$KNOT_PID" 2>/dev/null || true
-    wait "$KNOT_PID" 2>/dev/null || true
+    await_ready "$KNOT_PID" knot_answers "$zone" && return 0
     KNOT_PID=""
   done
   echo "knotd did not start:" >&2
   cat "$dir"/*.log >&2
+  return 1
+}
+
+knot_answers() {
+  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$1" SOA +short 2>/dev/null | grep -q ns1
+}
+
+await_ready() {
+  local pid="$1"
+  shift
+  for _ in $(seq 50); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   return 1
 }
 
