@@ -117,6 +117,9 @@ pub(crate) struct TsigKey {
 pub(crate) struct Defaults {
     pub(crate) dns_ttl: u32,
     pub(crate) expiry_ttl: u32,
+    /// The TTLs a client may ask for with `ttl=`; `min_dns_ttl <= max_dns_ttl`.
+    pub(crate) min_dns_ttl: u32,
+    pub(crate) max_dns_ttl: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -181,19 +184,47 @@ pub(crate) struct AuthConfig {
     pub(crate) argon2_p: u32,
 }
 
-/// An HTTP path that accepts updates, with the parameter names it reads.
+/// An HTTP path that accepts requests, what they do, and the parameter names it reads.
 #[derive(Clone, Debug)]
 pub(crate) struct Endpoint {
     pub(crate) path: String,
+    pub(crate) action: Action,
     pub(crate) params: ParamAliases,
 }
 
+/// What a request to an endpoint does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Publish addresses (dyndns2 `/nic/update`); `offline=yes` turns it into a removal.
+    Update,
+    /// Remove the host's address records (nsupdate.info's `/nic/delete`).
+    Delete,
+}
+
+/// The endpoints that exist when the config lists none.
+const DEFAULT_ENDPOINTS: &[(&str, Action)] = &[
+    ("/update", Action::Update),
+    ("/nic/update", Action::Update),
+    // nanodnsd's path, so its documented Fritz!Box URL works when pasted unchanged.
+    ("/api/update", Action::Update),
+    ("/nic/delete", Action::Delete),
+];
+
 /// For each value, the query/body parameter names that carry it; the first one present wins.
+/// A name belongs to at most one of the address lists (`address`, `ipv4`, `ipv6`,
+/// `ipv6_prefix`), so the parser knows which family the name promised.
 #[derive(Clone, Debug)]
 pub(crate) struct ParamAliases {
     pub(crate) hostname: Vec<String>,
+    /// Either family, or one of each comma-separated: dyndns2's `myip`, as ddclient and the
+    /// Fritz!Box send it.
+    pub(crate) address: Vec<String>,
+    /// Exactly one IPv4 address.
     pub(crate) ipv4: Vec<String>,
+    /// Exactly one IPv6 address.
     pub(crate) ipv6: Vec<String>,
+    /// An IPv6 prefix such as `2001:db8:1:2::/64` (Fritz!OS `<ip6lanprefix>`).
+    pub(crate) ipv6_prefix: Vec<String>,
     pub(crate) username: Vec<String>,
     pub(crate) password: Vec<String>,
 }
@@ -203,8 +234,10 @@ impl Default for ParamAliases {
         let v = |names: &[&str]| names.iter().map(|s| (*s).to_owned()).collect();
         ParamAliases {
             hostname: v(&["hostname", "host"]),
-            ipv4: v(&["myip", "ipv4", "ip4"]),
+            address: v(&["myip"]),
+            ipv4: v(&["ipv4", "ip4"]),
             ipv6: v(&["myip6", "myipv6", "ipv6", "ip6"]),
+            ipv6_prefix: v(&["ipv6prefix", "ip6lanprefix"]),
             username: v(&["username", "user"]),
             password: v(&["password", "pass", "token"]),
         }
@@ -327,6 +360,8 @@ struct RawZone {
 struct RawDefaults {
     dns_ttl: Option<i64>,
     expiry_ttl: Option<i64>,
+    min_dns_ttl: Option<i64>,
+    max_dns_ttl: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -370,6 +405,7 @@ struct RawAuth {
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
     path: String,
+    action: Option<String>,
     #[serde(default)]
     params: RawParams,
 }
@@ -378,8 +414,10 @@ struct RawEndpoint {
 #[serde(deny_unknown_fields)]
 struct RawParams {
     hostname: Option<Vec<String>>,
+    address: Option<Vec<String>>,
     ipv4: Option<Vec<String>>,
     ipv6: Option<Vec<String>>,
+    ipv6_prefix: Option<Vec<String>>,
     username: Option<Vec<String>>,
     password: Option<Vec<String>>,
 }
@@ -480,7 +518,18 @@ impl Validator<'_> {
         let defaults = Defaults {
             dns_ttl: self.range("defaults.dns_ttl", raw.defaults.dns_ttl, 60, 1, 86_400)?,
             expiry_ttl: self.expiry_ttl("defaults.expiry_ttl", raw.defaults.expiry_ttl)?,
+            min_dns_ttl: self.range("defaults.min_dns_ttl", raw.defaults.min_dns_ttl, 30, 1, 86_400)?,
+            max_dns_ttl: self.range("defaults.max_dns_ttl", raw.defaults.max_dns_ttl, 86_400, 1, 86_400)?,
         };
+        if defaults.min_dns_ttl > defaults.max_dns_ttl {
+            return Err(self.invalid(
+                "defaults.min_dns_ttl",
+                format!(
+                    "must not exceed `defaults.max_dns_ttl`, got `{}` > `{}`",
+                    defaults.min_dns_ttl, defaults.max_dns_ttl
+                ),
+            ));
+        }
 
         let r = raw.rate_limit;
         let rate_limit = RateLimit {
@@ -520,9 +569,13 @@ impl Validator<'_> {
         };
 
         let endpoints = if raw.endpoints.is_empty() {
-            ["/update", "/nic/update"]
+            DEFAULT_ENDPOINTS
                 .iter()
-                .map(|p| Endpoint { path: (*p).to_owned(), params: ParamAliases::default() })
+                .map(|(path, action)| Endpoint {
+                    path: (*path).to_owned(),
+                    action: *action,
+                    params: ParamAliases::default(),
+                })
                 .collect()
         } else {
             self.endpoints(raw.endpoints)?
@@ -598,12 +651,42 @@ impl Validator<'_> {
             };
             let params = ParamAliases {
                 hostname: list("hostname", e.params.hostname, d.hostname)?,
+                address: list("address", e.params.address, d.address)?,
                 ipv4: list("ipv4", e.params.ipv4, d.ipv4)?,
                 ipv6: list("ipv6", e.params.ipv6, d.ipv6)?,
+                ipv6_prefix: list("ipv6_prefix", e.params.ipv6_prefix, d.ipv6_prefix)?,
                 username: list("username", e.params.username, d.username)?,
                 password: list("password", e.params.password, d.password)?,
             };
-            out.push(Endpoint { path: e.path, params });
+            // A name in two address lists would make the family it promises ambiguous (and
+            // a config written before `address` existed had `myip` under `ipv4`).
+            let lists = [
+                ("address", &params.address),
+                ("ipv4", &params.ipv4),
+                ("ipv6", &params.ipv6),
+                ("ipv6_prefix", &params.ipv6_prefix),
+            ];
+            for (n, (key, names)) in lists.iter().enumerate() {
+                for (other, other_names) in &lists[n + 1..] {
+                    if let Some(name) = names.iter().find(|name| other_names.contains(name)) {
+                        return Err(self.invalid(
+                            &format!("endpoints[{i}].params.{other}"),
+                            format!("repeats `{name}` from `params.{key}`; a name belongs to one address list"),
+                        ));
+                    }
+                }
+            }
+            let action = match e.action.as_deref() {
+                None | Some("update") => Action::Update,
+                Some("delete") => Action::Delete,
+                Some(other) => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].action"),
+                        format!("must be `update` or `delete`, got `{other}`"),
+                    ));
+                }
+            };
+            out.push(Endpoint { path: e.path, action, params });
         }
         Ok(out)
     }
@@ -832,7 +915,17 @@ mod tests {
         assert_eq!(c.defaults.expiry_ttl, 3600);
         assert_eq!(c.zones[0].server, "127.0.0.1:53".parse().expect("addr"));
         assert_eq!(c.zones[0].name_str(), "dyn.example.com");
-        assert_eq!(c.endpoints.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["/update", "/nic/update"]);
+        assert_eq!(
+            c.endpoints.iter().map(|e| (e.path.as_str(), e.action)).collect::<Vec<_>>(),
+            [
+                ("/update", Action::Update),
+                ("/nic/update", Action::Update),
+                ("/api/update", Action::Update),
+                ("/nic/delete", Action::Delete)
+            ]
+        );
+        assert!(c.endpoints.iter().all(|e| e.params.password.contains(&"token".to_owned())));
+        assert_eq!((c.defaults.min_dns_ttl, c.defaults.max_dns_ttl), (30, 86_400));
         assert_eq!(c.rate_limit.bad_max_requests, 3);
         assert!(c.http.proxy_header.is_none());
     }
@@ -861,6 +954,27 @@ mod tests {
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
             "in /etc/ddns-cgi/config.toml: TOML parse error at line 3, column 2\n  |\n3 | [x]\n  |  ^\nunknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`",
+        );
+        check_err(
+            &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),
+            "`defaults.min_dns_ttl` must not exceed `defaults.max_dns_ttl`, got `600` > `300` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[defaults]\nmax_dns_ttl = 0\n"),
+            "`defaults.max_dns_ttl` must be between 1 and 86400, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[[endpoints]]\npath = \"/x\"\naction = \"remove\"\n"),
+            "`endpoints[0].action` must be `update` or `delete`, got `remove` (in /etc/ddns-cgi/config.toml)",
+        );
+        // A config from before `params.address` existed, with `myip` under `ipv4`.
+        check_err(
+            &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv4 = [\"myip\", \"ipv4\"]\n"),
+            "`endpoints[0].params.ipv4` repeats `myip` from `params.address`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv6 = [\"ip\"]\nipv6_prefix = [\"ip\"]\n"),
+            "`endpoints[0].params.ipv6_prefix` repeats `ip` from `params.ipv6`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[email]\nenabled = true\nfrom_address = \"nobody\"\n"),

@@ -70,8 +70,10 @@ pub(crate) fn replace_message(
 }
 
 /// Builds one UPDATE that removes the A and AAAA rrsets of `fqdn` (RFC 2136 §2.5.2), whatever
-/// they hold; `hostname delete` uses it. Deleting an rrset that does not exist is a no-op
-/// (§3.4.2.3), so this also succeeds for a host that never had records.
+/// they hold; `hostname delete`, dyndns2 `offline=yes` and `/nic/delete` use it. Both
+/// families go in one message, so a host is never left half offline. Deleting an rrset that
+/// does not exist is a no-op (§3.4.2.3), so this also succeeds for a host that never had
+/// records.
 pub(crate) fn delete_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
     let mut message = update_message(zone, fqdn)?;
     message.add_update(delete_rrset(fqdn, RecordType::A));
@@ -325,6 +327,17 @@ mod tests {
         assert_eq!((updates[0].dns_class, updates[0].ttl), (DNSClass::ANY, 0));
         assert_eq!(updates[1].data, RData::A(A("192.0.2.1".parse().expect("ip"))));
         assert_eq!(updates[1].ttl, 60);
+    }
+
+    #[test]
+    fn delete_removes_both_families_in_one_message() {
+        let m = delete_message(&name("dyn.example.com."), &name("h.dyn.example.com.")).expect("message");
+        assert_eq!(m.metadata.op_code, OpCode::Update);
+        assert!(m.answers.is_empty(), "no prerequisites");
+        let del = &m.authorities;
+        assert_eq!(del.len(), 2);
+        assert!(del.iter().all(|r| r.dns_class == DNSClass::ANY && r.ttl == 0 && r.name == name("h.dyn.example.com.")));
+        assert_eq!((del[0].record_type(), del[1].record_type()), (RecordType::A, RecordType::AAAA));
     }
 
     #[test]

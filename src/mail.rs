@@ -144,6 +144,7 @@ mod tests {
             ipv6: None,
             last_update: Some(1),
             expired: true,
+            offline: false,
         }
     }
 

@@ -67,6 +67,8 @@ pub(crate) enum AccountAnswer {
     Notfqdn,
     /// An address parameter that is malformed, of the wrong family or not unicast.
     Badip,
+    /// A `ttl` that is malformed or outside the configured bounds.
+    Badttl,
     /// A malformed request: bad encoding, unsupported content type, body too large.
     Badagent,
     /// A method other than GET and POST.
@@ -101,6 +103,7 @@ fn account_status(a: AccountAnswer) -> (u16, &'static str) {
         AccountAnswer::Numhost => (200, "numhost"),
         AccountAnswer::Notfqdn => (200, "notfqdn"),
         AccountAnswer::Badip => (200, "badip"),
+        AccountAnswer::Badttl => (200, "badttl"),
         AccountAnswer::Badagent => (200, "badagent"),
         AccountAnswer::MethodNotAllowed => (405, "badagent"),
         AccountAnswer::NotFound => (404, "badagent"),
@@ -258,6 +261,7 @@ mod tests {
             AccountAnswer::Numhost,
             AccountAnswer::Notfqdn,
             AccountAnswer::Badip,
+            AccountAnswer::Badttl,
             AccountAnswer::Badagent,
             AccountAnswer::MethodNotAllowed,
             AccountAnswer::NotFound,

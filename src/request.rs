@@ -6,11 +6,12 @@
 //! caller has authenticated the user, so an unauthenticated client learns nothing.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Action, Config, Endpoint};
 use crate::secret::Secret;
 
 /// Largest request body we read (and `QUERY_STRING` we accept); a dyndns2 request is tiny.
@@ -42,13 +43,26 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
 /// header.
 pub(crate) type Env = BTreeMap<String, String>;
 
+/// The dyndns2 parameter that takes a host offline (`offline=yes`).
+const OFFLINE_PARAM: &str = "offline";
+/// The parameter that asks for a TTL.
+const TTL_PARAM: &str = "ttl";
+
 /// A request that could be parsed far enough to be answered in dyndns2.
 #[derive(Debug)]
 pub(crate) struct Request {
     pub(crate) credentials: Option<Credentials>,
+    /// Publish addresses, or take the hosts offline.
+    pub(crate) intent: Intent,
     /// The requested hostnames, each normalised or rejected, in request order.
     pub(crate) hostnames: Result<Vec<HostArg>, HostsError>,
+    /// The addresses to publish; not looked at when the hosts go offline.
     pub(crate) addresses: Result<Addresses, AddressError>,
+    /// The IPv6 prefix the client announced (Fritz!OS `<ip6lanprefix>`), checked but not
+    /// used yet; only set when `addresses` is `Ok`.
+    pub(crate) ipv6_prefix: Option<Ipv6Prefix>,
+    /// The TTL the client asked for, checked against `[defaults] min_dns_ttl`/`max_dns_ttl`.
+    pub(crate) ttl: Result<Option<u32>, TtlError>,
     /// The client's address (after trusted-proxy resolution), for logs and rate limits.
     pub(crate) client: Option<IpAddr>,
     pub(crate) format: Format,
@@ -59,6 +73,37 @@ pub(crate) struct Request {
 pub(crate) struct Credentials {
     pub(crate) username: String,
     pub(crate) password: Secret<String>,
+}
+
+/// What a request asks for each of its hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// Publish the request's addresses.
+    Update,
+    /// Remove the A and AAAA records: dyndns2 `offline=yes`, or a `delete` endpoint.
+    Offline,
+}
+
+/// An IPv6 prefix as routers announce their delegated LAN prefix: `2001:db8:1:2::/64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ipv6Prefix {
+    pub(crate) addr: Ipv6Addr,
+    pub(crate) len: u8,
+}
+
+impl fmt::Display for Ipv6Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Why a requested TTL cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TtlError {
+    #[error("`ttl` value `{value}` is not a number of seconds")]
+    Malformed { value: String },
+    #[error("`ttl` value `{ttl}` is outside {min}..={max} (`defaults.min_dns_ttl`, `defaults.max_dns_ttl`)")]
+    OutOfRange { ttl: u32, min: u32, max: u32 },
 }
 
 /// One entry of the `hostname` list.
@@ -90,8 +135,10 @@ pub(crate) struct Addresses {
 pub(crate) enum AddressError {
     #[error("`{param}` value `{value}` is not an IP address")]
     Unparsable { param: String, value: String },
-    #[error("`{param}` value `{value}` is not an IPv6 address")]
-    WrongFamily { param: String, value: String },
+    #[error("`{param}` value `{value}` is not an IPv{family} address")]
+    WrongFamily { param: String, value: String, family: u8 },
+    #[error("`{param}` value `{value}` is not an IPv6 prefix such as `2001:db8:1:2::/64`")]
+    NotPrefix { param: String, value: String },
     #[error("`{param}` value `{value}` is not a public unicast address")]
     NotUnicast { param: String, value: String },
     #[error("`{param}` gives two IPv{family} addresses")]
@@ -167,7 +214,8 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
     let params = Params { pairs: params, endpoint };
 
     let client = client_address(env, config);
-    let addresses = params.addresses().and_then(|a| match a {
+    let ipv6_prefix = params.ipv6_prefix();
+    let addresses = ipv6_prefix.clone().and_then(|_| params.addresses()).and_then(|a| match a {
         Some(a) => Ok(a),
         None => match &client {
             // The peer's address gets the same unicast check as an explicit one: a
@@ -181,10 +229,18 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         },
     });
 
+    let intent = match endpoint.action {
+        Action::Delete => Intent::Offline,
+        Action::Update if params.offline() => Intent::Offline,
+        Action::Update => Intent::Update,
+    };
     Ok(Request {
         credentials: basic_credentials(env).or_else(|| params.credentials()),
+        intent,
         hostnames: params.hostnames(),
         addresses,
+        ipv6_prefix: ipv6_prefix.ok().flatten(),
+        ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
         client: client.ok(),
         format: format(env),
     })
@@ -244,40 +300,87 @@ impl Params<'_> {
             .collect())
     }
 
-    /// The explicit addresses, `None` when the request gives none.
+    /// The explicit addresses, `None` when the request gives none. An `address` name
+    /// (`myip`) may carry either family or one of each; an `ipv4` or `ipv6` name carries
+    /// exactly one address of the family it names. Two parameters that give different
+    /// addresses of one family make the request ambiguous.
     fn addresses(&self) -> Result<Option<Addresses>, AddressError> {
         let mut out = Addresses { ipv4: None, ipv6: None };
-        // The IPv4 parameter (`myip`) may carry an IPv4, an IPv6 or both, comma-separated in
-        // either order: that is how ddclient and the Fritz!Box send dual stack.
-        if let Some((param, value)) = self.first(&self.endpoint.params.ipv4) {
+        let repeated = |param: &str, family| Err(AddressError::Repeated { param: param.to_owned(), family });
+        // ddclient and the Fritz!Box send dual stack in `myip`, comma-separated in either
+        // order; an empty part is the Fritz!Box's `<ip6addr>` when it has no IPv6.
+        if let Some((param, value)) = self.first(&self.endpoint.params.address) {
             for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 match parse_address(param, item)? {
                     IpAddr::V4(a) if out.ipv4.is_none() => out.ipv4 = Some(a),
                     IpAddr::V6(a) if out.ipv6.is_none() => out.ipv6 = Some(a),
-                    ip => {
-                        return Err(AddressError::Repeated {
-                            param: param.to_owned(),
-                            family: if ip.is_ipv4() { 4 } else { 6 },
-                        });
-                    }
+                    ip => return repeated(param, if ip.is_ipv4() { 4 } else { 6 }),
                 }
+            }
+        }
+        if let Some((param, value)) = self.first(&self.endpoint.params.ipv4) {
+            match parse_address(param, value.trim())? {
+                IpAddr::V4(a) => match out.ipv4 {
+                    Some(existing) if existing != a => return repeated(param, 4),
+                    _ => out.ipv4 = Some(a),
+                },
+                IpAddr::V6(_) => return Err(wrong_family(param, value, 4)),
             }
         }
         if let Some((param, value)) = self.first(&self.endpoint.params.ipv6) {
             match parse_address(param, value.trim())? {
                 IpAddr::V6(a) => match out.ipv6 {
-                    Some(existing) if existing != a => {
-                        return Err(AddressError::Repeated { param: param.to_owned(), family: 6 });
-                    }
+                    Some(existing) if existing != a => return repeated(param, 6),
                     _ => out.ipv6 = Some(a),
                 },
-                IpAddr::V4(_) => {
-                    return Err(AddressError::WrongFamily { param: param.to_owned(), value: truncate(value, 64) });
-                }
+                IpAddr::V4(_) => return Err(wrong_family(param, value, 6)),
             }
         }
         Ok((out.ipv4.is_some() || out.ipv6.is_some()).then_some(out))
     }
+
+    /// The announced IPv6 prefix, `None` when absent or empty (Fritz!OS leaves
+    /// `<ip6lanprefix>` empty without IPv6). The slash may arrive plain or as `%2F`; form
+    /// decoding has already turned the latter into a slash.
+    fn ipv6_prefix(&self) -> Result<Option<Ipv6Prefix>, AddressError> {
+        let Some((param, value)) = self.first(&self.endpoint.params.ipv6_prefix) else { return Ok(None) };
+        let not_prefix = || AddressError::NotPrefix { param: param.to_owned(), value: truncate(value, 64) };
+        let (addr, len) = value.trim().split_once('/').ok_or_else(not_prefix)?;
+        let addr: Ipv6Addr = addr.parse().map_err(|_| not_prefix())?;
+        // Digits only: `u8::from_str` would also take `+64`.
+        let len = Some(len)
+            .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|l| l.parse::<u8>().ok())
+            .filter(|l| (1..=128).contains(l))
+            .ok_or_else(not_prefix)?;
+        if !is_unicast(IpAddr::V6(addr)) {
+            return Err(not_prefix());
+        }
+        Ok(Some(Ipv6Prefix { addr, len }))
+    }
+
+    /// dyndns2 `offline=yes` (any case). `no`, `nochg` and anything else keep the host
+    /// online: ddclient sends `offline=no` with every update.
+    fn offline(&self) -> bool {
+        self.pairs.iter().find(|(k, _)| k == OFFLINE_PARAM).is_some_and(|(_, v)| v.trim().eq_ignore_ascii_case("yes"))
+    }
+
+    /// The requested TTL: decimal seconds within `min..=max`; empty counts as absent.
+    fn ttl(&self, min: u32, max: u32) -> Result<Option<u32>, TtlError> {
+        let Some((_, value)) = self.first(&[TTL_PARAM.to_owned()]) else { return Ok(None) };
+        let ttl = Some(value)
+            .filter(|v| v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| TtlError::Malformed { value: truncate(value, 32) })?;
+        if !(min..=max).contains(&ttl) {
+            return Err(TtlError::OutOfRange { ttl, min, max });
+        }
+        Ok(Some(ttl))
+    }
+}
+
+fn wrong_family(param: &str, value: &str, family: u8) -> AddressError {
+    AddressError::WrongFamily { param: param.to_owned(), value: truncate(value, 64), family }
 }
 
 /// Parses an address a client asks us to publish. Only addresses that can reach the client
@@ -549,6 +652,106 @@ mod tests {
         assert!(matches!(get("hostname=a.b&myip=0.0.0.0").addresses, Err(AddressError::NotUnicast { .. })));
         assert!(matches!(get("hostname=a.b&myip6=fe80::1%25eth0").addresses, Err(AddressError::Unparsable { .. })));
         assert!(matches!(get("hostname=a.b&myip6=::ffff:192.0.2.1").addresses, Err(AddressError::NotUnicast { .. })));
+    }
+
+    #[test]
+    fn family_parameters_carry_their_family() {
+        let v4 = |s: &str| Some(s.parse::<Ipv4Addr>().expect("ip"));
+        let v6 = |s: &str| Some(s.parse::<Ipv6Addr>().expect("ip"));
+        let wrong = |q: &str, param: &str, family: u8| {
+            let err = get(q).addresses.expect_err(q);
+            assert!(
+                matches!(&err, AddressError::WrongFamily { param: p, family: f, .. } if p == param && *f == family),
+                "{q}: {err:?}"
+            );
+        };
+        wrong("hostname=a.b&ipv4=2001:db8::1", "ipv4", 4);
+        wrong("hostname=a.b&ip4=2001:db8::1", "ip4", 4);
+        wrong("hostname=a.b&ipv6=192.0.2.1", "ipv6", 6);
+        wrong("hostname=a.b&ip6=192.0.2.1", "ip6", 6);
+        // One address per family parameter: a list is not an address.
+        assert!(matches!(
+            get("hostname=a.b&ipv4=192.0.2.1,2001:db8::1").addresses,
+            Err(AddressError::Unparsable { .. })
+        ));
+        // `myip` takes either family.
+        assert_eq!(
+            get("hostname=a.b&myip=2001:db8::1").addresses,
+            Ok(Addresses { ipv4: None, ipv6: v6("2001:db8::1") })
+        );
+        // nanodnsd's form, and agreeing or disagreeing values across parameters.
+        assert_eq!(
+            get("hostname=a.b&ipv4=192.0.2.1&ipv6=2001:db8::1").addresses,
+            Ok(Addresses { ipv4: v4("192.0.2.1"), ipv6: v6("2001:db8::1") })
+        );
+        assert_eq!(
+            get("hostname=a.b&myip=192.0.2.1&ipv4=192.0.2.1").addresses,
+            Ok(Addresses { ipv4: v4("192.0.2.1"), ipv6: None })
+        );
+        assert!(matches!(
+            get("hostname=a.b&myip=192.0.2.1&ipv4=192.0.2.2").addresses,
+            Err(AddressError::Repeated { family: 4, .. })
+        ));
+        assert_eq!(
+            get("hostname=a.b&myip=192.0.2.1,&ipv6=").addresses,
+            Ok(Addresses { ipv4: v4("192.0.2.1"), ipv6: None })
+        );
+    }
+
+    #[test]
+    fn ipv6_prefixes_are_checked_and_kept() {
+        let prefix = Some(Ipv6Prefix { addr: "2001:db8:1:2::".parse().expect("ip"), len: 64 });
+        for q in
+            ["ip6lanprefix=2001:db8:1:2::/64", "ip6lanprefix=2001:db8:1:2::%2F64", "ipv6prefix=2001:db8:1:2::%2f64"]
+        {
+            let r = get(&format!("hostname=a.b&myip=192.0.2.1&{q}"));
+            assert_eq!((r.ipv6_prefix, r.addresses.is_ok()), (prefix, true), "{q}");
+        }
+        let r = get("hostname=a.b&myip=192.0.2.1&ip6lanprefix=");
+        assert_eq!((r.ipv6_prefix, r.addresses.is_ok()), (None, true));
+        for bad in [
+            "2001:db8::",
+            "2001:db8::/0",
+            "2001:db8::/129",
+            "2001:db8::/+64",
+            "2001:db8::/",
+            "192.0.2.0/24",
+            "fe80::/64",
+            "ff00::/8",
+            "::/64",
+        ] {
+            let r = get(&format!("hostname=a.b&myip=192.0.2.1&ip6lanprefix={bad}"));
+            assert!(matches!(r.addresses, Err(AddressError::NotPrefix { .. })), "{bad}: {:?}", r.addresses);
+            assert_eq!(r.ipv6_prefix, None);
+        }
+    }
+
+    #[test]
+    fn offline_and_delete_intents() {
+        assert_eq!(get("hostname=a.b").intent, Intent::Update);
+        assert_eq!(get("hostname=a.b&offline=no").intent, Intent::Update);
+        assert_eq!(get("hostname=a.b&offline=NOCHG").intent, Intent::Update);
+        assert_eq!(get("hostname=a.b&offline=yes").intent, Intent::Offline);
+        assert_eq!(get("hostname=a.b&offline=YES&myip=192.0.2.1").intent, Intent::Offline);
+        let e = env(&[("QUERY_STRING", "hostname=a.b"), ("SCRIPT_NAME", "/nic/delete")]);
+        assert_eq!(parse(&e, b"", &config("")).expect("parses").intent, Intent::Offline);
+        let e = env(&[("QUERY_STRING", "hostname=a.b"), ("SCRIPT_NAME", "/api/update")]);
+        assert_eq!(parse(&e, b"", &config("")).expect("parses").intent, Intent::Update);
+    }
+
+    #[test]
+    fn ttl_within_bounds() {
+        let cfg = config("[defaults]\nmin_dns_ttl = 30\nmax_dns_ttl = 3600\n");
+        let ttl = |q: &str| parse(&env(&[("QUERY_STRING", q)]), b"", &cfg).expect("parses").ttl;
+        assert_eq!(ttl("hostname=a.b"), Ok(None));
+        assert_eq!(ttl("hostname=a.b&ttl="), Ok(None));
+        assert_eq!(ttl("hostname=a.b&ttl=30"), Ok(Some(30)));
+        assert_eq!(ttl("hostname=a.b&ttl=3600"), Ok(Some(3600)));
+        assert_eq!(ttl("hostname=a.b&ttl=29"), Err(TtlError::OutOfRange { ttl: 29, min: 30, max: 3600 }));
+        assert_eq!(ttl("hostname=a.b&ttl=3601"), Err(TtlError::OutOfRange { ttl: 3601, min: 30, max: 3600 }));
+        for bad in ["-1", "+60", "60s", "1e3", "4294967296", "99999999999", " 60"] {
+            assert!(matches!(ttl(&format!("hostname=a.b&ttl={bad}")), Err(TtlError::Malformed { .. })), "{bad}");
+        }
     }
 
     #[test]

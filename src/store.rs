@@ -43,6 +43,9 @@ const MIGRATIONS: &[&str] = &[
         at    INTEGER NOT NULL
     );
     CREATE INDEX rate_limit_lookup ON rate_limit(scope, key, at);",
+    // Offline hosts (dyndns2 `offline=yes`, `/nic/delete`): their records were removed on
+    // request and the row's addresses cleared; the next update with an address restores them.
+    "ALTER TABLE hostnames ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A failure of the database layer. Messages say what to fix.
@@ -115,6 +118,8 @@ pub(crate) struct Host {
     pub(crate) ipv6: Option<Ipv6Addr>,
     pub(crate) last_update: Option<i64>,
     pub(crate) expired: bool,
+    /// Taken offline by its owner: no records in DNS, no addresses in the row.
+    pub(crate) offline: bool,
 }
 
 /// A hostname to create.
@@ -134,8 +139,12 @@ pub(crate) enum HostWrite {
     None,
     /// The addresses are current: refresh the last-update time only (`nochg`).
     Touch { now: i64 },
-    /// The DNS server accepted these addresses: store them and clear `expired`.
-    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, now: i64 },
+    /// The DNS server accepted these addresses with this TTL: store them and clear
+    /// `expired` and `offline`.
+    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, dns_ttl: u32, now: i64 },
+    /// The DNS server removed the host's records on the owner's request: clear the
+    /// addresses (the row never claims more than DNS has) and mark the host offline.
+    Offline { now: i64 },
 }
 
 /// An open database.
@@ -288,10 +297,18 @@ impl Store {
                 tx.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, h.id])
                     .map_err(StoreError::from)?;
             }
-            (HostWrite::Addresses { ipv4, ipv6, now }, Some(h)) => {
+            (HostWrite::Addresses { ipv4, ipv6, dns_ttl, now }, Some(h)) => {
                 tx.execute(
-                    "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, last_update = ?3, expired = 0 WHERE id = ?4",
-                    params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), now, h.id],
+                    "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, dns_ttl = ?3, last_update = ?4, expired = 0, offline = 0
+                     WHERE id = ?5",
+                    params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), dns_ttl, now, h.id],
+                )
+                .map_err(StoreError::from)?;
+            }
+            (HostWrite::Offline { now }, Some(h)) => {
+                tx.execute(
+                    "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
+                    params![now, h.id],
                 )
                 .map_err(StoreError::from)?;
             }
@@ -395,7 +412,8 @@ impl Store {
             "SELECT {HOST_COLUMNS}, u.name FROM hostnames h JOIN users u ON u.id = h.user_id
              WHERE ?1 IS NULL OR h.user_id = ?1 ORDER BY h.fqdn"
         ))?;
-        let rows = stmt.query_map([user_id], |r| Ok(HostListing { host: host_from(r)?, owner: r.get(10)? }))?;
+        let rows =
+            stmt.query_map([user_id], |r| Ok(HostListing { host: host_from(r)?, owner: r.get(N_HOST_COLUMNS)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -505,8 +523,9 @@ impl Store {
                 "SELECT {HOST_COLUMNS}, u.name, u.email FROM hostnames h JOIN users u ON u.id = h.user_id
                  WHERE h.expired = 1 AND h.notified = 0 ORDER BY u.name, h.fqdn"
             ))?;
-            let rows =
-                stmt.query_map([], |r| Ok(Unnotified { host: host_from(r)?, owner: r.get(10)?, email: r.get(11)? }))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Unnotified { host: host_from(r)?, owner: r.get(N_HOST_COLUMNS)?, email: r.get(N_HOST_COLUMNS + 1)? })
+            })?;
             rows.collect::<Result<_, _>>()?
         };
         tx.execute("UPDATE hostnames SET notified = 1 WHERE expired = 1 AND notified = 0", [])?;
@@ -534,7 +553,9 @@ impl Store {
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
 const HOST_COLUMNS: &str =
-    "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired";
+    "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline";
+/// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
+const N_HOST_COLUMNS: usize = 11;
 
 fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let ipv4: Option<String> = r.get(6)?;
@@ -551,35 +572,13 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         ipv6: ipv6.and_then(|s| s.parse().ok()),
         last_update: r.get(8)?,
         expired: r.get(9)?,
+        offline: r.get(10)?,
     })
 }
 
 fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id, fqdn, zone, user_id, dns_ttl, expiry_ttl, ipv4, ipv6, last_update, expired
-             FROM hostnames WHERE fqdn = ?1",
-            [fqdn],
-            |r| {
-                let ipv4: Option<String> = r.get(6)?;
-                let ipv6: Option<String> = r.get(7)?;
-                Ok(Host {
-                    id: r.get(0)?,
-                    fqdn: r.get(1)?,
-                    zone: r.get(2)?,
-                    user_id: r.get(3)?,
-                    dns_ttl: r.get(4)?,
-                    expiry_ttl: r.get(5)?,
-                    // Only this module writes these columns, always from parsed addresses.
-                    ipv4: ipv4.and_then(|s| s.parse().ok()),
-                    ipv6: ipv6.and_then(|s| s.parse().ok()),
-                    last_update: r.get(8)?,
-                    expired: r.get(9)?,
-                })
-            },
-        )
-        .optional()?;
-    Ok(row)
+    let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = ?1");
+    Ok(conn.query_row(&sql, [fqdn], host_from).optional()?)
 }
 
 #[cfg(test)]
@@ -612,6 +611,29 @@ mod tests {
     }
 
     #[test]
+    fn version_1_database_gains_the_offline_column() {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-store-v1-{}", rand_suffix()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("t.db");
+        {
+            let conn = Connection::open(&path).expect("create");
+            conn.execute_batch(MIGRATIONS[0]).expect("version 1 schema");
+            conn.pragma_update(None, "user_version", 1).expect("version");
+            conn.execute_batch(
+                "INSERT INTO users (name, email, password_hash, created_at) VALUES ('alice', 'a@example.com', 'h', 1);
+                 INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, ipv4, created_at)
+                 VALUES ('h.dyn.example.com', 'dyn.example.com', 1, 60, 0, '192.0.2.1', 1);",
+            )
+            .expect("rows");
+        }
+        let store = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect("migrate");
+        assert_eq!(store.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        let h = store.host("h.dyn.example.com").expect("q").expect("h");
+        assert_eq!((h.ipv4, h.offline), (Some("192.0.2.1".parse().expect("ip")), false));
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
     fn refuses_newer_schema() {
         let (dir, store) = temp_store();
         store.conn.pragma_update(None, "user_version", 99).expect("set");
@@ -619,7 +641,10 @@ mod tests {
         let err = Store::open(&dir.join("t.db"), Duration::from_secs(1), OpenMode::Existing).expect_err("too new");
         assert_eq!(
             err.to_string(),
-            "database schema version 99 is newer than this ddns-cgi supports (1); upgrade ddns-cgi"
+            format!(
+                "database schema version 99 is newer than this ddns-cgi supports ({}); upgrade ddns-cgi",
+                MIGRATIONS.len()
+            )
         );
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
@@ -672,11 +697,24 @@ mod tests {
         store
             .with_host_locked::<_, StoreError>("h.dyn.example.com", |h| {
                 assert!(h.is_some());
-                Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, now: 5 }, ()))
+                Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 120, now: 5 }, ()))
             })
             .expect("write");
         let h = store.host("h.dyn.example.com").expect("q").expect("h");
-        assert_eq!((h.ipv4, h.ipv6, h.last_update, h.expired), (Some(ip), None, Some(5), false));
+        assert_eq!((h.ipv4, h.ipv6, h.dns_ttl, h.last_update, h.expired), (Some(ip), None, 120, Some(5), false));
+
+        // Offline clears the addresses; the next address write brings the host back.
+        store
+            .with_host_locked::<_, StoreError>("h.dyn.example.com", |_| Ok((HostWrite::Offline { now: 6 }, ())))
+            .expect("offline");
+        let h = store.host("h.dyn.example.com").expect("q").expect("h");
+        assert_eq!((h.ipv4, h.ipv6, h.last_update, h.offline), (None, None, Some(6), true));
+        store
+            .with_host_locked::<_, StoreError>("h.dyn.example.com", |_| {
+                Ok((HostWrite::Addresses { ipv4: None, ipv6: None, dns_ttl: 120, now: 7 }, ()))
+            })
+            .expect("write");
+        assert!(!store.host("h.dyn.example.com").expect("q").expect("h").offline);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 
@@ -691,7 +729,7 @@ mod tests {
             let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
             store
                 .with_host_locked::<_, StoreError>(fqdn, |_| {
-                    Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, now: 100 }, ()))
+                    Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 60, now: 100 }, ()))
                 })
                 .expect("write");
         }

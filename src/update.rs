@@ -9,12 +9,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::Name;
 
 use crate::auth::{self, Verdict};
-use crate::config::Config;
+use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit::{self, Outcome};
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
-use crate::request::{self, AddressError, Addresses, Env, HostArg, HostsError, RejectError, Request};
+use crate::request::{self, AddressError, Addresses, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError};
 use crate::store::{HostWrite, Store, StoreError, User};
 
 /// A failure that ends the request with one account-level answer.
@@ -38,6 +38,9 @@ pub(crate) enum UpdateError {
     /// The addresses cannot be used.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The requested TTL is malformed or outside the configured bounds.
+    #[error(transparent)]
+    Ttl(#[from] TtlError),
     /// The database failed (missing, locked past the busy timeout, read-only, corrupt).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,6 +60,7 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::NoHostname => AccountAnswer::Notfqdn,
         UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
         UpdateError::Address(_) => AccountAnswer::Badip,
+        UpdateError::Ttl(_) => AccountAnswer::Badttl,
         UpdateError::Store(_) => AccountAnswer::ServerError,
     }
 }
@@ -182,7 +186,8 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
             | UpdateError::BadCredentials { .. }
             | UpdateError::NoHostname
             | UpdateError::TooManyHosts { .. }
-            | UpdateError::Address(_),
+            | UpdateError::Address(_)
+            | UpdateError::Ttl(_),
         ) => Outcome::Bad,
         Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
     }
@@ -200,7 +205,21 @@ fn update(
         HostsError::Missing => UpdateError::NoHostname,
         HostsError::TooMany { n_hosts } => UpdateError::TooManyHosts { n_hosts: *n_hosts },
     })?;
-    let addresses = request.addresses.clone()?;
+    let change = match request.intent {
+        Intent::Update => {
+            let addresses = request.addresses.clone()?;
+            let ttl = request.ttl.clone()?;
+            if let Some(prefix) = request.ipv6_prefix {
+                log.debug(format_args!("IPv6 prefix `{prefix}` checked; prefixes are not published yet"));
+            }
+            Change::Publish(Publish { addresses, ttl })
+        }
+        Intent::Offline => {
+            // Checked although unused: a client that sends a bad TTL learns it either way.
+            request.ttl.clone()?;
+            Change::Offline
+        }
+    };
     let mut lines = Vec::with_capacity(hostnames.len());
     for arg in hostnames {
         let line = match arg {
@@ -209,7 +228,11 @@ fn update(
                 HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
             }
             HostArg::Valid(fqdn) => {
-                let answer = match update_host(config, store, &user, fqdn, addresses, now, log) {
+                let result = match change {
+                    Change::Publish(publish) => update_host(config, store, &user, fqdn, publish, now, log),
+                    Change::Offline => offline_host(config, store, &user, fqdn, now, log),
+                };
+                let answer = match result {
                     Ok(a) => a,
                     Err(e) => {
                         log.error(format_args!("{fqdn}: {e}"));
@@ -222,6 +245,21 @@ fn update(
         lines.push(line);
     }
     Ok(lines)
+}
+
+/// What a request does to each of its hosts.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    Publish(Publish),
+    /// Remove the host's A and AAAA records.
+    Offline,
+}
+
+/// Publish these addresses, with this TTL when the client asked for one.
+#[derive(Clone, Copy, Debug)]
+struct Publish {
+    addresses: Addresses,
+    ttl: Option<u32>,
 }
 
 fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log) -> Result<User, UpdateError> {
@@ -252,46 +290,105 @@ fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log
 }
 
 /// Updates one hostname. Holds the database write lock across the DNS exchange so the row
-/// and the DNS records move together.
+/// and the DNS records move together. A host that is expired or offline has no records, so
+/// any update restores it (`good`, never `nochg`).
 fn update_host(
     config: &Config,
     store: &mut Store,
     user: &User,
     fqdn: &str,
-    new: Addresses,
+    publish: Publish,
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
+    let Publish { addresses: new, ttl } = publish;
     store.with_host_locked(fqdn, |host| {
         let Some(host) = host.filter(|h| h.user_id == user.id) else {
             log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
             return Ok((HostWrite::None, HostAnswer::Nohost));
         };
+        let dns_ttl = ttl.unwrap_or(host.dns_ttl);
         let unchanged = new.ipv4.is_none_or(|a| Some(a) == host.ipv4) && new.ipv6.is_none_or(|a| Some(a) == host.ipv6);
-        if unchanged && !host.expired {
+        if unchanged && dns_ttl == host.dns_ttl && !host.expired && !host.offline {
             log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)));
             return Ok((HostWrite::Touch { now }, HostAnswer::Nochg(new)));
         }
-        let Some(zone) = config.zone(&host.zone) else {
-            log.error(format_args!("{fqdn}: zone `{}` is not configured in {}", host.zone, config.path.display()));
+        let Some(zone) = zone_of(config, &host.zone, fqdn, log) else {
             return Ok((HostWrite::None, HostAnswer::Dnserr));
         };
-        let started = std::time::Instant::now();
+        // An expired or offline host has no records left: the family not sent now stays absent.
+        let (old_v4, old_v6) = if host.expired || host.offline { (None, None) } else { (host.ipv4, host.ipv6) };
+        let (ipv4, ipv6) = (new.ipv4.or(old_v4), new.ipv6.or(old_v6));
+        // A new TTL is the host's, not one family's: the family not sent now is sent again
+        // with it, so both rrsets carry the TTL the row stores.
+        let (send_v4, send_v6) = if dns_ttl == host.dns_ttl { (new.ipv4, new.ipv6) } else { (ipv4, ipv6) };
         let sent = Name::from_ascii(format!("{fqdn}."))
             .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
-            .and_then(|name| dns::replace_message(&zone.name, &name, host.dns_ttl, new.ipv4, new.ipv6))
-            .and_then(|message| dns::exchange(zone, message, u64::try_from(now).unwrap_or(0)));
-        log.debug(format_args!("{fqdn}: DNS exchange with {} took {} ms", zone.server, started.elapsed().as_millis()));
+            .and_then(|name| dns::replace_message(&zone.name, &name, dns_ttl, send_v4, send_v6))
+            .and_then(|message| exchange(zone, message, fqdn, now, log));
         if let Err(e) = sent {
             log.error(format_args!("{fqdn}: DNS update failed: {e}"));
             return Ok((HostWrite::None, HostAnswer::Dnserr));
         }
-        // An expired host has no records left: the family not sent now stays absent.
-        let (old_v4, old_v6) = if host.expired { (None, None) } else { (host.ipv4, host.ipv6) };
-        let (ipv4, ipv6) = (new.ipv4.or(old_v4), new.ipv6.or(old_v6));
-        log.info(format_args!("{fqdn}: updated ({})", show(new.ipv4, new.ipv6)));
-        Ok((HostWrite::Addresses { ipv4, ipv6, now }, HostAnswer::Good(new)))
+        log.info(format_args!("{fqdn}: updated ({}, ttl {dns_ttl})", show(new.ipv4, new.ipv6)));
+        Ok((HostWrite::Addresses { ipv4, ipv6, dns_ttl, now }, HostAnswer::Good(new)))
     })
+}
+
+/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A and AAAA
+/// records in one UPDATE, then clears its addresses and marks it offline. `nochg` when it
+/// already is.
+fn offline_host(
+    config: &Config,
+    store: &mut Store,
+    user: &User,
+    fqdn: &str,
+    now: i64,
+    log: &Log,
+) -> Result<HostAnswer, StoreError> {
+    let none = Addresses { ipv4: None, ipv6: None };
+    store.with_host_locked(fqdn, |host| {
+        let Some(host) = host.filter(|h| h.user_id == user.id) else {
+            log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
+            return Ok((HostWrite::None, HostAnswer::Nohost));
+        };
+        if host.offline {
+            log.info(format_args!("{fqdn}: already offline"));
+            return Ok((HostWrite::Touch { now }, HostAnswer::Nochg(none)));
+        }
+        let Some(zone) = zone_of(config, &host.zone, fqdn, log) else {
+            return Ok((HostWrite::None, HostAnswer::Dnserr));
+        };
+        // Deleting an rrset that does not exist is a no-op (RFC 2136 §3.4.2.3), so an expired
+        // host or one that never had records goes offline the same way.
+        let sent = Name::from_ascii(format!("{fqdn}."))
+            .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
+            .and_then(|name| dns::delete_message(&zone.name, &name))
+            .and_then(|message| exchange(zone, message, fqdn, now, log));
+        if let Err(e) = sent {
+            log.error(format_args!("{fqdn}: DNS update failed: {e}"));
+            return Ok((HostWrite::None, HostAnswer::Dnserr));
+        }
+        log.info(format_args!("{fqdn}: offline (A and AAAA removed)"));
+        Ok((HostWrite::Offline { now }, HostAnswer::Good(none)))
+    })
+}
+
+/// The configured zone of a host, or `None` (logged) when the config no longer has it.
+fn zone_of<'a>(config: &'a Config, zone: &str, fqdn: &str, log: &Log) -> Option<&'a Zone> {
+    let found = config.zone(zone);
+    if found.is_none() {
+        log.error(format_args!("{fqdn}: zone `{zone}` is not configured in {}", config.path.display()));
+    }
+    found
+}
+
+/// Signs and sends one message for `fqdn`, logging how long the exchange took.
+fn exchange(zone: &Zone, message: hickory_proto::op::Message, fqdn: &str, now: i64, log: &Log) -> Result<(), DnsError> {
+    let started = std::time::Instant::now();
+    let result = dns::exchange(zone, message, u64::try_from(now).unwrap_or(0));
+    log.debug(format_args!("{fqdn}: DNS exchange with {} took {} ms", zone.server, started.elapsed().as_millis()));
+    result.map(|_| ())
 }
 
 fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {

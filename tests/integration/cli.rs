@@ -10,7 +10,7 @@ fn init_db_is_idempotent_and_0600() {
     let w = world!(World::knot());
     let r = w.admin(&["init-db"]);
     r.success();
-    assert_eq!(r.stdout(), format!("database {} ready (schema version 1)\n", w.db.display()));
+    assert_eq!(r.stdout(), format!("database {} ready (schema version 2)\n", w.db.display()));
     w.admin(&["--init-db"]).success();
     let mode = std::fs::metadata(&w.db).expect("db").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);

@@ -9,6 +9,7 @@ mod cli;
 mod expire;
 mod faults;
 mod params;
+mod urls;
 
 /// Skips the calling test (loudly, from the harness) when the world could not be built.
 #[macro_export]
