@@ -1,8 +1,9 @@
 //! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
-//! hostnames. Commands that remove or re-publish records talk to DNS first and change the
-//! database only after the server accepted, inside the same write transaction, so a failed
-//! DNS exchange leaves everything as it was. Output is an aligned table for people or JSON
-//! for scripts; this module prints nothing itself.
+//! hostnames, and creating or revoking a hostname's token (shown once, stored as a digest).
+//! Commands that remove or re-publish records talk to DNS first and change the database only
+//! after the server accepted, inside the same write transaction, so a failed DNS exchange
+//! leaves everything as it was. Output is an aligned table for people or JSON for scripts;
+//! this module prints nothing itself.
 
 use std::fmt::Write as _;
 

@@ -103,7 +103,7 @@ pub(crate) struct OutputArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostnameCommand {
-    /// List hostnames with their addresses, last update and expiry time
+    /// List hostnames with their addresses, last update, expiry time and token scope
     List {
         /// Only this user's hostnames
         #[arg(long, value_name = "NAME")]

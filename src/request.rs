@@ -225,8 +225,10 @@ fn request_uri_path(env: &Env) -> Option<String> {
         return None;
     }
     let raw = uri.split(['?', '#']).next().unwrap_or("");
-    let path = percent_encoding::percent_decode_str(raw).decode_utf8().ok()?;
-    (path.starts_with('/') && !path.chars().any(char::is_control)).then(|| truncate(&path, 512))
+    // The form decoder also turns `+` into a space; no endpoint, token or hostname contains
+    // either, so such a path is unknown whichever way it is read.
+    let path = decode_component(raw.as_bytes()).ok()?;
+    path.starts_with('/').then(|| truncate(&path, 512))
 }
 
 /// Where a request's path leads: the endpoint, and for the path form of a token the token
