@@ -1,8 +1,9 @@
 //! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
-//! hostnames. Commands that remove or re-publish records talk to DNS first and change the
-//! database only after the server accepted, inside the same write transaction, so a failed
-//! DNS exchange leaves everything as it was. Output is an aligned table for people or JSON
-//! for scripts; this module prints nothing itself.
+//! hostnames, and creating or revoking a hostname's token (shown once, stored as a digest).
+//! Commands that remove or re-publish records talk to DNS first and change the database only
+//! after the server accepted, inside the same write transaction, so a failed DNS exchange
+//! leaves everything as it was. Output is an aligned table for people or JSON for scripts;
+//! this module prints nothing itself.
 
 use std::fmt::Write as _;
 
@@ -14,7 +15,8 @@ use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::reply::json_string;
 use crate::request::normalize_hostname;
-use crate::store::{Host, HostListing, Store, StoreError};
+use crate::store::{Host, HostListing, Store, StoreError, TokenInfo};
+use crate::token::{self, Scope};
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +132,18 @@ pub(crate) fn hostname(
             }
             let rows = hosts.iter().map(host_row).collect();
             Ok(table(
-                &["HOSTNAME", "USER", "ZONE", "DNS_TTL", "EXPIRY_TTL", "IPV4", "IPV6", "LAST_UPDATE", "EXPIRES"],
+                &[
+                    "HOSTNAME",
+                    "USER",
+                    "ZONE",
+                    "DNS_TTL",
+                    "EXPIRY_TTL",
+                    "IPV4",
+                    "IPV6",
+                    "LAST_UPDATE",
+                    "EXPIRES",
+                    "TOKEN",
+                ],
                 rows,
             ))
         }
@@ -171,6 +184,27 @@ pub(crate) fn hostname(
             let fqdn = host_arg(&fqdn)?;
             delete_host(config, store, &fqdn, now, log)?;
             Ok(format!("hostname `{fqdn}` deleted\n"))
+        }
+        HostnameCommand::Token { fqdn, revoke: true, .. } => {
+            let fqdn = host_arg(&fqdn)?;
+            match store.revoke_token(&fqdn)? {
+                Some(true) => Ok(format!("token of `{fqdn}` revoked\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{fqdn}` has no token"))),
+                None => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+            }
+        }
+        HostnameCommand::Token { fqdn, revoke: false, types, from, expires } => {
+            let fqdn = host_arg(&fqdn)?;
+            let scope = Scope::from_options(types.as_deref(), from.as_deref(), expires.as_deref(), now)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let token =
+                token::generate().map_err(|e| CliError::failure(format!("no randomness for the token: {e}")))?;
+            if !store.set_token(&fqdn, &token::digest(token.expose()), &scope.to_stored(), now)? {
+                return Err(CliError::not_found(format!("hostname `{fqdn}` does not exist")));
+            }
+            log.debug(format_args!("`{fqdn}`: new token stored ({})", scope.summary()));
+            // The only time the token is shown: stdout carries it alone, for scripts.
+            Ok(format!("{}\n", token.expose()))
         }
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
     }
@@ -260,7 +294,40 @@ fn host_row(listing: &HostListing) -> Vec<String> {
         h.ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string()),
         h.last_update.map_or_else(|| "-".to_owned(), crate::log::rfc3339),
         expires,
+        token_cell(listing.token.as_ref()),
     ]
+}
+
+/// The TOKEN column: `-` without a token, `any` for an unscoped one, else its limits. A
+/// scope that cannot be read (an edited database) refuses every request and says so here.
+fn token_cell(info: Option<&TokenInfo>) -> String {
+    match info.map(|t| Scope::from_stored(&t.scope)) {
+        None => "-".to_owned(),
+        Some(Ok(scope)) => scope.summary(),
+        Some(Err(_)) => "unreadable".to_owned(),
+    }
+}
+
+/// The `token` of a JSON listing: `null` without one; in the object, `null` means no limit.
+fn token_json(info: Option<&TokenInfo>) -> String {
+    let Some(info) = info else { return "null".to_owned() };
+    let Ok(scope) = Scope::from_stored(&info.scope) else {
+        return format!("{{\"unreadable\":true,\"created_at\":{}}}", info.created_at);
+    };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "null".to_owned()
+        } else {
+            format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
+        }
+    };
+    format!(
+        "{{\"types\":{},\"from\":{},\"expires\":{},\"created_at\":{}}}",
+        list(scope.types_list()),
+        list(scope.networks_list()),
+        scope.expires().map_or_else(|| "null".to_owned(), |d| json_string(&d)),
+        info.created_at
+    )
 }
 
 fn host_json(listing: &HostListing) -> String {
@@ -268,7 +335,7 @@ fn host_json(listing: &HostListing) -> String {
     let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
     let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
     format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{}}}",
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{}}}",
         json_string(&h.fqdn),
         json_string(&listing.owner),
         json_string(&h.zone),
@@ -278,7 +345,8 @@ fn host_json(listing: &HostListing) -> String {
         opt(h.ipv6.map(|a| a.to_string())),
         num(h.last_update),
         num(expires(h)),
-        h.expired
+        h.expired,
+        token_json(listing.token.as_ref())
     )
 }
 

@@ -6,6 +6,7 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 
+use crate::config::Config;
 use crate::log::Log;
 use crate::reply::Reply;
 use crate::request::{self, Env};
@@ -48,14 +49,14 @@ pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply) -> io::Result<()>
     out.flush()
 }
 
-/// The one request line of `log_requests`, shared by CGI and FastCGI.
-pub(crate) fn log_request(log: &Log, env: &Env, handled: &Handled, started: std::time::Instant) {
+/// The one request line of `log_requests`, shared by CGI and FastCGI. The path is
+/// `request::log_path`: a token in it is shown as `***`.
+pub(crate) fn log_request(log: &Log, config: &Config, env: &Env, handled: &Handled, started: std::time::Instant) {
     let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
     log.info(format_args!(
-        "{} {}{} client={} user={} hosts={} answer={} duration={}ms",
+        "{} {} client={} user={} hosts={} answer={} duration={}ms",
         get("REQUEST_METHOD"),
-        get("SCRIPT_NAME"),
-        get("PATH_INFO"),
+        request::log_path(env, config),
         handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
         handled.user.as_deref().unwrap_or("-"),
         if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") },

@@ -14,6 +14,7 @@ use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
 use crate::store::{NewHost, OpenMode, Store, StoreError};
+use crate::token;
 
 #[derive(Debug, Parser)]
 #[command(name = "ddns-cgi", version, about = "Self-hosted dyndns2 update service for BIND and Knot")]
@@ -102,7 +103,7 @@ pub(crate) struct OutputArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostnameCommand {
-    /// List hostnames with their addresses, last update and expiry time
+    /// List hostnames with their addresses, last update, expiry time and token scope
     List {
         /// Only this user's hostnames
         #[arg(long, value_name = "NAME")]
@@ -122,6 +123,23 @@ pub(crate) enum HostnameCommand {
     },
     /// Delete a hostname, removing its A/AAAA records from DNS first
     Delete { fqdn: String },
+    /// Create a token that updates only this hostname (printed once), replacing its old one
+    Token {
+        fqdn: String,
+        /// Remove the hostname's token instead
+        #[arg(long, conflicts_with_all = ["types", "from", "expires"])]
+        revoke: bool,
+        /// Record types the token may change, e.g. `A,AAAA` [default: all]
+        #[arg(long, value_name = "LIST")]
+        types: Option<String>,
+        /// Client networks the token may be used from, e.g. `192.0.2.0/24,2001:db8::/32`
+        /// [default: anywhere]
+        #[arg(long, value_name = "CIDRS")]
+        from: Option<String>,
+        /// Last day the token works, `YYYY-MM-DD` (until 24:00 UTC) [default: no expiry]
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+    },
     /// Add a hostname for USER inside a configured ZONE
     Add {
         user: String,
@@ -273,6 +291,14 @@ pub(crate) fn read_password(args: &PasswordArgs) -> Result<String, CliError> {
     };
     if password.is_empty() {
         return Err(CliError::failure("an empty password is not allowed"));
+    }
+    // The handler checks a secret of this shape as a host token, never as a password.
+    if token::looks_like(&password) {
+        return Err(CliError::failure(format!(
+            "a password must not look like a host token (`{}` and {} characters); choose another",
+            token::PREFIX,
+            token::TOKEN_LEN - token::PREFIX.len()
+        )));
     }
     Ok(password)
 }

@@ -405,7 +405,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
             stores.push(store);
         }
         if config.log.log_requests {
-            cgi::log_request(&worker_log, &env, &handled, started);
+            cgi::log_request(&worker_log, config, &env, &handled, started);
         }
         reply::render(&handled.answer, handled.format)
     });

@@ -17,6 +17,7 @@ mod reply;
 mod request;
 mod secret;
 mod store;
+mod token;
 mod update;
 
 use std::ffi::OsString;
@@ -147,7 +148,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
     };
     let handled = update::handle(&config, &mut store, &env, &body, now, &log);
     if config.log.log_requests {
-        cgi::log_request(&log, &env, &handled, started);
+        cgi::log_request(&log, &config, &env, &handled, started);
     }
     reply::render(&handled.answer, handled.format)
 }

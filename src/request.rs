@@ -3,7 +3,10 @@
 //! normalised. This is a pure function over explicit inputs, so CGI and FastCGI share it and
 //! unit tests feed it a literal map. It authenticates nothing and touches no database or DNS:
 //! problems with hostnames and addresses are kept in the `Request` and only reported after the
-//! caller has authenticated the user, so an unauthenticated client learns nothing.
+//! caller has authenticated the user, so an unauthenticated client learns nothing. A secret in
+//! the path (`/update/TOKEN[/FQDN]`, for devices that cannot send headers) becomes
+//! [`Credentials::Token`]; whether it is a valid token is for `update` to find out, and
+//! [`log_path`] is the path with it redacted.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +34,9 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
     "QUERY_STRING",
     "SCRIPT_NAME",
     "PATH_INFO",
+    // The raw request target; read only when SCRIPT_NAME and PATH_INFO name no endpoint
+    // (a web server that maps every path onto one script name).
+    "REQUEST_URI",
     "CONTENT_TYPE",
     "CONTENT_LENGTH",
     "HTTP_AUTHORIZATION",
@@ -70,9 +76,24 @@ pub(crate) struct Request {
 
 /// The credentials a request carries, not yet verified.
 #[derive(Debug)]
-pub(crate) struct Credentials {
-    pub(crate) username: String,
-    pub(crate) password: Secret<String>,
+pub(crate) enum Credentials {
+    /// A user name with a secret: HTTP Basic, or the user name and password parameters. The
+    /// secret is a password, or a host token (then the user name is the hostname or its
+    /// owner); `update` tells them apart by the token's shape.
+    Password { username: String, password: Secret<String> },
+    /// A secret without a user name: a token in the path, a `password`/`token` parameter
+    /// alone, or Basic with an empty user name. Only a host token can authenticate alone.
+    Token { token: Secret<String> },
+}
+
+impl Credentials {
+    /// The user name given, for logs and the per-user rate limit.
+    pub(crate) fn username(&self) -> Option<&str> {
+        match self {
+            Credentials::Password { username, .. } => Some(username),
+            Credentials::Token { .. } => None,
+        }
+    }
 }
 
 /// What a request asks for each of its hosts.
@@ -185,12 +206,8 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
     if method != "GET" && method != "POST" {
         return Err(RejectError::MethodNotAllowed { method });
     }
-    let path = request_path(env);
-    let endpoint = config
-        .endpoints
-        .iter()
-        .find(|e| e.path == path || e.path.strip_suffix('/') == Some(&path) || path.strip_suffix('/') == Some(&e.path))
-        .ok_or_else(|| RejectError::NotFound { path: path.clone() })?;
+    let route = route(env, config).ok_or_else(|| RejectError::NotFound { path: log_path(env, config) })?;
+    let endpoint = route.endpoint;
 
     let query = env.get("QUERY_STRING").map(String::as_str).unwrap_or("");
     if query.len() > MAX_QUERY_BYTES {
@@ -234,10 +251,20 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         Action::Update if params.offline() => Intent::Offline,
         Action::Update => Intent::Update,
     };
+    // The path names the credentials and host most explicitly, so it wins, as Basic wins
+    // over parameters.
+    let hostnames = match route.hostname {
+        Some(raw) => Ok(vec![host_arg(&raw)]),
+        None => params.hostnames(),
+    };
+    let credentials = match route.token {
+        Some(token) => Some(Credentials::Token { token: Secret::new(token) }),
+        None => basic_credentials(env).or_else(|| params.credentials()),
+    };
     Ok(Request {
-        credentials: basic_credentials(env).or_else(|| params.credentials()),
+        credentials,
         intent,
-        hostnames: params.hostnames(),
+        hostnames,
         addresses,
         ipv6_prefix: ipv6_prefix.ok().flatten(),
         ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
@@ -251,6 +278,84 @@ fn request_path(env: &Env) -> String {
     let script = env.get("SCRIPT_NAME").map(String::as_str).unwrap_or("");
     let info = env.get("PATH_INFO").map(String::as_str).unwrap_or("");
     truncate(&format!("{script}{info}"), 512)
+}
+
+/// The path part of `REQUEST_URI`, percent-decoded; `None` when absent or unusable.
+fn request_uri_path(env: &Env) -> Option<String> {
+    let uri = env.get("REQUEST_URI")?;
+    if uri.len() > MAX_QUERY_BYTES + 512 {
+        return None;
+    }
+    let raw = uri.split(['?', '#']).next().unwrap_or("");
+    // The form decoder also turns `+` into a space; no endpoint, token or hostname contains
+    // either, so such a path is unknown whichever way it is read.
+    let path = decode_component(raw.as_bytes()).ok()?;
+    path.starts_with('/').then(|| truncate(&path, 512))
+}
+
+/// Where a request's path leads: the endpoint, and for the path form of a token the token
+/// and the hostname after it.
+#[derive(Debug)]
+struct Route<'a> {
+    endpoint: &'a Endpoint,
+    token: Option<String>,
+    hostname: Option<String>,
+}
+
+/// The longest path segment taken as a token. Real tokens are 48 characters; a longer
+/// segment is no credential and the path is unknown.
+const MAX_PATH_TOKEN: usize = 128;
+
+/// The route of `SCRIPT_NAME` + `PATH_INFO` (CGI under Apache: `/update` + `/TOKEN`; nginx
+/// puts the whole path into `SCRIPT_NAME`), else of `REQUEST_URI`'s path.
+fn route<'a>(env: &Env, config: &'a Config) -> Option<Route<'a>> {
+    route_of(&request_path(env), config).or_else(|| route_of(&request_uri_path(env)?, config))
+}
+
+/// An endpoint's path itself (a trailing slash either side is ignored), or below it
+/// `/TOKEN` or `/TOKEN/FQDN`. The token segment must be base64url characters; anything else
+/// below an endpoint is an unknown path.
+fn route_of<'a>(path: &str, config: &'a Config) -> Option<Route<'a>> {
+    let exact = config
+        .endpoints
+        .iter()
+        .find(|e| e.path == path || e.path.strip_suffix('/') == Some(path) || path.strip_suffix('/') == Some(&e.path));
+    if let Some(endpoint) = exact {
+        return Some(Route { endpoint, token: None, hostname: None });
+    }
+    config.endpoints.iter().find_map(|endpoint| {
+        let rest = path.strip_prefix(endpoint.path.trim_end_matches('/'))?.strip_prefix('/')?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let (token, hostname) = match rest.split_once('/') {
+            Some((t, h)) if !h.is_empty() && !h.contains('/') => (t, Some(h.to_owned())),
+            Some(_) => return None,
+            None => (rest, None),
+        };
+        let token_shaped = (1..=MAX_PATH_TOKEN).contains(&token.len())
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        token_shaped.then(|| Route { endpoint, token: Some(token.to_owned()), hostname })
+    })
+}
+
+/// The request path as it may be logged: a secret in the path becomes `***`
+/// (`/update/***`). An unknown path may be a token URL sent to the wrong place, so only its
+/// first segment is kept, and only when it is a short lower-case word.
+pub(crate) fn log_path(env: &Env, config: &Config) -> String {
+    if let Some(route) = route(env, config) {
+        return match route.token {
+            Some(_) => format!("{}/***", route.endpoint.path.trim_end_matches('/')),
+            None => route.endpoint.path.clone(),
+        };
+    }
+    let path = request_path(env);
+    let mut segments = path.split('/').skip(1);
+    let first = segments.next().unwrap_or("");
+    let word = first.len() <= 16 && first.bytes().all(|b| b.is_ascii_lowercase() || matches!(b, b'-' | b'.' | b'_'));
+    let mut out = if word { format!("/{first}") } else { "/***".to_owned() };
+    if segments.next().is_some() {
+        out.push_str("/***");
+    }
+    out
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -276,10 +381,14 @@ impl Params<'_> {
         })
     }
 
+    /// The user name and password parameters; the password (or `token`) alone is a token.
     fn credentials(&self) -> Option<Credentials> {
-        let (_, username) = self.first(&self.endpoint.params.username)?;
         let (_, password) = self.first(&self.endpoint.params.password)?;
-        Some(Credentials { username: username.to_owned(), password: Secret::new(password.to_owned()) })
+        let password = Secret::new(password.to_owned());
+        Some(match self.first(&self.endpoint.params.username) {
+            Some((_, username)) => Credentials::Password { username: username.to_owned(), password },
+            None => Credentials::Token { token: password },
+        })
     }
 
     fn hostnames(&self) -> Result<Vec<HostArg>, HostsError> {
@@ -291,13 +400,7 @@ impl Params<'_> {
         if n_hosts > MAX_HOSTS {
             return Err(HostsError::TooMany { n_hosts });
         }
-        Ok(list
-            .split(',')
-            .map(|raw| match normalize_hostname(raw.trim()) {
-                Some(fqdn) => HostArg::Valid(fqdn),
-                None => HostArg::NotFqdn(truncate(raw, 253)),
-            })
-            .collect())
+        Ok(list.split(',').map(host_arg).collect())
     }
 
     /// The explicit addresses, `None` when the request gives none. An `address` name
@@ -383,6 +486,13 @@ fn wrong_family(param: &str, value: &str, family: u8) -> AddressError {
     AddressError::WrongFamily { param: param.to_owned(), value: truncate(value, 64), family }
 }
 
+fn host_arg(raw: &str) -> HostArg {
+    match normalize_hostname(raw.trim()) {
+        Some(fqdn) => HostArg::Valid(fqdn),
+        None => HostArg::NotFqdn(truncate(raw, 253)),
+    }
+}
+
 /// Parses an address a client asks us to publish. Only addresses that can reach the client
 /// are accepted: no unspecified, multicast, broadcast or link-local addresses, no IPv4-mapped
 /// IPv6 (send the IPv4 in `myip` instead) and no zone index (`fe80::1%eth0`). Loopback and
@@ -453,8 +563,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// HTTP Basic credentials (RFC 7617). The user-pass is split at the first colon, so passwords
-/// may contain colons. An empty user name counts as none: inadyn sends `Basic Og==` (`:`) when
-/// it has no credentials configured.
+/// may contain colons. An empty user name with a password is a token alone; both empty count
+/// as none: inadyn sends `Basic Og==` (`:`) when it has no credentials configured.
 pub(crate) fn basic_credentials(env: &Env) -> Option<Credentials> {
     let header = env.get("HTTP_AUTHORIZATION")?;
     if header.len() > MAX_HEADER_BYTES {
@@ -467,10 +577,12 @@ pub(crate) fn basic_credentials(env: &Env) -> Option<Credentials> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (username, password) = decoded.split_once(':')?;
-    if username.is_empty() {
-        return None;
+    let password = Secret::new(password.to_owned());
+    match (username.is_empty(), password.expose().is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(Credentials::Token { token: password }),
+        (false, _) => Some(Credentials::Password { username: username.to_owned(), password }),
     }
-    Some(Credentials { username: username.to_owned(), password: Secret::new(password.to_owned()) })
 }
 
 /// JSON when the client's `Accept` lists `application/json`; text otherwise.
@@ -788,6 +900,14 @@ mod tests {
         assert_eq!(normalize_hostname("XN--BCHER-KVA.example.com").as_deref(), Some("xn--bcher-kva.example.com"));
     }
 
+    /// Credentials as `(user name or "", secret)`, to compare in tables.
+    fn shown(c: Option<Credentials>) -> Option<(String, String)> {
+        c.map(|c| match c {
+            Credentials::Password { username, password } => (username, password.expose().clone()),
+            Credentials::Token { token } => (String::new(), token.expose().clone()),
+        })
+    }
+
     #[test]
     fn credentials_from_basic_or_params() {
         let basic = |user_pass: &str| {
@@ -796,12 +916,87 @@ mod tests {
                 ("QUERY_STRING", "hostname=a.b&user=q&pass=r"),
                 ("HTTP_AUTHORIZATION", &format!("Basic {token}")),
             ]);
-            parse(&e, b"", &config("")).expect("parses").credentials.map(|c| (c.username, c.password.expose().clone()))
+            shown(parse(&e, b"", &config("")).expect("parses").credentials)
         };
         assert_eq!(basic("alice:pa:ss"), Some(("alice".into(), "pa:ss".into())));
         // inadyn's `Basic Og==` carries nothing: the parameters are used.
         assert_eq!(basic(":"), Some(("q".into(), "r".into())));
+        // A password without a user name is a token alone.
+        assert_eq!(basic(":tok"), Some(("".into(), "tok".into())));
         assert!(get("hostname=a.b&username=u").credentials.is_none());
+        assert_eq!(shown(get("hostname=a.b&token=t").credentials), Some(("".into(), "t".into())));
+        assert_eq!(shown(get("hostname=a.b&password=t").credentials), Some(("".into(), "t".into())));
+        assert_eq!(shown(get("hostname=a.b&user=u&token=t").credentials), Some(("u".into(), "t".into())));
+    }
+
+    fn at(path: &str, extra: &[(&str, &str)]) -> Result<Request, RejectError> {
+        let mut pairs = vec![("SCRIPT_NAME", path), ("QUERY_STRING", "myip=192.0.2.1")];
+        pairs.extend_from_slice(extra);
+        parse(&env(&pairs), b"", &config(""))
+    }
+
+    #[test]
+    fn token_in_the_path() {
+        let tok = "ddns_Ab-9_x";
+        // nginx: the whole path in SCRIPT_NAME.
+        let r = at(&format!("/update/{tok}"), &[]).expect("parses");
+        assert_eq!(shown(r.credentials), Some(("".into(), tok.into())));
+        assert_eq!(r.hostnames, Err(HostsError::Missing));
+        let r = at(&format!("/nic/update/{tok}/Home.Dyn.Example.com./"), &[]).expect("parses");
+        assert_eq!(shown(r.credentials), Some(("".into(), tok.into())));
+        assert_eq!(r.hostnames, Ok(vec![HostArg::Valid("home.dyn.example.com".into())]));
+        // Apache: the script in SCRIPT_NAME, the rest in PATH_INFO. The path wins over Basic
+        // and over the hostname parameter.
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:pw"));
+        let r = at(
+            "/update",
+            &[
+                ("PATH_INFO", &format!("/{tok}/a.b")),
+                ("HTTP_AUTHORIZATION", &basic),
+                ("QUERY_STRING", "hostname=c.d&myip=192.0.2.1"),
+            ],
+        )
+        .expect("parses");
+        assert_eq!(shown(r.credentials), Some(("".into(), tok.into())));
+        assert_eq!(r.hostnames, Ok(vec![HostArg::Valid("a.b".into())]));
+        // Only REQUEST_URI names the path (the script name is something else).
+        let r = at("/cgi-bin/ddns-cgi", &[("REQUEST_URI", &format!("/update/{tok}/a%2Eb?myip=192.0.2.1"))])
+            .expect("parses");
+        assert_eq!(shown(r.credentials), Some(("".into(), tok.into())));
+        assert_eq!(r.hostnames, Ok(vec![HostArg::Valid("a.b".into())]));
+        // Anything else below an endpoint is an unknown path.
+        for bad in [
+            "/update//a.b".to_owned(),
+            format!("/update/{tok}/a.b/c"),
+            "/update/to.ken".to_owned(),
+            "/update/../etc".to_owned(),
+            format!("/update/{}", "a".repeat(MAX_PATH_TOKEN + 1)),
+            format!("/updates/{tok}"),
+        ] {
+            assert!(matches!(at(&bad, &[]), Err(RejectError::NotFound { .. })), "{bad}");
+        }
+    }
+
+    #[track_caller]
+    fn check_log_path(pairs: &[(&str, &str)], expected: &str) {
+        assert_eq!(log_path(&env(pairs), &config("")), expected, "{pairs:?}");
+    }
+
+    #[test]
+    fn logged_paths_hide_tokens() {
+        let tok = "ddns_AAAAbbbbCCCCdddd0000111122223333444455556";
+        check_log_path(&[("SCRIPT_NAME", "/nic/update")], "/nic/update");
+        check_log_path(&[("SCRIPT_NAME", "/update/")], "/update");
+        check_log_path(&[("SCRIPT_NAME", &format!("/update/{tok}"))], "/update/***");
+        check_log_path(&[("SCRIPT_NAME", &format!("/update/{tok}/a.b"))], "/update/***");
+        check_log_path(&[("SCRIPT_NAME", "/update"), ("PATH_INFO", &format!("/{tok}"))], "/update/***");
+        check_log_path(&[("SCRIPT_NAME", "/x"), ("REQUEST_URI", &format!("/update/{tok}?a=b"))], "/update/***");
+        // Unknown paths keep one short word.
+        check_log_path(&[("SCRIPT_NAME", "/cgi-bin/other")], "/cgi-bin/***");
+        check_log_path(&[("SCRIPT_NAME", "/other")], "/other");
+        check_log_path(&[("SCRIPT_NAME", &format!("/update/{tok}/a.b/c"))], "/update/***");
+        check_log_path(&[("SCRIPT_NAME", &format!("/{tok}"))], "/***");
+        check_log_path(&[("SCRIPT_NAME", &format!("/updates/{tok}"))], "/updates/***");
     }
 
     #[test]
@@ -821,7 +1016,7 @@ mod tests {
         let e = env(&[("REQUEST_METHOD", "PUT")]);
         assert_eq!(parse(&e, b"", &cfg).expect_err("405"), RejectError::MethodNotAllowed { method: "PUT".into() });
         let e = env(&[("SCRIPT_NAME", "/cgi-bin/other")]);
-        assert_eq!(parse(&e, b"", &cfg).expect_err("404"), RejectError::NotFound { path: "/cgi-bin/other".into() });
+        assert_eq!(parse(&e, b"", &cfg).expect_err("404"), RejectError::NotFound { path: "/cgi-bin/***".into() });
         let e = env(&[("REQUEST_METHOD", "POST"), ("CONTENT_TYPE", "application/json")]);
         assert!(matches!(parse(&e, b"{}", &cfg), Err(RejectError::UnsupportedContentType { .. })));
         let e = env(&[("REQUEST_METHOD", "POST"), ("CONTENT_TYPE", "application/x-www-form-urlencoded")]);

@@ -1,7 +1,8 @@
-//! The SQLite database: users, hostnames and the rate-limit table. This is the only module that
-//! contains SQL. It keeps a schema version (`PRAGMA user_version`) with ordered migrations
-//! applied at open, refuses a schema newer than it knows, and does each read-modify-write in one
-//! `BEGIN IMMEDIATE` transaction. It knows nothing about DNS or HTTP; callers pass `now`.
+//! The SQLite database: users, hostnames, the digests of their tokens and the rate-limit
+//! table. This is the only module that contains SQL. It keeps a schema version (`PRAGMA
+//! user_version`) with ordered migrations applied at open, refuses a schema newer than it
+//! knows, and does each read-modify-write in one `BEGIN IMMEDIATE` transaction. It knows
+//! nothing about DNS or HTTP; callers pass `now`.
 
 use std::fs::OpenOptions;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -46,6 +47,19 @@ const MIGRATIONS: &[&str] = &[
     // Offline hosts (dyndns2 `offline=yes`, `/nic/delete`): their records were removed on
     // request and the row's addresses cleared; the next update with an address restores them.
     "ALTER TABLE hostnames ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
+    // Per-host tokens: at most one per hostname (a new one replaces it), found by the
+    // SHA-256 digest of the token, which is all that is stored. A scope column left NULL
+    // means no limit; `types` and `networks` are comma-separated lists, `expires_at` the
+    // first second the token no longer works. Deleting the hostname deletes its token.
+    "CREATE TABLE tokens (
+        hostname_id INTEGER PRIMARY KEY REFERENCES hostnames(id) ON DELETE CASCADE,
+        digest      BLOB NOT NULL,
+        types       TEXT,
+        networks    TEXT,
+        expires_at  INTEGER,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX tokens_digest ON tokens(digest);",
 ];
 
 /// A failure of the database layer. Messages say what to fix.
@@ -145,6 +159,30 @@ pub(crate) enum HostWrite {
     /// The DNS server removed the host's records on the owner's request: clear the
     /// addresses (the row never claims more than DNS has) and mark the host offline.
     Offline { now: i64 },
+}
+
+/// The limits of a token as stored; `None` is no limit. `token` parses and checks them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TokenScope {
+    pub(crate) types: Option<String>,
+    pub(crate) networks: Option<String>,
+    pub(crate) expires_at: Option<i64>,
+}
+
+/// A token's row with its hostname and owner, found by digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenGrant {
+    pub(crate) digest: Vec<u8>,
+    pub(crate) host: Host,
+    pub(crate) owner: User,
+    pub(crate) scope: TokenScope,
+}
+
+/// What `hostname list` shows of a token: its scope and age, never the digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenInfo {
+    pub(crate) scope: TokenScope,
+    pub(crate) created_at: i64,
 }
 
 /// An open database.
@@ -317,6 +355,68 @@ impl Store {
         Ok(value)
     }
 
+    // ---- tokens ------------------------------------------------------------------------------
+
+    /// Stores the digest and scope of a new token for `fqdn`, replacing the host's previous
+    /// token in the same transaction. `false` when there is no such hostname.
+    pub(crate) fn set_token(
+        &mut self,
+        fqdn: &str,
+        digest: &[u8],
+        scope: &TokenScope,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(host) = host_row(&tx, fqdn)? else { return Ok(false) };
+        tx.execute(
+            "INSERT OR REPLACE INTO tokens (hostname_id, digest, types, networks, expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![host.id, digest, scope.types, scope.networks, scope.expires_at, now],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Removes the token of `fqdn`. `None` when there is no such hostname, `Some(false)` when
+    /// it had no token.
+    pub(crate) fn revoke_token(&mut self, fqdn: &str) -> Result<Option<bool>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(host) = host_row(&tx, fqdn)? else { return Ok(None) };
+        let n = tx.execute("DELETE FROM tokens WHERE hostname_id = ?1", [host.id])?;
+        tx.commit()?;
+        Ok(Some(n > 0))
+    }
+
+    /// The token with this digest, with its hostname and owner; one read on `tokens_digest`.
+    pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {HOST_COLUMNS}, u.id, u.name, u.email, u.password_hash,
+                            t.digest, t.types, t.networks, t.expires_at
+                     FROM tokens t JOIN hostnames h ON h.id = t.hostname_id JOIN users u ON u.id = h.user_id
+                     WHERE t.digest = ?1"
+                ),
+                [digest],
+                |r| {
+                    let n = N_HOST_COLUMNS;
+                    Ok(TokenGrant {
+                        host: host_from(r)?,
+                        owner: User {
+                            id: r.get(n)?,
+                            name: r.get(n + 1)?,
+                            email: r.get(n + 2)?,
+                            password_hash: r.get(n + 3)?,
+                        },
+                        digest: r.get(n + 4)?,
+                        scope: TokenScope { types: r.get(n + 5)?, networks: r.get(n + 6)?, expires_at: r.get(n + 7)? },
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     // ---- rate limits -------------------------------------------------------------------------
 
     /// How many requests of `scope`/`key` were recorded at or after `since`; one read on the
@@ -362,6 +462,7 @@ pub(crate) struct UserSummary {
 pub(crate) struct HostListing {
     pub(crate) host: Host,
     pub(crate) owner: String,
+    pub(crate) token: Option<TokenInfo>,
 }
 
 /// An expired hostname whose owner has not been told yet, claimed for one mail.
@@ -409,11 +510,25 @@ impl Store {
     /// Hostnames with their owners, by name; only `user_id`'s when given.
     pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {HOST_COLUMNS}, u.name FROM hostnames h JOIN users u ON u.id = h.user_id
+            "SELECT {HOST_COLUMNS}, u.name, t.created_at, t.types, t.networks, t.expires_at
+             FROM hostnames h JOIN users u ON u.id = h.user_id LEFT JOIN tokens t ON t.hostname_id = h.id
              WHERE ?1 IS NULL OR h.user_id = ?1 ORDER BY h.fqdn"
         ))?;
-        let rows =
-            stmt.query_map([user_id], |r| Ok(HostListing { host: host_from(r)?, owner: r.get(N_HOST_COLUMNS)? }))?;
+        let rows = stmt.query_map([user_id], |r| {
+            let created_at: Option<i64> = r.get(N_HOST_COLUMNS + 1)?;
+            let token = match created_at {
+                Some(created_at) => Some(TokenInfo {
+                    scope: TokenScope {
+                        types: r.get(N_HOST_COLUMNS + 2)?,
+                        networks: r.get(N_HOST_COLUMNS + 3)?,
+                        expires_at: r.get(N_HOST_COLUMNS + 4)?,
+                    },
+                    created_at,
+                }),
+                None => None,
+            };
+            Ok(HostListing { host: host_from(r)?, owner: r.get(N_HOST_COLUMNS)?, token })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -715,6 +830,41 @@ mod tests {
             })
             .expect("write");
         assert!(!store.host("h.dyn.example.com").expect("q").expect("h").offline);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn tokens_are_found_by_digest_replaced_revoked_and_deleted_with_the_host() {
+        let (dir, mut store) = temp_store();
+        store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+        let user = store.user("alice").expect("q").expect("some");
+        for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
+            let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+            store.add_host(&new, 1).expect("host");
+        }
+        let scope = TokenScope { types: Some("A".into()), networks: None, expires_at: Some(99) };
+        assert!(!store.set_token("nobody.dyn.example.com", &[1; 32], &scope, 5).expect("set"));
+        assert!(store.set_token("a.dyn.example.com", &[1; 32], &scope, 5).expect("set"));
+        let grant = store.token(&[1; 32]).expect("q").expect("found");
+        assert_eq!((grant.host.fqdn.as_str(), grant.owner.name.as_str()), ("a.dyn.example.com", "alice"));
+        assert_eq!((grant.digest, grant.scope), (vec![1; 32], scope.clone()));
+        assert_eq!(store.token(&[2; 32]).expect("q"), None);
+        // A new token replaces the old one.
+        assert!(store.set_token("a.dyn.example.com", &[2; 32], &TokenScope::default(), 6).expect("set"));
+        assert_eq!(store.token(&[1; 32]).expect("q"), None);
+        assert_eq!(store.token(&[2; 32]).expect("q").expect("found").scope, TokenScope::default());
+        let listed: Vec<_> = store.hosts(None).expect("list").into_iter().map(|l| l.token).collect();
+        assert_eq!(listed, [Some(TokenInfo { scope: TokenScope::default(), created_at: 6 }), None]);
+        // Revoked; revoking again finds nothing.
+        assert_eq!(store.revoke_token("a.dyn.example.com").expect("revoke"), Some(true));
+        assert_eq!(store.revoke_token("a.dyn.example.com").expect("revoke"), Some(false));
+        assert_eq!(store.revoke_token("nobody.dyn.example.com").expect("revoke"), None);
+        assert_eq!(store.token(&[2; 32]).expect("q"), None);
+        // Deleting the hostname deletes its token.
+        assert!(store.set_token("b.dyn.example.com", &[3; 32], &scope, 7).expect("set"));
+        assert!(store.delete_host_locked::<StoreError>("b.dyn.example.com", |_| Ok(())).expect("delete"));
+        let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0)).expect("count");
+        assert_eq!(n, 0);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 

@@ -14,8 +14,12 @@ use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit::{self, Outcome};
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
-use crate::request::{self, AddressError, Addresses, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError};
+use crate::request::{
+    self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
+};
+use crate::secret::Secret;
 use crate::store::{HostWrite, Store, StoreError, User};
+use crate::token::{self, RecordType, Scope};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,10 @@ pub(crate) enum UpdateError {
     /// Unknown user or wrong password; the log says which, the client cannot tell.
     #[error("authentication failed for user `{username}` ({reason})")]
     BadCredentials { username: String, reason: &'static str },
+    /// A host token that is unknown, presented for another hostname or user, or used outside
+    /// its scope; the reason names which, never the token.
+    #[error("token refused: {reason}")]
+    BadToken { reason: String },
     /// No hostname parameter.
     #[error("no hostname given")]
     NoHostname,
@@ -56,7 +64,9 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
             | RejectError::UnsupportedContentType { .. }
             | RejectError::Malformed { .. },
         ) => AccountAnswer::Badagent,
-        UpdateError::NoCredentials | UpdateError::BadCredentials { .. } => AccountAnswer::Badauth,
+        UpdateError::NoCredentials | UpdateError::BadCredentials { .. } | UpdateError::BadToken { .. } => {
+            AccountAnswer::Badauth
+        }
         UpdateError::NoHostname => AccountAnswer::Notfqdn,
         UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
         UpdateError::Address(_) => AccountAnswer::Badip,
@@ -95,7 +105,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
     let mut handled = Handled {
         answer: Answer::Hosts(Vec::new()),
         format: request.format,
-        user: request.credentials.as_ref().map(|c| c.username.clone()),
+        user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
         client: request.client,
         hosts: match &request.hostnames {
             Ok(list) => list
@@ -107,7 +117,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
             Err(_) => Vec::new(),
         },
     };
-    let username = request.credentials.as_ref().map(|c| c.username.as_str());
+    let username = request.credentials.as_ref().and_then(Credentials::username);
     // Before any Argon2 work: a limited request costs one indexed read per counter.
     if let Some(abuse) = limited(config, store, request.client, username, now, log) {
         handled.answer = abuse;
@@ -184,6 +194,7 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
         Err(
             UpdateError::Reject(_)
             | UpdateError::BadCredentials { .. }
+            | UpdateError::BadToken { .. }
             | UpdateError::NoHostname
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
@@ -200,11 +211,19 @@ fn update(
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let user = authenticate(config, store, request, log)?;
-    let hostnames = request.hostnames.as_ref().map_err(|e| match e {
-        HostsError::Missing => UpdateError::NoHostname,
-        HostsError::TooMany { n_hosts } => UpdateError::TooManyHosts { n_hosts: *n_hosts },
-    })?;
+    let Authorized { user, token_host } = authenticate(config, store, request, now, log)?;
+    // `/update/TOKEN` names no hostname: the token's own is meant.
+    let from_token: Vec<HostArg>;
+    let hostnames = match (token_host, &request.hostnames) {
+        (Some(fqdn), Err(HostsError::Missing)) => {
+            from_token = vec![HostArg::Valid(fqdn)];
+            &from_token
+        }
+        (_, hostnames) => hostnames.as_ref().map_err(|e| match e {
+            HostsError::Missing => UpdateError::NoHostname,
+            HostsError::TooMany { n_hosts } => UpdateError::TooManyHosts { n_hosts: *n_hosts },
+        })?,
+    };
     let change = match request.intent {
         Intent::Update => {
             let addresses = request.addresses.clone()?;
@@ -262,23 +281,64 @@ struct Publish {
     ttl: Option<u32>,
 }
 
-fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log) -> Result<User, UpdateError> {
+/// Whom a request acts for: a user by password, or the owner of one hostname by its token.
+#[derive(Debug)]
+struct Authorized {
+    user: User,
+    /// Set for a token: the only hostname the request may change.
+    token_host: Option<String>,
+}
+
+/// Checks the credentials. Whether a secret is checked as a token or as a password depends
+/// on its shape alone (`token::looks_like`), never on the database: a token costs one SHA-256
+/// digest and an indexed read, a password always one Argon2 run (against a dummy hash for
+/// unknown users). So for a given secret the work, and the time, are the same whether the
+/// user name exists or not, and unknown users, wrong passwords and wrong tokens all answer
+/// `badauth`. `user add`/`user passwd` refuse passwords of the token's shape.
+fn authenticate(
+    config: &Config,
+    store: &mut Store,
+    request: &Request,
+    now: i64,
+    log: &Log,
+) -> Result<Authorized, UpdateError> {
     let Some(creds) = &request.credentials else { return Err(UpdateError::NoCredentials) };
+    let (username, secret) = match creds {
+        Credentials::Password { username, password } => (Some(username.as_str()), password),
+        Credentials::Token { token } => (None, token),
+    };
+    if token::looks_like(secret.expose()) {
+        return authenticate_token(store, request, username, secret, now, log);
+    }
+    let Some(username) = username else {
+        return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
+    };
+    let user = authenticate_password(config, store, username, secret, log)?;
+    Ok(Authorized { user, token_host: None })
+}
+
+fn authenticate_password(
+    config: &Config,
+    store: &mut Store,
+    username: &str,
+    password: &Secret<String>,
+    log: &Log,
+) -> Result<User, UpdateError> {
     // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
-    let too_long = creds.username.len() > 256 || creds.password.expose().len() > 1024;
-    let user = if too_long { None } else { store.user(&creds.username)? };
+    let too_long = username.len() > 256 || password.expose().len() > 1024;
+    let user = if too_long { None } else { store.user(username)? };
     match &user {
         Some(u) => log.debug(format_args!("verifying the password of `{}` with argon2", u.name)),
-        None => log.debug(format_args!("unknown user `{}`: verifying against the dummy argon2 hash", creds.username)),
+        None => log.debug(format_args!("unknown user `{username}`: verifying against the dummy argon2 hash")),
     }
-    let verdict = auth::verify(creds.password.expose(), user.as_ref().map(|u| u.password_hash.as_str()), &config.auth);
+    let verdict = auth::verify(password.expose(), user.as_ref().map(|u| u.password_hash.as_str()), &config.auth);
     let (Some(user), Verdict::Valid { rehash }) = (user.as_ref(), verdict) else {
         let reason = if user.is_none() { "unknown user" } else { "wrong password" };
-        return Err(UpdateError::BadCredentials { username: creds.username.clone(), reason });
+        return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
     };
     if rehash {
         // Upgrade to the configured cost while we hold the password; failure is harmless.
-        match auth::hash_password(creds.password.expose(), &config.auth) {
+        match auth::hash_password(password.expose(), &config.auth) {
             Ok(h) => match store.set_password_hash(user.id, &h) {
                 Ok(()) => log.info(format_args!("upgraded password hash of `{}`", user.name)),
                 Err(e) => log.warn(format_args!("cannot upgrade password hash of `{}`: {e}", user.name)),
@@ -287,6 +347,63 @@ fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log
         }
     }
     Ok(user.clone())
+}
+
+/// Checks a host token: found by its digest, compared in constant time, then held to its
+/// hostname (every hostname of the request must be it), to the user name given with it (the
+/// hostname or its owner), and to its scope.
+fn authenticate_token(
+    store: &Store,
+    request: &Request,
+    username: Option<&str>,
+    token: &Secret<String>,
+    now: i64,
+    log: &Log,
+) -> Result<Authorized, UpdateError> {
+    let refuse = |reason: String| Err(UpdateError::BadToken { reason });
+    log.debug("checking a host token by its SHA-256 digest");
+    let digest = token::digest(token.expose());
+    let Some(grant) = store.token(&digest)? else { return refuse("unknown token".to_owned()) };
+    // The lookup already matched the digest; comparing again in constant time keeps the
+    // decision out of SQLite's comparison, whose timing nobody promises.
+    if !token::digests_equal(&grant.digest, &digest) {
+        return refuse("unknown token".to_owned());
+    }
+    let fqdn = grant.host.fqdn.as_str();
+    if let Some(name) = username
+        && name != grant.owner.name
+        && request::normalize_hostname(name).as_deref() != Some(fqdn)
+    {
+        return refuse(format!("the token of `{fqdn}` came with user name `{name}`, not the hostname or its owner"));
+    }
+    if let Ok(hostnames) = &request.hostnames {
+        for arg in hostnames {
+            match arg {
+                HostArg::Valid(other) | HostArg::NotFqdn(other) if other != fqdn => {
+                    return refuse(format!("the token of `{fqdn}` cannot update `{other}`"));
+                }
+                HostArg::Valid(_) | HostArg::NotFqdn(_) => {}
+            }
+        }
+    }
+    let scope = Scope::from_stored(&grant.scope);
+    let scope = match scope {
+        Ok(s) => s,
+        Err(e) => return refuse(format!("the token of `{fqdn}` has an unreadable scope: {e}")),
+    };
+    // The types this request would change; unusable addresses change nothing (`badip`).
+    let wanted: Vec<RecordType> = match &request.addresses {
+        Ok(a) => [(a.ipv4.is_some(), RecordType::A), (a.ipv6.is_some(), RecordType::Aaaa)]
+            .into_iter()
+            .filter_map(|(set, t)| set.then_some(t))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if let Err(failure) = scope.check(&wanted, request.client, now) {
+        return refuse(format!("the token of `{fqdn}` is outside its {failure}"));
+    }
+    log.debug(format_args!("host token of `{fqdn}` accepted"));
+    Ok(Authorized { user: grant.owner, token_host: Some(grant.host.fqdn) })
 }
 
 /// Updates one hostname. Holds the database write lock across the DNS exchange so the row

@@ -86,7 +86,7 @@ fn hostname_list_modify_delete() {
     assert_eq!(lines.len(), 3, "{table}");
     assert_eq!(
         lines[0],
-        "HOSTNAME                         USER   ZONE              DNS_TTL  EXPIRY_TTL  IPV4       IPV6         LAST_UPDATE           EXPIRES"
+        "HOSTNAME                         USER   ZONE              DNS_TTL  EXPIRY_TTL  IPV4       IPV6         LAST_UPDATE           EXPIRES               TOKEN"
     );
     assert!(
         lines[1].starts_with(
@@ -96,12 +96,12 @@ fn hostname_list_modify_delete() {
     );
     assert_eq!(
         lines[2],
-        "xn--mnchen-3ya.dyn.example.test  alice  dyn.example.test  60       0           -          -            -                     never"
+        "xn--mnchen-3ya.dyn.example.test  alice  dyn.example.test  60       0           -          -            -                     never                 -"
     );
     check(&w, &["hostname", "list", "--user", "nobody"], 1, "user `nobody` does not exist");
 
     let json = w.admin(&["hostname", "list", "--json"]).success().stdout();
-    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false}"), "{json}");
+    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false,\"token\":null}"), "{json}");
     let (_, home) = json.split_once("{\"hostname\":\"home.dyn.example.test\"").expect("home in json");
     let last: i64 = home
         .split("\"last_update\":")

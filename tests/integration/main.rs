@@ -28,4 +28,5 @@ mod hostile;
 mod logging;
 mod ratelimit;
 mod resilience;
+mod tokens;
 mod web;

@@ -119,6 +119,19 @@ fn nanodnsd_url_token_only_is_refused_without_a_host_token() {
     refused(&w, &Cgi::get(&q).path("/api/update"), 401, "badauth\n");
 }
 
+/// nanodnsd's URL exactly as its documentation gives it: a host token alone, no user name.
+#[test]
+fn nanodnsd_url_with_a_host_token_alone() {
+    let w = world!(World::knot());
+    let run = w.admin(&["hostname", "token", HOME]);
+    run.success();
+    let token = run.stdout().trim().to_owned();
+    let q = format!("hostname={HOME}&ipv4=192.0.2.5&ipv6=2001:db8::5&token={token}");
+    w.cgi(&Cgi::get(&q).path("/api/update")).expect(200, "good 192.0.2.5 2001:db8::5\n");
+    assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["192.0.2.5".to_owned()], vec!["2001:db8::5".to_owned()]));
+    assert_eq!(w.stored(HOME), (Some("192.0.2.5".to_owned()), Some("2001:db8::5".to_owned())));
+}
+
 // ---- Fritz!Box ---------------------------------------------------------------------------
 
 /// A Fritz!Box URL template with the placeholders filled as Fritz!OS fills them: values put

@@ -145,15 +145,19 @@ impl World {
     }
 
     /// Every output of every run in the suite goes through here: none may show the world's
-    /// password, its Basic credential or its TSIG secret (the security stance: secrets never
-    /// reach logs, errors or answers).
+    /// password, its Basic credential, its TSIG secret or a host token (the security stance:
+    /// secrets never reach logs, errors or answers). `hostname token` prints its new token on
+    /// stdout, and nothing else does.
     #[track_caller]
     fn assert_no_secrets(&self, run: &Run) {
         let basic = base64(&format!("{USER}:{PASSWORD}"));
+        let prints_token = run.what.starts_with("ddns-cgi hostname token ");
         for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
             for secret in [PASSWORD, basic.as_str(), self.key.secret_b64.as_str()] {
                 assert!(!text.contains(secret), "{} printed a secret on {stream}:\n{text}", run.what);
             }
+            let token_ok = prints_token && stream == "stdout";
+            assert!(token_ok || !has_token(&text), "{} printed a host token on {stream}:\n{text}", run.what);
         }
     }
 
@@ -362,6 +366,13 @@ impl Response {
         assert_eq!(self.header("Cache-Control"), Some("no-store"));
         self
     }
+}
+
+/// Whether `text` holds a host token: `ddns_` and at least 43 base64url characters.
+pub fn has_token(text: &str) -> bool {
+    text.match_indices("ddns_").any(|(i, m)| {
+        text[i + m.len()..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').count() >= 43
+    })
 }
 
 /// Standard base64, for Basic credentials.

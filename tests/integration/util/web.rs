@@ -266,7 +266,8 @@ impl WebServer {
         let dir = self.dir.display().to_string();
         let m = |name: &str, file: &str| format!("LoadModule {name}_module {APACHE_MODULES}/mod_{file}.so\n");
         let mut load = String::new();
-        for (name, file) in [("authz_core", "authz_core"), ("alias", "alias"), ("env", "env")] {
+        for (name, file) in [("authz_core", "authz_core"), ("alias", "alias"), ("env", "env"), ("setenvif", "setenvif")]
+        {
             load.push_str(&m(name, file));
         }
         for line in modules.lines() {
@@ -278,12 +279,14 @@ impl WebServer {
                 }
             }
         }
+        // The access log leaves out requests with a token in the path, as the shipped files
+        // tell operators to (`env=!ddns_token_path`).
         let conf = format!(
             "ServerRoot {dir}\nServerName localhost\nListen 127.0.0.1:{port}\nPidFile {dir}/apache.pid\n\
              DefaultRuntimeDir {dir}\nMutex file:{dir} default\nErrorLog {dir}/error.log\nLogLevel info\n\
              {load}\
              StartServers 2\n\
-             LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common\nCustomLog {dir}/access.log common\n\
+             LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common\nCustomLog {dir}/access.log common env=!ddns_token_path\n\
              Include {dir}/{include}\n",
             port = self.port
         );
