@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 
-use crate::log::Log;
+use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request::{self, Env};
 use crate::update::Handled;
@@ -48,17 +48,26 @@ pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply) -> io::Result<()>
     out.flush()
 }
 
+/// Bounds of the client's values in the request line: a method is a word, a path or a user
+/// name that long is an attack, and 20 hostnames of 253 bytes would swamp the line. The `log`
+/// module escapes what remains.
+const MAX_LOGGED_METHOD: usize = 16;
+const MAX_LOGGED_PATH: usize = 256;
+const MAX_LOGGED_USER: usize = 64;
+const MAX_LOGGED_HOSTS: usize = 512;
+
 /// The one request line of `log_requests`, shared by CGI and FastCGI.
 pub(crate) fn log_request(log: &Log, env: &Env, handled: &Handled, started: std::time::Instant) {
     let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
+    let path = format!("{}{}", get("SCRIPT_NAME"), get("PATH_INFO"));
+    let hosts = if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") };
     log.info(format_args!(
-        "{} {}{} client={} user={} hosts={} answer={} duration={}ms",
-        get("REQUEST_METHOD"),
-        get("SCRIPT_NAME"),
-        get("PATH_INFO"),
+        "{} {} client={} user={} hosts={} answer={} duration={}ms",
+        log::bounded(get("REQUEST_METHOD"), MAX_LOGGED_METHOD),
+        log::bounded(&path, MAX_LOGGED_PATH),
         handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-        handled.user.as_deref().unwrap_or("-"),
-        if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") },
+        log::bounded(handled.user.as_deref().unwrap_or("-"), MAX_LOGGED_USER),
+        log::bounded(&hosts, MAX_LOGGED_HOSTS),
         handled.answer.summary(),
         started.elapsed().as_millis(),
     ));
