@@ -268,3 +268,85 @@ fn request_values_in_the_request_line_are_bounded() {
     assert!(line.len() < 1024, "request line of {} bytes: {line}", line.len());
     assert!(line.contains(&format!("user={}", "u".repeat(32))), "{line}");
 }
+
+/// The 1-based line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("no `{needle}`:\n{text}"))
+}
+
+#[test]
+fn config_errors_do_not_quote_secrets() {
+    let w = world!(World::knot());
+    let good = std::fs::read_to_string(&w.config).expect("config");
+    let key_line = format!("tsig_key = \"{}\"", w.key.line());
+    let secret = w.key.secret_b64.clone();
+    let (head, tail) = secret.split_at(secret.len() / 2);
+    const SMTP_PASSWORD: &str = "smtp-pa55word-Qx7v";
+    let email = |password_line: &str| {
+        format!(
+            "{good}\n[email]\nenabled = true\nsmtp_host = \"127.0.0.1\"\n{password_line}\nfrom_address = \"ddns@example.test\"\n"
+        )
+    };
+    // (what, config text, a text on the line the error must name, secrets that must not show)
+    let cases = [
+        (
+            "a typo on the line after tsig_key",
+            good.replace(&key_line, &format!("{key_line}\nserver_typo \"127.0.0.1\"")),
+            "server_typo",
+            vec![secret.as_str()],
+        ),
+        (
+            // An editor wrapped the key: the rest of the secret is on the line after. toml
+            // reports the unterminated string at the end of the `tsig_key` line.
+            "the line after tsig_key",
+            good.replace(&key_line, &format!("tsig_key = \"{}:{}:{head}\n{tail}\"", w.key.algorithm, w.key.name)),
+            "tsig_key",
+            vec![head, tail],
+        ),
+        (
+            "unquoted smtp_password",
+            email(&format!("smtp_password = {SMTP_PASSWORD}")),
+            "smtp_password",
+            vec![SMTP_PASSWORD],
+        ),
+        (
+            "`=` missing on the smtp_password line",
+            email(&format!("smtp_password \"{SMTP_PASSWORD}\"")),
+            "smtp_password",
+            vec![SMTP_PASSWORD],
+        ),
+        (
+            // A password in the wrong key: serde quotes a value of the wrong type.
+            "a password where a number belongs",
+            email(&format!("smtp_port = \"{SMTP_PASSWORD}\"")),
+            "smtp_port",
+            vec![SMTP_PASSWORD],
+        ),
+        // Last: the harness itself fails a run that prints the world's TSIG secret.
+        (
+            "`=` missing on the tsig_key line",
+            good.replace(&key_line, &format!("tsig_key \"{}\"", w.key.line())),
+            "tsig_key",
+            vec![secret.as_str()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, text, at, secrets) in cases {
+        std::fs::write(&w.config, &text).expect("write config");
+        let line = format!("line {}", line_of(&text, at));
+        let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
+        r.expect(200, "911\n");
+        let admin = w.admin(&["user", "list"]);
+        assert_eq!(admin.code(), Some(2), "{what}: {}", admin.stderr());
+        for (run, stderr) in [("CGI", r.log.as_str()), ("admin", &admin.stderr())] {
+            if !stderr.contains(&line) {
+                failures.push(format!("{what}: {run} stderr does not say `{line}`:\n{stderr}"));
+            }
+            for s in secrets.iter().filter(|s| stderr.contains(**s)) {
+                failures.push(format!("{what}: {run} stderr shows `{s}`:\n{stderr}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(w.a(HOME), Vec::<String>::new());
+}
