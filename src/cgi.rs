@@ -22,6 +22,7 @@ pub(crate) fn request_env(vars: impl IntoIterator<Item = (OsString, OsString)>, 
 
 /// Reads at most one byte more than the parser accepts, so an oversized body is recognised
 /// without reading all of it. RFC 3875 §4.2: the script must not read past `CONTENT_LENGTH`.
+/// A body that ends early is returned as it is; `request::parse` refuses it (`badagent`).
 pub(crate) fn read_body(env: &Env, input: impl Read) -> io::Result<Vec<u8>> {
     if request::method(env) != "POST" {
         return Ok(Vec::new());

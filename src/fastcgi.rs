@@ -358,7 +358,8 @@ where
 }
 
 /// The request's `Env` (only [`request::REQUEST_VARIABLES`] and the proxy header, as in CGI)
-/// and its body bounded like `cgi::read_body`.
+/// and its body bounded like `cgi::read_body`; a stdin stream that ended before
+/// `CONTENT_LENGTH` bytes is refused by `request::parse`, as in CGI.
 fn request_input<W: AsyncWrite + Unpin>(request: &tokio_fastcgi::Request<W>, config: &Config) -> (Env, Vec<u8>) {
     let proxy = config.http.proxy_header.as_deref();
     // tokio-fastcgi lowercases parameter names; CGI names are upper case (RFC 3875 §4.1).

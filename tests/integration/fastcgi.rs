@@ -286,3 +286,44 @@ fn systemd_socket_activation_a_tcp_socket_on_fd_0_and_listen() {
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.92\n".to_owned()), "{}", launched.log());
     assert_eq!(world.a(HOME), ["192.0.2.92"]);
 }
+
+#[test]
+fn a_body_shorter_than_content_length_is_badagent_in_cgi_and_fastcgi() {
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    assert_eq!(update(&web, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
+    let auth = auth();
+    // The client announced `myip=203.0.113.254` and the stream ended after `203.0.113.2`.
+    let full = format!("hostname={HOME}&myip=203.0.113.254");
+    let cut = &full.as_bytes()[..full.len() - 2];
+    let len = full.len().to_string();
+    let params = vec![
+        ("REQUEST_METHOD", "POST"),
+        ("SCRIPT_NAME", "/nic/update"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("CONTENT_LENGTH", len.as_str()),
+        ("HTTP_AUTHORIZATION", auth.as_str()),
+        ("REMOTE_ADDR", "198.51.100.7"),
+    ];
+    let unchanged = |what: &str| {
+        assert_eq!(world.a(HOME), ["192.0.2.1"], "{what}");
+        assert_eq!(world.stored(HOME), (Some("192.0.2.1".into()), None), "{what}");
+    };
+    // CGI: stdin ends early.
+    let cgi = cgi_raw(&world, &[params.clone(), vec![("GATEWAY_INTERFACE", "CGI/1.1")]].concat(), cut);
+    assert_eq!(body(&cgi), "badagent\n", "CGI");
+    unchanged("CGI");
+    // FastCGI: the stdin stream ends (empty FCGI_STDIN record) early; also with no body at all.
+    for sent in [cut, &b""[..]] {
+        let mut c = FcgiClient::connect(&web.fastcgi_socket());
+        assert!(c.request(1, false, &params, sent));
+        assert_eq!(c.response(1).map(|b| body(&b)), Some("badagent\n".to_owned()), "FastCGI, {} bytes", sent.len());
+        unchanged("FastCGI");
+    }
+    // The whole body still works, on both.
+    let mut c = FcgiClient::connect(&web.fastcgi_socket());
+    assert!(c.request(1, false, &params, full.as_bytes()));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 203.0.113.254\n".to_owned()));
+    assert_eq!(world.a(HOME), ["203.0.113.254"]);
+    assert_no_panic(&web);
+}
