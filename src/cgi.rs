@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io::{self, Read, Write};
 
 use crate::config::Config;
-use crate::log::Log;
+use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request::{self, Env};
 use crate::update::Handled;
@@ -23,6 +23,7 @@ pub(crate) fn request_env(vars: impl IntoIterator<Item = (OsString, OsString)>, 
 
 /// Reads at most one byte more than the parser accepts, so an oversized body is recognised
 /// without reading all of it. RFC 3875 §4.2: the script must not read past `CONTENT_LENGTH`.
+/// A body that ends early is returned as it is; `request::parse` refuses it (`badagent`).
 pub(crate) fn read_body(env: &Env, input: impl Read) -> io::Result<Vec<u8>> {
     if request::method(env) != "POST" {
         return Ok(Vec::new());
@@ -49,17 +50,26 @@ pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply) -> io::Result<()>
     out.flush()
 }
 
+/// Bounds of the client's values in the request line: a method is a word, a path or a user
+/// name that long is an attack, and 20 hostnames of 253 bytes would swamp the line. The `log`
+/// module escapes what remains.
+const MAX_LOGGED_METHOD: usize = 16;
+const MAX_LOGGED_PATH: usize = 256;
+const MAX_LOGGED_USER: usize = 64;
+const MAX_LOGGED_HOSTS: usize = 512;
+
 /// The one request line of `log_requests`, shared by CGI and FastCGI. The path is
 /// `request::log_path`: a token in it is shown as `***`.
 pub(crate) fn log_request(log: &Log, config: &Config, env: &Env, handled: &Handled, started: std::time::Instant) {
     let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
+    let hosts = if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") };
     log.info(format_args!(
         "{} {} client={} user={} hosts={} answer={} duration={}ms",
-        get("REQUEST_METHOD"),
-        request::log_path(env, config),
+        log::bounded(get("REQUEST_METHOD"), MAX_LOGGED_METHOD),
+        log::bounded(&request::log_path(env, config), MAX_LOGGED_PATH),
         handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-        handled.user.as_deref().unwrap_or("-"),
-        if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") },
+        log::bounded(handled.user.as_deref().unwrap_or("-"), MAX_LOGGED_USER),
+        log::bounded(&hosts, MAX_LOGGED_HOSTS),
         handled.answer.summary(),
         started.elapsed().as_millis(),
     ));

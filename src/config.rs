@@ -29,9 +29,19 @@ pub(crate) enum ConfigError {
     /// The file could not be read at all.
     #[error("cannot read `{}`: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    /// TOML syntax error, unknown key or wrong type; toml's message names the key and line.
-    #[error("in {}: {message}", path.display())]
-    Parse { path: PathBuf, message: String },
+    /// TOML syntax error, unknown key or wrong type: where it is, and toml's message without
+    /// the quoted source line, which may hold a TSIG secret or a password (this error reaches
+    /// the web server's log on every CGI request while the file is broken).
+    #[error("{}{message} (in {})", parse_location(key.as_deref(), *position), path.display())]
+    Parse {
+        path: PathBuf,
+        /// The dotted key toml was reading, when it knows it.
+        key: Option<String>,
+        /// 1-based line and column.
+        position: Option<(usize, usize)>,
+        /// toml's message, with quoted string values redacted.
+        message: String,
+    },
     /// A value that parsed but is out of range or malformed.
     #[error("`{key}` {message} (in {})", path.display())]
     Invalid { path: PathBuf, key: String, message: String },
@@ -440,8 +450,7 @@ impl Config {
 
     /// Validates config text; `path` is used for messages and to resolve relative key files.
     pub(crate) fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
         Validator { path }.config(raw)
     }
 
@@ -450,6 +459,66 @@ impl Config {
         let name = Name::from_ascii(format!("{zone}.")).ok()?;
         self.zones.iter().find(|z| z.name == name)
     }
+}
+
+/// The location prefix of a [`ConfigError::Parse`] message.
+fn parse_location(key: Option<&str>, position: Option<(usize, usize)>) -> String {
+    match (key, position) {
+        (Some(key), Some((line, column))) => format!("`{key}`, line {line}, column {column}: "),
+        (Some(key), None) => format!("`{key}`: "),
+        (None, Some((line, column))) => format!("line {line}, column {column}: "),
+        (None, None) => String::new(),
+    }
+}
+
+/// A toml error without its source snippet. toml's `Display` prints the failing line, which
+/// after a typo on a `tsig_key` or `smtp_password` line (or a key wrapped onto the next line)
+/// is the secret itself; we keep the position, the key and the message. The key is not public
+/// in toml 1.x; its `Display` without input ends with ``in `dotted.key` `` instead of the
+/// snippet, and we read it from there. serde's "invalid type" messages quote a string value
+/// (`string "..."`): a password typed into the wrong key would show, so quoted strings are
+/// redacted.
+fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let position = e.span().map(|span| {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |l| l.chars().count());
+        (before.matches('\n').count() + 1, column + 1)
+    });
+    let mut bare = e.clone();
+    bare.set_input(None);
+    let key = bare
+        .to_string()
+        .lines()
+        .filter_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+        .next_back()
+        .map(str::to_owned);
+    ConfigError::Parse { path: path.to_owned(), key, position, message: redact_quoted(e.message().trim_end()) }
+}
+
+/// `message` with every string value serde quotes (`string "..."`, its `Unexpected::Str`,
+/// written with `Debug` escapes) replaced by `...`. Other quotes (toml's expected `"`) stay.
+fn redact_quoted(message: &str) -> String {
+    const MARK: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(rest.get(..i + MARK.len()).unwrap_or_default());
+        out.push_str("...\"");
+        let mut escaped = false;
+        let quoted = rest.get(i + MARK.len()..).unwrap_or_default();
+        let end = quoted
+            .char_indices()
+            .find(|&(_, c)| {
+                let close = !escaped && c == '"';
+                escaped = !escaped && c == '\\';
+                close
+            })
+            .map_or(quoted.len(), |(j, _)| j + 1);
+        rest = quoted.get(end..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Validator<'a> {
@@ -933,7 +1002,8 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_file() {
         let err = load(&minimal("[defaults]\ndns_tll = 5\n")).expect_err("rejected").to_string();
-        assert!(err.starts_with("in /etc/ddns-cgi/config.toml:"), "{err}");
+        assert!(err.starts_with("`defaults`, line 8, column 1: "), "{err}");
+        assert!(err.ends_with(" (in /etc/ddns-cgi/config.toml)"), "{err}");
         assert!(err.contains("dns_tll"), "{err}");
     }
 
@@ -953,7 +1023,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "in /etc/ddns-cgi/config.toml: TOML parse error at line 3, column 2\n  |\n3 | [x]\n  |  ^\nunknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),
@@ -1069,5 +1139,38 @@ mod tests {
         let c = load(&minimal("[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n"))
             .expect("valid");
         assert_eq!(c.http.proxy_header.as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+    }
+
+    #[test]
+    fn parse_errors_name_the_place_but_quote_no_value() {
+        let secret = KEY.rsplit(':').next().expect("secret");
+        check_err(
+            &minimal("").replace("tsig_key =", "tsig_key"),
+            "line 4, column 10: key with no value, expected `=` (in /etc/ddns-cgi/config.toml)",
+        );
+        let (head, tail) = secret.split_at(20);
+        let wrapped = minimal("").replace(secret, &format!("{head}\n{tail}"));
+        let err = load(&wrapped).expect_err("wrapped key").to_string();
+        assert!(err.starts_with("line 4, column 55: ") && !err.contains(head) && !err.contains(tail), "{err}");
+        check_err(
+            &minimal("[email]\nsmtp_port = \"pa55word\"\n"),
+            "`email.smtp_port`, line 8, column 13: invalid type: string \"...\", expected i64 (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[email]\nsmtp_password = pa55word\n"),
+            "line 8, column 17: string values must be quoted, expected literal string (in /etc/ddns-cgi/config.toml)",
+        );
+        assert!(!load(&minimal("").replace("tsig_key =", "tsig_key")).expect_err("typo").to_string().contains(secret));
+    }
+
+    #[test]
+    fn quoted_strings_are_redacted() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "a\"b", expected i64"#),
+            r#"invalid type: string "...", expected i64"#
+        );
+        assert_eq!(redact_quoted("invalid basic string, expected `\"`"), "invalid basic string, expected `\"`");
+        assert_eq!(redact_quoted(r#"string "a" or string "b\\" c"#), r#"string "..." or string "..." c"#);
+        assert_eq!(redact_quoted(r#"open string "quote"#), r#"open string "...""#);
     }
 }

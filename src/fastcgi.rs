@@ -6,6 +6,10 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the async threads.
+//! A reader in front of tokio-fastcgi bounds what a peer can make it allocate (the request
+//! size, each name-value pair's claimed length), and a connection that does not complete a
+//! request within `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
+//! needs `FCGI_WEB_SERVER_ADDRS` or `--allow-any-local-user`.
 //! It decides nothing about updates, and nothing here runs in CGI mode: the tokio runtime is
 //! built only when this mode starts.
 
@@ -38,8 +42,17 @@ use crate::update;
 /// body a little over `request::MAX_BODY_BYTES` still gets CGI's `badagent` answer.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
+/// Longest name-value pair (name and value together) a PARAMS or GET_VALUES record may claim.
+/// tokio-fastcgi allocates what the lengths claim before it reads the bytes, so a 20-byte
+/// record claiming 2 GiB would abort the process; the request budget is the natural bound.
+const MAX_PAIR_BYTES: usize = MAX_REQUEST_BYTES;
+
 /// How long a stop waits for requests in flight before giving up on them.
 const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// Default of `--idle-timeout`: above nginx's upstream `keepalive_timeout` (60 s), so nginx
+/// closes its idle connections before we do and never sends on one we are closing.
+const DEFAULT_IDLE_TIMEOUT_SECS: u16 = 75;
 
 /// `ddns-cgi fastcgi` options.
 #[derive(Clone, Debug, clap::Args)]
@@ -50,20 +63,37 @@ pub(crate) struct Options {
     /// Permissions of the unix socket, octal; the web server's user must be able to write it
     #[arg(long, value_name = "MODE", default_value = "0660", value_parser = parse_mode)]
     pub(crate) socket_mode: u32,
-    /// Listen on this TCP address, e.g. 127.0.0.1:9000 (keep it on loopback)
+    /// Listen on this TCP address, e.g. 127.0.0.1:9000 (keep it on loopback); needs the web
+    /// server's addresses in FCGI_WEB_SERVER_ADDRS, or --allow-any-local-user
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Allow --listen without FCGI_WEB_SERVER_ADDRS: any local user can then send requests
+    /// directly, with any REMOTE_ADDR (prefer --socket, whose file mode limits who connects)
+    #[arg(long, requires = "listen")]
+    pub(crate) allow_any_local_user: bool,
     /// Requests processed at the same time; each worker keeps one database connection
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) workers: u16,
     /// Connections served at the same time; further ones wait in the listen backlog
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub(crate) max_connections: u16,
+    /// Seconds a connection may take to send its next complete request (from its start or the
+    /// previous answer) before it is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u16).range(1..=3600))]
+    pub(crate) idle_timeout: u16,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { socket: None, socket_mode: 0o660, listen: None, workers: 4, max_connections: 128 }
+        Options {
+            socket: None,
+            socket_mode: 0o660,
+            listen: None,
+            allow_any_local_user: false,
+            workers: 4,
+            max_connections: 128,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT_SECS,
+        }
     }
 }
 
@@ -86,6 +116,15 @@ pub(crate) enum FastcgiError {
     /// The socket could not be created or configured.
     #[error("cannot listen on `{what}`: {source}")]
     Listen { what: String, source: io::Error },
+    /// `--listen` without `FCGI_WEB_SERVER_ADDRS`: every local user (and every host that can
+    /// reach the address) could send requests with any `REMOTE_ADDR`, past the web server.
+    #[error(
+        "`--listen {addr}` would let any local user connect and send requests with any client address; set `FCGI_WEB_SERVER_ADDRS` to the web server's addresses, listen on a unix socket with `--socket PATH`, or pass `--allow-any-local-user`"
+    )]
+    OpenTcp { addr: std::net::SocketAddr },
+    /// `FCGI_WEB_SERVER_ADDRS` holds something that is not an address.
+    #[error("`FCGI_WEB_SERVER_ADDRS` entry `{entry}` is not an IP address")]
+    WebServerAddrs { entry: String },
     /// The async runtime could not be built.
     #[error("cannot start the runtime: {0}")]
     Runtime(io::Error),
@@ -142,6 +181,26 @@ pub(crate) fn bind(options: &Options) -> Result<Option<Listener>, FastcgiError> 
     Ok(None)
 }
 
+/// Parses `FCGI_WEB_SERVER_ADDRS` (§3.2: comma-separated addresses). An entry that is not an
+/// address is an error: dropping it could leave the list empty, which allows every peer.
+pub(crate) fn web_server_addrs(value: &str) -> Result<Vec<IpAddr>, FastcgiError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse().map_err(|_| FastcgiError::WebServerAddrs { entry: log::bounded(a, 64).into_owned() }))
+        .collect()
+}
+
+/// Refuses `--listen` without `FCGI_WEB_SERVER_ADDRS` unless `--allow-any-local-user` is
+/// given; called before the socket is bound.
+pub(crate) fn check_listen(options: &Options, allowed: &[IpAddr]) -> Result<(), FastcgiError> {
+    match options.listen {
+        Some(addr) if allowed.is_empty() && !options.allow_any_local_user => Err(FastcgiError::OpenTcp { addr }),
+        _ => Ok(()),
+    }
+}
+
 /// What `main` hands over: everything read from the environment and the clock.
 #[derive(Debug)]
 pub(crate) struct Server {
@@ -166,6 +225,8 @@ struct Shared {
     stores: Mutex<Vec<Store>>,
     workers: Arc<Semaphore>,
     max_conns: u8,
+    /// How long a connection may take to send its next request.
+    idle_timeout: Duration,
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
@@ -185,6 +246,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         stores: Mutex::new(vec![store]),
         workers: Arc::new(Semaphore::new(usize::from(server.options.workers))),
         max_conns: u8::try_from(server.options.max_connections).unwrap_or(u8::MAX),
+        idle_timeout: Duration::from_secs(u64::from(server.options.idle_timeout)),
     });
     let result = runtime.block_on(run(server.listener, server.options, server.web_server_addrs, shared, log.clone()));
     if let Some(path) = server.cleanup {
@@ -213,6 +275,18 @@ async fn run(
             AsyncListener::Tcp(tokio::net::TcpListener::from_std(l).map_err(listen_err)?)
         }
     };
+    if let AsyncListener::Tcp(l) = &listener {
+        let addr = l.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        // FastCGI has no authentication of its own: whoever connects is trusted like the web
+        // server, and may claim any REMOTE_ADDR. Loopback peers include every local user.
+        if allowed.is_empty() {
+            log.warn(format_args!(
+                "fastcgi: TCP socket {addr} without `FCGI_WEB_SERVER_ADDRS`: any local user can connect (and any host that can reach it)"
+            ));
+        } else if let Some(ip) = allowed.iter().find(|ip| ip.is_loopback()) {
+            log.warn(format_args!("fastcgi: TCP socket {addr} allows {ip}: any local user can connect from it"));
+        }
+    }
     let (stop_tx, stop) = watch::channel(false);
     let signals = tokio::spawn(wait_for_signal(stop_tx, log.clone()));
     let max_connections = u32::from(options.max_connections);
@@ -307,22 +381,28 @@ impl AsyncListener {
 }
 
 /// Serves the requests of one connection, one at a time, until the peer closes it, asks to
-/// close it (no `FCGI_KEEP_CONN`), sends something malformed or too large, or the server stops
-/// between two requests.
+/// close it (no `FCGI_KEEP_CONN`), sends something malformed or too large, does not complete
+/// its next request within the idle timeout, or the server stops between two requests.
 async fn connection<R, W>(reader: R, writer: W, shared: Arc<Shared>, stop: watch::Receiver<bool>, log: &Log)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
     let used = Arc::new(AtomicUsize::new(0));
-    let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::default() };
+    let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::reading(), log: log.clone() };
     // One request at a time per connection: nginx and mod_fcgid never multiplex.
     let mut requests = Requests::new(reader, Coalesce::new(writer), shared.max_conns, 1);
     loop {
+        // The whole next request must arrive within the idle timeout: a peer that sends
+        // nothing, or too slowly, does not hold a connection slot for ever.
         let next = tokio::select! {
             biased;
             _ = stopped(stop.clone()) => return,
-            n = requests.next() => n,
+            n = tokio::time::timeout(shared.idle_timeout, requests.next()) => n,
+        };
+        let Ok(next) = next else {
+            log.debug(format_args!("fastcgi: closing a connection with no request for {:?}", shared.idle_timeout));
+            return;
         };
         let request = match next {
             Ok(Some(r)) => r,
@@ -358,7 +438,8 @@ where
 }
 
 /// The request's `Env` (only [`request::REQUEST_VARIABLES`] and the proxy header, as in CGI)
-/// and its body bounded like `cgi::read_body`.
+/// and its body bounded like `cgi::read_body`; a stdin stream that ended before
+/// `CONTENT_LENGTH` bytes is refused by `request::parse`, as in CGI.
 fn request_input<W: AsyncWrite + Unpin>(request: &tokio_fastcgi::Request<W>, config: &Config) -> (Env, Vec<u8>) {
     let proxy = config.http.proxy_header.as_deref();
     // tokio-fastcgi lowercases parameter names; CGI names are upper case (RFC 3875 §4.1).
@@ -421,11 +502,14 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
 /// Sits between the socket and tokio-fastcgi. It counts the bytes read since the last
 /// request was complete and fails the connection past [`MAX_REQUEST_BYTES`], and it follows
 /// the record headers (§3.3) to refuse a `FCGI_BEGIN_REQUEST` shorter than its 8-byte body
-/// (§5.1), which tokio-fastcgi 1.3 would `unwrap` into a panic.
+/// (§5.1), which tokio-fastcgi 1.3 would `unwrap` into a panic, and a name-value pair claiming
+/// more than [`MAX_PAIR_BYTES`] (§3.4), which it would allocate. A refusal is logged as a
+/// warning and closes the connection.
 struct Bounded<R> {
     inner: R,
     used: Arc<AtomicUsize>,
     records: RecordCheck,
+    log: Log,
 }
 
 /// Where a reader or writer is in a record stream (§3.3: an 8-byte header with the type and
@@ -436,26 +520,54 @@ struct RecordCheck {
     header_len: usize,
     /// Type of the record whose content is passing.
     kind: u8,
-    /// Content and padding bytes still to pass before the next header.
-    skip: usize,
+    /// Content bytes, then padding bytes, still to pass before the next header.
+    content_left: usize,
+    padding_left: usize,
+    /// Pair checks, on the reading side only: the PARAMS stream (whose pairs may span
+    /// records, §3.4) and the current FCGI_GET_VALUES record.
+    pairs: Option<[PairCheck; 2]>,
 }
 
 const FCGI_BEGIN_REQUEST: u8 = 1;
 const FCGI_END_REQUEST: u8 = 3;
+const FCGI_PARAMS: u8 = 4;
+const FCGI_GET_VALUES: u8 = 9;
 const FCGI_GET_VALUES_RESULT: u8 = 10;
 const FCGI_UNKNOWN_TYPE: u8 = 11;
 
 impl RecordCheck {
-    /// Follows `bytes`; refuses a `FCGI_BEGIN_REQUEST` too short to parse. Returns the types
-    /// of the records that ended within `bytes`.
-    fn inspect(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+    /// A check for records read from the peer, with the pair bound.
+    fn reading() -> RecordCheck {
+        RecordCheck { pairs: Some(Default::default()), ..RecordCheck::default() }
+    }
+
+    /// Follows `bytes`; refuses a `FCGI_BEGIN_REQUEST` too short to parse and an oversized
+    /// name-value pair. Returns the types of the records that ended within `bytes`.
+    fn inspect(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, String> {
         let mut ended = Vec::new();
         while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(bytes.len());
-                self.skip -= n;
-                bytes = bytes.get(n..).unwrap_or_default();
-                if self.skip == 0 {
+            if self.content_left > 0 || self.padding_left > 0 {
+                let (n, content) = if self.content_left > 0 {
+                    (self.content_left.min(bytes.len()), true)
+                } else {
+                    (self.padding_left.min(bytes.len()), false)
+                };
+                let (now, rest) = bytes.split_at(n);
+                if content {
+                    self.content_left -= n;
+                    let pairs = match (&mut self.pairs, self.kind) {
+                        (Some([params, _]), FCGI_PARAMS) => Some(params),
+                        (Some([_, values]), FCGI_GET_VALUES) => Some(values),
+                        _ => None,
+                    };
+                    if let Some(pairs) = pairs {
+                        pairs.feed(now)?;
+                    }
+                } else {
+                    self.padding_left -= n;
+                }
+                bytes = rest;
+                if self.content_left == 0 && self.padding_left == 0 {
                     ended.push(self.kind);
                 }
                 continue;
@@ -471,16 +583,75 @@ impl RecordCheck {
                 let [_version, kind, _, _, len_hi, len_lo, padding, _] = self.header;
                 let content = usize::from(u16::from_be_bytes([len_hi, len_lo]));
                 if kind == FCGI_BEGIN_REQUEST && content < 8 {
-                    return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes");
+                    return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes".to_owned());
+                }
+                if let Some([params, values]) = &mut self.pairs {
+                    // A new request or an empty PARAMS record (the end of the stream) starts
+                    // a new PARAMS stream; each GET_VALUES record holds whole pairs.
+                    if kind == FCGI_BEGIN_REQUEST || (kind == FCGI_PARAMS && content == 0) {
+                        *params = PairCheck::default();
+                    }
+                    if kind == FCGI_GET_VALUES {
+                        *values = PairCheck::default();
+                    }
                 }
                 self.kind = kind;
-                self.skip = content + usize::from(padding);
-                if self.skip == 0 {
+                self.content_left = content;
+                self.padding_left = usize::from(padding);
+                if content == 0 && padding == 0 {
                     ended.push(kind);
                 }
             }
         }
         Ok(ended)
+    }
+}
+
+/// Where a stream of name-value pairs is (§3.4): a name length and a value length, each one
+/// byte below 128 or four bytes with the high bit set (31 bits), then the name and value.
+#[derive(Debug, Default)]
+struct PairCheck {
+    /// The bytes of the length being read.
+    length: [u8; 4],
+    length_len: usize,
+    /// The name length, once read, while the value length is being read.
+    name_len: Option<usize>,
+    /// Name and value bytes still to pass.
+    data_left: usize,
+}
+
+impl PairCheck {
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), String> {
+        while !bytes.is_empty() {
+            if self.data_left > 0 {
+                let n = self.data_left.min(bytes.len());
+                self.data_left -= n;
+                bytes = bytes.get(n..).unwrap_or_default();
+                continue;
+            }
+            let Some((&first, rest)) = bytes.split_first() else { break };
+            bytes = rest;
+            if let Some(slot) = self.length.get_mut(self.length_len) {
+                *slot = first;
+            }
+            self.length_len += 1;
+            let long = self.length[0] & 0x80 != 0;
+            if long && self.length_len < 4 {
+                continue;
+            }
+            self.length_len = 0;
+            let len = if long { u32::from_be_bytes(self.length) & 0x7fff_ffff } else { u32::from(self.length[0]) };
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            let claimed = self.name_len.map_or(len, |name_len| name_len + len);
+            if claimed > MAX_PAIR_BYTES {
+                return Err(format!("a FastCGI name-value pair claims {claimed} bytes, more than {MAX_PAIR_BYTES}"));
+            }
+            match self.name_len.take() {
+                None => self.name_len = Some(len),
+                Some(_) => self.data_left = claimed,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -567,13 +738,13 @@ impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
         if let Poll::Ready(Ok(())) = polled {
             let new = buf.filled().get(before..).unwrap_or_default();
             let n = new.len();
-            if self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) > MAX_REQUEST_BYTES {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("request larger than {MAX_REQUEST_BYTES} bytes"),
-                )));
-            }
-            if let Err(reason) = self.records.inspect(new) {
+            let refused = if self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) > MAX_REQUEST_BYTES {
+                Some(format!("request larger than {MAX_REQUEST_BYTES} bytes"))
+            } else {
+                self.records.inspect(new).err()
+            };
+            if let Some(reason) = refused {
+                self.log.warn(format_args!("fastcgi: closing the connection: {reason}"));
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, reason)));
             }
         }
@@ -587,7 +758,7 @@ mod tests {
 
     #[test]
     fn short_begin_request_is_refused_across_reads() {
-        let mut check = RecordCheck::default();
+        let mut check = RecordCheck::reading();
         // A whole params record with content and padding, split at odd places, passes.
         assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(vec![]));
         assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(vec![]));
@@ -597,6 +768,58 @@ mod tests {
         // A begin record with 2 content bytes is refused once its header is complete.
         assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(vec![]));
         assert!(check.inspect(&[2, 0, 0]).is_err());
+    }
+
+    /// A PARAMS record (request 1) with `content`.
+    fn params(content: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(content.len()).expect("short");
+        [&[1, FCGI_PARAMS, 0, 1][..], &len.to_be_bytes(), &[0, 0], content].concat()
+    }
+
+    #[test]
+    fn pair_lengths_are_bounded_across_records_and_reads() {
+        // `AB` = `xyz` with one-byte lengths, and a 4-byte value length of 200.
+        let mut check = RecordCheck::reading();
+        let ok = [params(&[2, 3, b'A', b'B', b'x', b'y', b'z']), params(&[1, 0x80, 0, 0, 200, b'N'])].concat();
+        for chunk in ok.chunks(3) {
+            assert!(check.inspect(chunk).is_ok());
+        }
+        // The value is still passing: 200 bytes of it in the next record are fine.
+        assert!(check.inspect(&params(&[b'v'; 200])).is_ok());
+        // The bound is on name and value together; the claim is refused before its bytes come.
+        let max = u32::try_from(MAX_PAIR_BYTES).expect("fits");
+        let at_bound = [&[0x80, 0, 0, 1][..], &((max - 1) | 0x8000_0000).to_be_bytes()].concat();
+        assert!(RecordCheck::reading().inspect(&params(&at_bound)).is_ok());
+        let over = [&[0x80, 0, 0, 1][..], &(max | 0x8000_0000).to_be_bytes()].concat();
+        assert!(RecordCheck::reading().inspect(&params(&over)).is_err());
+        // A 2 GiB length split between two records, and between two reads of each.
+        let mut check = RecordCheck::reading();
+        let split = [params(&[4, 0xff]), params(&[0xff, 0xff, 0xff])].concat();
+        let results: Vec<bool> = split.chunks(5).map(|c| check.inspect(c).is_ok()).collect();
+        assert_eq!(results.last(), Some(&false), "{results:?}");
+        // FCGI_GET_VALUES carries pairs too; GET_VALUES_RESULT (what we write) is not checked.
+        let values = |kind: u8| [&[1, kind, 0, 0, 0, 5, 0, 0][..], &[1, 0xff, 0xff, 0xff, 0xff]].concat();
+        assert!(RecordCheck::reading().inspect(&values(FCGI_GET_VALUES)).is_err());
+        assert!(RecordCheck::reading().inspect(&values(FCGI_GET_VALUES_RESULT)).is_ok());
+        assert!(RecordCheck::default().inspect(&values(FCGI_GET_VALUES)).is_ok());
+    }
+
+    #[test]
+    fn a_new_params_stream_starts_clean() {
+        // A pair cut off by the end of the stream does not carry into the next request.
+        let mut check = RecordCheck::reading();
+        assert!(check.inspect(&params(&[0x80, 0, 0])).is_ok());
+        assert!(check.inspect(&params(&[])).is_ok());
+        assert!(check.inspect(&params(&[5, 5, b'a', b'b', b'c', b'd', b'e', 1, 2, 3, 4, 5])).is_ok());
+    }
+
+    #[test]
+    fn web_server_addrs_are_strict() {
+        let ips = web_server_addrs(" 127.0.0.1, ::1 ,").expect("valid");
+        assert_eq!(ips, ["127.0.0.1".parse::<IpAddr>().expect("ip"), "::1".parse().expect("ip")]);
+        assert!(web_server_addrs("").expect("empty").is_empty());
+        let err = web_server_addrs("127.0.0.1,localhost").expect_err("a name");
+        assert!(matches!(&err, FastcgiError::WebServerAddrs { entry } if entry == "localhost"), "{err}");
     }
 
     #[test]

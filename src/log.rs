@@ -6,7 +6,12 @@
 //! file, appended to with one `write` per line and rotated by logrotate. A target that fails
 //! falls back to stderr, so a line is never lost silently. Secrets never reach this module:
 //! they live in `Secret`, whose formatting is redacted, and no caller logs a query string.
+//! Messages carry request data (user names, paths, hostnames), so every line is escaped here,
+//! whatever its target: a line break or terminal control in a value is written as `\n`,
+//! `\u{1b}`, never as itself, and a client cannot forge or hide a line. Lines are cut at
+//! [`MAX_LINE_BYTES`].
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -15,6 +20,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Level, LogTarget};
+
+/// Longest message written; a longer one is cut and says how much was cut. Request values are
+/// bounded before they are logged; this bounds whatever a future caller forgets.
+pub(crate) const MAX_LINE_BYTES: usize = 8 * 1024;
 
 /// Where log lines go and which are kept.
 #[derive(Clone, Debug)]
@@ -103,6 +112,9 @@ impl Log {
         if level > self.level {
             return;
         }
+        let message = message.to_string();
+        let message = escape(&message);
+        let message = bounded(&message, MAX_LINE_BYTES);
         let body = match &self.txn {
             Some(txn) => format!("[{level}] [{txn}] {message}"),
             None => format!("[{level}] {message}"),
@@ -131,6 +143,40 @@ impl Log {
             }
         }
     }
+}
+
+/// `text` with every character that could end a line, rewrite it on a terminal or reorder it
+/// in a viewer written as a Rust escape (`\n`, `\r`, `\u{1b}`): C0 controls, DEL, C1
+/// controls (NEL ends a line for some viewers), the Unicode line and paragraph separators, and
+/// the bidirectional overrides and isolates.
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying how much was cut.
+pub(crate) fn bounded(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...[{} bytes cut]", text.get(..end).unwrap_or_default(), text.len() - end))
 }
 
 /// One write per line so lines of concurrent processes do not interleave.
@@ -173,6 +219,21 @@ pub(crate) fn transaction_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_keeps_every_line_one_line() {
+        assert_eq!(escape("plain `alice` élan"), "plain `alice` élan");
+        assert_eq!(escape("a\nb\rc\td"), "a\\nb\\rc\\td");
+        assert_eq!(escape("\u{1b}[2K\u{7f}\u{85}\u{0}"), "\\u{1b}[2K\\u{7f}\\u{85}\\u{0}");
+        assert_eq!(escape("x\u{2028}y\u{2029}z\u{202e}w"), "x\\u{2028}y\\u{2029}z\\u{202e}w");
+    }
+
+    #[test]
+    fn bounded_cuts_at_a_char_boundary() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("abcdef", 3), "abc...[3 bytes cut]");
+        assert_eq!(bounded("aéb", 2), "a...[3 bytes cut]");
+    }
 
     #[test]
     fn rfc3339_dates() {

@@ -40,7 +40,11 @@ fn main() -> ExitCode {
     // Checked before GATEWAY_INTERFACE: mod_fcgid may pass a CGI environment to the process
     // it starts, but only FastCGI leaves a listening socket on fd 0.
     if let Some(listener) = fastcgi::stdin_listener() {
-        return fastcgi_main(listener, fastcgi::Options::default(), None);
+        let addrs = match web_server_addrs() {
+            Ok(a) => a,
+            Err(e) => return fail(2, &e.to_string()),
+        };
+        return fastcgi_main(listener, fastcgi::Options::default(), None, addrs);
     }
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
         return cgi_main(now);
@@ -53,20 +57,24 @@ fn clock() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// `FCGI_WEB_SERVER_ADDRS` (FastCGI §3.2): the web servers' addresses, comma-separated.
+fn web_server_addrs() -> Result<Vec<std::net::IpAddr>, fastcgi::FastcgiError> {
+    fastcgi::web_server_addrs(&std::env::var("FCGI_WEB_SERVER_ADDRS").unwrap_or_default())
+}
+
 /// FastCGI mode: the config is loaded once; a bad one stops the server at start with the
 /// reason on stderr (the web server's or the journal's log).
-fn fastcgi_main(listener: fastcgi::Listener, options: fastcgi::Options, config_flag: Option<PathBuf>) -> ExitCode {
+fn fastcgi_main(
+    listener: fastcgi::Listener,
+    options: fastcgi::Options,
+    config_flag: Option<PathBuf>,
+    web_server_addrs: Vec<std::net::IpAddr>,
+) -> ExitCode {
     let path = config_path(config_flag);
     let config = match Config::load(&path) {
         Ok(c) => c,
         Err(e) => return fail(2, &e.to_string()),
     };
-    // FastCGI §3.2: a comma-separated list of the web servers' addresses.
-    let web_server_addrs = std::env::var("FCGI_WEB_SERVER_ADDRS")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
     let cleanup = options.socket.clone();
     let server = fastcgi::Server { config, listener, options, web_server_addrs, clock, cleanup };
     match fastcgi::serve(server) {
@@ -78,6 +86,10 @@ fn fastcgi_main(listener: fastcgi::Listener, options: fastcgi::Options, config_f
 /// The socket of `ddns-cgi fastcgi`: from the flags, else from systemd socket activation
 /// (`LISTEN_FDS`/`LISTEN_PID`, sd_listen_fds(3)).
 fn fastcgi_command(options: fastcgi::Options, config_flag: Option<PathBuf>) -> ExitCode {
+    let addrs = match web_server_addrs().and_then(|a| fastcgi::check_listen(&options, &a).map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => return fail(2, &e.to_string()),
+    };
     let listener = match fastcgi::bind(&options) {
         Ok(Some(l)) => l,
         Ok(None) => {
@@ -90,7 +102,7 @@ fn fastcgi_command(options: fastcgi::Options, config_flag: Option<PathBuf>) -> E
         }
         Err(e) => return fail(2, &e.to_string()),
     };
-    fastcgi_main(listener, options, config_flag)
+    fastcgi_main(listener, options, config_flag, addrs)
 }
 
 /// `--config`, else `DDNS_CGI_CONFIG` (set by Apache `SetEnv` or nginx `fastcgi_param`), else

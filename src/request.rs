@@ -184,6 +184,10 @@ pub(crate) enum RejectError {
     NotFound { path: String },
     #[error("request body of {n_bytes} bytes exceeds {MAX_BODY_BYTES}")]
     BodyTooLarge { n_bytes: usize },
+    /// The body ended before `CONTENT_LENGTH` bytes: cut in transit, so what arrived may be a
+    /// different request (`myip=203.0.113.2` from `myip=203.0.113.254`).
+    #[error("request body ended after {n_bytes} of the {content_length} bytes `CONTENT_LENGTH` announced")]
+    ShortBody { n_bytes: usize, content_length: usize },
     #[error("unsupported content type `{content_type}`")]
     UnsupportedContentType { content_type: String },
     #[error("malformed parameters: {reason}")]
@@ -214,6 +218,14 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         return Err(RejectError::Malformed { reason: "query string too long" });
     }
     let mut params = parse_form(query.as_bytes())?;
+    // RFC 3875 §4.2: the body is `CONTENT_LENGTH` bytes. The transports read at most one byte
+    // past the bound, so anything less than that is a body that ended early.
+    if method == "POST"
+        && let Some(content_length) = content_length(env)
+        && body.len() < content_length.min(MAX_BODY_BYTES + 1)
+    {
+        return Err(RejectError::ShortBody { n_bytes: body.len(), content_length });
+    }
     if !body.is_empty() {
         if body.len() > MAX_BODY_BYTES {
             return Err(RejectError::BodyTooLarge { n_bytes: body.len() });
@@ -1022,6 +1034,18 @@ mod tests {
         let e = env(&[("REQUEST_METHOD", "POST"), ("CONTENT_TYPE", "application/x-www-form-urlencoded")]);
         let r = parse(&e, b"hostname=a.b&myip=192.0.2.3", &cfg).expect("post");
         assert_eq!(r.hostnames, Ok(vec![HostArg::Valid("a.b".into())]));
+        // Regression: a body cut short published `203.0.113.2` for `203.0.113.254`.
+        let e = env(&[
+            ("REQUEST_METHOD", "POST"),
+            ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+            ("CONTENT_LENGTH", "31"),
+        ]);
+        assert!(parse(&e, b"hostname=a.b&myip=203.0.113.254", &cfg).is_ok());
+        assert_eq!(
+            parse(&e, b"hostname=a.b&myip=203.0.113.2", &cfg).expect_err("short"),
+            RejectError::ShortBody { n_bytes: 29, content_length: 31 }
+        );
+        assert!(matches!(parse(&e, b"", &cfg), Err(RejectError::ShortBody { n_bytes: 0, .. })));
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::Reject(RejectError::NotFound { .. }) => AccountAnswer::NotFound,
         UpdateError::Reject(
             RejectError::BodyTooLarge { .. }
+            | RejectError::ShortBody { .. }
             | RejectError::UnsupportedContentType { .. }
             | RejectError::Malformed { .. },
         ) => AccountAnswer::Badagent,

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::util::web::{
-    ABORT_REQUEST, FcgiClient, Front, Launched, Launcher, STDIN, WebServer, cgi_raw, fcgi_update_params,
+    ABORT_REQUEST, FcgiClient, Front, GET_VALUES, LaunchOptions, Launched, Launcher, PARAMS, STDIN, WebServer, cgi_raw,
+    fcgi_update_params, pair_header,
 };
 use crate::util::{PASSWORD, Setup, USER, World, base64};
 use crate::web::{HOME, NO_RATE_LIMIT, web_world};
@@ -285,4 +286,192 @@ fn systemd_socket_activation_a_tcp_socket_on_fd_0_and_listen() {
     assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.92"), &auth), b""));
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.92\n".to_owned()), "{}", launched.log());
     assert_eq!(world.a(HOME), ["192.0.2.92"]);
+}
+
+#[test]
+fn a_body_shorter_than_content_length_is_badagent_in_cgi_and_fastcgi() {
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    assert_eq!(update(&web, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
+    let auth = auth();
+    // The client announced `myip=203.0.113.254` and the stream ended after `203.0.113.2`.
+    let full = format!("hostname={HOME}&myip=203.0.113.254");
+    let cut = &full.as_bytes()[..full.len() - 2];
+    let len = full.len().to_string();
+    let params = vec![
+        ("REQUEST_METHOD", "POST"),
+        ("SCRIPT_NAME", "/nic/update"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("CONTENT_LENGTH", len.as_str()),
+        ("HTTP_AUTHORIZATION", auth.as_str()),
+        ("REMOTE_ADDR", "198.51.100.7"),
+    ];
+    let unchanged = |what: &str| {
+        assert_eq!(world.a(HOME), ["192.0.2.1"], "{what}");
+        assert_eq!(world.stored(HOME), (Some("192.0.2.1".into()), None), "{what}");
+    };
+    // CGI: stdin ends early.
+    let cgi = cgi_raw(&world, &[params.clone(), vec![("GATEWAY_INTERFACE", "CGI/1.1")]].concat(), cut);
+    assert_eq!(body(&cgi), "badagent\n", "CGI");
+    unchanged("CGI");
+    // FastCGI: the stdin stream ends (empty FCGI_STDIN record) early; also with no body at all.
+    for sent in [cut, &b""[..]] {
+        let mut c = FcgiClient::connect(&web.fastcgi_socket());
+        assert!(c.request(1, false, &params, sent));
+        assert_eq!(c.response(1).map(|b| body(&b)), Some("badagent\n".to_owned()), "FastCGI, {} bytes", sent.len());
+        unchanged("FastCGI");
+    }
+    // The whole body still works, on both.
+    let mut c = FcgiClient::connect(&web.fastcgi_socket());
+    assert!(c.request(1, false, &params, full.as_bytes()));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 203.0.113.254\n".to_owned()));
+    assert_eq!(world.a(HOME), ["203.0.113.254"]);
+    assert_no_panic(&web);
+}
+
+/// A name, and a function that opens a connection and sends the attack on it.
+type Attack<'a> = (&'a str, Box<dyn Fn() -> FcgiClient + 'a>);
+
+/// `ddns-cgi fastcgi --listen` under a 1 GiB address-space limit, as on a small machine where
+/// a 2 GiB allocation fails (and aborts the process) instead of being overcommitted.
+fn small_machine(world: &World, args: &[&str]) -> Option<(Launched, u16)> {
+    let options = LaunchOptions { args, address_space_bytes: Some(1 << 30) };
+    Launched::start_with(world, Launcher::Listen, options).map(|(l, _, port)| (l, port))
+}
+
+#[test]
+fn a_params_pair_claiming_2_gib_closes_its_connection_and_the_server_keeps_serving() {
+    let world = world!(web_world());
+    let (mut launched, port) = world!(small_machine(&world, &[]));
+    let auth = auth();
+    let params = |content: &[u8]| {
+        let mut c = FcgiClient::connect_tcp(port);
+        assert!(c.begin(1, true) && c.record(PARAMS, 1, content));
+        c
+    };
+    let huge = u32::MAX >> 1;
+    // (what, a connection that has sent the attack)
+    let attacks: Vec<Attack<'_>> = vec![
+        // 20 bytes on the wire: `NAME` and a value claiming 2 GiB.
+        ("2 GiB value", Box::new(|| params(&[pair_header(4, huge), b"NAME".to_vec()].concat()))),
+        ("2 GiB name", Box::new(|| params(&[pair_header(huge, 1), b"N".to_vec()].concat()))),
+        (
+            // FastCGI §3.4: a pair may span records; here its value length is split between
+            // two. tokio-fastcgi parses each record on its own and fails on the first, unless
+            // our reader, which may see both in one read, refuses the claim first.
+            "2 GiB value split across records",
+            Box::new(|| {
+                let pairs = [pair_header(1, 1), b"ab".to_vec(), pair_header(4, huge)].concat();
+                let (first, second) = pairs.split_at(6);
+                let mut c = params(first);
+                assert!(c.record(PARAMS, 1, &[second, b"NAME"].concat()));
+                c
+            }),
+        ),
+        (
+            // FCGI_GET_VALUES (§4.1) carries pairs as well, on request id 0.
+            "2 GiB pair in FCGI_GET_VALUES",
+            Box::new(|| {
+                let mut c = FcgiClient::connect_tcp(port);
+                assert!(c.record(GET_VALUES, 0, &[pair_header(14, huge), b"FCGI_MAX_CONNS".to_vec()].concat()));
+                c
+            }),
+        ),
+    ];
+    for (what, attack) in &attacks {
+        let mut c = attack();
+        assert!(c.wait_closed(std::time::Duration::from_secs(10)).is_some(), "{what}: the connection stays open");
+        assert!(launched.alive(), "{what}: the server died:\n{}", launched.log());
+        // A normal request on a new connection.
+        let mut c = FcgiClient::connect_tcp(port);
+        assert!(c.request(1, false, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.70"), &auth), b""));
+        let answer = c.response(1).map(|b| body(&b));
+        assert!(
+            matches!(answer.as_deref(), Some("good 192.0.2.70\n" | "nochg 192.0.2.70\n")),
+            "{what}: {answer:?}\n{}",
+            launched.log()
+        );
+    }
+    assert_eq!(world.a(HOME), ["192.0.2.70"]);
+    let peak = launched.peak_rss_kib();
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+    let log = launched.log();
+    let warnings = log.matches("[WARNING] fastcgi: closing the connection: a FastCGI name-value pair claims 21474836");
+    assert!(warnings.count() >= attacks.len() - 1, "a warning for each unsplit claim:\n{log}");
+    assert!(!log.contains("panicked") && !log.contains("memory allocation"), "{log}");
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let world = world!(web_world());
+    let (launched, port) = world!(small_machine(&world, &["--idle-timeout", "1"]));
+    let limit = std::time::Duration::from_secs(10);
+    let auth = auth();
+    // Sends nothing at all. Timed from before the connection: the server's clock starts later.
+    let started = std::time::Instant::now();
+    let mut c = FcgiClient::connect_tcp(port);
+    c.wait_closed(limit).unwrap_or_else(|| panic!("still open after {limit:?}\n{}", launched.log()));
+    let closed = started.elapsed();
+    assert!(closed >= std::time::Duration::from_secs(1), "closed after {closed:?}\n{}", launched.log());
+    // Stops in the middle of a request.
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.begin(1, true) && c.write_raw(&[1, PARAMS, 0, 1, 0, 10, 0, 0, 3]));
+    assert!(c.wait_closed(limit).is_some(), "a stalled request keeps its connection");
+    // Goes quiet after an answer on a kept-alive connection.
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.71"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.71\n".to_owned()));
+    assert!(c.wait_closed(limit).is_some(), "an idle kept-alive connection stays open");
+    assert_eq!(world.a(HOME), ["192.0.2.71"]);
+    assert!(!launched.log().contains("panicked"), "{}", launched.log());
+}
+
+/// Runs `ddns-cgi fastcgi ARGS` with `env` for at most 10 s; `None` if it was still running
+/// (it is killed then).
+fn run_fastcgi(world: &World, args: &[&str], env: &[(&str, &str)]) -> Option<std::process::Output> {
+    let mut cmd = std::process::Command::new(crate::util::bin());
+    cmd.env_clear().envs(env.iter().copied()).arg("--config").arg(&world.config).arg("fastcgi").args(args);
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ddns-cgi fastcgi");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn listen_without_web_server_addrs_refuses_to_start() {
+    let world = world!(web_world());
+    let port = crate::util::dnsserver::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let refused = |env: &[(&str, &str)], expected: &[&str]| {
+        let out = run_fastcgi(&world, &["--listen", &addr], env).expect("it refuses at once instead of serving");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        for e in expected {
+            assert!(stderr.contains(e), "no `{e}` in:\n{stderr}");
+        }
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the port is open");
+    };
+    refused(&[], &["`--listen 127.0.0.1:", "any local user", "FCGI_WEB_SERVER_ADDRS", "--allow-any-local-user"]);
+    refused(&[("FCGI_WEB_SERVER_ADDRS", "")], &["FCGI_WEB_SERVER_ADDRS"]);
+    // An unparsable list must not silently become "everyone".
+    refused(&[("FCGI_WEB_SERVER_ADDRS", "localhost")], &["`FCGI_WEB_SERVER_ADDRS`", "`localhost`"]);
+    // With the flag it starts, and says what it allows.
+    let (launched, port) = world!(small_machine(&world, &["--allow-any-local-user"]));
+    let mut c = FcgiClient::connect_tcp(port);
+    let auth = auth();
+    assert!(c.request(1, false, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.72"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.72\n".to_owned()));
+    assert!(launched.log().contains("any local user can connect"), "{}", launched.log());
 }

@@ -1,6 +1,7 @@
 //! Log targets (stderr, syslog datagram socket, file), the transaction id on every line, and
 //! that no secret the suite uses (passwords, Authorization values, TSIG secrets, query strings
-//! with `password=`/`token=`) appears in any line of any target.
+//! with `password=`/`token=`) appears in any line of any target, and that no request value
+//! (user name, path, hostname, user agent, proxy header) can break a line or forge one.
 
 use std::os::unix::net::UnixDatagram;
 
@@ -135,4 +136,217 @@ fn unreachable_syslog_falls_back_to_stderr() {
     r.expect(200, "good 192.0.2.5\n");
     assert!(r.log.contains("cannot connect to syslog socket `/nonexistent/log`"), "{}", r.log);
     assert!(r.log.contains("answer=good"), "{}", r.log);
+}
+
+/// A whole log line as the file target writes it, for an update that never happened.
+const FORGED: &str =
+    "2026-01-01T00:00:00Z ddns-cgi[1]: [INFO] [0badf00d] home.dyn.example.test: updated (ipv4=203.0.113.66 ipv6=-)";
+
+/// Characters that end or rewrite a line on a terminal or in a log viewer: C0 (LF, CR, ESC),
+/// DEL, C1 (NEL) and the Unicode line and paragraph separators.
+const BREAKERS: [char; 7] = ['\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{2028}', '\u{2029}'];
+
+/// `FORGED` behind each breaker, so every kind of line break is tried.
+fn forged(prefix: &str) -> String {
+    BREAKERS.iter().map(|c| format!("{prefix}{c}{FORGED}")).collect()
+}
+
+/// A Basic user name ends at the first colon (RFC 7617 §2), so an attacker writes the forged
+/// line's colons as U+A789, which looks the same in a log viewer.
+fn forged_user() -> String {
+    forged("mallory").replace(':', "\u{a789}")
+}
+
+/// Each place that logs request data, as (what, a benign request, the same request carrying a
+/// forged log line). Both of a pair get the same answer and so the same number of log lines.
+fn injection_cases() -> Vec<(&'static str, Cgi, Cgi)> {
+    let q = format!("hostname={HOME}&myip=192.0.2.9");
+    let get = || Cgi::get(&q);
+    let percent = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    vec![
+        ("user name", get().basic("mallory", WRONG), get().basic(&forged_user(), WRONG)),
+        (
+            "SCRIPT_NAME",
+            get().basic(USER, PASSWORD).path("/nic/elsewhere"),
+            get().basic(USER, PASSWORD).path(&forged("/nic/update")),
+        ),
+        (
+            "PATH_INFO",
+            get().basic(USER, PASSWORD).env("PATH_INFO", "/elsewhere"),
+            get().basic(USER, PASSWORD).env("PATH_INFO", &forged("/x")),
+        ),
+        (
+            // C0 and C1 controls in a form value are refused (`badagent`); U+2028 is not a
+            // control and reaches the `notfqdn` line.
+            "hostname",
+            Cgi::get(&format!("hostname=bad_name.{HOME}&myip=192.0.2.9")).basic(USER, PASSWORD),
+            Cgi::get(&format!("hostname=bad{}&myip=192.0.2.9", percent(&format!("\u{2028}{FORGED}\u{2029}{FORGED}"))))
+                .basic(USER, PASSWORD),
+        ),
+        (
+            "hostname with controls",
+            Cgi::get(&format!("hostname={HOME}%zz")).basic(USER, PASSWORD),
+            Cgi::get(&format!("hostname={HOME}{}", percent(&forged("")))).basic(USER, PASSWORD),
+        ),
+        (
+            "user agent",
+            get().basic("mallory", WRONG).env("HTTP_USER_AGENT", "curl/8"),
+            get().basic("mallory", WRONG).env("HTTP_USER_AGENT", &forged("curl/8")),
+        ),
+        (
+            "proxy header",
+            get().basic("mallory", WRONG).remote("127.0.0.1").env("HTTP_X_FORWARDED_FOR", "203.0.113.5, junk"),
+            get().basic("mallory", WRONG).remote("127.0.0.1").env("HTTP_X_FORWARDED_FOR", &forged("203.0.113.5")),
+        ),
+    ]
+}
+
+/// Runs each injection case with `target` settings; `read` returns the log text written by one
+/// request (given its stderr). Asserts: the forged request writes exactly as many lines as the
+/// benign one, no line break or terminal control reaches the log, no line starts like a forged
+/// one, and DNS is untouched.
+fn check_injection(target: &str, read: &mut dyn FnMut(&str) -> String) {
+    let w = world!(World::knot());
+    set_log(&w, &format!("{target}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n"));
+    for (what, benign, hostile) in injection_cases() {
+        let b = w.cgi(&benign);
+        let b_log = read(&b.log);
+        let h = w.cgi(&hostile);
+        let h_log = read(&h.log);
+        assert_eq!((h.status, &h.body), (b.status, &b.body), "{what}: same answer\n{b_log}\n{h_log}");
+        let n_lines = |s: &str| s.split_inclusive('\n').count();
+        assert!(n_lines(&b_log) >= 2, "{what}: the benign request logs:\n{b_log}");
+        assert_eq!(n_lines(&h_log), n_lines(&b_log), "{what}: a forged line?\n{h_log}\n--- benign:\n{b_log}");
+        for line in h_log.split_inclusive('\n') {
+            let line = line.strip_suffix('\n').unwrap_or(line);
+            for c in BREAKERS {
+                assert!(!line.contains(c), "{what}: {c:?} reached the log:\n{h_log}");
+            }
+            assert!(!line.starts_with("2026-01-01") && !line.starts_with("ddns-cgi[1]"), "{what}: forged: {line}");
+        }
+    }
+    // The escaped value is still there for the operator to read.
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(&forged_user(), WRONG));
+    let log = read(&r.log);
+    assert!(log.contains("mallory\\n2026-01-01T00\u{a789}00\u{a789}00Z ddns-cgi[1]\u{a789} [INFO]"), "{log}");
+    assert_eq!(w.a(HOME), Vec::<String>::new());
+    assert_eq!(w.stored(HOME), (None, None));
+}
+
+#[test]
+fn request_data_cannot_forge_lines_on_stderr() {
+    check_injection("", &mut |stderr| stderr.to_owned());
+}
+
+#[test]
+fn request_data_cannot_forge_lines_in_the_log_file() {
+    let dir = crate::util::TempDir::new("log-file");
+    let file = dir.path().join("ddns-cgi.log");
+    let mut seen = 0;
+    check_injection(&format!("target = \"file\"\nlog_file = \"{}\"\n", file.display()), &mut |stderr| {
+        assert_eq!(stderr, "", "the file target writes nothing to stderr");
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let new = text.get(seen..).unwrap_or_default().to_owned();
+        seen = text.len();
+        new
+    });
+}
+
+#[test]
+fn request_values_in_the_request_line_are_bounded() {
+    let w = world!(World::knot());
+    set_log(&w, "");
+    let long_user = "u".repeat(3000);
+    let long_path = format!("/nic/update/{}", "p".repeat(3000));
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(&long_user, WRONG).env("PATH_INFO", &long_path));
+    r.expect(404, "badagent\n");
+    let line = r.log.lines().find(|l| l.contains("answer=")).unwrap_or_else(|| panic!("no request line:\n{}", r.log));
+    assert!(line.len() < 1024, "request line of {} bytes: {line}", line.len());
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(&long_user, WRONG));
+    r.expect(401, "badauth\n");
+    let line = r.log.lines().find(|l| l.contains("answer=")).unwrap_or_else(|| panic!("no request line:\n{}", r.log));
+    assert!(line.len() < 1024, "request line of {} bytes: {line}", line.len());
+    assert!(line.contains(&format!("user={}", "u".repeat(32))), "{line}");
+}
+
+/// The 1-based line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("no `{needle}`:\n{text}"))
+}
+
+#[test]
+fn config_errors_do_not_quote_secrets() {
+    let w = world!(World::knot());
+    let good = std::fs::read_to_string(&w.config).expect("config");
+    let key_line = format!("tsig_key = \"{}\"", w.key.line());
+    let secret = w.key.secret_b64.clone();
+    let (head, tail) = secret.split_at(secret.len() / 2);
+    const SMTP_PASSWORD: &str = "smtp-pa55word-Qx7v";
+    let email = |password_line: &str| {
+        format!(
+            "{good}\n[email]\nenabled = true\nsmtp_host = \"127.0.0.1\"\n{password_line}\nfrom_address = \"ddns@example.test\"\n"
+        )
+    };
+    // (what, config text, a text on the line the error must name, secrets that must not show)
+    let cases = [
+        (
+            "a typo on the line after tsig_key",
+            good.replace(&key_line, &format!("{key_line}\nserver_typo \"127.0.0.1\"")),
+            "server_typo",
+            vec![secret.as_str()],
+        ),
+        (
+            // An editor wrapped the key: the rest of the secret is on the line after. toml
+            // reports the unterminated string at the end of the `tsig_key` line.
+            "the line after tsig_key",
+            good.replace(&key_line, &format!("tsig_key = \"{}:{}:{head}\n{tail}\"", w.key.algorithm, w.key.name)),
+            "tsig_key",
+            vec![head, tail],
+        ),
+        (
+            "unquoted smtp_password",
+            email(&format!("smtp_password = {SMTP_PASSWORD}")),
+            "smtp_password",
+            vec![SMTP_PASSWORD],
+        ),
+        (
+            "`=` missing on the smtp_password line",
+            email(&format!("smtp_password \"{SMTP_PASSWORD}\"")),
+            "smtp_password",
+            vec![SMTP_PASSWORD],
+        ),
+        (
+            // A password in the wrong key: serde quotes a value of the wrong type.
+            "a password where a number belongs",
+            email(&format!("smtp_port = \"{SMTP_PASSWORD}\"")),
+            "smtp_port",
+            vec![SMTP_PASSWORD],
+        ),
+        // Last: the harness itself fails a run that prints the world's TSIG secret.
+        (
+            "`=` missing on the tsig_key line",
+            good.replace(&key_line, &format!("tsig_key \"{}\"", w.key.line())),
+            "tsig_key",
+            vec![secret.as_str()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, text, at, secrets) in cases {
+        std::fs::write(&w.config, &text).expect("write config");
+        let line = format!("line {}", line_of(&text, at));
+        let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
+        r.expect(200, "911\n");
+        let admin = w.admin(&["user", "list"]);
+        assert_eq!(admin.code(), Some(2), "{what}: {}", admin.stderr());
+        for (run, stderr) in [("CGI", r.log.as_str()), ("admin", &admin.stderr())] {
+            if !stderr.contains(&line) {
+                failures.push(format!("{what}: {run} stderr does not say `{line}`:\n{stderr}"));
+            }
+            for s in secrets.iter().filter(|s| stderr.contains(**s)) {
+                failures.push(format!("{what}: {run} stderr shows `{s}`:\n{stderr}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(w.a(HOME), Vec::<String>::new());
 }

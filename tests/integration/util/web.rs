@@ -411,14 +411,32 @@ pub enum Launcher {
     SystemdUnix,
     /// `spawn-fcgi -a 127.0.0.1 -p PORT -n -- ddns-cgi`: a TCP listener on fd 0.
     SpawnFcgiTcp,
-    /// `ddns-cgi fastcgi --listen 127.0.0.1:PORT`.
+    /// `FCGI_WEB_SERVER_ADDRS=127.0.0.1 ddns-cgi fastcgi --listen 127.0.0.1:PORT`.
     Listen,
+}
+
+/// Extras for [`Launched::start_with`] (`ddns-cgi fastcgi --listen` only).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LaunchOptions<'a> {
+    /// More `ddns-cgi fastcgi` arguments, e.g. `["--idle-timeout", "1"]`.
+    pub args: &'a [&'a str],
+    /// The process's address-space limit (`prlimit --as`), so that an allocation a small
+    /// machine could not make fails here too instead of being overcommitted.
+    pub address_space_bytes: Option<u64>,
 }
 
 impl Launched {
     /// Starts it; the unix socket path or TCP port to connect to. `None` if the launcher is
     /// missing (loud skip).
     pub fn start(world: &World, launcher: Launcher) -> Option<(Launched, PathBuf, u16)> {
+        Launched::start_with(world, launcher, LaunchOptions::default())
+    }
+
+    pub fn start_with(
+        world: &World,
+        launcher: Launcher,
+        options: LaunchOptions<'_>,
+    ) -> Option<(Launched, PathBuf, u16)> {
         let (program, package) = match launcher {
             Launcher::SystemdUnix => ("systemd-socket-activate", "systemd"),
             Launcher::SpawnFcgiTcp => ("spawn-fcgi", "spawn-fcgi"),
@@ -438,16 +456,35 @@ impl Launched {
         give_to_web_user(world.dir.path());
         let socket = dir.join("fastcgi.sock");
         let port = free_port();
-        let mut cmd = unprivileged(if matches!(launcher, Launcher::Listen) { &bin_copy } else { &path });
+        assert!(
+            matches!(launcher, Launcher::Listen) || (options.args.is_empty() && options.address_space_bytes.is_none()),
+            "launch options are for `--listen` only"
+        );
+        let prlimit = match options.address_space_bytes {
+            Some(_) => Some(require_program("prlimit", "util-linux")?),
+            None => None,
+        };
+        let exe = match (&prlimit, launcher) {
+            (Some(prlimit), _) => prlimit.as_path(),
+            (None, Launcher::Listen) => bin_copy.as_path(),
+            (None, _) => path.as_path(),
+        };
+        let mut cmd = unprivileged(exe);
+        if let Some(bytes) = options.address_space_bytes {
+            // prlimit sets the limit and executes the program: the pid stays ddns-cgi's.
+            cmd.arg(format!("--as={bytes}")).arg("--").arg(&bin_copy);
+        }
         match launcher {
             Launcher::Listen => {
-                cmd.env_clear().arg("--config").arg(&world.config).args([
+                // The web server's address: `--listen` refuses to start without it.
+                cmd.env_clear().env("FCGI_WEB_SERVER_ADDRS", "127.0.0.1").arg("--config").arg(&world.config).args([
                     "fastcgi",
                     "--workers",
                     "2",
                     "--listen",
                     &format!("127.0.0.1:{port}"),
                 ]);
+                cmd.args(options.args);
             }
             Launcher::SystemdUnix => {
                 cmd.arg("-l").arg(&socket).arg(&bin_copy).arg("--config").arg(&world.config).arg("fastcgi");
@@ -475,6 +512,21 @@ impl Launched {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.proc.log).unwrap_or_default()
+    }
+
+    /// Whether the launched process still runs.
+    pub fn alive(&mut self) -> bool {
+        self.proc.alive()
+    }
+
+    /// The peak resident set size of the launched process (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.child.id())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in:\n{status}"))
     }
 }
 
@@ -560,17 +612,26 @@ pub struct FcgiClient {
 /// A unix or TCP connection.
 pub trait Conn: std::io::Read + std::io::Write + Send {
     fn shutdown_write(&self);
+    fn set_read_timeout(&self, timeout: Duration);
 }
 
 impl Conn for UnixStream {
     fn shutdown_write(&self) {
         let _ = self.shutdown(std::net::Shutdown::Write);
     }
+
+    fn set_read_timeout(&self, timeout: Duration) {
+        UnixStream::set_read_timeout(self, Some(timeout)).expect("timeout");
+    }
 }
 
 impl Conn for TcpStream {
     fn shutdown_write(&self) {
         let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn set_read_timeout(&self, timeout: Duration) {
+        TcpStream::set_read_timeout(self, Some(timeout)).expect("timeout");
     }
 }
 
@@ -581,6 +642,20 @@ pub const END_REQUEST: u8 = 3;
 pub const PARAMS: u8 = 4;
 pub const STDIN: u8 = 5;
 pub const STDOUT: u8 = 6;
+pub const GET_VALUES: u8 = 9;
+
+/// A name-value pair header (§3.4): each length in 1 byte below 128, else in 4 bytes with the
+/// high bit set. The lengths may claim more than follows.
+pub fn pair_header(name_len: u32, value_len: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for len in [name_len, value_len] {
+        match u8::try_from(len) {
+            Ok(b) if b < 128 => out.push(b),
+            _ => out.extend_from_slice(&(len | 0x8000_0000).to_be_bytes()),
+        }
+    }
+    out
+}
 
 impl FcgiClient {
     pub fn connect(path: &Path) -> FcgiClient {
@@ -593,6 +668,28 @@ impl FcgiClient {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect port {port}: {e}"));
         stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         FcgiClient { stream: Box::new(stream) }
+    }
+
+    /// Waits until the server closes the connection (end of stream or reset); how long that
+    /// took, or `None` if it was still open after `limit`. Anything the server sends first is
+    /// read and dropped.
+    pub fn wait_closed(&mut self, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let mut buf = [0u8; 4096];
+        while started.elapsed() < limit {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Some(started.elapsed()),
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return Some(started.elapsed()),
+            }
+        }
+        None
+    }
+
+    /// Sets the read timeout (30 s after `connect`).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(timeout);
     }
 
     /// Raw bytes, for malformed input; false when the peer closed.
@@ -617,13 +714,8 @@ impl FcgiClient {
     pub fn params(&mut self, id: u16, params: &[(&str, &str)]) -> bool {
         let mut content = Vec::new();
         for (k, v) in params {
-            for len in [k.len(), v.len()] {
-                if len < 128 {
-                    content.push(len as u8);
-                } else {
-                    content.extend_from_slice(&((len as u32) | 0x8000_0000).to_be_bytes());
-                }
-            }
+            let len = |s: &str| u32::try_from(s.len()).expect("param fits in u32");
+            content.extend_from_slice(&pair_header(len(k), len(v)));
             content.extend_from_slice(k.as_bytes());
             content.extend_from_slice(v.as_bytes());
         }
