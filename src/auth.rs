@@ -3,7 +3,7 @@
 //! hash that can never match, through the same code path and with the parameters most stored
 //! hashes have, so timing does not reveal which user names exist, not even after `[auth]`
 //! raised the cost and most users still have hashes at the old one. This module does not
-//! read the database; callers pass the stored hash and the most common stored parameters.
+//! read the database; callers pass the stored hash and a sample of stored hashes.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -49,49 +49,66 @@ pub(crate) fn hash_password(password: &str, config: &AuthConfig) -> Result<Strin
 const DUMMY_SALT: &str = "ZGRucy1jZ2ktZHVtbXk";
 const DUMMY_OUTPUT: &str = "ZGRucy1jZ2kgZHVtbXkgaGFzaCwgbmV2ZXIgdmFsaWQ";
 
+/// How many stored hashes [`Dummy::new`] looks at: every user of a typical installation, and
+/// a bounded read for every login on a large one.
+pub(crate) const DUMMY_SAMPLE: usize = 256;
+
 /// What an unknown user's password is verified against. Its cost must be what verifying a
 /// stored hash costs, and stored hashes keep the parameters they were made with until their
 /// user logs in again (see `rehash`): right after `[auth]` raises the cost, most users are
-/// still at the old one. So the dummy takes the parameters most stored hashes have, and the
-/// configured ones only when there are no users. The remaining tell is a user whose hash is
-/// in the minority (not re-hashed long after a change, or re-hashed early); `user passwd`
-/// re-hashes such an account at once.
+/// still at the old one. So the dummy takes the parameters most stored hashes have (among
+/// the [`DUMMY_SAMPLE`] newest users), and the configured ones only when there are no
+/// users. The remaining tell is a user whose hash is in the minority (one who has not logged
+/// in for a long time after a change); `user passwd` re-hashes such an account at once.
 #[derive(Clone, Debug)]
 pub(crate) struct Dummy {
     phc: String,
-    params: Params,
+    m_kib: u32,
+    t: u32,
+    p: u32,
     from_store: bool,
 }
 
 impl Dummy {
-    /// `common_head` is the parameter part most stored hashes share (`$argon2id$v=19$m=...,
-    /// t=...,p=...$`, see `Store::common_hash_head`); without it, or when it is not a usable
-    /// Argon2 head, the configured parameters are used.
-    pub(crate) fn new(common_head: Option<&str>, config: &AuthConfig) -> Dummy {
-        let stored = common_head.and_then(|head| {
-            let phc = format!("{head}{DUMMY_SALT}${DUMMY_OUTPUT}");
-            let parsed = PasswordHash::new(&phc).ok()?;
-            Algorithm::try_from(parsed.algorithm).ok()?;
-            let params = Params::try_from(&parsed).ok()?;
-            Some(Dummy { phc: phc.clone(), params, from_store: true })
-        });
-        stored.unwrap_or_else(|| {
-            let (m, t, p) = (config.argon2_m_kib, config.argon2_t, config.argon2_p);
-            let phc = format!("$argon2id$v=19$m={m},t={t},p={p}${DUMMY_SALT}${DUMMY_OUTPUT}");
-            // Config validation keeps the parameters inside Argon2's bounds; should they not be,
-            // the verification below fails at once, as it would for every stored hash.
-            let params = Params::new(m, t, p, None).unwrap_or_default();
-            Dummy { phc, params, from_store: false }
-        })
+    /// `stored` is a sample of stored PHC strings (`Store::recent_password_hashes`); those
+    /// that are not Argon2 hashes are skipped. Ties go to the earlier entry (the newer user).
+    pub(crate) fn new(stored: &[String], config: &AuthConfig) -> Dummy {
+        // Keyed by what sets the cost; `Params` itself also holds the output length.
+        type Head = (Algorithm, Version, u32, u32, u32);
+        let mut heads: Vec<(Head, usize)> = Vec::new();
+        for phc in stored {
+            let Ok(parsed) = PasswordHash::new(phc) else { continue };
+            let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(parsed.algorithm), Params::try_from(&parsed)) else {
+                continue;
+            };
+            let version = parsed.version.and_then(|v| Version::try_from(v).ok()).unwrap_or_default();
+            let head = (algorithm, version, params.m_cost(), params.t_cost(), params.p_cost());
+            match heads.iter_mut().find(|(h, _)| *h == head) {
+                Some((_, n)) => *n += 1,
+                None => heads.push((head, 1)),
+            }
+        }
+        // `max_by_key` keeps the last maximum; reversed, that is the first one.
+        let common = heads.into_iter().rev().max_by_key(|(_, n)| *n).map(|(head, _)| head);
+        let from_store = common.is_some();
+        let (algorithm, version, m, t, p) = common.unwrap_or((
+            Algorithm::Argon2id,
+            Version::V0x13,
+            config.argon2_m_kib,
+            config.argon2_t,
+            config.argon2_p,
+        ));
+        let phc =
+            format!("${}$v={}$m={m},t={t},p={p}${DUMMY_SALT}${DUMMY_OUTPUT}", algorithm.ident(), u32::from(version));
+        Dummy { phc, m_kib: m, t, p, from_store }
     }
 }
 
 impl std::fmt::Display for Dummy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let p = &self.params;
         let source =
             if self.from_store { "the parameters most stored hashes have" } else { "the configured parameters" };
-        write!(f, "m={},t={},p={}, {source}", p.m_cost(), p.t_cost(), p.p_cost())
+        write!(f, "m={},t={},p={}, {source}", self.m_kib, self.t, self.p)
     }
 }
 
@@ -127,7 +144,7 @@ mod tests {
 
     #[test]
     fn hash_and_verify() {
-        let dummy = Dummy::new(None, &CHEAP);
+        let dummy = Dummy::new(&[], &CHEAP);
         let h = hash_password("pa:ss word", &CHEAP).expect("hash");
         assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{h}");
         assert_eq!(verify("pa:ss word", Some(&h), &dummy, &CHEAP), Verdict::Valid { rehash: false });
@@ -141,17 +158,28 @@ mod tests {
     #[test]
     fn dummy_follows_the_stored_parameters() {
         let stronger = AuthConfig { argon2_m_kib: 256, argon2_t: 3, argon2_p: 2 };
-        let from_store = Dummy::new(Some("$argon2id$v=19$m=64,t=1,p=1$"), &stronger);
+        let sample: Vec<String> = [
+            "$argon2id$v=19$m=128,t=2,p=1$c2FsdHNhbHRzYWx0$ZGRucy1jZ2kgdGVzdCBoYXNoLCAzMiBieXRlcyBsb25n",
+            "not a hash",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$ZGRucy1jZ2kgdGVzdCBoYXNoLCAzMiBieXRlcyBsb25n",
+            "$scrypt$ln=1,r=8,p=1$c2FsdA$aGFzaA",
+            "$argon2id$v=19$m=64,t=1,p=1$b3RoZXJzYWx0c2FsdA$ZGRucy1jZ2kgb3RoZXIgaGFzaCwgMzIgYnl0ZXMgbG9uZw",
+        ]
+        .map(String::from)
+        .into();
+        let from_store = Dummy::new(&sample, &stronger);
         assert_eq!(from_store.to_string(), "m=64,t=1,p=1, the parameters most stored hashes have");
-        assert!(from_store.phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        for head in [None, Some(""), Some("$argon2id$v=19$m=x$"), Some("$scrypt$ln=1,r=8,p=1$")] {
-            let configured = Dummy::new(head, &stronger);
-            assert_eq!(configured.to_string(), "m=256,t=3,p=2, the configured parameters", "{head:?}");
+        assert!(from_store.phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{}", from_store.phc);
+        // A tie goes to the newest user's parameters.
+        let tie = Dummy::new(&sample[..3], &stronger);
+        assert_eq!(tie.to_string(), "m=128,t=2,p=1, the parameters most stored hashes have");
+        for sample in [&[][..], &sample[1..2], &sample[3..4]] {
+            let configured = Dummy::new(sample, &stronger);
+            assert_eq!(configured.to_string(), "m=256,t=3,p=2, the configured parameters", "{sample:?}");
         }
-        // Verifying against either takes the ordinary path and never succeeds.
+        // Verifying against the dummy takes the ordinary path and never succeeds.
         let h = hash_password("pw", &CHEAP).expect("hash");
-        let dummy_phc = &from_store.phc;
-        assert_eq!(verify("pw", Some(dummy_phc), &from_store, &CHEAP), Verdict::Invalid);
+        assert_eq!(verify("pw", Some(&from_store.phc), &from_store, &CHEAP), Verdict::Invalid);
         assert_eq!(verify("pw", Some(&h), &from_store, &CHEAP), Verdict::Valid { rehash: false });
     }
 }

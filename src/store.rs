@@ -361,24 +361,13 @@ impl Store {
         Ok(())
     }
 
-    /// The parameter part (`$argon2id$v=19$m=...,t=...,p=...$`) most stored password hashes
-    /// share, `None` without users. One pass over `users`; the dummy verification of unknown
-    /// users takes its cost from it (see `auth::Dummy`).
-    pub(crate) fn common_hash_head(&self) -> Result<Option<String>, StoreError> {
-        // A PHC string is `$alg$v=..$params$salt$hash`. SQLite has no "last index of", but
-        // `rtrim(x, replace(x, '$', ''))` strips every trailing character that is not a `$`
-        // (they all occur in the set), so two rounds drop the hash and then the salt.
-        Ok(self
-            .conn
-            .query_row(
-                "WITH s AS (SELECT rtrim(password_hash, replace(password_hash, '$', '')) AS x FROM users),
-                      h AS (SELECT substr(x, 1, length(x) - 1) AS y FROM s)
-                 SELECT rtrim(y, replace(y, '$', '')) AS head, COUNT(*) AS n_users FROM h
-                 GROUP BY head HAVING head LIKE '$argon2%' ORDER BY n_users DESC, head LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+    /// The password hashes of the `limit` most recently added users, newest first. The dummy
+    /// verification of unknown users takes its cost from them (`auth::Dummy`); the bound keeps
+    /// this read the same small cost on every login, however many users there are.
+    pub(crate) fn recent_password_hashes(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT password_hash FROM users ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -771,21 +760,13 @@ mod tests {
     }
 
     #[test]
-    fn common_hash_head_is_the_most_common_parameter_part() {
+    fn recent_password_hashes_are_bounded_and_newest_first() {
         let (dir, mut store) = temp_store();
-        assert_eq!(store.common_hash_head().expect("q"), None);
-        let hashes = [
-            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaA",
-            "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaGhhc2g",
-            "$argon2id$v=19$m=65536,t=3,p=1$b3RoZXI$b3RoZXJoYXNo",
-            "not a hash",
-            "not a hash either",
-            "neither",
-        ];
-        for (i, h) in hashes.iter().enumerate() {
-            store.add_user(&format!("u{i}"), "u@example.com", h, 1).expect("user");
+        assert!(store.recent_password_hashes(2).expect("q").is_empty());
+        for i in 0..3 {
+            store.add_user(&format!("u{i}"), "u@example.com", &format!("hash{i}"), 1).expect("user");
         }
-        assert_eq!(store.common_hash_head().expect("q").as_deref(), Some("$argon2id$v=19$m=65536,t=3,p=1$"));
+        assert_eq!(store.recent_password_hashes(2).expect("q"), ["hash2", "hash1"]);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 

@@ -245,7 +245,7 @@ fn authenticate(config: &Config, store: &mut Store, request: &Request, log: &Log
     let too_long = creds.username.len() > 256 || creds.password.expose().len() > 1024;
     let user = if too_long { None } else { store.user(&creds.username)? };
     // Read for known and unknown users alike, so both paths ask the database the same.
-    let dummy = auth::Dummy::new(store.common_hash_head()?.as_deref(), &config.auth);
+    let dummy = auth::Dummy::new(&store.recent_password_hashes(auth::DUMMY_SAMPLE)?, &config.auth);
     match &user {
         Some(u) => log.debug(format_args!("verifying the password of `{}` with argon2", u.name)),
         None if too_long => log.debug(format_args!(
