@@ -77,7 +77,7 @@ fn passwords_over_1024_bytes_are_never_verified() {
 fn peak_rss_kib(w: &World, req: &Cgi) -> (Response, u64) {
     let time = std::path::Path::new("/usr/bin/time");
     assert!(time.exists(), "/usr/bin/time is needed (Debian package `time`; scripts/install-deps.sh installs it)");
-    let out = w.dir.path().join(format!("rss-{}", getrandom_suffix()));
+    let out = w.dir.path().join(format!("rss-{}", next_suffix()));
     let args = [time.as_os_str(), "-f".as_ref(), "%M".as_ref(), "-o".as_ref(), out.as_os_str()];
     let r = w.cgi_wrapped(req, &args);
     let text = std::fs::read_to_string(&out).expect("time output");
@@ -85,7 +85,7 @@ fn peak_rss_kib(w: &World, req: &Cgi) -> (Response, u64) {
     (r, kib)
 }
 
-fn getrandom_suffix() -> u64 {
+fn next_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
