@@ -9,6 +9,7 @@ packages=(
   knot knot-dnsutils bind9 bind9-dnsutils
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
+  time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
   "$@"
 )
 

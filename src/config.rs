@@ -139,6 +139,9 @@ pub(crate) struct RateLimit {
     pub(crate) good_max_requests: u32,
     pub(crate) bad_window_seconds: u32,
     pub(crate) bad_max_requests: u32,
+    /// IPv6 clients are counted per prefix of this length: one subscriber gets a /64 (or a
+    /// /56) and can use every address in it. IPv4 clients are counted per address.
+    pub(crate) ipv6_prefix: u8,
 }
 
 #[derive(Debug)]
@@ -382,6 +385,7 @@ struct RawRateLimit {
     good_max_requests: Option<i64>,
     bad_window_seconds: Option<i64>,
     bad_max_requests: Option<i64>,
+    ipv6_prefix: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -607,6 +611,9 @@ impl Validator<'_> {
             good_max_requests: self.range("rate_limit.good_max_requests", r.good_max_requests, 5, 1, 1_000_000)?,
             bad_window_seconds: self.range("rate_limit.bad_window_seconds", r.bad_window_seconds, 60, 1, 86_400)?,
             bad_max_requests: self.range("rate_limit.bad_max_requests", r.bad_max_requests, 3, 1, 1_000_000)?,
+            // Shorter than /32 would lump whole providers together (RFC 6177 suggests /48 to
+            // /64 per site); 128 counts every address on its own.
+            ipv6_prefix: u8::try_from(self.range("rate_limit.ipv6_prefix", r.ipv6_prefix, 64, 32, 128)?).unwrap_or(64),
         };
 
         let trusted_proxies = raw
@@ -997,6 +1004,20 @@ mod tests {
         assert_eq!((c.defaults.min_dns_ttl, c.defaults.max_dns_ttl), (30, 86_400));
         assert_eq!(c.rate_limit.bad_max_requests, 3);
         assert!(c.http.proxy_header.is_none());
+    }
+
+    #[test]
+    fn ipv6_prefix_is_bounded() {
+        assert_eq!(load(&minimal("")).expect("valid").rate_limit.ipv6_prefix, 64);
+        assert_eq!(load(&minimal("[rate_limit]\nipv6_prefix = 56\n")).expect("valid").rate_limit.ipv6_prefix, 56);
+        check_err(
+            &minimal("[rate_limit]\nipv6_prefix = 16\n"),
+            "`rate_limit.ipv6_prefix` must be between 32 and 128, got `16` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[rate_limit]\nipv6_prefix = 129\n"),
+            "`rate_limit.ipv6_prefix` must be between 32 and 128, got `129` (in /etc/ddns-cgi/config.toml)",
+        );
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! Rate limiting, persisted in SQLite so every CGI process and FastCGI worker shares it. The
 //! policy lives here; the rows (`scope`, `key`, `at`) live in `store`. Three counters:
-//! bad requests per client address (`bad-addr`) and per user name (`bad-user`, so a guess at
-//! one account spread over many addresses is stopped too), and successful requests (`good`
-//! and `nochg`) per client address (`good-addr`). The check is one indexed count per counter
-//! and runs before any Argon2 verification, so a flood of bad passwords costs a read each.
+//! bad requests per client (`bad-addr`) and per user name (`bad-user`, so a guess at one
+//! account spread over many addresses is stopped too), and successful requests (`good` and
+//! `nochg`) per client (`good-addr`). A client is an IPv4 address or an IPv6 prefix
+//! (`ipv6_prefix`, a /64 by default), since a subscriber can use every address of its prefix.
+//!
+//! Check and count are one step, taken before any Argon2 work: [`reserve`] counts each
+//! counter under the database write lock and, when the request is under every limit, writes
+//! its rows as a bad attempt at once. N parallel attempts therefore count as N, however long
+//! their verification takes. [`settle`] then corrects the reservation to the outcome: a bad
+//! attempt keeps its rows, a good one trades them for a `good-addr` row, a neutral one drops
+//! them. Whatever fails on the way leaves the attempt counted as bad: the limit fails closed.
 //! This module does not decide the answer token; `update` answers `abuse` when it says so.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::RateLimit;
-use crate::store::{Store, StoreError};
+use crate::store::{CountedRow, Counter, Store, StoreError};
 
 /// Counter scopes as stored in the `rate_limit.scope` column.
 const BAD_ADDR: &str = "bad-addr";
@@ -25,8 +32,9 @@ pub(crate) enum Outcome {
     Good,
     /// Not counted: the credential-less first request of wget/uclient-fetch (they send
     /// credentials only after the 401 challenge), server-side failures (`911`, `dnserr`) that
-    /// are not the client's fault, and `abuse` itself (counting it would extend a block
-    /// forever for a client that keeps retrying on a timer).
+    /// are not the client's fault. `abuse` is not counted either (counting it would extend a
+    /// block forever for a client that keeps retrying on a timer); it never gets a
+    /// reservation to settle.
     Neutral,
 }
 
@@ -39,64 +47,104 @@ pub(crate) struct Limited {
     pub(crate) window_seconds: u32,
 }
 
-/// Whether the request from `client` for `username` is over a limit at `now`. `Ok(None)`
-/// when it may proceed.
-pub(crate) fn check(
-    limits: &RateLimit,
-    store: &Store,
-    client: Option<IpAddr>,
-    username: Option<&str>,
-    now: i64,
-) -> Result<Option<Limited>, StoreError> {
-    if !limits.enabled {
-        return Ok(None);
-    }
-    let bad_since = now - i64::from(limits.bad_window_seconds);
-    let good_since = now - i64::from(limits.good_window_seconds);
-    let mut checks: Vec<(&'static str, String, i64, u32, u32)> = Vec::with_capacity(3);
-    if let Some(ip) = client {
-        let key = ip.to_string();
-        checks.push((BAD_ADDR, key.clone(), bad_since, limits.bad_max_requests, limits.bad_window_seconds));
-        checks.push((GOOD_ADDR, key, good_since, limits.good_max_requests, limits.good_window_seconds));
-    }
-    if let Some(user) = username {
-        checks.push((BAD_USER, user_key(user), bad_since, limits.bad_max_requests, limits.bad_window_seconds));
-    }
-    for (scope, key, since, max, window_seconds) in checks {
-        let n_requests = store.rate_limit_count(scope, &key, since)?;
-        if n_requests >= u64::from(max) {
-            return Ok(Some(Limited { scope, key, n_requests, window_seconds }));
-        }
-    }
-    Ok(None)
+/// An attempt counted as bad until [`settle`] says otherwise. Empty when limits are off.
+#[derive(Debug, Default)]
+#[must_use = "a reservation stays counted as bad unless it is settled"]
+pub(crate) struct Reservation {
+    rows: Vec<CountedRow>,
+    /// The client's counter key, for the `good-addr` row of a good outcome.
+    client_key: Option<String>,
 }
 
-/// Records a finished request and trims rows older than the longest window.
-pub(crate) fn record(
+/// Reserves an attempt by `client` for `username` at `now`: `Ok(Err(limited))` when a
+/// limit is reached (nothing is written), `Ok(Ok(reservation))` when the request may go on.
+/// An `Err` means the limit could not be checked and counted; the caller must not go on.
+pub(crate) fn reserve(
     limits: &RateLimit,
     store: &mut Store,
     client: Option<IpAddr>,
     username: Option<&str>,
+    now: i64,
+) -> Result<Result<Reservation, Limited>, StoreError> {
+    if !limits.enabled {
+        return Ok(Ok(Reservation::default()));
+    }
+    let client_key = client.map(|ip| client_key(ip, limits.ipv6_prefix));
+    let user_key = username.map(user_key);
+    let bad = |scope, key| Counter {
+        scope,
+        key,
+        since: now - i64::from(limits.bad_window_seconds),
+        max: u64::from(limits.bad_max_requests),
+    };
+    let mut counters: Vec<Counter<'_>> = Vec::with_capacity(3);
+    if let Some(key) = &client_key {
+        counters.push(bad(BAD_ADDR, key));
+        counters.push(Counter {
+            scope: GOOD_ADDR,
+            key,
+            since: now - i64::from(limits.good_window_seconds),
+            max: u64::from(limits.good_max_requests),
+        });
+    }
+    if let Some(key) = &user_key {
+        counters.push(bad(BAD_USER, key));
+    }
+    let limited = |(c, n_requests): (Counter<'_>, u64)| Limited {
+        scope: c.scope,
+        key: c.key.to_owned(),
+        n_requests,
+        window_seconds: if c.scope == GOOD_ADDR { limits.good_window_seconds } else { limits.bad_window_seconds },
+    };
+    // A plain read first: a flood of requests that are over a limit anyway gets its `abuse`
+    // without queueing for the write lock. Counts only grow within a window, so a request
+    // found over the limit here would be found over it under the lock too.
+    if let Some(over) = store.rate_limit_over(&counters)? {
+        return Ok(Err(limited(over)));
+    }
+    let rows: Vec<(&'static str, String)> =
+        [client_key.clone().map(|k| (BAD_ADDR, k)), user_key.clone().map(|k| (BAD_USER, k))]
+            .into_iter()
+            .flatten()
+            .collect();
+    let longest = limits.good_window_seconds.max(limits.bad_window_seconds);
+    Ok(match store.rate_limit_reserve(&counters, &rows, now, now - i64::from(longest))? {
+        Ok(rows) => Ok(Reservation { rows, client_key }),
+        Err(over) => Err(limited(over)),
+    })
+}
+
+/// Corrects a reservation to the request's outcome at `now`. Bad keeps the reserved rows,
+/// Good replaces them with one `good-addr` row, Neutral removes them. On an `Err` the
+/// reservation stays as it is: counted as bad.
+pub(crate) fn settle(
+    store: &mut Store,
+    reservation: Reservation,
     outcome: Outcome,
     now: i64,
 ) -> Result<(), StoreError> {
-    if !limits.enabled {
+    let add: Vec<(&'static str, String)> = match outcome {
+        Outcome::Bad => return Ok(()),
+        Outcome::Good => reservation.client_key.into_iter().map(|k| (GOOD_ADDR, k)).collect(),
+        Outcome::Neutral => Vec::new(),
+    };
+    if reservation.rows.is_empty() && add.is_empty() {
         return Ok(());
     }
-    let mut rows: Vec<(&'static str, String)> = Vec::with_capacity(2);
-    match outcome {
-        Outcome::Neutral => {}
-        Outcome::Good => rows.extend(client.map(|ip| (GOOD_ADDR, ip.to_string()))),
-        Outcome::Bad => {
-            rows.extend(client.map(|ip| (BAD_ADDR, ip.to_string())));
-            rows.extend(username.map(|u| (BAD_USER, user_key(u))));
+    store.rate_limit_settle(&reservation.rows, &add, now)
+}
+
+/// The counter key of a client: the IPv4 address, or the IPv6 network of `ipv6_prefix` bits
+/// in CIDR notation (`2001:db8:1:2::/64`).
+fn client_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u32::from(ipv6_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            format!("{}/{prefix}", Ipv6Addr::from(u128::from(v6) & mask))
         }
     }
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let longest = limits.good_window_seconds.max(limits.bad_window_seconds);
-    store.rate_limit_record(&rows, now, now - i64::from(longest))
 }
 
 /// User names are bounded before they become keys: an attacker chooses them.

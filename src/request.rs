@@ -71,6 +71,9 @@ pub(crate) struct Request {
     pub(crate) ttl: Result<Option<u32>, TtlError>,
     /// The client's address (after trusted-proxy resolution), for logs and rate limits.
     pub(crate) client: Option<IpAddr>,
+    /// Why the proxy header of a trusted proxy could not be used, when `client` is that
+    /// proxy for want of a better address; the handler logs it.
+    pub(crate) proxy_fallback: Option<&'static str>,
     pub(crate) format: Format,
 }
 
@@ -246,7 +249,7 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
     let ipv6_prefix = params.ipv6_prefix();
     let addresses = ipv6_prefix.clone().and_then(|_| params.addresses()).and_then(|a| match a {
         Some(a) => Ok(a),
-        None => match &client {
+        None => match &client.publishable() {
             // The peer's address gets the same unicast check as an explicit one: a
             // misconfigured proxy header must not publish a multicast or unspecified address.
             Ok(ip) if !is_unicast(*ip) => {
@@ -280,7 +283,8 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         addresses,
         ipv6_prefix: ipv6_prefix.ok().flatten(),
         ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
-        client: client.ok(),
+        client: client.ip(),
+        proxy_fallback: client.fallback(),
         format: format(env),
     })
 }
@@ -533,37 +537,82 @@ fn is_unicast(ip: IpAddr) -> bool {
 }
 
 /// The client's address for a request that could not be parsed (rate limits still count it).
-pub(crate) fn client(env: &Env, config: &Config) -> Option<IpAddr> {
-    client_address(env, config).ok()
+pub(crate) fn client(env: &Env, config: &Config) -> ClientAddress {
+    client_address(env, config)
+}
+
+/// Where a request comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientAddress {
+    /// `REMOTE_ADDR`, or the client the proxy header names when `REMOTE_ADDR` is a trusted
+    /// proxy.
+    Resolved(IpAddr),
+    /// `REMOTE_ADDR` is a trusted proxy whose header is missing, oversized or unparsable. The
+    /// proxy stands in for the client in logs and rate limits, so a broken header cannot
+    /// shed the per-address limits; it is never published as the client's address.
+    Proxy { proxy: IpAddr, reason: &'static str },
+    /// `REMOTE_ADDR` is missing or malformed (a web server bug).
+    Unknown,
+}
+
+impl ClientAddress {
+    /// The address logs and rate limits key on.
+    pub(crate) fn ip(self) -> Option<IpAddr> {
+        match self {
+            ClientAddress::Resolved(ip) | ClientAddress::Proxy { proxy: ip, .. } => Some(ip),
+            ClientAddress::Unknown => None,
+        }
+    }
+
+    /// Why the proxy stands in for the client, if it does.
+    pub(crate) fn fallback(self) -> Option<&'static str> {
+        match self {
+            ClientAddress::Proxy { reason, .. } => Some(reason),
+            ClientAddress::Resolved(_) | ClientAddress::Unknown => None,
+        }
+    }
+
+    /// The address to publish when the request names none.
+    fn publishable(self) -> Result<IpAddr, &'static str> {
+        match self {
+            ClientAddress::Resolved(ip) => Ok(ip),
+            ClientAddress::Proxy { reason, .. } => Err(reason),
+            ClientAddress::Unknown => Err("REMOTE_ADDR is missing or malformed"),
+        }
+    }
 }
 
 /// The client's address: `REMOTE_ADDR`, or the configured proxy header when `REMOTE_ADDR` is
 /// a trusted proxy. In `X-Forwarded-For`, each proxy appends the address it saw, so the client
 /// is the right-most entry that is not itself a trusted proxy; entries further left are
-/// whatever the client claimed and are ignored.
-fn client_address(env: &Env, config: &Config) -> Result<IpAddr, &'static str> {
-    let remote = env
-        .get("REMOTE_ADDR")
-        .and_then(|s| s.trim().parse::<IpAddr>().ok())
-        .map(canonical)
-        .ok_or("REMOTE_ADDR is missing or malformed")?;
+/// whatever the client claimed and are ignored. The header is bounded before it is parsed.
+fn client_address(env: &Env, config: &Config) -> ClientAddress {
+    let Some(remote) = env.get("REMOTE_ADDR").and_then(|s| s.trim().parse::<IpAddr>().ok()).map(canonical) else {
+        return ClientAddress::Unknown;
+    };
     let http = &config.http;
-    let Some(header) = &http.proxy_header else { return Ok(remote) };
+    let Some(header) = &http.proxy_header else { return ClientAddress::Resolved(remote) };
     let trusted = |ip: IpAddr| http.trusted_proxies.iter().any(|c| c.contains(ip));
     if !trusted(remote) {
-        return Ok(remote);
+        return ClientAddress::Resolved(remote);
     }
+    let proxy = |reason| ClientAddress::Proxy { proxy: remote, reason };
     let value = env.get(header).map(String::as_str).unwrap_or("");
-    if value.is_empty() || value.len() > MAX_HEADER_BYTES {
-        return Err("request came through a trusted proxy without a usable proxy header");
+    if value.trim().is_empty() {
+        return proxy("a trusted proxy sent no proxy header");
+    }
+    if value.len() > MAX_HEADER_BYTES {
+        return proxy("the proxy header from a trusted proxy is longer than the header bound");
     }
     for item in value.rsplit(',') {
-        let ip = item.trim().parse::<IpAddr>().map(canonical).map_err(|_| "proxy header holds a malformed address")?;
+        let Ok(ip) = item.trim().parse::<IpAddr>().map(canonical) else {
+            return proxy("the proxy header from a trusted proxy holds a malformed address");
+        };
         if !trusted(ip) {
-            return Ok(ip);
+            return ClientAddress::Resolved(ip);
         }
     }
-    Err("proxy header names only trusted proxies")
+    proxy("the proxy header names only trusted proxies")
 }
 
 /// A dual-stack socket reports IPv4 clients as `::ffff:a.b.c.d`; they are IPv4 clients.
@@ -895,6 +944,27 @@ mod tests {
         assert_eq!(run("127.0.0.1", Some("6.6.6.6, 203.0.113.5, 10.1.1.1")), v4("203.0.113.5"));
         assert_eq!(run("::ffff:198.51.100.9", None), v4("198.51.100.9"));
         assert!(matches!(run("127.0.0.1", None), Err(AddressError::NoClientAddress { .. })));
+    }
+
+    #[test]
+    fn unusable_proxy_header_leaves_the_proxy_as_client() {
+        let cfg = config("[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n");
+        let run = |xff: &str| {
+            let e =
+                env(&[("QUERY_STRING", "hostname=a.b"), ("REMOTE_ADDR", "127.0.0.1"), ("HTTP_X_FORWARDED_FOR", xff)]);
+            parse(&e, b"", &cfg).expect("parses")
+        };
+        let proxy: Option<IpAddr> = Some("127.0.0.1".parse().expect("ip"));
+        let oversized = "203.0.113.9,".repeat(400);
+        for xff in ["", oversized.as_str(), "203.0.113.5, bogus", "127.0.0.1"] {
+            let r = run(xff);
+            assert_eq!(r.client, proxy, "{xff}");
+            assert!(r.proxy_fallback.is_some(), "{xff}");
+            // The proxy's own address is never published for the client.
+            assert!(matches!(r.addresses, Err(AddressError::NoClientAddress { .. })), "{xff}");
+        }
+        let r = run("bogus, 203.0.113.5");
+        assert_eq!((r.client, r.proxy_fallback), (Some("203.0.113.5".parse().expect("ip")), None));
     }
 
     #[test]

@@ -419,33 +419,105 @@ impl Store {
 
     // ---- rate limits -------------------------------------------------------------------------
 
-    /// How many requests of `scope`/`key` were recorded at or after `since`; one read on the
-    /// `rate_limit_lookup` index.
-    pub(crate) fn rate_limit_count(&self, scope: &str, key: &str, since: i64) -> Result<u64, StoreError> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM rate_limit WHERE scope = ?1 AND key = ?2 AND at >= ?3",
-            params![scope, key, since],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
+    /// The first of `counters` that is at its maximum, with its count; a plain read, so a
+    /// flood of limited requests never waits for the write lock.
+    pub(crate) fn rate_limit_over<'a>(
+        &self,
+        counters: &[Counter<'a>],
+    ) -> Result<Option<(Counter<'a>, u64)>, StoreError> {
+        first_over(&self.conn, counters)
     }
 
-    /// Records one request under each `(scope, key)` at `now` and, in the same transaction,
-    /// drops rows older than `older_than` so the table stays small without a separate job.
-    pub(crate) fn rate_limit_record(
+    /// Checks and counts in one step: under the write lock, counts each of `counters` and,
+    /// if none is at its maximum, inserts `rows` at `now` and returns them (a reservation the
+    /// caller settles with [`Store::rate_limit_settle`]). Rows older than `older_than` are
+    /// trimmed in the same transaction, so the table stays small without a separate job.
+    /// Over a limit nothing is written and the answer is `Err` with the counter and its count.
+    pub(crate) fn rate_limit_reserve<'a>(
         &mut self,
-        rows: &[(&str, String)],
+        counters: &[Counter<'a>],
+        rows: &[(&'static str, String)],
         now: i64,
         older_than: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<Vec<CountedRow>, (Counter<'a>, u64)>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (scope, key) in rows {
-            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES (?1, ?2, ?3)", params![scope, key, now])?;
+        if let Some(over) = first_over(&tx, counters)? {
+            return Ok(Err(over));
         }
         tx.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?;
+        let mut counted = Vec::with_capacity(rows.len());
+        for (scope, key) in rows {
+            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES (?1, ?2, ?3)", params![scope, key, now])?;
+            counted.push(CountedRow { id: tx.last_insert_rowid(), scope, key: key.clone(), at: now });
+        }
+        tx.commit()?;
+        Ok(Ok(counted))
+    }
+
+    /// Settles a reservation in one transaction: deletes the reserved rows in `remove` and
+    /// inserts `add` at `now`.
+    pub(crate) fn rate_limit_settle(
+        &mut self,
+        remove: &[CountedRow],
+        add: &[(&'static str, String)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for row in remove {
+            // The rowid alone could name a later row if a trim removed this one meanwhile
+            // and SQLite reused its id; the other columns make sure it is the row we wrote.
+            tx.execute(
+                "DELETE FROM rate_limit WHERE rowid = ?1 AND scope = ?2 AND key = ?3 AND at = ?4",
+                params![row.id, row.scope, row.key, row.at],
+            )?;
+        }
+        for (scope, key) in add {
+            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES (?1, ?2, ?3)", params![scope, key, now])?;
+        }
         tx.commit()?;
         Ok(())
     }
+
+    /// The password hashes of the `limit` most recently added users, newest first. The dummy
+    /// verification of unknown users takes its cost from them (`auth::Dummy`); the bound keeps
+    /// this read the same small cost on every login, however many users there are.
+    pub(crate) fn recent_password_hashes(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT password_hash FROM users ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// One rate-limit counter to check: rows of `scope`/`key` at or after `since`, of which
+/// there may be at most `max - 1` for the request to go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counter<'a> {
+    pub(crate) scope: &'static str,
+    pub(crate) key: &'a str,
+    pub(crate) since: i64,
+    pub(crate) max: u64,
+}
+
+/// A rate-limit row as it was written, to remove it again when a reservation settles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CountedRow {
+    pub(crate) id: i64,
+    pub(crate) scope: &'static str,
+    pub(crate) key: String,
+    pub(crate) at: i64,
+}
+
+/// One indexed count per counter (`rate_limit_lookup`), stopping at the first one over.
+fn first_over<'a>(conn: &Connection, counters: &[Counter<'a>]) -> Result<Option<(Counter<'a>, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT COUNT(*) FROM rate_limit WHERE scope = ?1 AND key = ?2 AND at >= ?3")?;
+    for c in counters {
+        let n: i64 = stmt.query_row(params![c.scope, c.key, c.since], |r| r.get(0))?;
+        let n = u64::try_from(n).unwrap_or(0);
+        if n >= c.max {
+            return Ok(Some((*c, n)));
+        }
+    }
+    Ok(None)
 }
 
 /// A user with the number of hostnames they own, for `user list`.
@@ -772,19 +844,69 @@ mod tests {
         assert!(!path.exists());
     }
 
+    fn counters(max: u64, since: i64) -> [Counter<'static>; 2] {
+        [
+            Counter { scope: "bad-addr", key: "192.0.2.1", since, max },
+            Counter { scope: "bad-user", key: "u", since, max },
+        ]
+    }
+
+    fn n_rows(store: &Store, scope: &str) -> i64 {
+        store.conn.query_row("SELECT COUNT(*) FROM rate_limit WHERE scope = ?1", [scope], |r| r.get(0)).expect("count")
+    }
+
     #[test]
-    fn rate_limit_rows_count_and_trim() {
+    fn rate_limit_reserve_counts_settle_and_trim() {
         let (dir, mut store) = temp_store();
-        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into()), ("bad-user", "u".into())], 100, 0).expect("rec");
-        store.rate_limit_record(&[("bad-addr", "192.0.2.1".into())], 200, 0).expect("rec");
-        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 100).expect("n"), 2);
-        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 101).expect("n"), 1);
-        assert_eq!(store.rate_limit_count("bad-user", "192.0.2.1", 0).expect("n"), 0);
-        assert_eq!(store.trim_rate_limit(150).expect("trim"), 2);
-        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 1);
-        // Recording trims as it goes.
-        store.rate_limit_record(&[("good-addr", "192.0.2.2".into())], 300, 250).expect("rec");
-        assert_eq!(store.rate_limit_count("bad-addr", "192.0.2.1", 0).expect("n"), 0);
+        let rows = || vec![("bad-addr", "192.0.2.1".to_owned()), ("bad-user", "u".to_owned())];
+        let first = store.rate_limit_reserve(&counters(2, 0), &rows(), 100, 0).expect("reserve").expect("under");
+        assert_eq!(first.iter().map(|r| (r.scope, r.at)).collect::<Vec<_>>(), [("bad-addr", 100), ("bad-user", 100)]);
+        let second = store.rate_limit_reserve(&counters(2, 0), &rows(), 101, 0).expect("reserve").expect("under");
+        // Two reservations stand: the third attempt is over, and writes nothing.
+        let [addr, _] = counters(2, 0);
+        assert_eq!(store.rate_limit_over(&counters(2, 0)).expect("read"), Some((addr, 2)));
+        assert_eq!(store.rate_limit_reserve(&counters(2, 0), &rows(), 102, 0).expect("reserve"), Err((addr, 2)));
+        assert_eq!(n_rows(&store, "bad-addr"), 2);
+        // Only rows inside the window count.
+        assert_eq!(store.rate_limit_over(&counters(2, 101)).expect("read"), None);
+        // Good: the reservation goes, a good row comes; the other reservation stays bad.
+        store.rate_limit_settle(&second, &[("good-addr", "192.0.2.1".to_owned())], 101).expect("settle");
+        assert_eq!((n_rows(&store, "bad-addr"), n_rows(&store, "bad-user"), n_rows(&store, "good-addr")), (1, 1, 1));
+        // Settling removes only the rows it wrote, even when another row has the same id.
+        let stale = CountedRow { id: first[0].id, scope: "bad-addr", key: "192.0.2.9".to_owned(), at: 100 };
+        store.rate_limit_settle(&[stale], &[], 102).expect("settle");
+        assert_eq!(n_rows(&store, "bad-addr"), 1);
+        // Reserving trims rows older than the cut-off.
+        store.rate_limit_reserve(&counters(9, 0), &rows(), 300, 200).expect("reserve").expect("under");
+        assert_eq!((n_rows(&store, "bad-addr"), n_rows(&store, "good-addr")), (1, 0));
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn rate_limit_reservation_fails_closed_when_locked() {
+        let (dir, mut store) = temp_store();
+        store.conn.busy_timeout(Duration::from_millis(50)).expect("timeout");
+        let rows = vec![("bad-addr", "192.0.2.1".to_owned())];
+        let reserved = store.rate_limit_reserve(&counters(5, 0), &rows, 100, 0).expect("reserve").expect("under");
+        let holder = Connection::open(dir.join("t.db")).expect("second connection");
+        holder.execute_batch("BEGIN IMMEDIATE; DELETE FROM users;").expect("hold the write lock");
+        // Neither a new reservation nor the settling of the old one gets through...
+        assert!(store.rate_limit_reserve(&counters(5, 0), &rows, 101, 0).is_err());
+        assert!(store.rate_limit_settle(&reserved, &[], 101).is_err());
+        holder.execute_batch("ROLLBACK").expect("release");
+        // ... and the reserved row still counts as bad.
+        assert_eq!(n_rows(&store, "bad-addr"), 1);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn recent_password_hashes_are_bounded_and_newest_first() {
+        let (dir, mut store) = temp_store();
+        assert!(store.recent_password_hashes(2).expect("q").is_empty());
+        for i in 0..3 {
+            store.add_user(&format!("u{i}"), "u@example.com", &format!("hash{i}"), 1).expect("user");
+        }
+        assert_eq!(store.recent_password_hashes(2).expect("q"), ["hash2", "hash1"]);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
 

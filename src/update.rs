@@ -12,7 +12,7 @@ use crate::auth::{self, Verdict};
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::ratelimit::{self, Outcome};
+use crate::ratelimit::{self, Outcome, Reservation};
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
@@ -92,17 +92,25 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
         Ok(r) => r,
         Err(e) => {
             let client = request::client(env, config);
-            let answer = match limited(config, store, client, None, now, log) {
-                Some(abuse) => abuse,
-                None => {
+            warn_proxy_fallback(client.ip(), client.fallback(), log);
+            let answer = match reserve(config, store, client.ip(), None, now, log) {
+                Err(refused) => refused,
+                Ok(reservation) => {
                     log.info(format_args!("rejected: {e}"));
-                    count(config, store, client, None, Outcome::Bad, now, log);
+                    settle(store, reservation, Outcome::Bad, now, log);
                     Answer::Account(answer_for(&UpdateError::Reject(e)))
                 }
             };
-            return Handled { answer, format: request::Format::Text, user: None, client, hosts: Vec::new() };
+            return Handled {
+                answer,
+                format: request::Format::Text,
+                user: None,
+                client: client.ip(),
+                hosts: Vec::new(),
+            };
         }
     };
+    warn_proxy_fallback(request.client, request.proxy_fallback, log);
     let mut handled = Handled {
         answer: Answer::Hosts(Vec::new()),
         format: request.format,
@@ -119,13 +127,17 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
         },
     };
     let username = request.credentials.as_ref().and_then(Credentials::username);
-    // Before any Argon2 work: a limited request costs one indexed read per counter.
-    if let Some(abuse) = limited(config, store, request.client, username, now, log) {
-        handled.answer = abuse;
-        return handled;
-    }
+    // Before any Argon2 work, check and count in one step: a limited request costs one
+    // indexed read per counter, and parallel attempts each count.
+    let reservation = match reserve(config, store, request.client, username, now, log) {
+        Ok(r) => r,
+        Err(refused) => {
+            handled.answer = refused;
+            return handled;
+        }
+    };
     let result = update(config, store, &request, now, log);
-    count(config, store, request.client, username, outcome(&result), now, log);
+    settle(store, reservation, outcome(&result), now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
@@ -139,44 +151,46 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
     handled
 }
 
-/// `Some(abuse)` when the request is over a rate limit (or the limit cannot be read: then
-/// `911`, since letting it through would make the limit fail open under load).
-fn limited(
-    config: &Config,
-    store: &Store,
-    client: Option<IpAddr>,
-    username: Option<&str>,
-    now: i64,
-    log: &Log,
-) -> Option<Answer> {
-    match ratelimit::check(&config.rate_limit, store, client, username, now) {
-        Ok(None) => None,
-        Ok(Some(l)) => {
-            log.warn(format_args!(
-                "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
-                l.scope, l.key, l.n_requests, l.window_seconds
-            ));
-            Some(Answer::Account(AccountAnswer::Abuse))
-        }
-        Err(e) => {
-            log.error(format_args!("cannot check the rate limit: {e}"));
-            Some(Answer::Account(AccountAnswer::ServerError))
-        }
+/// Logs that a trusted proxy's header could not be used and the proxy stands in for the
+/// client. The header's value is not logged: whoever sent it chose it.
+fn warn_proxy_fallback(client: Option<IpAddr>, fallback: Option<&'static str>, log: &Log) {
+    if let (Some(proxy), Some(reason)) = (client, fallback) {
+        log.warn(format_args!("client address: {reason}; using the proxy address {proxy} for logs and rate limits"));
     }
 }
 
-/// Records the request for rate limiting; a failure only costs the count, not the answer.
-fn count(
+/// Reserves the attempt with the rate limiter; `Err(abuse)` when over a limit, `Err(911)`
+/// when the attempt cannot be counted (locked or read-only database): letting it through
+/// would make the limit fail open exactly when the database is under load.
+fn reserve(
     config: &Config,
     store: &mut Store,
     client: Option<IpAddr>,
     username: Option<&str>,
-    outcome: Outcome,
     now: i64,
     log: &Log,
-) {
-    if let Err(e) = ratelimit::record(&config.rate_limit, store, client, username, outcome, now) {
-        log.warn(format_args!("cannot record the request for rate limiting: {e}"));
+) -> Result<Reservation, Answer> {
+    match ratelimit::reserve(&config.rate_limit, store, client, username, now) {
+        Ok(Ok(reservation)) => Ok(reservation),
+        Ok(Err(l)) => {
+            log.warn(format_args!(
+                "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
+                l.scope, l.key, l.n_requests, l.window_seconds
+            ));
+            Err(Answer::Account(AccountAnswer::Abuse))
+        }
+        Err(e) => {
+            log.error(format_args!("cannot reserve the rate limit for this request: {e}"));
+            Err(Answer::Account(AccountAnswer::ServerError))
+        }
+    }
+}
+
+/// Settles the reservation with the outcome. A failure leaves the attempt counted as bad,
+/// which is the safe side; the answer stands.
+fn settle(store: &mut Store, reservation: Reservation, outcome: Outcome, now: i64, log: &Log) {
+    if let Err(e) = ratelimit::settle(store, reservation, outcome, now) {
+        log.error(format_args!("cannot settle the rate limit as {outcome:?}; the request stays counted as bad: {e}"));
     }
 }
 
@@ -326,15 +340,29 @@ fn authenticate_password(
     log: &Log,
 ) -> Result<User, UpdateError> {
     // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
+    // Over-long credentials are never looked up, and take the dummy's path.
     let too_long = username.len() > 256 || password.expose().len() > 1024;
     let user = if too_long { None } else { store.user(username)? };
+    // Read for known and unknown users alike, so both paths ask the database the same.
+    let dummy = auth::Dummy::new(&store.recent_password_hashes(auth::DUMMY_SAMPLE)?, &config.auth);
     match &user {
         Some(u) => log.debug(format_args!("verifying the password of `{}` with argon2", u.name)),
-        None => log.debug(format_args!("unknown user `{username}`: verifying against the dummy argon2 hash")),
+        None if too_long => log.debug(format_args!(
+            "credentials over the length bound (user name 256, password 1024 bytes): not verified; \
+             a dummy argon2 hash with {dummy} takes the time"
+        )),
+        None => {
+            log.debug(format_args!("unknown user `{username}`: verifying against a dummy argon2 hash with {dummy}"))
+        }
     }
-    let verdict = auth::verify(password.expose(), user.as_ref().map(|u| u.password_hash.as_str()), &config.auth);
+    let stored = user.as_ref().map(|u| u.password_hash.as_str());
+    let verdict = auth::verify(password.expose(), stored, &dummy, &config.auth);
     let (Some(user), Verdict::Valid { rehash }) = (user.as_ref(), verdict) else {
-        let reason = if user.is_none() { "unknown user" } else { "wrong password" };
+        let reason = match (&user, too_long) {
+            (_, true) => "credentials too long",
+            (None, false) => "unknown user",
+            (Some(_), false) => "wrong password",
+        };
         return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
     };
     if rehash {

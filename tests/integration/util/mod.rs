@@ -163,7 +163,20 @@ impl World {
 
     /// Runs one CGI request.
     pub fn cgi(&self, req: &Cgi) -> Response {
-        let mut cmd = Command::new(bin());
+        self.cgi_wrapped(req, &[])
+    }
+
+    /// Runs one CGI request under `wrapper` (a program and its arguments, e.g. `/usr/bin/time
+    /// -o FILE`), which must exec the binary with the environment it was given.
+    pub fn cgi_wrapped(&self, req: &Cgi, wrapper: &[&std::ffi::OsStr]) -> Response {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.env_clear()
             .env("GATEWAY_INTERFACE", "CGI/1.1")
             .env("SERVER_PROTOCOL", "HTTP/1.1")
