@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use hickory_proto::rr::Name;
 
+use crate::auth::token::{self, Scope};
 use crate::cli::{self, CliError, HostnameCommand, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
@@ -16,7 +17,6 @@ use crate::log::Log;
 use crate::reply::json_string;
 use crate::request::normalize_hostname;
 use crate::store::{Host, HostListing, Store, StoreError, TokenInfo};
-use crate::token::{self, Scope};
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]

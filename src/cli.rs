@@ -9,12 +9,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::admin;
 use crate::auth;
+use crate::auth::token;
 use crate::config::Config;
 use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
 use crate::store::{NewHost, OpenMode, Store, StoreError};
-use crate::token;
 
 #[derive(Debug, Parser)]
 #[command(name = "ddns-cgi", version, about = "Self-hosted dyndns2 update service for BIND and Knot")]
@@ -53,7 +53,7 @@ pub(crate) enum Command {
     #[command(visible_alias = "cleanup")]
     Expire,
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
-    Fastcgi(crate::fastcgi::Options),
+    Fastcgi(crate::http::fastcgi::Options),
 }
 
 #[derive(Debug, Subcommand)]

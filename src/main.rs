@@ -4,12 +4,11 @@
 
 mod admin;
 mod auth;
-mod cgi;
 mod cli;
 mod config;
 mod dns;
 mod expire;
-mod fastcgi;
+mod http;
 mod log;
 mod mail;
 mod ratelimit;
@@ -17,7 +16,6 @@ mod reply;
 mod request;
 mod secret;
 mod store;
-mod token;
 mod update;
 
 use std::ffi::OsString;
@@ -30,6 +28,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Parser as _;
 
 use crate::config::{Config, Level};
+use crate::http::{cgi, fastcgi};
 use crate::log::Log;
 use crate::reply::{AccountAnswer, Answer, Reply};
 use crate::request::Format;

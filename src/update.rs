@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
 
+use crate::auth::token::{self, RecordType, Scope};
 use crate::auth::{self, Verdict};
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
@@ -19,7 +20,6 @@ use crate::request::{
 };
 use crate::secret::Secret;
 use crate::store::{HostWrite, Store, StoreError, User};
-use crate::token::{self, RecordType, Scope};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]

@@ -28,8 +28,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 use tokio_fastcgi::{RequestResult, Requests};
 
-use crate::cgi;
 use crate::config::Config;
+use crate::http::cgi;
 use crate::log::{self, Log};
 use crate::reply::{self, AccountAnswer, Answer, Reply};
 use crate::request::{self, Env, Format};
