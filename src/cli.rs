@@ -219,7 +219,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
         Command::User(command) => admin::user(config, &mut store, command, now, log),
         Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
         Command::Expire(ExpireArgs { now: due_at }) => {
-            let report = expire::run(config, &mut store, now, due_at.unwrap_or(now), log);
+            let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {
                 Ok(format!("{}\n", report.summary()))
             } else {

@@ -18,17 +18,21 @@ use hickory_proto::rr::Name;
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError, Published};
 use crate::log::Log;
-use crate::mail::{self, Notice};
+use crate::mail::{self, MailError, Notice};
 use crate::store::{Host, Store};
 
 /// Hosts read and judged under one hold of the write lock, at most. Large enough for few
 /// messages; the hold is bounded by time as well (see [`hold_limit`]).
 const CHUNK_HOSTS: usize = 500;
 
-/// The pause between two chunks, with the lock released. An update waiting for the lock
-/// polls in SQLite's busy handler, which sleeps at most 100 ms between tries; a longer pause
-/// lets every waiting update take the lock before the next chunk does.
-const CHUNK_PAUSE: Duration = Duration::from_millis(150);
+/// The pause between two chunks that held the lock for `held`, with the lock released. An
+/// update waiting for the lock polls in SQLite's busy handler, which sleeps between tries for
+/// about as long as it has waited so far, at most 100 ms; a pause a little longer than that
+/// lets every waiting update take the lock before the next chunk does, and costs little
+/// after the short holds of a healthy server.
+fn chunk_pause(held: Duration) -> Duration {
+    held.min(Duration::from_millis(100)) + Duration::from_millis(20)
+}
 
 /// How long one chunk may keep starting DNS exchanges under the lock: a quarter of the time
 /// an update waits for it (`database.busy_timeout_ms`). The exchange in flight at the limit
@@ -69,19 +73,28 @@ impl Report {
     }
 }
 
-/// Runs expiry. Hosts are judged as of `due_at`; `now` is the clock, for everything that
-/// others check against their own clock or that must not reach into the future: the TSIG
-/// signing time (RFC 8945 §5.2.3 allows 300 s of difference), the mail's date, and the
-/// rate-limit rows to trim. Both are seconds since the epoch; they differ only when an
-/// operator or a test chose `expire --now`.
-pub(crate) fn run(config: &Config, store: &mut Store, now: i64, due_at: i64, log: &Log) -> Report {
+/// The two times of a run, in seconds since the epoch. They differ only when an operator or
+/// a test chose `expire --now`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Times {
+    /// The clock, for everything that others check against their own clock or that must not
+    /// reach into the future: the TSIG signing time (RFC 8945 §5.2.3 allows 300 s of
+    /// difference), the mail's date, and the rate-limit rows to trim.
+    pub(crate) now: i64,
+    /// Which hosts are due is judged as of this time.
+    pub(crate) due_at: i64,
+}
+
+/// Runs expiry.
+pub(crate) fn run(config: &Config, store: &mut Store, times: Times, log: &Log) -> Report {
+    let Times { now, due_at } = times;
     let mut report = Report::default();
     // Servers that did not answer in this run: their other zones are skipped.
     let mut silent: Vec<SocketAddr> = Vec::new();
     match store.zones_due(due_at) {
         Ok(zones) => {
             for zone in zones {
-                expire_zone(config, store, &zone, (now, due_at), log, &mut report, &mut silent);
+                expire_zone(config, store, &zone, times, log, &mut report, &mut silent);
             }
         }
         Err(e) => report.fail(log, format!("cannot read the hostnames due: {e}")),
@@ -112,7 +125,7 @@ fn expire_zone(
     config: &Config,
     store: &mut Store,
     zone_str: &str,
-    (now, due_at): (i64, i64),
+    Times { now, due_at }: Times,
     log: &Log,
     report: &mut Report,
     silent: &mut Vec<SocketAddr>,
@@ -132,6 +145,7 @@ fn expire_zone(
     let n_before = report.n_hosts;
     let mut after = 0;
     loop {
+        let started = Instant::now();
         let chunk = store
             .expire_locked(zone_str, after, CHUNK_HOSTS, due_at, |hosts| delete_chunk(zone, hosts, now, hold, log));
         let chunk = match chunk {
@@ -162,7 +176,7 @@ fn expire_zone(
             None if chunk.hosts.len() < CHUNK_HOSTS => break,
             None => last.id,
         };
-        std::thread::sleep(CHUNK_PAUSE);
+        std::thread::sleep(chunk_pause(started.elapsed()));
     }
     if report.n_hosts > n_before {
         report.n_zones += 1;
@@ -172,13 +186,22 @@ fn expire_zone(
 /// Deletes the records of `hosts` (one zone, id order), batched into as few messages as fit,
 /// until the chunk has held the lock for `hold`. Returns the ids whose records are gone.
 fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, hold: Duration, log: &Log) -> (Vec<i64>, ChunkOutcome) {
-    let mut chunk =
-        Chunk { zone, now, log, started: Instant::now(), hold, done: Vec::new(), outcome: ChunkOutcome::default() };
+    let mut chunk = Chunk {
+        zone,
+        now,
+        log,
+        started: Instant::now(),
+        hold,
+        n_settled: 0,
+        done: Vec::new(),
+        outcome: ChunkOutcome::default(),
+    };
     let mut batch: Vec<(i64, Published)> = Vec::new();
     let mut octets = 0;
     for host in hosts {
         let Ok(fqdn) = Name::from_ascii(format!("{}.", host.fqdn)) else {
             chunk.fail(format!("`{}`: the stored name is not a valid DNS name", host.fqdn));
+            chunk.n_settled += 1;
             continue;
         };
         let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6 };
@@ -205,6 +228,8 @@ struct Chunk<'a> {
     log: &'a Log,
     started: Instant,
     hold: Duration,
+    /// Hosts whose fate this chunk decided: records removed, left alone, or failed.
+    n_settled: usize,
     done: Vec<i64>,
     outcome: ChunkOutcome,
 }
@@ -216,10 +241,11 @@ impl Chunk<'_> {
     }
 
     /// Whether to leave the hosts from `id` on for the next chunk, having held the lock long
-    /// enough. Every chunk sends at least one message, so each makes progress.
+    /// enough. Every chunk settles at least one host first, so each makes progress even when
+    /// one refused batch alone takes longer than the limit.
     fn out_of_time(&mut self, id: i64) -> bool {
         let held = self.started.elapsed();
-        if self.outcome.n_messages == 0 || held < self.hold {
+        if self.n_settled == 0 || held < self.hold {
             return false;
         }
         self.log.debug(format_args!(
@@ -257,6 +283,7 @@ impl Chunk<'_> {
                     batch.len()
                 ));
                 self.done.extend(batch.iter().map(|(id, _)| *id));
+                self.n_settled += batch.len();
                 true
             }
             Err(e) if is_prerequisite_failure(&e) => {
@@ -278,6 +305,7 @@ impl Chunk<'_> {
                     self.zone.name,
                     batch.len()
                 ));
+                self.n_settled += batch.len();
                 true
             }
         }
@@ -306,6 +334,7 @@ impl Chunk<'_> {
             }
             Err(e) => self.fail(format!("`{}`: cannot remove the records: {e}", host.fqdn)),
         }
+        self.n_settled += 1;
         true
     }
 }
@@ -343,7 +372,16 @@ fn notify(config: &Config, store: &mut Store, now: i64, log: &Log, report: &mut 
                 log.info(format_args!("mailed `{}` about {} expired hostnames", first.email, group.len()));
             }
             Err(e) => {
-                report.fail(log, format!("{e}; will retry on the next run"));
+                // One owner's mail failing never keeps the others from theirs. An address
+                // stored before `user add` checked it the way `user email` does needs the
+                // operator; say how to fix it.
+                let hint = match &e {
+                    MailError::Address { address, .. } if *address == first.email => {
+                        format!("; set another with `ddns-cgi user email {} ADDRESS`", first.owner)
+                    }
+                    MailError::Address { .. } | MailError::Build { .. } | MailError::Send { .. } => String::new(),
+                };
+                report.fail(log, format!("{e}{hint}; will retry on the next run"));
                 let ids: Vec<i64> = group.iter().map(|u| u.host.id).collect();
                 if let Err(e) = store.unclaim_notified(&ids) {
                     report.fail(log, format!("cannot mark hostnames for a mail retry: {e}"));
