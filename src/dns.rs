@@ -173,7 +173,9 @@ fn random_id() -> u16 {
 
 /// Signs `message` with the zone's key at time `now` (seconds since the epoch), sends it to
 /// the zone's server and returns the verified answer. Any rcode other than NOERROR is an
-/// error; a NOERROR answer must carry a valid TSIG over our request's MAC.
+/// error. Every answer must carry a valid TSIG over our request's MAC, except the unsigned
+/// TSIG errors of RFC 8945 §5.3; an error rcode without one is [`DnsError::UnverifiedRcode`].
+/// `now` must be the clock: the server refuses a time outside its fudge (BADTIME).
 pub(crate) fn exchange(zone: &Zone, message: Message, now: u64) -> Result<Message, DnsError> {
     exchange_over(zone, message, now, Transport::Udp)
 }
