@@ -10,7 +10,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, named_params, params};
 
 /// Ordered migrations; entry `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -646,7 +646,7 @@ impl Store {
     }
 
     /// One expiry step, under the write lock: reads up to `limit` hosts of `zone` with id
-    /// above `after` that are due at `now` (`expiry_ttl > 0`, last update at least
+    /// above `after` that are due at `due_at` (`expiry_ttl > 0`, last update at least
     /// `expiry_ttl` seconds ago, not yet expired, with an address), lets `delete` remove
     /// their records, and marks the hosts whose ids it returns as expired and not yet
     /// notified. Holding the lock across the DNS exchange serialises this against updates
@@ -658,19 +658,19 @@ impl Store {
         zone: &str,
         after: i64,
         limit: usize,
-        now: i64,
+        due_at: i64,
         delete: impl FnOnce(&[Host]) -> (Vec<i64>, T),
     ) -> Result<ExpiryChunk<T>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let hosts: Vec<Host> = {
             let mut stmt = tx.prepare(&format!(
                 "SELECT {HOST_COLUMNS} FROM hostnames h
-                 WHERE h.zone = ?1 AND h.id > ?2 AND h.expiry_ttl > 0 AND h.expired = 0
-                   AND h.last_update IS NOT NULL AND h.last_update + h.expiry_ttl <= ?3
-                   AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL)
-                 ORDER BY h.id LIMIT ?4"
+                 WHERE h.zone = :zone AND h.id > :after AND {DUE} ORDER BY h.id LIMIT :limit"
             ))?;
-            let rows = stmt.query_map(params![zone, after, now, limit as i64], host_from)?;
+            let rows = stmt.query_map(
+                named_params! {":zone": zone, ":after": after, ":due_at": due_at, ":limit": limit as i64},
+                host_from,
+            )?;
             rows.collect::<Result<_, _>>()?
         };
         let (done, value) = delete(&hosts);
@@ -688,16 +688,22 @@ impl Store {
         Ok(ExpiryChunk { hosts, n_expired, value })
     }
 
-    /// Zones that have hosts due at `now`, so the expiry run skips the others.
-    pub(crate) fn zones_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT zone FROM hostnames
-             WHERE expiry_ttl > 0 AND expired = 0 AND last_update IS NOT NULL AND last_update + expiry_ttl <= ?1
-               AND (ipv4 IS NOT NULL OR ipv6 IS NOT NULL)
-             ORDER BY zone",
-        )?;
-        let rows = stmt.query_map([now], |r| r.get(0))?;
+    /// Zones that have hosts due at `due_at`, so the expiry run skips the others.
+    pub(crate) fn zones_due(&self, due_at: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt =
+            self.conn.prepare(&format!("SELECT DISTINCT h.zone FROM hostnames h WHERE {DUE} ORDER BY h.zone"))?;
+        let rows = stmt.query_map(named_params! {":due_at": due_at}, |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many hosts of `zone` are due at `due_at`: what an interrupted expiry run left.
+    pub(crate) fn n_due(&self, zone: &str, due_at: i64) -> Result<usize, StoreError> {
+        let n: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM hostnames h WHERE h.zone = :zone AND {DUE}"),
+            named_params! {":zone": zone, ":due_at": due_at},
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Claims every expired host whose owner was not told yet, in one transaction: the rows
@@ -737,6 +743,11 @@ impl Store {
         Ok(self.conn.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?)
     }
 }
+
+/// When a host of `hostnames h` is due for expiry at `:due_at`: it expires at all, is not
+/// expired yet, was updated at least `expiry_ttl` seconds before, and has records to remove.
+const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
+    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL)";
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
 const HOST_COLUMNS: &str =

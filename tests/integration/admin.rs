@@ -191,3 +191,36 @@ fn debug_and_usage() {
         w.admin(args).success();
     }
 }
+
+#[test]
+fn user_add_and_user_email_accept_the_same_addresses() {
+    let w = world!(World::knot());
+    // Each of these would make every expiry mail to its owner fail.
+    for bad in [
+        "carol@",
+        "@example.test",
+        "carol",
+        "carol@exa mple.test",
+        "carol@example..test",
+        "carol@-example.test",
+        "carol@example.test.",
+        "car..ol@example.test",
+        ".carol@example.test",
+        "carol@[192.0.2.1]",
+        "<carol@example.test>",
+        "carol@example.test\n",
+    ] {
+        let r = w.admin_stdin(&["user", "add", "carol", bad, "--password-stdin"], "pw-carol\n");
+        let message = format!("error: `{bad}` is not an email address\n");
+        assert_eq!((r.code(), r.stderr()), (Some(2), message.clone()), "user add {bad:?}");
+        check(&w, &["user", "email", USER, bad], 2, message.trim_start_matches("error: ").trim_end());
+    }
+    assert_eq!(w.admin(&["user", "list", "--json"]).success().stdout().matches("\"name\":").count(), 1);
+    for (i, good) in
+        ["carol@example.test", "carol+ddns@example.test", "jörg@bücher.example", "root@localhost"].iter().enumerate()
+    {
+        let name = format!("carol{i}");
+        w.admin_stdin(&["user", "add", &name, good, "--password-stdin"], "pw-carol\n").success();
+        w.admin(&["user", "email", USER, good]).success();
+    }
+}
