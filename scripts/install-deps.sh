@@ -9,6 +9,9 @@ packages=(
   knot knot-dnsutils bind9 bind9-dnsutils
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
+  # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
+  # `openssl req` for the example site's certificate.
+  logrotate openssl
   "$@"
 )
 
