@@ -29,4 +29,5 @@ mod hostile;
 mod logging;
 mod ratelimit;
 mod resilience;
+mod shipped;
 mod web;
