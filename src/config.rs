@@ -121,6 +121,9 @@ pub(crate) struct TsigKey {
     pub(crate) name: Name,
     pub(crate) algorithm: TsigAlgorithm,
     pub(crate) secret: Secret<Vec<u8>>,
+    /// The key file it was read from; `None` when it is inline in the config file, which
+    /// then holds a secret (`ddns-cgi check` checks who can read either).
+    pub(crate) file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -872,7 +875,7 @@ impl Validator<'_> {
                 let text = read_bounded(&file)
                     .map_err(|e| self.invalid(&key, format!("cannot read `{}`: {e}", file.display())))?;
                 parse_key_file(&text)
-                    .map(Some)
+                    .map(|k| Some(TsigKey { file: Some(file.clone()), ..k }))
                     .map_err(|m| self.invalid(&key, format!("{m} (key file `{}`)", file.display())))
             }
             (None, None) => Ok(None),
@@ -973,7 +976,7 @@ fn make_key(alg: &str, name: &str, secret: &str) -> Result<TsigKey, String> {
     if secret.is_empty() {
         return Err("has an empty secret".to_owned());
     }
-    Ok(TsigKey { name: key_name.to_lowercase(), algorithm, secret: Secret::new(secret) })
+    Ok(TsigKey { name: key_name.to_lowercase(), algorithm, secret: Secret::new(secret), file: None })
 }
 
 #[cfg(test)]
