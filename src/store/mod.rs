@@ -83,6 +83,8 @@ pub(crate) struct Host {
     pub(crate) expired: bool,
     /// Taken offline by its owner: no records in DNS, no addresses in the row.
     pub(crate) offline: bool,
+    /// The TXT value published with `txt=`; `None` when the host has no TXT record.
+    pub(crate) txt: Option<String>,
 }
 
 /// A hostname to create.
@@ -96,17 +98,18 @@ pub(crate) struct NewHost<'a> {
 }
 
 /// What to write back after a locked host read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HostWrite {
     /// Nothing changes.
     None,
     /// The addresses are current: refresh the last-update time only (`nochg`).
     Touch { now: i64 },
-    /// The DNS server accepted these addresses with this TTL: store them and clear
-    /// `expired` and `offline`.
-    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, dns_ttl: u32, now: i64 },
+    /// The DNS server accepted these addresses and this TXT value with this TTL: store them
+    /// and clear `expired` and `offline`.
+    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<String>, dns_ttl: u32, now: i64 },
     /// The DNS server removed the host's records on the owner's request: clear the
-    /// addresses (the row never claims more than DNS has) and mark the host offline.
+    /// addresses and the TXT value (the row never claims more than DNS has) and mark the
+    /// host offline.
     Offline { now: i64 },
 }
 

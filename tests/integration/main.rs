@@ -29,4 +29,5 @@ mod logging;
 mod ratelimit;
 mod resilience;
 mod tokens;
+mod txt;
 mod web;
