@@ -964,7 +964,7 @@ mod tests {
         let long = "x".repeat(crate::dns::MAX_TXT_BYTES);
         assert_eq!(get(&format!("hostname=a.b&txt={long}")).txt, Some(Ok(TxtChange::Set(long.clone()))));
         assert_eq!(get(&format!("hostname=a.b&txt={long}x")).txt, Some(Err(TxtError::TooLong { n_bytes: 513 })));
-        for bad in ["a%0Ab", "%C3%A9", "a%00"] {
+        for bad in ["%C3%A9", "caf%C3%A9"] {
             assert!(matches!(get(&format!("hostname=a.b&txt={bad}")).txt, Some(Err(TxtError::NotPrintable { .. }))));
         }
     }

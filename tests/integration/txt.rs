@@ -33,7 +33,7 @@ fn txt_is_set_kept_split_and_removed() {
     assert_eq!(txt(&w, HOME), [format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45))]);
     // Too long or not printable: refused, nothing changes.
     w.update(&format!("hostname={HOME}&txt={}", "b".repeat(513))).expect(200, "badagent\n");
-    w.update(&format!("hostname={HOME}&txt=a%0Ab")).expect(200, "badagent\n");
+    w.update(&format!("hostname={HOME}&txt=caf%C3%A9")).expect(200, "badagent\n");
     assert_eq!(txt(&w, HOME), [format!("\"{}\" \"{}\"", "a".repeat(255), "a".repeat(45))]);
     // Empty removes it; the address stays.
     w.update(&format!("hostname={HOME}&txt=")).expect(200, "good\n");
