@@ -459,8 +459,8 @@ mod tests {
         let strings: Vec<usize> = rdata.txt_data.iter().map(|s| s.len()).collect();
         assert_eq!(strings, [255, 255, 2]);
         assert_eq!(txt_rdata("abc").txt_data.len(), 1);
-        let m = txt_message(&name("acme.example.com."), &name("s.acme.example.com."), 1, &["one", "two"])
-            .expect("message");
+        let m =
+            txt_message(&name("acme.example.com."), &name("s.acme.example.com."), 1, &["one", "two"]).expect("message");
         let types: Vec<(RecordType, DNSClass)> = m.authorities.iter().map(|r| (r.record_type(), r.dns_class)).collect();
         assert_eq!(
             types,

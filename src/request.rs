@@ -43,6 +43,9 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
     "REMOTE_ADDR",
     "HTTP_ACCEPT",
     "HTTP_USER_AGENT",
+    // The acme-dns API's credentials (`acme.rs`).
+    "HTTP_X_API_USER",
+    "HTTP_X_API_KEY",
 ];
 
 /// The request's meta-variables: the names in [`REQUEST_VARIABLES`] plus the configured proxy
@@ -318,14 +321,14 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
 }
 
 /// `SCRIPT_NAME` + `PATH_INFO` (RFC 3875 §4.1.13, §4.1.5).
-fn request_path(env: &Env) -> String {
+pub(crate) fn request_path(env: &Env) -> String {
     let script = env.get("SCRIPT_NAME").map(String::as_str).unwrap_or("");
     let info = env.get("PATH_INFO").map(String::as_str).unwrap_or("");
     truncate(&format!("{script}{info}"), 512)
 }
 
 /// The path part of `REQUEST_URI`, percent-decoded; `None` when absent or unusable.
-fn request_uri_path(env: &Env) -> Option<String> {
+pub(crate) fn request_uri_path(env: &Env) -> Option<String> {
     let uri = env.get("REQUEST_URI")?;
     if uri.len() > MAX_QUERY_BYTES + 512 {
         return None;

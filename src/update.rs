@@ -437,8 +437,8 @@ fn authenticate_token(
             (matches!(request.txt, Some(Ok(_))), RecordType::Txt),
         ]
         .into_iter()
-            .filter_map(|(set, t)| set.then_some(t))
-            .collect(),
+        .filter_map(|(set, t)| set.then_some(t))
+        .collect(),
         Err(_) => Vec::new(),
     };
     if let Err(failure) = scope.check(&wanted, request.client, now) {

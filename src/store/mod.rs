@@ -191,3 +191,33 @@ pub(crate) struct ExpiryChunk<T> {
     /// What the caller's closure returned.
     pub(crate) value: T,
 }
+
+/// An acme-dns account: credentials that may set the challenge TXT records of one name,
+/// `<subdomain>.<[acme] zone>`. Only the key's SHA-256 digest is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcmeAccount {
+    pub(crate) id: i64,
+    /// What the account is for (the domain given to `acme add`); empty when registered
+    /// through the API.
+    pub(crate) name: String,
+    /// A UUID, lower case.
+    pub(crate) username: String,
+    pub(crate) key_digest: Vec<u8>,
+    /// A UUID, lower case: the label below the acme zone.
+    pub(crate) subdomain: String,
+    /// Networks updates may come from, comma-separated; empty allows any.
+    pub(crate) allowfrom: String,
+    /// The newest challenge value, and the one before it: both are published.
+    pub(crate) txt_new: Option<String>,
+    pub(crate) txt_old: Option<String>,
+}
+
+/// An acme-dns account to create.
+#[derive(Debug)]
+pub(crate) struct NewAcmeAccount<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) key_digest: &'a [u8],
+    pub(crate) subdomain: &'a str,
+    pub(crate) allowfrom: &'a str,
+}

@@ -21,6 +21,7 @@ macro_rules! world {
         }
     };
 }
+mod acme;
 mod clients;
 mod fastcgi;
 mod hardening;

@@ -4,7 +4,6 @@
 //! run and by `offline=yes`. Every effect is read back with a DNS query.
 
 use crate::util::{Cgi, Setup, World, epoch};
-use crate::world;
 
 const HOME: &str = "home.dyn.example.test";
 
