@@ -158,11 +158,6 @@ pub(crate) fn expire_message(zone: &Name, hosts: &[Published]) -> Result<Message
     Ok(message)
 }
 
-/// The longest TXT value a host may publish with `txt=`: two RFC 1035 character-strings'
-/// worth and then some, enough for an ACME token, a DKIM-less SPF line or a short note, and
-/// small enough that an update with it still fits a UDP datagram.
-pub(crate) const MAX_TXT_BYTES: usize = 512;
-
 /// The longest character-string of a TXT record (RFC 1035 §3.3: one length octet).
 const MAX_CHARACTER_STRING: usize = 255;
 
@@ -454,7 +449,7 @@ mod tests {
 
     #[test]
     fn txt_values_are_split_into_character_strings() {
-        let long = "x".repeat(MAX_TXT_BYTES);
+        let long = "x".repeat(crate::request::MAX_TXT_BYTES);
         let rdata = txt_rdata(&long);
         let strings: Vec<usize> = rdata.txt_data.iter().map(|s| s.len()).collect();
         assert_eq!(strings, [255, 255, 2]);

@@ -24,6 +24,10 @@ pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
 pub(crate) const MAX_PARAMS: usize = 64;
 /// dyndns2 allows up to 20 hostnames per request; more answers `numhost`.
 pub(crate) const MAX_HOSTS: usize = 20;
+/// The longest TXT value a host may publish with `txt=`: two RFC 1035 character-strings'
+/// worth and then some, enough for an ACME token, an SPF line or a short note, and small
+/// enough that an update with it still fits a UDP datagram.
+pub(crate) const MAX_TXT_BYTES: usize = 512;
 /// Longest header value (Authorization, Accept, proxy header) we look at.
 pub(crate) const MAX_HEADER_BYTES: usize = 4 * 1024;
 
@@ -142,7 +146,7 @@ pub(crate) enum TtlError {
 /// What a request asks of the host's TXT record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TxtChange {
-    /// Publish this value (printable ASCII, at most `dns::MAX_TXT_BYTES`).
+    /// Publish this value (printable ASCII, at most [`MAX_TXT_BYTES`]).
     Set(String),
     /// `txt=` with no value: remove the TXT record.
     Clear,
@@ -151,7 +155,7 @@ pub(crate) enum TxtChange {
 /// Why a `txt` value cannot be published.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum TxtError {
-    #[error("`txt` value of {n_bytes} bytes exceeds {} bytes", crate::dns::MAX_TXT_BYTES)]
+    #[error("`txt` value of {n_bytes} bytes exceeds {} bytes", MAX_TXT_BYTES)]
     TooLong { n_bytes: usize },
     #[error("`txt` value `{value}` has characters other than printable ASCII")]
     NotPrintable { value: String },
@@ -536,14 +540,14 @@ impl Params<'_> {
     }
 }
 
-/// Checks a `txt` value: at most `dns::MAX_TXT_BYTES`, printable ASCII only (RFC 1035
+/// Checks a `txt` value: at most [`MAX_TXT_BYTES`], printable ASCII only (RFC 1035
 /// character-strings are octets, but a control character or a byte of half a UTF-8
 /// sequence in a record helps nobody and would be cut across character-strings).
 fn txt_change(value: &str) -> Result<TxtChange, TxtError> {
     if value.is_empty() {
         return Ok(TxtChange::Clear);
     }
-    if value.len() > crate::dns::MAX_TXT_BYTES {
+    if value.len() > MAX_TXT_BYTES {
         return Err(TxtError::TooLong { n_bytes: value.len() });
     }
     if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
@@ -964,7 +968,7 @@ mod tests {
         let r = get("hostname=a.b&txt=v&myip=192.0.2.1");
         assert_eq!(r.addresses, Ok(Addresses { ipv4: Some("192.0.2.1".parse().expect("ip")), ipv6: None }));
         assert_eq!(get("hostname=a.b").txt, None);
-        let long = "x".repeat(crate::dns::MAX_TXT_BYTES);
+        let long = "x".repeat(MAX_TXT_BYTES);
         assert_eq!(get(&format!("hostname=a.b&txt={long}")).txt, Some(Ok(TxtChange::Set(long.clone()))));
         assert_eq!(get(&format!("hostname=a.b&txt={long}x")).txt, Some(Err(TxtError::TooLong { n_bytes: 513 })));
         for bad in ["%C3%A9", "caf%C3%A9"] {
