@@ -198,13 +198,11 @@ pub(crate) fn hostname(
                 if new_dns_ttl != host.dns_ttl && is_live(host) {
                     // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
                     let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
-                    let message = dns::replace_message(
-                        &zone.name,
-                        &name(&host.fqdn).map_err(ModifyError::Admin)?,
-                        new_dns_ttl,
-                        host.ipv4,
-                        host.ipv6,
-                    )?;
+                    let fqdn = name(&host.fqdn).map_err(ModifyError::Admin)?;
+                    let mut message = dns::replace_message(&zone.name, &fqdn, new_dns_ttl, host.ipv4, host.ipv6)?;
+                    if let Some(txt) = &host.txt {
+                        dns::replace_txt(&mut message, &fqdn, new_dns_ttl, &[txt]);
+                    }
                     dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
                     log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
                 }
@@ -277,7 +275,7 @@ fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &L
         let zone = zone_of(config, host)?;
         let message = dns::delete_message(&zone.name, &name(&host.fqdn)?)?;
         dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
-        log.debug(format_args!("`{fqdn}`: removed its A/AAAA records"));
+        log.debug(format_args!("`{fqdn}`: removed its A, AAAA and TXT records"));
         Ok(())
     });
     match deleted {
@@ -291,7 +289,7 @@ fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &L
 
 /// Whether the host has records in DNS, as far as the database knows.
 fn is_live(host: &Host) -> bool {
-    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some())
+    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some() || host.txt.is_some())
 }
 
 fn zone_of<'a>(config: &'a Config, host: &Host) -> Result<&'a config::Zone, AdminError> {

@@ -74,3 +74,14 @@ fn expiry_and_offline_remove_txt() {
     w.update(&format!("hostname={two}&offline=yes")).expect(200, "good\n");
     assert!(txt(&w, two).is_empty() && w.a(two).is_empty());
 }
+
+#[test]
+fn admin_ttl_change_and_delete_carry_txt() {
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&txt=kept")).expect(200, "good\n");
+    // A host with only a TXT record is live: a new TTL re-publishes it, a deletion removes it.
+    w.admin(&["hostname", "modify", HOME, "--dns-ttl", "120"]).success();
+    assert_eq!(w.dns.query_with_ttl(HOME, "TXT"), [(120, "\"kept\"".to_owned())]);
+    w.admin(&["hostname", "delete", HOME]).success();
+    assert!(txt(&w, HOME).is_empty());
+}
