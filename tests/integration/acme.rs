@@ -199,6 +199,34 @@ fn acme_add_needs_the_section_and_prints_the_cname() {
     assert!(rest.ends_with(&format!("_acme-challenge.example.org. CNAME {sub}.{ZONE}.\n")), "{out}");
 }
 
+#[test]
+fn every_shipped_front_routes_the_api() {
+    for front in [Front::NginxFastcgi, Front::ApacheCgid, Front::ApacheFcgid] {
+        let w = world!(acme_world(""));
+        let a = add_account(&w, "example.org", &[]);
+        let Some(web) = WebServer::start(&w, front) else { return };
+        let body = format!("{{\"subdomain\": \"{}\", \"txt\": \"{TXT_A}\"}}", a.subdomain);
+        let (user, key) = (format!("X-Api-User: {}", a.username), format!("X-Api-Key: {}", a.password));
+        let r = curl(&[
+            "-H",
+            &user,
+            "-H",
+            &key,
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &body,
+            &web.url("/acme/update"),
+        ]);
+        assert_eq!(r.status, 200, "{front:?}: {}\n{}", r.raw, web.logs());
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).ok(), Some(serde_json::json!({ "txt": TXT_A })));
+        assert_eq!(txt(&w, &a.fulldomain), [TXT_A], "{front:?}");
+        let r = curl(&["-H", &user, "-H", "X-Api-Key: wrong", "--data", &body, &web.url("/acme/update")]);
+        assert_eq!((r.status, r.body.as_str()), (401, "{\"error\":\"forbidden\"}"), "{front:?}: {}", r.raw);
+        assert!(!web.logs().contains(&a.password), "{front:?} logged the key");
+    }
+}
+
 /// Adds `name CNAME target` to the test zone with the harness's TSIG key, as an operator
 /// adds the challenge CNAME to their zone.
 fn add_cname(w: &World, name: &str, target: &str) {
