@@ -117,7 +117,7 @@ impl Credentials {
 pub(crate) enum Intent {
     /// Publish the request's addresses.
     Update,
-    /// Remove the A and AAAA records: dyndns2 `offline=yes`, or a `delete` endpoint.
+    /// Remove the A, AAAA and TXT records: dyndns2 `offline=yes`, or a `delete` endpoint.
     Offline,
 }
 

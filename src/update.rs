@@ -293,7 +293,7 @@ fn update(
 #[derive(Clone, Debug)]
 enum Change {
     Publish(Publish),
-    /// Remove the host's A and AAAA records.
+    /// Remove the host's A, AAAA and TXT records.
     Offline,
 }
 
@@ -501,8 +501,8 @@ fn update_host(
     })
 }
 
-/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A and AAAA
-/// records in one UPDATE, then clears its addresses and marks it offline. `nochg` when it
+/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A, AAAA and
+/// TXT records in one UPDATE, then clears its addresses and TXT value and marks it offline. `nochg` when it
 /// already is.
 fn offline_host(
     config: &Config,
