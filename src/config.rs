@@ -61,6 +61,24 @@ pub(crate) struct Config {
     pub(crate) auth: AuthConfig,
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) email: EmailConfig,
+    /// The acme-dns API (`[acme]`); `None` when the section is absent.
+    pub(crate) acme: Option<AcmeConfig>,
+}
+
+/// `[acme]`: the acme-dns compatible API (`acme.rs`).
+#[derive(Debug)]
+pub(crate) struct AcmeConfig {
+    /// The configured zone that holds the challenge names `<subdomain>.<zone>`, stored form
+    /// (no trailing dot).
+    pub(crate) zone: String,
+    /// The base path: `<path>/update`, `<path>/register`, `<path>/health`.
+    pub(crate) path: String,
+    /// TTL of the challenge TXT records (acme-dns publishes them with 1).
+    pub(crate) ttl: u32,
+    /// Whether `POST <path>/register` creates accounts (off unless enabled).
+    pub(crate) register: bool,
+    /// Who may register; empty allows any client (when `register` is on).
+    pub(crate) register_from: Vec<Cidr>,
 }
 
 /// `[email]`: how the expiry run tells owners that their hostnames expired.
@@ -333,6 +351,18 @@ struct RawConfig {
     endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     email: RawEmail,
+    acme: Option<RawAcme>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcme {
+    zone: String,
+    path: Option<String>,
+    ttl: Option<i64>,
+    register: Option<bool>,
+    #[serde(default)]
+    register_from: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -697,6 +727,7 @@ impl Validator<'_> {
         };
 
         let email = self.email(raw.email)?;
+        let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
 
         Ok(Config {
             path: self.path.to_owned(),
@@ -714,6 +745,37 @@ impl Validator<'_> {
             auth,
             endpoints,
             email,
+            acme,
+        })
+    }
+
+    fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {
+        let name = self.zone_name("acme.zone", &raw.zone)?;
+        let Some(zone) = zones.iter().find(|z| z.name == name) else {
+            return Err(self.invalid("acme.zone", format!("must name a `[[zones]]` entry, got `{}`", raw.zone)));
+        };
+        let path = raw.path.unwrap_or_else(|| "/acme".to_owned());
+        let path = path.trim_end_matches('/').to_owned();
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("acme.path", format!("must be a plain absolute path such as `/acme`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path) {
+            return Err(self.invalid("acme.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let register_from = raw
+            .register_from
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("acme.register_from", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AcmeConfig {
+            zone: zone.name_str(),
+            path,
+            ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
+            register: raw.register.unwrap_or(false),
+            register_from,
         })
     }
 
@@ -1018,6 +1080,32 @@ mod tests {
         )
     }
 
+    #[test]
+    fn acme_section() {
+        let c = load(&minimal("[acme]\nzone = \"DYN.example.com.\"\n")).expect("acme");
+        let acme = c.acme.expect("section");
+        assert_eq!(
+            (acme.zone.as_str(), acme.path.as_str(), acme.ttl, acme.register),
+            ("dyn.example.com", "/acme", 1, false)
+        );
+        let c = load(&minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"/x/acme/\"\nregister = true\nregister_from = [\"127.0.0.0/8\"]\n"))
+            .expect("acme");
+        assert_eq!(c.acme.map(|a| (a.path, a.register, a.register_from.len())), Some(("/x/acme".to_owned(), true, 1)));
+        assert!(load(&minimal("")).expect("no acme").acme.is_none());
+        check_err(
+            &minimal("[acme]\nzone = \"other.example.com\"\n"),
+            "`acme.zone` must name a `[[zones]]` entry, got `other.example.com` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"acme\"\n"),
+            "`acme.path` must be a plain absolute path such as `/acme`, got `acme` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"/update\"\n"),
+            "`acme.path` is also the endpoint `/update` (in /etc/ddns-cgi/config.toml)",
+        );
+    }
+
     #[track_caller]
     fn check_err(text: &str, expected: &str) {
         let err = load(text).expect_err("config should be rejected").to_string();
@@ -1089,7 +1177,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email` (in /etc/ddns-cgi/config.toml)",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),

@@ -24,6 +24,7 @@ macro_rules! world {
         }
     };
 }
+mod acme;
 mod clients;
 mod fastcgi;
 mod hardening;
@@ -33,4 +34,5 @@ mod ratelimit;
 mod resilience;
 mod shipped;
 mod tokens;
+mod txt;
 mod web;

@@ -239,7 +239,7 @@ impl DnsServer {
                     (SHIPPED_KEY, key_id),
                 ];
                 if self.a_only {
-                    replacements.push(("update-type: [A, AAAA]", "update-type: [A]"));
+                    replacements.push(("update-type: [A, AAAA, TXT]", "update-type: [A]"));
                 }
                 let snippet = self.render_zones(KNOT_SNIPPET, "\n  - domain:", &replacements);
                 std::fs::write(self.dir.join("ddns-cgi.conf"), snippet).expect("write knot snippet");
@@ -260,7 +260,7 @@ impl DnsServer {
                     (SHIPPED_KEY, key_id),
                 ];
                 if self.a_only {
-                    replacements.push(("zonesub A AAAA;", "zonesub A;"));
+                    replacements.push(("zonesub A AAAA TXT;", "zonesub A;"));
                 }
                 let snippet = self.render_zones(BIND_SNIPPET, "\nzone \"", &replacements);
                 std::fs::write(self.dir.join("named.conf.ddns-cgi"), snippet).expect("write named snippet");
