@@ -146,7 +146,7 @@ tokens=0
 if ddns hostname --help 2>/dev/null | grep -qE '^ +token( |$)'; then
   tokens=1
   for i in $(seq "$conns"); do
-    ddns hostname token "$(host "$i")" | grep -E '^[A-Za-z0-9_-]{22,}$' | tail -1 >"$work/flows/token-$i"
+    ddns hostname token "$(host "$i")" | grep -E '^[A-Za-z0-9_-]{22,}$' | tail -1 >"$work/flows/token-$i" || true
     [ -s "$work/flows/token-$i" ] || { echo "\`hostname token $(host "$i")\` printed no token" >&2; exit 2; }
   done
 else
@@ -186,6 +186,7 @@ cp /etc/nginx/fastcgi_params "$web/fastcgi_params"
 spawn "$web/fcgiwrap.log" "${web_prefix[@]}" fcgiwrap -c "$conns" -s "unix:$web/fcgiwrap.sock"
 await_ready "$SPAWNED" test -S "$web/fcgiwrap.sock" || { cat "$web/fcgiwrap.log"; exit 2; }
 # The FastCGI server with its shipped defaults (workers, connections).
+workers=$(ddns fastcgi --help | sed -n 's/.*--workers.*\[default: \([0-9]*\)\].*/\1/p')
 spawn "$web/fastcgi.log" "${web_prefix[@]}" "$bin" --config "$cfg" fastcgi --socket "$web/fastcgi.sock"
 fastcgi_pid=$SPAWNED
 await_ready "$SPAWNED" test -S "$web/fastcgi.sock" || { cat "$web/fastcgi.log"; exit 2; }
@@ -292,10 +293,10 @@ check_rows() { # LABEL: every host's records equal its row (waiting for in-fligh
     sleep 0.2
   done
   violation "$1: DNS and rows differ after the flow"
-  diff <(echo "$rows") <(echo "$dnsv") | sed 's/^</  row:/; s/^>/  dns:/' | grep -E 'row:|dns:' | head -20
+  diff <(echo "$rows") <(echo "$dnsv") | sed 's/^</  row:/; s/^>/  dns:/' | grep -E 'row:|dns:' | head -20 || true
 }
 poller_start() { # HOSTS...: kdig in a loop, counting answers without exactly one address
-  rm -f "$work/poll.stop"
+  rm -f "$work/poll.stop" "$work/poll.result"
   (
     polls=0 bad=0 failed=0
     while [ ! -e "$work/poll.stop" ]; do
@@ -320,8 +321,8 @@ poller_start() { # HOSTS...: kdig in a loop, counting answers without exactly on
 poller_stop() { # LABEL
   local polls bad failed
   touch "$work/poll.stop"
-  wait "$poller_pid"
-  read -r polls bad failed <"$work/poll.result"
+  wait "$poller_pid" || true
+  read -r polls bad failed <"$work/poll.result" || { violation "$1: the poller died"; return; }
   echo "    poller: $polls polls, $bad without exactly one address, $failed failed queries"
   if [ "$bad" -gt 0 ]; then
     violation "$1: the poller saw a host without its address or with two ($bad times)"
@@ -348,10 +349,10 @@ run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
   if [ "$R_REQS" = 0 ]; then violation "$label: no request completed"; cat "$out"; fi
   if [ "$R_UNEXPECTED" != 0 ] || [ "$R_911" != 0 ] || [ "$R_ERRORS" != 0 ]; then
     violation "$label: $R_UNEXPECTED unexpected answers ($R_911 were 911), $R_ERRORS socket errors of $R_REQS requests"
-    grep '^SAMPLE ' "$out" | sed 's/^SAMPLE /  e.g. /'
+    grep '^SAMPLE ' "$out" | sed 's/^SAMPLE /  e.g. /' || true
   fi
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else if (a / b < 1) printf "%.3f", a / b; else printf "%.2f", a / b }'; }
 
 limits_md=()
 # ---------------------------------------------------------------------------------------
@@ -398,7 +399,7 @@ flow() { # FRONT AUTH HOSTS ANSWER
   n_flow=$((n_flow + 1))
   if [ "$auth" = token ] && [ "$tokens" = 0 ]; then
     echo "    $label: n/a: no token support in this build"
-    flow_md[$label]="| $front | $answer | $auth | $hosts | n/a: no token support in this build | | | | | |"
+    flow_md[$label]="| $front | $answer | $auth | $hosts | n/a: no token support in this build | | | | | | |"
     return
   fi
   port=$cgi_port
@@ -423,7 +424,7 @@ flow() { # FRONT AUTH HOSTS ANSWER
   esac
   local wrong="$R_UNEXPECTED"
   [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
-  flow_md[$label]="| $front | $answer | $auth | $hosts | **$R_RPS** | $R_P50 | $R_P99 | $wrong | $limit_name | $(ratio "$R_RPS" "$limit") |"
+  flow_md[$label]="| $front | $answer | $auth | $hosts | **$R_RPS** | $R_REQS | $R_P50 | $R_P99 | $wrong | $limit_name | $(ratio "$R_RPS" "$limit") |"
 }
 for front in CGI FastCGI; do
   echo "==> $front flows that change nothing ($conns connections, ${secs} s each)"
@@ -448,7 +449,7 @@ one_cgi() { # LABEL QUERY [AUTHORIZATION] -> median wall ms, max RSS KiB
     t0=$EPOCHREALTIME
     as_web env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/nic/update QUERY_STRING="$q" \
       REMOTE_ADDR=127.0.0.1 ${auth:+HTTP_AUTHORIZATION="$auth"} DDNS_CGI_CONFIG="$cfg" \
-      /usr/bin/time -f '%M' -o "$web/rss" "$prog" >"$work/out/one" 2>/dev/null
+      /usr/bin/time -f '%M' -o "$web/rss" "$prog" >"$work/out/one" 2>/dev/null || true
     t1=$EPOCHREALTIME
     walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
     r=$(tail -1 "$web/rss")
@@ -513,7 +514,7 @@ cat <<REPORT
 ## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)
 
 Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average before the run $(cut -d' ' -f1-3 /proc/loadavg);
-Knot $(knotd --version | awk '{print $NF}'), nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), fcgiwrap with $conns children, \`ddns-cgi fastcgi\` with its default workers.
+Knot $(knotd --version | awk '{print $NF}'), nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), fcgiwrap with $conns children, \`ddns-cgi fastcgi\` with its defaults ($workers workers).
 wrk: $conns connections (one thread each), ${secs} s per flow; DNS limit runs ${dns_secs} s each.
 
 ### Limits
@@ -527,8 +528,8 @@ $(printf '%s\n' "${limits_md[@]}")
 Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
 "one" = all connections update one hostname; "many" = each connection its own hostname.
 
-| front | answer | auth | hostnames | req/s | p50 ms | p99 ms | unexpected answers | limit | ratio |
-|---|---|---|---|---|---|---|---|---|---|
+| front | answer | auth | hostnames | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio |
+|---|---|---|---|---|---|---|---|---|---|---|
 $(for front in CGI FastCGI; do for auth in password token; do
   for f in one-good many-good one-nochg many-nochg one-badauth; do echo "${flow_md[$front-$auth-$f]}"; done
 done; done)

@@ -13,6 +13,8 @@ packages=(
   # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
   # `openssl req` for the example site's certificate.
   logrotate openssl
+  # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
+  wrk python3
   "$@"
 )
 
