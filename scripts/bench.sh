@@ -19,7 +19,7 @@
 # Usage: scripts/bench.sh [--short]
 #   --short (or BENCH_SHORT=1): a few seconds per flow, to prove the script works (CI)
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
-#   BENCH_SECONDS (10; 2)   duration of each wrk flow
+#   BENCH_SECONDS (10; 1)   duration of each wrk flow
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
@@ -37,7 +37,7 @@ for arg in "$@"; do
   esac
 done
 if [ "$short" = 1 ]; then
-  conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-2}" dns_secs="${BENCH_DNS_SECONDS:-1}"
+  conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-1}" dns_secs="${BENCH_DNS_SECONDS:-1}"
   expire_hosts="${BENCH_EXPIRE_HOSTS:-1000}"
   # The debug build `cargo test` has just made: proving the script works needs no release
   # build, which would double CI's time.
@@ -485,6 +485,7 @@ for front in CGI FastCGI; do
   done
 done
 fastcgi_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$fastcgi_pid/status" 2>/dev/null || echo "?")
+fastcgi_fds=$(find "/proc/$fastcgi_pid/fd" -mindepth 1 2>/dev/null | wc -l)
 bin_size=$(stat -c %s "$bin")
 
 # ---------------------------------------------------------------------------------------
@@ -540,7 +541,7 @@ done; done)
 |---|---|---|
 $(printf '%s\n' "${one_md[@]}")
 
-Release binary: $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi fastcgi\` resident after the run: $fastcgi_rss KiB.
+Binary ($profile build): $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi fastcgi\` after the run: $fastcgi_rss KiB resident, $fastcgi_fds open file descriptors.
 
 ### Expiry of $expire_hosts hostnames
 
