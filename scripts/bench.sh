@@ -164,9 +164,14 @@ done
 head -1 "$work/flows/password-many" >"$work/flows/password-one"
 [ "$tokens" = 1 ] && head -1 "$work/flows/token-many" >"$work/flows/token-one"
 printf '%s\tbasic\t%s\t%s\n' "$(host 1)" "$(basic u1 wrong-password)" "$(nochg_addr 1)" >"$work/flows/password-bad"
-# A well-formed token (same alphabet and length as a real one) that nobody was given.
-printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d =)" \
-  "$(nochg_addr 1)" >"$work/flows/token-bad"
+# A token nobody was given, shaped like a real one: a real token's first 5 characters (its
+# prefix) and random URL-safe base64 to the same length.
+wrong_token() {
+  local real
+  real=$(cat "$work/flows/token-1" 2>/dev/null || echo "ddns_")
+  printf '%s%s' "${real:0:5}" "$(head -c 64 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d = | head -c $((${#real} - 5)))"
+}
+printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(wrong_token)" "$(nochg_addr 1)" >"$work/flows/token-bad"
 
 # ---------------------------------------------------------------------------------------
 # Web stack: fcgiwrap, `ddns-cgi fastcgi`, and one nginx with two servers: CGI (the shipped
