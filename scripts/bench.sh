@@ -23,7 +23,8 @@
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
-# Runs the web stack as www-data when started as root, as the tests do.
+# Runs the web stack as www-data when started as root, as the tests do. CI runs --short at the
+# end of scripts/test.sh; figures and the machine are recorded in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -73,6 +74,7 @@ work="$(mktemp -d)"
 pgroups=()
 cleanup() {
   local g
+  if [ -n "${poller_pid:-}" ]; then kill "$poller_pid" 2>/dev/null || true; fi
   for g in "${pgroups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
   for g in "${pgroups[@]}"; do
     for _ in $(seq 50); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done
@@ -87,7 +89,7 @@ trap 'exit 130' INT TERM
 web_user="" web_prefix=()
 if [ "$(id -u)" -eq 0 ]; then
   web_user="www-data"
-  web_prefix=(setpriv --reuid="$web_user" --regid="$web_user" --clear-groups --)
+  web_prefix=("$(command -v setpriv)" --reuid="$web_user" --regid="$web_user" --clear-groups --)
 fi
 # Runs a command as the web server's user, so every file SQLite creates belongs to it.
 as_web() { "${web_prefix[@]}" "$@"; }
@@ -304,7 +306,7 @@ poller_start() { # HOSTS...: kdig in a loop, counting answers without exactly on
   rm -f "$work/poll.stop" "$work/poll.result"
   (
     polls=0 bad=0 failed=0
-    while [ ! -e "$work/poll.stop" ]; do
+    while [ -d "$work" ] && [ ! -e "$work/poll.stop" ]; do
       if view=$(dns_view "$@"); then
         polls=$((polls + 1))
         for h in "$@"; do
@@ -327,6 +329,7 @@ poller_stop() { # LABEL
   local polls bad failed
   touch "$work/poll.stop"
   wait "$poller_pid" || true
+  poller_pid=""
   read -r polls bad failed <"$work/poll.result" || { violation "$1: the poller died"; return; }
   echo "    poller: $polls polls, $bad without exactly one address, $failed failed queries"
   if [ "$bad" -gt 0 ]; then
@@ -446,15 +449,24 @@ echo "==> one CGI request per flow"
 runs=5
 [ "$short" = 1 ] && runs=3
 one_md=()
+# One CGI request with exactly the CGI variables in its environment, none of them on a command
+# line (the credential and the token would show in process listings), under /usr/bin/time.
+cgi_request() { # QUERY AUTHORIZATION PROGRAM
+  (
+    while read -r v; do unset "$v" 2>/dev/null || true; done < <(compgen -e)
+    export GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/nic/update QUERY_STRING="$1" \
+      REMOTE_ADDR=127.0.0.1 DDNS_CGI_CONFIG="$cfg"
+    if [ -n "$2" ]; then export HTTP_AUTHORIZATION="$2"; fi
+    exec "${web_prefix[@]}" /usr/bin/time -f '%M' -o "$web/rss" "$3"
+  )
+}
 one_cgi() { # LABEL QUERY [AUTHORIZATION] -> median wall ms, max RSS KiB
   local label="$1" query="$2" auth="${3:-}" walls=() rss=0 t0 t1 r prog="$bin"
   [ "$label" = "CGI hello" ] && prog="$work/bin/cgi_hello"
   for n in $(seq "$runs"); do
     local q="${query//@N@/$n}"
     t0=$EPOCHREALTIME
-    as_web env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/nic/update QUERY_STRING="$q" \
-      REMOTE_ADDR=127.0.0.1 ${auth:+HTTP_AUTHORIZATION="$auth"} DDNS_CGI_CONFIG="$cfg" \
-      /usr/bin/time -f '%M' -o "$web/rss" "$prog" >"$work/out/one" 2>/dev/null || true
+    cgi_request "$q" "$auth" "$prog" >"$work/out/one" 2>/dev/null || true
     t1=$EPOCHREALTIME
     walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
     r=$(tail -1 "$web/rss")
