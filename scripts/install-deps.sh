@@ -14,6 +14,8 @@ packages=(
   # `openssl req` for the example site's certificate.
   logrotate openssl
   pebble python3-venv  # the ACME DNS-01 test (tests/integration/acme.rs)
+  # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
+  wrk python3
   "$@"
 )
 

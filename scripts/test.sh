@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real servers and clients, then runs the
-# formatting and lint gate and every test. The tests require the real servers and clients
+# formatting and lint gate, every test, and the benchmark once in its short mode (it proves
+# scripts/bench.sh still runs; no thresholds). The tests require the real servers and clients
 # (a missing one fails its test, naming the Debian package); the opt-out DDNS_SKIP_SERVERS is
 # for partial local runs with plain `cargo test` and is refused here. See TESTING.md.
 set -euo pipefail
@@ -25,3 +26,5 @@ echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 echo "==> cargo test"
 cargo test --locked
+echo "==> scripts/bench.sh --short (proves the benchmark still runs; no thresholds)"
+scripts/bench.sh --short
