@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod cli;
 mod config;
+mod confirm;
 mod dns;
 mod expire;
 mod http;

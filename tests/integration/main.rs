@@ -28,5 +28,6 @@ mod hostile;
 mod logging;
 mod ratelimit;
 mod resilience;
+mod secondaries;
 mod tokens;
 mod web;
