@@ -173,7 +173,8 @@ fn confirm_answers_good_within_its_bound_and_names_a_stopped_secondary() {
     let took = started.elapsed();
     // The change is committed on the primary: `good` anyway, after the bound.
     r.expect(200, "good 192.0.2.40\n");
-    assert!(took >= Duration::from_millis(2_500) && took < Duration::from_millis(4_000), "answered after {took:?}");
+    // The bound, plus at most one last SOA query (500 ms) and the CGI process's own time.
+    assert!(took >= Duration::from_millis(2_500) && took < Duration::from_millis(5_000), "answered after {took:?}");
     assert_eq!(d.w.a(HOME), ["192.0.2.40"]);
     assert_eq!(d.ns1.query(HOME, "A"), ["192.0.2.40"]);
     // One warning, for the stopped server only, with the request's transaction id.

@@ -437,16 +437,9 @@ pub struct Replication {
 
 impl Replication {
     pub fn new() -> Replication {
-        let mut ports: Vec<u16> = Vec::new();
-        while ports.len() < 3 {
-            let p = free_port();
-            if !ports.contains(&p) {
-                ports.push(p);
-            }
-        }
         Replication {
-            primary: ports[0],
-            secondaries: [ports[1], ports[2]],
+            primary: replication_port(),
+            secondaries: [replication_port(), replication_port()],
             xfr_key: TsigKey::generate("xfr-key.", "hmac-sha256"),
         }
     }
@@ -472,6 +465,22 @@ impl Replication {
             .replace("/var/lib/bind", &dir)
             .replace("/var/cache/bind", &dir)
     }
+}
+
+/// A port free on 127.0.0.1 for UDP and TCP, below the kernel's ephemeral range (32768 and
+/// up on Linux). The primary's config names all three ports before any of the servers runs;
+/// a port from [`free_port`] could meanwhile be handed to another test's server, or to a
+/// client or transfer socket, which the kernel picks from the ephemeral range.
+fn replication_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 100) as u16 * 100;
+    for _ in 0..100 {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 100;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {base}..{}", base + 100);
 }
 
 impl DnsServer {
