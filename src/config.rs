@@ -123,6 +123,11 @@ pub(crate) struct Zone {
     pub(crate) server: SocketAddr,
     pub(crate) key: TsigKey,
     pub(crate) timeout: Duration,
+    /// Servers (the public secondaries) that must serve the zone's new SOA serial before an
+    /// update answers `good` (`confirm`, see `confirm.rs`); empty: answer at once.
+    pub(crate) confirm: Vec<SocketAddr>,
+    /// How long an update waits for them (`dns.confirm_timeout_ms`).
+    pub(crate) confirm_timeout: Duration,
 }
 
 impl Zone {
@@ -393,6 +398,8 @@ struct RawDns {
     timeout_ms: Option<u64>,
     tsig_key: Option<String>,
     tsig_key_file: Option<PathBuf>,
+    confirm: Option<Vec<String>>,
+    confirm_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -402,6 +409,7 @@ struct RawZone {
     server: Option<String>,
     tsig_key: Option<String>,
     tsig_key_file: Option<PathBuf>,
+    confirm: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -623,6 +631,14 @@ impl Validator<'_> {
             return Err(self.invalid("dns.timeout_ms", format!("must be between 10 and 60000, got `{timeout_ms}`")));
         }
         let default_key = self.key("dns", raw.dns.tsig_key.as_deref(), raw.dns.tsig_key_file.as_deref())?;
+        let default_confirm = self.confirm("dns.confirm", raw.dns.confirm.as_deref())?;
+        let confirm_timeout_ms = raw.dns.confirm_timeout_ms.unwrap_or(2_000);
+        if !(10..=60_000).contains(&confirm_timeout_ms) {
+            return Err(self.invalid(
+                "dns.confirm_timeout_ms",
+                format!("must be between 10 and 60000, got `{confirm_timeout_ms}`"),
+            ));
+        }
 
         if raw.zones.is_empty() {
             return Err(self.invalid("zones", "must list at least one `[[zones]]` entry"));
@@ -647,7 +663,18 @@ impl Validator<'_> {
                     )
                 })?,
             };
-            zones.push(Zone { name, server, key, timeout: Duration::from_millis(timeout_ms) });
+            let confirm = match z.confirm.as_deref() {
+                Some(list) => self.confirm(&format!("{key_prefix}.confirm"), Some(list))?,
+                None => default_confirm.clone(),
+            };
+            zones.push(Zone {
+                name,
+                server,
+                key,
+                timeout: Duration::from_millis(timeout_ms),
+                confirm,
+                confirm_timeout: Duration::from_millis(confirm_timeout_ms),
+            });
         }
 
         let defaults = Defaults {
@@ -928,6 +955,19 @@ impl Validator<'_> {
             .map_err(|_| self.invalid(key, format!("must be `ip:port` (e.g. `127.0.0.1:53`), got `{s}`")))
     }
 
+    /// A `confirm` list: servers as `ip:port` (or a bare address for port 53), each once.
+    fn confirm(&self, key: &str, list: Option<&[String]>) -> Result<Vec<SocketAddr>, ConfigError> {
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for s in list.unwrap_or_default() {
+            let server = self.socket_addr(key, s)?;
+            if servers.contains(&server) {
+                return Err(self.invalid(key, format!("repeats `{s}`")));
+            }
+            servers.push(server);
+        }
+        Ok(servers)
+    }
+
     fn zone_name(&self, key: &str, s: &str) -> Result<Name, ConfigError> {
         let ascii = idna::domain_to_ascii(s.trim_end_matches('.'))
             .map_err(|_| self.invalid(key, format!("is not a valid domain name, got `{s}`")))?;
@@ -1133,6 +1173,32 @@ mod tests {
         assert_eq!((c.defaults.min_dns_ttl, c.defaults.max_dns_ttl), (30, 86_400));
         assert_eq!(c.rate_limit.bad_max_requests, 3);
         assert!(c.http.proxy_header.is_none());
+    }
+
+    #[test]
+    fn confirm_lists_default_from_dns_and_are_checked() {
+        let c = load(&minimal("")).expect("valid");
+        assert!(c.zones[0].confirm.is_empty());
+        assert_eq!(c.zones[0].confirm_timeout, Duration::from_millis(2_000));
+        let text = minimal("confirm = [\"192.0.2.53\"]\n[[zones]]\nname = \"other.example.com\"\n")
+            .replace("[dns]\n", "[dns]\nconfirm = [\"127.0.0.1:5301\", \"[::1]:5302\"]\nconfirm_timeout_ms = 500\n");
+        let c = load(&text).expect("valid");
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(c.zones[0].confirm, [addr("192.0.2.53:53")]);
+        assert_eq!(c.zones[1].confirm, [addr("127.0.0.1:5301"), addr("[::1]:5302")]);
+        assert_eq!(c.zones[1].confirm_timeout, Duration::from_millis(500));
+        check_err(
+            &minimal("").replace("[dns]\n", "[dns]\nconfirm = [\"ns1.example.com:53\"]\n"),
+            "`dns.confirm` must be `ip:port` (e.g. `127.0.0.1:53`), got `ns1.example.com:53` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("confirm = [\"192.0.2.53\", \"192.0.2.53:53\"]\n"),
+            "`zones[0].confirm` repeats `192.0.2.53:53` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("").replace("[dns]\n", "[dns]\nconfirm_timeout_ms = 0\n"),
+            "`dns.confirm_timeout_ms` must be between 10 and 60000, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
     }
 
     #[test]

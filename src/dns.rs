@@ -427,6 +427,53 @@ fn tsig_error_name(e: TsigError) -> String {
     }
 }
 
+/// Asks `server` for the SOA serial of `zone` (RFC 1035 §3.3.13), for read-back after an
+/// update (`confirm`). The query is unsigned, over UDP, retried over TCP when truncated. Only
+/// an authoritative answer (the AA bit, RFC 1035 §4.1.1) holding the zone's SOA gives a
+/// serial: a secondary that has lost the zone (expired, RFC 1996 §3) answers SERVFAIL,
+/// REFUSED or without AA, and that is an error, not a serial. Being unsigned, a forged answer
+/// can at worst end a read-back wait early; it changes nothing.
+pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> Result<u32, DnsError> {
+    let mut query = Query::new();
+    query.set_name(zone.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    let rcode = response.metadata.response_code;
+    if rcode != ResponseCode::NoError {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    if !response.metadata.authoritative {
+        return Err(malformed(format!("not authoritative for `{zone}`")));
+    }
+    response
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::SOA(soa) if r.name == *zone => Some(soa.serial),
+            _ => None,
+        })
+        .ok_or_else(|| malformed(format!("no SOA of `{zone}` in the answer")))
+}
+
+/// How far `served` is behind `wanted` in serial number arithmetic (RFC 1982 §3.2, as zone
+/// serials wrap around): 0 when `served` is `wanted` or newer. Two serials exactly 2^31
+/// apart are undefined in RFC 1982; they count as behind, the side that waits.
+pub(crate) fn serial_lag(served: u32, wanted: u32) -> u32 {
+    let behind = wanted.wrapping_sub(served);
+    if behind != 0 && behind <= 1 << 31 { behind } else { 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +598,17 @@ mod tests {
         let err =
             replace_message(&name("dyn.example.com."), &name("h.other.com."), 60, None, None).expect_err("outside");
         assert_eq!(err.to_string(), "`h.other.com.` is not inside zone `dyn.example.com.`");
+    }
+
+    #[test]
+    fn serial_lag_wraps_around() {
+        assert_eq!(serial_lag(5, 5), 0);
+        assert_eq!(serial_lag(6, 5), 0);
+        assert_eq!(serial_lag(3, 5), 2);
+        // RFC 1982 §3.2: 1 follows 4294967295, so a server at 1 is not behind one at u32::MAX.
+        assert_eq!(serial_lag(1, u32::MAX), 0);
+        assert_eq!(serial_lag(u32::MAX, 1), 2);
+        assert_eq!(serial_lag(0, 1 << 31), 1 << 31);
     }
 
     #[test]

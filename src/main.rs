@@ -8,6 +8,7 @@ mod auth;
 mod check;
 mod cli;
 mod config;
+mod confirm;
 mod dns;
 mod expire;
 mod http;

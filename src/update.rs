@@ -143,6 +143,10 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
         }
     };
     let result = update(config, store, &request, now, log);
+    if let Ok(lines) = &result {
+        // Outside every lock: a slow secondary delays only this answer.
+        crate::confirm::published(config, lines, log);
+    }
     settle(store, reservation, outcome(&result), now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),

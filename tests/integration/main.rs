@@ -32,6 +32,7 @@ mod hostile;
 mod logging;
 mod ratelimit;
 mod resilience;
+mod secondaries;
 mod shipped;
 mod tokens;
 mod txt;
