@@ -1,5 +1,5 @@
 //! The request handler shared by every transport: parse, authenticate, then update each
-//! hostname under the database lock and answer in dyndns2. The database changes only after
+//! hostname under its host lock and answer in dyndns2. The database changes only after
 //! the DNS server answered NOERROR, so the stored state never claims more than DNS has. All
 //! failures are typed ([`UpdateError`]) and mapped to an answer in one exhaustive `match`; the
 //! log line carries the detail, the client sees only the token.
@@ -435,8 +435,8 @@ fn authenticate_token(
     Ok(Authorized { user: grant.owner, token_host: Some(grant.host.fqdn) })
 }
 
-/// Updates one hostname. Holds the database write lock across the DNS exchange so the row
-/// and the DNS records move together. A host that is expired or offline has no records, so
+/// Updates one hostname. Holds the host's lock (not the database's) across the DNS exchange
+/// so the row and the DNS records move together while other hosts go on. A host that is expired or offline has no records, so
 /// any update restores it (`good`, never `nochg`).
 fn update_host(
     config: &Config,

@@ -25,6 +25,7 @@ mod clients;
 mod fastcgi;
 mod hardening;
 mod hostile;
+mod locking;
 mod logging;
 mod ratelimit;
 mod resilience;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior};
 
+use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
 mod expiry;
@@ -28,6 +29,8 @@ use schema::MIGRATIONS;
 #[derive(Debug)]
 pub(crate) struct Store {
     conn: Connection,
+    /// The per-host locks every change of a host's records takes (see `store::lock`).
+    locks: HostLocks,
 }
 
 impl Store {
@@ -45,12 +48,13 @@ impl Store {
                     .open(path)
                     .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
             }
-            OpenMode::Existing => {
-                if !path.exists() {
-                    return Err(StoreError::Missing { path: path.to_owned() });
-                }
-            }
+            OpenMode::Existing => {}
         }
+        let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Missing { path: path.to_owned() },
+            _ => StoreError::Open { path: path.to_owned(), source },
+        })?;
+        let locks = HostLocks::beside(path, &meta);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(busy_timeout)?;
@@ -59,7 +63,7 @@ impl Store {
         // the last commits but never corrupts the file. That is safe here: a lost row update
         // only makes the next client update re-send its addresses to DNS.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, locks };
         store.migrate()?;
         Ok(store)
     }
