@@ -157,7 +157,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let handled = update::handle(&config, &mut store, &env, &body, now, &log);
+    let handled = update::handle(&config, &mut store, None, &env, &body, now, &log);
     if config.log.log_requests {
         cgi::log_request(&log, &config, &env, &handled, started);
     }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::Name;
 
 use crate::auth::token::{self, RecordType, Scope};
-use crate::auth::{self, Verdict};
+use crate::auth::{self, PasswordCache, Verdict};
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
@@ -86,8 +86,17 @@ pub(crate) struct Handled {
     pub(crate) hosts: Vec<String>,
 }
 
-/// Handles one request. `now` is seconds since the Unix epoch.
-pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8], now: i64, log: &Log) -> Handled {
+/// Handles one request. `now` is seconds since the Unix epoch; `cache` remembers verified
+/// passwords (FastCGI only).
+pub(crate) fn handle(
+    config: &Config,
+    store: &mut Store,
+    cache: Option<&PasswordCache>,
+    env: &Env,
+    body: &[u8],
+    now: i64,
+    log: &Log,
+) -> Handled {
     let request = match request::parse(env, body, config) {
         Ok(r) => r,
         Err(e) => {
@@ -136,7 +145,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
             return handled;
         }
     };
-    let result = update(config, store, &request, now, log);
+    let result = update(config, store, cache, &request, now, log);
     settle(store, reservation, outcome(&result), now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
@@ -222,11 +231,12 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
 fn update(
     config: &Config,
     store: &mut Store,
+    cache: Option<&PasswordCache>,
     request: &Request,
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let Authorized { user, token_host } = authenticate(config, store, request, now, log)?;
+    let Authorized { user, token_host } = authenticate(config, store, cache, request, now, log)?;
     // `/update/TOKEN` names no hostname: the token's own is meant.
     let from_token: Vec<HostArg>;
     let hostnames = match (token_host, &request.hostnames) {
@@ -313,6 +323,7 @@ struct Authorized {
 fn authenticate(
     config: &Config,
     store: &mut Store,
+    cache: Option<&PasswordCache>,
     request: &Request,
     now: i64,
     log: &Log,
@@ -328,21 +339,31 @@ fn authenticate(
     let Some(username) = username else {
         return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
     };
-    let user = authenticate_password(config, store, username, secret, log)?;
+    let user = authenticate_password(config, store, cache, username, secret, now, log)?;
     Ok(Authorized { user, token_host: None })
 }
 
+/// Checks a password with Argon2, unless `cache` remembers that this password verified
+/// against the user's current stored hash (a correct repeat; never a wrong password).
 fn authenticate_password(
     config: &Config,
     store: &mut Store,
+    cache: Option<&PasswordCache>,
     username: &str,
     password: &Secret<String>,
+    now: i64,
     log: &Log,
 ) -> Result<User, UpdateError> {
     // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
     // Over-long credentials are never looked up, and take the dummy's path.
     let too_long = username.len() > 256 || password.expose().len() > 1024;
     let user = if too_long { None } else { store.user(username)? };
+    if let (Some(cache), Some(u)) = (cache, &user)
+        && cache.hit(&u.name, &u.password_hash, password.expose(), now)
+    {
+        log.debug(format_args!("password of `{}` verified earlier by this process: no argon2 run", u.name));
+        return Ok(u.clone());
+    }
     // Read for known and unknown users alike, so both paths ask the database the same.
     let dummy = auth::Dummy::new(&store.recent_password_hashes(auth::DUMMY_SAMPLE)?, &config.auth);
     match &user {
@@ -365,15 +386,22 @@ fn authenticate_password(
         };
         return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
     };
+    let mut stored = user.password_hash.clone();
     if rehash {
         // Upgrade to the configured cost while we hold the password; failure is harmless.
         match auth::hash_password(password.expose(), &config.auth) {
             Ok(h) => match store.set_password_hash(user.id, &h) {
-                Ok(()) => log.info(format_args!("upgraded password hash of `{}`", user.name)),
+                Ok(()) => {
+                    log.info(format_args!("upgraded password hash of `{}`", user.name));
+                    stored = h;
+                }
                 Err(e) => log.warn(format_args!("cannot upgrade password hash of `{}`: {e}", user.name)),
             },
             Err(e) => log.warn(format_args!("cannot upgrade password hash of `{}`: {e}", user.name)),
         }
+    }
+    if let Some(cache) = cache {
+        cache.insert(&user.name, &stored, password.expose(), now);
     }
     Ok(user.clone())
 }

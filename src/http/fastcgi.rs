@@ -28,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 use tokio_fastcgi::{RequestResult, Requests};
 
+use crate::auth::PasswordCache;
 use crate::config::Config;
 use crate::http::cgi;
 use crate::log::{self, Log};
@@ -223,6 +224,8 @@ struct Shared {
     clock: fn() -> i64,
     /// Idle database connections; a worker takes one and gives it back.
     stores: Mutex<Vec<Store>>,
+    /// Verified passwords, shared by the workers (`[auth]` `cache_seconds`, `cache_entries`).
+    passwords: Option<PasswordCache>,
     workers: Arc<Semaphore>,
     max_conns: u8,
     /// How long a connection may take to send its next request.
@@ -240,7 +243,9 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         .enable_time()
         .build()
         .map_err(FastcgiError::Runtime)?;
+    let passwords = PasswordCache::new(server.config.auth.cache_seconds, server.config.auth.cache_entries);
     let shared = Arc::new(Shared {
+        passwords,
         config: server.config,
         clock: server.clock,
         stores: Mutex::new(vec![store]),
@@ -481,7 +486,8 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 }
             },
         };
-        let handled = update::handle(config, &mut store, &env, &body, (shared.clock)(), &worker_log);
+        let handled =
+            update::handle(config, &mut store, shared.passwords.as_ref(), &env, &body, (shared.clock)(), &worker_log);
         if let Ok(mut stores) = shared.stores.lock() {
             stores.push(store);
         }

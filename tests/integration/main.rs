@@ -27,6 +27,7 @@ mod hardening;
 mod hostile;
 mod locking;
 mod logging;
+mod perf;
 mod ratelimit;
 mod resilience;
 mod tokens;
