@@ -2,8 +2,8 @@
 //! password cache (a correct repeat skips Argon2; a wrong password and a changed password
 //! never do).
 
-use crate::util::USER;
 use crate::util::web::{Front, WebServer, curl};
+use crate::util::{USER, World};
 use crate::web::{HOME, creds, web_world};
 
 /// How many Argon2 verifications of a stored password the FastCGI server has logged.
@@ -37,4 +37,21 @@ fn fastcgi_remembers_a_verified_password_until_it_changes() {
     assert_eq!(argon2_runs(&web), 4, "{}", web.fastcgi_log());
     assert_eq!(world.a(HOME), ["192.0.2.5"]);
     assert_eq!(world.stored(HOME), (Some("192.0.2.5".into()), None));
+}
+
+#[test]
+fn a_cgi_request_leaves_the_wal_for_the_next_one() {
+    // A closing CGI process used to checkpoint the WAL into the database and delete `-wal`
+    // and `-shm` (4 fsyncs, 2 unlinks per request, created again by the next process).
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    let wal = w.db.with_file_name("ddns.db-wal");
+    assert!(wal.exists(), "the -wal file was removed at close");
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert!(wal.exists(), "the -wal file was removed at close");
+    // Readers (another connection, the next process) see every commit.
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
+    assert_eq!(w.stored(HOME), (Some("192.0.2.2".into()), None));
+    assert_eq!(w.a(HOME), ["192.0.2.2"]);
 }
