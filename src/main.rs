@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod batch;
 mod cli;
 mod config;
 mod dns;
@@ -157,7 +158,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let handled = update::handle(&config, &mut store, None, &env, &body, now, &log);
+    let handled = update::handle(&config, &mut store, update::Resident::default(), &env, &body, now, &log);
     if config.log.log_requests {
         cgi::log_request(&log, &config, &env, &handled, started);
     }

@@ -226,6 +226,8 @@ struct Shared {
     stores: Mutex<Vec<Store>>,
     /// Verified passwords, shared by the workers (`[auth]` `cache_seconds`, `cache_entries`).
     passwords: Option<PasswordCache>,
+    /// The group commit: changes of one zone that arrive while one is in flight go together.
+    batcher: update::Batcher,
     workers: Arc<Semaphore>,
     max_conns: u8,
     /// How long a connection may take to send its next request.
@@ -246,6 +248,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
     let passwords = PasswordCache::new(server.config.auth.cache_seconds, server.config.auth.cache_entries);
     let shared = Arc::new(Shared {
         passwords,
+        batcher: update::Batcher::default(),
         config: server.config,
         clock: server.clock,
         stores: Mutex::new(vec![store]),
@@ -486,8 +489,8 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 }
             },
         };
-        let handled =
-            update::handle(config, &mut store, shared.passwords.as_ref(), &env, &body, (shared.clock)(), &worker_log);
+        let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
+        let handled = update::handle(config, &mut store, resident, &env, &body, (shared.clock)(), &worker_log);
         if let Ok(mut stores) = shared.stores.lock() {
             stores.push(store);
         }

@@ -33,13 +33,13 @@ fn spawn_update(w: &World, query: &str) -> Child {
 /// A gate the relay holds `SLOW`'s UPDATE at: `seen` once it arrived, forwarded only after
 /// `release`.
 #[derive(Default)]
-struct Gate {
+pub struct Gate {
     state: Mutex<(bool, bool)>,
     changed: Condvar,
 }
 
 impl Gate {
-    fn arrive_and_wait(&self) {
+    pub fn arrive_and_wait(&self) {
         let mut s = self.state.lock().expect("gate");
         s.0 = true;
         self.changed.notify_all();
@@ -49,7 +49,7 @@ impl Gate {
         }
     }
 
-    fn wait_seen(&self, limit: Duration) -> bool {
+    pub fn wait_seen(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let mut s = self.state.lock().expect("gate");
         while !s.0 && Instant::now() < deadline {
@@ -58,14 +58,14 @@ impl Gate {
         s.0
     }
 
-    fn release(&self) {
+    pub fn release(&self) {
         self.state.lock().expect("gate").1 = true;
         self.changed.notify_all();
     }
 }
 
 /// Whether a DNS message names `label` (as a wire-format label).
-fn names(message: &[u8], label: &str) -> bool {
+pub fn names(message: &[u8], label: &str) -> bool {
     let mut wire = vec![u8::try_from(label.len()).expect("label")];
     wire.extend_from_slice(label.as_bytes());
     message.windows(wire.len()).any(|w| w == wire.as_slice())

@@ -1,7 +1,7 @@
 //! Hostnames: creation, the read-modify-write of an update under the host's lock, listing,
 //! modification and deletion.
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
@@ -35,6 +35,7 @@ impl Store {
     /// threads, so the row always matches the last change the DNS server accepted; updates
     /// of other hosts do not wait, and SQLite's write lock is never held across the DNS
     /// exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    #[cfg(test)]
     pub(crate) fn with_host_locked<T, E>(
         &mut self,
         fqdn: &str,
@@ -43,15 +44,54 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let _held = self.locks.lock([fqdn])?;
+        self.with_hosts_locked(&[fqdn], |hosts| {
+            let (write, value) = decide(hosts.first().and_then(Option::as_ref))?;
+            Ok((vec![write], value))
+        })
+    }
+
+    /// [`Store::with_host_locked`] for several hosts at once (FastCGI's group commit): takes
+    /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
+    /// writes back what `decide` returns for each, in the order of `fqdns`, in one
+    /// transaction.
+    pub(crate) fn with_hosts_locked<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let _held = self.locks.lock(fqdns.iter().copied())?;
         self.probe_writable()?;
-        let host = host_row(&self.conn, fqdn)?;
-        let (write, value) = decide(host.as_ref())?;
-        let (Some(h), false) = (&host, write == HostWrite::None) else { return Ok(value) };
+        let hosts: Vec<Option<Host>> =
+            fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
+        let (writes, value) = decide(&hosts)?;
+        let writes: Vec<(i64, HostWrite)> = hosts
+            .iter()
+            .zip(writes)
+            .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
+            .filter(|(_, w)| *w != HostWrite::None)
+            .collect();
+        if writes.is_empty() {
+            return Ok(value);
+        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        write_host(&tx, h.id, write).map_err(StoreError::from)?;
+        for (id, write) in writes {
+            write_host(&tx, id, write).map_err(StoreError::from)?;
+        }
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    /// The zone of a hostname, or `None` if there is no such hostname. A host's zone never
+    /// changes, so FastCGI's group commit reads it before taking any lock to pick the batch.
+    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT zone FROM hostnames WHERE fqdn = ?1")?
+            .query_row([fqdn], |r| r.get(0))
+            .optional()?)
     }
 
     /// Takes and releases SQLite's write lock before a DNS exchange, so that a database that
