@@ -10,6 +10,9 @@ packages=(
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
+  # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
+  # `openssl req` for the example site's certificate.
+  logrotate openssl
   "$@"
 )
 
