@@ -300,7 +300,11 @@ fn publish(
     };
     let fqdn = Name::from_ascii(format!("{}.{}.", account.subdomain, acme.zone))
         .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })?;
-    store.with_acme_locked(account.id, now, |current| {
+    // The lock of the challenge name: the same stripes as hosts, so an update of a host of
+    // that name (there should be none) is ordered with it too.
+    let key = fqdn.to_ascii();
+    let key = key.trim_end_matches('.');
+    store.with_acme_locked(account.id, key, now, |current| {
         let (new, old) = next_values(current, txt);
         let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
         let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;

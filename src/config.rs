@@ -218,12 +218,17 @@ pub(crate) enum LogTarget {
     File { path: PathBuf },
 }
 
-/// Argon2id cost for new hashes. Existing hashes carry their own parameters.
+/// Argon2id cost for new hashes (existing hashes carry their own parameters), and the
+/// bounds of the FastCGI password cache (`auth::PasswordCache`; 0 disables it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AuthConfig {
     pub(crate) argon2_m_kib: u32,
     pub(crate) argon2_t: u32,
     pub(crate) argon2_p: u32,
+    /// How long a verified password is remembered, in seconds.
+    pub(crate) cache_seconds: u32,
+    /// How many verified passwords are remembered at most.
+    pub(crate) cache_entries: u32,
 }
 
 /// An HTTP path that accepts requests, what they do, and the parameter names it reads.
@@ -458,6 +463,8 @@ struct RawAuth {
     argon2_m_kib: Option<i64>,
     argon2_t: Option<i64>,
     argon2_p: Option<i64>,
+    cache_seconds: Option<i64>,
+    cache_entries: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -738,6 +745,8 @@ impl Validator<'_> {
             argon2_m_kib: self.range("auth.argon2_m_kib", raw.auth.argon2_m_kib, 19_456, 8, 4_194_304)?,
             argon2_t: self.range("auth.argon2_t", raw.auth.argon2_t, 2, 1, 64)?,
             argon2_p: self.range("auth.argon2_p", raw.auth.argon2_p, 1, 1, 64)?,
+            cache_seconds: self.range("auth.cache_seconds", raw.auth.cache_seconds, 300, 0, 86_400)?,
+            cache_entries: self.range("auth.cache_entries", raw.auth.cache_entries, 10_000, 0, 1_000_000)?,
         };
 
         let endpoints = if raw.endpoints.is_empty() {

@@ -103,6 +103,98 @@ pub(crate) fn delete_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsErr
     Ok(message)
 }
 
+/// What a [`change_message`] does to one rrset of a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rrset<T> {
+    /// Left as it is.
+    Keep,
+    /// Replaced by this one record: "delete an rrset" (RFC 2136 §2.5.2), then "add to an
+    /// rrset" (§2.5.1).
+    Replace(T),
+    /// Deleted (§2.5.2); a no-op when it does not exist (§3.4.2.3).
+    Delete,
+}
+
+/// One host's part of a [`change_message`].
+#[derive(Clone, Debug)]
+pub(crate) struct HostChange {
+    pub(crate) fqdn: Name,
+    pub(crate) ttl: u32,
+    pub(crate) a: Rrset<Ipv4Addr>,
+    pub(crate) aaaa: Rrset<Ipv6Addr>,
+    /// The TXT value (`txt=`), split into character-strings by [`txt_rdata`].
+    pub(crate) txt: Rrset<String>,
+}
+
+impl HostChange {
+    /// An upper bound of the octets this host adds to a [`change_message`]: per rrset one
+    /// deletion and one addition with an uncompressed owner name.
+    pub(crate) fn wire_estimate(&self) -> usize {
+        let name = self.fqdn.len() + 1;
+        let size = |data: Option<usize>| data.map_or(name + 10, |d| 2 * (name + 10) + d);
+        let a = match self.a {
+            Rrset::Keep => 0,
+            Rrset::Replace(_) => size(Some(4)),
+            Rrset::Delete => size(None),
+        };
+        let aaaa = match self.aaaa {
+            Rrset::Keep => 0,
+            Rrset::Replace(_) => size(Some(16)),
+            Rrset::Delete => size(None),
+        };
+        // A length octet per character-string of at most 255 octets.
+        let txt = match &self.txt {
+            Rrset::Keep => 0,
+            Rrset::Replace(value) => size(Some(value.len() + value.len().div_ceil(MAX_CHARACTER_STRING).max(1))),
+            Rrset::Delete => size(None),
+        };
+        a + aaaa + txt
+    }
+}
+
+/// Octets of update records a message may carry and still go over UDP: RFC 1035 §4.2.1 keeps
+/// UDP messages to 512 octets, and the header, zone section and TSIG record (about 100
+/// octets with a SHA-256 MAC) come on top. Larger messages go over TCP.
+pub(crate) const MAX_UDP_OCTETS: usize = 380;
+
+/// Builds one UPDATE that changes the A and AAAA rrsets of several hosts of one zone at once
+/// (FastCGI's group commit): the server applies it as one transaction and one commit (RFC
+/// 2136 §3.7), and refuses all of it if any part is refused.
+pub(crate) fn change_message(zone: &Name, hosts: &[HostChange]) -> Result<Message, DnsError> {
+    let mut message = update_message(zone, zone)?;
+    for host in hosts {
+        if !zone.zone_of(&host.fqdn) {
+            return Err(DnsError::OutsideZone { fqdn: host.fqdn.to_ascii(), zone: zone.to_ascii() });
+        }
+        match host.a {
+            Rrset::Keep => {}
+            Rrset::Replace(a) => {
+                message.add_update(delete_rrset(&host.fqdn, RecordType::A));
+                message.add_update(Record::from_rdata(host.fqdn.clone(), host.ttl, RData::A(A(a))));
+            }
+            Rrset::Delete => {
+                message.add_update(delete_rrset(&host.fqdn, RecordType::A));
+            }
+        }
+        match host.aaaa {
+            Rrset::Keep => {}
+            Rrset::Replace(a) => {
+                message.add_update(delete_rrset(&host.fqdn, RecordType::AAAA));
+                message.add_update(Record::from_rdata(host.fqdn.clone(), host.ttl, RData::AAAA(AAAA(a))));
+            }
+            Rrset::Delete => {
+                message.add_update(delete_rrset(&host.fqdn, RecordType::AAAA));
+            }
+        }
+        match &host.txt {
+            Rrset::Keep => {}
+            Rrset::Replace(value) => replace_txt(&mut message, &host.fqdn, host.ttl, &[value]),
+            Rrset::Delete => replace_txt(&mut message, &host.fqdn, host.ttl, &[]),
+        }
+    }
+    Ok(message)
+}
+
 /// One host's records as the database knows them, to be removed by [`expire_message`].
 #[derive(Clone, Debug)]
 pub(crate) struct Published {

@@ -2,10 +2,11 @@
 //! of hostnames not updated within their `expiry_ttl`, marks them expired, mails their owners
 //! and trims the rate-limit table. Deletions are batched: one RFC 2136 UPDATE per zone and
 //! chunk, sent over TCP, each host guarded by a prerequisite on the stored value. Every chunk
-//! runs under the database write lock that the request path also takes, so an update that
-//! arrives meanwhile either happens before (the host is no longer due) or after (it restores
-//! the host). A chunk holds the lock for a bounded time and gives it up before the next one,
-//! so updates waiting for it get their turn. A server that does not answer ends the work on
+//! runs under the host locks of its hosts, which the request path also takes, so an update
+//! of one of them that arrives meanwhile either happens before (the host is no longer due) or
+//! after (it restores the host); updates of other hosts do not wait. A chunk holds the locks
+//! for a bounded time and gives them up before the next one, so updates waiting for them get
+//! their turn. A server that does not answer ends the work on
 //! it at once: that is not a problem of one host. One failing zone, host or mail does not
 //! stop the others; each is reported.
 
@@ -21,21 +22,21 @@ use crate::log::Log;
 use crate::mail::{self, MailError, Notice};
 use crate::store::{Host, Store};
 
-/// Hosts read and judged under one hold of the write lock, at most. Large enough for few
+/// Hosts read and judged under one hold of their host locks, at most. Large enough for few
 /// messages; the hold is bounded by time as well (see [`hold_limit`]).
 const CHUNK_HOSTS: usize = 500;
 
-/// The pause between two chunks that held the lock for `held`, with the lock released. An
-/// update waiting for the lock polls in SQLite's busy handler, which sleeps between tries for
-/// about as long as it has waited so far, at most 100 ms; a pause a little longer than that
-/// lets every waiting update take the lock before the next chunk does, and costs little
-/// after the short holds of a healthy server.
+/// The pause between two chunks that held the locks for `held`, with the locks released. An
+/// update waiting for a host lock wakes when it is released, but it still needs a moment of
+/// CPU (and, for SQLite's write lock, its busy handler sleeps up to 100 ms between tries); a
+/// pause a little longer than that lets every waiting update take its lock before the next
+/// chunk does, and costs little after the short holds of a healthy server.
 fn chunk_pause(held: Duration) -> Duration {
     held.min(Duration::from_millis(100)) + Duration::from_millis(20)
 }
 
-/// How long one chunk may keep starting DNS exchanges under the lock: a quarter of the time
-/// an update waits for it (`database.busy_timeout_ms`). The exchange in flight at the limit
+/// How long one chunk may keep starting DNS exchanges under its host locks: a quarter of
+/// `database.busy_timeout_ms`, the time an update is prepared to wait for the database. The exchange in flight at the limit
 /// may add one DNS timeout; with the defaults (10 s and 2 s) a waiting update gets the lock
 /// after at most 4.5 s.
 fn hold_limit(config: &Config) -> Duration {

@@ -5,6 +5,7 @@
 mod acme;
 mod admin;
 mod auth;
+mod batch;
 mod check;
 mod cli;
 mod config;
@@ -160,7 +161,13 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    http::serve(&config, &mut store, &http::Incoming { env: &env, body: &body, now, started }, &log)
+    http::serve(
+        &config,
+        &mut store,
+        update::Resident::default(),
+        &http::Incoming { env: &env, body: &body, now, started },
+        &log,
+    )
 }
 
 fn cli_main(now: i64) -> ExitCode {

@@ -1,5 +1,5 @@
 //! The request handler shared by every transport: parse, authenticate, then update each
-//! hostname under the database lock and answer in dyndns2. The database changes only after
+//! hostname under its host lock and answer in dyndns2. The database changes only after
 //! the DNS server answered NOERROR, so the stored state never claims more than DNS has. All
 //! failures are typed ([`UpdateError`]) and mapped to an answer in one exhaustive `match`; the
 //! log line carries the detail, the client sees only the token.
@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::Name;
 
 use crate::auth::token::{self, RecordType, Scope};
-use crate::auth::{self, Verdict};
+use crate::auth::{self, PasswordCache, Verdict};
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
@@ -92,8 +92,25 @@ pub(crate) struct Handled {
     pub(crate) hosts: Vec<String>,
 }
 
+/// What a FastCGI process keeps across requests; CGI has none of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Resident<'a> {
+    /// Verified passwords (`auth::PasswordCache`).
+    pub(crate) passwords: Option<&'a PasswordCache>,
+    /// The group commit (`batch`).
+    pub(crate) batcher: Option<&'a Batcher>,
+}
+
 /// Handles one request. `now` is seconds since the Unix epoch.
-pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8], now: i64, log: &Log) -> Handled {
+pub(crate) fn handle(
+    config: &Config,
+    store: &mut Store,
+    resident: Resident<'_>,
+    env: &Env,
+    body: &[u8],
+    now: i64,
+    log: &Log,
+) -> Handled {
     let request = match request::parse(env, body, config) {
         Ok(r) => r,
         Err(e) => {
@@ -142,7 +159,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
             return handled;
         }
     };
-    let result = update(config, store, &request, now, log);
+    let result = update(config, store, resident, &request, now, log);
     if let Ok(lines) = &result {
         // Outside every lock: a slow secondary delays only this answer.
         crate::confirm::published(config, lines, log);
@@ -233,11 +250,12 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
 fn update(
     config: &Config,
     store: &mut Store,
+    resident: Resident<'_>,
     request: &Request,
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let Authorized { user, token_host } = authenticate(config, store, request, now, log)?;
+    let Authorized { user, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
     // `/update/TOKEN` names no hostname: the token's own is meant.
     let from_token: Vec<HostArg>;
     let hostnames = match (token_host, &request.hostnames) {
@@ -274,10 +292,7 @@ fn update(
                 HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
             }
             HostArg::Valid(fqdn) => {
-                let result = match &change {
-                    Change::Publish(publish) => update_host(config, store, &user, fqdn, publish, now, log),
-                    Change::Offline => offline_host(config, store, &user, fqdn, now, log),
-                };
+                let result = change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log);
                 let answer = match result {
                     Ok(a) => a,
                     Err(e) => {
@@ -326,6 +341,7 @@ struct Authorized {
 fn authenticate(
     config: &Config,
     store: &mut Store,
+    cache: Option<&PasswordCache>,
     request: &Request,
     now: i64,
     log: &Log,
@@ -341,21 +357,31 @@ fn authenticate(
     let Some(username) = username else {
         return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
     };
-    let user = authenticate_password(config, store, username, secret, log)?;
+    let user = authenticate_password(config, store, cache, username, secret, now, log)?;
     Ok(Authorized { user, token_host: None })
 }
 
+/// Checks a password with Argon2, unless `cache` remembers that this password verified
+/// against the user's current stored hash (a correct repeat; never a wrong password).
 fn authenticate_password(
     config: &Config,
     store: &mut Store,
+    cache: Option<&PasswordCache>,
     username: &str,
     password: &Secret<String>,
+    now: i64,
     log: &Log,
 ) -> Result<User, UpdateError> {
     // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
     // Over-long credentials are never looked up, and take the dummy's path.
     let too_long = username.len() > 256 || password.expose().len() > 1024;
     let user = if too_long { None } else { store.user(username)? };
+    if let (Some(cache), Some(u)) = (cache, &user)
+        && cache.hit(&u.name, &u.password_hash, password.expose(), now)
+    {
+        log.debug(format_args!("password of `{}` verified earlier by this process: no argon2 run", u.name));
+        return Ok(u.clone());
+    }
     // Read for known and unknown users alike, so both paths ask the database the same.
     let dummy = auth::Dummy::new(&store.recent_password_hashes(auth::DUMMY_SAMPLE)?, &config.auth);
     match &user {
@@ -378,15 +404,22 @@ fn authenticate_password(
         };
         return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
     };
+    let mut stored = user.password_hash.clone();
     if rehash {
         // Upgrade to the configured cost while we hold the password; failure is harmless.
         match auth::hash_password(password.expose(), &config.auth) {
             Ok(h) => match store.set_password_hash(user.id, &h) {
-                Ok(()) => log.info(format_args!("upgraded password hash of `{}`", user.name)),
+                Ok(()) => {
+                    log.info(format_args!("upgraded password hash of `{}`", user.name));
+                    stored = h;
+                }
                 Err(e) => log.warn(format_args!("cannot upgrade password hash of `{}`: {e}", user.name)),
             },
             Err(e) => log.warn(format_args!("cannot upgrade password hash of `{}`: {e}", user.name)),
         }
+    }
+    if let Some(cache) = cache {
+        cache.insert(&user.name, &stored, password.expose(), now);
     }
     Ok(user.clone())
 }
@@ -452,112 +485,391 @@ fn authenticate_token(
     Ok(Authorized { user: grant.owner, token_host: Some(grant.host.fqdn) })
 }
 
-/// Updates one hostname. Holds the database write lock across the DNS exchange so the row
-/// and the DNS records move together. A host that is expired or offline has no records, so
-/// any update restores it (`good`, never `nochg`).
-fn update_host(
+/// One change of one hostname, as the group commit sees it: whose, what, and the log of the
+/// request it came from.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    fqdn: String,
+    user_id: i64,
+    user_name: String,
+    change: Change,
+    log: Log,
+}
+
+/// The group commit of FastCGI mode (see `batch`).
+pub(crate) type Batcher = crate::batch::Batcher<Pending, HostAnswer>;
+
+/// Changes one hostname: in CGI on its own; in FastCGI through the zone's group commit, where
+/// changes that arrive while another of the zone is in flight go in one message together.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn change_host(
     config: &Config,
     store: &mut Store,
+    batcher: Option<&Batcher>,
     user: &User,
     fqdn: &str,
-    publish: &Publish,
+    change: Change,
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let Publish { addresses: new, ttl, txt } = publish;
-    let (new, txt) = (*new, txt.as_ref());
-    store.with_host_locked(fqdn, |host| {
-        let Some(host) = host.filter(|h| h.user_id == user.id) else {
-            log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
-            return Ok((HostWrite::None, HostAnswer::Nohost));
-        };
-        let dns_ttl = ttl.unwrap_or(host.dns_ttl);
-        let unchanged = new.ipv4.is_none_or(|a| Some(a) == host.ipv4) && new.ipv6.is_none_or(|a| Some(a) == host.ipv6);
-        let txt_after = txt_after(host, txt);
-        let unchanged = unchanged && (txt.is_none() || txt_after == host.txt);
-        if unchanged && dns_ttl == host.dns_ttl && !host.expired && !host.offline {
-            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)));
-            return Ok((HostWrite::Touch { now }, HostAnswer::Nochg(new)));
-        }
-        let Some(zone) = zone_of(config, &host.zone, fqdn, log) else {
-            return Ok((HostWrite::None, HostAnswer::Dnserr));
-        };
-        // An expired or offline host has no records left: the family not sent now stays absent.
-        let (old_v4, old_v6) = if host.expired || host.offline { (None, None) } else { (host.ipv4, host.ipv6) };
-        let (ipv4, ipv6) = (new.ipv4.or(old_v4), new.ipv6.or(old_v6));
-        // A new TTL is the host's, not one family's: the family not sent now is sent again
-        // with it, so both rrsets carry the TTL the row stores.
-        let (send_v4, send_v6) = if dns_ttl == host.dns_ttl { (new.ipv4, new.ipv6) } else { (ipv4, ipv6) };
-        let sent = Name::from_ascii(format!("{fqdn}."))
-            .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
-            .and_then(|name| {
-                let mut message = dns::replace_message(&zone.name, &name, dns_ttl, send_v4, send_v6)?;
-                add_txt(&mut message, &name, dns_ttl, txt, txt_after.as_deref(), dns_ttl != host.dns_ttl);
-                Ok(message)
-            })
-            .and_then(|message| exchange(zone, message, fqdn, now, log));
-        if let Err(e) = sent {
-            log.error(format_args!("{fqdn}: DNS update failed: {e}"));
-            return Ok((HostWrite::None, HostAnswer::Dnserr));
-        }
-        log.info(format_args!("{fqdn}: updated ({}{}, ttl {dns_ttl})", show(new.ipv4, new.ipv6), show_txt(txt)));
-        Ok((HostWrite::Addresses { ipv4, ipv6, txt: txt_after, dns_ttl, now }, HostAnswer::Good(new)))
-    })
+    let pending =
+        Pending { fqdn: fqdn.to_owned(), user_id: user.id, user_name: user.name.clone(), change, log: log.clone() };
+    let Some(batcher) = batcher else {
+        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
+    };
+    // A host's zone never changes, so it can be read before the host's lock is taken.
+    let Some(zone) = store.host_zone(fqdn)? else {
+        log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
+        return Ok(HostAnswer::Nohost);
+    };
+    Ok(batcher.submit(&zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
 }
 
-/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A, AAAA and
-/// TXT records in one UPDATE, then clears its addresses and TXT value and marks it offline. `nochg` when it
-/// already is.
-fn offline_host(
-    config: &Config,
-    store: &mut Store,
-    user: &User,
-    fqdn: &str,
-    now: i64,
-    log: &Log,
-) -> Result<HostAnswer, StoreError> {
-    let none = Addresses { ipv4: None, ipv6: None };
-    store.with_host_locked(fqdn, |host| {
-        let Some(host) = host.filter(|h| h.user_id == user.id) else {
-            log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
-            return Ok((HostWrite::None, HostAnswer::Nohost));
-        };
-        if host.offline {
-            log.info(format_args!("{fqdn}: already offline"));
-            return Ok((HostWrite::Touch { now }, HostAnswer::Nochg(none)));
-        }
-        let Some(zone) = zone_of(config, &host.zone, fqdn, log) else {
-            return Ok((HostWrite::None, HostAnswer::Dnserr));
-        };
-        // Deleting an rrset that does not exist is a no-op (RFC 2136 §3.4.2.3), so an expired
-        // host or one that never had records goes offline the same way.
-        let sent = Name::from_ascii(format!("{fqdn}."))
-            .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
-            .and_then(|name| dns::delete_message(&zone.name, &name))
-            .and_then(|message| exchange(zone, message, fqdn, now, log));
-        if let Err(e) = sent {
-            log.error(format_args!("{fqdn}: DNS update failed: {e}"));
-            return Ok((HostWrite::None, HostAnswer::Dnserr));
-        }
-        log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
-        Ok((HostWrite::Offline { now }, HostAnswer::Good(none)))
-    })
+/// A host's state as far as its records go, replayed change by change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HostState {
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    txt: Option<String>,
+    dns_ttl: u32,
+    expired: bool,
+    offline: bool,
 }
 
-/// The configured zone of a host, or `None` (logged) when the config no longer has it.
-fn zone_of<'a>(config: &'a Config, zone: &str, fqdn: &str, log: &Log) -> Option<&'a Zone> {
-    let found = config.zone(zone);
-    if found.is_none() {
-        log.error(format_args!("{fqdn}: zone `{zone}` is not configured in {}", config.path.display()));
+impl HostState {
+    fn of(host: &Host) -> HostState {
+        HostState {
+            ipv4: host.ipv4,
+            ipv6: host.ipv6,
+            txt: host.txt.clone(),
+            dns_ttl: host.dns_ttl,
+            expired: host.expired,
+            offline: host.offline,
+        }
     }
-    found
+
+    /// What DNS holds: nothing for an expired or offline host.
+    fn published(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        if self.expired || self.offline { (None, None) } else { (self.ipv4, self.ipv6) }
+    }
+
+    /// The TXT value DNS holds: none for an expired or offline host.
+    fn published_txt(&self) -> Option<&str> {
+        if self.expired || self.offline { None } else { self.txt.as_deref() }
+    }
+
+    /// Applies one change, as if it came alone: the answer it gets. A host that is expired or
+    /// offline has no records, so any update restores it (`good`, never `nochg`); the family
+    /// not sent stays absent.
+    /// A TXT value (`txt=`) is set or cleared the same way; a request without one keeps the
+    /// host's TXT as DNS holds it.
+    fn apply(&mut self, change: &Change) -> HostAnswer {
+        match change {
+            Change::Publish(Publish { addresses: new, ttl, txt }) => {
+                let new = *new;
+                let dns_ttl = ttl.unwrap_or(self.dns_ttl);
+                let txt_after = match txt {
+                    Some(TxtChange::Set(value)) => Some(value.clone()),
+                    Some(TxtChange::Clear) => None,
+                    None => self.published_txt().map(str::to_owned),
+                };
+                let unchanged = new.ipv4.is_none_or(|a| Some(a) == self.ipv4)
+                    && new.ipv6.is_none_or(|a| Some(a) == self.ipv6)
+                    && (txt.is_none() || txt_after == self.txt);
+                if unchanged && dns_ttl == self.dns_ttl && !self.expired && !self.offline {
+                    return HostAnswer::Nochg(new);
+                }
+                let (old_v4, old_v6) = self.published();
+                *self = HostState {
+                    ipv4: new.ipv4.or(old_v4),
+                    ipv6: new.ipv6.or(old_v6),
+                    txt: txt_after,
+                    dns_ttl,
+                    expired: false,
+                    offline: false,
+                };
+                HostAnswer::Good(new)
+            }
+            Change::Offline => {
+                let none = Addresses { ipv4: None, ipv6: None };
+                if self.offline {
+                    return HostAnswer::Nochg(none);
+                }
+                *self = HostState { ipv4: None, ipv6: None, txt: None, offline: true, ..self.clone() };
+                HostAnswer::Good(none)
+            }
+        }
+    }
 }
 
-/// Signs and sends one message for `fqdn`, logging how long the exchange took.
-fn exchange(zone: &Zone, message: hickory_proto::op::Message, fqdn: &str, now: i64, log: &Log) -> Result<(), DnsError> {
+/// What to send to take a host from `before` to `after`; `None` when DNS stays as it is. A
+/// new TTL is the host's, not one family's: both published families are sent again with it.
+/// Going offline deletes both rrsets whatever the row says (deleting an absent rrset is a
+/// no-op, RFC 2136 §3.4.2.3), so a host is never left half offline.
+fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> Option<dns::HostChange> {
+    use dns::Rrset;
+    if after.offline {
+        return (!before.offline).then_some(dns::HostChange {
+            fqdn,
+            ttl: after.dns_ttl,
+            a: Rrset::Delete,
+            aaaa: Rrset::Delete,
+            txt: Rrset::Delete,
+        });
+    }
+    if after.expired {
+        return None;
+    }
+    let (old_v4, old_v6) = before.published();
+    let new_ttl = after.dns_ttl != before.dns_ttl;
+    fn rrset<T: PartialEq + Copy>(old: Option<T>, new: Option<T>, new_ttl: bool) -> Rrset<T> {
+        match new {
+            Some(a) if new_ttl || old != Some(a) => Rrset::Replace(a),
+            Some(_) => Rrset::Keep,
+            None if old.is_some() => Rrset::Delete,
+            None => Rrset::Keep,
+        }
+    }
+    let txt = match rrset(before.published_txt(), after.txt.as_deref(), new_ttl) {
+        Rrset::Keep => Rrset::Keep,
+        Rrset::Replace(value) => Rrset::Replace(value.to_owned()),
+        Rrset::Delete => Rrset::Delete,
+    };
+    let change = dns::HostChange {
+        fqdn,
+        ttl: after.dns_ttl,
+        a: rrset(old_v4, after.ipv4, new_ttl),
+        aaaa: rrset(old_v6, after.ipv6, new_ttl),
+        txt,
+    };
+    (change.a != Rrset::Keep || change.aaaa != Rrset::Keep || change.txt != Rrset::Keep).then_some(change)
+}
+
+/// One host of a run: its row, its changes' positions, and where its replay ended.
+#[derive(Debug)]
+struct Planned {
+    row: Host,
+    positions: Vec<usize>,
+    state: HostState,
+    /// The first of its changes that needs DNS; the answers from there on depend on it.
+    first_sent: Option<usize>,
+    change: Option<dns::HostChange>,
+    failed: bool,
+}
+
+/// Runs changes of hostnames under their host locks: reads the rows, replays each host's
+/// changes in arrival order (so each request gets the answer it would get alone, in that
+/// order; a change superseded by a later one of the same run still answers `good` with its
+/// own addresses, as it would had it been sent and then replaced), sends one UPDATE per zone
+/// for the hosts whose records change (split by size, over TCP when over a datagram's), and
+/// writes the rows in one transaction. If a message with several hosts fails, each host is
+/// sent on its own, so one refused name does not fail the others. A host whose change failed
+/// answers `dnserr` from its first change that needed DNS on, and nothing of it is stored.
+pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64) -> Vec<HostAnswer> {
+    let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
+    fqdns.sort_unstable();
+    fqdns.dedup();
+    let result = store.with_hosts_locked(&fqdns, |rows| {
+        let mut answers = vec![HostAnswer::ServerError; batch.len()];
+        let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
+        for (fqdn, row) in fqdns.iter().zip(rows) {
+            let positions: Vec<usize> = (0..batch.len()).filter(|i| batch[*i].fqdn == *fqdn).collect();
+            let Some(row) = row else {
+                for i in &positions {
+                    no_such_host(&batch[*i]);
+                    answers[*i] = HostAnswer::Nohost;
+                }
+                planned.push(None);
+                continue;
+            };
+            let mut state = HostState::of(row);
+            let mut first_sent = None;
+            let mut owned = Vec::new();
+            for i in positions {
+                if batch[i].user_id != row.user_id {
+                    no_such_host(&batch[i]);
+                    answers[i] = HostAnswer::Nohost;
+                    continue;
+                }
+                answers[i] = state.apply(&batch[i].change);
+                if first_sent.is_none() && matches!(answers[i], HostAnswer::Good(_)) {
+                    first_sent = Some(i);
+                }
+                owned.push(i);
+            }
+            if owned.is_empty() {
+                planned.push(None);
+                continue;
+            }
+            let (change, failed) = match Name::from_ascii(format!("{fqdn}.")) {
+                Ok(name) => (dns_change(name, &HostState::of(row), &state), false),
+                Err(e) => {
+                    for i in owned.iter().filter(|i| Some(**i) >= first_sent) {
+                        batch[*i].log.error(format_args!("{fqdn}: DNS update failed: not a DNS name: {e}"));
+                    }
+                    (None, first_sent.is_some())
+                }
+            };
+            planned.push(Some(Planned { row: row.clone(), positions: owned, state, first_sent, change, failed }));
+        }
+        send_planned(config, &mut planned, &batch, now);
+        let writes = planned
+            .iter()
+            .map(|p| match p {
+                None => HostWrite::None,
+                Some(p) if p.failed => {
+                    for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
+                        answers[*i] = HostAnswer::Dnserr;
+                    }
+                    HostWrite::None
+                }
+                Some(p) if p.state.offline => HostWrite::Offline { now },
+                Some(p) if p.first_sent.is_none() => HostWrite::Touch { now },
+                Some(p) => HostWrite::Addresses {
+                    ipv4: p.state.ipv4,
+                    ipv6: p.state.ipv6,
+                    txt: p.state.txt.clone(),
+                    dns_ttl: p.state.dns_ttl,
+                    now,
+                },
+            })
+            .collect();
+        for p in planned.iter().flatten() {
+            for i in &p.positions {
+                log_answer(&batch[*i], &answers[*i], &p.state);
+            }
+        }
+        Ok::<_, StoreError>((writes, answers))
+    });
+    match result {
+        Ok(answers) => answers,
+        Err(e) => {
+            for p in &batch {
+                p.log.error(format_args!("{}: {e}", p.fqdn));
+            }
+            vec![HostAnswer::ServerError; batch.len()]
+        }
+    }
+}
+
+fn no_such_host(p: &Pending) {
+    p.log.info(format_args!("{}: no such hostname for user `{}`", p.fqdn, p.user_name));
+}
+
+fn log_answer(p: &Pending, answer: &HostAnswer, state: &HostState) {
+    let fqdn = &p.fqdn;
+    match (answer, &p.change) {
+        (HostAnswer::Good(_), Change::Offline) => {
+            p.log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
+        }
+        (HostAnswer::Good(new), Change::Publish(publish)) => p.log.info(format_args!(
+            "{fqdn}: updated ({}{}, ttl {})",
+            show(new.ipv4, new.ipv6),
+            show_txt(publish.txt.as_ref()),
+            state.dns_ttl
+        )),
+        (HostAnswer::Nochg(_), Change::Offline) => p.log.info(format_args!("{fqdn}: already offline")),
+        (HostAnswer::Nochg(new), Change::Publish(_)) => {
+            p.log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
+        }
+        (HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError, _) => {}
+    }
+}
+
+/// Sends the planned changes, one message per zone as far as size allows; marks the hosts
+/// whose change failed (logged to their requests).
+fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pending], now: i64) {
+    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display| {
+        p.failed = true;
+        for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
+            batch[*i].log.error(format_args!("{}: DNS update failed: {reason}", batch[*i].fqdn));
+        }
+    };
+    let mut zones: Vec<String> =
+        planned.iter().flatten().filter(|p| p.change.is_some()).map(|p| p.row.zone.clone()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    for zone_name in zones {
+        let members: Vec<usize> = (0..planned.len())
+            .filter(|i| planned[*i].as_ref().is_some_and(|p| p.change.is_some() && p.row.zone == zone_name))
+            .collect();
+        let Some(zone) = config.zone(&zone_name) else {
+            for i in members {
+                if let Some(p) = planned[i].as_mut() {
+                    batch[p.positions[0]].log.error(format_args!(
+                        "{}: zone `{zone_name}` is not configured in {}",
+                        p.row.fqdn,
+                        config.path.display()
+                    ));
+                    fail(p, &"zone not configured");
+                }
+            }
+            continue;
+        };
+        // Messages as large as TCP allows; hosts in name order (the lock order).
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut octets = 0;
+        for i in members {
+            let size = planned[i].as_ref().and_then(|p| p.change.as_ref()).map_or(0, dns::HostChange::wire_estimate);
+            match groups.last_mut() {
+                Some(group) if octets + size <= dns::MAX_BATCH_OCTETS => group.push(i),
+                _ => {
+                    groups.push(vec![i]);
+                    octets = 0;
+                }
+            }
+            octets += size;
+        }
+        for group in groups {
+            let changes: Vec<dns::HostChange> =
+                group.iter().filter_map(|i| planned[*i].as_ref()?.change.clone()).collect();
+            let log = planned[group[0]]
+                .as_ref()
+                .map_or_else(|| Log::new(config.log.level), |p| batch[p.positions[0]].log.clone());
+            match send_changes(zone, &changes, now, &log) {
+                Ok(()) => {}
+                Err(e) if group.len() == 1 => {
+                    if let Some(p) = planned[group[0]].as_mut() {
+                        fail(p, &e);
+                    }
+                }
+                Err(e) => {
+                    log.info(format_args!(
+                        "zone `{}`: a message with {} hostnames failed ({e}); sending them one by one",
+                        zone.name,
+                        group.len()
+                    ));
+                    for i in group {
+                        let Some(p) = planned[i].as_mut() else { continue };
+                        let Some(change) = p.change.clone() else { continue };
+                        if let Err(e) = send_changes(zone, &[change], now, &batch[p.positions[0]].log) {
+                            fail(p, &e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Signs and sends one message for `changes` (over TCP when too large for a datagram),
+/// logging how long the exchange took.
+fn send_changes(zone: &Zone, changes: &[dns::HostChange], now: i64, log: &Log) -> Result<(), DnsError> {
+    let octets: usize = changes.iter().map(dns::HostChange::wire_estimate).sum();
+    let message = dns::change_message(&zone.name, changes)?;
     let started = std::time::Instant::now();
-    let result = dns::exchange(zone, message, u64::try_from(now).unwrap_or(0));
-    log.debug(format_args!("{fqdn}: DNS exchange with {} took {} ms", zone.server, started.elapsed().as_millis()));
+    let now = u64::try_from(now).unwrap_or(0);
+    let result = if octets > dns::MAX_UDP_OCTETS {
+        dns::exchange_tcp(zone, message, now)
+    } else {
+        dns::exchange(zone, message, now)
+    };
+    log.debug(format_args!(
+        "{} hostnames: DNS exchange with {} took {} ms",
+        changes.len(),
+        zone.server,
+        started.elapsed().as_millis()
+    ));
     result.map(|_| ())
 }
 
@@ -565,32 +877,6 @@ fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
     let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
     let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
-}
-
-/// The TXT value a host holds after an update: the request's, else the row's (none for an
-/// expired or offline host, whose records are gone).
-fn txt_after(host: &Host, change: Option<&TxtChange>) -> Option<String> {
-    match change {
-        Some(TxtChange::Set(value)) => Some(value.clone()),
-        Some(TxtChange::Clear) => None,
-        None if host.expired || host.offline => None,
-        None => host.txt.clone(),
-    }
-}
-
-/// Adds the TXT part of a host's update to its message: the requested change, or the kept
-/// value again when the TTL changes, so all of the host's rrsets carry the stored TTL.
-fn add_txt(
-    message: &mut hickory_proto::op::Message,
-    name: &Name,
-    ttl: u32,
-    change: Option<&TxtChange>,
-    after: Option<&str>,
-    ttl_changed: bool,
-) {
-    if change.is_some() || (ttl_changed && after.is_some()) {
-        dns::replace_txt(message, name, ttl, after.as_slice());
-    }
 }
 
 fn show_txt(change: Option<&TxtChange>) -> &'static str {

@@ -28,12 +28,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, watch};
 use tokio_fastcgi::{RequestResult, Requests};
 
+use crate::auth::PasswordCache;
 use crate::config::Config;
 use crate::http::cgi;
 use crate::log::{self, Log};
 use crate::reply::{self, AccountAnswer, Answer, Reply};
 use crate::request::{self, Env, Format};
 use crate::store::{OpenMode, Store};
+use crate::update;
 
 /// Bytes one request may send (params and stdin records with their headers) before the
 /// connection is closed. tokio-fastcgi buffers a request in memory until it is complete, so
@@ -222,6 +224,10 @@ struct Shared {
     clock: fn() -> i64,
     /// Idle database connections; a worker takes one and gives it back.
     stores: Mutex<Vec<Store>>,
+    /// Verified passwords, shared by the workers (`[auth]` `cache_seconds`, `cache_entries`).
+    passwords: Option<PasswordCache>,
+    /// The group commit: changes of one zone that arrive while one is in flight go together.
+    batcher: update::Batcher,
     workers: Arc<Semaphore>,
     max_conns: u8,
     /// How long a connection may take to send its next request.
@@ -239,7 +245,10 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         .enable_time()
         .build()
         .map_err(FastcgiError::Runtime)?;
+    let passwords = PasswordCache::new(server.config.auth.cache_seconds, server.config.auth.cache_entries);
     let shared = Arc::new(Shared {
+        passwords,
+        batcher: update::Batcher::default(),
         config: server.config,
         clock: server.clock,
         stores: Mutex::new(vec![store]),
@@ -482,8 +491,9 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 }
             },
         };
+        let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
         let incoming = super::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
-        let reply = super::serve(config, &mut store, &incoming, &worker_log);
+        let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
         if let Ok(mut stores) = shared.stores.lock() {
             stores.push(store);
         }

@@ -29,11 +29,17 @@ pub(crate) struct Incoming<'a> {
 }
 
 /// Answers one request, and logs its request line when `[log] log_requests` is on.
-pub(crate) fn serve(config: &Config, store: &mut Store, req: &Incoming<'_>, log: &Log) -> Reply {
+pub(crate) fn serve(
+    config: &Config,
+    store: &mut Store,
+    resident: update::Resident<'_>,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Reply {
     if let Some(reply) = acme::handle(config, store, req, log) {
         return reply;
     }
-    let handled = update::handle(config, store, req.env, req.body, req.now, log);
+    let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
     if config.log.log_requests {
         cgi::log_request(log, config, req.env, &handled, req.started);
     }

@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
+mod lock;
 mod sqlite;
 
 pub(crate) use sqlite::{SCHEMA_VERSION, Store};
@@ -26,6 +27,9 @@ pub(crate) enum StoreError {
     /// A name that must be unique is taken.
     #[error("{what} `{name}` already exists")]
     Exists { what: &'static str, name: String },
+    /// A host's lock file (beside the database) could not be created, opened or locked.
+    #[error("cannot lock `{}`: {source} (the directory of the database must be writable by the user the web server runs CGI as)", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
     /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O. The message
     /// adds what an operator should do for the common cases.
     #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
@@ -184,7 +188,8 @@ pub(crate) struct Unnotified {
 /// What one locked expiry chunk saw and did.
 #[derive(Debug)]
 pub(crate) struct ExpiryChunk<T> {
-    /// The candidates read under the lock, in id order; empty when none are left.
+    /// The candidates as first read, in id order, before their host locks were taken (those
+    /// still due were handed to the closure); empty when none are left.
     pub(crate) hosts: Vec<Host>,
     /// How many rows were marked expired.
     pub(crate) n_expired: usize,

@@ -49,26 +49,30 @@ impl Store {
         Ok(self.conn.query_row(&sql, [username], account_from).optional()?)
     }
 
-    /// Reads the account under the write lock, lets `publish` act on it (send the TXT
-    /// records to DNS) and stores the `(txt_new, txt_old)` it returns, all in one
-    /// transaction, as `with_host_locked` does for hosts: two certificate clients updating
-    /// at once cannot lose a value, and the row matches what DNS accepted. An `Err` from
+    /// Holds the account's lock (the host lock of its challenge name, `key`) while `publish`
+    /// acts on the account as read (sends the TXT records to DNS), then stores the `(txt_new,
+    /// txt_old)` it returns in a short transaction, as `with_host_locked` does for hosts: two
+    /// certificate clients updating at once cannot lose a value, the row matches what DNS
+    /// accepted, and SQLite's write lock is never held across the DNS exchange. An `Err` from
     /// `publish` writes nothing; `None` when the account no longer exists.
     pub(crate) fn with_acme_locked<E>(
         &mut self,
         id: i64,
+        key: &str,
         now: i64,
         publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
     ) -> Result<Option<()>, E>
     where
         E: From<StoreError>,
     {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        let _held = self.locks.lock(std::iter::once(key))?;
+        self.probe_writable()?;
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = ?1");
-        let Some(account) = tx.query_row(&sql, [id], account_from).optional().map_err(StoreError::from)? else {
+        let Some(account) = self.conn.query_row(&sql, [id], account_from).optional().map_err(StoreError::from)? else {
             return Ok(None);
         };
         let (txt_new, txt_old) = publish(&account)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         tx.execute(
             "UPDATE acme_accounts SET txt_new = ?1, txt_old = ?2, updated_at = ?3 WHERE id = ?4",
             params![txt_new, txt_old, now, id],

@@ -1,19 +1,21 @@
-//! The expiry run's queries: due hosts in locked chunks, and the claim on owners' mail.
+//! The expiry run's queries: due hosts in chunks under their host locks, and the claim on owners' mail.
 
-use rusqlite::{TransactionBehavior, named_params, params};
+use rusqlite::{OptionalExtension as _, TransactionBehavior, named_params, params};
 
 use super::{DUE, HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from};
 use crate::store::{ExpiryChunk, Host, StoreError, Unnotified};
 
 impl Store {
-    /// One expiry step, under the write lock: reads up to `limit` hosts of `zone` with id
-    /// above `after` that are due at `due_at` (`expiry_ttl > 0`, last update at least
-    /// `expiry_ttl` seconds ago, not yet expired, with an address), lets `delete` remove
-    /// their records, and marks the hosts whose ids it returns as expired and not yet
-    /// notified. Holding the lock across the DNS exchange serialises this against updates
-    /// (which hold the same lock) and against a concurrent expiry run, which then finds the
-    /// rows already expired. The `last_update` condition restates what was read: a host is
-    /// never marked expired with a last update other than the one judged.
+    /// One expiry step: reads up to `limit` hosts of `zone` with id above `after` that are due
+    /// at `due_at` (`expiry_ttl > 0`, last update at least `expiry_ttl` seconds ago, not yet
+    /// expired, with an address), takes their host locks (ascending stripe order, like every
+    /// holder of several), reads them again, lets `delete` remove the records of those still
+    /// due, and marks the hosts whose ids it returns as expired and not yet notified, all
+    /// before releasing the locks. The host locks order this against updates and admin
+    /// commands of the same hosts, and against a concurrent expiry run, which then finds the
+    /// rows already expired; updates of other hosts go on. The `last_update` condition restates
+    /// what was read: a host is never marked expired with a last update other than the one
+    /// judged. `ExpiryChunk::hosts` are the candidates as first read, for the caller's cursor.
     pub(crate) fn expire_locked<T>(
         &mut self,
         zone: &str,
@@ -22,9 +24,8 @@ impl Store {
         due_at: i64,
         delete: impl FnOnce(&[Host]) -> (Vec<i64>, T),
     ) -> Result<ExpiryChunk<T>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let hosts: Vec<Host> = {
-            let mut stmt = tx.prepare(&format!(
+        let candidates: Vec<Host> = {
+            let mut stmt = self.conn.prepare(&format!(
                 "SELECT {HOST_COLUMNS} FROM hostnames h
                  WHERE h.zone = :zone AND h.id > :after AND {DUE} ORDER BY h.id LIMIT :limit"
             ))?;
@@ -34,8 +35,22 @@ impl Store {
             )?;
             rows.collect::<Result<_, _>>()?
         };
+        let _held = self.locks.lock(candidates.iter().map(|h| h.fqdn.as_str()))?;
+        // An update may have restored a candidate between the first read and the locks.
+        let hosts: Vec<Host> = {
+            let mut stmt =
+                self.conn.prepare(&format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.id = :id AND {DUE}"))?;
+            let mut hosts = Vec::with_capacity(candidates.len());
+            for c in &candidates {
+                if let Some(h) = stmt.query_row(named_params! {":id": c.id, ":due_at": due_at}, host_from).optional()? {
+                    hosts.push(h);
+                }
+            }
+            hosts
+        };
         let (done, value) = delete(&hosts);
         let mut n_expired = 0;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare(
                 "UPDATE hostnames SET expired = 1, notified = 0 WHERE id = ?1 AND expired = 0 AND last_update IS ?2",
@@ -46,7 +61,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(ExpiryChunk { hosts, n_expired, value })
+        Ok(ExpiryChunk { hosts: candidates, n_expired, value })
     }
 
     /// Zones that have hosts due at `due_at`, so the expiry run skips the others.

@@ -1,7 +1,7 @@
-//! Hostnames: creation, the locked read-modify-write of an update, listing, modification
-//! and deletion.
+//! Hostnames: creation, the read-modify-write of an update under the host's lock, listing,
+//! modification and deletion.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
@@ -28,11 +28,14 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the host under the database write lock, lets `decide` act on it (for example,
-    /// send the DNS update), and writes back what it returns, all in one transaction. Holding
-    /// the lock across the DNS exchange serialises concurrent updates of the same data, so the
-    /// row always matches the last update the DNS server accepted. An `Err` from `decide`
-    /// rolls back: nothing is written.
+    /// Reads the host under its host lock (`store::lock`), lets `decide` act on it (for
+    /// example, send the DNS update), and writes back what it returns in one short
+    /// transaction, still under the host lock. The host lock orders every change of this
+    /// host's records (updates, admin commands, the expiry run) from all processes and
+    /// threads, so the row always matches the last change the DNS server accepted; updates
+    /// of other hosts do not wait, and SQLite's write lock is never held across the DNS
+    /// exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    #[cfg(test)]
     pub(crate) fn with_host_locked<T, E>(
         &mut self,
         fqdn: &str,
@@ -41,33 +44,65 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.with_hosts_locked(&[fqdn], |hosts| {
+            let (write, value) = decide(hosts.first().and_then(Option::as_ref))?;
+            Ok((vec![write], value))
+        })
+    }
+
+    /// [`Store::with_host_locked`] for several hosts at once (FastCGI's group commit): takes
+    /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
+    /// writes back what `decide` returns for each, in the order of `fqdns`, in one
+    /// transaction.
+    pub(crate) fn with_hosts_locked<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let _held = self.locks.lock(fqdns.iter().copied())?;
+        self.probe_writable()?;
+        let hosts: Vec<Option<Host>> =
+            fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
+        let (writes, value) = decide(&hosts)?;
+        let writes: Vec<(i64, HostWrite)> = hosts
+            .iter()
+            .zip(writes)
+            .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
+            .filter(|(_, w)| *w != HostWrite::None)
+            .collect();
+        if writes.is_empty() {
+            return Ok(value);
+        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let host = host_row(&tx, fqdn)?;
-        let (write, value) = decide(host.as_ref())?;
-        match (write, &host) {
-            (HostWrite::None, _) | (_, None) => {}
-            (HostWrite::Touch { now }, Some(h)) => {
-                tx.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, h.id])
-                    .map_err(StoreError::from)?;
-            }
-            (HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now }, Some(h)) => {
-                tx.execute(
-                    "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
-                     offline = 0 WHERE id = ?6",
-                    params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), txt, dns_ttl, now, h.id],
-                )
-                .map_err(StoreError::from)?;
-            }
-            (HostWrite::Offline { now }, Some(h)) => {
-                tx.execute(
-                    "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
-                    params![now, h.id],
-                )
-                .map_err(StoreError::from)?;
-            }
+        for (id, write) in writes {
+            write_host(&tx, id, write).map_err(StoreError::from)?;
         }
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    /// The zone of a hostname, or `None` if there is no such hostname. A host's zone never
+    /// changes, so FastCGI's group commit reads it before taking any lock to pick the batch.
+    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT zone FROM hostnames WHERE fqdn = ?1")?
+            .query_row([fqdn], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Takes and releases SQLite's write lock before a DNS exchange, so that a database that
+    /// cannot be written (read-only, or locked past `busy_timeout` by a long writer) fails the
+    /// change before DNS moves, not after. It leaves a window: a writer that takes the lock
+    /// during the exchange and keeps it past the busy timeout makes the write after a
+    /// successful exchange fail, and DNS is ahead of the row (`911`) until the next update.
+    /// An empty transaction writes nothing to the WAL.
+    pub(super) fn probe_writable(&mut self) -> Result<(), StoreError> {
+        self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?.commit()?;
+        Ok(())
     }
 
     /// Hostnames with their owners, by name; only `user_id`'s when given.
@@ -95,7 +130,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Changes a host's TTLs under the write lock: `decide` sees the row as it is now, may
+    /// Changes a host's TTLs under its host lock: `decide` sees the row as it is now, may
     /// act on it (re-send its records with a new TTL) and returns the new `(dns_ttl,
     /// expiry_ttl)`. `None` when there is no such host; an `Err` from `decide` changes nothing.
     pub(crate) fn modify_host_locked<E>(
@@ -106,9 +141,11 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let Some(host) = host_row(&tx, fqdn)? else { return Ok(None) };
+        let _held = self.locks.lock([fqdn])?;
+        self.probe_writable()?;
+        let Some(host) = host_row(&self.conn, fqdn)? else { return Ok(None) };
         let (dns_ttl, expiry_ttl) = decide(&host)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         tx.execute(
             "UPDATE hostnames SET dns_ttl = ?1, expiry_ttl = ?2 WHERE id = ?3",
             params![dns_ttl, expiry_ttl, host.id],
@@ -118,7 +155,7 @@ impl Store {
         Ok(Some((dns_ttl, expiry_ttl)))
     }
 
-    /// Deletes a host under the write lock after `unpublish` (removing its DNS records)
+    /// Deletes a host under its host lock after `unpublish` (removing its DNS records)
     /// succeeded; an `Err` from it deletes nothing. Returns whether the host existed.
     pub(crate) fn delete_host_locked<E>(
         &mut self,
@@ -128,11 +165,37 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let Some(host) = host_row(&tx, fqdn)? else { return Ok(false) };
+        let _held = self.locks.lock([fqdn])?;
+        self.probe_writable()?;
+        let Some(host) = host_row(&self.conn, fqdn)? else { return Ok(false) };
         unpublish(&host)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         tx.execute("DELETE FROM hostnames WHERE id = ?1", [host.id]).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(true)
     }
+}
+
+/// Writes what a locked update decided for the host with id `id`.
+pub(super) fn write_host(conn: &Connection, id: i64, write: HostWrite) -> rusqlite::Result<()> {
+    match write {
+        HostWrite::None => {}
+        HostWrite::Touch { now } => {
+            conn.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, id])?;
+        }
+        HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
+            conn.execute(
+                "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
+                 offline = 0 WHERE id = ?6",
+                params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), txt, dns_ttl, now, id],
+            )?;
+        }
+        HostWrite::Offline { now } => {
+            conn.execute(
+                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
+                params![now, id],
+            )?;
+        }
+    }
+    Ok(())
 }

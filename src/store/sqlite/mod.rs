@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior};
 
+use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
 mod acme;
@@ -30,6 +31,8 @@ pub(crate) use schema::SCHEMA_VERSION;
 #[derive(Debug)]
 pub(crate) struct Store {
     conn: Connection,
+    /// The per-host locks every change of a host's records takes (see `store::lock`).
+    locks: HostLocks,
 }
 
 impl Store {
@@ -47,12 +50,13 @@ impl Store {
                     .open(path)
                     .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
             }
-            OpenMode::Existing => {
-                if !path.exists() {
-                    return Err(StoreError::Missing { path: path.to_owned() });
-                }
-            }
+            OpenMode::Existing => {}
         }
+        let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::Missing { path: path.to_owned() },
+            _ => StoreError::Open { path: path.to_owned(), source },
+        })?;
+        let locks = HostLocks::beside(path, &meta);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(busy_timeout)?;
@@ -61,7 +65,17 @@ impl Store {
         // the last commits but never corrupts the file. That is safe here: a lost row update
         // only makes the next client update re-send its addresses to DNS.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut store = Store { conn };
+        // A CGI process is usually the database's only connection when it closes, and SQLite
+        // then checkpoints the WAL into the file (two fsyncs) and deletes the -wal and -shm
+        // files, which the next process creates again (another fsync): most of a `nochg`
+        // request's cost. On the request path, leave checkpoints to the automatic one at
+        // commit (every 1000 WAL pages), so both files stay. What a power cut can lose is
+        // unchanged (see above). Admin commands still checkpoint when they close, so after
+        // one (`init-db`, `user list`, ...) the database file alone holds everything.
+        if mode == OpenMode::Existing {
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        }
+        let mut store = Store { conn, locks };
         store.migrate()?;
         Ok(store)
     }
