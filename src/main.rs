@@ -12,6 +12,7 @@ mod http;
 mod log;
 mod mail;
 mod ratelimit;
+mod relay;
 mod reply;
 mod request;
 mod secret;

@@ -14,6 +14,7 @@ use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit::{self, Outcome, Reservation};
+use crate::relay;
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
@@ -255,6 +256,7 @@ fn update(
         }
     };
     let mut lines = Vec::with_capacity(hostnames.len());
+    let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames {
         let line = match arg {
             HostArg::NotFqdn(raw) => {
@@ -263,7 +265,13 @@ fn update(
             }
             HostArg::Valid(fqdn) => {
                 let result = match change {
-                    Change::Publish(publish) => update_host(config, store, &user, fqdn, publish, now, log),
+                    // The local update, and the host's relays to upstream providers, if any.
+                    Change::Publish(publish) => {
+                        let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
+                        relay::around(store, &mut relays, target, now, log, |store| {
+                            update_host(config, store, &user, fqdn, publish, now, log)
+                        })
+                    }
                     Change::Offline => offline_host(config, store, &user, fqdn, now, log),
                 };
                 let answer = match result {

@@ -16,6 +16,7 @@ use super::{Host, OpenMode, StoreError};
 mod expiry;
 mod hosts;
 mod ratelimit;
+mod relays;
 mod schema;
 #[cfg(test)]
 mod tests;
