@@ -272,6 +272,9 @@ fn describe(e: ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(kind) => format!("no answer in time ({kind})"),
         ureq::Error::ConnectionFailed => "cannot connect".to_owned(),
+        ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "cannot connect (connection refused)".to_owned()
+        }
         ureq::Error::HostNotFound => "the upstream's host name does not resolve".to_owned(),
         // Its message quotes the URL, whose query may hold a provider's key.
         ureq::Error::BadUri(_) => "the stored URL cannot be requested".to_owned(),

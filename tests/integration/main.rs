@@ -27,6 +27,7 @@ mod hardening;
 mod hostile;
 mod logging;
 mod ratelimit;
+mod relay;
 mod resilience;
 mod tokens;
 mod web;
