@@ -248,6 +248,7 @@ fn send(
     let agent = ureq::Agent::config_builder()
         // Never a proxy from the environment: in CGI a client's `Proxy:` header arrives as
         // `HTTP_PROXY` (httpoxy, CVE-2016-5385) and would receive the upstream's credentials.
+        // (ureq's default config reads the proxy variables; this discards what it found.)
         .proxy(None)
         .http_status_as_error(false)
         // A redirect could carry the credentials elsewhere; dyndns2 servers do not redirect.

@@ -287,4 +287,10 @@ fn relay_command_refuses_bad_input() {
     check(&["hostname", "relay", HOME, "--clear-pause", url], "", 1, "has no relay");
     check(&["hostname", "relay", HOME], "", 2, "");
     assert!(w.admin(&["hostname", "relay", HOME, "--list"]).success().stdout().lines().count() == 1);
+    // Deleting a hostname deletes its relays.
+    w.admin_stdin(&["hostname", "relay", HOME, "--url", url, "--user", "u"], "pw\n").success();
+    assert_eq!(w.admin(&["hostname", "relay", HOME, "--list"]).success().stdout().lines().count(), 2);
+    w.admin(&["hostname", "delete", HOME]).success();
+    w.admin(&["hostname", "add", crate::util::USER, HOME, ZONE]).success();
+    assert_eq!(w.admin(&["hostname", "relay", HOME, "--list"]).success().stdout().lines().count(), 1);
 }
