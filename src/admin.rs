@@ -147,7 +147,6 @@ pub(crate) fn hostname(
                     "LAST_UPDATE",
                     "EXPIRES",
                     "TOKEN",
-                    "RELAYS",
                 ],
                 rows,
             ))
@@ -291,7 +290,7 @@ fn host_row(listing: &HostListing, relays: (u32, u32)) -> Vec<String> {
         expires(h).map_or_else(|| "-".to_owned(), crate::log::rfc3339)
     };
     vec![
-        h.fqdn.clone(),
+        hostname_cell(&h.fqdn, relays),
         listing.owner.clone(),
         h.zone.clone(),
         h.dns_ttl.to_string(),
@@ -301,17 +300,17 @@ fn host_row(listing: &HostListing, relays: (u32, u32)) -> Vec<String> {
         h.last_update.map_or_else(|| "-".to_owned(), crate::log::rfc3339),
         expires,
         token_cell(listing.token.as_ref()),
-        relays_cell(relays),
     ]
 }
 
-/// The RELAYS column: `-`, the number of relays, and `only` when they replace the local
-/// update (every relay has `--only`).
-fn relays_cell((n_relays, n_only): (u32, u32)) -> String {
+/// The HOSTNAME cell: the name, marked when it has relays (` (relays: 2)`, and `, only` when
+/// they replace the local update: every relay has `--only`). A mark rather than a column, so
+/// the table of hosts without relays is what it always was.
+fn hostname_cell(fqdn: &str, (n_relays, n_only): (u32, u32)) -> String {
     match (n_relays, n_only) {
-        (0, _) => "-".to_owned(),
-        (n, m) if m == n => format!("{n} only"),
-        (n, _) => n.to_string(),
+        (0, _) => fqdn.to_owned(),
+        (n, m) if m == n => format!("{fqdn} (relays: {n}, only)"),
+        (n, _) => format!("{fqdn} (relays: {n})"),
     }
 }
 

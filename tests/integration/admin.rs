@@ -101,7 +101,7 @@ fn hostname_list_modify_delete() {
     check(&w, &["hostname", "list", "--user", "nobody"], 1, "user `nobody` does not exist");
 
     let json = w.admin(&["hostname", "list", "--json"]).success().stdout();
-    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false,\"token\":null}"), "{json}");
+    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false,\"token\":null,\"n_relays\":0,\"relay_only\":false}"), "{json}");
     let (_, home) = json.split_once("{\"hostname\":\"home.dyn.example.test\"").expect("home in json");
     let last: i64 = home
         .split("\"last_update\":")

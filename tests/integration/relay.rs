@@ -127,6 +127,8 @@ fn relayed_update_reaches_both_dns_servers() {
     logs.run(&hosts);
     assert!(hosts.stdout().contains(&format!("\"hostname\":\"{HOME}\"")), "{}", hosts.stdout());
     assert!(hosts.stdout().contains("\"n_relays\":1,\"relay_only\":false"), "{}", hosts.stdout());
+    let table = w.admin(&["hostname", "list"]).success().stdout();
+    assert!(table.lines().any(|l| l.starts_with(&format!("{HOME} (relays: 1)  "))), "{table}");
     logs.assert_no_password(&web);
 }
 
@@ -145,7 +147,7 @@ fn relay_only_skips_the_local_update() {
     let list = w.admin(&["hostname", "list"]);
     logs.run(&list);
     let row = list.stdout().lines().find(|l| l.starts_with(LAPTOP)).expect("laptop row").to_owned();
-    assert!(row.ends_with("1 only"), "{row}");
+    assert!(row.starts_with(&format!("{LAPTOP} (relays: 1, only)  ")), "{row}");
     // Removing the relay returns the host to local updates.
     let run = w.admin(&["hostname", "relay", LAPTOP, "--remove", &web.url(&format!("/nic/update?hostname={OFFICE}"))]);
     run.success();
