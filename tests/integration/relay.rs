@@ -7,7 +7,7 @@
 //! connections and one that never answers give `dnserr` within the configured bounds, local
 //! update kept. Every test ends with a grep over all it logged for the upstream password.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::util::web::{Front, WebServer};
@@ -204,8 +204,12 @@ fn upstream_down_is_dnserr_with_the_local_update_kept() {
     let (_up, web) = crate::world!(upstream(UP_PASSWORD));
     let w = crate::world!(local_world(""));
     let mut logs = Logs::default();
-    // Nothing listens there.
-    let port = crate::util::dnsserver::free_port();
+    // Nothing listens there: the port is the local end of a connection this test holds, so
+    // no other test's server can bind it meanwhile, and a new connection to it is refused.
+    let anchor = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let held = TcpStream::connect(anchor.local_addr().expect("addr")).expect("connect");
+    let _accepted = anchor.accept().expect("accept");
+    let port = held.local_addr().expect("local addr").port();
     let url = format!("http://127.0.0.1:{port}/nic/update?hostname={OFFICE}");
     add_relay(&w, &mut logs, HOME, &url, &[]);
     let r = update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.40"));
