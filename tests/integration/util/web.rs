@@ -680,7 +680,13 @@ impl FcgiClient {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Some(started.elapsed()),
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                // EINTR is not a close: a read with a socket timeout is interrupted, not
+                // restarted, when the process is stopped and continued (signal(7)).
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => return Some(started.elapsed()),
             }
         }
