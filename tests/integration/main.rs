@@ -33,6 +33,7 @@ mod locking;
 mod logging;
 mod perf;
 mod ratelimit;
+mod relay;
 mod resilience;
 mod secondaries;
 mod shipped;
