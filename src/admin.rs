@@ -22,7 +22,7 @@ use crate::log::Log;
 use crate::ratelimit;
 use crate::reply::json_string;
 use crate::request::normalize_hostname;
-use crate::store::{Host, HostListing, OpenMode, Store, StoreError, TokenInfo};
+use crate::store::{Derivation, Host, HostListing, OpenMode, Store, StoreError, TokenInfo};
 
 /// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
 /// (lego's `ACME_DNS_STORAGE_PATH`, certbot-dns-acmedns' registration file, acme.sh's values:
@@ -170,11 +170,20 @@ pub(crate) fn hostname(
                 None => None,
             };
             let hosts = store.hosts(user_id)?;
+            let derivations = store.derivations()?;
+            let derivation = |h: &HostListing| derivations.iter().find(|d| d.child == h.host.fqdn);
             if output.json {
-                let items: Vec<String> = hosts.iter().map(host_json).collect();
+                let items: Vec<String> = hosts.iter().map(|h| host_json(h, derivation(h))).collect();
                 return Ok(format!("[{}]\n", items.join(",")));
             }
-            let rows = hosts.iter().map(host_row).collect();
+            let rows = hosts
+                .iter()
+                .map(|h| {
+                    let mut row = host_row(h);
+                    row.push(follows_cell(derivation(h)));
+                    row
+                })
+                .collect();
             Ok(table(
                 &[
                     "HOSTNAME",
@@ -187,6 +196,7 @@ pub(crate) fn hostname(
                     "LAST_UPDATE",
                     "EXPIRES",
                     "TOKEN",
+                    "FOLLOWS",
                 ],
                 rows,
             ))
@@ -248,7 +258,16 @@ pub(crate) fn hostname(
             // The only time the token is shown: stdout carries it alone, for scripts.
             Ok(format!("{}\n", token.expose()))
         }
+        HostnameCommand::Underive { child } => {
+            let child = host_arg(&child)?;
+            match store.underive(&child)? {
+                Some(true) => Ok(format!("hostname `{child}` no longer follows a prefix; its records stay\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{child}` follows no other hostname"))),
+                None => Err(CliError::not_found(format!("hostname `{child}` does not exist"))),
+            }
+        }
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
+        HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
     }
 }
 
@@ -502,12 +521,37 @@ fn token_json(info: Option<&TokenInfo>) -> String {
     )
 }
 
-fn host_json(listing: &HostListing) -> String {
+/// The FOLLOWS column: `-`, or the parent with the child's interface id, IPv4 rule and TTL.
+fn follows_cell(derivation: Option<&Derivation>) -> String {
+    let Some(d) = derivation else { return "-".to_owned() };
+    let mut cell = format!("{} iid={}", d.parent, d.ipv6_iid);
+    if let Some(rule) = &d.ipv4_rule {
+        cell.push_str(&format!(" ipv4={rule}"));
+    }
+    if let Some(ttl) = d.dns_ttl {
+        cell.push_str(&format!(" ttl={ttl}"));
+    }
+    cell
+}
+
+/// The `follows` of a JSON listing: `null`, or the parent and the child's rule.
+fn follows_json(derivation: Option<&Derivation>) -> String {
+    let Some(d) = derivation else { return "null".to_owned() };
+    format!(
+        "{{\"parent\":{},\"ipv6_iid\":{},\"ipv4\":{},\"ttl\":{}}}",
+        json_string(&d.parent),
+        json_string(&d.ipv6_iid.to_string()),
+        d.ipv4_rule.as_deref().map_or_else(|| "null".to_owned(), json_string),
+        d.dns_ttl.map_or_else(|| "null".to_owned(), |t| t.to_string())
+    )
+}
+
+fn host_json(listing: &HostListing, derivation: Option<&Derivation>) -> String {
     let h = &listing.host;
     let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
     let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
     format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{}}}",
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"follows\":{}}}",
         json_string(&h.fqdn),
         json_string(&listing.owner),
         json_string(&h.zone),
@@ -518,7 +562,8 @@ fn host_json(listing: &HostListing) -> String {
         num(h.last_update),
         num(expires(h)),
         h.expired,
-        token_json(listing.token.as_ref())
+        token_json(listing.token.as_ref()),
+        follows_json(derivation)
     )
 }
 
