@@ -156,3 +156,23 @@ fn underive_and_parent_deletion_end_following() {
         list.stdout()
     );
 }
+
+#[test]
+fn a_parent_token_fans_out_within_its_scope() {
+    let w = world!(World::knot());
+    derive(&w, HOME, PC, &["--ipv6-iid", "::1"]);
+    let token_for = |types: &str| {
+        let run = w.admin(&["hostname", "token", HOME, "--types", types]);
+        run.success();
+        run.stdout().trim().to_owned()
+    };
+    // A prefix changes AAAA records: a token limited to A may not send one.
+    let a_only = token_for("A");
+    w.cgi(&crate::util::Cgi::get("myip=192.0.2.1&ipv6prefix=2001:db8:1:2::/64").path(&format!("/update/{a_only}")))
+        .expect(401, "badauth\n");
+    assert!(w.aaaa(PC).is_empty() && w.a(HOME).is_empty());
+    let both = token_for("A,AAAA");
+    w.cgi(&crate::util::Cgi::get("myip=192.0.2.1&ipv6prefix=2001:db8:1:2::/64").path(&format!("/update/{both}")))
+        .expect(200, "good 192.0.2.1\n");
+    assert_eq!((w.a(HOME), w.aaaa(PC)), (vec!["192.0.2.1".to_owned()], vec!["2001:db8:1:2::1".to_owned()]));
+}
