@@ -163,10 +163,19 @@ pub(crate) enum Skipped {
     PrefixLength(u8),
 }
 
+/// Whom a parent's prefix reaches.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The children (and their children) with their new addresses, parents first.
+    pub(crate) children: Vec<ChildChange>,
+    /// Children whose interface id leaves no host bits under this prefix: not changed.
+    pub(crate) unusable: Vec<String>,
+}
+
 /// The children of `parent` (owned by `user_id`) and their children, each with its address
 /// from `prefix`; `parent_ipv4` is the parent's IPv4 after this update, for host-bit rules.
-/// A child whose interface id leaves no host bits under this prefix is left out (logged by
-/// the caller through `skipped_children`). Read before the host locks are taken: the relation
+/// A child whose interface id leaves no host bits under this prefix is left out
+/// ([`Plan::unusable`], logged by the caller). Read before the host locks are taken: the relation
 /// changes only by `hostname derive/underive`, and each child's records are decided under its
 /// lock in `run_changes`, so a stale read costs at most one update sent to a child that was
 /// just underived.
@@ -176,7 +185,7 @@ pub(crate) fn plan(
     user_id: i64,
     prefix: Ipv6Prefix,
     parent_ipv4: Option<Ipv4Addr>,
-) -> Result<Result<(Vec<ChildChange>, Vec<String>), Skipped>, StoreError> {
+) -> Result<Result<Plan, Skipped>, StoreError> {
     if !(MIN_PREFIX_LEN..=MAX_PREFIX_LEN).contains(&prefix.len) {
         return Ok(Err(Skipped::PrefixLength(prefix.len)));
     }
@@ -205,7 +214,7 @@ pub(crate) fn plan(
         }
         level = next;
     }
-    Ok(Ok((changes, unusable)))
+    Ok(Ok(Plan { children: changes, unusable }))
 }
 
 fn child_change(

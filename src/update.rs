@@ -553,17 +553,18 @@ fn fan_out(
         Some(a) => Some(a),
         None => store.stored_ipv4(fqdn)?,
     };
-    let (children, unusable) = match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
-        Ok(plan) => plan,
-        Err(crate::fanout::Skipped::PrefixLength(len)) => {
-            log.warn(format_args!(
-                "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
-                crate::fanout::MIN_PREFIX_LEN,
-                crate::fanout::MAX_PREFIX_LEN
-            ));
-            return Ok(None);
-        }
-    };
+    let crate::fanout::Plan { children, unusable } =
+        match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
+            Ok(plan) => plan,
+            Err(crate::fanout::Skipped::PrefixLength(len)) => {
+                log.warn(format_args!(
+                    "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
+                    crate::fanout::MIN_PREFIX_LEN,
+                    crate::fanout::MAX_PREFIX_LEN
+                ));
+                return Ok(None);
+            }
+        };
     for child in &unusable {
         log.warn(format_args!("{child}: its interface id leaves no host bits under `{prefix}`; not updated"));
     }
