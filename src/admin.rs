@@ -176,30 +176,35 @@ pub(crate) fn hostname(
                 let items: Vec<String> = hosts.iter().map(|h| host_json(h, derivation(h))).collect();
                 return Ok(format!("[{}]\n", items.join(",")));
             }
+            // FOLLOWS only when a listed hostname follows another: the table stays as it
+            // was for the many installations without fan-out (`--json` always has `follows`).
+            let any_follows = hosts.iter().any(|h| derivation(h).is_some());
             let rows = hosts
                 .iter()
                 .map(|h| {
                     let mut row = host_row(h);
-                    row.push(follows_cell(derivation(h)));
+                    if any_follows {
+                        row.push(follows_cell(derivation(h)));
+                    }
                     row
                 })
                 .collect();
-            Ok(table(
-                &[
-                    "HOSTNAME",
-                    "USER",
-                    "ZONE",
-                    "DNS_TTL",
-                    "EXPIRY_TTL",
-                    "IPV4",
-                    "IPV6",
-                    "LAST_UPDATE",
-                    "EXPIRES",
-                    "TOKEN",
-                    "FOLLOWS",
-                ],
-                rows,
-            ))
+            let mut header = vec![
+                "HOSTNAME",
+                "USER",
+                "ZONE",
+                "DNS_TTL",
+                "EXPIRY_TTL",
+                "IPV4",
+                "IPV6",
+                "LAST_UPDATE",
+                "EXPIRES",
+                "TOKEN",
+            ];
+            if any_follows {
+                header.push("FOLLOWS");
+            }
+            Ok(table(&header, rows))
         }
         HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
             let fqdn = host_arg(&fqdn)?;
@@ -534,11 +539,13 @@ fn follows_cell(derivation: Option<&Derivation>) -> String {
     cell
 }
 
-/// The `follows` of a JSON listing: `null`, or the parent and the child's rule.
+/// The `follows` member of a JSON listing, with its leading comma: the parent and the
+/// child's rule; absent for a hostname that follows none, so listings without fan-out keep
+/// their shape.
 fn follows_json(derivation: Option<&Derivation>) -> String {
-    let Some(d) = derivation else { return "null".to_owned() };
+    let Some(d) = derivation else { return String::new() };
     format!(
-        "{{\"parent\":{},\"ipv6_iid\":{},\"ipv4\":{},\"ttl\":{}}}",
+        ",\"follows\":{{\"parent\":{},\"ipv6_iid\":{},\"ipv4\":{},\"ttl\":{}}}",
         json_string(&d.parent),
         json_string(&d.ipv6_iid.to_string()),
         d.ipv4_rule.as_deref().map_or_else(|| "null".to_owned(), json_string),
@@ -551,7 +558,7 @@ fn host_json(listing: &HostListing, derivation: Option<&Derivation>) -> String {
     let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
     let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
     format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"follows\":{}}}",
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{}{}}}",
         json_string(&h.fqdn),
         json_string(&listing.owner),
         json_string(&h.zone),
