@@ -24,7 +24,9 @@ use crate::log::Log;
 use crate::reply::json_string;
 use crate::request::normalize_hostname;
 use crate::secret::Secret;
-use crate::store::{Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo};
+use crate::store::{
+    Derivation, Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo,
+};
 use crate::{ratelimit, relay};
 
 /// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
@@ -175,26 +177,41 @@ pub(crate) fn hostname(
             let hosts = store.hosts(user_id)?;
             let relays = store.relay_counts()?;
             let relays_of = |l: &HostListing| relays.get(&l.host.fqdn).copied().unwrap_or((0, 0));
+            let derivations = store.derivations()?;
+            let derivation = |h: &HostListing| derivations.iter().find(|d| d.child == h.host.fqdn);
             if output.json {
-                let items: Vec<String> = hosts.iter().map(|l| host_json(l, relays_of(l))).collect();
+                let items: Vec<String> = hosts.iter().map(|l| host_json(l, relays_of(l), derivation(l))).collect();
                 return Ok(format!("[{}]\n", items.join(",")));
             }
-            let rows = hosts.iter().map(|l| host_row(l, relays_of(l))).collect();
-            Ok(table(
-                &[
-                    "HOSTNAME",
-                    "USER",
-                    "ZONE",
-                    "DNS_TTL",
-                    "EXPIRY_TTL",
-                    "IPV4",
-                    "IPV6",
-                    "LAST_UPDATE",
-                    "EXPIRES",
-                    "TOKEN",
-                ],
-                rows,
-            ))
+            // FOLLOWS only when a listed hostname follows another: the table stays as it
+            // was for the many installations without fan-out (`--json` always has `follows`).
+            let any_follows = hosts.iter().any(|h| derivation(h).is_some());
+            let rows = hosts
+                .iter()
+                .map(|h| {
+                    let mut row = host_row(h, relays_of(h));
+                    if any_follows {
+                        row.push(follows_cell(derivation(h)));
+                    }
+                    row
+                })
+                .collect();
+            let mut header = vec![
+                "HOSTNAME",
+                "USER",
+                "ZONE",
+                "DNS_TTL",
+                "EXPIRY_TTL",
+                "IPV4",
+                "IPV6",
+                "LAST_UPDATE",
+                "EXPIRES",
+                "TOKEN",
+            ];
+            if any_follows {
+                header.push("FOLLOWS");
+            }
+            Ok(table(&header, rows))
         }
         HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
             let fqdn = host_arg(&fqdn)?;
@@ -254,7 +271,16 @@ pub(crate) fn hostname(
             Ok(format!("{}\n", token.expose()))
         }
         HostnameCommand::Relay(args) => relay(store, args, now),
+        HostnameCommand::Underive { child } => {
+            let child = host_arg(&child)?;
+            match store.underive(&child)? {
+                Some(true) => Ok(format!("hostname `{child}` no longer follows a prefix; its records stay\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{child}` follows no other hostname"))),
+                None => Err(CliError::not_found(format!("hostname `{child}` does not exist"))),
+            }
+        }
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
+        HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
     }
 }
 
@@ -519,12 +545,39 @@ fn token_json(info: Option<&TokenInfo>) -> String {
     )
 }
 
-fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32)) -> String {
+/// The FOLLOWS column: `-`, or the parent with the child's interface id, IPv4 rule and TTL.
+fn follows_cell(derivation: Option<&Derivation>) -> String {
+    let Some(d) = derivation else { return "-".to_owned() };
+    let mut cell = format!("{} iid={}", d.parent, d.ipv6_iid);
+    if let Some(rule) = &d.ipv4_rule {
+        cell.push_str(&format!(" ipv4={rule}"));
+    }
+    if let Some(ttl) = d.dns_ttl {
+        cell.push_str(&format!(" ttl={ttl}"));
+    }
+    cell
+}
+
+/// The `follows` member of a JSON listing, with its leading comma: the parent and the
+/// child's rule; absent for a hostname that follows none, so listings without fan-out keep
+/// their shape.
+fn follows_json(derivation: Option<&Derivation>) -> String {
+    let Some(d) = derivation else { return String::new() };
+    format!(
+        ",\"follows\":{{\"parent\":{},\"ipv6_iid\":{},\"ipv4\":{},\"ttl\":{}}}",
+        json_string(&d.parent),
+        json_string(&d.ipv6_iid.to_string()),
+        d.ipv4_rule.as_deref().map_or_else(|| "null".to_owned(), json_string),
+        d.dns_ttl.map_or_else(|| "null".to_owned(), |t| t.to_string())
+    )
+}
+
+fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32), derivation: Option<&Derivation>) -> String {
     let h = &listing.host;
     let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
     let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
     format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"n_relays\":{},\"relay_only\":{}}}",
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"n_relays\":{},\"relay_only\":{}{}}}",
         json_string(&h.fqdn),
         json_string(&listing.owner),
         json_string(&h.zone),
@@ -537,7 +590,8 @@ fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32)) -> String {
         h.expired,
         token_json(listing.token.as_ref()),
         n_relays,
-        n_relays > 0 && n_only == n_relays
+        n_relays > 0 && n_only == n_relays,
+        follows_json(derivation)
     )
 }
 

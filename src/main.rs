@@ -12,6 +12,7 @@ mod config;
 mod confirm;
 mod dns;
 mod expire;
+mod fanout;
 mod http;
 mod log;
 mod mail;

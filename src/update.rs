@@ -273,9 +273,6 @@ fn update(
         Intent::Update => {
             let addresses = request.addresses.clone()?;
             let ttl = request.ttl.clone()?;
-            if let Some(prefix) = request.ipv6_prefix {
-                log.debug(format_args!("IPv6 prefix `{prefix}` checked; prefixes are not published yet"));
-            }
             let txt = request.txt.clone().transpose()?;
             Change::Publish(Publish { addresses, ttl, txt })
         }
@@ -295,11 +292,20 @@ fn update(
             }
             HostArg::Valid(fqdn) => {
                 let result = match &change {
-                    // The local update, and the host's relays to upstream providers, if any.
+                    // The local update (with the children that follow the host's prefix), and
+                    // the host's relays to upstream providers, if any.
                     Change::Publish(publish) => {
                         let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
                         relay::around(store, &mut relays, target, now, log, |store| {
-                            change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                            let fanned = match request.ipv6_prefix {
+                                Some(prefix) => {
+                                    fan_out(config, store, &user, fqdn, publish, prefix, now, log).transpose()
+                                }
+                                None => None,
+                            };
+                            fanned.unwrap_or_else(|| {
+                                change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                            })
                         })
                     }
                     Change::Offline => {
@@ -485,6 +491,8 @@ fn authenticate_token(
             (a.ipv4.is_some(), RecordType::A),
             (a.ipv6.is_some(), RecordType::Aaaa),
             (matches!(request.txt, Some(Ok(_))), RecordType::Txt),
+            // A prefix changes the AAAA records of the hosts derived from this one.
+            (request.ipv6_prefix.is_some() && a.ipv6.is_none(), RecordType::Aaaa),
         ]
         .into_iter()
         .filter_map(|(set, t)| set.then_some(t))
@@ -536,6 +544,86 @@ fn change_host(
         return Ok(HostAnswer::Nohost);
     };
     Ok(batcher.submit(&zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
+}
+
+/// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of
+/// one zone go in one UPDATE message with it. `None` when no hostname follows `fqdn` (or the
+/// prefix length is outside /48../64, logged): then it is an ordinary change. The children's
+/// answers are logged with the request's transaction id; the request answers for `fqdn`
+/// alone. A child whose address is unchanged answers `nochg` in `run_changes` and is not sent;
+/// a child that fails is sent again on its own (the per-host fallback) and fails alone.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn fan_out(
+    config: &Config,
+    store: &mut Store,
+    user: &User,
+    fqdn: &str,
+    publish: &Publish,
+    prefix: request::Ipv6Prefix,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let parent_ipv4 = match publish.addresses.ipv4 {
+        Some(a) => Some(a),
+        None => store.stored_ipv4(fqdn)?,
+    };
+    let crate::fanout::Plan { children, unusable } =
+        match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
+            Ok(plan) => plan,
+            Err(crate::fanout::Skipped::PrefixLength(len)) => {
+                log.warn(format_args!(
+                    "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
+                    crate::fanout::MIN_PREFIX_LEN,
+                    crate::fanout::MAX_PREFIX_LEN
+                ));
+                return Ok(None);
+            }
+        };
+    for child in &unusable {
+        log.warn(format_args!("{child}: its interface id leaves no host bits under `{prefix}`; not updated"));
+    }
+    if children.is_empty() {
+        log.debug(format_args!("{fqdn}: IPv6 prefix `{prefix}`: no hostname follows it"));
+        return Ok(None);
+    }
+    let mut batch = vec![Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(publish.clone()),
+        log: log.clone(),
+    }];
+    batch.extend(children.iter().map(|c| Pending {
+        fqdn: c.fqdn.clone(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(Publish {
+            addresses: Addresses { ipv4: c.ipv4, ipv6: Some(c.ipv6) },
+            ttl: c.dns_ttl,
+            txt: None,
+        }),
+        log: log.clone(),
+    }));
+    // Not through the group commit: its runs hold one zone, and the children may be in
+    // others. The host locks order this run with every other change of these hosts.
+    let mut answers = run_changes(config, store, batch, now).into_iter();
+    let parent = answers.next().unwrap_or(HostAnswer::ServerError);
+    for (child, answer) in children.iter().zip(answers) {
+        log.info(format_args!(
+            "{}: fan-out of `{prefix}` from `{}`: {}",
+            child.fqdn,
+            child.parent,
+            match answer {
+                HostAnswer::Good(_) => "good",
+                HostAnswer::Nochg(_) => "nochg",
+                HostAnswer::Nohost => "nohost",
+                HostAnswer::Notfqdn => "notfqdn",
+                HostAnswer::Dnserr => "dnserr",
+                HostAnswer::ServerError => "911",
+            }
+        ));
+    }
+    Ok(Some(parent))
 }
 
 /// A host's state as far as its records go, replayed change by change.

@@ -301,3 +301,51 @@ pub(crate) enum RelayChange {
     /// An existing relay was changed (replaced, removed or resumed).
     Changed,
 }
+
+/// A hostname that follows another's IPv6 prefix (`hostname derive`), as the fan-out reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derived {
+    pub(crate) fqdn: String,
+    /// The child's stored IPv4, for the host-bit rules of its own children.
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    /// The bits after the prefix (`--ipv6-iid`).
+    pub(crate) ipv6_iid: Ipv6Addr,
+    /// `--ipv4` as given (`fanout::Ipv4Rule`); `None` leaves the A record alone.
+    pub(crate) ipv4_rule: Option<String>,
+    /// `--ttl`; `None` keeps the child's `dns_ttl`.
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// A derivation for `hostname list`: the child, its parent and its rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derivation {
+    pub(crate) child: String,
+    pub(crate) parent: String,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` asks: `child` follows `parent`; it is created as given when
+/// missing, owned by the parent's owner whatever `child.user_id` says.
+#[derive(Debug)]
+pub(crate) struct NewDerivation<'a> {
+    pub(crate) parent: &'a str,
+    pub(crate) child: NewHost<'a>,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` did, or why it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeriveOutcome {
+    /// The child follows the parent now; `created` when its row was made for it.
+    Done { created: bool },
+    /// There is no such parent hostname.
+    NoParent,
+    /// The child exists and belongs to someone other than the parent's owner.
+    OtherOwner { owner: String },
+    /// The child is the parent, or one of the hosts the parent follows.
+    Cycle,
+}

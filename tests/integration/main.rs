@@ -26,6 +26,7 @@ macro_rules! world {
 }
 mod acme;
 mod clients;
+mod fanout;
 mod fastcgi;
 mod hardening;
 mod hostile;

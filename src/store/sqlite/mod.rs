@@ -15,6 +15,7 @@ use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
 mod acme;
+mod derived;
 mod expiry;
 mod hosts;
 mod ratelimit;

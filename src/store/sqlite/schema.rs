@@ -93,4 +93,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at     INTEGER NOT NULL,
         UNIQUE (hostname_id, url)
     );",
+    // IPv6 prefix fan-out (`hostname derive`): a child follows the hostname `derived_from`;
+    // its AAAA is the parent's reported prefix with `ipv6_iid` (an IPv6 address holding the
+    // bits after the prefix), its A follows `ipv4_rule` (`fanout::Ipv4Rule`, NULL: left
+    // alone), with `derived_ttl` as TTL (NULL: its own `dns_ttl`). Deleting the parent
+    // ends the relation (ON DELETE SET NULL); the child keeps its records.
+    "ALTER TABLE hostnames ADD COLUMN derived_from INTEGER REFERENCES hostnames(id) ON DELETE SET NULL;
+    ALTER TABLE hostnames ADD COLUMN ipv6_iid TEXT;
+    ALTER TABLE hostnames ADD COLUMN ipv4_rule TEXT;
+    ALTER TABLE hostnames ADD COLUMN derived_ttl INTEGER;
+    CREATE INDEX hostnames_derived_from ON hostnames(derived_from);",
 ];
