@@ -6,17 +6,18 @@
 //! this module prints nothing itself.
 
 use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
+use serde::Serialize;
 
 use crate::auth::token::{self, Scope};
 use crate::cli::{self, CliError, HostnameCommand, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::reply::json_string;
 use crate::request::normalize_hostname;
-use crate::store::{Host, HostListing, Store, StoreError, TokenInfo};
+use crate::store::{Host, HostListing, Store, StoreError, TokenInfo, UserSummary};
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +45,7 @@ pub(crate) fn user(
         UserCommand::List { output } => {
             let users = store.users()?;
             if output.json {
-                let items: Vec<String> = users
-                    .iter()
-                    .map(|u| {
-                        format!(
-                            "{{\"name\":{},\"email\":{},\"created_at\":{},\"n_hosts\":{}}}",
-                            json_string(&u.name),
-                            json_string(&u.email),
-                            u.created_at,
-                            u.n_hosts
-                        )
-                    })
-                    .collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&users.iter().map(UserJson::from).collect::<Vec<_>>());
             }
             let rows = users
                 .iter()
@@ -127,8 +116,7 @@ pub(crate) fn hostname(
             };
             let hosts = store.hosts(user_id)?;
             if output.json {
-                let items: Vec<String> = hosts.iter().map(host_json).collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&hosts.iter().map(HostJson::from).collect::<Vec<_>>());
             }
             let rows = hosts.iter().map(host_row).collect();
             Ok(table(
@@ -308,46 +296,86 @@ fn token_cell(info: Option<&TokenInfo>) -> String {
     }
 }
 
-/// The `token` of a JSON listing: `null` without one; in the object, `null` means no limit.
-fn token_json(info: Option<&TokenInfo>) -> String {
-    let Some(info) = info else { return "null".to_owned() };
-    let Ok(scope) = Scope::from_stored(&info.scope) else {
-        return format!("{{\"unreadable\":true,\"created_at\":{}}}", info.created_at);
-    };
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "null".to_owned()
-        } else {
-            format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
-        }
-    };
-    format!(
-        "{{\"types\":{},\"from\":{},\"expires\":{},\"created_at\":{}}}",
-        list(scope.types_list()),
-        list(scope.networks_list()),
-        scope.expires().map_or_else(|| "null".to_owned(), |d| json_string(&d)),
-        info.created_at
-    )
+/// `--json` output: one line, the listing's array.
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
+    let mut out = serde_json::to_string(value).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    out.push('\n');
+    Ok(out)
 }
 
-fn host_json(listing: &HostListing) -> String {
-    let h = &listing.host;
-    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
-    let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
-    format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{}}}",
-        json_string(&h.fqdn),
-        json_string(&listing.owner),
-        json_string(&h.zone),
-        h.dns_ttl,
-        h.expiry_ttl,
-        opt(h.ipv4.map(|a| a.to_string())),
-        opt(h.ipv6.map(|a| a.to_string())),
-        num(h.last_update),
-        num(expires(h)),
-        h.expired,
-        token_json(listing.token.as_ref())
-    )
+/// One user of `user list --json`.
+#[derive(Serialize)]
+struct UserJson<'a> {
+    name: &'a str,
+    email: &'a str,
+    created_at: i64,
+    n_hosts: i64,
+}
+
+impl<'a> From<&'a UserSummary> for UserJson<'a> {
+    fn from(u: &'a UserSummary) -> Self {
+        UserJson { name: &u.name, email: &u.email, created_at: u.created_at, n_hosts: u.n_hosts }
+    }
+}
+
+/// One hostname of `hostname list --json`; times are seconds since the epoch.
+#[derive(Serialize)]
+struct HostJson<'a> {
+    hostname: &'a str,
+    user: &'a str,
+    zone: &'a str,
+    dns_ttl: u32,
+    expiry_ttl: u32,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    last_update: Option<i64>,
+    expires_at: Option<i64>,
+    expired: bool,
+    /// `null` without a token.
+    token: Option<TokenJson>,
+}
+
+impl<'a> From<&'a HostListing> for HostJson<'a> {
+    fn from(listing: &'a HostListing) -> Self {
+        let h = &listing.host;
+        HostJson {
+            hostname: &h.fqdn,
+            user: &listing.owner,
+            zone: &h.zone,
+            dns_ttl: h.dns_ttl,
+            expiry_ttl: h.expiry_ttl,
+            ipv4: h.ipv4,
+            ipv6: h.ipv6,
+            last_update: h.last_update,
+            expires_at: expires(h),
+            expired: h.expired,
+            token: listing.token.as_ref().map(TokenJson::from),
+        }
+    }
+}
+
+/// A token's limits; in each, `null` means no limit. A scope that cannot be read (an edited
+/// database) refuses every request and shows as `{"unreadable":true,...}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TokenJson {
+    Scope { types: Option<Vec<String>>, from: Option<Vec<String>>, expires: Option<String>, created_at: i64 },
+    Unreadable { unreadable: bool, created_at: i64 },
+}
+
+impl From<&TokenInfo> for TokenJson {
+    fn from(info: &TokenInfo) -> Self {
+        let Ok(scope) = Scope::from_stored(&info.scope) else {
+            return TokenJson::Unreadable { unreadable: true, created_at: info.created_at };
+        };
+        let limit = |items: Vec<String>| Some(items).filter(|v| !v.is_empty());
+        TokenJson::Scope {
+            types: limit(scope.types_list()),
+            from: limit(scope.networks_list()),
+            expires: scope.expires(),
+            created_at: info.created_at,
+        }
+    }
 }
 
 /// Left-aligned columns separated by two spaces; widths count characters, so IDN names in

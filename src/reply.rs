@@ -5,6 +5,9 @@
 //! inadyn decides success by a case-insensitive substring match.
 
 use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
 
 use crate::request::{Addresses, Format};
 
@@ -137,7 +140,7 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
         }
         (Answer::Account(a), Format::Json) => {
             let (status, token) = account_status(*a);
-            (status, format!("{{\"status\":\"{token}\"}}\n"))
+            (status, json(&AccountJson { status: token }))
         }
         (Answer::Hosts(lines), Format::Text) => {
             let mut body = String::new();
@@ -156,10 +159,10 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
             (200, body)
         }
         (Answer::Hosts(lines), Format::Json) => {
-            let objects: Vec<String> = lines.iter().map(json_line).collect();
+            let objects: Vec<HostJson<'_>> = lines.iter().map(HostJson::from).collect();
             let body = match objects.as_slice() {
-                [one] => format!("{one}\n"),
-                many => format!("[{}]\n", many.join(",")),
+                [one] => json(one),
+                many => json(&many),
             };
             (200, body)
         }
@@ -184,34 +187,45 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
     Reply { status, headers, body }
 }
 
-fn json_line(line: &HostLine) -> String {
-    let addrs = host_addresses(&line.answer);
-    let field = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| format!("\"{s}\""));
-    format!(
-        "{{\"status\":\"{}\",\"hostname\":{},\"ipv4\":{},\"ipv6\":{}}}",
-        host_token(&line.answer),
-        json_string(&line.hostname),
-        field(addrs.and_then(|a| a.ipv4).map(|a| a.to_string())),
-        field(addrs.and_then(|a| a.ipv6).map(|a| a.to_string())),
-    )
+/// The JSON answer about the request as a whole: `{"status":"badauth"}`.
+#[derive(Serialize)]
+struct AccountJson {
+    status: &'static str,
 }
 
-/// A JSON string literal (RFC 8259 §7). Hostnames are echoed from the request.
-pub(crate) fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+/// One hostname's JSON answer; a request for several gets an array of these. Addresses are
+/// `null` unless the answer is `good` or `nochg`.
+#[derive(Serialize)]
+struct HostJson<'a> {
+    status: &'static str,
+    /// Echoed from the request: serde_json escapes it (RFC 8259 §7).
+    hostname: &'a str,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+}
+
+impl<'a> From<&'a HostLine> for HostJson<'a> {
+    fn from(line: &'a HostLine) -> Self {
+        let addrs = host_addresses(&line.answer);
+        HostJson {
+            status: host_token(&line.answer),
+            hostname: &line.hostname,
+            ipv4: addrs.and_then(|a| a.ipv4),
+            ipv6: addrs.and_then(|a| a.ipv6),
         }
     }
-    out.push('"');
-    out
+}
+
+/// `value` as one line of JSON. Serialising these structs (string keys, strings, addresses,
+/// options) cannot fail; if it ever did, the client gets a `911` rather than a broken body.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    match serde_json::to_string(value) {
+        Ok(mut s) => {
+            s.push('\n');
+            s
+        }
+        Err(_) => "{\"status\":\"911\"}\n".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +264,25 @@ mod tests {
         );
         let r = render(&Answer::Account(AccountAnswer::Badauth), Format::Json);
         assert_eq!((r.status, r.body.as_str()), (401, "{\"status\":\"badauth\"}\n"));
+    }
+
+    #[test]
+    fn json_many_hosts_parse_back_whatever_the_hostname() {
+        let name = "q\"b\\s\u{1}\n\u{7f}\u{e9}";
+        let many = Answer::Hosts(vec![
+            HostLine { hostname: name.into(), answer: HostAnswer::Notfqdn },
+            HostLine { hostname: "b.x".into(), answer: HostAnswer::Nochg(addrs(None, Some("2001:db8::1"))) },
+        ]);
+        let body = render(&many, Format::Json).body;
+        assert_eq!(body.lines().count(), 1, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(v[0]["hostname"], name);
+        assert_eq!(v[0]["ipv4"], serde_json::Value::Null);
+        assert_eq!(
+            body,
+            "[{\"status\":\"notfqdn\",\"hostname\":\"q\\\"b\\\\s\\u0001\\n\u{7f}\u{e9}\",\"ipv4\":null,\"ipv6\":null},\
+             {\"status\":\"nochg\",\"hostname\":\"b.x\",\"ipv4\":null,\"ipv6\":\"2001:db8::1\"}]\n"
+        );
     }
 
     #[test]

@@ -191,3 +191,24 @@ fn debug_and_usage() {
         w.admin(args).success();
     }
 }
+
+/// `--json` listings are written by serde_json: quotes and backslashes in stored values (an
+/// email may hold both) come back intact through a JSON parser, and `null` means "none".
+#[test]
+fn json_listings_parse_back() {
+    let w = world!(World::knot());
+    let email = r#""q\uote"@example.test"#;
+    w.admin(&["user", "email", USER, email]).success();
+    let users: serde_json::Value =
+        serde_json::from_str(&w.admin(&["user", "list", "--json"]).success().stdout()).expect("user list JSON");
+    assert_eq!(users[0]["email"], email, "{users}");
+    assert_eq!(users[0]["n_hosts"], 1, "{users}");
+    w.admin(&["hostname", "token", HOME, "--types", "A", "--from", "192.0.2.0/24"]).success();
+    let hosts: serde_json::Value =
+        serde_json::from_str(&w.admin(&["hostname", "list", "--json"]).success().stdout()).expect("host list JSON");
+    assert_eq!(hosts[0]["hostname"], HOME, "{hosts}");
+    assert_eq!(hosts[0]["ipv4"], serde_json::Value::Null, "{hosts}");
+    assert_eq!(hosts[0]["token"]["types"], serde_json::json!(["A"]), "{hosts}");
+    assert_eq!(hosts[0]["token"]["from"], serde_json::json!(["192.0.2.0/24"]), "{hosts}");
+    assert_eq!(hosts[0]["token"]["expires"], serde_json::Value::Null, "{hosts}");
+}
