@@ -113,6 +113,100 @@ fn account_status(a: AccountAnswer) -> (u16, &'static str) {
     }
 }
 
+/// Every account-level answer, for the manual's answer table and the tests. A new variant
+/// must be added here too: `account_meaning` (exhaustive) makes it impossible to forget its
+/// text, and the manual test checks that every token listed here is documented.
+pub(crate) const ACCOUNT_ANSWERS: [AccountAnswer; 10] = [
+    AccountAnswer::Badauth,
+    AccountAnswer::Abuse,
+    AccountAnswer::ServerError,
+    AccountAnswer::Numhost,
+    AccountAnswer::Notfqdn,
+    AccountAnswer::Badip,
+    AccountAnswer::Badttl,
+    AccountAnswer::Badagent,
+    AccountAnswer::MethodNotAllowed,
+    AccountAnswer::NotFound,
+];
+
+/// What an account-level answer tells the client, for the manual.
+fn account_meaning(a: AccountAnswer) -> &'static str {
+    match a {
+        AccountAnswer::Badauth => {
+            "Missing or wrong credentials (unknown users and wrong passwords look the same), with a Basic challenge."
+        }
+        AccountAnswer::Abuse => {
+            "Too many requests from this client or for this user within the rate-limit window; nothing was checked or changed. Wait for the window to pass."
+        }
+        AccountAnswer::ServerError => {
+            "The server could not handle the request (configuration, database, or a rate-limit count it could not take); nothing was changed. Try again later."
+        }
+        AccountAnswer::Numhost => "More than 20 hostnames in one request; nothing was changed.",
+        AccountAnswer::Notfqdn => "No hostname given.",
+        AccountAnswer::Badip => {
+            "An address parameter that is malformed, of the wrong family for its name, or not a unicast address."
+        }
+        AccountAnswer::Badttl => "A ttl parameter that is malformed or outside the configured bounds.",
+        AccountAnswer::Badagent => {
+            "A malformed request: bad percent-encoding, an unsupported content type, a body over 8 KiB."
+        }
+        AccountAnswer::MethodNotAllowed => "A method other than GET and POST.",
+        AccountAnswer::NotFound => "No endpoint at this path.",
+    }
+}
+
+/// Every per-host answer (with example addresses where the answer carries them).
+pub(crate) fn host_answers() -> [HostAnswer; 6] {
+    let addrs = Addresses { ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)), ipv6: None };
+    [
+        HostAnswer::Good(addrs),
+        HostAnswer::Nochg(addrs),
+        HostAnswer::Nohost,
+        HostAnswer::Notfqdn,
+        HostAnswer::Dnserr,
+        HostAnswer::ServerError,
+    ]
+}
+
+/// What a per-host answer tells the client, for the manual.
+fn host_meaning(a: &HostAnswer) -> &'static str {
+    match a {
+        HostAnswer::Good(_) => "The DNS server accepted the new addresses, which follow the token.",
+        HostAnswer::Nochg(_) => {
+            "The addresses, which follow the token, were already published; nothing was sent to the DNS server."
+        }
+        HostAnswer::Nohost => "The hostname does not exist or belongs to another user (the two look the same).",
+        HostAnswer::Notfqdn => "The hostname is not a valid fully qualified domain name.",
+        HostAnswer::Dnserr => "The DNS server refused the update or did not answer; nothing was stored.",
+        HostAnswer::ServerError => "The database failed for this hostname; nothing was stored.",
+    }
+}
+
+/// One row of the manual's answer table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AnswerDoc {
+    pub(crate) token: &'static str,
+    pub(crate) status: u16,
+    /// Whether the answer is given per hostname (one line each) or once per request.
+    pub(crate) per_host: bool,
+    pub(crate) meaning: &'static str,
+}
+
+/// Every answer the service can give, per-host answers first.
+pub(crate) fn answer_docs() -> Vec<AnswerDoc> {
+    let hosts = host_answers().into_iter().map(|a| AnswerDoc {
+        token: host_token(&a),
+        status: 200,
+        per_host: true,
+        meaning: host_meaning(&a),
+    });
+    let accounts = ACCOUNT_ANSWERS.into_iter().map(|a| {
+        let (status, token) = account_status(a);
+        AnswerDoc { token, status, per_host: false, meaning: account_meaning(a) }
+    });
+    hosts.chain(accounts).collect()
+}
+
 fn host_token(a: &HostAnswer) -> &'static str {
     match a {
         HostAnswer::Good(_) => "good",
@@ -287,20 +381,8 @@ mod tests {
 
     #[test]
     fn no_error_token_looks_like_success_to_inadyn() {
-        let all = [
-            AccountAnswer::Badauth,
-            AccountAnswer::Abuse,
-            AccountAnswer::ServerError,
-            AccountAnswer::Numhost,
-            AccountAnswer::Notfqdn,
-            AccountAnswer::Badip,
-            AccountAnswer::Badttl,
-            AccountAnswer::Badagent,
-            AccountAnswer::MethodNotAllowed,
-            AccountAnswer::NotFound,
-        ];
         let hosts = [HostAnswer::Nohost, HostAnswer::Notfqdn, HostAnswer::Dnserr, HostAnswer::ServerError];
-        let tokens = all.iter().map(|a| account_status(*a).1).chain(hosts.iter().map(host_token));
+        let tokens = ACCOUNT_ANSWERS.iter().map(|a| account_status(*a).1).chain(hosts.iter().map(host_token));
         for t in tokens {
             for word in ["good", "ok", "true", "updated"] {
                 assert!(!t.contains(word), "{t} contains {word}");

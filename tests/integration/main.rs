@@ -26,6 +26,7 @@ mod fastcgi;
 mod hardening;
 mod hostile;
 mod logging;
+mod manual;
 mod ratelimit;
 mod resilience;
 mod tokens;
