@@ -27,6 +27,7 @@ mod hardening;
 mod hostile;
 mod logging;
 mod manual;
+mod package;
 mod ratelimit;
 mod resilience;
 mod tokens;
