@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real servers and clients, then runs the
-# formatting and lint gate, builds the Debian package, and runs every test. DDNS_REQUIRE_SERVERS=1
-# turns a missing server binary into a failure instead of a loud skip; DDNS_REQUIRE_PACKAGE=1
-# does the same for the package test, which installs and purges the .deb on this machine
-# (root only: CI runs as root on a throwaway machine).
+# formatting and lint gate, builds the Debian package, and runs every test. The tests require
+# the real servers and clients (a missing one fails its test, naming the Debian package); the
+# opt-out DDNS_SKIP_SERVERS is for partial local runs with plain `cargo test` and is refused
+# here. DDNS_REQUIRE_PACKAGE=1 requires the package test, which installs and purges the .deb
+# on this machine (root only: CI runs as root on a throwaway machine). See TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${DDNS_SKIP_SERVERS:-}" in
+  "" | 0 | [Ff][Aa][Ll][Ss][Ee] | [Nn][Oo]) ;;
+  *)
+    echo "scripts/test.sh runs every test against the real servers; unset DDNS_SKIP_SERVERS" >&2
+    exit 2
+    ;;
+esac
 source scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# The default already; explicit, so that a stray opt-out fails every test instead of skipping.
 export DDNS_REQUIRE_SERVERS=1
 
 echo "==> cargo fmt --check"

@@ -86,9 +86,7 @@ pub(crate) fn user(
             Ok(format!("password of `{name}` changed\n"))
         }
         UserCommand::Email { name, email } => {
-            if !config::is_mailbox(&email) {
-                return Err(CliError::failure(format!("`{email}` is not an email address")));
-            }
+            cli::check_email(&email)?;
             if !store.set_email(&name, &email)? {
                 return Err(CliError::not_found(format!("user `{name}` does not exist")));
             }

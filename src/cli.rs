@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::admin;
 use crate::auth;
 use crate::auth::token;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
@@ -32,8 +32,8 @@ pub(crate) struct Cli {
     /// Same as the `expire` command
     #[arg(long)]
     pub(crate) expire: bool,
-    /// Evaluate expiry at this time (seconds since the epoch) instead of the clock
-    #[arg(long, global = true, value_name = "EPOCH_SECONDS")]
+    /// With `--expire`, the same as `expire --now`; hidden, as it means nothing elsewhere
+    #[arg(long, value_name = "EPOCH_SECONDS", requires = "expire", hide = true)]
     pub(crate) now: Option<i64>,
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -51,7 +51,7 @@ pub(crate) enum Command {
     Hostname(HostnameCommand),
     /// Remove the records of hostnames not updated within their expiry time, and mail owners
     #[command(visible_alias = "cleanup")]
-    Expire,
+    Expire(ExpireArgs),
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
     Fastcgi(crate::http::fastcgi::Options),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
@@ -101,6 +101,14 @@ pub(crate) enum UserCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExpireArgs {
+    /// Judge which hostnames are due as of this time (seconds since the epoch) instead of the
+    /// clock, for catch-up runs and tests; signing and rate-limit trimming use the clock
+    #[arg(long, value_name = "EPOCH_SECONDS")]
+    pub(crate) now: Option<i64>,
 }
 
 #[derive(Debug, Args)]
@@ -194,7 +202,8 @@ impl From<StoreError> for CliError {
     }
 }
 
-/// Runs an admin command. `now` is seconds since the epoch. Returns what to print on stdout.
+/// Runs an admin command. `now` is the clock, in seconds since the epoch. Returns what to
+/// print on stdout.
 pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Result<String, CliError> {
     let mut store = Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Create)?;
     match command {
@@ -205,9 +214,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
         )),
         Command::User(UserCommand::Add { name, email, password }) => {
             validate_user_name(&name)?;
-            if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-                return Err(CliError::failure(format!("`{email}` is not an email address")));
-            }
+            check_email(&email)?;
             if store.user(&name)?.is_some() {
                 return Err(CliError::failure(format!("user `{name}` already exists")));
             }
@@ -245,8 +252,8 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
         }
         Command::User(command) => admin::user(config, &mut store, command, now, log),
         Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
-        Command::Expire => {
-            let report = expire::run(config, &mut store, now, log);
+        Command::Expire(ExpireArgs { now: due_at }) => {
+            let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {
                 Ok(format!("{}\n", report.summary()))
             } else {
@@ -275,6 +282,16 @@ pub(crate) fn check_ttls(dns_ttl: u32, expiry_ttl: u32) -> Result<(), CliError> 
         return Err(CliError::failure(format!("`--expiry-ttl` must be 0 (never) or at least 60, got `{expiry_ttl}`")));
     }
     Ok(())
+}
+
+/// Owner addresses, for `user add` and `user email` alike: the expiry mail must be able to
+/// reach them (see [`config::is_mailbox`]).
+pub(crate) fn check_email(email: &str) -> Result<(), CliError> {
+    if config::is_mailbox(email) {
+        Ok(())
+    } else {
+        Err(CliError::failure(format!("`{email}` is not an email address")))
+    }
 }
 
 /// User names travel in HTTP Basic credentials, which split at the first colon.

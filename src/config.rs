@@ -436,10 +436,24 @@ struct RawParams {
     password: Option<Vec<String>>,
 }
 
-/// A bare `local@domain` address: what `from_address` and user emails must look like.
+/// A bare `local@domain` address the expiry mail can be sent to: what `from_address` and
+/// owner addresses must look like, checked the same way everywhere. A deliberate subset of
+/// what the mail builder (lettre) accepts, so an address taken here never fails there
+/// (`mail::tests` holds both to it): an RFC 5322 §3.2.3 dot-atom local part of at most 64
+/// octets (RFC 5321 §4.5.3.1.1), letters beyond ASCII allowed (RFC 6531), and a host name
+/// of letters, digits and inner hyphens (RFC 1123 §2.1). No quoted local parts, address
+/// literals or display names.
 pub(crate) fn is_mailbox(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else { return false };
-    !local.is_empty() && !domain.is_empty() && s.len() <= 254 && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let atom = |a: &str| !a.is_empty() && a.chars().all(atext);
+    let label = |l: &str| {
+        l.len() <= 63
+            && l.starts_with(char::is_alphanumeric)
+            && l.ends_with(char::is_alphanumeric)
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    s.len() <= 254 && local.len() <= 64 && local.split('.').all(atom) && domain.split('.').all(label)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,27 @@ pub(crate) enum DnsError {
     /// The answer's TSIG was missing or did not verify; it may be forged.
     #[error("answer from {server} failed TSIG verification: {reason}")]
     BadSignature { server: SocketAddr, reason: String },
+    /// An error rcode in an answer whose TSIG is missing or does not verify, other than the
+    /// TSIG errors that RFC 8945 §5.3 lets a server send unsigned: it may be forged, so the
+    /// rcode says nothing about what the server did.
+    #[error("{server} answered {}, but the answer failed TSIG verification ({reason}); it may be forged", rcode_name(*rcode))]
+    UnverifiedRcode { server: SocketAddr, rcode: ResponseCode, reason: String },
+}
+
+impl DnsError {
+    /// Whether the server could not be reached or did not answer in time: a problem of the
+    /// server or the path to it, not of the message, so retrying other messages now is futile.
+    pub(crate) fn is_transport(&self) -> bool {
+        match self {
+            DnsError::Io { .. } | DnsError::Timeout { .. } => true,
+            DnsError::OutsideZone { .. }
+            | DnsError::Build { .. }
+            | DnsError::Rcode { .. }
+            | DnsError::Malformed { .. }
+            | DnsError::BadSignature { .. }
+            | DnsError::UnverifiedRcode { .. } => false,
+        }
+    }
 }
 
 /// Builds one UPDATE that replaces the A and/or AAAA rrset of `fqdn` atomically: for each
@@ -154,7 +175,9 @@ fn random_id() -> u16 {
 
 /// Signs `message` with the zone's key at time `now` (seconds since the epoch), sends it to
 /// the zone's server and returns the verified answer. Any rcode other than NOERROR is an
-/// error; a NOERROR answer must carry a valid TSIG over our request's MAC.
+/// error. Every answer must carry a valid TSIG over our request's MAC, except the unsigned
+/// TSIG errors of RFC 8945 §5.3; an error rcode without one is [`DnsError::UnverifiedRcode`].
+/// `now` must be the clock: the server refuses a time outside its fudge (BADTIME).
 pub(crate) fn exchange(zone: &Zone, message: Message, now: u64) -> Result<Message, DnsError> {
     exchange_over(zone, message, now, Transport::Udp)
 }
@@ -194,18 +217,29 @@ fn exchange_over(zone: &Zone, mut message: Message, now: u64, transport: Transpo
     if response.metadata.message_type != MessageType::Response {
         return Err(DnsError::Malformed { server, reason: "not a response".to_owned() });
     }
-    let rcode = response.metadata.response_code;
-    if rcode != ResponseCode::NoError {
-        // Error answers to a bad key or signature are unsigned (RFC 8945 §5.3.2), so the
-        // TSIG error they carry is reported but cannot be verified.
-        let tsig_error = response.signature.as_ref().and_then(|s| s.data.error);
-        return Err(DnsError::Rcode { server, rcode, tsig_error });
-    }
     let Some(mut verifier) = verifier else {
         return Err(DnsError::BadSignature { server, reason: "no verifier for the request".to_owned() });
     };
-    verifier.verify(&answer).map_err(|e| DnsError::BadSignature { server, reason: e.to_string() })?;
-    Ok(response)
+    let verified = verifier.verify(&answer).map(drop).map_err(|e| e.to_string());
+    let rcode = response.metadata.response_code;
+    let tsig_error = response.signature.as_ref().and_then(|s| s.data.error);
+    match (rcode, verified) {
+        (ResponseCode::NoError, Ok(())) => Ok(response),
+        (ResponseCode::NoError, Err(reason)) => Err(DnsError::BadSignature { server, reason }),
+        (_, Ok(())) => Err(DnsError::Rcode { server, rcode, tsig_error }),
+        // RFC 8945 §5.3.1: a server that cannot verify our request (unknown key, bad MAC)
+        // answers NOTAUTH with the TSIG error and no MAC; a BADTIME answer (§5.3.2) is signed
+        // but fails our own time check. These are reported as the server's answer; they
+        // change nothing on either side, and a forger gains nothing by sending them.
+        (ResponseCode::NotAuth, Err(_))
+            if matches!(tsig_error, Some(TsigError::BadSig | TsigError::BadKey | TsigError::BadTime)) =>
+        {
+            Err(DnsError::Rcode { server, rcode, tsig_error })
+        }
+        // Any other error answer must be signed: an unsigned NXRRSET would make the expiry
+        // run believe the records changed, an unsigned REFUSED would hide what happened.
+        (_, Err(reason)) => Err(DnsError::UnverifiedRcode { server, rcode, reason }),
+    }
 }
 
 fn send_udp(server: SocketAddr, request: &[u8], id: u16, timeout: Duration) -> Result<Vec<u8>, DnsError> {

@@ -1,23 +1,46 @@
 //! The expiry run (`ddns-cgi expire`, from cron or a systemd timer): removes the A/AAAA records
 //! of hostnames not updated within their `expiry_ttl`, marks them expired, mails their owners
 //! and trims the rate-limit table. Deletions are batched: one RFC 2136 UPDATE per zone and
-//! chunk, sent over TCP, each host guarded by a prerequisite on the stored value. Every step
+//! chunk, sent over TCP, each host guarded by a prerequisite on the stored value. Every chunk
 //! runs under the database write lock that the request path also takes, so an update that
 //! arrives meanwhile either happens before (the host is no longer due) or after (it restores
-//! the host). One failing zone, host or mail does not stop the others; each is reported.
+//! the host). A chunk holds the lock for a bounded time and gives it up before the next one,
+//! so updates waiting for it get their turn. A server that does not answer ends the work on
+//! it at once: that is not a problem of one host. One failing zone, host or mail does not
+//! stop the others; each is reported.
 
-use hickory_proto::op::ResponseCode;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::Name;
 
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError, Published};
 use crate::log::Log;
-use crate::mail::{self, Notice};
+use crate::mail::{self, MailError, Notice};
 use crate::store::{Host, Store};
 
-/// Hosts read and judged under one hold of the write lock. Small enough that updates waiting
-/// for the lock (up to `database.busy_timeout_ms`) get it soon, large enough for few messages.
+/// Hosts read and judged under one hold of the write lock, at most. Large enough for few
+/// messages; the hold is bounded by time as well (see [`hold_limit`]).
 const CHUNK_HOSTS: usize = 500;
+
+/// The pause between two chunks that held the lock for `held`, with the lock released. An
+/// update waiting for the lock polls in SQLite's busy handler, which sleeps between tries for
+/// about as long as it has waited so far, at most 100 ms; a pause a little longer than that
+/// lets every waiting update take the lock before the next chunk does, and costs little
+/// after the short holds of a healthy server.
+fn chunk_pause(held: Duration) -> Duration {
+    held.min(Duration::from_millis(100)) + Duration::from_millis(20)
+}
+
+/// How long one chunk may keep starting DNS exchanges under the lock: a quarter of the time
+/// an update waits for it (`database.busy_timeout_ms`). The exchange in flight at the limit
+/// may add one DNS timeout; with the defaults (10 s and 2 s) a waiting update gets the lock
+/// after at most 4.5 s.
+fn hold_limit(config: &Config) -> Duration {
+    config.database.busy_timeout / 4
+}
 
 /// What one run did; `failures` lists every problem, each already logged.
 #[derive(Debug, Default)]
@@ -50,13 +73,28 @@ impl Report {
     }
 }
 
-/// Runs expiry as of `now` (seconds since the epoch).
-pub(crate) fn run(config: &Config, store: &mut Store, now: i64, log: &Log) -> Report {
+/// The two times of a run, in seconds since the epoch. They differ only when an operator or
+/// a test chose `expire --now`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Times {
+    /// The clock, for everything that others check against their own clock or that must not
+    /// reach into the future: the TSIG signing time (RFC 8945 §5.2.3 allows 300 s of
+    /// difference), the mail's date, and the rate-limit rows to trim.
+    pub(crate) now: i64,
+    /// Which hosts are due is judged as of this time.
+    pub(crate) due_at: i64,
+}
+
+/// Runs expiry.
+pub(crate) fn run(config: &Config, store: &mut Store, times: Times, log: &Log) -> Report {
+    let Times { now, due_at } = times;
     let mut report = Report::default();
-    match store.zones_due(now) {
+    // Servers that did not answer in this run: their other zones are skipped.
+    let mut silent: Vec<SocketAddr> = Vec::new();
+    match store.zones_due(due_at) {
         Ok(zones) => {
             for zone in zones {
-                expire_zone(config, store, &zone, now, log, &mut report);
+                expire_zone(config, store, &zone, times, log, &mut report, &mut silent);
             }
         }
         Err(e) => report.fail(log, format!("cannot read the hostnames due: {e}")),
@@ -76,11 +114,22 @@ pub(crate) fn run(config: &Config, store: &mut Store, now: i64, log: &Log) -> Re
 struct ChunkOutcome {
     n_messages: usize,
     failures: Vec<String>,
-    /// The server cannot be reached: stop this zone instead of timing out per chunk.
-    give_up: bool,
+    /// The first host not dealt with, when the chunk ended early; the next chunk starts there.
+    stopped_at: Option<i64>,
+    /// Why it ended early: `Some` when the server did not answer, `None` when the chunk used
+    /// up its time under the lock.
+    transport_failure: Option<DnsError>,
 }
 
-fn expire_zone(config: &Config, store: &mut Store, zone_str: &str, now: i64, log: &Log, report: &mut Report) {
+fn expire_zone(
+    config: &Config,
+    store: &mut Store,
+    zone_str: &str,
+    Times { now, due_at }: Times,
+    log: &Log,
+    report: &mut Report,
+    silent: &mut Vec<SocketAddr>,
+) {
     let Some(zone) = config.zone(zone_str) else {
         report.fail(
             log,
@@ -88,128 +137,211 @@ fn expire_zone(config: &Config, store: &mut Store, zone_str: &str, now: i64, log
         );
         return;
     };
+    if silent.contains(&zone.server) {
+        report.fail(log, format!("zone `{zone_str}`: skipped, its server {} did not answer in this run", zone.server));
+        return;
+    }
+    let hold = hold_limit(config);
     let n_before = report.n_hosts;
     let mut after = 0;
     loop {
-        let chunk = store.expire_locked(zone_str, after, CHUNK_HOSTS, now, |hosts| delete_chunk(zone, hosts, now, log));
+        let started = Instant::now();
+        let chunk = store
+            .expire_locked(zone_str, after, CHUNK_HOSTS, due_at, |hosts| delete_chunk(zone, hosts, now, hold, log));
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
                 report.fail(log, format!("zone `{zone_str}`: {e}"));
-                return;
+                break;
             }
         };
         let Some(last) = chunk.hosts.last() else { break };
-        after = last.id;
         let outcome = chunk.value;
         report.n_hosts += chunk.n_expired;
         report.n_messages += outcome.n_messages;
-        for f in outcome.failures {
-            report.failures.push(f);
-        }
-        if outcome.give_up {
+        report.failures.extend(outcome.failures);
+        if let Some(e) = outcome.transport_failure {
+            // The server is down or unreachable: every other host would wait for the same
+            // timeout, holding the lock.
+            let left = match store.n_due(zone_str, due_at) {
+                Ok(n) => format!("{n} hostnames left for the next run"),
+                Err(_) => "the rest left for the next run".to_owned(),
+            };
+            report.fail(log, format!("zone `{zone_str}`: stopped at the first transport failure: {e}; {left}"));
+            silent.push(zone.server);
             break;
         }
+        after = match outcome.stopped_at {
+            Some(id) => id - 1,
+            None if chunk.hosts.len() < CHUNK_HOSTS => break,
+            None => last.id,
+        };
+        std::thread::sleep(chunk_pause(started.elapsed()));
     }
     if report.n_hosts > n_before {
         report.n_zones += 1;
     }
 }
 
-/// Deletes the records of `hosts` (one zone), batched into as few messages as fit. Returns
-/// the ids whose records are gone, and the outcome for the report.
-fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, log: &Log) -> (Vec<i64>, ChunkOutcome) {
-    let mut outcome = ChunkOutcome::default();
-    let mut done = Vec::with_capacity(hosts.len());
+/// Deletes the records of `hosts` (one zone, id order), batched into as few messages as fit,
+/// until the chunk has held the lock for `hold`. Returns the ids whose records are gone.
+fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, hold: Duration, log: &Log) -> (Vec<i64>, ChunkOutcome) {
+    let mut chunk = Chunk {
+        zone,
+        now,
+        log,
+        started: Instant::now(),
+        hold,
+        n_settled: 0,
+        done: Vec::new(),
+        outcome: ChunkOutcome::default(),
+    };
     let mut batch: Vec<(i64, Published)> = Vec::new();
     let mut octets = 0;
     for host in hosts {
         let Ok(fqdn) = Name::from_ascii(format!("{}.", host.fqdn)) else {
-            let message = format!("`{}`: the stored name is not a valid DNS name", host.fqdn);
-            log.error(&message);
-            outcome.failures.push(message);
+            chunk.fail(format!("`{}`: the stored name is not a valid DNS name", host.fqdn));
+            chunk.n_settled += 1;
             continue;
         };
         let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6 };
         let size = published.wire_estimate();
         if octets + size > dns::MAX_BATCH_OCTETS && !batch.is_empty() {
-            send_batch(zone, &std::mem::take(&mut batch), now, log, &mut done, &mut outcome);
-            octets = 0;
-            if outcome.give_up {
-                break;
+            if !chunk.send_batch(&std::mem::take(&mut batch)) {
+                return (chunk.done, chunk.outcome);
             }
+            octets = 0;
         }
         octets += size;
         batch.push((host.id, published));
     }
-    if !batch.is_empty() && !outcome.give_up {
-        send_batch(zone, &batch, now, log, &mut done, &mut outcome);
+    if !batch.is_empty() {
+        chunk.send_batch(&batch);
     }
-    (done, outcome)
+    (chunk.done, chunk.outcome)
 }
 
-/// Sends one batch over TCP. If a prerequisite fails (some host's records changed outside
-/// us), the server applied nothing (RFC 2136 §3.2.5), so each host is retried on its own:
-/// one odd host must not keep the others published.
-fn send_batch(
-    zone: &Zone,
-    batch: &[(i64, Published)],
+/// One chunk's DNS work in progress.
+struct Chunk<'a> {
+    zone: &'a Zone,
     now: i64,
-    log: &Log,
-    done: &mut Vec<i64>,
-    outcome: &mut ChunkOutcome,
-) {
-    let hosts: Vec<Published> = batch.iter().map(|(_, p)| p.clone()).collect();
-    let sent = dns::expire_message(&zone.name, &hosts)
-        .and_then(|m| dns::exchange_tcp(zone, m, u64::try_from(now).unwrap_or(0)));
-    outcome.n_messages += 1;
-    match sent {
-        Ok(_) => {
-            log.debug(format_args!(
-                "zone `{}`: removed the records of {} hostnames in one message",
-                zone.name,
-                batch.len()
-            ));
-            done.extend(batch.iter().map(|(id, _)| *id));
+    log: &'a Log,
+    started: Instant,
+    hold: Duration,
+    /// Hosts whose fate this chunk decided: records removed, left alone, or failed.
+    n_settled: usize,
+    done: Vec<i64>,
+    outcome: ChunkOutcome,
+}
+
+impl Chunk<'_> {
+    fn fail(&mut self, message: String) {
+        self.log.error(&message);
+        self.outcome.failures.push(message);
+    }
+
+    /// Whether to leave the hosts from `id` on for the next chunk, having held the lock long
+    /// enough. Every chunk settles at least one host first, so each makes progress even when
+    /// one refused batch alone takes longer than the limit.
+    fn out_of_time(&mut self, id: i64) -> bool {
+        let held = self.started.elapsed();
+        if self.n_settled == 0 || held < self.hold {
+            return false;
         }
-        Err(e) if is_prerequisite_failure(&e) => {
-            log.info(format_args!(
-                "zone `{}`: batch of {} refused ({e}); retrying host by host",
-                zone.name,
-                batch.len()
-            ));
-            for (id, host) in batch {
-                outcome.n_messages += 1;
-                let sent = dns::expire_message(&zone.name, std::slice::from_ref(host))
-                    .and_then(|m| dns::exchange(zone, m, u64::try_from(now).unwrap_or(0)));
-                match sent {
-                    Ok(_) => done.push(*id),
-                    Err(e) if is_prerequisite_failure(&e) => {
-                        // The records no longer hold what we published: someone else changed
-                        // them. Ours are gone already; leave theirs alone.
-                        log.warn(format_args!(
-                            "`{}`: records changed outside ddns-cgi ({e}); left untouched, marked expired",
-                            host.fqdn
-                        ));
-                        done.push(*id);
-                    }
-                    Err(e) => {
-                        let message = format!("`{}`: cannot remove the records: {e}", host.fqdn);
-                        log.error(&message);
-                        outcome.failures.push(message);
-                    }
-                }
+        self.log.debug(format_args!(
+            "zone `{}`: held the lock for {} ms; leaving the rest of the chunk for the next one",
+            self.zone.name,
+            held.as_millis()
+        ));
+        self.outcome.stopped_at = Some(id);
+        true
+    }
+
+    /// Signs (with the clock, not the time judged) and sends one deletion message.
+    fn send(&mut self, hosts: &[Published], over_tcp: bool) -> Result<Message, DnsError> {
+        self.outcome.n_messages += 1;
+        let now = u64::try_from(self.now).unwrap_or(0);
+        let message = dns::expire_message(&self.zone.name, hosts)?;
+        if over_tcp { dns::exchange_tcp(self.zone, message, now) } else { dns::exchange(self.zone, message, now) }
+    }
+
+    /// Sends one batch over TCP. If a prerequisite fails (some host's records changed outside
+    /// us), the server applied nothing (RFC 2136 §3.2.5), so each host is retried on its own:
+    /// one odd host must not keep the others published. Returns whether to go on with the
+    /// chunk.
+    fn send_batch(&mut self, batch: &[(i64, Published)]) -> bool {
+        let Some((first, _)) = batch.first() else { return true };
+        if self.out_of_time(*first) {
+            return false;
+        }
+        let hosts: Vec<Published> = batch.iter().map(|(_, p)| p.clone()).collect();
+        match self.send(&hosts, true) {
+            Ok(_) => {
+                self.log.debug(format_args!(
+                    "zone `{}`: removed the records of {} hostnames in one message",
+                    self.zone.name,
+                    batch.len()
+                ));
+                self.done.extend(batch.iter().map(|(id, _)| *id));
+                self.n_settled += batch.len();
+                true
+            }
+            Err(e) if is_prerequisite_failure(&e) => {
+                self.log.info(format_args!(
+                    "zone `{}`: batch of {} refused ({e}); retrying host by host",
+                    self.zone.name,
+                    batch.len()
+                ));
+                batch.iter().all(|(id, host)| self.send_one(*id, host))
+            }
+            Err(e) if e.is_transport() => {
+                self.outcome.stopped_at = Some(*first);
+                self.outcome.transport_failure = Some(e);
+                false
+            }
+            Err(e) => {
+                self.fail(format!(
+                    "zone `{}`: cannot remove the records of {} hostnames: {e}",
+                    self.zone.name,
+                    batch.len()
+                ));
+                self.n_settled += batch.len();
+                true
             }
         }
-        Err(e) => {
-            let message = format!("zone `{}`: cannot remove the records of {} hostnames: {e}", zone.name, batch.len());
-            log.error(&message);
-            outcome.failures.push(message);
-            outcome.give_up = matches!(e, DnsError::Io { .. } | DnsError::Timeout { .. });
+    }
+
+    /// The per-host fallback for one host. Returns whether to go on with the chunk.
+    fn send_one(&mut self, id: i64, host: &Published) -> bool {
+        if self.out_of_time(id) {
+            return false;
         }
+        match self.send(std::slice::from_ref(host), false) {
+            Ok(_) => self.done.push(id),
+            Err(e) if is_prerequisite_failure(&e) => {
+                // The records no longer hold what we published: someone else changed them.
+                // Ours are gone already; leave theirs alone.
+                self.log.warn(format_args!(
+                    "`{}`: records changed outside ddns-cgi ({e}); left untouched, marked expired",
+                    host.fqdn
+                ));
+                self.done.push(id);
+            }
+            Err(e) if e.is_transport() => {
+                self.outcome.stopped_at = Some(id);
+                self.outcome.transport_failure = Some(e);
+                return false;
+            }
+            Err(e) => self.fail(format!("`{}`: cannot remove the records: {e}", host.fqdn)),
+        }
+        self.n_settled += 1;
+        true
     }
 }
 
+/// A verified NXRRSET or YXRRSET: a prerequisite did not hold. An unsigned one is
+/// [`DnsError::UnverifiedRcode`] and never counts: it would mark hosts expired whose records
+/// are still served.
 fn is_prerequisite_failure(e: &DnsError) -> bool {
     matches!(e, DnsError::Rcode { rcode: ResponseCode::NXRRSet | ResponseCode::YXRRSet, .. })
 }
@@ -240,7 +372,16 @@ fn notify(config: &Config, store: &mut Store, now: i64, log: &Log, report: &mut 
                 log.info(format_args!("mailed `{}` about {} expired hostnames", first.email, group.len()));
             }
             Err(e) => {
-                report.fail(log, format!("{e}; will retry on the next run"));
+                // One owner's mail failing never keeps the others from theirs. An address
+                // stored before `user add` checked it the way `user email` does needs the
+                // operator; say how to fix it.
+                let hint = match &e {
+                    MailError::Address { address, .. } if *address == first.email => {
+                        format!("; set another with `ddns-cgi user email {} ADDRESS`", first.owner)
+                    }
+                    MailError::Address { .. } | MailError::Build { .. } | MailError::Send { .. } => String::new(),
+                };
+                report.fail(log, format!("{e}{hint}; will retry on the next run"));
                 let ids: Vec<i64> = group.iter().map(|u| u.host.id).collect();
                 if let Err(e) = store.unclaim_notified(&ids) {
                     report.fail(log, format!("cannot mark hostnames for a mail retry: {e}"));

@@ -149,6 +149,53 @@ mod tests {
     }
 
     #[test]
+    fn every_address_the_config_and_cli_accept_can_be_mailed() {
+        use crate::config::is_mailbox;
+        let good = [
+            "carol@example.test",
+            "carol+ddns@example.test",
+            "c.a.r.o.l@sub.example.test",
+            "o'brien@example.test",
+            "x-y_z@a-b.example",
+            "jörg@bücher.example",
+            "root@localhost",
+            "1@2.3",
+        ];
+        for address in good {
+            assert!(is_mailbox(address), "{address}");
+            assert!(address.parse::<Mailbox>().is_ok(), "{address}");
+        }
+        // `carol@` passed `user add` once and then failed every expiry run.
+        let bad = [
+            "carol@",
+            "@example.test",
+            "carol",
+            "carol@example..test",
+            "carol@-example.test",
+            "carol@example-.test",
+            "carol@example.test.",
+            "car..ol@example.test",
+            ".carol@example.test",
+            "carol.@example.test",
+            "carol@[192.0.2.1]",
+            "\"carol\"@example.test",
+            "<carol@example.test>",
+            "Carol <carol@example.test>",
+            "ca rol@example.test",
+            "carol@exa_mple.test",
+            "carol@example.test\n",
+            "a@b@example.test",
+        ];
+        for address in bad {
+            assert!(!is_mailbox(address), "{address:?}");
+        }
+        let long_local = format!("{}@example.test", "a".repeat(65));
+        assert!(!is_mailbox(&long_local));
+        let long_label = format!("carol@{}.test", "a".repeat(64));
+        assert!(!is_mailbox(&long_label));
+    }
+
+    #[test]
     fn message_has_headers_and_utf8_names() {
         let config = EmailConfig {
             enabled: true,

@@ -170,19 +170,19 @@ fn cli_main(now: i64) -> ExitCode {
     let flag = match (args.init_db, args.expire) {
         (true, true) => return fail(2, "`--init-db` cannot be combined with another command"),
         (true, false) => Some(cli::Command::InitDb),
-        (false, true) => Some(cli::Command::Expire),
+        (false, true) => Some(cli::Command::Expire(cli::ExpireArgs { now: args.now })),
         (false, false) => None,
     };
     let command = match (flag, args.command) {
         (Some(cli::Command::InitDb), None | Some(cli::Command::InitDb)) => cli::Command::InitDb,
-        (Some(cli::Command::Expire), None | Some(cli::Command::Expire)) => cli::Command::Expire,
+        (Some(cli::Command::Expire(flag)), Some(cli::Command::Expire(sub))) => {
+            cli::Command::Expire(cli::ExpireArgs { now: sub.now.or(flag.now) })
+        }
         (None, Some(c)) => c,
         (Some(_), Some(_)) => return fail(2, "`--init-db` or `--expire` cannot be combined with another command"),
         (Some(c), None) => c,
         (None, None) => return fail(2, "no command given; see `ddns-cgi --help`"),
     };
-    // Operators and tests evaluate expiry at a chosen time; everything else uses the clock.
-    let now = args.now.unwrap_or(now);
     if let cli::Command::Fastcgi(options) = command {
         return fastcgi_command(options, args.config);
     }

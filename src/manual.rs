@@ -26,7 +26,8 @@ pub(crate) fn run(command: &Command) -> Option<Result<String, CliError>> {
     match command {
         Command::Completions { shell } => Some(Ok(completions(*shell))),
         Command::Manpage { out } => Some(write_pages(out)),
-        Command::InitDb | Command::User(_) | Command::Hostname(_) | Command::Expire | Command::Fastcgi(_) => None,
+        // Every other command needs the config.
+        _ => None,
     }
 }
 

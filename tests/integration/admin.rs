@@ -2,10 +2,38 @@
 //! and JSON), and its error paths with exact messages and exit codes (1: not found, 2: usage
 //! or failure). Commands that touch DNS are checked by querying the server.
 
-use crate::util::{PASSWORD, USER, World, ZONE};
+use serde_json::{Value, json};
+
+use crate::util::{PASSWORD, USER, World, ZONE, epoch};
 use crate::world;
 
 const HOME: &str = "home.dyn.example.test";
+
+/// Runs a `--json` listing and parses all of it.
+#[track_caller]
+fn json(w: &World, args: &[&str]) -> Value {
+    let out = w.admin(args).success().stdout();
+    assert!(out.ends_with("]\n"), "one JSON array and a newline: {out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed invalid JSON ({e}):\n{out}"))
+}
+
+/// The row of `fqdn` as stored: `(dns_ttl, expiry_ttl)`, or `None` when it is gone.
+fn ttls(w: &World, fqdn: &str) -> Option<(i64, i64)> {
+    let conn = rusqlite::Connection::open(&w.db).expect("open test database");
+    let mut stmt = conn.prepare("SELECT dns_ttl, expiry_ttl FROM hostnames WHERE fqdn = ?1").expect("prepare");
+    let mut rows = stmt.query([fqdn]).expect("query");
+    rows.next().expect("row").map(|r| (r.get(0).expect("dns_ttl"), r.get(1).expect("expiry_ttl")))
+}
+
+/// Takes the integer `key` out of a JSON object, asserting it lies in `range`, so that the
+/// rest of the object can be compared whole.
+#[track_caller]
+fn take_time(v: &mut Value, key: &str, range: std::ops::RangeInclusive<i64>) -> i64 {
+    let t = v.get(key).and_then(Value::as_i64).unwrap_or_else(|| panic!("no integer `{key}` in {v}"));
+    assert!(range.contains(&t), "`{key}` = {t} outside {range:?}");
+    v[key] = Value::Null;
+    t
+}
 
 #[track_caller]
 fn check(w: &World, args: &[&str], code: i32, stderr: &str) {
@@ -25,9 +53,18 @@ fn user_commands() {
     let rows: Vec<&str> = lines.map(|l| l.get(..l.len().saturating_sub(20)).unwrap_or(l).trim_end()).collect();
     assert_eq!(rows, ["alice  alice@example.test  1", "bob    bob@example.test    0"], "{out}");
     assert!(out.lines().nth(1).is_some_and(|l| l.ends_with('Z')), "{out}");
-    let json = w.admin(&["user", "list", "--json"]).success().stdout();
-    assert!(json.starts_with("[{\"name\":\"alice\",\"email\":\"alice@example.test\",\"created_at\":"), "{json}");
-    assert!(json.ends_with(",\"n_hosts\":0}]\n"), "{json}");
+    let mut users = json(&w, &["user", "list", "--json"]);
+    for user in users.as_array_mut().expect("an array") {
+        // Both users were created by this test's world, within the last minutes.
+        take_time(user, "created_at", epoch() - 600..=epoch());
+    }
+    assert_eq!(
+        users,
+        json!([
+            {"name": "alice", "email": "alice@example.test", "created_at": null, "n_hosts": 1},
+            {"name": "bob", "email": "bob@example.test", "created_at": null, "n_hosts": 0},
+        ])
+    );
 
     assert_eq!(
         w.admin(&["user", "email", "bob", "robert@example.test"]).success().stdout(),
@@ -63,7 +100,9 @@ fn user_commands() {
         "user `alice` deleted with 2 hostnames\n"
     );
     assert!(w.a(HOME).is_empty());
-    assert_eq!(w.admin(&["user", "list", "--json"]).success().stdout(), "[]\n");
+    assert_eq!(json(&w, &["user", "list", "--json"]), json!([]));
+    assert_eq!(json(&w, &["hostname", "list", "--json"]), json!([]));
+    assert_eq!((ttls(&w, HOME), ttls(&w, "second.dyn.example.test")), (None, None));
 }
 
 #[test]
@@ -75,7 +114,7 @@ fn user_add_duplicate_is_refused() {
 
 #[test]
 fn hostname_list_modify_delete() {
-    let w = world!(World::knot());
+    let mut w = world!(World::knot());
     w.admin(&["hostname", "add", USER, "münchen.dyn.example.test", ZONE, "--expiry-ttl", "0"]).success();
     w.add_user("bob", "pw-bob");
     w.admin(&["hostname", "add", "bob", "bob.dyn.example.test", ZONE]).success();
@@ -100,23 +139,41 @@ fn hostname_list_modify_delete() {
     );
     check(&w, &["hostname", "list", "--user", "nobody"], 1, "user `nobody` does not exist");
 
-    let json = w.admin(&["hostname", "list", "--json"]).success().stdout();
-    assert!(json.starts_with("[{\"hostname\":\"bob.dyn.example.test\",\"user\":\"bob\",\"zone\":\"dyn.example.test\",\"dns_ttl\":60,\"expiry_ttl\":3600,\"ipv4\":null,\"ipv6\":null,\"last_update\":null,\"expires_at\":null,\"expired\":false,\"token\":null}"), "{json}");
-    let (_, home) = json.split_once("{\"hostname\":\"home.dyn.example.test\"").expect("home in json");
-    let last: i64 = home
-        .split("\"last_update\":")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|s| s.parse().ok())
-        .expect("last_update");
-    assert!(home.contains(&format!("\"expires_at\":{},", last + 3600)), "{json}");
+    let t_update = epoch();
+    let mut hosts = json(&w, &["hostname", "list", "--json"]);
+    let home = &mut hosts[1];
+    let last = take_time(home, "last_update", t_update - 600..=t_update);
+    assert_eq!(take_time(home, "expires_at", last + 3600..=last + 3600), last + 3600);
+    let host = |name: &str, user: &str, expiry_ttl: i64, ipv4: Value, ipv6: Value| {
+        json!({
+            "hostname": name, "user": user, "zone": ZONE, "dns_ttl": 60, "expiry_ttl": expiry_ttl,
+            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null,
+        })
+    };
+    assert_eq!(
+        hosts,
+        json!([
+            host("bob.dyn.example.test", "bob", 3600, Value::Null, Value::Null),
+            host(HOME, USER, 3600, json!("192.0.2.1"), json!("2001:db8::1")),
+            host("xn--mnchen-3ya.dyn.example.test", USER, 0, Value::Null, Value::Null),
+        ])
+    );
 
     // A new DNS TTL re-publishes the live records with it.
     let r = w.admin(&["hostname", "modify", HOME, "--dns-ttl", "300"]);
     assert_eq!(r.success().stdout(), "hostname `home.dyn.example.test` now has dns_ttl 300 and expiry_ttl 3600\n");
     assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(300, "192.0.2.1".to_owned())]);
     assert_eq!(w.dns.query_with_ttl(HOME, "AAAA"), [(300, "2001:db8::1".to_owned())]);
-    w.admin(&["hostname", "modify", "MÜNCHEN.dyn.example.test.", "--expiry-ttl", "120"]).success();
+    assert_eq!(ttls(&w, HOME), Some((300, 3600)));
+    // A new expiry TTL only changes the row (the name is normalised like in requests); a
+    // host without records needs no DNS message.
+    let r = w.admin(&["hostname", "modify", "MÜNCHEN.dyn.example.test.", "--expiry-ttl", "120"]);
+    assert_eq!(
+        r.success().stdout(),
+        "hostname `xn--mnchen-3ya.dyn.example.test` now has dns_ttl 60 and expiry_ttl 120\n"
+    );
+    assert_eq!(ttls(&w, "xn--mnchen-3ya.dyn.example.test"), Some((60, 120)));
+    assert!(w.a("xn--mnchen-3ya.dyn.example.test").is_empty());
     check(&w, &["hostname", "modify", HOME, "--dns-ttl", "0"], 2, "`--dns-ttl` must be between 1 and 86400, got `0`");
     check(
         &w,
@@ -132,12 +189,33 @@ fn hostname_list_modify_delete() {
         "hostname `none.dyn.example.test` does not exist",
     );
     assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(300, "192.0.2.1".to_owned())]);
+    // The refused modifications changed no row.
+    assert_eq!(ttls(&w, HOME), Some((300, 3600)));
 
     assert_eq!(w.admin(&["hostname", "delete", HOME]).success().stdout(), "hostname `home.dyn.example.test` deleted\n");
     assert!(w.a(HOME).is_empty() && w.aaaa(HOME).is_empty());
+    assert_eq!(ttls(&w, HOME), None);
     check(&w, &["hostname", "delete", HOME], 1, "hostname `home.dyn.example.test` does not exist");
+    // The hostname is free again: it can be added anew and updated.
+    w.admin(&["hostname", "add", USER, HOME, ZONE]).success();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
+    assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(60, "192.0.2.2".to_owned())]);
+    assert!(w.aaaa(HOME).is_empty());
     // A hostname without records needs no DNS server.
-    w.admin(&["hostname", "delete", "münchen.dyn.example.test"]).success();
+    w.dns.stop();
+    assert_eq!(
+        w.admin(&["hostname", "delete", "münchen.dyn.example.test"]).success().stdout(),
+        "hostname `xn--mnchen-3ya.dyn.example.test` deleted\n"
+    );
+    assert_eq!(ttls(&w, "xn--mnchen-3ya.dyn.example.test"), None);
+    // The other hosts are untouched.
+    let names: Vec<Value> = json(&w, &["hostname", "list", "--json"])
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|h| h["hostname"].clone())
+        .collect();
+    assert_eq!(names, [json!("bob.dyn.example.test"), json!(HOME)]);
 }
 
 #[test]
@@ -185,19 +263,68 @@ fn debug_and_usage() {
         (r.code(), r.stderr()),
         (Some(2), "error: `--init-db` cannot be combined with another command\n".to_owned())
     );
-    for args in
-        [&["hostname", "--help"][..], &["user", "delete", "--help"], &["expire", "--help"], &["cleanup", "--help"]]
+    // Each help names its commands and options; `cleanup` is the same command as `expire`.
+    let help = |args: &[&str], usage: &str, names: &[&str]| {
+        let out = w.admin(args).success().stdout();
+        assert!(out.contains(&format!("Usage: ddns-cgi {usage}")), "{args:?}:\n{out}");
+        for name in names {
+            let listed = out.lines().any(|l| l.trim_start().split([' ', ',']).next() == Some(*name));
+            assert!(listed, "{args:?} does not list `{name}`:\n{out}");
+        }
+        out
+    };
+    help(&["--help"], "[OPTIONS] [COMMAND]", &["init-db", "user", "hostname", "expire", "fastcgi", "--config"]);
+    // `--now` means something to `expire` only, and shows only there.
+    let top = w.admin(&["--help"]).success().stdout();
+    assert!(!top.contains("--now"), "{top}");
+    help(&["hostname", "--help"], "hostname [OPTIONS] <COMMAND>", &["list", "modify", "delete", "add"]);
+    help(&["user", "--help"], "user [OPTIONS] <COMMAND>", &["list", "delete", "passwd", "email", "add"]);
+    help(&["user", "delete", "--help"], "user delete [OPTIONS] <NAME>", &["--force", "--config"]);
+    let expire = help(&["expire", "--help"], "expire [OPTIONS]", &["--now", "--config"]);
+    assert_eq!(help(&["cleanup", "--help"], "expire [OPTIONS]", &["--now"]), expire);
+    assert_eq!(w.admin(&["help", "hostname"]).success().stdout(), w.admin(&["hostname", "--help"]).stdout());
+}
+
+#[test]
+fn user_add_and_user_email_accept_the_same_addresses() {
+    let w = world!(World::knot());
+    // Each of these would make every expiry mail to its owner fail.
+    for bad in [
+        "carol@",
+        "@example.test",
+        "carol",
+        "carol@exa mple.test",
+        "carol@example..test",
+        "carol@-example.test",
+        "carol@example.test.",
+        "car..ol@example.test",
+        ".carol@example.test",
+        "carol@[192.0.2.1]",
+        "<carol@example.test>",
+        "carol@example.test\n",
+    ] {
+        let r = w.admin_stdin(&["user", "add", "carol", bad, "--password-stdin"], "pw-carol\n");
+        let message = format!("error: `{bad}` is not an email address\n");
+        assert_eq!((r.code(), r.stderr()), (Some(2), message.clone()), "user add {bad:?}");
+        check(&w, &["user", "email", USER, bad], 2, message.trim_start_matches("error: ").trim_end());
+    }
+    assert_eq!(w.admin(&["user", "list", "--json"]).success().stdout().matches("\"name\":").count(), 1);
+    for (i, good) in
+        ["carol@example.test", "carol+ddns@example.test", "jörg@bücher.example", "root@localhost"].iter().enumerate()
     {
-        w.admin(args).success();
+        let name = format!("carol{i}");
+        w.admin_stdin(&["user", "add", &name, good, "--password-stdin"], "pw-carol\n").success();
+        w.admin(&["user", "email", USER, good]).success();
     }
 }
 
-/// `--json` listings are written by serde_json: quotes and backslashes in stored values (an
-/// email may hold both) come back intact through a JSON parser, and `null` means "none".
+/// `--json` listings are written by serde_json: what a stored value may hold (an email's
+/// apostrophe, slash, braces and letters beyond ASCII) comes back intact through a JSON parser,
+/// and `null` means "none". (Quotes and control characters: `reply`'s unit tests.)
 #[test]
 fn json_listings_parse_back() {
     let w = world!(World::knot());
-    let email = r#""q\uote"@example.test"#;
+    let email = "o'brien/{x}+\u{e9}t\u{e9}@example.test";
     w.admin(&["user", "email", USER, email]).success();
     let users: serde_json::Value =
         serde_json::from_str(&w.admin(&["user", "list", "--json"]).success().stdout()).expect("user list JSON");

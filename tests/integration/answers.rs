@@ -102,9 +102,14 @@ fn multiple_hosts_mixed_results() {
     w.update("hostname=b.dyn.example.test&myip=192.0.2.70").expect(200, "good 192.0.2.70\n");
     w.update("hostname=a.dyn.example.test,b.dyn.example.test,missing.dyn.example.test,bob.dyn.example.test,bad_name.x,A.DYN.example.test.&myip=192.0.2.70")
         .expect(200, "good 192.0.2.70\nnochg 192.0.2.70\nnohost\nnohost\nnotfqdn\nnochg 192.0.2.70\n");
-    assert_eq!(w.a("a.dyn.example.test"), ["192.0.2.70"]);
+    assert_eq!(
+        (w.a("a.dyn.example.test"), w.a("b.dyn.example.test")),
+        (vec!["192.0.2.70".to_owned()], vec!["192.0.2.70".to_owned()])
+    );
+    assert_eq!(w.stored("a.dyn.example.test"), (Some("192.0.2.70".to_owned()), None));
     // Another user's host is not touched.
     assert!(w.a("bob.dyn.example.test").is_empty());
+    assert_eq!(w.stored("bob.dyn.example.test"), (None, None));
 }
 
 #[test]
@@ -155,6 +160,7 @@ fn unknown_endpoint_and_method() {
     // Both default endpoints work.
     w.cgi(&Cgi::get(&format!("hostname={HOME}&myip=192.0.2.91")).basic(USER, PASSWORD).path("/update"))
         .expect(200, "good 192.0.2.91\n");
+    assert_eq!(w.a(HOME), ["192.0.2.91"]);
 }
 
 #[test]

@@ -8,6 +8,10 @@ use crate::world;
 #[test]
 fn init_db_is_idempotent_and_0600() {
     let w = world!(World::knot());
+    const HOME: &str = "home.dyn.example.test";
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    let listing = |args: &[&str]| w.admin(args).success().stdout();
+    let (users, hosts) = (listing(&["user", "list", "--json"]), listing(&["hostname", "list", "--json"]));
     let r = w.admin(&["init-db"]);
     r.success();
     // The version the file holds: every migration appended moves it.
@@ -18,6 +22,16 @@ fn init_db_is_idempotent_and_0600() {
     w.admin(&["--init-db"]).success();
     let mode = std::fs::metadata(&w.db).expect("db").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // Running it again kept every user and hostname as they were, with the stored address.
+    assert_eq!(listing(&["user", "list", "--json"]), users);
+    assert_eq!(listing(&["hostname", "list", "--json"]), hosts);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.7".to_owned()), None));
+    // The password still verifies, the row is still the one compared against, and an update
+    // still reaches DNS.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "nochg 192.0.2.7\n");
+    w.update(&format!("hostname={HOME}&myip=192.0.2.8")).expect(200, "good 192.0.2.8\n");
+    assert_eq!(w.a(HOME), ["192.0.2.8"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.8".to_owned()), None));
 }
 
 #[test]

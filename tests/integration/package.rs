@@ -5,15 +5,18 @@
 //! database and one that must not touch a database of a newer schema, then `dpkg -r` (database
 //! kept) and `dpkg -P` (database gone), checking what is left after each.
 //!
-//! It installs into the system, so it runs only as root and when `DDNS_DEB` names the package;
-//! `scripts/test.sh` (CI) builds it and sets `DDNS_REQUIRE_PACKAGE=1`, which turns a skip into
-//! a failure. Whatever happens, the package is purged at the end.
+//! It installs into the system, so it runs only as root and when `DDNS_DEB` names the package
+//! (otherwise it writes a `SKIPPED` line to stderr); `scripts/test.sh` (CI) builds it and sets
+//! `DDNS_REQUIRE_PACKAGE=1`, which turns that skip into a failure. It refuses to start where
+//! ddns-cgi is installed, and whatever happens, the package is purged at the end.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::util::dnsserver::{is_root, require_program};
+use crate::util::skip;
 use crate::util::web::{Front, WebServer, curl};
 use crate::util::{DnsKind, DnsServer, TempDir, TsigKey};
 
@@ -25,12 +28,16 @@ const KEY: &str = "/etc/ddns-cgi/tsig.key";
 const STATE: &str = "/var/lib/ddns-cgi";
 const DB: &str = "/var/lib/ddns-cgi/ddns.db";
 
-/// The .deb to test, or `None` after a loud skip.
+/// The .deb to test, or `None` after a skip written straight to stderr (which the test runner
+/// does not capture), as the harness reports skips.
 fn deb() -> Option<PathBuf> {
-    let required = std::env::var("DDNS_REQUIRE_PACKAGE").as_deref() == Ok("1");
+    let required = skip::parse_flag("DDNS_REQUIRE_PACKAGE", std::env::var_os("DDNS_REQUIRE_PACKAGE").as_deref())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or(false);
     let skip = |why: &str| {
-        assert!(!required, "the package test cannot run (DDNS_REQUIRE_PACKAGE=1): {why}");
-        eprintln!("SKIPPED: package test: {why}");
+        assert!(!required, "the package test cannot run (DDNS_REQUIRE_PACKAGE is on): {why}");
+        let line = format!("SKIPPED: package::package_installs_serves_and_purges: {why}; it checked nothing\n");
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
         None
     };
     let Some(path) = std::env::var_os("DDNS_DEB").filter(|p| !p.is_empty()).map(PathBuf::from) else {
@@ -79,7 +86,6 @@ impl Drop for Purge {
 
 /// `ddns-cgi ARGS` as the web server's user, the way the README says to run it.
 fn as_www_data(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write as _;
     let mut child = Command::new("runuser")
         .args(["-u", "www-data", "--", "ddns-cgi"])
         .args(args)

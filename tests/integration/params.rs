@@ -43,7 +43,10 @@ fn opnsense_encoded_comma_in_hostname_list() {
     }));
     w.update("hostname=a.dyn.example.test%2Cb.dyn.example.test&myip=192.0.2.5")
         .expect(200, "good 192.0.2.5\ngood 192.0.2.5\n");
-    assert_eq!(w.a("b.dyn.example.test"), ["192.0.2.5"]);
+    assert_eq!(
+        (w.a("a.dyn.example.test"), w.a("b.dyn.example.test")),
+        (vec!["192.0.2.5".to_owned()], vec!["192.0.2.5".to_owned()])
+    );
 }
 
 #[test]
@@ -87,6 +90,7 @@ fn basic_auth_with_colon_in_password() {
     let header = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
     w.cgi(&Cgi::get(&format!("hostname={HOME}&myip=192.0.2.44")).env("HTTP_AUTHORIZATION", &header))
         .expect(200, "good 192.0.2.44\n");
+    assert_eq!(w.a(HOME), ["192.0.2.44"]);
 }
 
 #[test]
@@ -94,4 +98,8 @@ fn ignored_client_parameters() {
     let w = world!(World::knot());
     w.update(&format!("system=dyndns&hostname={HOME}&myip=192.0.2.55&wildcard=NOCHG&mx=NOCHG&backmx=NOCHG&offline=no"))
         .expect(200, "good 192.0.2.55\n");
+    // Ignored means ignored: no MX, no wildcard, and `offline=no` leaves the records live.
+    assert_eq!(w.a(HOME), ["192.0.2.55"]);
+    assert!(w.dns.query(HOME, "MX").is_empty() && w.a("x.home.dyn.example.test").is_empty());
+    assert_eq!(w.stored(HOME), (Some("192.0.2.55".to_owned()), None));
 }

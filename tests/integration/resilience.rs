@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::util::relay::{self, Plan, Relay};
 use crate::util::{DnsKind, PASSWORD, USER, World, ZONE, base64, bin};
 
 const HOME: &str = "home.dyn.example.test";
@@ -62,8 +63,11 @@ fn paused_server_times_out_then_recovers() {
 #[test]
 fn zone_the_server_does_not_serve_is_dnserr() {
     // RFC 2136 §3.1.1: an UPDATE for a zone the server is not authoritative for is NOTAUTH;
-    // both servers answer so, and the log must name it.
-    for (kind, rcode) in [(DnsKind::Knot, "NOTAUTH"), (DnsKind::Bind, "NOTAUTH")] {
+    // both servers answer so, and the log must name it. Knot sends it unsigned, which RFC
+    // 8945 §5.3 does not allow for this rcode: we cannot tell it from a forged answer, and
+    // say so.
+    let knot = "answered NOTAUTH, but the answer failed TSIG verification (proto error: missing tsig";
+    for (kind, answer) in [(DnsKind::Knot, knot), (DnsKind::Bind, "answered NOTAUTH\n")] {
         let w = world!(World::new(crate::util::Setup {
             kind,
             extra_config: "[[zones]]\nname = \"other.example.test\"\n",
@@ -72,7 +76,7 @@ fn zone_the_server_does_not_serve_is_dnserr() {
         w.admin(&["hostname", "add", USER, "h.other.example.test", "other.example.test"]).success();
         let r = w.update("hostname=h.other.example.test&myip=192.0.2.3");
         r.expect(200, "dnserr\n");
-        assert!(r.log.contains(&format!("answered {rcode}")), "{kind:?}: {}", r.log);
+        assert!(r.log.contains(answer), "{kind:?}: {}", r.log);
         assert_eq!(w.stored("h.other.example.test"), (None, None));
         // The served zone still works in the same request.
         w.update(&format!("hostname=h.other.example.test,{HOME}&myip=192.0.2.3"))
@@ -128,12 +132,37 @@ fn killed_updates_leave_a_consistent_database() {
     w.dns.resume();
     assert_eq!(integrity(&w), "ok");
     assert_eq!(w.stored(HOME), (Some("192.0.2.10".into()), None));
-    // Killed at spread-out moments of a running update.
+    // Killed at spread-out moments of a running update. Each process either died before
+    // its DNS exchange, after it (DNS changed, the row did not), or after its commit (both
+    // changed). The row changes only after the server accepted, so after every kill the row
+    // holds a value DNS held, and DNS is never behind the row: in the order the updates were
+    // sent, DNS's value comes at or after the row's. (DNS may still move forward afterwards,
+    // when the server applies a datagram a killed process sent; that keeps the order.) The
+    // paused server may have applied the first phase's updates (11 to 14, sent at once, so
+    // they share one rank) after it resumed.
+    let rank = |ip: &str| -> Option<usize> {
+        let last: usize = ip.strip_prefix("192.0.2.")?.parse().ok()?;
+        match last {
+            10 => Some(0),
+            11..=14 => Some(1),
+            20..=25 => Some(last - 18),
+            _ => None,
+        }
+    };
     for (i, delay_ms) in [0u64, 5, 10, 20, 40, 80].iter().enumerate() {
         let mut c = spawn_update(&w, &format!("hostname={HOME}&myip=192.0.2.{}", 20 + i));
         std::thread::sleep(Duration::from_millis(*delay_ms));
         let _ = c.kill();
         let _ = c.wait();
+        let (row, row_v6) = w.stored(HOME);
+        let row = row.expect("the row keeps an address");
+        let Ok([dns]) = <[String; 1]>::try_from(w.a(HOME)) else { panic!("one A record expected") };
+        assert_eq!(row_v6, None);
+        let (Some(at_row), Some(at_dns)) = (rank(&row), rank(&dns)) else {
+            panic!("row `{row}` or DNS `{dns}` holds a value never sent");
+        };
+        assert!(at_row != 1 && at_row <= i + 2, "after kill {i}: row `{row}` holds an update that was never answered");
+        assert!(at_dns >= at_row, "after kill {i}: row `{row}` is ahead of DNS `{dns}`");
     }
     assert_eq!(integrity(&w), "ok");
     // A killed process may have changed DNS without committing; the next update with a new
@@ -236,58 +265,13 @@ fn read_only_database_answers_911_with_a_hint() {
     assert_eq!(w.stored(HOME), (Some("192.0.2.5".into()), None));
 }
 
-/// A UDP relay in front of the real server that corrupts the last MAC octet of every answer,
-/// as an on-path attacker forging answers would. It stops when dropped.
-struct TamperingRelay {
-    addr: std::net::SocketAddr,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl TamperingRelay {
-    fn start(server: std::net::SocketAddr) -> TamperingRelay {
-        use std::sync::atomic::Ordering;
-        let front = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind relay");
-        front.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
-        let addr = front.local_addr().expect("relay addr");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 65_535];
-            while !flag.load(Ordering::Relaxed) {
-                let Ok((n, client)) = front.recv_from(&mut buf) else { continue };
-                let back = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind back");
-                back.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
-                back.send_to(&buf[..n], server).expect("forward");
-                let Ok(m) = back.recv(&mut buf) else { continue };
-                // The TSIG RR is last; its RDATA ends with original id, error and other-len
-                // (6 octets), so the octet before them is the MAC's last one.
-                if m > 7 {
-                    buf[m - 7] ^= 0xff;
-                }
-                let _ = front.send_to(&buf[..m], client);
-            }
-        });
-        TamperingRelay { addr, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for TamperingRelay {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn forged_answer_signature_is_dnserr_and_nothing_is_stored() {
     let w = world!(World::knot());
     w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
-    let relay = TamperingRelay::start(w.dns.addr());
-    let real = format!("server = \"{}\"", w.dns.addr());
-    w.edit_config(|c| c.replace(&real, &format!("server = \"{}\"", relay.addr)));
+    // As an on-path attacker forging answers would: the server's answer with a broken MAC.
+    let relay = Relay::start(w.dns.addr(), |_, _| Plan::Forward { delay: Duration::ZERO, tamper: relay::corrupt_mac });
+    relay::reroute(&w, &relay);
     let r = w.update(&format!("hostname={HOME}&myip=192.0.2.8"));
     r.expect(200, "dnserr\n");
     assert!(r.log.contains("failed TSIG verification"), "{}", r.log);
@@ -299,6 +283,49 @@ fn forged_answer_signature_is_dnserr_and_nothing_is_stored() {
     w.update(&format!("hostname={HOME}&myip=192.0.2.8")).expect(200, "good 192.0.2.8\n");
     assert_eq!(w.a(HOME), ["192.0.2.8"]);
     assert_eq!(w.stored(HOME), (Some("192.0.2.8".into()), None));
+}
+
+#[test]
+fn unsigned_error_answers_are_dnserr_and_nothing_is_stored() {
+    // RFC 8945 §5.3: only a TSIG error (BADSIG, BADKEY, BADTIME) may come back unsigned. Any
+    // other rcode in an unsigned answer was written by someone without the key; the update
+    // is `dnserr` (nothing stored), and the log says the answer was not verified.
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    for (rcode, name) in [(8, "NXRRSET"), (9, "NOTAUTH"), (5, "REFUSED")] {
+        let relay = Relay::start(w.dns.addr(), move |_, request| Plan::Answer(relay::unsigned_answer(request, rcode)));
+        relay::reroute(&w, &relay);
+        let r = w.update(&format!("hostname={HOME}&myip=192.0.2.8"));
+        r.expect(200, "dnserr\n");
+        let expected = format!("answered {name}, but the answer failed TSIG verification");
+        assert!(r.log.contains(&expected), "{name}: {}", r.log);
+        assert_eq!(w.stored(HOME), (Some("192.0.2.7".into()), None));
+        // The forger answered in the server's place: the server never saw the update.
+        assert_eq!(w.a(HOME), ["192.0.2.7"]);
+        drop(relay);
+        w.write_config("");
+    }
+}
+
+#[test]
+fn udp_answer_with_another_id_is_not_accepted() {
+    // The relay hands back the server's real, correctly signed answer under another message
+    // id. Its MAC still verifies (it covers the original id in the TSIG record), so only the
+    // id check of the transport (RFC 5452 §3) stands between it and a `good`.
+    let w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    let relay = Relay::start(w.dns.addr(), |_, _| Plan::Forward { delay: Duration::ZERO, tamper: relay::rewrite_id });
+    relay::reroute(&w, &relay);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.8"));
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("no answer from") && r.log.contains("within 1500 ms"), "{}", r.log);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.7".into()), None));
+    drop(relay);
+    w.write_config("");
+    // The server did apply it; the next update brings row and DNS together again.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.9")).expect(200, "good 192.0.2.9\n");
+    assert_eq!(w.a(HOME), ["192.0.2.9"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.9".into()), None));
 }
 
 #[test]
@@ -318,6 +345,7 @@ fn update_refused_by_policy_is_dnserr_with_rcode() {
         let r = w.update(&format!("hostname={HOME}&myip6=2001:db8::9"));
         r.expect(200, "dnserr\n");
         assert!(r.log.contains(answer), "{kind:?}: {}", r.log);
+        assert!(!r.log.contains("failed TSIG verification"), "{kind:?}: {}", r.log);
         assert_eq!(w.stored(HOME), (Some("192.0.2.9".into()), None));
         assert!(w.aaaa(HOME).is_empty());
     }

@@ -83,17 +83,13 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `None` after a loud skip line when `program` is missing; a panic instead when
-/// `DDNS_REQUIRE_SERVERS=1` (CI and `scripts/test.sh` set it).
+/// The path of `program`. When it is missing the test fails naming `package`, or, only under
+/// the opt-out `DDNS_SKIP_SERVERS=1`, skips visibly with `None` (see `util::skip`).
+#[track_caller]
 pub fn require_program(program: &str, package: &str) -> Option<PathBuf> {
-    if let Some(p) = find_program(program) {
-        return Some(p);
-    }
-    if std::env::var("DDNS_REQUIRE_SERVERS").as_deref() == Ok("1") {
-        panic!("`{program}` is required (DDNS_REQUIRE_SERVERS=1) but not installed: apt-get install {package}");
-    }
-    eprintln!("SKIPPED: `{program}` not found (apt-get install {package}); set DDNS_REQUIRE_SERVERS=1 to fail instead");
-    None
+    // Read the policy first: an invalid variable fails even when everything is installed.
+    super::skip::policy();
+    find_program(program).or_else(|| super::skip::missing(program, package))
 }
 
 /// A port free on 127.0.0.1 for both UDP and TCP at the time of the call.
@@ -130,8 +126,8 @@ pub struct DnsServer {
 
 impl DnsServer {
     /// Starts a server of `kind` that is primary for each of `zones` (e.g. `dyn.example.test.`)
-    /// and accepts updates signed with `key`. `None` when the server is not installed (see
-    /// [`require_program`]).
+    /// and accepts updates signed with `key`. `None` only when the server is not installed and
+    /// skipping is allowed (see [`require_program`]).
     pub fn start(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
         DnsServer::start_with(kind, zones, key, false)
     }

@@ -6,6 +6,8 @@
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
 pub mod dnsserver;
+pub mod relay;
+pub mod skip;
 pub mod smtp;
 pub mod web;
 
@@ -76,8 +78,8 @@ impl Default for Setup<'_> {
 }
 
 impl World {
-    /// A Knot world with one host, `home.dyn.example.test`. `None` when Knot is not installed
-    /// (and `DDNS_REQUIRE_SERVERS` is not set: then it panics).
+    /// A Knot world with one host, `home.dyn.example.test`. When Knot is not installed the
+    /// test fails; `None` only under the opt-out `DDNS_SKIP_SERVERS=1` (see [`skip`]).
     pub fn knot() -> Option<World> {
         World::new(Setup::default())
     }

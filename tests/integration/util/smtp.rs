@@ -14,9 +14,10 @@ use super::dnsserver::free_port;
 /// The Python interpreters that may carry aiosmtpd: Debian's first, then whatever is on PATH.
 const PYTHONS: &[&str] = &["/usr/bin/python3", "python3"];
 
-/// A Python that can import aiosmtpd; `None` after a loud skip line, or a panic when
-/// `DDNS_REQUIRE_SERVERS=1`.
+/// A Python that can import aiosmtpd. When there is none the test fails, or skips visibly
+/// under `DDNS_SKIP_SERVERS=1` (see `util::skip`).
 pub fn require_aiosmtpd() -> Option<PathBuf> {
+    super::skip::policy();
     for python in PYTHONS {
         let ok = Command::new(python)
             .args(["-c", "import aiosmtpd"])
@@ -28,13 +29,7 @@ pub fn require_aiosmtpd() -> Option<PathBuf> {
             return Some(PathBuf::from(python));
         }
     }
-    if std::env::var("DDNS_REQUIRE_SERVERS").as_deref() == Ok("1") {
-        panic!("python3 with aiosmtpd is required (DDNS_REQUIRE_SERVERS=1): apt-get install python3-aiosmtpd");
-    }
-    eprintln!(
-        "SKIPPED: aiosmtpd not found (apt-get install python3-aiosmtpd); set DDNS_REQUIRE_SERVERS=1 to fail instead"
-    );
-    None
+    super::skip::missing("aiosmtpd", "python3-aiosmtpd")
 }
 
 /// A port for a server that may start later (to test "SMTP down, then up").

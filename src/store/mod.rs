@@ -1,0 +1,190 @@
+//! The database behind one interface: users, hostnames, the digests of their tokens and the
+//! rate-limit table. This module holds the domain types every caller sees and the errors;
+//! each engine is a submodule that holds all of that engine's SQL (today `sqlite`, the
+//! embedded default). Callers never see SQL or the engine. Nothing here knows about DNS or
+//! HTTP; callers pass `now`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+mod sqlite;
+
+pub(crate) use sqlite::Store;
+
+/// A failure of the database layer. Messages say what to fix.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// The file does not exist (CGI mode never creates it).
+    #[error("database `{}` does not exist; create it with `ddns-cgi init-db`", path.display())]
+    Missing { path: PathBuf },
+    /// The file could not be opened or created.
+    #[error("cannot open database `{}`: {source}", path.display())]
+    Open { path: PathBuf, source: std::io::Error },
+    /// The schema was written by a newer ddns-cgi.
+    #[error("database schema version {found} is newer than this ddns-cgi supports ({known}); upgrade ddns-cgi")]
+    TooNew { found: i64, known: i64 },
+    /// A name that must be unique is taken.
+    #[error("{what} `{name}` already exists")]
+    Exists { what: &'static str, name: String },
+    /// Any SQLite error: locked past the busy timeout, read-only, corrupt, I/O. The message
+    /// adds what an operator should do for the common cases.
+    #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// What to fix, for the SQLite failures an operator can act on.
+fn hint(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            " (another process held the lock longer than `database.busy_timeout_ms`; raise it or find the long writer)"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            " (the database file and its directory must be writable by the user the web server runs CGI as)"
+        }
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            " (the file is not a valid ddns-cgi database; restore it from a backup or recreate it with `ddns-cgi init-db`)"
+        }
+        Some(ErrorCode::DiskFull) => " (the disk is full)",
+        _ => "",
+    }
+}
+
+/// How to open the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpenMode {
+    /// Create the file (mode 0600) if it is missing; the admin CLI.
+    Create,
+    /// The file must exist; the request path.
+    Existing,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct User {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) password_hash: String,
+}
+
+/// A hostname row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Host {
+    pub(crate) id: i64,
+    /// Punycode, lower case, no trailing dot.
+    pub(crate) fqdn: String,
+    pub(crate) zone: String,
+    pub(crate) user_id: i64,
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    pub(crate) ipv6: Option<Ipv6Addr>,
+    pub(crate) last_update: Option<i64>,
+    pub(crate) expired: bool,
+    /// Taken offline by its owner: no records in DNS, no addresses in the row.
+    pub(crate) offline: bool,
+}
+
+/// A hostname to create.
+#[derive(Debug)]
+pub(crate) struct NewHost<'a> {
+    pub(crate) fqdn: &'a str,
+    pub(crate) zone: &'a str,
+    pub(crate) user_id: i64,
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+}
+
+/// What to write back after a locked host read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostWrite {
+    /// Nothing changes.
+    None,
+    /// The addresses are current: refresh the last-update time only (`nochg`).
+    Touch { now: i64 },
+    /// The DNS server accepted these addresses with this TTL: store them and clear
+    /// `expired` and `offline`.
+    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, dns_ttl: u32, now: i64 },
+    /// The DNS server removed the host's records on the owner's request: clear the
+    /// addresses (the row never claims more than DNS has) and mark the host offline.
+    Offline { now: i64 },
+}
+
+/// The limits of a token as stored; `None` is no limit. `token` parses and checks them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TokenScope {
+    pub(crate) types: Option<String>,
+    pub(crate) networks: Option<String>,
+    pub(crate) expires_at: Option<i64>,
+}
+
+/// A token's row with its hostname and owner, found by digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenGrant {
+    pub(crate) digest: Vec<u8>,
+    pub(crate) host: Host,
+    pub(crate) owner: User,
+    pub(crate) scope: TokenScope,
+}
+
+/// What `hostname list` shows of a token: its scope and age, never the digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenInfo {
+    pub(crate) scope: TokenScope,
+    pub(crate) created_at: i64,
+}
+
+/// One rate-limit counter to check: rows of `scope`/`key` at or after `since`, of which
+/// there may be at most `max - 1` for the request to go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counter<'a> {
+    pub(crate) scope: &'static str,
+    pub(crate) key: &'a str,
+    pub(crate) since: i64,
+    pub(crate) max: u64,
+}
+
+/// A rate-limit row as it was written, to remove it again when a reservation settles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CountedRow {
+    pub(crate) id: i64,
+    pub(crate) scope: &'static str,
+    pub(crate) key: String,
+    pub(crate) at: i64,
+}
+
+/// A user with the number of hostnames they own, for `user list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UserSummary {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) created_at: i64,
+    pub(crate) n_hosts: i64,
+}
+
+/// A hostname with its owner's name, for `hostname list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostListing {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+    pub(crate) token: Option<TokenInfo>,
+}
+
+/// An expired hostname whose owner has not been told yet, claimed for one mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unnotified {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+    pub(crate) email: String,
+}
+
+/// What one locked expiry chunk saw and did.
+#[derive(Debug)]
+pub(crate) struct ExpiryChunk<T> {
+    /// The candidates read under the lock, in id order; empty when none are left.
+    pub(crate) hosts: Vec<Host>,
+    /// How many rows were marked expired.
+    pub(crate) n_expired: usize,
+    /// What the caller's closure returned.
+    pub(crate) value: T,
+}

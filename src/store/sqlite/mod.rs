@@ -1,0 +1,130 @@
+//! SQLite, the embedded engine: one file, opened per CGI request or per FastCGI worker. It
+//! keeps a schema version (`PRAGMA user_version`) with ordered migrations (`schema`) applied
+//! at open, refuses a schema newer than it knows, and does each read-modify-write in one
+//! `BEGIN IMMEDIATE` transaction. The queries live in one submodule per concern; this file
+//! opens the connection and holds the host row mapping they share.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior};
+
+use super::{Host, OpenMode, StoreError};
+
+mod expiry;
+mod hosts;
+mod ratelimit;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod tokens;
+mod users;
+
+use schema::MIGRATIONS;
+
+/// An open database.
+#[derive(Debug)]
+pub(crate) struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (or creates) the database and applies pending migrations.
+    pub(crate) fn open(path: &Path, busy_timeout: Duration, mode: OpenMode) -> Result<Store, StoreError> {
+        match mode {
+            OpenMode::Create => {
+                // Create the file ourselves so it is 0600 from the first byte: it holds
+                // password hashes. SQLite gives its -wal and -shm files the same mode.
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+            }
+            OpenMode::Existing => {
+                if !path.exists() {
+                    return Err(StoreError::Missing { path: path.to_owned() });
+                }
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(busy_timeout)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // In WAL mode NORMAL fsyncs at checkpoints, not at every commit: a power cut can lose
+        // the last commits but never corrupts the file. That is safe here: a lost row update
+        // only makes the next client update re-send its addresses to DNS.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Brings the schema up to date in one transaction; a no-op when it is current.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let known = MIGRATIONS.len() as i64;
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        if version == known {
+            return Ok(());
+        }
+        // WAL lets readers proceed while one CGI process writes; it is a property of the
+        // file, so it is set once here rather than on every open.
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the lock: a concurrent process may have migrated meanwhile.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}
+
+/// When a host of `hostnames h` is due for expiry at `:due_at`: it expires at all, is not
+/// expired yet, was updated at least `expiry_ttl` seconds before, and has records to remove.
+const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
+    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL)";
+
+/// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
+const HOST_COLUMNS: &str =
+    "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline";
+
+/// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
+const N_HOST_COLUMNS: usize = 11;
+
+fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
+    let ipv4: Option<String> = r.get(6)?;
+    let ipv6: Option<String> = r.get(7)?;
+    Ok(Host {
+        id: r.get(0)?,
+        fqdn: r.get(1)?,
+        zone: r.get(2)?,
+        user_id: r.get(3)?,
+        dns_ttl: r.get(4)?,
+        expiry_ttl: r.get(5)?,
+        // Only this module writes these columns, always from parsed addresses.
+        ipv4: ipv4.and_then(|s| s.parse().ok()),
+        ipv6: ipv6.and_then(|s| s.parse().ok()),
+        last_update: r.get(8)?,
+        expired: r.get(9)?,
+        offline: r.get(10)?,
+    })
+}
+
+fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {
+    let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = ?1");
+    Ok(conn.query_row(&sql, [fqdn], host_from).optional()?)
+}

@@ -1,0 +1,52 @@
+//! The schema as ordered migrations: entry `i` brings a database from version `i` to `i + 1`
+//! (`PRAGMA user_version`). Append only; never edit an entry that has shipped.
+
+/// Ordered migrations; entry `i` brings the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        email         TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE hostnames (
+        id          INTEGER PRIMARY KEY,
+        fqdn        TEXT NOT NULL UNIQUE,
+        zone        TEXT NOT NULL,
+        user_id     INTEGER NOT NULL REFERENCES users(id),
+        dns_ttl     INTEGER NOT NULL,
+        expiry_ttl  INTEGER NOT NULL,
+        ipv4        TEXT,
+        ipv6        TEXT,
+        last_update INTEGER,
+        expired     INTEGER NOT NULL DEFAULT 0,
+        notified    INTEGER NOT NULL DEFAULT 1,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX hostnames_user ON hostnames(user_id);
+    -- One row per counted request; `scope` is e.g. `bad-addr`, `key` the address or user.
+    CREATE TABLE rate_limit (
+        scope TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        at    INTEGER NOT NULL
+    );
+    CREATE INDEX rate_limit_lookup ON rate_limit(scope, key, at);",
+    // Offline hosts (dyndns2 `offline=yes`, `/nic/delete`): their records were removed on
+    // request and the row's addresses cleared; the next update with an address restores them.
+    "ALTER TABLE hostnames ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;",
+    // Per-host tokens: at most one per hostname (a new one replaces it), found by the
+    // SHA-256 digest of the token, which is all that is stored. A scope column left NULL
+    // means no limit; `types` and `networks` are comma-separated lists, `expires_at` the
+    // first second the token no longer works. Deleting the hostname deletes its token.
+    "CREATE TABLE tokens (
+        hostname_id INTEGER PRIMARY KEY REFERENCES hostnames(id) ON DELETE CASCADE,
+        digest      BLOB NOT NULL,
+        types       TEXT,
+        networks    TEXT,
+        expires_at  INTEGER,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX tokens_digest ON tokens(digest);",
+];

@@ -1,0 +1,261 @@
+//! Unit tests of the SQLite engine against temporary database files.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{MIGRATIONS, Store};
+use crate::store::{CountedRow, Counter, HostWrite, NewHost, OpenMode, StoreError, TokenInfo, TokenScope};
+
+fn temp_store() -> (PathBuf, Store) {
+    let dir = std::env::temp_dir().join(format!("ddns-cgi-store-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("t.db");
+    let store = Store::open(&path, Duration::from_secs(1), OpenMode::Create).expect("open");
+    (dir, store)
+}
+
+fn rand_suffix() -> u64 {
+    getrandom::u64().expect("random")
+}
+
+#[test]
+fn created_0600_and_migrated_idempotently() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, store) = temp_store();
+    let path = dir.join("t.db");
+    assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert_eq!(store.schema_version().expect("v"), MIGRATIONS.len() as i64);
+    drop(store);
+    let again = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect("reopen");
+    assert_eq!(again.schema_version().expect("v"), MIGRATIONS.len() as i64);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn version_1_database_gains_the_offline_column() {
+    let dir = std::env::temp_dir().join(format!("ddns-cgi-store-v1-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("t.db");
+    {
+        let conn = Connection::open(&path).expect("create");
+        conn.execute_batch(MIGRATIONS[0]).expect("version 1 schema");
+        conn.pragma_update(None, "user_version", 1).expect("version");
+        conn.execute_batch(
+            "INSERT INTO users (name, email, password_hash, created_at) VALUES ('alice', 'a@example.com', 'h', 1);
+             INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, ipv4, created_at)
+             VALUES ('h.dyn.example.com', 'dyn.example.com', 1, 60, 0, '192.0.2.1', 1);",
+        )
+        .expect("rows");
+    }
+    let store = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect("migrate");
+    assert_eq!(store.schema_version().expect("v"), MIGRATIONS.len() as i64);
+    let h = store.host("h.dyn.example.com").expect("q").expect("h");
+    assert_eq!((h.ipv4, h.offline), (Some("192.0.2.1".parse().expect("ip")), false));
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn refuses_newer_schema() {
+    let (dir, store) = temp_store();
+    store.conn.pragma_update(None, "user_version", 99).expect("set");
+    drop(store);
+    let err = Store::open(&dir.join("t.db"), Duration::from_secs(1), OpenMode::Existing).expect_err("too new");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "database schema version 99 is newer than this ddns-cgi supports ({}); upgrade ddns-cgi",
+            MIGRATIONS.len()
+        )
+    );
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn missing_database_is_not_created_in_existing_mode() {
+    let path = std::env::temp_dir().join(format!("ddns-cgi-none-{}.db", rand_suffix()));
+    let err = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect_err("missing");
+    assert!(matches!(err, StoreError::Missing { .. }));
+    assert!(!path.exists());
+}
+
+fn counters(max: u64, since: i64) -> [Counter<'static>; 2] {
+    [Counter { scope: "bad-addr", key: "192.0.2.1", since, max }, Counter { scope: "bad-user", key: "u", since, max }]
+}
+
+fn n_rows(store: &Store, scope: &str) -> i64 {
+    store.conn.query_row("SELECT COUNT(*) FROM rate_limit WHERE scope = ?1", [scope], |r| r.get(0)).expect("count")
+}
+
+#[test]
+fn rate_limit_reserve_counts_settle_and_trim() {
+    let (dir, mut store) = temp_store();
+    let rows = || vec![("bad-addr", "192.0.2.1".to_owned()), ("bad-user", "u".to_owned())];
+    let first = store.rate_limit_reserve(&counters(2, 0), &rows(), 100, 0).expect("reserve").expect("under");
+    assert_eq!(first.iter().map(|r| (r.scope, r.at)).collect::<Vec<_>>(), [("bad-addr", 100), ("bad-user", 100)]);
+    let second = store.rate_limit_reserve(&counters(2, 0), &rows(), 101, 0).expect("reserve").expect("under");
+    // Two reservations stand: the third attempt is over, and writes nothing.
+    let [addr, _] = counters(2, 0);
+    assert_eq!(store.rate_limit_over(&counters(2, 0)).expect("read"), Some((addr, 2)));
+    assert_eq!(store.rate_limit_reserve(&counters(2, 0), &rows(), 102, 0).expect("reserve"), Err((addr, 2)));
+    assert_eq!(n_rows(&store, "bad-addr"), 2);
+    // Only rows inside the window count.
+    assert_eq!(store.rate_limit_over(&counters(2, 101)).expect("read"), None);
+    // Good: the reservation goes, a good row comes; the other reservation stays bad.
+    store.rate_limit_settle(&second, &[("good-addr", "192.0.2.1".to_owned())], 101).expect("settle");
+    assert_eq!((n_rows(&store, "bad-addr"), n_rows(&store, "bad-user"), n_rows(&store, "good-addr")), (1, 1, 1));
+    // Settling removes only the rows it wrote, even when another row has the same id.
+    let stale = CountedRow { id: first[0].id, scope: "bad-addr", key: "192.0.2.9".to_owned(), at: 100 };
+    store.rate_limit_settle(&[stale], &[], 102).expect("settle");
+    assert_eq!(n_rows(&store, "bad-addr"), 1);
+    // Reserving trims rows older than the cut-off.
+    store.rate_limit_reserve(&counters(9, 0), &rows(), 300, 200).expect("reserve").expect("under");
+    assert_eq!((n_rows(&store, "bad-addr"), n_rows(&store, "good-addr")), (1, 0));
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn rate_limit_reservation_fails_closed_when_locked() {
+    let (dir, mut store) = temp_store();
+    store.conn.busy_timeout(Duration::from_millis(50)).expect("timeout");
+    let rows = vec![("bad-addr", "192.0.2.1".to_owned())];
+    let reserved = store.rate_limit_reserve(&counters(5, 0), &rows, 100, 0).expect("reserve").expect("under");
+    let holder = Connection::open(dir.join("t.db")).expect("second connection");
+    holder.execute_batch("BEGIN IMMEDIATE; DELETE FROM users;").expect("hold the write lock");
+    // Neither a new reservation nor the settling of the old one gets through...
+    assert!(store.rate_limit_reserve(&counters(5, 0), &rows, 101, 0).is_err());
+    assert!(store.rate_limit_settle(&reserved, &[], 101).is_err());
+    holder.execute_batch("ROLLBACK").expect("release");
+    // ... and the reserved row still counts as bad.
+    assert_eq!(n_rows(&store, "bad-addr"), 1);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn recent_password_hashes_are_bounded_and_newest_first() {
+    let (dir, mut store) = temp_store();
+    assert!(store.recent_password_hashes(2).expect("q").is_empty());
+    for i in 0..3 {
+        store.add_user(&format!("u{i}"), "u@example.com", &format!("hash{i}"), 1).expect("user");
+    }
+    assert_eq!(store.recent_password_hashes(2).expect("q"), ["hash2", "hash1"]);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn locked_write_rolls_back_on_error() {
+    let (dir, mut store) = temp_store();
+    store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+    let user = store.user("alice").expect("q").expect("some");
+    let new =
+        NewHost { fqdn: "h.dyn.example.com", zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+    store.add_host(&new, 1).expect("host");
+    assert!(matches!(store.add_host(&new, 1), Err(StoreError::Exists { .. })));
+
+    let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
+    let r: Result<(), StoreError> =
+        store.with_host_locked("h.dyn.example.com", |_| Err(StoreError::Exists { what: "x", name: "y".into() }));
+    assert!(r.is_err());
+    assert_eq!(store.host("h.dyn.example.com").expect("q").expect("h").ipv4, None);
+
+    store
+        .with_host_locked::<_, StoreError>("h.dyn.example.com", |h| {
+            assert!(h.is_some());
+            Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 120, now: 5 }, ()))
+        })
+        .expect("write");
+    let h = store.host("h.dyn.example.com").expect("q").expect("h");
+    assert_eq!((h.ipv4, h.ipv6, h.dns_ttl, h.last_update, h.expired), (Some(ip), None, 120, Some(5), false));
+
+    // Offline clears the addresses; the next address write brings the host back.
+    store
+        .with_host_locked::<_, StoreError>("h.dyn.example.com", |_| Ok((HostWrite::Offline { now: 6 }, ())))
+        .expect("offline");
+    let h = store.host("h.dyn.example.com").expect("q").expect("h");
+    assert_eq!((h.ipv4, h.ipv6, h.last_update, h.offline), (None, None, Some(6), true));
+    store
+        .with_host_locked::<_, StoreError>("h.dyn.example.com", |_| {
+            Ok((HostWrite::Addresses { ipv4: None, ipv6: None, dns_ttl: 120, now: 7 }, ()))
+        })
+        .expect("write");
+    assert!(!store.host("h.dyn.example.com").expect("q").expect("h").offline);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn tokens_are_found_by_digest_replaced_revoked_and_deleted_with_the_host() {
+    let (dir, mut store) = temp_store();
+    store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+    let user = store.user("alice").expect("q").expect("some");
+    for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
+        let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+        store.add_host(&new, 1).expect("host");
+    }
+    let scope = TokenScope { types: Some("A".into()), networks: None, expires_at: Some(99) };
+    assert!(!store.set_token("nobody.dyn.example.com", &[1; 32], &scope, 5).expect("set"));
+    assert!(store.set_token("a.dyn.example.com", &[1; 32], &scope, 5).expect("set"));
+    let grant = store.token(&[1; 32]).expect("q").expect("found");
+    assert_eq!((grant.host.fqdn.as_str(), grant.owner.name.as_str()), ("a.dyn.example.com", "alice"));
+    assert_eq!((grant.digest, grant.scope), (vec![1; 32], scope.clone()));
+    assert_eq!(store.token(&[2; 32]).expect("q"), None);
+    // A new token replaces the old one.
+    assert!(store.set_token("a.dyn.example.com", &[2; 32], &TokenScope::default(), 6).expect("set"));
+    assert_eq!(store.token(&[1; 32]).expect("q"), None);
+    assert_eq!(store.token(&[2; 32]).expect("q").expect("found").scope, TokenScope::default());
+    let listed: Vec<_> = store.hosts(None).expect("list").into_iter().map(|l| l.token).collect();
+    assert_eq!(listed, [Some(TokenInfo { scope: TokenScope::default(), created_at: 6 }), None]);
+    // Revoked; revoking again finds nothing.
+    assert_eq!(store.revoke_token("a.dyn.example.com").expect("revoke"), Some(true));
+    assert_eq!(store.revoke_token("a.dyn.example.com").expect("revoke"), Some(false));
+    assert_eq!(store.revoke_token("nobody.dyn.example.com").expect("revoke"), None);
+    assert_eq!(store.token(&[2; 32]).expect("q"), None);
+    // Deleting the hostname deletes its token.
+    assert!(store.set_token("b.dyn.example.com", &[3; 32], &scope, 7).expect("set"));
+    assert!(store.delete_host_locked::<StoreError>("b.dyn.example.com", |_| Ok(())).expect("delete"));
+    let n: i64 = store.conn.query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0)).expect("count");
+    assert_eq!(n, 0);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
+    let (dir, mut store) = temp_store();
+    store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+    let user = store.user("alice").expect("q").expect("some");
+    for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
+        let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 60 };
+        store.add_host(&new, 1).expect("host");
+        let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
+        store
+            .with_host_locked::<_, StoreError>(fqdn, |_| {
+                Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 60, now: 100 }, ()))
+            })
+            .expect("write");
+    }
+    // Not due at 159, due at 160.
+    let chunk = store.expire_locked("dyn.example.com", 0, 10, 159, |h| (Vec::new(), h.len())).expect("chunk");
+    assert_eq!(chunk.value, 0);
+    // Only the host the closure reports as deleted is marked.
+    let chunk = store
+        .expire_locked("dyn.example.com", 0, 10, 160, |h| (h.first().map(|h| h.id).into_iter().collect(), h.len()))
+        .expect("chunk");
+    assert_eq!((chunk.value, chunk.n_expired), (2, 1));
+    assert!(store.host("a.dyn.example.com").expect("q").expect("h").expired);
+    assert!(!store.host("b.dyn.example.com").expect("q").expect("h").expired);
+
+    let claimed = store.claim_unnotified().expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].owner.as_str(), claimed[0].email.as_str()), ("alice", "a@example.com"));
+    assert!(store.claim_unnotified().expect("claim again").is_empty());
+    store.unclaim_notified(&[claimed[0].host.id]).expect("unclaim");
+    assert_eq!(store.claim_unnotified().expect("retry").len(), 1);
+
+    store
+        .conn
+        .execute("INSERT INTO rate_limit (scope, key, at) VALUES ('s', 'k', 5), ('s', 'k', 50)", [])
+        .expect("rows");
+    assert_eq!(store.trim_rate_limit(50).expect("trim"), 1);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
