@@ -1,8 +1,10 @@
 # Shell helpers shared by the demo and the benchmark scripts. Source it; it defines:
 #   start_knot DIR ZONE SECRET   start a throwaway knotd for ZONE on a random loopback port,
 #                                accepting updates signed with hmac-sha256 key `ddns-key`;
-#                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root);
-#                                a DIR/ZONE.zone written beforehand is served as it is
+#                                sets KNOT_PORT and KNOT_PID (runs as `knot` when root); the
+#                                key, ACL and zone are the shipped contrib/knot/ddns-cgi.conf,
+#                                the zone file contrib/knot/dyn.example.com.zone unless a
+#                                DIR/ZONE.zone written beforehand is to be served as it is
 #   stop_knot                    kill it
 #   await_ready PID PROBE...     poll PROBE until it succeeds (0) or PID dies / 5 s pass, in
 #                                which case PID is killed and reaped (1)
@@ -11,12 +13,10 @@
 start_knot() {
   local dir="$1" zone="$2" secret="$3" try
   mkdir -p "$dir"
-  [ -f "$dir/$zone.zone" ] || cat >"$dir/$zone.zone" <<ZONE
-\$TTL 300
-@    SOA ns1.$zone. hostmaster.$zone. 1 3600 600 86400 60
-@    NS  ns1.$zone.
-ns1  A   127.0.0.1
-ZONE
+  [ -f "$dir/$zone.zone" ] || cp contrib/knot/dyn.example.com.zone "$dir/$zone.zone"
+  # The shipped snippet with this zone and key; base64 has no `|`.
+  sed -e "s|REPLACE-WITH-BASE64-SECRET|$secret|" -e "s|dyn\.example\.com|$zone|g" \
+    contrib/knot/ddns-cgi.conf >"$dir/ddns-cgi.conf"
   for try in 1 2 3 4 5; do
     KNOT_PORT=$((20000 + RANDOM % 40000))
     cat >"$dir/knot.conf" <<CONF
@@ -29,23 +29,12 @@ database:
 log:
   - target: "$dir/knot.log"
     any: info
-key:
-  - id: ddns-key
-    algorithm: hmac-sha256
-    secret: $secret
-acl:
-  - id: ddns-update
-    key: ddns-key
-    action: update
 template:
   - id: default
     storage: "$dir"
     zonefile-sync: -1
     journal-content: all
-zone:
-  - domain: $zone
-    file: "$zone.zone"
-    acl: ddns-update
+include: "$dir/ddns-cgi.conf"
 CONF
     if [ "$(id -u)" -eq 0 ]; then chown -R knot:knot "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
     knotd -c "$dir/knot.conf" >"$dir/stdout.log" 2>&1 &
@@ -59,7 +48,7 @@ CONF
 }
 
 knot_answers() {
-  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$1" SOA +short 2>/dev/null | grep -q ns1
+  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$1" SOA +short 2>/dev/null | grep -q hostmaster
 }
 
 await_ready() {

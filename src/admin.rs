@@ -6,18 +6,23 @@
 //! this module prints nothing itself.
 
 use std::fmt::Write as _;
+use std::fs::OpenOptions;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use crate::auth::token::{self, Scope};
-use crate::cli::{self, CliError, HostnameCommand, UserCommand};
+use crate::check::{self, Identity};
+use crate::cli::{self, CliError, HostnameCommand, RatelimitCommand, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
+use crate::ratelimit;
 use crate::request::normalize_hostname;
-use crate::store::{Host, HostListing, Store, StoreError, TokenInfo, UserSummary};
+use crate::store::{Host, HostListing, OpenMode, Store, StoreError, TokenInfo, UserSummary};
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +201,136 @@ pub(crate) fn hostname(
     }
 }
 
+/// `init-db`: creates the database (0600) or migrates it. With `owner`, the file (and its
+/// directory when this command creates it) is that user's before SQLite writes a byte, so the
+/// -wal and -shm files SQLite creates beside it get that owner too (SQLite gives them the
+/// database's owner when it runs as root). Without `owner`, a database owned by root gets a
+/// warning: the web server cannot write it, and every update would answer `911`.
+pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result<String, CliError> {
+    let path = &config.database.path;
+    let owner = match owner {
+        Some(name) => Some(check::Accounts::load().user(name).ok_or_else(|| cli::user_unknown(name))?),
+        None => None,
+    };
+    let failed =
+        |what: &str, p: &Path, e: std::io::Error| CliError::failure(format!("cannot {what} `{}`: {e}", p.display()));
+    let give = |p: &Path, o: &Identity| {
+        std::os::unix::fs::chown(p, Some(o.uid), o.gids.first().copied())
+            .map_err(|e| failed(&format!("give to `{}`", o.name), p, e))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| failed("create directory", dir, e))?;
+        if let Some(o) = &owner {
+            give(dir, o)?;
+        }
+    }
+    if let Some(o) = &owner {
+        // Created here, 0600 from the first byte, so it is never root's with data in it.
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| failed("create", path, e))?;
+        give(path, o)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = PathBuf::from(side);
+            if side.exists() {
+                give(&side, o)?;
+            }
+        }
+    }
+    let version = Store::open(path, config.database.busy_timeout, OpenMode::Create)?.schema_version()?;
+    let shown = path.display();
+    match owner {
+        Some(o) => Ok(format!("database {shown} ready (schema version {version}, owned by `{}`)\n", o.name)),
+        None => {
+            if std::fs::metadata(path).is_ok_and(|m| m.uid() == 0) {
+                log.warn(format_args!(
+                    "database `{shown}` is owned by root: a web server running ddns-cgi as another user cannot write it and every update answers `911`; give it to that user with `ddns-cgi init-db --owner www-data`"
+                ));
+            }
+            Ok(format!("database {shown} ready (schema version {version})\n"))
+        }
+    }
+}
+
+/// `ratelimit list` and `ratelimit clear`: the counters behind `abuse` answers.
+pub(crate) fn ratelimit(
+    config: &Config,
+    store: &mut Store,
+    command: RatelimitCommand,
+    now: i64,
+) -> Result<String, CliError> {
+    let limits = &config.rate_limit;
+    match command {
+        RatelimitCommand::List { output } => {
+            let longest = limits.good_window_seconds.max(limits.bad_window_seconds);
+            let mut rows = Vec::new();
+            for counter in store.rate_limit_counters(now - i64::from(longest))? {
+                let Some((window, max)) = ratelimit::limit_of(limits, &counter.scope) else { continue };
+                let since = now - i64::from(window);
+                let counted: Vec<i64> = counter.at.iter().copied().filter(|t| *t >= since).collect();
+                if counted.is_empty() {
+                    continue;
+                }
+                // A request passes once fewer than `max` rows are inside its window: when the
+                // oldest rows beyond `max - 1` have left it, one second after they are older
+                // than the window.
+                let max_rows = usize::try_from(max).unwrap_or(usize::MAX);
+                let until =
+                    counted.len().checked_sub(max_rows).and_then(|i| counted.get(i)).map(|t| t + i64::from(window) + 1);
+                rows.push((counter.scope, counter.key, counted.len(), max, window, until));
+            }
+            if output.json {
+                let items: Vec<CounterJson<'_>> = rows
+                    .iter()
+                    .map(|(scope, key, n, max, window, until)| CounterJson {
+                        scope,
+                        key,
+                        n_requests: *n,
+                        max_requests: *max,
+                        window_seconds: *window,
+                        limited_until: *until,
+                    })
+                    .collect();
+                return json(&items);
+            }
+            let rows = rows
+                .into_iter()
+                .map(|(scope, key, n, max, window, until)| {
+                    vec![
+                        scope,
+                        key,
+                        n.to_string(),
+                        max.to_string(),
+                        window.to_string(),
+                        until.map_or_else(|| "-".to_owned(), crate::log::rfc3339),
+                    ]
+                })
+                .collect();
+            Ok(table(&["SCOPE", "KEY", "REQUESTS", "LIMIT", "WINDOW", "LIMITED_UNTIL"], rows))
+        }
+        RatelimitCommand::Clear { key: None } => {
+            let n = store.clear_rate_limit(None)?;
+            Ok(format!("cleared {n} rate-limit {}\n", rows_word(n)))
+        }
+        RatelimitCommand::Clear { key: Some(arg) } => {
+            match store.clear_rate_limit(Some(&ratelimit::keys_for(limits, &arg)))? {
+                0 => Err(CliError::not_found(format!("no rate-limit rows of `{arg}`"))),
+                n => Ok(format!("cleared {n} rate-limit {} of `{arg}`\n", rows_word(n))),
+            }
+        }
+    }
+}
+
+fn rows_word(n: usize) -> &'static str {
+    if n == 1 { "row" } else { "rows" }
+}
+
 /// Why `hostname modify` failed: a bad value, or DNS/database.
 #[derive(Debug)]
 enum ModifyError {
@@ -299,6 +434,18 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
     let mut out = serde_json::to_string(value).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
     out.push('\n');
     Ok(out)
+}
+
+/// One counter of `ratelimit list --json`; `limited_until` (seconds since the epoch) is
+/// `null` while requests still pass.
+#[derive(Serialize)]
+struct CounterJson<'a> {
+    scope: &'a str,
+    key: &'a str,
+    n_requests: usize,
+    max_requests: u32,
+    window_seconds: u32,
+    limited_until: Option<i64>,
 }
 
 /// One user of `user list --json`.

@@ -3,13 +3,14 @@
 //! 2: usage or failure); `main` prints it. Messages never contain passwords.
 
 use std::io::{BufRead as _, IsTerminal as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin;
 use crate::auth;
 use crate::auth::token;
+use crate::check;
 use crate::config::{self, Config};
 use crate::expire;
 use crate::log::Log;
@@ -42,7 +43,9 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create the database, or migrate it to the current schema (idempotent)
-    InitDb,
+    InitDb(InitDbArgs),
+    /// Check the configuration against the files, the DNS servers, the log and the mail relay
+    Check(CheckArgs),
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
@@ -70,6 +73,40 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Show or clear the rate-limit counters (the reason for `abuse` answers)
+    #[command(subcommand)]
+    Ratelimit(RatelimitCommand),
+}
+
+#[derive(Debug, Default, Args)]
+pub(crate) struct InitDbArgs {
+    /// Give the database to this user (the web server's, e.g. `www-data`): the file, created
+    /// 0600, and its directory when this command creates it
+    #[arg(long, value_name = "USER")]
+    pub(crate) owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Judge file access as this user (the one the web server runs ddns-cgi as) [default: the
+    /// user running the check]
+    #[arg(long, value_name = "USER")]
+    pub(crate) as_user: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RatelimitCommand {
+    /// List the counters within their windows, and until when each one answers `abuse`
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Clear the counters of one client address or user name, or all of them
+    Clear {
+        /// A client address (any address of a counted IPv6 prefix names the prefix), a key as
+        /// `ratelimit list` shows it, or a user name [default: every counter]
+        key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +118,7 @@ pub(crate) enum UserCommand {
     },
     /// Delete a user who owns no hostnames (with --force: delete them too, records first)
     Delete {
+        /// User name
         name: String,
         /// Also delete the user's hostnames, removing their DNS records first
         #[arg(long)]
@@ -88,15 +126,23 @@ pub(crate) enum UserCommand {
     },
     /// Set a user's password; prompted for twice, or read from stdin
     Passwd {
+        /// User name
         name: String,
         #[command(flatten)]
         password: PasswordArgs,
     },
     /// Set a user's email address
-    Email { name: String, email: String },
+    Email {
+        /// User name
+        name: String,
+        /// New address for the expiry mails
+        email: String,
+    },
     /// Add a user; the password is prompted for twice, or read from stdin
     Add {
+        /// User name: letters, digits, `.`, `_`, `-` or `@`, at most 64
         name: String,
+        /// Address the expiry mails go to
         email: String,
         #[command(flatten)]
         password: PasswordArgs,
@@ -137,6 +183,7 @@ pub(crate) enum HostnameCommand {
     },
     /// Change a hostname's TTLs; live records are re-published with a new `--dns-ttl`
     Modify {
+        /// Hostname (IDN names are accepted)
         fqdn: String,
         /// TTL of the published A/AAAA records, 1..=86400
         #[arg(long, value_name = "N")]
@@ -146,9 +193,13 @@ pub(crate) enum HostnameCommand {
         expiry_ttl: Option<u32>,
     },
     /// Delete a hostname, removing its A/AAAA records from DNS first
-    Delete { fqdn: String },
+    Delete {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+    },
     /// Create a token that updates only this hostname (printed once), replacing its old one
     Token {
+        /// Hostname the token may update
         fqdn: String,
         /// Remove the hostname's token instead
         #[arg(long, conflicts_with_all = ["types", "from", "expires"])]
@@ -164,11 +215,15 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "DATE")]
         expires: Option<String>,
     },
-    /// Add a hostname for USER inside a configured ZONE
+    /// Add a hostname for USER inside a configured zone
     Add {
+        /// Owner of the hostname
         user: String,
+        /// Hostname (IDN names are accepted)
         fqdn: String,
-        zone: String,
+        /// Configured zone the hostname lives in [default: the longest configured zone that
+        /// ends the hostname]
+        zone: Option<String>,
         /// TTL of the published A/AAAA records, 1..=86400 [default: defaults.dns_ttl]
         #[arg(long, value_name = "N")]
         dns_ttl: Option<u32>,
@@ -205,13 +260,15 @@ impl From<StoreError> for CliError {
 /// Runs an admin command. `now` is the clock, in seconds since the epoch. Returns what to
 /// print on stdout.
 pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Result<String, CliError> {
+    // Before the database is opened: `--owner` must own the file before SQLite writes to it.
+    if let Command::InitDb(args) = &command {
+        return admin::init_db(config, args.owner.as_deref(), log);
+    }
     let mut store = Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Create)?;
     match command {
-        Command::InitDb => Ok(format!(
-            "database {} ready (schema version {})\n",
-            config.database.path.display(),
-            store.schema_version()?
-        )),
+        Command::InitDb(_) => Err(CliError::failure("`init-db` opens the database itself")),
+        Command::Check(_) => Err(CliError::failure("`check` runs before the config is loaded")),
+        Command::Ratelimit(command) => admin::ratelimit(config, &mut store, command, now),
         Command::User(UserCommand::Add { name, email, password }) => {
             validate_user_name(&name)?;
             check_email(&email)?;
@@ -227,13 +284,18 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             let Some(owner) = store.user(&user)? else {
                 return Err(CliError::not_found(format!("user `{user}` does not exist")));
             };
-            let zone_name = normalize_hostname(&zone)
-                .ok_or_else(|| CliError::failure(format!("`{zone}` is not a valid zone name")))?;
-            let Some(zone_cfg) = config.zone(&zone_name) else {
-                return Err(CliError::failure(format!("zone `{zone}` is not configured in {}", config.path.display())));
-            };
             let fqdn_ascii = normalize_hostname(&fqdn)
                 .ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
+            let zone_cfg = match &zone {
+                Some(zone) => {
+                    let zone_name = normalize_hostname(zone)
+                        .ok_or_else(|| CliError::failure(format!("`{zone}` is not a valid zone name")))?;
+                    config.zone(&zone_name).ok_or_else(|| {
+                        CliError::failure(format!("zone `{zone}` is not configured in {}", config.path.display()))
+                    })?
+                }
+                None => zone_of_host(config, &fqdn_ascii)?,
+            };
             let zone_str = zone_cfg.name_str();
             if fqdn_ascii != zone_str && !fqdn_ascii.ends_with(&format!(".{zone_str}")) {
                 return Err(CliError::failure(format!("`{fqdn}` is not inside zone `{zone_str}`")));
@@ -273,6 +335,24 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
     }
 }
 
+/// `check`: resolves the user whose access is judged, then runs every check on the config at
+/// `path` (which may not even parse: that is the first item).
+pub(crate) fn check(path: &Path, args: &CheckArgs, now: i64) -> Result<check::Report, CliError> {
+    let accounts = check::Accounts::load();
+    let user = match &args.as_user {
+        Some(name) => accounts.user(name).ok_or_else(|| user_unknown(name))?,
+        None => accounts
+            .current()
+            .ok_or_else(|| CliError::failure("cannot tell which user this process runs as; give `--as-user`"))?,
+    };
+    Ok(check::run(path, &user, &accounts, now))
+}
+
+/// For `--as-user` and `--owner`.
+pub(crate) fn user_unknown(name: &str) -> CliError {
+    CliError::failure(format!("user `{name}` does not exist (not in /etc/passwd)"))
+}
+
 /// TTL bounds shared by every command that sets them.
 pub(crate) fn check_ttls(dns_ttl: u32, expiry_ttl: u32) -> Result<(), CliError> {
     if !(1..=86_400).contains(&dns_ttl) {
@@ -308,8 +388,35 @@ pub(crate) fn validate_user_name(name: &str) -> Result<(), CliError> {
     }
 }
 
+/// The configured zone a hostname belongs to: the longest zone name that is the hostname or
+/// ends it at a label boundary (`a.sub.dyn.example.com` is in `sub.dyn.example.com` when both
+/// that and `dyn.example.com` are configured).
+fn zone_of_host<'a>(config: &'a Config, fqdn: &str) -> Result<&'a config::Zone, CliError> {
+    config
+        .zones
+        .iter()
+        .filter(|z| {
+            let zone = z.name_str();
+            fqdn == zone || fqdn.strip_suffix(zone.as_str()).is_some_and(|rest| rest.ends_with('.'))
+        })
+        .max_by_key(|z| z.name.num_labels())
+        .ok_or_else(|| {
+            let zones: Vec<String> = config.zones.iter().map(|z| format!("`{}`", z.name_str())).collect();
+            CliError::failure(format!(
+                "`{fqdn}` is not inside any configured zone ({}); add a `[[zones]]` entry to {}",
+                zones.join(", "),
+                config.path.display()
+            ))
+        })
+}
+
 pub(crate) fn read_password(args: &PasswordArgs) -> Result<String, CliError> {
-    let password = if args.password_stdin || !std::io::stdin().is_terminal() {
+    // Without the flag the password is prompted for; a pipe or /dev/null on stdin is a
+    // script that forgot the flag, not an empty password.
+    if !args.password_stdin && !std::io::stdin().is_terminal() {
+        return Err(CliError::failure("no terminal to ask for the password on; pipe it in with `--password-stdin`"));
+    }
+    let password = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()

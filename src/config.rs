@@ -121,6 +121,9 @@ pub(crate) struct TsigKey {
     pub(crate) name: Name,
     pub(crate) algorithm: TsigAlgorithm,
     pub(crate) secret: Secret<Vec<u8>>,
+    /// The key file it was read from; `None` when it is inline in the config file, which
+    /// then holds a secret (`ddns-cgi check` checks who can read either).
+    pub(crate) file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -176,6 +179,9 @@ pub(crate) struct LogConfig {
     pub(crate) level: Level,
     pub(crate) log_requests: bool,
     pub(crate) target: LogTarget,
+    /// With a syslog or file target, the lines at this level or more severe (and at `level`)
+    /// also go to stderr, the web server's error log; `None`: none do.
+    pub(crate) stderr_level: Option<Level>,
 }
 
 /// Where log lines go (`[log] target`).
@@ -405,6 +411,7 @@ struct RawLog {
     syslog_socket: Option<PathBuf>,
     syslog_facility: Option<String>,
     log_file: Option<PathBuf>,
+    stderr_level: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -434,6 +441,17 @@ struct RawParams {
     ipv6_prefix: Option<Vec<String>>,
     username: Option<Vec<String>>,
     password: Option<Vec<String>>,
+}
+
+/// A `[log]` level name; `warn` is accepted for `warning`.
+fn parse_level(s: &str) -> Option<Level> {
+    match s.to_ascii_lowercase().as_str() {
+        "debug" => Some(Level::Debug),
+        "info" => Some(Level::Info),
+        "warning" | "warn" => Some(Level::Warn),
+        "error" => Some(Level::Error),
+        _ => None,
+    }
 }
 
 /// A bare `local@domain` address the expiry mail can be sent to: what `from_address` and
@@ -641,14 +659,21 @@ impl Validator<'_> {
             Some(h) => Some(self.header_to_cgi(h)?),
         };
 
-        let level = match raw.log.level.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("info") => Level::Info,
-            Some("debug") => Level::Debug,
-            Some("warning") | Some("warn") => Level::Warn,
-            Some("error") => Level::Error,
-            Some(other) => {
-                return Err(self.invalid("log.level", format!("must be debug, info, warning or error, got `{other}`")));
-            }
+        let level = match raw.log.level.as_deref() {
+            None => Level::Info,
+            Some(s) => parse_level(s).ok_or_else(|| {
+                self.invalid("log.level", format!("must be debug, info, warning or error, got `{s}`"))
+            })?,
+        };
+        // Under nginx + fcgiwrap every stderr line is logged as `[error] FastCGI sent in
+        // stderr`, and Apache stamps none of them: with a syslog or file target, stderr keeps
+        // only what needs attention.
+        let stderr_level = match raw.log.stderr_level.as_deref() {
+            None => Some(Level::Warn),
+            Some(s) if s.eq_ignore_ascii_case("off") => None,
+            Some(s) => Some(parse_level(s).ok_or_else(|| {
+                self.invalid("log.stderr_level", format!("must be debug, info, warning, error or off, got `{s}`"))
+            })?),
         };
 
         // Defaults follow the argon2 crate's recommendation (OWASP: m=19 MiB, t=2, p=1).
@@ -684,6 +709,7 @@ impl Validator<'_> {
                 level,
                 log_requests: raw.log.log_requests.unwrap_or(false),
                 target: self.log_target(&raw.log)?,
+                stderr_level,
             },
             auth,
             endpoints,
@@ -872,7 +898,7 @@ impl Validator<'_> {
                 let text = read_bounded(&file)
                     .map_err(|e| self.invalid(&key, format!("cannot read `{}`: {e}", file.display())))?;
                 parse_key_file(&text)
-                    .map(Some)
+                    .map(|k| Some(TsigKey { file: Some(file.clone()), ..k }))
                     .map_err(|m| self.invalid(&key, format!("{m} (key file `{}`)", file.display())))
             }
             (None, None) => Ok(None),
@@ -973,7 +999,7 @@ fn make_key(alg: &str, name: &str, secret: &str) -> Result<TsigKey, String> {
     if secret.is_empty() {
         return Err("has an empty secret".to_owned());
     }
-    Ok(TsigKey { name: key_name.to_lowercase(), algorithm, secret: Secret::new(secret) })
+    Ok(TsigKey { name: key_name.to_lowercase(), algorithm, secret: Secret::new(secret), file: None })
 }
 
 #[cfg(test)]
@@ -1005,6 +1031,7 @@ mod tests {
         assert_eq!(c.defaults.expiry_ttl, 3600);
         assert_eq!(c.zones[0].server, "127.0.0.1:53".parse().expect("addr"));
         assert_eq!(c.zones[0].name_str(), "dyn.example.com");
+        assert_eq!((&c.log.target, c.log.stderr_level), (&LogTarget::Stderr, Some(Level::Warn)));
         assert_eq!(
             c.endpoints.iter().map(|e| (e.path.as_str(), e.action)).collect::<Vec<_>>(),
             [
@@ -1044,6 +1071,10 @@ mod tests {
 
     #[test]
     fn bad_values() {
+        check_err(
+            &minimal("[log]\nstderr_level = \"loud\"\n"),
+            "`log.stderr_level` must be debug, info, warning, error or off, got `loud` (in /etc/ddns-cgi/config.toml)",
+        );
         check_err(
             &minimal("[defaults]\ndns_ttl = 0\n"),
             "`defaults.dns_ttl` must be between 1 and 86400, got `0` (in /etc/ddns-cgi/config.toml)",

@@ -19,7 +19,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use crate::config::Zone;
 
 /// Allowed clock difference for TSIG (RFC 8945 §10 recommends 300 seconds).
-const TSIG_FUDGE: u16 = 300;
+pub(crate) const TSIG_FUDGE: u16 = 300;
 
 /// Why an update did not succeed. Each variant names the server.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +149,34 @@ pub(crate) fn expire_message(zone: &Name, hosts: &[Published]) -> Result<Message
     Ok(message)
 }
 
+/// The owner name [`probe_message`] guards and touches: a label with an underscore, which no
+/// hostname of ours can have (`request::normalize_hostname` refuses it).
+const PROBE_LABEL: &str = "_ddns-cgi-check";
+
+/// Builds an UPDATE for `ddns-cgi check` that changes nothing but is checked like a real one:
+/// two prerequisites, "the zone apex has an SOA rrset" (RFC 2136 §2.4.1, value independent:
+/// class ANY, TTL 0, no data), which holds in every zone, and "`_ddns-cgi-check.ZONE` is not in
+/// use" (§2.4.5: class NONE, type ANY), and one update, "delete the A rrset of that name"
+/// (§2.5.2). Deleting an rrset that does not exist is a no-op (§3.4.2.3), and if the name did
+/// exist the prerequisite fails first (YXDOMAIN) and nothing is deleted. So a NOERROR answer
+/// says that the server knows the key, verified the signature, and lets the key change A
+/// records in the zone (BIND checks `update-policy` for each update record, so an UPDATE
+/// with prerequisites alone would not show the last).
+pub(crate) fn probe_message(zone: &Name) -> Result<Message, DnsError> {
+    // Only a zone name near the 255-octet limit leaves no room for the label.
+    let fqdn = format!("{PROBE_LABEL}.{}", zone.to_ascii());
+    let probe = Name::from_ascii(&fqdn).map_err(|_| DnsError::OutsideZone { fqdn, zone: zone.to_ascii() })?;
+    let mut message = update_message(zone, &probe)?;
+    let mut soa_exists = Record::update0(zone.clone(), 0, RecordType::SOA);
+    soa_exists.dns_class = DNSClass::ANY;
+    message.add_pre_requisite(soa_exists);
+    let mut name_unused = Record::update0(probe.clone(), 0, RecordType::ANY);
+    name_unused.dns_class = DNSClass::NONE;
+    message.add_pre_requisite(name_unused);
+    message.add_update(delete_rrset(&probe, RecordType::A));
+    Ok(message)
+}
+
 /// An empty UPDATE for `zone` (RFC 2136 §2.3: the zone section holds the zone's SOA).
 fn update_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
     if !zone.zone_of(fqdn) {
@@ -186,6 +214,31 @@ pub(crate) fn exchange(zone: &Zone, message: Message, now: u64) -> Result<Messag
 /// such as an expiry batch (RFC 1035 §4.2.2 allows 65535 octets).
 pub(crate) fn exchange_tcp(zone: &Zone, message: Message, now: u64) -> Result<Message, DnsError> {
     exchange_over(zone, message, now, Transport::Tcp)
+}
+
+/// Asks the zone's server for the zone's SOA rrset, unsigned (RFC 1035 §4.1.1), for `ddns-cgi
+/// check`: whether the server answers at all, and whether it answers as an authority for the
+/// zone (the AA bit). The answer is returned whatever its rcode; only a missing, late or
+/// malformed answer is an error.
+pub(crate) fn query_soa(zone: &Zone) -> Result<Message, DnsError> {
+    let server = zone.server;
+    let mut query = Query::new();
+    query.set_name(zone.name.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let answer = send_udp(server, &request, message.metadata.id, zone.timeout)?;
+    let response = Message::from_vec(&answer).map_err(|e| DnsError::Malformed { server, reason: e.to_string() })?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(DnsError::Malformed { server, reason: "not a response".to_owned() });
+    }
+    Ok(response)
+}
+
+/// The time the server signed `response` at (TSIG Time Signed, RFC 8945 §4.2), in seconds
+/// since the epoch; `None` for an unsigned message.
+pub(crate) fn signed_time(response: &Message) -> Option<u64> {
+    response.signature.as_ref().map(|s| s.data.time)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,11 +355,11 @@ fn send_tcp(server: SocketAddr, request: &[u8], id: u16, timeout: Duration) -> R
 }
 
 /// The mnemonic of an rcode as operators know it from dig and the RFCs.
-fn rcode_name(rcode: ResponseCode) -> RcodeName {
+pub(crate) fn rcode_name(rcode: ResponseCode) -> RcodeName {
     RcodeName(rcode)
 }
 
-struct RcodeName(ResponseCode);
+pub(crate) struct RcodeName(ResponseCode);
 
 impl fmt::Display for RcodeName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -397,6 +450,31 @@ mod tests {
         assert!(hosts.iter().all(|h| h.wire_estimate() > 0));
         let err = expire_message(&name("other.com."), &hosts).expect_err("outside");
         assert_eq!(err.to_string(), "`a.dyn.example.com.` is not inside zone `other.com.`");
+    }
+
+    #[test]
+    fn probe_changes_nothing_and_guards_its_name() {
+        let m = probe_message(&name("dyn.example.com.")).expect("message");
+        assert_eq!(m.metadata.op_code, OpCode::Update);
+        let pre = &m.answers;
+        assert_eq!(pre.len(), 2);
+        // RFC 2136 §2.4.1: the apex SOA exists (class ANY, type SOA, TTL 0, no data).
+        assert_eq!(
+            (&pre[0].name, pre[0].dns_class, pre[0].record_type(), pre[0].ttl),
+            (&name("dyn.example.com."), DNSClass::ANY, RecordType::SOA, 0)
+        );
+        // §2.4.5: the probe name is not in use (class NONE, type ANY).
+        assert_eq!(
+            (&pre[1].name, pre[1].dns_class, pre[1].record_type()),
+            (&name("_ddns-cgi-check.dyn.example.com."), DNSClass::NONE, RecordType::ANY)
+        );
+        // §2.5.2: delete its A rrset, which does not exist.
+        let del = &m.authorities;
+        assert_eq!(del.len(), 1);
+        assert_eq!(
+            (&del[0].name, del[0].dns_class, del[0].record_type()),
+            (&name("_ddns-cgi-check.dyn.example.com."), DNSClass::ANY, RecordType::A)
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! Three targets (`[log] target`): stderr, which in CGI mode is the web server's error log
 //! (the web server adds the timestamp); syslog, one RFC 3164 datagram per line to a local
 //! socket (`<PRI>ddns-cgi[PID]: ...`, no timestamp: rsyslog and journald add their own); and a
-//! file, appended to with one `write` per line and rotated by logrotate. A target that fails
-//! falls back to stderr, so a line is never lost silently. Secrets never reach this module:
+//! file, appended to with one `write` per line and rotated by logrotate. With a syslog or file
+//! target, the lines at `stderr_level` (warning by default) or more severe go to stderr too,
+//! so the web server's error log shows what needs attention and nothing else. A target that
+//! fails falls back to stderr, so a line is never lost silently. Secrets never reach this module:
 //! they live in `Secret`, whose formatting is redacted, and no caller logs a query string.
 //! Messages carry request data (user names, paths, hostnames), so every line is escaped here,
 //! whatever its target: a line break or terminal control in a value is written as `\n`,
@@ -19,7 +21,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Level, LogTarget};
+use crate::config::{Level, LogConfig, LogTarget};
 
 /// Longest message written; a longer one is cut and says how much was cut. Request values are
 /// bounded before they are logged; this bounds whatever a future caller forgets.
@@ -31,6 +33,8 @@ pub(crate) struct Log {
     level: Level,
     txn: Option<String>,
     sink: Sink,
+    /// With a syslog or file sink, lines at this level or more severe go to stderr too.
+    also_stderr: Option<Level>,
 }
 
 #[derive(Clone, Debug)]
@@ -52,18 +56,19 @@ enum Sink {
 
 impl Log {
     pub(crate) fn new(level: Level) -> Log {
-        Log { level, txn: None, sink: Sink::Stderr }
+        Log { level, txn: None, sink: Sink::Stderr, also_stderr: None }
     }
 
     /// A logger whose lines carry `txn`.
     pub(crate) fn with_txn(&self, txn: String) -> Log {
-        Log { level: self.level, txn: Some(txn), sink: self.sink.clone() }
+        Log { level: self.level, txn: Some(txn), sink: self.sink.clone(), also_stderr: self.also_stderr }
     }
 
-    /// A logger writing to `target`; `now` (seconds since the epoch) stamps file lines. When
-    /// the syslog socket cannot be reached, the reason goes to stderr and lines stay there.
-    pub(crate) fn with_target(&self, target: &LogTarget, now: i64) -> Log {
-        let sink = match target {
+    /// A logger writing to `config.target`, and the lines at `config.stderr_level` or more
+    /// severe to stderr as well; `now` (seconds since the epoch) stamps file lines. When the
+    /// syslog socket cannot be reached, the reason goes to stderr and lines stay there.
+    pub(crate) fn with_target(&self, config: &LogConfig, now: i64) -> Log {
+        let sink = match &config.target {
             LogTarget::Stderr => Sink::Stderr,
             LogTarget::Syslog { socket, facility } => {
                 // Non-blocking: a syslog daemon that stops reading must not stall requests;
@@ -85,7 +90,7 @@ impl Log {
             }
             LogTarget::File { path } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
         };
-        Log { level: self.level, txn: self.txn.clone(), sink }
+        Log { level: self.level, txn: self.txn.clone(), sink, also_stderr: config.stderr_level }
     }
 
     pub(crate) fn txn(&self) -> &str {
@@ -120,13 +125,21 @@ impl Log {
             None => format!("[{level}] {message}"),
         };
         let tag = format!("ddns-cgi[{}]:", std::process::id());
+        let on_stderr = || stderr_line(&format!("{tag} {body}\n"));
+        let also = || {
+            if self.also_stderr.is_some_and(|l| level <= l) {
+                on_stderr();
+            }
+        };
         match &self.sink {
-            Sink::Stderr => stderr_line(&format!("{tag} {body}\n")),
+            Sink::Stderr => on_stderr(),
             Sink::Syslog { socket, facility } => {
                 // RFC 3164 §4.1: `<PRI>TAG: MSG`; the local daemon adds time and host.
                 let pri = u16::from(*facility) * 8 + severity(level);
-                if socket.send(format!("<{pri}>{tag} {body}").as_bytes()).is_err() {
-                    stderr_line(&format!("{tag} {body}\n"));
+                if socket.send(format!("<{pri}>{tag} {body}").as_bytes()).is_ok() {
+                    also();
+                } else {
+                    on_stderr();
                 }
             }
             Sink::File { path, stamp } => {
@@ -137,8 +150,10 @@ impl Log {
                     .mode(0o640)
                     .open(path)
                     .and_then(|mut f| f.write_all(line.as_bytes()));
-                if written.is_err() {
-                    stderr_line(&format!("{tag} {body}\n"));
+                if written.is_ok() {
+                    also();
+                } else {
+                    on_stderr();
                 }
             }
         }

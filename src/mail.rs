@@ -14,7 +14,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SendmailTransport, SmtpTransport, Transport as _};
 
-use crate::config::{EmailConfig, MailTransport};
+use crate::config::{EmailConfig, MailTransport, SmtpConfig};
 use crate::store::Host;
 
 /// How long one SMTP conversation may take; the run goes on with the next owner after it.
@@ -93,23 +93,12 @@ pub(crate) fn build(config: &EmailConfig, notice: &Notice<'_>, now: i64) -> Resu
 pub(crate) fn send(config: &EmailConfig, to: &str, message: &Message) -> Result<(), MailError> {
     match &config.transport {
         MailTransport::Smtp(smtp) => {
-            let via = format!("SMTP {}:{}", smtp.host, smtp.port);
-            let failed = |reason: String| MailError::Send { to: to.to_owned(), via: via.clone(), reason };
-            let tls = if smtp.starttls {
-                // RFC 3207: the relay must offer STARTTLS, and we verify its certificate.
-                let params = TlsParameters::new(smtp.host.clone()).map_err(|e| failed(e.to_string()))?;
-                Tls::Required(params)
-            } else {
-                Tls::None
+            let failed = |reason: String| MailError::Send {
+                to: to.to_owned(),
+                via: format!("SMTP {}:{}", smtp.host, smtp.port),
+                reason,
             };
-            let mut builder = SmtpTransport::builder_dangerous(smtp.host.as_str())
-                .port(smtp.port)
-                .tls(tls)
-                .timeout(Some(SMTP_TIMEOUT));
-            if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-                builder = builder.credentials(Credentials::new(user.clone(), password.expose().clone()));
-            }
-            builder.build().send(message).map(drop).map_err(|e| failed(e.to_string()))
+            smtp_transport(smtp).map_err(failed)?.send(message).map(drop).map_err(|e| failed(e.to_string()))
         }
         MailTransport::Sendmail { command } => {
             SendmailTransport::new_with_command(command.as_os_str()).send(message).map_err(|e| MailError::Send {
@@ -119,6 +108,31 @@ pub(crate) fn send(config: &EmailConfig, to: &str, message: &Message) -> Result<
             })
         }
     }
+}
+
+/// Opens and closes one conversation with the relay, as a mail would (EHLO, STARTTLS and
+/// AUTH when configured, then NOOP and QUIT), for `ddns-cgi check`; no mail is sent.
+pub(crate) fn check_relay(smtp: &SmtpConfig) -> Result<(), String> {
+    match smtp_transport(smtp)?.test_connection() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the connection closed after the greeting".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn smtp_transport(smtp: &SmtpConfig) -> Result<SmtpTransport, String> {
+    let tls = if smtp.starttls {
+        // RFC 3207: the relay must offer STARTTLS, and we verify its certificate.
+        Tls::Required(TlsParameters::new(smtp.host.clone()).map_err(|e| e.to_string())?)
+    } else {
+        Tls::None
+    };
+    let mut builder =
+        SmtpTransport::builder_dangerous(smtp.host.as_str()).port(smtp.port).tls(tls).timeout(Some(SMTP_TIMEOUT));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().clone()));
+    }
+    Ok(builder.build())
 }
 
 /// The name as the owner typed it: punycode labels decoded (IDN), else as stored.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod check;
 mod cli;
 mod config;
 mod dns;
@@ -142,7 +143,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let log = Log::new(config.log.level).with_txn(log.txn().to_owned()).with_target(&config.log.target, now);
+    let log = Log::new(config.log.level).with_txn(log.txn().to_owned()).with_target(&config.log, now);
     let env = cgi::request_env(vars, config.http.proxy_header.as_deref());
     let body = match cgi::read_body(&env, std::io::stdin().lock()) {
         Ok(b) => b,
@@ -169,12 +170,12 @@ fn cli_main(now: i64) -> ExitCode {
     let args = cli::Cli::parse();
     let flag = match (args.init_db, args.expire) {
         (true, true) => return fail(2, "`--init-db` cannot be combined with another command"),
-        (true, false) => Some(cli::Command::InitDb),
+        (true, false) => Some(cli::Command::InitDb(cli::InitDbArgs::default())),
         (false, true) => Some(cli::Command::Expire(cli::ExpireArgs { now: args.now })),
         (false, false) => None,
     };
     let command = match (flag, args.command) {
-        (Some(cli::Command::InitDb), None | Some(cli::Command::InitDb)) => cli::Command::InitDb,
+        (Some(cli::Command::InitDb(_)), Some(cli::Command::InitDb(sub))) => cli::Command::InitDb(sub),
         (Some(cli::Command::Expire(flag)), Some(cli::Command::Expire(sub))) => {
             cli::Command::Expire(cli::ExpireArgs { now: sub.now.or(flag.now) })
         }
@@ -185,6 +186,19 @@ fn cli_main(now: i64) -> ExitCode {
     };
     if let cli::Command::Fastcgi(options) = command {
         return fastcgi_command(options, args.config);
+    }
+    // Before the config is loaded: whether it loads is the check's first item.
+    if let cli::Command::Check(check) = &command {
+        return match cli::check(&config_path(args.config), check, now) {
+            Ok(report) => {
+                let _ = std::io::stdout().lock().write_all(report.text().as_bytes());
+                match report.n_failed() {
+                    0 => ExitCode::SUCCESS,
+                    n => fail(2, &format!("{n} of {} checks failed", report.n_checked())),
+                }
+            }
+            Err(e) => fail(e.code, &e.message),
+        };
     }
     // The manual and completions are built from the argument definitions alone: they need no
     // config (the package build runs them).

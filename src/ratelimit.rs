@@ -151,3 +151,27 @@ fn client_key(ip: IpAddr, ipv6_prefix: u8) -> String {
 fn user_key(user: &str) -> String {
     user.chars().take(256).collect()
 }
+
+/// The window and maximum that apply to the counters of `scope`, for `ratelimit list`;
+/// `None` for a scope this version does not count.
+pub(crate) fn limit_of(limits: &RateLimit, scope: &str) -> Option<(u32, u32)> {
+    match scope {
+        BAD_ADDR | BAD_USER => Some((limits.bad_window_seconds, limits.bad_max_requests)),
+        GOOD_ADDR => Some((limits.good_window_seconds, limits.good_max_requests)),
+        _ => None,
+    }
+}
+
+/// The counter keys an operator's `ratelimit clear ARG` names: `ARG` as listed (an IPv4
+/// address, an IPv6 prefix, a user name) and, for an address, its client key, so that any
+/// IPv6 address of a counted prefix clears the prefix.
+pub(crate) fn keys_for(limits: &RateLimit, arg: &str) -> Vec<String> {
+    let mut keys = vec![user_key(arg)];
+    if let Ok(ip) = arg.parse::<IpAddr>() {
+        let key = client_key(ip, limits.ipv6_prefix);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}

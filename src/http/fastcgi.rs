@@ -231,7 +231,7 @@ struct Shared {
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
-    let log = Log::new(server.config.log.level);
+    let log = Log::new(server.config.log.level).with_target(&server.config.log, (server.clock)());
     let store = Store::open(&server.config.database.path, server.config.database.busy_timeout, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -464,7 +464,9 @@ fn request_input<W: AsyncWrite + Unpin>(request: &tokio_fastcgi::Request<W>, con
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
     let server_error = || reply::render(&Answer::Account(AccountAnswer::ServerError), Format::Text);
-    let log = Log::new(shared.config.log.level).with_txn(log::transaction_id());
+    let log = Log::new(shared.config.log.level)
+        .with_txn(log::transaction_id())
+        .with_target(&shared.config.log, (shared.clock)());
     let Ok(permit) = shared.workers.clone().acquire_owned().await else { return server_error() };
     let worker_log = log.clone();
     let job = tokio::task::spawn_blocking(move || {

@@ -335,6 +335,14 @@ pub(crate) const KEYS: &[Key] = &[
         about: "The file lines are appended to, with a time stamp; rotate it with logrotate, no signal needed.",
     },
     Key {
+        section: "log",
+        name: "stderr_level",
+        kind: "string",
+        default: Default::Value("\"warning\""),
+        bounds: Bounds::OneOf(&["debug", "info", "warning", "error", "off"]),
+        about: "With `target = \"syslog\"` or `\"file\"`, the lines at this level or more severe also go to stderr, so that the web server's error log shows what needs attention; `off` for none.",
+    },
+    Key {
         section: "auth",
         name: "argon2_m_kib",
         kind: "integer",
@@ -518,7 +526,7 @@ mod tests {
     /// socket is never read, and so on.
     fn context(section: &str, name: &str) -> &'static [(&'static str, &'static str)] {
         match (section, name) {
-            ("log", "syslog_socket" | "syslog_facility") => &[("log", "target = \"syslog\"")],
+            ("log", "syslog_socket" | "syslog_facility" | "stderr_level") => &[("log", "target = \"syslog\"")],
             ("log", "target") => &[("log", "log_file = \"/var/log/ddns-cgi/ddns-cgi.log\"")],
             ("email", "sendmail_command") => &[("email", "transport = \"sendmail\"")],
             // Its default (86400) must not fall below `min_dns_ttl`, whose default is 30.

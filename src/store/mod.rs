@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 mod sqlite;
 
-pub(crate) use sqlite::Store;
+pub(crate) use sqlite::{SCHEMA_VERSION, Store};
 
 /// A failure of the database layer. Messages say what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -187,4 +187,13 @@ pub(crate) struct ExpiryChunk<T> {
     pub(crate) n_expired: usize,
     /// What the caller's closure returned.
     pub(crate) value: T,
+}
+
+/// The rate-limit rows of one counter (scope and key), for `ratelimit list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RateLimitCounter {
+    pub(crate) scope: String,
+    pub(crate) key: String,
+    /// When each counted request came, oldest first.
+    pub(crate) at: Vec<i64>,
 }

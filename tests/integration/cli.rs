@@ -109,3 +109,215 @@ fn the_harness_secret_check_fires() {
     let text = message.downcast_ref::<String>().map(String::as_str).unwrap_or("");
     assert!(text.contains("printed a secret on stderr"), "{text}");
 }
+
+#[test]
+fn init_db_as_root_warns_and_owner_gives_the_database_away() {
+    use std::os::unix::fs::MetadataExt as _;
+    assert!(crate::util::dnsserver::is_root(), "this test changes owners: run the suite as root");
+    let w = world!(World::knot());
+    // The world's database was created by root: every run of init-db says so.
+    let r = w.admin(&["init-db"]);
+    r.success();
+    assert!(
+        r.stderr().contains(&format!(
+            "[WARNING] database `{}` is owned by root: a web server running ddns-cgi as another user cannot write it and every update answers `911`; give it to that user with `ddns-cgi init-db --owner www-data`",
+            w.db.display()
+        )),
+        "{}",
+        r.stderr()
+    );
+    // --owner gives an existing database away, and keeps it 0600.
+    let r = w.admin(&["init-db", "--owner", "nobody"]);
+    assert_eq!(r.success().stderr(), "");
+    let version = std::fs::metadata(&w.db).map(|m| (m.uid(), m.gid(), m.mode() & 0o777)).expect("db");
+    assert_eq!(version, (65534, 65534, 0o600));
+    assert!(r.stdout().starts_with(&format!("database {} ready (schema version ", w.db.display())), "{}", r.stdout());
+    assert!(r.stdout().ends_with(", owned by `nobody`)\n"), "{}", r.stdout());
+
+    // A new database in a directory that does not exist yet: both are created for the owner.
+    let dir = w.dir.path().join("var-lib-ddns-cgi");
+    let db = dir.join("ddns.db");
+    w.edit_config(|t| t.replace(&w.db.display().to_string(), &db.display().to_string()));
+    w.admin(&["init-db", "--owner", "nobody"]).success();
+    let owner = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.uid(), m.gid(), m.mode() & 0o777)).expect("meta");
+    assert_eq!(owner(&dir), (65534, 65534, 0o700));
+    assert_eq!(owner(&db), (65534, 65534, 0o600));
+    // The database works for that user: an update as `nobody` reaches DNS and is stored.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(crate::util::bin())
+        .env_clear()
+        .arg("--config")
+        .arg(&w.config)
+        .args(["hostname", "list", "--json"])
+        .output()
+        .expect("run as nobody");
+    // The config (root's, 0644 here) is readable by nobody; the database is theirs now.
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[]\n");
+
+    let r = w.admin(&["init-db", "--owner", "no-such-user"]);
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (Some(2), "error: user `no-such-user` does not exist (not in /etc/passwd)\n".to_owned())
+    );
+}
+
+#[test]
+fn user_add_without_a_terminal_points_to_password_stdin() {
+    let w = world!(World::knot());
+    for args in [&["user", "add", "carol", "carol@example.test"][..], &["user", "passwd", USER][..]] {
+        // Standard input is a pipe, not a terminal, and the flag is missing.
+        let r = w.admin_stdin(args, "pw-carol\n");
+        assert_eq!(
+            (r.code(), r.stderr()),
+            (Some(2), "error: no terminal to ask for the password on; pipe it in with `--password-stdin`\n".to_owned()),
+            "{args:?}"
+        );
+    }
+    assert_eq!(w.admin(&["user", "list", "--json"]).success().stdout().matches("\"name\":").count(), 1);
+}
+
+#[test]
+fn positional_arguments_have_help() {
+    let w = world!(World::knot());
+    let commands: &[&[&str]] = &[
+        &["user", "add"],
+        &["user", "delete"],
+        &["user", "passwd"],
+        &["user", "email"],
+        &["hostname", "add"],
+        &["hostname", "modify"],
+        &["hostname", "delete"],
+        &["hostname", "token"],
+        &["ratelimit", "clear"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = w.admin(&args).success().stdout();
+        let section = help.split("Arguments:\n").nth(1).unwrap_or_else(|| panic!("{command:?}: no arguments:\n{help}"));
+        let arguments: Vec<&str> = section.lines().take_while(|l| l.starts_with("  ")).collect();
+        assert!(!arguments.is_empty(), "{command:?}:\n{help}");
+        for line in arguments {
+            // `  <NAME>  What it is`: a name and a text after it.
+            let text = line.trim().split_once("  ").map(|(_, t)| t.trim()).unwrap_or("");
+            assert!(!text.is_empty(), "{command:?}: `{line}` has no help text:\n{help}");
+        }
+    }
+    let help = w.admin(&["hostname", "add", "--help"]).success().stdout();
+    assert!(help.contains("Usage: ddns-cgi hostname add [OPTIONS] <USER> <FQDN> [ZONE]"), "{help}");
+}
+
+#[test]
+fn hostname_add_finds_the_zone_by_longest_suffix() {
+    let w = world!(World::knot());
+    // A second zone inside the first (served elsewhere; `hostname add` does not ask DNS).
+    w.write_config("[[zones]]\nname = \"sub.dyn.example.test\"\nserver = \"127.0.0.1:9\"\n");
+    let add = |fqdn: &str| w.admin(&["hostname", "add", USER, fqdn]);
+    assert_eq!(
+        add("new.dyn.example.test").success().stdout(),
+        "hostname `new.dyn.example.test` added for `alice` in zone `dyn.example.test`\n"
+    );
+    assert_eq!(
+        add("x.sub.dyn.example.test").success().stdout(),
+        "hostname `x.sub.dyn.example.test` added for `alice` in zone `sub.dyn.example.test`\n"
+    );
+    assert_eq!(
+        add("Sub.Dyn.Example.Test.").success().stdout(),
+        "hostname `sub.dyn.example.test` added for `alice` in zone `sub.dyn.example.test`\n"
+    );
+    let r = add("x.other.test");
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (
+            Some(2),
+            format!(
+                "error: `x.other.test` is not inside any configured zone (`dyn.example.test`, `sub.dyn.example.test`); add a `[[zones]]` entry to {}\n",
+                w.config.display()
+            )
+        )
+    );
+    // The derived zone is the one updates go to.
+    w.update("hostname=new.dyn.example.test&myip=192.0.2.33").expect(200, "good 192.0.2.33\n");
+    assert_eq!(w.a("new.dyn.example.test"), ["192.0.2.33"]);
+}
+
+#[test]
+fn ratelimit_list_and_clear() {
+    use crate::util::{Cgi, PASSWORD, Setup};
+    let w = world!(World::new(Setup { extra_config: "[rate_limit]\nbad_max_requests = 2\n", ..Setup::default() }));
+    let home = "home.dyn.example.test";
+    w.cgi(&Cgi::get(&format!("hostname={home}&myip=192.0.2.1")).basic(USER, PASSWORD).remote("2001:db8:1:2::77"))
+        .expect(200, "good 192.0.2.1\n");
+    for _ in 0..2 {
+        w.cgi(&Cgi::get(&format!("hostname={home}")).basic(USER, "wrong").remote("198.51.100.7"))
+            .expect(401, "badauth\n");
+    }
+    let good = Cgi::get(&format!("hostname={home}&myip=192.0.2.2")).basic(USER, PASSWORD).remote("198.51.100.7");
+    w.cgi(&good).expect(200, "abuse\n");
+
+    // What the table holds, read back from the file: when each counted request came.
+    let at = |scope: &str, key: &str| -> Vec<i64> {
+        let conn = rusqlite::Connection::open(&w.db).expect("open test database");
+        let mut stmt =
+            conn.prepare("SELECT at FROM rate_limit WHERE scope = ?1 AND key = ?2 ORDER BY at").expect("sql");
+        stmt.query_map([scope, key], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    };
+    let bad_addr = at("bad-addr", "198.51.100.7");
+    let bad_user = at("bad-user", USER);
+    assert_eq!((bad_addr.len(), bad_user.len()), (2, 2));
+    let json = w.admin(&["ratelimit", "list", "--json"]).success().stdout();
+    assert_eq!(
+        json,
+        format!(
+            "[{{\"scope\":\"bad-addr\",\"key\":\"198.51.100.7\",\"n_requests\":2,\"max_requests\":2,\"window_seconds\":60,\"limited_until\":{}}},\
+             {{\"scope\":\"bad-user\",\"key\":\"alice\",\"n_requests\":2,\"max_requests\":2,\"window_seconds\":60,\"limited_until\":{}}},\
+             {{\"scope\":\"good-addr\",\"key\":\"2001:db8:1:2::/64\",\"n_requests\":1,\"max_requests\":5,\"window_seconds\":60,\"limited_until\":null}}]\n",
+            bad_addr[0] + 61,
+            bad_user[0] + 61
+        )
+    );
+    let table = w.admin(&["ratelimit", "list"]).success().stdout();
+    let rfc3339 = |t: i64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .expect("run date");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        table,
+        format!(
+            "SCOPE      KEY                REQUESTS  LIMIT  WINDOW  LIMITED_UNTIL\n\
+             bad-addr   198.51.100.7       2         2      60      {}\n\
+             bad-user   alice              2         2      60      {}\n\
+             good-addr  2001:db8:1:2::/64  1         5      60      -\n",
+            rfc3339(bad_addr[0] + 61),
+            rfc3339(bad_user[0] + 61)
+        )
+    );
+
+    // Clearing the address is not enough: the user is limited too.
+    assert_eq!(
+        w.admin(&["ratelimit", "clear", "198.51.100.7"]).success().stdout(),
+        "cleared 2 rate-limit rows of `198.51.100.7`\n"
+    );
+    w.cgi(&good).expect(200, "abuse\n");
+    assert_eq!(w.admin(&["ratelimit", "clear", USER]).success().stdout(), "cleared 2 rate-limit rows of `alice`\n");
+    w.cgi(&good).expect(200, "good 192.0.2.2\n");
+    assert_eq!(w.a(home), ["192.0.2.2"]);
+    // Any address of a counted IPv6 prefix names the prefix.
+    assert_eq!(
+        w.admin(&["ratelimit", "clear", "2001:db8:1:2::1"]).success().stdout(),
+        "cleared 1 rate-limit row of `2001:db8:1:2::1`\n"
+    );
+    let r = w.admin(&["ratelimit", "clear", "203.0.113.1"]);
+    assert_eq!((r.code(), r.stderr()), (Some(1), "error: no rate-limit rows of `203.0.113.1`\n".to_owned()));
+    assert_eq!(w.admin(&["ratelimit", "clear"]).success().stdout(), "cleared 1 rate-limit row\n");
+    assert_eq!(w.admin(&["ratelimit", "list", "--json"]).success().stdout(), "[]\n");
+    assert_eq!(
+        w.admin(&["ratelimit", "list"]).success().stdout(),
+        "SCOPE  KEY  REQUESTS  LIMIT  WINDOW  LIMITED_UNTIL\n"
+    );
+}

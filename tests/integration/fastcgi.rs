@@ -475,3 +475,31 @@ fn listen_without_web_server_addrs_refuses_to_start() {
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.72\n".to_owned()));
     assert!(launched.log().contains("any local user can connect"), "{}", launched.log());
 }
+
+/// FastCGI mode (`ddns-cgi fastcgi`, mod_fcgid) writes to the configured `[log] target` as a
+/// CGI request does: the request line goes to syslog, and stderr keeps only warnings.
+#[test]
+fn fastcgi_logs_to_the_configured_target() {
+    let world = world!(web_world());
+    let sock_path = world.dir.path().join("log.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind syslog socket");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+    world.write_config(&format!(
+        "log_requests = true\ntarget = \"syslog\"\nsyslog_socket = \"{}\"\n",
+        sock_path.display()
+    ));
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.93"), &auth()), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.93\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.93"]);
+    let mut lines = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    while !lines.iter().any(|l: &String| l.contains("answer=good")) {
+        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no request line on syslog ({e}): {lines:?}"));
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(lines.iter().any(|l| l.contains("fastcgi: serving with")), "{lines:?}");
+    let stderr = launched.log();
+    assert!(!stderr.contains("answer=good") && !stderr.contains("[INFO]"), "INFO lines stay off stderr:\n{stderr}");
+}

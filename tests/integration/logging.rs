@@ -244,7 +244,9 @@ fn request_data_cannot_forge_lines_in_the_log_file() {
     let dir = crate::util::TempDir::new("log-file");
     let file = dir.path().join("ddns-cgi.log");
     let mut seen = 0;
-    check_injection(&format!("target = \"file\"\nlog_file = \"{}\"\n", file.display()), &mut |stderr| {
+    // `stderr_level = "off"`: the proxy-fallback warning would go to stderr as well.
+    let target = format!("target = \"file\"\nlog_file = \"{}\"\nstderr_level = \"off\"\n", file.display());
+    check_injection(&target, &mut |stderr| {
         assert_eq!(stderr, "", "the file target writes nothing to stderr");
         let text = std::fs::read_to_string(&file).unwrap_or_default();
         let new = text.get(seen..).unwrap_or_default().to_owned();
@@ -350,4 +352,60 @@ fn config_errors_do_not_quote_secrets() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(w.a(HOME), Vec::<String>::new());
+}
+
+/// With `target = "syslog"` (the shipped config's), everything goes to syslog and stderr
+/// (the web server's error log) keeps what needs attention: `stderr_level`, warning by
+/// default. Under nginx + fcgiwrap every stderr line shows as `[error] FastCGI sent in
+/// stderr`, so INFO lines must not go there.
+#[test]
+fn syslog_keeps_warnings_and_errors_on_stderr() {
+    let mut w = world!(World::knot());
+    let sock_path = w.dir.path().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind syslog socket");
+    sock.set_nonblocking(true).expect("nonblocking");
+    let drain = || {
+        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        lines
+    };
+    let syslog = format!("target = \"syslog\"\nsyslog_socket = \"{}\"\n", sock_path.display());
+    set_log(&w, &syslog);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
+    r.expect(200, "good 192.0.2.1\n");
+    assert_eq!(r.log, "", "INFO and DEBUG lines stay off stderr");
+    assert!(drain().iter().any(|l| l.contains("answer=good")));
+
+    w.dns.stop();
+    let failing = format!("hostname={HOME}&myip=192.0.2.2");
+    let r = w.update(&failing);
+    r.expect(200, "dnserr\n");
+    let lines = drain();
+    let error: Vec<&String> = lines.iter().filter(|l| l.contains("[ERROR]")).collect();
+    assert_eq!(error.len(), 1, "{lines:?}");
+    // The same line, without the syslog priority, on stderr; the request line is INFO.
+    let (_, line) = error[0].split_once('>').expect("PRI");
+    assert!(line.contains("home.dyn.example.test: DNS update failed"), "{line}");
+    assert_eq!(r.log, format!("{line}\n"));
+    assert!(lines.iter().any(|l| l.contains("answer=dnserr")), "{lines:?}");
+
+    for (level, on_stderr) in [("off", 0), ("error", 1), ("info", 2)] {
+        w.write_config(&format!("log_requests = true\n{syslog}stderr_level = \"{level}\"\n"));
+        let r = w.update(&failing);
+        r.expect(200, "dnserr\n");
+        let n_syslog = drain().len();
+        assert_eq!(r.log.lines().count(), on_stderr, "stderr_level = {level}: {}", r.log);
+        assert!(n_syslog >= 2, "syslog has every line whatever `stderr_level` says");
+    }
+    w.write_config("stderr_level = \"loud\"\n");
+    let r = w.admin(&["user", "list"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(
+        r.stderr().contains("`log.stderr_level` must be debug, info, warning, error or off, got `loud`"),
+        "{}",
+        r.stderr()
+    );
 }

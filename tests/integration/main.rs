@@ -5,6 +5,7 @@ mod util;
 
 mod admin;
 mod answers;
+mod check;
 mod cli;
 mod expire;
 mod faults;

@@ -220,6 +220,22 @@ fn package_installs_serves_and_purges() {
         .replace("name = \"dyn.example.com\"", &format!("name = \"{ZONE}\""));
     assert_ne!(edited, config);
     std::fs::write(CONFIG, edited).expect("edit the installed config");
+    // The README's next step: the check passes on the packaged layout (modes, owners, the
+    // generated key against the server).
+    // The packaged config logs to syslog: where no syslog daemon runs (a test container), that
+    // one line fails, and only that one.
+    let check = Command::new("ddns-cgi").args(["check", "--as-user", "www-data"]).output().expect("run check");
+    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    let failed: Vec<&str> = report.lines().filter(|l| !l.starts_with("ok ")).collect();
+    if Path::new("/dev/log").exists() {
+        assert!(check.status.success() && failed.is_empty(), "ddns-cgi check:\n{report}");
+    } else {
+        assert!(
+            matches!(failed[..], [line] if line.starts_with("FAIL  log: syslog socket `/dev/log`")),
+            "ddns-cgi check:\n{report}"
+        );
+    }
+    assert!(report.contains("accepts updates signed with key `ddns-key.`"), "{report}");
     as_www_data(&["user", "add", "alice", "alice@example.test", "--password-stdin"], "pass-word\n");
     as_www_data(&["hostname", "add", "alice", HOST, ZONE], "");
 

@@ -23,6 +23,7 @@ mod tokens;
 mod users;
 
 use schema::MIGRATIONS;
+pub(crate) use schema::SCHEMA_VERSION;
 
 /// An open database.
 #[derive(Debug)]
@@ -90,6 +91,37 @@ impl Store {
 
     pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// The schema version of the database at `path`, read without migrating and without
+    /// creating a file (`ddns-cgi check`, which may run as another user than the database's).
+    /// A read-only connection to a WAL database creates the -wal and -shm files and cannot
+    /// remove them when it closes; so when there is no -wal file, the database was closed
+    /// cleanly and everything is in the main file, which is then read as immutable (no
+    /// locks, no side files; SQLite URI `immutable=1`). When a -wal file exists, another
+    /// process has the database open (or crashed) and the version may be in it: then it is
+    /// read through the WAL, read-only.
+    pub(crate) fn schema_of(path: &Path) -> Result<i64, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing { path: path.to_owned() });
+        }
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = if Path::new(&wal).exists() {
+            Connection::open_with_flags(path, flags)?
+        } else {
+            let Some(utf8) = path.to_str() else {
+                return Err(StoreError::Open {
+                    path: path.to_owned(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path is not UTF-8"),
+                });
+            };
+            // RFC 3986 §2.1 for the three characters that end a URI path or start an escape.
+            let uri = format!("file:{}?immutable=1", utf8.replace('%', "%25").replace('?', "%3f").replace('#', "%23"));
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
+        };
+        Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 }
 

@@ -1,9 +1,10 @@
-//! The rate-limit rows: the read of the counters, the reservation and its settlement, trimming.
+//! The rate-limit rows: the read of the counters, the reservation and its settlement, trimming,
+//! and the listing and clearing of `ddns-cgi ratelimit`.
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Store;
-use crate::store::{CountedRow, Counter, StoreError};
+use crate::store::{CountedRow, Counter, RateLimitCounter, StoreError};
 
 impl Store {
     /// The first of `counters` that is at its maximum, with its count; a plain read, so a
@@ -69,6 +70,38 @@ impl Store {
     /// are outside every window. Returns how many went.
     pub(crate) fn trim_rate_limit(&mut self, older_than: i64) -> Result<usize, StoreError> {
         Ok(self.conn.execute("DELETE FROM rate_limit WHERE at < ?1", [older_than])?)
+    }
+
+    /// Every rate-limit counter with rows counted at or after `since`, by scope and key
+    /// (`ratelimit list`).
+    pub(crate) fn rate_limit_counters(&self, since: i64) -> Result<Vec<RateLimitCounter>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT scope, key, at FROM rate_limit WHERE at >= ?1 ORDER BY scope, key, at")?;
+        let rows = stmt.query_map([since], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        let mut counters: Vec<RateLimitCounter> = Vec::new();
+        for row in rows {
+            let (scope, key, at) = row?;
+            match counters.last_mut() {
+                Some(c) if c.scope == scope && c.key == key => c.at.push(at),
+                _ => counters.push(RateLimitCounter { scope, key, at: vec![at] }),
+            }
+        }
+        Ok(counters)
+    }
+
+    /// Deletes the rate-limit rows whose key is one of `keys` (every scope), or every row
+    /// when `keys` is `None` (`ratelimit clear`). Returns how many went.
+    pub(crate) fn clear_rate_limit(&mut self, keys: Option<&[String]>) -> Result<usize, StoreError> {
+        let Some(keys) = keys else {
+            return Ok(self.conn.execute("DELETE FROM rate_limit", [])?);
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        for key in keys {
+            n += tx.execute("DELETE FROM rate_limit WHERE key = ?1", [key])?;
+        }
+        tx.commit()?;
+        Ok(n)
     }
 }
 

@@ -1,6 +1,9 @@
 //! The schema as ordered migrations: entry `i` brings a database from version `i` to `i + 1`
 //! (`PRAGMA user_version`). Append only; never edit an entry that has shipped.
 
+/// The schema version this ddns-cgi writes: the number of migrations.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// Ordered migrations; entry `i` brings the schema from version `i` to `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the initial schema.

@@ -22,6 +22,22 @@ fn rand_suffix() -> u64 {
 }
 
 #[test]
+fn schema_of_reads_without_leaving_files() {
+    let (dir, store) = temp_store();
+    let path = dir.join("t.db");
+    drop(store);
+    assert_eq!(Store::schema_of(&path).expect("version"), super::SCHEMA_VERSION);
+    assert!(!dir.join("t.db-wal").exists() && !dir.join("t.db-shm").exists());
+    let odd = dir.join("a ?#%.db");
+    drop(Store::open(&odd, Duration::from_secs(1), OpenMode::Create).expect("open"));
+    assert_eq!(Store::schema_of(&odd).expect("version"), super::SCHEMA_VERSION);
+    std::fs::write(dir.join("not.db"), b"not a database, but long enough to have a header").expect("write");
+    assert!(Store::schema_of(&dir.join("not.db")).is_err());
+    assert!(matches!(Store::schema_of(&dir.join("none.db")), Err(StoreError::Missing { .. })));
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
 fn created_0600_and_migrated_idempotently() {
     use std::os::unix::fs::PermissionsExt as _;
     let (dir, store) = temp_store();

@@ -1,7 +1,10 @@
 //! Real authoritative DNS servers for tests: Knot (`knotd`) or BIND (`named`) started on a
-//! random free loopback port with their own temporary config, zone files and TSIG key, run as
-//! the `knot`/`bind` user when the tests run as root, and killed on drop. Queries go through
-//! the real `kdig`/`dig` clients. This module knows nothing of ddns-cgi.
+//! random free loopback port in a temporary directory, run as the `knot`/`bind` user when the
+//! tests run as root, and killed on drop. The key, the update policy, the zones and the zone
+//! file are the snippets shipped in `contrib/knot/` and `contrib/bind/`, rendered with the
+//! test's zone names, key and paths; only the server-wide settings (port, directory, log) are
+//! the harness's. Queries go through the real `kdig`/`dig` clients. This module knows nothing
+//! of ddns-cgi.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -113,6 +116,37 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The DNS-server files shipped for administrators (`contrib/knot/`, `contrib/bind/`): the
+/// servers here run these very files, with the harness's zone names, key and paths put in.
+const KNOT_SNIPPET: &str = include_str!("../../../contrib/knot/ddns-cgi.conf");
+const KNOT_ZONE: &str = include_str!("../../../contrib/knot/dyn.example.com.zone");
+const BIND_SNIPPET: &str = include_str!("../../../contrib/bind/named.conf.ddns-cgi");
+const BIND_KEY: &str = include_str!("../../../contrib/bind/ddns-key.key");
+const BIND_ZONE: &str = include_str!("../../../contrib/bind/dyn.example.com.zone");
+/// The example values in those files.
+const SHIPPED_ZONE: &str = "dyn.example.com";
+const SHIPPED_KEY: &str = "ddns-key";
+const SHIPPED_ALGORITHM: &str = "hmac-sha256";
+const SHIPPED_SECRET: &str = "REPLACE-WITH-BASE64-SECRET";
+
+/// `text` with each `(from, to)` replaced; every `from` must occur, so a shipped file that
+/// loses a value the harness fills in fails here instead of starting a different server.
+fn render(text: &str, replacements: &[(&str, &str)]) -> String {
+    assert_shipped(text, replacements);
+    replace_all(text, replacements)
+}
+
+#[track_caller]
+fn assert_shipped(text: &str, replacements: &[(&str, &str)]) {
+    for (from, _) in replacements {
+        assert!(text.contains(from), "a shipped DNS-server file no longer contains `{from}`:\n{text}");
+    }
+}
+
+fn replace_all(text: &str, replacements: &[(&str, &str)]) -> String {
+    replacements.iter().fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
+}
+
 /// A running server.
 pub struct DnsServer {
     kind: DnsKind,
@@ -155,10 +189,13 @@ impl DnsServer {
         std::fs::create_dir_all(&dir).expect("create server dir");
         let zones: Vec<String> = zones.iter().map(|z| z.trim_end_matches('.').to_owned()).collect();
         for zone in &zones {
-            let text = format!(
-                "$TTL 300\n@ SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 60\n@ NS ns1.{zone}.\nns1 A 127.0.0.1\n"
-            );
-            std::fs::write(dir.join(format!("{zone}.zone")), text).expect("write zone");
+            // Both servers read the same RFC 1035 zone file (owner names relative to `@`);
+            // each directory ships its own copy.
+            let shipped = match kind {
+                DnsKind::Knot => KNOT_ZONE,
+                DnsKind::Bind => BIND_ZONE,
+            };
+            std::fs::write(dir.join(format!("{zone}.zone")), shipped).expect("write zone");
         }
         let mut server = DnsServer { kind, port: 0, dir, zones, a_only, child: None };
         let mut last_error = String::new();
@@ -192,41 +229,55 @@ impl DnsServer {
         let port = self.port;
         let key_id = key.name.trim_end_matches('.');
         let root = is_root();
+        // The server-wide settings are the harness's own (loopback port, private directory,
+        // debug log); the key, the update policy and the zones come from the shipped snippet.
         let text = match self.kind {
             DnsKind::Knot => {
-                let user = if root { "    user: knot:knot\n" } else { "" };
-                let update_type = if self.a_only { "    update-type: [A]\n" } else { "" };
-                let mut zones = String::new();
-                for z in &self.zones {
-                    zones.push_str(&format!("  - domain: {z}\n    file: \"{dir}/{z}.zone\"\n    acl: ddns-update\n"));
+                let mut replacements = vec![
+                    (SHIPPED_SECRET, key.secret_b64.as_str()),
+                    (SHIPPED_ALGORITHM, key.algorithm.as_str()),
+                    (SHIPPED_KEY, key_id),
+                ];
+                if self.a_only {
+                    replacements.push(("update-type: [A, AAAA]", "update-type: [A]"));
                 }
+                let snippet = self.render_zones(KNOT_SNIPPET, "\n  - domain:", &replacements);
+                std::fs::write(self.dir.join("ddns-cgi.conf"), snippet).expect("write knot snippet");
+                let user = if root { "    user: knot:knot\n" } else { "" };
                 format!(
                     "server:\n    listen: 127.0.0.1@{port}\n    rundir: \"{dir}\"\n{user}\
                      database:\n    storage: \"{dir}\"\n\
                      log:\n  - target: \"{dir}/server.log\"\n    any: debug\n\
-                     key:\n  - id: {key_id}\n    algorithm: {}\n    secret: {}\n\
-                     acl:\n  - id: ddns-update\n    key: {key_id}\n    action: update\n{update_type}\
                      template:\n  - id: default\n    storage: \"{dir}\"\n    zonefile-sync: -1\n    journal-content: all\n\
-                     zone:\n{zones}",
-                    key.algorithm, key.secret_b64
+                     include: \"{dir}/ddns-cgi.conf\"\n"
                 )
             }
             DnsKind::Bind => {
-                let policy = if self.a_only {
-                    format!("update-policy {{ grant {key_id} zonesub A; }};")
-                } else {
-                    format!("allow-update {{ key \"{key_id}\"; }};")
-                };
-                let mut zones = String::new();
-                for z in &self.zones {
-                    zones.push_str(&format!("zone \"{z}\" {{ type primary; file \"{dir}/{z}.zone\"; {policy} }};\n"));
+                let dir_slash = format!("{dir}/");
+                let mut replacements = vec![
+                    ("/etc/bind/", dir_slash.as_str()),
+                    ("/var/lib/bind/", dir_slash.as_str()),
+                    (SHIPPED_KEY, key_id),
+                ];
+                if self.a_only {
+                    replacements.push(("zonesub A AAAA;", "zonesub A;"));
                 }
+                let snippet = self.render_zones(BIND_SNIPPET, "\nzone \"", &replacements);
+                std::fs::write(self.dir.join("named.conf.ddns-cgi"), snippet).expect("write named snippet");
+                let key_file = render(
+                    BIND_KEY,
+                    &[
+                        (SHIPPED_SECRET, key.secret_b64.as_str()),
+                        (SHIPPED_ALGORITHM, key.algorithm.as_str()),
+                        (SHIPPED_KEY, key_id),
+                    ],
+                );
+                std::fs::write(self.dir.join(format!("{key_id}.key")), key_file).expect("write key file");
                 format!(
                     "options {{\n  directory \"{dir}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  pid-file \"{dir}/named.pid\";\n  session-keyfile \"{dir}/session.key\";\n  recursion no;\n  dnssec-validation no;\n  notify no;\n}};\n\
                      controls {{ }};\n\
                      logging {{ channel file {{ file \"{dir}/server.log\"; severity debug 1; print-time yes; print-severity yes; print-category yes; }}; category default {{ file; }}; category update {{ file; }}; category security {{ file; }}; }};\n\
-                     key \"{key_id}\" {{ algorithm {}; secret \"{}\"; }};\n{zones}",
-                    key.algorithm, key.secret_b64
+                     include \"{dir}/named.conf.ddns-cgi\";\n"
                 )
             }
         };
@@ -242,6 +293,23 @@ impl DnsServer {
             // The temp root may be private to us; the server user needs to traverse to its dir.
             let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
         }
+    }
+
+    /// The shipped snippet `text` with `replacements` applied and its zone entry (everything
+    /// from `zone_start` on, which the snippet keeps last) repeated for each served zone.
+    fn render_zones(&self, text: &str, zone_start: &str, replacements: &[(&str, &str)]) -> String {
+        let mut all = replacements.to_vec();
+        all.push((SHIPPED_ZONE, ""));
+        assert_shipped(text, &all);
+        let at = text.find(zone_start).unwrap_or_else(|| panic!("the shipped snippet has no {zone_start:?}"));
+        let (head, entry) = text.split_at(at);
+        let mut out = replace_all(head, replacements);
+        for zone in &self.zones {
+            all.pop();
+            all.push((SHIPPED_ZONE, zone));
+            out.push_str(&replace_all(entry, &all));
+        }
+        out
     }
 
     fn config_path(&self) -> PathBuf {

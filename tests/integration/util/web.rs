@@ -735,8 +735,17 @@ impl FcgiClient {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Some(started.elapsed()),
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-                Err(_) => return Some(started.elapsed()),
+                // A read interrupted by a signal (the suite's child processes come and go) is
+                // not the peer closing.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    eprintln!("wait_closed: read failed after {:?}: {e}", started.elapsed());
+                    return Some(started.elapsed());
+                }
             }
         }
         None
