@@ -14,15 +14,56 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::Name;
 use serde::Serialize;
 
+use crate::acme;
 use crate::auth::token::{self, Scope};
 use crate::check::{self, Identity};
-use crate::cli::{self, CliError, HostnameCommand, RatelimitCommand, UserCommand};
+use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit;
 use crate::request::normalize_hostname;
 use crate::store::{Host, HostListing, OpenMode, Store, StoreError, TokenInfo, UserSummary};
+
+/// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
+/// (lego's `ACME_DNS_STORAGE_PATH`, certbot-dns-acmedns' registration file, acme.sh's values:
+/// the domain mapped to acme-dns's registration answer), then the CNAME that sends the
+/// domain's challenges (`_acme-challenge`, RFC 8555 §8.4) to the account's name.
+pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now: i64) -> Result<String, CliError> {
+    match command {
+        AcmeCommand::Add { domain, allowfrom, output } => {
+            let Some(acme_config) = &config.acme else {
+                return Err(CliError::failure(format!(
+                    "no `[acme]` section in {}; add one with the `zone` that holds the challenge names",
+                    config.path.display()
+                )));
+            };
+            // `*.example.org` is validated at `_acme-challenge.example.org` too.
+            let bare = domain.strip_prefix("*.").unwrap_or(&domain);
+            let name = normalize_hostname(bare)
+                .ok_or_else(|| CliError::failure(format!("`{domain}` is not a valid domain name")))?;
+            let allowfrom: Vec<String> = allowfrom
+                .iter()
+                .flat_map(|l| l.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let registration = acme::create_account(acme_config, store, &name, &allowfrom, now)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let storage = std::collections::BTreeMap::from([(name.as_str(), &registration)]);
+            let json = serde_json::to_string_pretty(&storage).map_err(|e| CliError::failure(e.to_string()))?;
+            if output.json {
+                return Ok(format!("{json}\n"));
+            }
+            Ok(format!(
+                "{json}\n\nAdd this record to the zone of `{name}` (the key above is shown only once):\n\
+                 _acme-challenge.{name}. CNAME {}.\n",
+                registration.fulldomain
+            ))
+        }
+    }
+}
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]
@@ -150,13 +191,11 @@ pub(crate) fn hostname(
                 if new_dns_ttl != host.dns_ttl && is_live(host) {
                     // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
                     let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
-                    let message = dns::replace_message(
-                        &zone.name,
-                        &name(&host.fqdn).map_err(ModifyError::Admin)?,
-                        new_dns_ttl,
-                        host.ipv4,
-                        host.ipv6,
-                    )?;
+                    let fqdn = name(&host.fqdn).map_err(ModifyError::Admin)?;
+                    let mut message = dns::replace_message(&zone.name, &fqdn, new_dns_ttl, host.ipv4, host.ipv6)?;
+                    if let Some(txt) = &host.txt {
+                        dns::replace_txt(&mut message, &fqdn, new_dns_ttl, &[txt]);
+                    }
                     dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
                     log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
                 }
@@ -359,7 +398,7 @@ fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &L
         let zone = zone_of(config, host)?;
         let message = dns::delete_message(&zone.name, &name(&host.fqdn)?)?;
         dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
-        log.debug(format_args!("`{fqdn}`: removed its A/AAAA records"));
+        log.debug(format_args!("`{fqdn}`: removed its A, AAAA and TXT records"));
         Ok(())
     });
     match deleted {
@@ -373,7 +412,7 @@ fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &L
 
 /// Whether the host has records in DNS, as far as the database knows.
 fn is_live(host: &Host) -> bool {
-    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some())
+    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some() || host.txt.is_some())
 }
 
 fn zone_of<'a>(config: &'a Config, host: &Host) -> Result<&'a config::Zone, AdminError> {

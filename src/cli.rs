@@ -76,6 +76,9 @@ pub(crate) enum Command {
     /// Show or clear the rate-limit counters (the reason for `abuse` answers)
     #[command(subcommand)]
     Ratelimit(RatelimitCommand),
+    /// Manage acme-dns accounts for ACME DNS-01 challenges (needs an `[acme]` section)
+    #[command(subcommand)]
+    Acme(AcmeCommand),
 }
 
 #[derive(Debug, Default, Args)]
@@ -106,6 +109,20 @@ pub(crate) enum RatelimitCommand {
         /// A client address (any address of a counted IPv6 prefix names the prefix), a key as
         /// `ratelimit list` shows it, or a user name [default: every counter]
         key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AcmeCommand {
+    /// Create acme-dns credentials for DOMAIN's challenges (DOMAIN and *.DOMAIN); prints them
+    /// once as acme-dns account storage JSON, with the CNAME record to add
+    Add {
+        domain: String,
+        /// Networks updates may come from (acme-dns `allowfrom`), comma-separated
+        #[arg(long, value_name = "CIDR,...")]
+        allowfrom: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -314,6 +331,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
         }
         Command::User(command) => admin::user(config, &mut store, command, now, log),
         Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
+        Command::Acme(command) => admin::acme(config, &mut store, command, now),
         Command::Expire(ExpireArgs { now: due_at }) => {
             let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {

@@ -204,7 +204,7 @@ fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, hold: Duration, log: &Log
             chunk.n_settled += 1;
             continue;
         };
-        let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6 };
+        let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6, txt: host.txt.clone() };
         let size = published.wire_estimate();
         if octets + size > dns::MAX_BATCH_OCTETS && !batch.is_empty() {
             if !chunk.send_batch(&std::mem::take(&mut batch)) {

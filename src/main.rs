@@ -2,11 +2,13 @@
 //! admin command line), reads the environment and the clock (the only module that does),
 //! and turns the final outcome into a CGI response or an exit code.
 
+mod acme;
 mod admin;
 mod auth;
 mod check;
 mod cli;
 mod config;
+mod confirm;
 mod dns;
 mod expire;
 mod http;
@@ -159,11 +161,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let handled = update::handle(&config, &mut store, &env, &body, now, &log);
-    if config.log.log_requests {
-        cgi::log_request(&log, &config, &env, &handled, started);
-    }
-    reply::render(&handled.answer, handled.format)
+    http::serve(&config, &mut store, &http::Incoming { env: &env, body: &body, now, started }, &log)
 }
 
 fn cli_main(now: i64) -> ExitCode {

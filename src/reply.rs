@@ -23,6 +23,8 @@ impl Reply {
     pub(crate) fn reason(&self) -> &'static str {
         match self.status {
             200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
             401 => "Unauthorized",
             404 => "Not Found",
             405 => "Method Not Allowed",

@@ -17,9 +17,10 @@ use crate::ratelimit::{self, Outcome, Reservation};
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
+    TxtChange, TxtError,
 };
 use crate::secret::Secret;
-use crate::store::{HostWrite, Store, StoreError, User};
+use crate::store::{Host, HostWrite, Store, StoreError, User};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,9 @@ pub(crate) enum UpdateError {
     /// The requested TTL is malformed or outside the configured bounds.
     #[error(transparent)]
     Ttl(#[from] TtlError),
+    /// The `txt` value is too long or not printable ASCII.
+    #[error(transparent)]
+    Txt(#[from] TxtError),
     /// The database failed (missing, locked past the busy timeout, read-only, corrupt).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,6 +76,8 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
         UpdateError::Address(_) => AccountAnswer::Badip,
         UpdateError::Ttl(_) => AccountAnswer::Badttl,
+        // dyndns2 has no token for a bad TXT value; it is a malformed request.
+        UpdateError::Txt(_) => AccountAnswer::Badagent,
         UpdateError::Store(_) => AccountAnswer::ServerError,
     }
 }
@@ -137,6 +143,10 @@ pub(crate) fn handle(config: &Config, store: &mut Store, env: &Env, body: &[u8],
         }
     };
     let result = update(config, store, &request, now, log);
+    if let Ok(lines) = &result {
+        // Outside every lock: a slow secondary delays only this answer.
+        crate::confirm::published(config, lines, log);
+    }
     settle(store, reservation, outcome(&result), now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
@@ -213,7 +223,8 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
             | UpdateError::NoHostname
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
-            | UpdateError::Ttl(_),
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_),
         ) => Outcome::Bad,
         Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
     }
@@ -246,7 +257,8 @@ fn update(
             if let Some(prefix) = request.ipv6_prefix {
                 log.debug(format_args!("IPv6 prefix `{prefix}` checked; prefixes are not published yet"));
             }
-            Change::Publish(Publish { addresses, ttl })
+            let txt = request.txt.clone().transpose()?;
+            Change::Publish(Publish { addresses, ttl, txt })
         }
         Intent::Offline => {
             // Checked although unused: a client that sends a bad TTL learns it either way.
@@ -262,7 +274,7 @@ fn update(
                 HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
             }
             HostArg::Valid(fqdn) => {
-                let result = match change {
+                let result = match &change {
                     Change::Publish(publish) => update_host(config, store, &user, fqdn, publish, now, log),
                     Change::Offline => offline_host(config, store, &user, fqdn, now, log),
                 };
@@ -282,18 +294,19 @@ fn update(
 }
 
 /// What a request does to each of its hosts.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Change {
     Publish(Publish),
-    /// Remove the host's A and AAAA records.
+    /// Remove the host's A, AAAA and TXT records.
     Offline,
 }
 
-/// Publish these addresses, with this TTL when the client asked for one.
-#[derive(Clone, Copy, Debug)]
+/// Publish these addresses (and TXT change), with this TTL when the client asked for one.
+#[derive(Clone, Debug)]
 struct Publish {
     addresses: Addresses,
     ttl: Option<u32>,
+    txt: Option<TxtChange>,
 }
 
 /// Whom a request acts for: a user by password, or the owner of one hostname by its token.
@@ -422,10 +435,14 @@ fn authenticate_token(
     };
     // The types this request would change; unusable addresses change nothing (`badip`).
     let wanted: Vec<RecordType> = match &request.addresses {
-        Ok(a) => [(a.ipv4.is_some(), RecordType::A), (a.ipv6.is_some(), RecordType::Aaaa)]
-            .into_iter()
-            .filter_map(|(set, t)| set.then_some(t))
-            .collect(),
+        Ok(a) => [
+            (a.ipv4.is_some(), RecordType::A),
+            (a.ipv6.is_some(), RecordType::Aaaa),
+            (matches!(request.txt, Some(Ok(_))), RecordType::Txt),
+        ]
+        .into_iter()
+        .filter_map(|(set, t)| set.then_some(t))
+        .collect(),
         Err(_) => Vec::new(),
     };
     if let Err(failure) = scope.check(&wanted, request.client, now) {
@@ -443,11 +460,12 @@ fn update_host(
     store: &mut Store,
     user: &User,
     fqdn: &str,
-    publish: Publish,
+    publish: &Publish,
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let Publish { addresses: new, ttl } = publish;
+    let Publish { addresses: new, ttl, txt } = publish;
+    let (new, txt) = (*new, txt.as_ref());
     store.with_host_locked(fqdn, |host| {
         let Some(host) = host.filter(|h| h.user_id == user.id) else {
             log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
@@ -455,6 +473,8 @@ fn update_host(
         };
         let dns_ttl = ttl.unwrap_or(host.dns_ttl);
         let unchanged = new.ipv4.is_none_or(|a| Some(a) == host.ipv4) && new.ipv6.is_none_or(|a| Some(a) == host.ipv6);
+        let txt_after = txt_after(host, txt);
+        let unchanged = unchanged && (txt.is_none() || txt_after == host.txt);
         if unchanged && dns_ttl == host.dns_ttl && !host.expired && !host.offline {
             log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)));
             return Ok((HostWrite::Touch { now }, HostAnswer::Nochg(new)));
@@ -470,19 +490,23 @@ fn update_host(
         let (send_v4, send_v6) = if dns_ttl == host.dns_ttl { (new.ipv4, new.ipv6) } else { (ipv4, ipv6) };
         let sent = Name::from_ascii(format!("{fqdn}."))
             .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })
-            .and_then(|name| dns::replace_message(&zone.name, &name, dns_ttl, send_v4, send_v6))
+            .and_then(|name| {
+                let mut message = dns::replace_message(&zone.name, &name, dns_ttl, send_v4, send_v6)?;
+                add_txt(&mut message, &name, dns_ttl, txt, txt_after.as_deref(), dns_ttl != host.dns_ttl);
+                Ok(message)
+            })
             .and_then(|message| exchange(zone, message, fqdn, now, log));
         if let Err(e) = sent {
             log.error(format_args!("{fqdn}: DNS update failed: {e}"));
             return Ok((HostWrite::None, HostAnswer::Dnserr));
         }
-        log.info(format_args!("{fqdn}: updated ({}, ttl {dns_ttl})", show(new.ipv4, new.ipv6)));
-        Ok((HostWrite::Addresses { ipv4, ipv6, dns_ttl, now }, HostAnswer::Good(new)))
+        log.info(format_args!("{fqdn}: updated ({}{}, ttl {dns_ttl})", show(new.ipv4, new.ipv6), show_txt(txt)));
+        Ok((HostWrite::Addresses { ipv4, ipv6, txt: txt_after, dns_ttl, now }, HostAnswer::Good(new)))
     })
 }
 
-/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A and AAAA
-/// records in one UPDATE, then clears its addresses and marks it offline. `nochg` when it
+/// Takes one hostname offline (dyndns2 `offline=yes`, `/nic/delete`): removes its A, AAAA and
+/// TXT records in one UPDATE, then clears its addresses and TXT value and marks it offline. `nochg` when it
 /// already is.
 fn offline_host(
     config: &Config,
@@ -515,7 +539,7 @@ fn offline_host(
             log.error(format_args!("{fqdn}: DNS update failed: {e}"));
             return Ok((HostWrite::None, HostAnswer::Dnserr));
         }
-        log.info(format_args!("{fqdn}: offline (A and AAAA removed)"));
+        log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
         Ok((HostWrite::Offline { now }, HostAnswer::Good(none)))
     })
 }
@@ -541,4 +565,38 @@ fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
     let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
     let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
+}
+
+/// The TXT value a host holds after an update: the request's, else the row's (none for an
+/// expired or offline host, whose records are gone).
+fn txt_after(host: &Host, change: Option<&TxtChange>) -> Option<String> {
+    match change {
+        Some(TxtChange::Set(value)) => Some(value.clone()),
+        Some(TxtChange::Clear) => None,
+        None if host.expired || host.offline => None,
+        None => host.txt.clone(),
+    }
+}
+
+/// Adds the TXT part of a host's update to its message: the requested change, or the kept
+/// value again when the TTL changes, so all of the host's rrsets carry the stored TTL.
+fn add_txt(
+    message: &mut hickory_proto::op::Message,
+    name: &Name,
+    ttl: u32,
+    change: Option<&TxtChange>,
+    after: Option<&str>,
+    ttl_changed: bool,
+) {
+    if change.is_some() || (ttl_changed && after.is_some()) {
+        dns::replace_txt(message, name, ttl, after.as_slice());
+    }
+}
+
+fn show_txt(change: Option<&TxtChange>) -> &'static str {
+    match change {
+        Some(TxtChange::Set(_)) => " txt=set",
+        Some(TxtChange::Clear) => " txt=removed",
+        None => "",
+    }
 }

@@ -34,7 +34,6 @@ use crate::log::{self, Log};
 use crate::reply::{self, AccountAnswer, Answer, Reply};
 use crate::request::{self, Env, Format};
 use crate::store::{OpenMode, Store};
-use crate::update;
 
 /// Bytes one request may send (params and stdin records with their headers) before the
 /// connection is closed. tokio-fastcgi buffers a request in memory until it is complete, so
@@ -483,14 +482,12 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 }
             },
         };
-        let handled = update::handle(config, &mut store, &env, &body, (shared.clock)(), &worker_log);
+        let incoming = super::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
+        let reply = super::serve(config, &mut store, &incoming, &worker_log);
         if let Ok(mut stores) = shared.stores.lock() {
             stores.push(store);
         }
-        if config.log.log_requests {
-            cgi::log_request(&worker_log, config, &env, &handled, started);
-        }
-        reply::render(&handled.answer, handled.format)
+        reply
     });
     match job.await {
         Ok(reply) => reply,

@@ -89,6 +89,11 @@ pub(crate) const SECTIONS: &[Section] = &[
         about: "Mail to owners when `ddns-cgi expire` removes their hostnames: one message per owner and run. A failed mail is retried by the next run.",
     },
     Section {
+        name: "acme",
+        array: false,
+        about: "The acme-dns API for ACME DNS-01 challenges (certbot, lego, acme.sh, Caddy, Traefik): without this section it does not exist. Accounts come from `ddns-cgi acme add`, or from `POST <path>/register` when allowed.",
+    },
+    Section {
         name: "endpoints",
         array: true,
         about: "The HTTP paths that accept requests. Without any entry, `/update`, `/nic/update` and `/api/update` update and `/nic/delete` deletes, with the default parameter names. Listing any entry replaces them all.",
@@ -157,6 +162,22 @@ pub(crate) const KEYS: &[Key] = &[
         about: "The TSIG key, from a file; not together with `tsig_key`.",
     },
     Key {
+        section: "dns",
+        name: "confirm",
+        kind: "list of strings",
+        default: Default::Value("[]"),
+        bounds: Bounds::Rule("servers as `ip:port` (or an address alone for port 53), each once"),
+        about: "Read-back: the public secondaries that must serve the zone's new SOA serial before an update answers `good`. After `confirm_timeout_ms` the answer is `good` anyway (the change is committed on the primary) and the lagging server is logged. Empty: answer as soon as the primary accepted.",
+    },
+    Key {
+        section: "dns",
+        name: "confirm_timeout_ms",
+        kind: "integer",
+        default: Default::Value("2000"),
+        bounds: Bounds::Range(10, 60_000),
+        about: "How long an update waits for the `confirm` servers, in milliseconds.",
+    },
+    Key {
         section: "zones",
         name: "name",
         kind: "string",
@@ -187,6 +208,14 @@ pub(crate) const KEYS: &[Key] = &[
         default: Default::Note("`dns.tsig_key` or `dns.tsig_key_file`"),
         bounds: Bounds::Rule("as `dns.tsig_key_file`"),
         about: "The key for this zone, from a file.",
+    },
+    Key {
+        section: "zones",
+        name: "confirm",
+        kind: "list of strings",
+        default: Default::Note("`dns.confirm`"),
+        bounds: Bounds::Rule("as `dns.confirm`"),
+        about: "The secondaries read back for this zone.",
     },
     Key {
         section: "defaults",
@@ -439,6 +468,46 @@ pub(crate) const KEYS: &[Key] = &[
         about: "The sender of the notices.",
     },
     Key {
+        section: "acme",
+        name: "zone",
+        kind: "string",
+        default: Default::Required,
+        bounds: Bounds::Rule("the name of a `[[zones]]` entry"),
+        about: "The zone that holds the challenge names (`<subdomain>.<zone>`); best a zone of its own, e.g. `acme.example.com`.",
+    },
+    Key {
+        section: "acme",
+        name: "path",
+        kind: "string",
+        default: Default::Value("\"/acme\""),
+        bounds: Bounds::Rule("a plain absolute path of at most 64 bytes, not an endpoint's"),
+        about: "The API's base: `<path>/update`, `<path>/register`, `<path>/health`; the URL clients are given.",
+    },
+    Key {
+        section: "acme",
+        name: "ttl",
+        kind: "integer",
+        default: Default::Value("1"),
+        bounds: Bounds::Range(1, 86_400),
+        about: "TTL of the challenge TXT records (acme-dns uses 1).",
+    },
+    Key {
+        section: "acme",
+        name: "register",
+        kind: "boolean",
+        default: Default::Value("false"),
+        bounds: Bounds::Rule("true or false"),
+        about: "Whether `POST <path>/register` creates accounts.",
+    },
+    Key {
+        section: "acme",
+        name: "register_from",
+        kind: "list of strings",
+        default: Default::Value("[]"),
+        bounds: Bounds::Rule("IP addresses or CIDR blocks"),
+        about: "The clients that may register; empty allows any (when `register` is on).",
+    },
+    Key {
         section: "endpoints",
         name: "path",
         kind: "string",
@@ -532,6 +601,8 @@ mod tests {
             // Its default (86400) must not fall below `min_dns_ttl`, whose default is 30.
             ("defaults", "max_dns_ttl") => &[("defaults", "min_dns_ttl = 1")],
             ("endpoints", "path") => &[],
+            ("acme", "zone") => &[],
+            ("acme", _) => &[("acme", "zone = \"dyn.example.com\"")],
             ("endpoints" | "endpoints.params", _) => &[("endpoints", "path = \"/x\"")],
             _ => &[],
         }
@@ -559,6 +630,11 @@ mod tests {
         sections.sort_by_key(|(s, _)| s.starts_with("endpoints"));
         let mut text = String::new();
         for (name, body) in sections {
+            if name.is_empty() {
+                // Top-level keys come before any table.
+                text.insert_str(0, &body.iter().map(|l| format!("{l}\n")).collect::<String>());
+                continue;
+            }
             let array = SECTIONS.iter().any(|s| s.name == name && s.array);
             text.push_str(&if array { format!("[[{name}]]\n") } else { format!("[{name}]\n") });
             for line in body {
@@ -655,6 +731,17 @@ mod tests {
                 .collect();
             assert_eq!(accepted, documented, "[{}]: {err}", section.name);
         }
+    }
+
+    /// Every table `config` accepts is a documented section.
+    #[test]
+    fn every_section_config_accepts_is_documented() {
+        let err = load(&[("", "no_such_section = 1")]).expect_err("unknown table accepted");
+        let expected = err.split_once("expected").map(|(_, rest)| rest).unwrap_or_else(|| panic!("{err}"));
+        let accepted: BTreeSet<&str> =
+            expected.lines().next().unwrap_or_default().split('`').skip(1).step_by(2).collect();
+        let documented: BTreeSet<&str> = SECTIONS.iter().map(|s| s.name).filter(|n| !n.contains('.')).collect();
+        assert_eq!(accepted, documented, "{err}");
     }
 
     /// Every key of `config.example.toml` (set or commented out) is documented, and every

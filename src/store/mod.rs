@@ -83,6 +83,8 @@ pub(crate) struct Host {
     pub(crate) expired: bool,
     /// Taken offline by its owner: no records in DNS, no addresses in the row.
     pub(crate) offline: bool,
+    /// The TXT value published with `txt=`; `None` when the host has no TXT record.
+    pub(crate) txt: Option<String>,
 }
 
 /// A hostname to create.
@@ -96,17 +98,18 @@ pub(crate) struct NewHost<'a> {
 }
 
 /// What to write back after a locked host read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HostWrite {
     /// Nothing changes.
     None,
     /// The addresses are current: refresh the last-update time only (`nochg`).
     Touch { now: i64 },
-    /// The DNS server accepted these addresses with this TTL: store them and clear
-    /// `expired` and `offline`.
-    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, dns_ttl: u32, now: i64 },
+    /// The DNS server accepted these addresses and this TXT value with this TTL: store them
+    /// and clear `expired` and `offline`.
+    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<String>, dns_ttl: u32, now: i64 },
     /// The DNS server removed the host's records on the owner's request: clear the
-    /// addresses (the row never claims more than DNS has) and mark the host offline.
+    /// addresses and the TXT value (the row never claims more than DNS has) and mark the
+    /// host offline.
     Offline { now: i64 },
 }
 
@@ -196,4 +199,34 @@ pub(crate) struct RateLimitCounter {
     pub(crate) key: String,
     /// When each counted request came, oldest first.
     pub(crate) at: Vec<i64>,
+}
+
+/// An acme-dns account: credentials that may set the challenge TXT records of one name,
+/// `<subdomain>.<[acme] zone>`. Only the key's SHA-256 digest is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcmeAccount {
+    pub(crate) id: i64,
+    /// What the account is for (the domain given to `acme add`); empty when registered
+    /// through the API.
+    pub(crate) name: String,
+    /// A UUID, lower case.
+    pub(crate) username: String,
+    pub(crate) key_digest: Vec<u8>,
+    /// A UUID, lower case: the label below the acme zone.
+    pub(crate) subdomain: String,
+    /// Networks updates may come from, comma-separated; empty allows any.
+    pub(crate) allowfrom: String,
+    /// The newest challenge value, and the one before it: both are published.
+    pub(crate) txt_new: Option<String>,
+    pub(crate) txt_old: Option<String>,
+}
+
+/// An acme-dns account to create.
+#[derive(Debug)]
+pub(crate) struct NewAcmeAccount<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) key_digest: &'a [u8],
+    pub(crate) subdomain: &'a str,
+    pub(crate) allowfrom: &'a str,
 }

@@ -24,6 +24,7 @@ macro_rules! world {
         }
     };
 }
+mod acme;
 mod clients;
 mod fastcgi;
 mod hardening;
@@ -33,6 +34,8 @@ mod manual;
 mod package;
 mod ratelimit;
 mod resilience;
+mod secondaries;
 mod shipped;
 mod tokens;
+mod txt;
 mod web;

@@ -50,17 +50,17 @@ impl Store {
                 tx.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, h.id])
                     .map_err(StoreError::from)?;
             }
-            (HostWrite::Addresses { ipv4, ipv6, dns_ttl, now }, Some(h)) => {
+            (HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now }, Some(h)) => {
                 tx.execute(
-                    "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, dns_ttl = ?3, last_update = ?4, expired = 0, offline = 0
-                     WHERE id = ?5",
-                    params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), dns_ttl, now, h.id],
+                    "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
+                     offline = 0 WHERE id = ?6",
+                    params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), txt, dns_ttl, now, h.id],
                 )
                 .map_err(StoreError::from)?;
             }
             (HostWrite::Offline { now }, Some(h)) => {
                 tx.execute(
-                    "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
+                    "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
                     params![now, h.id],
                 )
                 .map_err(StoreError::from)?;

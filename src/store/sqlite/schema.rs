@@ -52,4 +52,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL
     );
     CREATE UNIQUE INDEX tokens_digest ON tokens(digest);",
+    // TXT records (`txt=` on an update): the value the DNS server holds for the host, so an
+    // unchanged value answers `nochg` and the expiry run removes it with the addresses.
+    // acme-dns accounts (`acme add`, `POST /acme/register`): `username` and `subdomain` are
+    // UUIDs, `key_digest` the SHA-256 digest of the 40-character key (all that is stored of
+    // it), `allowfrom` a comma-separated list of networks (empty: any), `txt_new` and `txt_old`
+    // the two newest challenge values published at `<subdomain>.<[acme] zone>`.
+    "ALTER TABLE hostnames ADD COLUMN txt TEXT;
+    CREATE TABLE acme_accounts (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        username   TEXT NOT NULL UNIQUE,
+        key_digest BLOB NOT NULL,
+        subdomain  TEXT NOT NULL UNIQUE,
+        allowfrom  TEXT NOT NULL DEFAULT '',
+        txt_new    TEXT,
+        txt_old    TEXT,
+        updated_at INTEGER,
+        created_at INTEGER NOT NULL
+    );",
 ];
