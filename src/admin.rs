@@ -9,10 +9,12 @@
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
+use serde::Serialize;
 
 use crate::acme;
 use crate::auth::token::{self, Scope};
@@ -21,11 +23,10 @@ use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand,
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::reply::json_string;
 use crate::request::normalize_hostname;
 use crate::secret::Secret;
 use crate::store::{
-    Derivation, Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo,
+    Derivation, Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo, UserSummary,
 };
 use crate::{ratelimit, relay};
 
@@ -95,19 +96,7 @@ pub(crate) fn user(
         UserCommand::List { output } => {
             let users = store.users()?;
             if output.json {
-                let items: Vec<String> = users
-                    .iter()
-                    .map(|u| {
-                        format!(
-                            "{{\"name\":{},\"email\":{},\"created_at\":{},\"n_hosts\":{}}}",
-                            json_string(&u.name),
-                            json_string(&u.email),
-                            u.created_at,
-                            u.n_hosts
-                        )
-                    })
-                    .collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&users.iter().map(UserJson::from).collect::<Vec<_>>());
             }
             let rows = users
                 .iter()
@@ -180,8 +169,7 @@ pub(crate) fn hostname(
             let derivations = store.derivations()?;
             let derivation = |h: &HostListing| derivations.iter().find(|d| d.child == h.host.fqdn);
             if output.json {
-                let items: Vec<String> = hosts.iter().map(|l| host_json(l, relays_of(l), derivation(l))).collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&hosts.iter().map(|l| HostJson::new(l, relays_of(l), derivation(l))).collect::<Vec<_>>());
             }
             // FOLLOWS only when a listed hostname follows another: the table stays as it
             // was for the many installations without fan-out (`--json` always has `follows`).
@@ -369,18 +357,18 @@ pub(crate) fn ratelimit(
                 rows.push((counter.scope, counter.key, counted.len(), max, window, until));
             }
             if output.json {
-                let items: Vec<String> = rows
+                let items: Vec<CounterJson<'_>> = rows
                     .iter()
-                    .map(|(scope, key, n, max, window, until)| {
-                        format!(
-                            "{{\"scope\":{},\"key\":{},\"n_requests\":{n},\"max_requests\":{max},\"window_seconds\":{window},\"limited_until\":{}}}",
-                            json_string(scope),
-                            json_string(key),
-                            until.map_or_else(|| "null".to_owned(), |t| t.to_string())
-                        )
+                    .map(|(scope, key, n, max, window, until)| CounterJson {
+                        scope,
+                        key,
+                        n_requests: *n,
+                        max_requests: *max,
+                        window_seconds: *window,
+                        limited_until: *until,
                     })
                     .collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&items);
             }
             let rows = rows
                 .into_iter()
@@ -523,26 +511,11 @@ fn token_cell(info: Option<&TokenInfo>) -> String {
     }
 }
 
-/// The `token` of a JSON listing: `null` without one; in the object, `null` means no limit.
-fn token_json(info: Option<&TokenInfo>) -> String {
-    let Some(info) = info else { return "null".to_owned() };
-    let Ok(scope) = Scope::from_stored(&info.scope) else {
-        return format!("{{\"unreadable\":true,\"created_at\":{}}}", info.created_at);
-    };
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "null".to_owned()
-        } else {
-            format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
-        }
-    };
-    format!(
-        "{{\"types\":{},\"from\":{},\"expires\":{},\"created_at\":{}}}",
-        list(scope.types_list()),
-        list(scope.networks_list()),
-        scope.expires().map_or_else(|| "null".to_owned(), |d| json_string(&d)),
-        info.created_at
-    )
+/// `--json` output: one line, the listing's array.
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
+    let mut out = serde_json::to_string(value).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    out.push('\n');
+    Ok(out)
 }
 
 /// The FOLLOWS column: `-`, or the parent with the child's interface id, IPv4 rule and TTL.
@@ -558,41 +531,115 @@ fn follows_cell(derivation: Option<&Derivation>) -> String {
     cell
 }
 
-/// The `follows` member of a JSON listing, with its leading comma: the parent and the
-/// child's rule; absent for a hostname that follows none, so listings without fan-out keep
-/// their shape.
-fn follows_json(derivation: Option<&Derivation>) -> String {
-    let Some(d) = derivation else { return String::new() };
-    format!(
-        ",\"follows\":{{\"parent\":{},\"ipv6_iid\":{},\"ipv4\":{},\"ttl\":{}}}",
-        json_string(&d.parent),
-        json_string(&d.ipv6_iid.to_string()),
-        d.ipv4_rule.as_deref().map_or_else(|| "null".to_owned(), json_string),
-        d.dns_ttl.map_or_else(|| "null".to_owned(), |t| t.to_string())
-    )
+/// One counter of `ratelimit list --json`; `limited_until` (seconds since the epoch) is
+/// `null` while requests still pass.
+#[derive(Serialize)]
+struct CounterJson<'a> {
+    scope: &'a str,
+    key: &'a str,
+    n_requests: usize,
+    max_requests: u32,
+    window_seconds: u32,
+    limited_until: Option<i64>,
 }
 
-fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32), derivation: Option<&Derivation>) -> String {
-    let h = &listing.host;
-    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
-    let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
-    format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"n_relays\":{},\"relay_only\":{}{}}}",
-        json_string(&h.fqdn),
-        json_string(&listing.owner),
-        json_string(&h.zone),
-        h.dns_ttl,
-        h.expiry_ttl,
-        opt(h.ipv4.map(|a| a.to_string())),
-        opt(h.ipv6.map(|a| a.to_string())),
-        num(h.last_update),
-        num(expires(h)),
-        h.expired,
-        token_json(listing.token.as_ref()),
-        n_relays,
-        n_relays > 0 && n_only == n_relays,
-        follows_json(derivation)
-    )
+/// One user of `user list --json`.
+#[derive(Serialize)]
+struct UserJson<'a> {
+    name: &'a str,
+    email: &'a str,
+    created_at: i64,
+    n_hosts: i64,
+}
+
+impl<'a> From<&'a UserSummary> for UserJson<'a> {
+    fn from(u: &'a UserSummary) -> Self {
+        UserJson { name: &u.name, email: &u.email, created_at: u.created_at, n_hosts: u.n_hosts }
+    }
+}
+
+/// One hostname of `hostname list --json`; times are seconds since the epoch.
+#[derive(Serialize)]
+struct HostJson<'a> {
+    hostname: &'a str,
+    user: &'a str,
+    zone: &'a str,
+    dns_ttl: u32,
+    expiry_ttl: u32,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    last_update: Option<i64>,
+    expires_at: Option<i64>,
+    expired: bool,
+    /// `null` without a token.
+    token: Option<TokenJson>,
+    /// Relays to upstream providers, and whether all of them replace the local update.
+    n_relays: u32,
+    relay_only: bool,
+    /// Only for a hostname that follows another's prefix (`hostname derive`), so listings
+    /// without fan-out keep their shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follows: Option<FollowsJson<'a>>,
+}
+
+/// The rule a derived hostname follows its parent by.
+#[derive(Serialize)]
+struct FollowsJson<'a> {
+    parent: &'a str,
+    ipv6_iid: Ipv6Addr,
+    ipv4: Option<&'a str>,
+    ttl: Option<u32>,
+}
+
+impl<'a> HostJson<'a> {
+    fn new(listing: &'a HostListing, (n_relays, n_only): (u32, u32), derivation: Option<&'a Derivation>) -> Self {
+        let h = &listing.host;
+        HostJson {
+            hostname: &h.fqdn,
+            user: &listing.owner,
+            zone: &h.zone,
+            dns_ttl: h.dns_ttl,
+            expiry_ttl: h.expiry_ttl,
+            ipv4: h.ipv4,
+            ipv6: h.ipv6,
+            last_update: h.last_update,
+            expires_at: expires(h),
+            expired: h.expired,
+            token: listing.token.as_ref().map(TokenJson::from),
+            n_relays,
+            relay_only: n_relays > 0 && n_only == n_relays,
+            follows: derivation.map(|d| FollowsJson {
+                parent: &d.parent,
+                ipv6_iid: d.ipv6_iid,
+                ipv4: d.ipv4_rule.as_deref(),
+                ttl: d.dns_ttl,
+            }),
+        }
+    }
+}
+
+/// A token's limits; in each, `null` means no limit. A scope that cannot be read (an edited
+/// database) refuses every request and shows as `{"unreadable":true,...}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TokenJson {
+    Scope { types: Option<Vec<String>>, from: Option<Vec<String>>, expires: Option<String>, created_at: i64 },
+    Unreadable { unreadable: bool, created_at: i64 },
+}
+
+impl From<&TokenInfo> for TokenJson {
+    fn from(info: &TokenInfo) -> Self {
+        let Ok(scope) = Scope::from_stored(&info.scope) else {
+            return TokenJson::Unreadable { unreadable: true, created_at: info.created_at };
+        };
+        let limit = |items: Vec<String>| Some(items).filter(|v| !v.is_empty());
+        TokenJson::Scope {
+            types: limit(scope.types_list()),
+            from: limit(scope.networks_list()),
+            expires: scope.expires(),
+            created_at: info.created_at,
+        }
+    }
 }
 
 /// `hostname relay`: add or replace (`--url`), remove, resume (`--clear-pause`) or list the
@@ -648,8 +695,7 @@ fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<String, CliErro
     }
     let Some(relays) = store.relays(&fqdn)? else { return Err(gone()) };
     if args.output.json {
-        let items: Vec<String> = relays.iter().map(relay_json).collect();
-        return Ok(format!("[{}]\n", items.join(",")));
+        return json(&relays.iter().map(RelayJson::from).collect::<Vec<_>>());
     }
     let rows = relays
         .iter()
@@ -674,20 +720,36 @@ fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<String, CliErro
     Ok(table(&["URL", "USER", "PASSWORD", "MODE", "STATE", "LAST_RESULT", "UPSTREAM_HAS"], rows))
 }
 
-fn relay_json(r: &Relay) -> String {
-    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
-    format!(
-        "{{\"url\":{},\"user\":{},\"password\":\"***\",\"only\":{},\"paused\":{},\"paused_since\":{},\"last_result\":{},\"last_at\":{},\"ipv4\":{},\"ipv6\":{}}}",
-        json_string(&relay::display_url(&r.url)),
-        json_string(&r.username),
-        r.replaces_local,
-        opt(r.paused.as_ref().map(|p| p.reason.clone())),
-        r.paused.as_ref().map_or_else(|| "null".to_owned(), |p| p.since.to_string()),
-        opt(r.last_result.clone()),
-        r.last_at.map_or_else(|| "null".to_owned(), |t| t.to_string()),
-        opt(r.last_ipv4.map(|a| a.to_string())),
-        opt(r.last_ipv6.map(|a| a.to_string())),
-    )
+/// One relay of `hostname relay --list --json`; the password is always `***`.
+#[derive(Serialize)]
+struct RelayJson<'a> {
+    url: String,
+    user: &'a str,
+    password: &'static str,
+    only: bool,
+    paused: Option<&'a str>,
+    paused_since: Option<i64>,
+    last_result: Option<&'a str>,
+    last_at: Option<i64>,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+}
+
+impl<'a> From<&'a Relay> for RelayJson<'a> {
+    fn from(r: &'a Relay) -> Self {
+        RelayJson {
+            url: relay::display_url(&r.url),
+            user: &r.username,
+            password: "***",
+            only: r.replaces_local,
+            paused: r.paused.as_ref().map(|p| p.reason.as_str()),
+            paused_since: r.paused.as_ref().map(|p| p.since),
+            last_result: r.last_result.as_deref(),
+            last_at: r.last_at,
+            ipv4: r.last_ipv4,
+            ipv6: r.last_ipv6,
+        }
+    }
 }
 
 /// The upstream's password: one line from stdin (`--password-stdin`, or when stdin is not a

@@ -57,6 +57,22 @@ pub(crate) enum Command {
     Expire(ExpireArgs),
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
     Fastcgi(crate::http::fastcgi::Options),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    ///
+    /// bash: `ddns-cgi completions bash > /etc/bash_completion.d/ddns-cgi`;
+    /// zsh: into a directory of `$fpath` as `_ddns-cgi`;
+    /// fish: `~/.config/fish/completions/ddns-cgi.fish`. The Debian package installs all three.
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages `ddns-cgi.8` and `ddns-cgi.toml.5` into a directory
+    Manpage {
+        /// The directory to write into (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Show or clear the rate-limit counters (the reason for `abuse` answers)
     #[command(subcommand)]
     Ratelimit(RatelimitCommand),
@@ -391,8 +407,12 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
                 )))
             }
         }
-        // `main` starts the server before any command runs against the store.
+        // `main` starts the server, or writes the documentation, before any command runs
+        // against the store.
         Command::Fastcgi(_) => Err(CliError::failure("`fastcgi` is not an admin command")),
+        Command::Completions { .. } | Command::Manpage { .. } => {
+            Err(CliError::failure("`completions` and `manpage` need no database"))
+        }
     }
 }
 

@@ -32,6 +32,8 @@ mod hardening;
 mod hostile;
 mod locking;
 mod logging;
+mod manual;
+mod package;
 mod perf;
 mod ratelimit;
 mod relay;
