@@ -15,7 +15,7 @@ use hickory_proto::rr::Name;
 use crate::acme;
 use crate::auth::token::{self, Scope};
 use crate::check::{self, Identity};
-use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, UserCommand};
+use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, LogArgs, RatelimitCommand, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
@@ -248,6 +248,7 @@ pub(crate) fn hostname(
             // The only time the token is shown: stdout carries it alone, for scripts.
             Ok(format!("{}\n", token.expose()))
         }
+        HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
     }
 }
@@ -524,6 +525,29 @@ fn host_json(listing: &HostListing) -> String {
 
 /// Left-aligned columns separated by two spaces; widths count characters, so IDN names in
 /// punycode (always ASCII) line up.
+/// `hostname history FQDN`: the hostname's audit rows, newest first.
+fn history(store: &Store, fqdn: &str, limit: u32, json: bool) -> Result<String, CliError> {
+    let fqdn_ascii =
+        normalize_hostname(fqdn).ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
+    let rows = store.audit_history(&fqdn_ascii, limit)?;
+    audit_output(&rows, json)
+}
+
+/// `log --since ...`: the audit rows from a time on, oldest first.
+pub(crate) fn audit_log(store: &Store, args: &LogArgs, now: i64) -> Result<String, CliError> {
+    let since = crate::audit::parse_since(&args.since, now).map_err(CliError::failure)?;
+    let rows = store.audit_since(since, args.refused, args.limit)?;
+    audit_output(&rows, args.output.json)
+}
+
+fn audit_output(rows: &[crate::store::AuditRow], json: bool) -> Result<String, CliError> {
+    if json {
+        let text = crate::audit::json(rows).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+        return Ok(format!("{text}\n"));
+    }
+    Ok(table(&crate::audit::HEADER, rows.iter().map(crate::audit::cells).collect()))
+}
+
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {

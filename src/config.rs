@@ -63,6 +63,26 @@ pub(crate) struct Config {
     pub(crate) email: EmailConfig,
     /// The acme-dns API (`[acme]`); `None` when the section is absent.
     pub(crate) acme: Option<AcmeConfig>,
+    pub(crate) audit: AuditConfig,
+    pub(crate) metrics: MetricsConfig,
+}
+
+/// `[audit]`: the audit trail of changes and refused attempts (`audit.rs`).
+#[derive(Debug)]
+pub(crate) struct AuditConfig {
+    /// How many days rows are kept (the expiry run prunes older ones); 0 records nothing.
+    pub(crate) keep_days: u32,
+}
+
+/// `[metrics]`: the Prometheus text exposition (`metrics.rs`).
+#[derive(Debug)]
+pub(crate) struct MetricsConfig {
+    /// Where the expiry run writes the node-exporter textfile; `None` when it does not.
+    pub(crate) textfile: Option<PathBuf>,
+    /// The HTTP path the metrics are served at, to clients in `allow` only.
+    pub(crate) path: String,
+    /// Who may read `path`; empty serves no metrics over HTTP at all.
+    pub(crate) allow: Vec<Cidr>,
 }
 
 /// `[acme]`: the acme-dns compatible API (`acme.rs`).
@@ -362,6 +382,25 @@ struct RawConfig {
     #[serde(default)]
     email: RawEmail,
     acme: Option<RawAcme>,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    keep_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    textfile: Option<PathBuf>,
+    path: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -764,6 +803,8 @@ impl Validator<'_> {
 
         let email = self.email(raw.email)?;
         let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
+        let audit = AuditConfig { keep_days: self.range("audit.keep_days", raw.audit.keep_days, 90, 0, 36_500)? };
+        let metrics = self.metrics(raw.metrics, &endpoints)?;
 
         Ok(Config {
             path: self.path.to_owned(),
@@ -782,7 +823,28 @@ impl Validator<'_> {
             endpoints,
             email,
             acme,
+            audit,
+            metrics,
         })
+    }
+
+    fn metrics(&self, raw: RawMetrics, endpoints: &[Endpoint]) -> Result<MetricsConfig, ConfigError> {
+        let path = raw.path.unwrap_or_else(|| "/metrics".to_owned());
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("metrics.path", format!("must be a plain absolute path such as `/metrics`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path.trim_end_matches('/')) {
+            return Err(self.invalid("metrics.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let allow = raw
+            .allow
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("metrics.allow", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MetricsConfig { textfile: raw.textfile.as_deref().map(|p| self.relative(p)), path, allow })
     }
 
     fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {

@@ -4,6 +4,7 @@
 
 mod acme;
 mod admin;
+mod audit;
 mod auth;
 mod batch;
 mod check;
@@ -15,6 +16,7 @@ mod expire;
 mod http;
 mod log;
 mod mail;
+mod metrics;
 mod ratelimit;
 mod reply;
 mod request;

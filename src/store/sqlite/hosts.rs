@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
-use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     #[cfg(test)]
@@ -54,6 +54,7 @@ impl Store {
     /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
     /// writes back what `decide` returns for each, in the order of `fqdns`, in one
     /// transaction.
+    #[cfg(test)]
     pub(crate) fn with_hosts_locked<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -62,24 +63,42 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.with_hosts_locked_audited(fqdns, |hosts| {
+            let (writes, value) = decide(hosts)?;
+            Ok((writes, AuditWrite::default(), value))
+        })
+    }
+
+    /// [`Store::with_hosts_locked`] that also records audit rows (`audit.rs`) in the same
+    /// transaction as the rows, so the trail never shows a change the row does not hold, nor
+    /// misses one it does.
+    pub(crate) fn with_hosts_locked_audited<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let _held = self.locks.lock(fqdns.iter().copied())?;
         self.probe_writable()?;
         let hosts: Vec<Option<Host>> =
             fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
-        let (writes, value) = decide(&hosts)?;
+        let (writes, audit, value) = decide(&hosts)?;
         let writes: Vec<(i64, HostWrite)> = hosts
             .iter()
             .zip(writes)
             .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
             .filter(|(_, w)| *w != HostWrite::None)
             .collect();
-        if writes.is_empty() {
+        if writes.is_empty() && audit.rows.is_empty() {
             return Ok(value);
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         for (id, write) in writes {
             write_host(&tx, id, write).map_err(StoreError::from)?;
         }
+        super::audit::record(&tx, &audit).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
