@@ -1297,6 +1297,22 @@ mod tests {
     #[test]
     fn bad_values() {
         check_err(
+            &minimal("[audit]\nkeep_days = -1\n"),
+            "`audit.keep_days` must be between 0 and 36500, got `-1` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"metrics\"\n"),
+            "`metrics.path` must be a plain absolute path such as `/metrics`, got `metrics` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"/nic/update\"\n"),
+            "`metrics.path` is also the endpoint `/nic/update` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\nallow = [\"10.0.0.0/33\"]\n"),
+            "`metrics.allow` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
             &minimal("[log]\nstderr_level = \"loud\"\n"),
             "`log.stderr_level` must be debug, info, warning, error or off, got `loud` (in /etc/ddns-cgi/config.toml)",
         );
@@ -1314,7 +1330,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme` (in /etc/ddns-cgi/config.toml)",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `audit`, `metrics` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),
