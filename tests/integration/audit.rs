@@ -284,3 +284,20 @@ fn metrics_path_is_served_through_nginx_only_to_allowed_networks() {
         }
     }
 }
+
+#[test]
+fn a_failed_refusal_write_is_logged_and_the_answer_stands() {
+    let w = world!(World::knot());
+    // A long user name is kept cut, never whole.
+    let long = "u".repeat(1000);
+    w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(&long, "pw")).expect(401, "badauth\n");
+    let refused = rows(&w, &["log", "--since", "1h", "--refused", "--json"]);
+    let user = refused.first().and_then(|r| field(r, "user")).unwrap_or_default();
+    assert!(user.starts_with("uuu") && user.len() < 200, "{user}");
+    // Now every audit write fails.
+    w.sql("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(USER, "wrong"));
+    r.expect(401, "badauth\n");
+    assert!(r.log.contains("cannot record the refused attempt in the audit trail"), "{}", r.log);
+    assert_eq!(rows(&w, &["log", "--since", "1h", "--refused", "--json"]).len(), 1);
+}
