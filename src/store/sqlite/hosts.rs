@@ -50,10 +50,7 @@ impl Store {
         })
     }
 
-    /// [`Store::with_host_locked`] for several hosts at once (FastCGI's group commit): takes
-    /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
-    /// writes back what `decide` returns for each, in the order of `fqdns`, in one
-    /// transaction.
+    /// [`Store::with_hosts_locked_audited`] without audit rows.
     #[cfg(test)]
     pub(crate) fn with_hosts_locked<T, E>(
         &mut self,
@@ -69,9 +66,11 @@ impl Store {
         })
     }
 
-    /// [`Store::with_hosts_locked`] that also records audit rows (`audit.rs`) in the same
-    /// transaction as the rows, so the trail never shows a change the row does not hold, nor
-    /// misses one it does.
+    /// `with_host_locked` for several hosts at once (FastCGI's group commit): takes all their
+    /// host locks (in stripe order), reads the rows (`None` for a missing one), and writes
+    /// back what `decide` returns for each, in the order of `fqdns`, with the audit rows it
+    /// returns (`audit.rs`), in one transaction: the trail never shows a change the rows do
+    /// not hold, nor misses one they do.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
