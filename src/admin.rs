@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::acme;
 use crate::auth::token::{self, Scope};
 use crate::check::{self, Identity};
-use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, RelayArgs, UserCommand};
+use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, LogArgs, RatelimitCommand, RelayArgs, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
@@ -267,6 +267,7 @@ pub(crate) fn hostname(
                 None => Err(CliError::not_found(format!("hostname `{child}` does not exist"))),
             }
         }
+        HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
         HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
     }
@@ -775,6 +776,29 @@ fn read_upstream_password(from_stdin: bool) -> Result<Secret<String>, CliError> 
 
 /// Left-aligned columns separated by two spaces; widths count characters, so IDN names in
 /// punycode (always ASCII) line up.
+/// `hostname history FQDN`: the hostname's audit rows, newest first.
+fn history(store: &Store, fqdn: &str, limit: u32, json: bool) -> Result<String, CliError> {
+    let fqdn_ascii =
+        normalize_hostname(fqdn).ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
+    let rows = store.audit_history(&fqdn_ascii, limit)?;
+    audit_output(&rows, json)
+}
+
+/// `log --since ...`: the audit rows from a time on, oldest first.
+pub(crate) fn audit_log(store: &Store, args: &LogArgs, now: i64) -> Result<String, CliError> {
+    let since = crate::audit::parse_since(&args.since, now).map_err(CliError::failure)?;
+    let rows = store.audit_since(since, args.refused, args.limit)?;
+    audit_output(&rows, args.output.json)
+}
+
+fn audit_output(rows: &[crate::store::AuditRow], json: bool) -> Result<String, CliError> {
+    if json {
+        let text = crate::audit::json(rows).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+        return Ok(format!("{text}\n"));
+    }
+    Ok(table(&crate::audit::HEADER, rows.iter().map(crate::audit::cells).collect()))
+}
+
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {

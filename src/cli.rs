@@ -79,6 +79,34 @@ pub(crate) enum Command {
     /// Manage acme-dns accounts for ACME DNS-01 challenges (needs an `[acme]` section)
     #[command(subcommand)]
     Acme(AcmeCommand),
+    /// Show the audit trail: accepted changes and refused attempts since a time
+    Log(LogArgs),
+    /// Print the Prometheus metrics, or write them for node-exporter's textfile collector
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// From when: a date `YYYY-MM-DD` (00:00 UTC) or a duration back from now such as `30m`,
+    /// `12h`, `7d`
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub(crate) since: String,
+    /// Only refused attempts
+    #[arg(long)]
+    pub(crate) refused: bool,
+    /// At most this many rows, oldest first
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MetricsArgs {
+    /// Write to this file atomically (a temporary file beside it, then a rename) instead of
+    /// printing [default: standard output]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Args)]
@@ -261,6 +289,16 @@ pub(crate) enum HostnameCommand {
         /// The derived hostname
         child: String,
     },
+    /// Show a hostname's audit trail: its changes and refused attempts, newest first
+    History {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+        /// At most this many rows
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Add a hostname for USER inside a configured zone
     Add {
         /// Owner of the hostname
@@ -395,6 +433,17 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
         Command::User(command) => admin::user(config, &mut store, command, now, log),
         Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
         Command::Acme(command) => admin::acme(config, &mut store, command, now),
+        Command::Log(args) => admin::audit_log(&store, &args, now),
+        Command::Metrics(MetricsArgs { textfile }) => {
+            let text = crate::metrics::render(&store)?;
+            match textfile {
+                None => Ok(text),
+                Some(path) => {
+                    crate::metrics::write_textfile(&path, &text).map_err(|e| CliError::failure(e.to_string()))?;
+                    Ok(String::new())
+                }
+            }
+        }
         Command::Expire(ExpireArgs { now: due_at }) => {
             let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {

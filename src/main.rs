@@ -4,6 +4,7 @@
 
 mod acme;
 mod admin;
+mod audit;
 mod auth;
 mod batch;
 mod check;
@@ -17,6 +18,7 @@ mod http;
 mod log;
 mod mail;
 mod manual;
+mod metrics;
 mod ratelimit;
 mod relay;
 mod reply;

@@ -12,7 +12,7 @@ use crate::secret::Secret;
 mod lock;
 mod sqlite;
 
-pub(crate) use sqlite::{SCHEMA_VERSION, Store};
+pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, Store, UPDATES};
 
 /// A failure of the database layer. Messages say what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -348,4 +348,61 @@ pub(crate) enum DeriveOutcome {
     OtherOwner { owner: String },
     /// The child is the parent, or one of the hosts the parent follows.
     Cycle,
+}
+
+/// One row of the audit trail (`audit.rs`): an accepted change of a host (`kind` `change`:
+/// `good`, `nochg`, or `dnserr` with the rcode) or a refused attempt (`kind` `refused`: the
+/// answer given, such as `badauth`, `abuse`, `nohost`, `badip`). It never holds a secret:
+/// the user name is the one given or authenticated, `auth` names the method only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct AuditRow {
+    /// Seconds since the epoch.
+    pub(crate) at: i64,
+    /// `change` or `refused`.
+    pub(crate) kind: &'static str,
+    /// The dyndns2 answer token.
+    pub(crate) answer: String,
+    /// The request's transaction id, as in its log lines.
+    pub(crate) txn: String,
+    pub(crate) client: Option<String>,
+    pub(crate) hostname: Option<String>,
+    /// The authenticated user (a change), or the user name given, bounded (a refusal).
+    pub(crate) user: Option<String>,
+    /// `password` or `token` for a change; none for a refusal.
+    pub(crate) auth: Option<String>,
+    pub(crate) old_ipv4: Option<String>,
+    pub(crate) old_ipv6: Option<String>,
+    pub(crate) new_ipv4: Option<String>,
+    pub(crate) new_ipv6: Option<String>,
+    /// The TXT values before and after, only when the change set or cleared TXT.
+    pub(crate) old_txt: Option<String>,
+    pub(crate) new_txt: Option<String>,
+    /// The DNS server's rcode name (or `timeout`, `unreachable`...) of a `dnserr`.
+    pub(crate) rcode: Option<String>,
+    /// A short detail: the rate-limit scope of an `abuse`, why credentials failed.
+    pub(crate) reason: Option<String>,
+}
+
+/// What the store writes for the audit trail with a change: the rows, and whether to keep
+/// them (`[audit] keep_days` > 0). The metric counters count them either way.
+#[derive(Debug, Default)]
+pub(crate) struct AuditWrite {
+    pub(crate) rows: Vec<AuditRow>,
+    pub(crate) keep: bool,
+}
+
+/// One metric counter as stored: its name, its label value (empty for none), its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CounterValue {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) value: i64,
+}
+
+/// How many hostnames are in each state, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HostCounts {
+    pub(crate) n_hosts: i64,
+    pub(crate) n_expired: i64,
+    pub(crate) n_offline: i64,
 }

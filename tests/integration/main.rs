@@ -25,6 +25,7 @@ macro_rules! world {
     };
 }
 mod acme;
+mod audit;
 mod clients;
 mod fanout;
 mod fastcgi;

@@ -103,4 +103,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE hostnames ADD COLUMN ipv4_rule TEXT;
     ALTER TABLE hostnames ADD COLUMN derived_ttl INTEGER;
     CREATE INDEX hostnames_derived_from ON hostnames(derived_from);",
+    // The audit trail (`audit.rs`): one row per accepted change or refused attempt, never a
+    // secret; the expiry run deletes rows older than `[audit] keep_days`. `counters` holds
+    // the metrics' monotonic counts (`metrics.rs`), bumped with each audit write whether or
+    // not rows are kept, and single values such as the last successful expiry run's time.
+    "CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        answer    TEXT NOT NULL,
+        txn       TEXT NOT NULL,
+        client    TEXT,
+        hostname  TEXT,
+        user      TEXT,
+        auth      TEXT,
+        old_ipv4  TEXT,
+        old_ipv6  TEXT,
+        new_ipv4  TEXT,
+        new_ipv6  TEXT,
+        old_txt   TEXT,
+        new_txt   TEXT,
+        rcode     TEXT,
+        reason    TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_hostname ON audit(hostname, at);
+    CREATE TABLE counters (
+        name  TEXT NOT NULL,
+        label TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (name, label)
+    ) WITHOUT ROWID;",
 ];
