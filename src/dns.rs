@@ -685,6 +685,41 @@ mod tests {
         assert_eq!((m.authorities[0].record_type(), m.authorities[0].dns_class), (RecordType::TXT, DNSClass::ANY));
     }
 
+    /// `HostChange::wire_estimate` is exact for names written without compression: the
+    /// message of several hosts, encoded uncompressed, is the header, the zone section and
+    /// the hosts' estimates, octet for octet. So a batch bounded by the estimates fits.
+    #[test]
+    fn host_change_estimates_are_the_uncompressed_size() {
+        use hickory_proto::serialize::binary::{BinEncodable as _, BinEncoder, NameEncoding};
+        let zone = name("dyn.example.com.");
+        let hosts = vec![
+            HostChange {
+                fqdn: name("a.dyn.example.com."),
+                ttl: 60,
+                a: Rrset::Replace(Ipv4Addr::new(192, 0, 2, 1)),
+                aaaa: Rrset::Replace("2001:db8::1".parse().expect("v6")),
+                txt: Rrset::Replace("x".repeat(300)),
+            },
+            HostChange {
+                fqdn: name("longer-name.dyn.example.com."),
+                ttl: 60,
+                a: Rrset::Delete,
+                aaaa: Rrset::Keep,
+                txt: Rrset::Delete,
+            },
+        ];
+        let message = change_message(&zone, &hosts).expect("message");
+        let mut wire = Vec::new();
+        let mut encoder = BinEncoder::new(&mut wire);
+        encoder.set_name_encoding(NameEncoding::Uncompressed);
+        message.emit(&mut encoder).expect("encode");
+        // Header (RFC 1035 §4.1.1) and one zone record: its name, type and class.
+        let overhead = 12 + (zone.len() + 1) + 4;
+        let estimated: usize = hosts.iter().map(HostChange::wire_estimate).sum();
+        assert_eq!(wire.len(), overhead + estimated);
+        assert_eq!(hosts[1].wire_estimate(), 2 * ("longer-name.dyn.example.com.".len() + 1 + 10));
+    }
+
     #[test]
     fn refuses_names_outside_the_zone() {
         let err =
