@@ -237,7 +237,7 @@ struct Shared {
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
     let log = Log::new(server.config.log.level).with_target(&server.config.log, (server.clock)());
-    let store = Store::open(&server.config.database.path, server.config.database.busy_timeout, OpenMode::Existing)?;
+    let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(usize::from(server.options.workers) + 2)
@@ -483,7 +483,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
         let pooled = shared.stores.lock().ok().and_then(|mut s| s.pop());
         let mut store = match pooled {
             Some(s) => s,
-            None => match Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Existing) {
+            None => match Store::open(&config.database, OpenMode::Existing) {
                 Ok(s) => s,
                 Err(e) => {
                     worker_log.error(format_args!("{e}"));

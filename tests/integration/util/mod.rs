@@ -6,6 +6,7 @@
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
 pub mod dnsserver;
+pub mod pg;
 pub mod relay;
 pub mod skip;
 pub mod smtp;
@@ -59,7 +60,10 @@ pub struct World {
     pub dns: DnsServer,
     pub key: TsigKey,
     pub config: PathBuf,
+    /// The SQLite file; on PostgreSQL (`pg`), a path where no file is.
     pub db: PathBuf,
+    /// The world's database on the shared PostgreSQL, under `DDNS_TEST_DATABASE=postgres`.
+    pub pg: Option<String>,
 }
 
 /// Options for a world.
@@ -94,7 +98,8 @@ impl World {
         let dir = TempDir::new("world");
         let config = dir.path().join("config.toml");
         let db = dir.path().join("ddns.db");
-        let world = World { dir, dns, key, config, db };
+        let pg = pg::world_database();
+        let world = World { dir, dns, key, config, db, pg };
         world.write_config(setup.extra_config);
         world.admin(&["init-db"]).success();
         world.add_user(USER, PASSWORD);
@@ -110,9 +115,12 @@ impl World {
         // Many tests send a burst of updates from one address; only tests that bring their
         // own `[rate_limit]` table run with limits on.
         let rate_limit = if extra.contains("[rate_limit]") { "" } else { "\n[rate_limit]\nenabled = false\n" };
+        let database = match &self.pg {
+            Some(name) => pg::PgServer::shared().config_lines(name),
+            None => format!("path = \"{}\"", self.db.display()),
+        };
         let text = format!(
-            "[database]\npath = \"{}\"\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
-            self.db.display(),
+            "[database]\n{database}\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
             self.dns.addr(),
             self.key.line(),
         );
@@ -215,8 +223,15 @@ impl World {
         self.dns.query(fqdn, "AAAA")
     }
 
-    /// The stored `(ipv4, ipv6)` of a hostname, read straight from the database file.
+    /// The stored `(ipv4, ipv6)` of a hostname, read straight from the database.
     pub fn stored(&self, fqdn: &str) -> (Option<String>, Option<String>) {
+        if let Some(name) = &self.pg {
+            let row = pg::PgServer::shared()
+                .connect(name)
+                .query_one("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = $1", &[&fqdn])
+                .expect("hostname row");
+            return (row.get(0), row.get(1));
+        }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.query_row("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = ?1", [fqdn], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("hostname row")
@@ -229,8 +244,13 @@ impl World {
         self.admin(&["expire", "--now", &now.to_string()])
     }
 
-    /// Runs SQL on the database file, for setting up states the CLI cannot reach quickly.
+    /// Runs SQL on the database, for setting up states the CLI cannot reach quickly. The
+    /// SQL must mean the same to both engines.
     pub fn sql(&self, sql: &str) {
+        if let Some(name) = &self.pg {
+            pg::PgServer::shared().connect(name).batch_execute(sql).expect("test SQL");
+            return;
+        }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.execute_batch(sql).expect("test SQL");
     }
