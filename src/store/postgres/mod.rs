@@ -48,6 +48,19 @@ pub(crate) struct Store {
     /// Host lock keys this session holds; non-empty between a lock and its release, or after a
     /// panic in between, which the next lock call then repairs.
     held: Vec<i64>,
+    /// Whether this session holds the expiry run's lock.
+    expiry_held: bool,
+}
+
+impl Drop for Store {
+    /// Releases the expiry lock explicitly: the server drops a session's locks only once it
+    /// notices the session ended, which can be after the next cron run (or test) connects.
+    fn drop(&mut self) {
+        self.unlock_hosts();
+        if self.expiry_held {
+            let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK]);
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -96,7 +109,7 @@ impl Store {
         }
         config.connect_timeout(busy_timeout);
         let conn = config.connect(NoTls).map_err(|source| StoreError::Connect { shown: pg.shown.clone(), source })?;
-        Ok(Store { conn: RefCell::new(conn), held: Vec::new() })
+        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false })
     }
 
     fn c(&self) -> RefMut<'_, Client> {
@@ -188,8 +201,12 @@ impl Store {
     /// Tries the expiry run's global lock, held by this session until it ends. `false` when
     /// another session (another front-end's run) holds it.
     pub(crate) fn try_expiry_lock(&mut self) -> Result<bool, StoreError> {
+        if self.expiry_held {
+            return Ok(true);
+        }
         let row = self.c().query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK])?;
-        Ok(row.get(0))
+        self.expiry_held = row.get(0);
+        Ok(self.expiry_held)
     }
 }
 

@@ -244,6 +244,53 @@ impl World {
         self.admin(&["expire", "--now", &now.to_string()])
     }
 
+    /// The rows a query returns, each value as text (`None` for NULL), from either engine.
+    /// The SQL must mean the same to both (no parameters: tests inline their constants).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        if let Some(name) = &self.pg {
+            let messages = pg::PgServer::shared().connect(name).simple_query(sql).expect("test query");
+            return messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => {
+                        Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                    }
+                    _ => None,
+                })
+                .collect();
+        }
+        let conn = rusqlite::Connection::open(&self.db).expect("open test database");
+        let mut stmt = conn.prepare(sql).expect("test query");
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .expect("test query")
+        .collect::<Result<_, _>>()
+        .expect("test rows")
+    }
+
+    /// The one integer a query returns (a count), from either engine.
+    pub fn count(&self, sql: &str) -> i64 {
+        let rows = self.rows(sql);
+        rows.first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.as_deref())
+            .and_then(|v| v.parse().ok())
+            .expect("one integer")
+    }
+
     /// Runs SQL on the database, for setting up states the CLI cannot reach quickly. The
     /// SQL must mean the same to both engines.
     pub fn sql(&self, sql: &str) {

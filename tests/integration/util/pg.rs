@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// Whether this test process runs the worlds on PostgreSQL.
 pub fn enabled() -> bool {
@@ -73,11 +72,16 @@ fn server_cmd(program: &Path) -> Command {
 impl PgServer {
     /// The process's server, started on first use.
     pub fn shared() -> &'static PgServer {
-        static SERVER: OnceLock<PgServer> = OnceLock::new();
-        SERVER.get_or_init(PgServer::start)
+        // A failed start is kept, not retried: a retry would remove the directory of a
+        // server that was only slow.
+        static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+        match SERVER.get_or_init(PgServer::start) {
+            Ok(server) => server,
+            Err(e) => panic!("{e}"),
+        }
     }
 
-    fn start() -> PgServer {
+    fn start() -> Result<PgServer, String> {
         let bin = bin_dir();
         let dir = std::env::temp_dir().join(format!("ddns-cgi-it-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -91,21 +95,36 @@ impl PgServer {
             .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "--no-sync", "-D"])
             .arg(&data)
             .output()
-            .expect("run initdb");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+            .map_err(|e| format!("cannot run initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
         let port = 20_000 + (std::process::id() % 20_000) as u16;
-        // The watchdog: stop the server (fast shutdown) once the test process is gone, then
-        // remove its directory.
-        let script = r#"
-            "$1/postgres" -D "$2/data" -k "$2" -p "$3" -c listen_addresses= -c fsync=off \
-                -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-                >"$2/server.log" 2>&1 &
-            pg=$!
-            while kill -0 "$4" 2>/dev/null && kill -0 "$pg" 2>/dev/null; do sleep 0.5; done
-            kill -INT "$pg" 2>/dev/null; wait "$pg"; rm -rf "$2"
-        "#;
-        let mut cmd = server_cmd(Path::new("/bin/sh"));
-        cmd.args(["-c", script, "sh"])
+        let options = "-c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+                       -c max_connections=300";
+        let out = server_cmd(&bin.join("pg_ctl"))
+            .args(["start", "-w", "-t", "120", "-s", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("server.log"))
+            .arg("-o")
+            .arg(format!("-k {} -p {port} {options}", dir.display()))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run pg_ctl: {e}"))?;
+        if !out.status.success() {
+            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            return Err(format!("postgres did not start: {}\n{log}", String::from_utf8_lossy(&out.stderr)));
+        }
+        // The watchdog, as the test's user (it must see the test process): stops the server
+        // (fast shutdown) once the test process is gone, then removes its directory.
+        let stop = if as_root() { "runuser -u postgres -- " } else { "" };
+        let script = format!(
+            r#"while kill -0 "$4" 2>/dev/null; do sleep 0.5; done
+            {stop}"$1/pg_ctl" stop -m fast -s -D "$2/data"; rm -rf "$2""#
+        );
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", &script, "sh"])
             .arg(&bin)
             .arg(&dir)
             .arg(port.to_string())
@@ -113,19 +132,8 @@ impl PgServer {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        cmd.spawn().expect("start postgres");
-        let server = PgServer { socket_dir: dir, port, bin };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if server.psql("postgres", "SELECT 1").is_ok() {
-                return server;
-            }
-            if Instant::now() > deadline {
-                let log = std::fs::read_to_string(server.socket_dir.join("server.log")).unwrap_or_default();
-                panic!("postgres did not start within 30 s:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        cmd.spawn().map_err(|e| format!("cannot start the watchdog: {e}"))?;
+        Ok(PgServer { socket_dir: dir, port, bin })
     }
 
     /// Runs SQL in `database` as the superuser; the output, or the error text.
