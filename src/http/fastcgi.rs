@@ -344,6 +344,10 @@ async fn run(
         Ok(_) => log.info("fastcgi: stopped"),
         Err(_) => log.warn(format_args!("fastcgi: stopped with requests still running after {STOP_GRACE:?}")),
     }
+    // Closing a PostgreSQL session blocks on the driver's own runtime, which must not happen
+    // on a thread that drives this one: close the pooled stores on a blocking thread.
+    let stores = shared.stores.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+    let _ = tokio::task::spawn_blocking(move || drop(stores)).await;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ mod hostile;
 mod locking;
 mod logging;
 mod perf;
+mod postgres;
 mod ratelimit;
 mod resilience;
 mod secondaries;

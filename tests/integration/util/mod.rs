@@ -93,12 +93,20 @@ impl World {
     }
 
     pub fn new(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, pg::world_database())
+    }
+
+    /// A world on PostgreSQL whatever `DDNS_TEST_DATABASE` says (`tests/integration/postgres.rs`).
+    pub fn postgres(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, Some(pg::PgServer::shared().create_database()))
+    }
+
+    fn with_database(setup: Setup<'_>, pg: Option<String>) -> Option<World> {
         let key = TsigKey::generate("ddns-key.", "hmac-sha256");
         let dns = DnsServer::start(setup.kind, &[&format!("{ZONE}.")], &key)?;
         let dir = TempDir::new("world");
         let config = dir.path().join("config.toml");
         let db = dir.path().join("ddns.db");
-        let pg = pg::world_database();
         let world = World { dir, dns, key, config, db, pg };
         world.write_config(setup.extra_config);
         world.admin(&["init-db"]).success();
