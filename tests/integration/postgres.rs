@@ -6,7 +6,12 @@
 //! `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see TESTING.md).
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use crate::locking::names;
+use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
 use crate::util::{PASSWORD, Setup, USER, World, base64, bin, epoch};
 
@@ -60,6 +65,43 @@ fn one_host_hammered_through_two_front_ends_ends_with_the_row_equal_to_dns() {
     // message, so the serial rose at least once and never more than once per `good`.
     let rose = w.dns.serial().wrapping_sub(serial_before);
     assert!((1..=50).contains(&rose), "the serial rose {rose} times for 50 `good` answers");
+}
+
+#[test]
+fn a_change_through_one_front_end_waits_for_the_other_ends_dns_exchange_of_the_same_host() {
+    // Front-end A's UPDATE is applied by Knot, but its answer is held at a relay for 2 s.
+    // Without a lock shared by both front-ends, B's change of the same host goes through in
+    // that time and is stored first, then A stores its older address: the row no longer
+    // matches DNS. With the advisory lock, B waits until A has stored its row.
+    let w = crate::world!(world());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let relay = {
+        let seen = seen.clone();
+        Relay::start(w.dns.addr(), move |_, request| {
+            if !names(request, "home") {
+                return Plan::forward();
+            }
+            match seen.fetch_add(1, Ordering::SeqCst) {
+                0 => Plan::Forward { delay: Duration::from_secs(2), tamper: |_| {} },
+                _ => Plan::forward(),
+            }
+        })
+    };
+    relay::reroute(&w, &relay);
+    w.edit_config(|c| c.replace("timeout_ms = 1500", "timeout_ms = 5000"));
+    let Some((_a, _, port_a)) = Launched::start(&w, Launcher::Listen) else { return };
+    let Some((_b, _, port_b)) = Launched::start(&w, Launcher::Listen) else { return };
+    let started = Instant::now();
+    let first = std::thread::spawn(move || update_via(port_a, &format!("hostname={HOME}&myip=192.0.2.1")));
+    while seen.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "front-end A never reached the DNS server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(update_via(port_b, &format!("hostname={HOME}&myip=192.0.2.2")), "good 192.0.2.2\n");
+    assert!(started.elapsed() >= Duration::from_secs(2), "B's change did not wait for A's exchange");
+    assert_eq!(first.join().expect("front-end A"), "good 192.0.2.1\n");
+    assert_eq!(w.a(HOME), ["192.0.2.2"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.2".into()), None), "the row and DNS disagree");
 }
 
 #[test]
