@@ -1,5 +1,6 @@
 //! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
-//! hostnames, and creating or revoking a hostname's token (shown once, stored as a digest).
+//! hostnames, creating or revoking a hostname's token (shown once, stored as a digest), and
+//! its relays to upstream providers (passwords listed as `***`).
 //! Commands that remove or re-publish records talk to DNS first and change the database only
 //! after the server accepted, inside the same write transaction, so a failed DNS exchange
 //! leaves everything as it was. Output is an aligned table for people or JSON for scripts;
@@ -7,6 +8,7 @@
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
+use std::io::{BufRead as _, IsTerminal as _, Read as _};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -15,14 +17,15 @@ use hickory_proto::rr::Name;
 use crate::acme;
 use crate::auth::token::{self, Scope};
 use crate::check::{self, Identity};
-use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, UserCommand};
+use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, RelayArgs, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::ratelimit;
 use crate::reply::json_string;
 use crate::request::normalize_hostname;
-use crate::store::{Host, HostListing, OpenMode, Store, StoreError, TokenInfo};
+use crate::secret::Secret;
+use crate::store::{Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo};
+use crate::{ratelimit, relay};
 
 /// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
 /// (lego's `ACME_DNS_STORAGE_PATH`, certbot-dns-acmedns' registration file, acme.sh's values:
@@ -170,11 +173,13 @@ pub(crate) fn hostname(
                 None => None,
             };
             let hosts = store.hosts(user_id)?;
+            let relays = store.relay_counts()?;
+            let relays_of = |l: &HostListing| relays.get(&l.host.fqdn).copied().unwrap_or((0, 0));
             if output.json {
-                let items: Vec<String> = hosts.iter().map(host_json).collect();
+                let items: Vec<String> = hosts.iter().map(|l| host_json(l, relays_of(l))).collect();
                 return Ok(format!("[{}]\n", items.join(",")));
             }
-            let rows = hosts.iter().map(host_row).collect();
+            let rows = hosts.iter().map(|l| host_row(l, relays_of(l))).collect();
             Ok(table(
                 &[
                     "HOSTNAME",
@@ -248,6 +253,7 @@ pub(crate) fn hostname(
             // The only time the token is shown: stdout carries it alone, for scripts.
             Ok(format!("{}\n", token.expose()))
         }
+        HostnameCommand::Relay(args) => relay(store, args, now),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
     }
 }
@@ -458,7 +464,7 @@ fn expires(host: &Host) -> Option<i64> {
     }
 }
 
-fn host_row(listing: &HostListing) -> Vec<String> {
+fn host_row(listing: &HostListing, relays: (u32, u32)) -> Vec<String> {
     let h = &listing.host;
     let expires = if h.expiry_ttl == 0 {
         "never".to_owned()
@@ -468,7 +474,7 @@ fn host_row(listing: &HostListing) -> Vec<String> {
         expires(h).map_or_else(|| "-".to_owned(), crate::log::rfc3339)
     };
     vec![
-        h.fqdn.clone(),
+        hostname_cell(&h.fqdn, relays),
         listing.owner.clone(),
         h.zone.clone(),
         h.dns_ttl.to_string(),
@@ -479,6 +485,17 @@ fn host_row(listing: &HostListing) -> Vec<String> {
         expires,
         token_cell(listing.token.as_ref()),
     ]
+}
+
+/// The HOSTNAME cell: the name, marked when it has relays (` (relays: 2)`, and `, only` when
+/// they replace the local update: every relay has `--only`). A mark rather than a column, so
+/// the table of hosts without relays is what it always was.
+fn hostname_cell(fqdn: &str, (n_relays, n_only): (u32, u32)) -> String {
+    match (n_relays, n_only) {
+        (0, _) => fqdn.to_owned(),
+        (n, m) if m == n => format!("{fqdn} (relays: {n}, only)"),
+        (n, _) => format!("{fqdn} (relays: {n})"),
+    }
 }
 
 /// The TOKEN column: `-` without a token, `any` for an unscoped one, else its limits. A
@@ -513,12 +530,12 @@ fn token_json(info: Option<&TokenInfo>) -> String {
     )
 }
 
-fn host_json(listing: &HostListing) -> String {
+fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32)) -> String {
     let h = &listing.host;
     let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
     let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
     format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{}}}",
+        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"n_relays\":{},\"relay_only\":{}}}",
         json_string(&h.fqdn),
         json_string(&listing.owner),
         json_string(&h.zone),
@@ -529,8 +546,126 @@ fn host_json(listing: &HostListing) -> String {
         num(h.last_update),
         num(expires(h)),
         h.expired,
-        token_json(listing.token.as_ref())
+        token_json(listing.token.as_ref()),
+        n_relays,
+        n_relays > 0 && n_only == n_relays
     )
+}
+
+/// `hostname relay`: add or replace (`--url`), remove, resume (`--clear-pause`) or list the
+/// hostname's relays. Passwords are read from stdin or a prompt, never from the command line
+/// (process listings), and listed as `***`.
+fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<String, CliError> {
+    let fqdn = host_arg(&args.fqdn)?;
+    let gone = || CliError::not_found(format!("hostname `{fqdn}` does not exist"));
+    let no_relay =
+        |url: &str| CliError::not_found(format!("hostname `{fqdn}` has no relay to `{}`", relay::display_url(url)));
+    if let Some(url) = &args.url {
+        relay::check_url(url).map_err(|e| CliError::failure(e.to_string()))?;
+        let Some(username) = args.user.as_deref() else {
+            return Err(CliError::failure("`--url` needs `--user` with the user name at the upstream"));
+        };
+        if username.is_empty()
+            || username.len() > 256
+            || username.contains(':')
+            || username.chars().any(char::is_control)
+        {
+            return Err(CliError::failure(format!(
+                "`{username}` is not a usable upstream user name: 1 to 256 characters, no `:` (HTTP Basic splits there) and no control characters"
+            )));
+        }
+        let password = read_upstream_password(args.password_stdin)?;
+        let new = NewRelay { url, username, password: &password, replaces_local: args.only };
+        let shown = relay::display_url(url);
+        let mode = if args.only { "instead of the local update" } else { "in addition to the local update" };
+        return match store.set_relay(&fqdn, &new, now)? {
+            RelayChange::Added => Ok(format!("`{fqdn}` now relays to {shown} ({mode})\n")),
+            RelayChange::Changed => {
+                Ok(format!("relay of `{fqdn}` to {shown} replaced ({mode}); its pause, if any, is cleared\n"))
+            }
+            RelayChange::NoHost => Err(gone()),
+            RelayChange::NoRelay | RelayChange::Unchanged => Err(CliError::failure("the relay was not stored")),
+        };
+    }
+    if let Some(url) = &args.remove {
+        return match store.remove_relay(&fqdn, url)? {
+            RelayChange::Changed => Ok(format!("relay of `{fqdn}` to {} removed\n", relay::display_url(url))),
+            RelayChange::NoHost => Err(gone()),
+            RelayChange::NoRelay | RelayChange::Unchanged | RelayChange::Added => Err(no_relay(url)),
+        };
+    }
+    if let Some(url) = &args.clear_pause {
+        let shown = relay::display_url(url);
+        return match store.clear_relay_pause(&fqdn, url)? {
+            RelayChange::Changed => Ok(format!("relay of `{fqdn}` to {shown} resumed\n")),
+            RelayChange::Unchanged => Ok(format!("relay of `{fqdn}` to {shown} was not paused\n")),
+            RelayChange::NoHost => Err(gone()),
+            RelayChange::NoRelay | RelayChange::Added => Err(no_relay(url)),
+        };
+    }
+    let Some(relays) = store.relays(&fqdn)? else { return Err(gone()) };
+    if args.output.json {
+        let items: Vec<String> = relays.iter().map(relay_json).collect();
+        return Ok(format!("[{}]\n", items.join(",")));
+    }
+    let rows = relays
+        .iter()
+        .map(|r| {
+            vec![
+                relay::display_url(&r.url),
+                r.username.clone(),
+                "***".to_owned(),
+                if r.replaces_local { "only" } else { "in addition" }.to_owned(),
+                r.paused.as_ref().map_or_else(
+                    || "active".to_owned(),
+                    |p| format!("paused ({}, {})", p.reason, crate::log::rfc3339(p.since)),
+                ),
+                match (&r.last_result, r.last_at) {
+                    (Some(result), Some(at)) => format!("{result} ({})", crate::log::rfc3339(at)),
+                    (_, _) => "-".to_owned(),
+                },
+                relay::last_accepted(r.last_ipv4, r.last_ipv6),
+            ]
+        })
+        .collect();
+    Ok(table(&["URL", "USER", "PASSWORD", "MODE", "STATE", "LAST_RESULT", "UPSTREAM_HAS"], rows))
+}
+
+fn relay_json(r: &Relay) -> String {
+    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
+    format!(
+        "{{\"url\":{},\"user\":{},\"password\":\"***\",\"only\":{},\"paused\":{},\"paused_since\":{},\"last_result\":{},\"last_at\":{},\"ipv4\":{},\"ipv6\":{}}}",
+        json_string(&relay::display_url(&r.url)),
+        json_string(&r.username),
+        r.replaces_local,
+        opt(r.paused.as_ref().map(|p| p.reason.clone())),
+        r.paused.as_ref().map_or_else(|| "null".to_owned(), |p| p.since.to_string()),
+        opt(r.last_result.clone()),
+        r.last_at.map_or_else(|| "null".to_owned(), |t| t.to_string()),
+        opt(r.last_ipv4.map(|a| a.to_string())),
+        opt(r.last_ipv6.map(|a| a.to_string())),
+    )
+}
+
+/// The upstream's password: one line from stdin (`--password-stdin`, or when stdin is not a
+/// terminal), else a prompt. Not held to our own password rules: the upstream chose it.
+fn read_upstream_password(from_stdin: bool) -> Result<Secret<String>, CliError> {
+    let password = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .take(4096)
+            .read_line(&mut line)
+            .map_err(|e| CliError::failure(format!("cannot read the upstream password from stdin: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        rpassword::prompt_password("Upstream password: ")
+            .map_err(|e| CliError::failure(format!("cannot read the upstream password: {e}")))?
+    };
+    if password.is_empty() || password.len() > 1024 || password.chars().any(char::is_control) {
+        return Err(CliError::failure("the upstream password must be 1 to 1024 characters without control characters"));
+    }
+    Ok(Secret::new(password))
 }
 
 /// Left-aligned columns separated by two spaces; widths count characters, so IDN names in

@@ -216,6 +216,10 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "DATE")]
         expires: Option<String>,
     },
+    /// Forward this hostname's updates to an upstream dyndns2 provider (`--url`), or list,
+    /// remove or resume its relays
+    #[command(group = clap::ArgGroup::new("action").required(true).args(["url", "remove", "clear_pause", "list"]))]
+    Relay(RelayArgs),
     /// Add a hostname for USER inside a configured zone
     Add {
         /// Owner of the hostname
@@ -233,6 +237,37 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "N")]
         expiry_ttl: Option<u32>,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    pub(crate) fqdn: String,
+    /// Add (or replace) a relay: the upstream's update URL with its own `hostname=`, e.g.
+    /// `https://members.example.net/nic/update?hostname=home.example.net`; `myip` is added
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// With `--url`: the user name at the upstream
+    #[arg(long, value_name = "USER", requires = "url")]
+    pub(crate) user: Option<String>,
+    /// With `--url`: read the upstream's password as one line from standard input instead of
+    /// prompting
+    #[arg(long, requires = "url")]
+    pub(crate) password_stdin: bool,
+    /// With `--url`: relay instead of the local RFC 2136 update (used when every relay of the
+    /// hostname has it) [default: in addition]
+    #[arg(long, requires = "url")]
+    pub(crate) only: bool,
+    /// Remove the relay with this URL
+    #[arg(long, value_name = "URL")]
+    pub(crate) remove: Option<String>,
+    /// Resume the relay with this URL after the upstream answered `badauth` or `abuse`
+    #[arg(long, value_name = "URL")]
+    pub(crate) clear_pause: Option<String>,
+    /// List the hostname's relays (passwords shown as `***`)
+    #[arg(long)]
+    pub(crate) list: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
 }
 
 /// A failed command: the message and the exit code.

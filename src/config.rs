@@ -63,6 +63,7 @@ pub(crate) struct Config {
     pub(crate) email: EmailConfig,
     /// The acme-dns API (`[acme]`); `None` when the section is absent.
     pub(crate) acme: Option<AcmeConfig>,
+    pub(crate) relay: RelayConfig,
 }
 
 /// `[acme]`: the acme-dns compatible API (`acme.rs`).
@@ -80,6 +81,26 @@ pub(crate) struct AcmeConfig {
     /// Who may register; empty allows any client (when `register` is on).
     pub(crate) register_from: Vec<Cidr>,
 }
+
+/// `[relay]`: how updates are forwarded to upstream dyndns2 providers (`hostname relay`).
+/// The bounds keep a relayed update well inside a web server's timeout (nginx's
+/// `fastcgi_read_timeout` and Apache's `Timeout` default to 60 s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RelayConfig {
+    /// Connecting to one upstream (TCP and TLS handshake), 100 ms to 30 s.
+    pub(crate) connect_timeout: Duration,
+    /// One upstream's whole exchange, name lookup to the last byte, 100 ms to 30 s.
+    pub(crate) request_timeout: Duration,
+    /// All upstreams of one request together, 100 ms to 30 s; an upstream not reached in
+    /// time is not sent to and counts as failed.
+    pub(crate) total_timeout: Duration,
+    /// PEM file of the CA certificates that `https` upstreams are verified against; read only
+    /// when such an upstream is contacted.
+    pub(crate) ca_file: PathBuf,
+}
+
+/// Debian's bundle of the system's trusted CA certificates (package `ca-certificates`).
+pub(crate) const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// `[email]`: how the expiry run tells owners that their hostnames expired.
 #[derive(Debug)]
@@ -375,6 +396,8 @@ struct RawConfig {
     #[serde(default)]
     email: RawEmail,
     acme: Option<RawAcme>,
+    #[serde(default)]
+    relay: RawRelay,
 }
 
 #[derive(Deserialize)]
@@ -386,6 +409,15 @@ struct RawAcme {
     register: Option<bool>,
     #[serde(default)]
     register_from: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRelay {
+    connect_timeout_ms: Option<i64>,
+    request_timeout_ms: Option<i64>,
+    total_timeout_ms: Option<i64>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -790,6 +822,16 @@ impl Validator<'_> {
         let email = self.email(raw.email)?;
         let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
 
+        let ms = |key: &str, value: Option<i64>, default: u32| {
+            self.range(key, value, default, 100, 30_000).map(|v| Duration::from_millis(u64::from(v)))
+        };
+        let relay = RelayConfig {
+            connect_timeout: ms("relay.connect_timeout_ms", raw.relay.connect_timeout_ms, 5_000)?,
+            request_timeout: ms("relay.request_timeout_ms", raw.relay.request_timeout_ms, 5_000)?,
+            total_timeout: ms("relay.total_timeout_ms", raw.relay.total_timeout_ms, 10_000)?,
+            ca_file: raw.relay.ca_file.unwrap_or_else(|| PathBuf::from(DEFAULT_CA_FILE)),
+        };
+
         Ok(Config {
             path: self.path.to_owned(),
             database,
@@ -807,6 +849,7 @@ impl Validator<'_> {
             endpoints,
             email,
             acme,
+            relay,
         })
     }
 
@@ -1241,6 +1284,26 @@ mod tests {
     }
 
     #[test]
+    fn relay_timeouts_default_and_bounds() {
+        let c = load(&minimal("")).expect("valid").relay;
+        assert_eq!(
+            (c.connect_timeout, c.request_timeout, c.total_timeout),
+            (Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(10))
+        );
+        assert_eq!(c.ca_file, PathBuf::from(DEFAULT_CA_FILE));
+        let c = load(&minimal("[relay]\nrequest_timeout_ms = 800\nca_file = \"/etc/ssl/mine.pem\"\n")).expect("valid");
+        assert_eq!(c.relay.request_timeout, Duration::from_millis(800));
+        check_err(
+            &minimal("[relay]\ntotal_timeout_ms = 60000\n"),
+            "`relay.total_timeout_ms` must be between 100 and 30000, got `60000` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[relay]\nconnect_timeout_ms = 0\n"),
+            "`relay.connect_timeout_ms` must be between 100 and 30000, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
+    }
+
+    #[test]
     fn defaults_apply() {
         let c = load(&minimal("")).expect("valid");
         assert_eq!(c.defaults.dns_ttl, 60);
@@ -1331,7 +1394,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme` (in /etc/ddns-cgi/config.toml)",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),

@@ -16,6 +16,7 @@ mod http;
 mod log;
 mod mail;
 mod ratelimit;
+mod relay;
 mod reply;
 mod request;
 mod secret;

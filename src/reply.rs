@@ -41,7 +41,8 @@ pub(crate) enum HostAnswer {
     Nohost,
     /// Not a valid fully qualified domain name.
     Notfqdn,
-    /// The DNS server did not accept the update; nothing was stored.
+    /// The DNS server did not accept the update; nothing was stored. Also: a relay to an
+    /// upstream provider failed, after the local update was accepted and stored (`relay`).
     Dnserr,
     /// Our own failure (database); nothing was stored.
     ServerError,

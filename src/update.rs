@@ -14,6 +14,7 @@ use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit::{self, Outcome, Reservation};
+use crate::relay;
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
@@ -285,6 +286,7 @@ fn update(
         }
     };
     let mut lines = Vec::with_capacity(hostnames.len());
+    let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames {
         let line = match arg {
             HostArg::NotFqdn(raw) => {
@@ -292,7 +294,18 @@ fn update(
                 HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
             }
             HostArg::Valid(fqdn) => {
-                let result = change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log);
+                let result = match &change {
+                    // The local update, and the host's relays to upstream providers, if any.
+                    Change::Publish(publish) => {
+                        let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
+                        relay::around(store, &mut relays, target, now, log, |store| {
+                            change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                        })
+                    }
+                    Change::Offline => {
+                        change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                    }
+                };
                 let answer = match result {
                     Ok(a) => a,
                     Err(e) => {

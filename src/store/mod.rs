@@ -1,5 +1,5 @@
-//! The database behind one interface: users, hostnames, the digests of their tokens and the
-//! rate-limit table. This module holds the domain types every caller sees, the errors, and
+//! The database behind one interface: users, hostnames, the digests of their tokens, relays,
+//! acme-dns accounts and the rate-limit table. This module holds the domain types every caller sees, the errors, and
 //! [`Store`], an enum over the engines whose methods dispatch to the engine; each engine is a
 //! submodule that holds all of that engine's SQL (`sqlite`, the embedded default, and
 //! `postgres`, shared by several front-ends). Callers never see SQL or the engine. Nothing
@@ -14,6 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use crate::config::DatabaseConfig;
+
+use crate::secret::Secret;
 
 mod lock;
 mod postgres;
@@ -254,6 +256,34 @@ impl Store {
 
     pub(crate) fn unclaim_notified(&mut self, host_ids: &[i64]) -> Result<(), StoreError> {
         dispatch!(self, s => s.unclaim_notified(host_ids))
+    }
+
+    pub(crate) fn set_relay(&mut self, fqdn: &str, relay: &NewRelay<'_>, now: i64) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.set_relay(fqdn, relay, now))
+    }
+
+    pub(crate) fn remove_relay(&mut self, fqdn: &str, url: &str) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.remove_relay(fqdn, url))
+    }
+
+    pub(crate) fn clear_relay_pause(&mut self, fqdn: &str, url: &str) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.clear_relay_pause(fqdn, url))
+    }
+
+    pub(crate) fn relays(&self, fqdn: &str) -> Result<Option<Vec<Relay>>, StoreError> {
+        dispatch!(self, s => s.relays(fqdn))
+    }
+
+    pub(crate) fn relays_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
+        dispatch!(self, s => s.relays_for_update(fqdn, user_id))
+    }
+
+    pub(crate) fn relay_counts(&self) -> Result<std::collections::HashMap<String, (u32, u32)>, StoreError> {
+        dispatch!(self, s => s.relay_counts())
+    }
+
+    pub(crate) fn record_relay(&mut self, id: i64, outcome: &RelayOutcome, now: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_relay(id, outcome, now))
     }
 
     pub(crate) fn add_acme_account(&mut self, account: &NewAcmeAccount<'_>, now: i64) -> Result<(), StoreError> {
@@ -507,4 +537,68 @@ pub(crate) struct NewAcmeAccount<'a> {
     pub(crate) key_digest: &'a [u8],
     pub(crate) subdomain: &'a str,
     pub(crate) allowfrom: &'a str,
+}
+
+/// An upstream dyndns2 provider that a hostname's accepted updates are forwarded to (`relay`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Relay {
+    pub(crate) id: i64,
+    /// The upstream's update URL with its own `hostname=`; never holds credentials.
+    pub(crate) url: String,
+    pub(crate) username: String,
+    /// Sent as HTTP Basic credentials, so stored as given (SECURITY.md, "Relay passwords").
+    pub(crate) password: Secret<String>,
+    /// Forwarded instead of the local RFC 2136 update, not in addition to it.
+    pub(crate) replaces_local: bool,
+    /// Set when the upstream answered `badauth` or `abuse`; only an admin clears it.
+    pub(crate) paused: Option<RelayPause>,
+    /// The addresses the upstream last accepted (`good` or `nochg`).
+    pub(crate) last_ipv4: Option<Ipv4Addr>,
+    pub(crate) last_ipv6: Option<Ipv6Addr>,
+    /// The upstream's last answer as we classified it, and when.
+    pub(crate) last_result: Option<String>,
+    pub(crate) last_at: Option<i64>,
+}
+
+/// Why and since when a relay is paused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RelayPause {
+    pub(crate) since: i64,
+    /// The upstream's answer token (`badauth`, `abuse`).
+    pub(crate) reason: String,
+}
+
+/// A relay to add to a hostname, or to replace (same URL).
+#[derive(Debug)]
+pub(crate) struct NewRelay<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) password: &'a Secret<String>,
+    pub(crate) replaces_local: bool,
+}
+
+/// What one relay attempt did, to be written back to its row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RelayOutcome {
+    /// The upstream answered `good` or `nochg`: these addresses are current there.
+    Accepted { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, result: String },
+    /// Any other answer, a timeout or a transport failure; `result` says which.
+    Failed { result: String },
+    /// `badauth` or `abuse`: stop sending until an admin clears the pause.
+    Paused { reason: String },
+}
+
+/// The result of an admin change to one relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RelayChange {
+    /// There is no such hostname.
+    NoHost,
+    /// The hostname has no relay with that URL.
+    NoRelay,
+    /// Nothing to do (e.g. the relay was not paused).
+    Unchanged,
+    /// A new relay was added.
+    Added,
+    /// An existing relay was changed (replaced, removed or resumed).
+    Changed,
 }

@@ -146,7 +146,7 @@ fn hostname_list_modify_delete() {
     let host = |name: &str, user: &str, expiry_ttl: i64, ipv4: Value, ipv6: Value| {
         json!({
             "hostname": name, "user": user, "zone": ZONE, "dns_ttl": 60, "expiry_ttl": expiry_ttl,
-            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null,
+            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
         })
     };
     assert_eq!(

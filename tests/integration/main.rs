@@ -34,6 +34,7 @@ mod logging;
 mod perf;
 mod postgres;
 mod ratelimit;
+mod relay;
 mod resilience;
 mod secondaries;
 mod shipped;

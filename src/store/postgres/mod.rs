@@ -24,6 +24,7 @@ mod acme;
 mod expiry;
 mod hosts;
 mod ratelimit;
+mod relays;
 mod schema;
 mod tokens;
 mod users;

@@ -28,13 +28,7 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the host under its host lock (`store::lock`), lets `decide` act on it (for
-    /// example, send the DNS update), and writes back what it returns in one short
-    /// transaction, still under the host lock. The host lock orders every change of this
-    /// host's records (updates, admin commands, the expiry run) from all processes and
-    /// threads, so the row always matches the last change the DNS server accepted; updates
-    /// of other hosts do not wait, and SQLite's write lock is never held across the DNS
-    /// exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    /// [`Store::with_hosts_locked`] for one host (unit tests).
     #[cfg(test)]
     pub(crate) fn with_host_locked<T, E>(
         &mut self,
@@ -50,10 +44,14 @@ impl Store {
         })
     }
 
-    /// [`Store::with_host_locked`] for several hosts at once (FastCGI's group commit): takes
-    /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
-    /// writes back what `decide` returns for each, in the order of `fqdns`, in one
-    /// transaction.
+    /// Reads the hosts under their host locks (`store::lock`, taken in stripe order), lets
+    /// `decide` act on them (for example, send the DNS update), and writes back what it returns
+    /// for each, in the order of `fqdns` (`None` rows for missing hosts), in one short
+    /// transaction, still under the host locks. The host lock orders every change of a host's
+    /// records (updates, admin commands, the expiry run) from all processes and threads, so
+    /// the row always matches the last change the DNS server accepted; updates of other hosts
+    /// do not wait, and SQLite's write lock is never held across the DNS exchange. An `Err`
+    /// from `decide`, or `HostWrite::None`, writes nothing.
     pub(crate) fn with_hosts_locked<T, E>(
         &mut self,
         fqdns: &[&str],

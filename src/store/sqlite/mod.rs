@@ -18,6 +18,7 @@ mod acme;
 mod expiry;
 mod hosts;
 mod ratelimit;
+mod relays;
 mod schema;
 #[cfg(test)]
 mod tests;

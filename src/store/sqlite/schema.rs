@@ -71,4 +71,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at INTEGER,
         created_at INTEGER NOT NULL
     );",
+    // Relays to upstream dyndns2 providers (`relay`): each accepted update of the hostname is
+    // forwarded to `url` with Basic credentials the process must send, so the password is
+    // stored as given (see SECURITY.md; the file is 0600). `replaces_local` skips the local
+    // RFC 2136 update. `paused_at`/`paused_reason` are set by an upstream's `badauth` or
+    // `abuse` and cleared only by an admin; `last_ipv4`/`last_ipv6` are the addresses the
+    // upstream last accepted. Deleting the hostname deletes its relays.
+    "CREATE TABLE relays (
+        id             INTEGER PRIMARY KEY,
+        hostname_id    INTEGER NOT NULL REFERENCES hostnames(id) ON DELETE CASCADE,
+        url            TEXT NOT NULL,
+        username       TEXT NOT NULL,
+        password       TEXT NOT NULL,
+        replaces_local INTEGER NOT NULL DEFAULT 0,
+        paused_at      INTEGER,
+        paused_reason  TEXT,
+        last_ipv4      TEXT,
+        last_ipv6      TEXT,
+        last_result    TEXT,
+        last_at        INTEGER,
+        created_at     INTEGER NOT NULL,
+        UNIQUE (hostname_id, url)
+    );",
 ];
