@@ -1056,7 +1056,7 @@ impl Validator<'_> {
             (None, None, None) => {
                 return Err(self.invalid("database", "needs `path` (SQLite), `url` or `postgres` (PostgreSQL)"));
             }
-            _ => return Err(self.invalid("database", "`path`, `url` and `postgres` exclude each other; choose one")),
+            _ => return Err(self.invalid("database", "has more than one of `path`, `url` and `postgres`; choose one")),
         };
         // TLS is not linked into this build: a URL that demands it must fail here, loudly,
         // rather than at the first request.
@@ -1491,6 +1491,31 @@ mod tests {
         let c = load(&uncommented).expect("config.example.toml with every option set");
         assert_eq!(c.zones[0].server, "127.0.0.1:5353".parse().expect("addr"));
         assert_eq!(c.endpoints.len(), 1);
+    }
+
+    #[test]
+    fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
+        let with = |database: &str| {
+            format!("[database]\n{database}\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n")
+        };
+        let c = load(&with("url = \"postgresql://ddns:pw@db.example:5433/ddns\"")).expect("url");
+        let pg = c.database.postgres.expect("postgres");
+        assert_eq!(pg.shown, "ddns@db.example/ddns");
+        assert_eq!(pg.config.get_ports(), [5433]);
+        assert!(!format!("{pg:?}").contains("pw"), "{pg:?}");
+        let c =
+            load(&with("postgres = { host = \"/run/postgresql\", name = \"ddns\", user = \"ddns\" }")).expect("table");
+        assert_eq!(c.database.postgres.expect("postgres").shown, "ddns@/run/postgresql/ddns");
+        let err = |database: &str| load(&with(database)).expect_err(database).to_string();
+        assert_eq!(
+            err("path = \"/x.db\"\nurl = \"postgresql://a@b/c\""),
+            "`database` has more than one of `path`, `url` and `postgres`; choose one (in /etc/ddns-cgi/config.toml)"
+        );
+        let e = err("url = \"mysql://root:hunter2@x/y\"");
+        assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
+        let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=require\"");
+        assert!(e.contains("sslmode=require") && !e.contains("hunter2"), "{e}");
+        assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
     }
 
     #[test]
