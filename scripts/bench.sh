@@ -180,7 +180,7 @@ printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(wrong_token)" "$(nochg_addr 1)" >"$w
 # fcgiwrap locations plus /hello) and FastCGI (the shipped FastCGI locations plus /static).
 web="$work/web"
 template() { # shipped nginx file with this run's paths
-  sed -e "s|/usr/local/bin|$work/bin|g" -e "s|/etc/ddns-cgi/config.toml|$cfg|g" \
+  sed -e "s|/usr/lib/cgi-bin|$work/bin|g" -e "s|/etc/ddns-cgi/config.toml|$cfg|g" \
     -e "s|/run/fcgiwrap.socket|$web/fcgiwrap.sock|g" -e "s|/run/ddns-cgi/fastcgi.sock|$web/fastcgi.sock|g" "$1"
 }
 template nginx/ddns-cgi-fcgiwrap.conf >"$web/cgi-locations.conf"

@@ -52,7 +52,7 @@ fi
 install -m 0755 "$bin" "$work/ddns-cgi"
 mkdir -p "$work/nginx/tmp"
 cp /etc/nginx/fastcgi_params "$work/nginx/"
-sed -e "s|/usr/local/bin/ddns-cgi|$work/ddns-cgi|" \
+sed -e "s|/usr/lib/cgi-bin/ddns-cgi|$work/ddns-cgi|" \
     -e "s|/etc/ddns-cgi/config.toml|$work/config.toml|" \
     -e "s|/run/fcgiwrap.socket|$work/nginx/fcgiwrap.sock|" \
     nginx/ddns-cgi-fcgiwrap.conf >"$work/nginx/ddns-cgi-fcgiwrap.conf"

@@ -10,6 +10,8 @@ packages=(
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
+  groff-base man-db zsh fish  # the manual and completions (tests/integration/manual.rs)
+  dpkg-dev  # cargo-deb reads the binary's library dependencies with dpkg-shlibdeps
   # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
   # `openssl req` for the example site's certificate.
   logrotate openssl

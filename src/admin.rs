@@ -9,22 +9,25 @@
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
+use serde::Serialize;
 
 use crate::acme;
 use crate::auth::token::{self, Scope};
 use crate::check::{self, Identity};
-use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, RatelimitCommand, RelayArgs, UserCommand};
+use crate::cli::{self, AcmeCommand, CliError, HostnameCommand, LogArgs, RatelimitCommand, RelayArgs, UserCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::reply::json_string;
 use crate::request::normalize_hostname;
 use crate::secret::Secret;
-use crate::store::{Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo};
+use crate::store::{
+    Derivation, Host, HostListing, NewRelay, OpenMode, Relay, RelayChange, Store, StoreError, TokenInfo, UserSummary,
+};
 use crate::{ratelimit, relay};
 
 /// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
@@ -93,19 +96,7 @@ pub(crate) fn user(
         UserCommand::List { output } => {
             let users = store.users()?;
             if output.json {
-                let items: Vec<String> = users
-                    .iter()
-                    .map(|u| {
-                        format!(
-                            "{{\"name\":{},\"email\":{},\"created_at\":{},\"n_hosts\":{}}}",
-                            json_string(&u.name),
-                            json_string(&u.email),
-                            u.created_at,
-                            u.n_hosts
-                        )
-                    })
-                    .collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&users.iter().map(UserJson::from).collect::<Vec<_>>());
             }
             let rows = users
                 .iter()
@@ -175,26 +166,40 @@ pub(crate) fn hostname(
             let hosts = store.hosts(user_id)?;
             let relays = store.relay_counts()?;
             let relays_of = |l: &HostListing| relays.get(&l.host.fqdn).copied().unwrap_or((0, 0));
+            let derivations = store.derivations()?;
+            let derivation = |h: &HostListing| derivations.iter().find(|d| d.child == h.host.fqdn);
             if output.json {
-                let items: Vec<String> = hosts.iter().map(|l| host_json(l, relays_of(l))).collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&hosts.iter().map(|l| HostJson::new(l, relays_of(l), derivation(l))).collect::<Vec<_>>());
             }
-            let rows = hosts.iter().map(|l| host_row(l, relays_of(l))).collect();
-            Ok(table(
-                &[
-                    "HOSTNAME",
-                    "USER",
-                    "ZONE",
-                    "DNS_TTL",
-                    "EXPIRY_TTL",
-                    "IPV4",
-                    "IPV6",
-                    "LAST_UPDATE",
-                    "EXPIRES",
-                    "TOKEN",
-                ],
-                rows,
-            ))
+            // FOLLOWS only when a listed hostname follows another: the table stays as it
+            // was for the many installations without fan-out (`--json` always has `follows`).
+            let any_follows = hosts.iter().any(|h| derivation(h).is_some());
+            let rows = hosts
+                .iter()
+                .map(|h| {
+                    let mut row = host_row(h, relays_of(h));
+                    if any_follows {
+                        row.push(follows_cell(derivation(h)));
+                    }
+                    row
+                })
+                .collect();
+            let mut header = vec![
+                "HOSTNAME",
+                "USER",
+                "ZONE",
+                "DNS_TTL",
+                "EXPIRY_TTL",
+                "IPV4",
+                "IPV6",
+                "LAST_UPDATE",
+                "EXPIRES",
+                "TOKEN",
+            ];
+            if any_follows {
+                header.push("FOLLOWS");
+            }
+            Ok(table(&header, rows))
         }
         HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
             let fqdn = host_arg(&fqdn)?;
@@ -254,7 +259,17 @@ pub(crate) fn hostname(
             Ok(format!("{}\n", token.expose()))
         }
         HostnameCommand::Relay(args) => relay(store, args, now),
+        HostnameCommand::Underive { child } => {
+            let child = host_arg(&child)?;
+            match store.underive(&child)? {
+                Some(true) => Ok(format!("hostname `{child}` no longer follows a prefix; its records stay\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{child}` follows no other hostname"))),
+                None => Err(CliError::not_found(format!("hostname `{child}` does not exist"))),
+            }
+        }
+        HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
+        HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
     }
 }
 
@@ -354,18 +369,18 @@ pub(crate) fn ratelimit(
                 rows.push((counter.scope, counter.key, counted.len(), max, window, until));
             }
             if output.json {
-                let items: Vec<String> = rows
+                let items: Vec<CounterJson<'_>> = rows
                     .iter()
-                    .map(|(scope, key, n, max, window, until)| {
-                        format!(
-                            "{{\"scope\":{},\"key\":{},\"n_requests\":{n},\"max_requests\":{max},\"window_seconds\":{window},\"limited_until\":{}}}",
-                            json_string(scope),
-                            json_string(key),
-                            until.map_or_else(|| "null".to_owned(), |t| t.to_string())
-                        )
+                    .map(|(scope, key, n, max, window, until)| CounterJson {
+                        scope,
+                        key,
+                        n_requests: *n,
+                        max_requests: *max,
+                        window_seconds: *window,
+                        limited_until: *until,
                     })
                     .collect();
-                return Ok(format!("[{}]\n", items.join(",")));
+                return json(&items);
             }
             let rows = rows
                 .into_iter()
@@ -508,48 +523,135 @@ fn token_cell(info: Option<&TokenInfo>) -> String {
     }
 }
 
-/// The `token` of a JSON listing: `null` without one; in the object, `null` means no limit.
-fn token_json(info: Option<&TokenInfo>) -> String {
-    let Some(info) = info else { return "null".to_owned() };
-    let Ok(scope) = Scope::from_stored(&info.scope) else {
-        return format!("{{\"unreadable\":true,\"created_at\":{}}}", info.created_at);
-    };
-    let list = |items: Vec<String>| {
-        if items.is_empty() {
-            "null".to_owned()
-        } else {
-            format!("[{}]", items.iter().map(|s| json_string(s)).collect::<Vec<_>>().join(","))
-        }
-    };
-    format!(
-        "{{\"types\":{},\"from\":{},\"expires\":{},\"created_at\":{}}}",
-        list(scope.types_list()),
-        list(scope.networks_list()),
-        scope.expires().map_or_else(|| "null".to_owned(), |d| json_string(&d)),
-        info.created_at
-    )
+/// `--json` output: one line, the listing's array.
+fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError> {
+    let mut out = serde_json::to_string(value).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    out.push('\n');
+    Ok(out)
 }
 
-fn host_json(listing: &HostListing, (n_relays, n_only): (u32, u32)) -> String {
-    let h = &listing.host;
-    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
-    let num = |v: Option<i64>| v.map_or_else(|| "null".to_owned(), |n| n.to_string());
-    format!(
-        "{{\"hostname\":{},\"user\":{},\"zone\":{},\"dns_ttl\":{},\"expiry_ttl\":{},\"ipv4\":{},\"ipv6\":{},\"last_update\":{},\"expires_at\":{},\"expired\":{},\"token\":{},\"n_relays\":{},\"relay_only\":{}}}",
-        json_string(&h.fqdn),
-        json_string(&listing.owner),
-        json_string(&h.zone),
-        h.dns_ttl,
-        h.expiry_ttl,
-        opt(h.ipv4.map(|a| a.to_string())),
-        opt(h.ipv6.map(|a| a.to_string())),
-        num(h.last_update),
-        num(expires(h)),
-        h.expired,
-        token_json(listing.token.as_ref()),
-        n_relays,
-        n_relays > 0 && n_only == n_relays
-    )
+/// The FOLLOWS column: `-`, or the parent with the child's interface id, IPv4 rule and TTL.
+fn follows_cell(derivation: Option<&Derivation>) -> String {
+    let Some(d) = derivation else { return "-".to_owned() };
+    let mut cell = format!("{} iid={}", d.parent, d.ipv6_iid);
+    if let Some(rule) = &d.ipv4_rule {
+        cell.push_str(&format!(" ipv4={rule}"));
+    }
+    if let Some(ttl) = d.dns_ttl {
+        cell.push_str(&format!(" ttl={ttl}"));
+    }
+    cell
+}
+
+/// One counter of `ratelimit list --json`; `limited_until` (seconds since the epoch) is
+/// `null` while requests still pass.
+#[derive(Serialize)]
+struct CounterJson<'a> {
+    scope: &'a str,
+    key: &'a str,
+    n_requests: usize,
+    max_requests: u32,
+    window_seconds: u32,
+    limited_until: Option<i64>,
+}
+
+/// One user of `user list --json`.
+#[derive(Serialize)]
+struct UserJson<'a> {
+    name: &'a str,
+    email: &'a str,
+    created_at: i64,
+    n_hosts: i64,
+}
+
+impl<'a> From<&'a UserSummary> for UserJson<'a> {
+    fn from(u: &'a UserSummary) -> Self {
+        UserJson { name: &u.name, email: &u.email, created_at: u.created_at, n_hosts: u.n_hosts }
+    }
+}
+
+/// One hostname of `hostname list --json`; times are seconds since the epoch.
+#[derive(Serialize)]
+struct HostJson<'a> {
+    hostname: &'a str,
+    user: &'a str,
+    zone: &'a str,
+    dns_ttl: u32,
+    expiry_ttl: u32,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+    last_update: Option<i64>,
+    expires_at: Option<i64>,
+    expired: bool,
+    /// `null` without a token.
+    token: Option<TokenJson>,
+    /// Relays to upstream providers, and whether all of them replace the local update.
+    n_relays: u32,
+    relay_only: bool,
+    /// Only for a hostname that follows another's prefix (`hostname derive`), so listings
+    /// without fan-out keep their shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follows: Option<FollowsJson<'a>>,
+}
+
+/// The rule a derived hostname follows its parent by.
+#[derive(Serialize)]
+struct FollowsJson<'a> {
+    parent: &'a str,
+    ipv6_iid: Ipv6Addr,
+    ipv4: Option<&'a str>,
+    ttl: Option<u32>,
+}
+
+impl<'a> HostJson<'a> {
+    fn new(listing: &'a HostListing, (n_relays, n_only): (u32, u32), derivation: Option<&'a Derivation>) -> Self {
+        let h = &listing.host;
+        HostJson {
+            hostname: &h.fqdn,
+            user: &listing.owner,
+            zone: &h.zone,
+            dns_ttl: h.dns_ttl,
+            expiry_ttl: h.expiry_ttl,
+            ipv4: h.ipv4,
+            ipv6: h.ipv6,
+            last_update: h.last_update,
+            expires_at: expires(h),
+            expired: h.expired,
+            token: listing.token.as_ref().map(TokenJson::from),
+            n_relays,
+            relay_only: n_relays > 0 && n_only == n_relays,
+            follows: derivation.map(|d| FollowsJson {
+                parent: &d.parent,
+                ipv6_iid: d.ipv6_iid,
+                ipv4: d.ipv4_rule.as_deref(),
+                ttl: d.dns_ttl,
+            }),
+        }
+    }
+}
+
+/// A token's limits; in each, `null` means no limit. A scope that cannot be read (an edited
+/// database) refuses every request and shows as `{"unreadable":true,...}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum TokenJson {
+    Scope { types: Option<Vec<String>>, from: Option<Vec<String>>, expires: Option<String>, created_at: i64 },
+    Unreadable { unreadable: bool, created_at: i64 },
+}
+
+impl From<&TokenInfo> for TokenJson {
+    fn from(info: &TokenInfo) -> Self {
+        let Ok(scope) = Scope::from_stored(&info.scope) else {
+            return TokenJson::Unreadable { unreadable: true, created_at: info.created_at };
+        };
+        let limit = |items: Vec<String>| Some(items).filter(|v| !v.is_empty());
+        TokenJson::Scope {
+            types: limit(scope.types_list()),
+            from: limit(scope.networks_list()),
+            expires: scope.expires(),
+            created_at: info.created_at,
+        }
+    }
 }
 
 /// `hostname relay`: add or replace (`--url`), remove, resume (`--clear-pause`) or list the
@@ -605,8 +707,7 @@ fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<String, CliErro
     }
     let Some(relays) = store.relays(&fqdn)? else { return Err(gone()) };
     if args.output.json {
-        let items: Vec<String> = relays.iter().map(relay_json).collect();
-        return Ok(format!("[{}]\n", items.join(",")));
+        return json(&relays.iter().map(RelayJson::from).collect::<Vec<_>>());
     }
     let rows = relays
         .iter()
@@ -631,20 +732,36 @@ fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<String, CliErro
     Ok(table(&["URL", "USER", "PASSWORD", "MODE", "STATE", "LAST_RESULT", "UPSTREAM_HAS"], rows))
 }
 
-fn relay_json(r: &Relay) -> String {
-    let opt = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| json_string(&s));
-    format!(
-        "{{\"url\":{},\"user\":{},\"password\":\"***\",\"only\":{},\"paused\":{},\"paused_since\":{},\"last_result\":{},\"last_at\":{},\"ipv4\":{},\"ipv6\":{}}}",
-        json_string(&relay::display_url(&r.url)),
-        json_string(&r.username),
-        r.replaces_local,
-        opt(r.paused.as_ref().map(|p| p.reason.clone())),
-        r.paused.as_ref().map_or_else(|| "null".to_owned(), |p| p.since.to_string()),
-        opt(r.last_result.clone()),
-        r.last_at.map_or_else(|| "null".to_owned(), |t| t.to_string()),
-        opt(r.last_ipv4.map(|a| a.to_string())),
-        opt(r.last_ipv6.map(|a| a.to_string())),
-    )
+/// One relay of `hostname relay --list --json`; the password is always `***`.
+#[derive(Serialize)]
+struct RelayJson<'a> {
+    url: String,
+    user: &'a str,
+    password: &'static str,
+    only: bool,
+    paused: Option<&'a str>,
+    paused_since: Option<i64>,
+    last_result: Option<&'a str>,
+    last_at: Option<i64>,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+}
+
+impl<'a> From<&'a Relay> for RelayJson<'a> {
+    fn from(r: &'a Relay) -> Self {
+        RelayJson {
+            url: relay::display_url(&r.url),
+            user: &r.username,
+            password: "***",
+            only: r.replaces_local,
+            paused: r.paused.as_ref().map(|p| p.reason.as_str()),
+            paused_since: r.paused.as_ref().map(|p| p.since),
+            last_result: r.last_result.as_deref(),
+            last_at: r.last_at,
+            ipv4: r.last_ipv4,
+            ipv6: r.last_ipv6,
+        }
+    }
 }
 
 /// The upstream's password: one line from stdin (`--password-stdin`, or when stdin is not a
@@ -670,6 +787,29 @@ fn read_upstream_password(from_stdin: bool) -> Result<Secret<String>, CliError> 
 
 /// Left-aligned columns separated by two spaces; widths count characters, so IDN names in
 /// punycode (always ASCII) line up.
+/// `hostname history FQDN`: the hostname's audit rows, newest first.
+fn history(store: &Store, fqdn: &str, limit: u32, json: bool) -> Result<String, CliError> {
+    let fqdn_ascii =
+        normalize_hostname(fqdn).ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
+    let rows = store.audit_history(&fqdn_ascii, limit)?;
+    audit_output(&rows, json)
+}
+
+/// `log --since ...`: the audit rows from a time on, oldest first.
+pub(crate) fn audit_log(store: &Store, args: &LogArgs, now: i64) -> Result<String, CliError> {
+    let since = crate::audit::parse_since(&args.since, now).map_err(CliError::failure)?;
+    let rows = store.audit_since(since, args.refused, args.limit)?;
+    audit_output(&rows, args.output.json)
+}
+
+fn audit_output(rows: &[crate::store::AuditRow], json: bool) -> Result<String, CliError> {
+    if json {
+        let text = crate::audit::json(rows).map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+        return Ok(format!("{text}\n"));
+    }
+    Ok(table(&crate::audit::HEADER, rows.iter().map(crate::audit::cells).collect()))
+}
+
 fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {

@@ -64,6 +64,26 @@ pub(crate) struct Config {
     /// The acme-dns API (`[acme]`); `None` when the section is absent.
     pub(crate) acme: Option<AcmeConfig>,
     pub(crate) relay: RelayConfig,
+    pub(crate) audit: AuditConfig,
+    pub(crate) metrics: MetricsConfig,
+}
+
+/// `[audit]`: the audit trail of changes and refused attempts (`audit.rs`).
+#[derive(Debug)]
+pub(crate) struct AuditConfig {
+    /// How many days rows are kept (the expiry run prunes older ones); 0 records nothing.
+    pub(crate) keep_days: u32,
+}
+
+/// `[metrics]`: the Prometheus text exposition (`metrics.rs`).
+#[derive(Debug)]
+pub(crate) struct MetricsConfig {
+    /// Where the expiry run writes the node-exporter textfile; `None` when it does not.
+    pub(crate) textfile: Option<PathBuf>,
+    /// The HTTP path the metrics are served at, to clients in `allow` only.
+    pub(crate) path: String,
+    /// Who may read `path`; empty serves no metrics over HTTP at all.
+    pub(crate) allow: Vec<Cidr>,
 }
 
 /// `[acme]`: the acme-dns compatible API (`acme.rs`).
@@ -398,6 +418,25 @@ struct RawConfig {
     acme: Option<RawAcme>,
     #[serde(default)]
     relay: RawRelay,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    keep_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    textfile: Option<PathBuf>,
+    path: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -821,6 +860,8 @@ impl Validator<'_> {
 
         let email = self.email(raw.email)?;
         let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
+        let audit = AuditConfig { keep_days: self.range("audit.keep_days", raw.audit.keep_days, 90, 0, 36_500)? };
+        let metrics = self.metrics(raw.metrics, &endpoints)?;
 
         let ms = |key: &str, value: Option<i64>, default: u32| {
             self.range(key, value, default, 100, 30_000).map(|v| Duration::from_millis(u64::from(v)))
@@ -850,7 +891,28 @@ impl Validator<'_> {
             email,
             acme,
             relay,
+            audit,
+            metrics,
         })
+    }
+
+    fn metrics(&self, raw: RawMetrics, endpoints: &[Endpoint]) -> Result<MetricsConfig, ConfigError> {
+        let path = raw.path.unwrap_or_else(|| "/metrics".to_owned());
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("metrics.path", format!("must be a plain absolute path such as `/metrics`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path.trim_end_matches('/')) {
+            return Err(self.invalid("metrics.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let allow = raw
+            .allow
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("metrics.allow", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MetricsConfig { textfile: raw.textfile.as_deref().map(|p| self.relative(p)), path, allow })
     }
 
     fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {
@@ -1377,6 +1439,22 @@ mod tests {
     #[test]
     fn bad_values() {
         check_err(
+            &minimal("[audit]\nkeep_days = -1\n"),
+            "`audit.keep_days` must be between 0 and 36500, got `-1` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"metrics\"\n"),
+            "`metrics.path` must be a plain absolute path such as `/metrics`, got `metrics` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"/nic/update\"\n"),
+            "`metrics.path` is also the endpoint `/nic/update` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\nallow = [\"10.0.0.0/33\"]\n"),
+            "`metrics.allow` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
             &minimal("[log]\nstderr_level = \"loud\"\n"),
             "`log.stderr_level` must be debug, info, warning, error or off, got `loud` (in /etc/ddns-cgi/config.toml)",
         );
@@ -1394,7 +1472,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay` (in /etc/ddns-cgi/config.toml)",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
 
+use crate::audit::{self, AuthMethod, Origin, Records, Refusal};
 use crate::auth::token::{self, RecordType, Scope};
 use crate::auth::{self, PasswordCache, Verdict};
 use crate::config::{Config, Zone};
@@ -21,7 +22,7 @@ use crate::request::{
     TxtChange, TxtError,
 };
 use crate::secret::Secret;
-use crate::store::{Host, HostWrite, Store, StoreError, User};
+use crate::store::{AuditRow, AuditWrite, Host, HostWrite, Store, StoreError, User};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +123,17 @@ pub(crate) fn handle(
                 Ok(reservation) => {
                     log.info(format_args!("rejected: {e}"));
                     settle(store, reservation, Outcome::Bad, now, log);
-                    Answer::Account(answer_for(&UpdateError::Reject(e)))
+                    let reason = e.to_string();
+                    let answer = Answer::Account(answer_for(&UpdateError::Reject(e)));
+                    let refusal = Refusal {
+                        answer: &answer.summary(),
+                        client: client.ip(),
+                        user: None,
+                        hostname: None,
+                        reason: Some(&reason),
+                    };
+                    audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
+                    answer
                 }
             };
             return Handled {
@@ -166,6 +177,7 @@ pub(crate) fn handle(
         crate::confirm::published(config, lines, log);
     }
     settle(store, reservation, outcome(&result), now, log);
+    record_refusals(config, store, &request, &result, now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
@@ -177,6 +189,52 @@ pub(crate) fn handle(
         }
     };
     handled
+}
+
+/// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in
+/// the audit trail. Not recorded: the credential-less first request of wget-like clients
+/// (answered with the Basic challenge, then retried with credentials) and server-side
+/// failures (`911`), which the log holds. No `_` arm: a new error needs a decision here.
+fn record_refusals(
+    config: &Config,
+    store: &mut Store,
+    request: &Request,
+    result: &Result<Vec<HostLine>, UpdateError>,
+    now: i64,
+    log: &Log,
+) {
+    let user = request.credentials.as_ref().and_then(Credentials::username);
+    let refusal = |answer: &str, hostname: Option<&str>, reason: Option<&str>| {
+        Refusal { answer, client: request.client, user, hostname, reason }.row(log.txn(), now)
+    };
+    let rows: Vec<AuditRow> = match result {
+        Ok(lines) => lines
+            .iter()
+            .filter_map(|l| match l.answer {
+                HostAnswer::Nohost => Some(refusal("nohost", Some(&l.hostname), None)),
+                HostAnswer::Notfqdn => Some(refusal("notfqdn", Some(&l.hostname), None)),
+                HostAnswer::Good(_) | HostAnswer::Nochg(_) | HostAnswer::Dnserr | HostAnswer::ServerError => None,
+            })
+            .collect(),
+        Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Vec::new(),
+        Err(e @ UpdateError::BadCredentials { reason, .. }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(e @ UpdateError::BadToken { reason }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(
+            e @ (UpdateError::Reject(_)
+            | UpdateError::NoHostname
+            | UpdateError::TooManyHosts { .. }
+            | UpdateError::Address(_)
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_)),
+        ) => vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(&e.to_string()))],
+    };
+    if !rows.is_empty() {
+        audit::record_refused(config, store, rows, log);
+    }
 }
 
 /// Logs that a trusted proxy's header could not be used and the proxy stands in for the
@@ -205,6 +263,8 @@ fn reserve(
                 "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
                 l.scope, l.key, l.n_requests, l.window_seconds
             ));
+            let refusal = Refusal { answer: "abuse", client, user: username, hostname: None, reason: Some(l.scope) };
+            audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
             Err(Answer::Account(AccountAnswer::Abuse))
         }
         Err(e) => {
@@ -256,7 +316,8 @@ fn update(
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let Authorized { user, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let Authorized { user, auth, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
     // `/update/TOKEN` names no hostname: the token's own is meant.
     let from_token: Vec<HostArg>;
     let hostnames = match (token_host, &request.hostnames) {
@@ -273,9 +334,6 @@ fn update(
         Intent::Update => {
             let addresses = request.addresses.clone()?;
             let ttl = request.ttl.clone()?;
-            if let Some(prefix) = request.ipv6_prefix {
-                log.debug(format_args!("IPv6 prefix `{prefix}` checked; prefixes are not published yet"));
-            }
             let txt = request.txt.clone().transpose()?;
             Change::Publish(Publish { addresses, ttl, txt })
         }
@@ -295,15 +353,34 @@ fn update(
             }
             HostArg::Valid(fqdn) => {
                 let result = match &change {
-                    // The local update, and the host's relays to upstream providers, if any.
+                    // The local update (with the children that follow the host's prefix), and
+                    // the host's relays to upstream providers, if any.
                     Change::Publish(publish) => {
                         let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
                         relay::around(store, &mut relays, target, now, log, |store| {
-                            change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                            let fanned = match request.ipv6_prefix {
+                                Some(prefix) => {
+                                    fan_out(config, store, &user, &origin, fqdn, publish, prefix, now, log).transpose()
+                                }
+                                None => None,
+                            };
+                            fanned.unwrap_or_else(|| {
+                                change_host(
+                                    config,
+                                    store,
+                                    resident.batcher,
+                                    &user,
+                                    &origin,
+                                    fqdn,
+                                    change.clone(),
+                                    now,
+                                    log,
+                                )
+                            })
                         })
                     }
                     Change::Offline => {
-                        change_host(config, store, resident.batcher, &user, fqdn, change.clone(), now, log)
+                        change_host(config, store, resident.batcher, &user, &origin, fqdn, change.clone(), now, log)
                     }
                 };
                 let answer = match result {
@@ -341,6 +418,7 @@ struct Publish {
 #[derive(Debug)]
 struct Authorized {
     user: User,
+    auth: AuthMethod,
     /// Set for a token: the only hostname the request may change.
     token_host: Option<String>,
 }
@@ -371,7 +449,7 @@ fn authenticate(
         return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
     };
     let user = authenticate_password(config, store, cache, username, secret, now, log)?;
-    Ok(Authorized { user, token_host: None })
+    Ok(Authorized { user, auth: AuthMethod::Password, token_host: None })
 }
 
 /// Checks a password with Argon2, unless `cache` remembers that this password verified
@@ -485,6 +563,8 @@ fn authenticate_token(
             (a.ipv4.is_some(), RecordType::A),
             (a.ipv6.is_some(), RecordType::Aaaa),
             (matches!(request.txt, Some(Ok(_))), RecordType::Txt),
+            // A prefix changes the AAAA records of the hosts derived from this one.
+            (request.ipv6_prefix.is_some() && a.ipv6.is_none(), RecordType::Aaaa),
         ]
         .into_iter()
         .filter_map(|(set, t)| set.then_some(t))
@@ -495,7 +575,7 @@ fn authenticate_token(
         return refuse(format!("the token of `{fqdn}` is outside its {failure}"));
     }
     log.debug(format_args!("host token of `{fqdn}` accepted"));
-    Ok(Authorized { user: grant.owner, token_host: Some(grant.host.fqdn) })
+    Ok(Authorized { user: grant.owner, auth: AuthMethod::Token, token_host: Some(grant.host.fqdn) })
 }
 
 /// One change of one hostname, as the group commit sees it: whose, what, and the log of the
@@ -507,6 +587,8 @@ pub(crate) struct Pending {
     user_name: String,
     change: Change,
     log: Log,
+    /// For the audit trail.
+    origin: Origin,
 }
 
 /// The group commit of FastCGI mode (see `batch`).
@@ -520,13 +602,20 @@ fn change_host(
     store: &mut Store,
     batcher: Option<&Batcher>,
     user: &User,
+    origin: &Origin,
     fqdn: &str,
     change: Change,
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let pending =
-        Pending { fqdn: fqdn.to_owned(), user_id: user.id, user_name: user.name.clone(), change, log: log.clone() };
+    let pending = Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change,
+        log: log.clone(),
+        origin: origin.clone(),
+    };
     let Some(batcher) = batcher else {
         return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
     };
@@ -536,6 +625,89 @@ fn change_host(
         return Ok(HostAnswer::Nohost);
     };
     Ok(batcher.submit(&zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
+}
+
+/// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of
+/// one zone go in one UPDATE message with it. `None` when no hostname follows `fqdn` (or the
+/// prefix length is outside /48../64, logged): then it is an ordinary change. The children's
+/// answers are logged with the request's transaction id; the request answers for `fqdn`
+/// alone. A child whose address is unchanged answers `nochg` in `run_changes` and is not sent;
+/// a child that fails is sent again on its own (the per-host fallback) and fails alone.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn fan_out(
+    config: &Config,
+    store: &mut Store,
+    user: &User,
+    origin: &Origin,
+    fqdn: &str,
+    publish: &Publish,
+    prefix: request::Ipv6Prefix,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let parent_ipv4 = match publish.addresses.ipv4 {
+        Some(a) => Some(a),
+        None => store.stored_ipv4(fqdn)?,
+    };
+    let crate::fanout::Plan { children, unusable } =
+        match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
+            Ok(plan) => plan,
+            Err(crate::fanout::Skipped::PrefixLength(len)) => {
+                log.warn(format_args!(
+                    "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
+                    crate::fanout::MIN_PREFIX_LEN,
+                    crate::fanout::MAX_PREFIX_LEN
+                ));
+                return Ok(None);
+            }
+        };
+    for child in &unusable {
+        log.warn(format_args!("{child}: its interface id leaves no host bits under `{prefix}`; not updated"));
+    }
+    if children.is_empty() {
+        log.debug(format_args!("{fqdn}: IPv6 prefix `{prefix}`: no hostname follows it"));
+        return Ok(None);
+    }
+    let mut batch = vec![Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(publish.clone()),
+        log: log.clone(),
+        origin: origin.clone(),
+    }];
+    batch.extend(children.iter().map(|c| Pending {
+        fqdn: c.fqdn.clone(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(Publish {
+            addresses: Addresses { ipv4: c.ipv4, ipv6: Some(c.ipv6) },
+            ttl: c.dns_ttl,
+            txt: None,
+        }),
+        log: log.clone(),
+        origin: origin.clone(),
+    }));
+    // Not through the group commit: its runs hold one zone, and the children may be in
+    // others. The host locks order this run with every other change of these hosts.
+    let mut answers = run_changes(config, store, batch, now).into_iter();
+    let parent = answers.next().unwrap_or(HostAnswer::ServerError);
+    for (child, answer) in children.iter().zip(answers) {
+        log.info(format_args!(
+            "{}: fan-out of `{prefix}` from `{}`: {}",
+            child.fqdn,
+            child.parent,
+            match answer {
+                HostAnswer::Good(_) => "good",
+                HostAnswer::Nochg(_) => "nochg",
+                HostAnswer::Nohost => "nohost",
+                HostAnswer::Notfqdn => "notfqdn",
+                HostAnswer::Dnserr => "dnserr",
+                HostAnswer::ServerError => "911",
+            }
+        ));
+    }
+    Ok(Some(parent))
 }
 
 /// A host's state as far as its records go, replayed change by change.
@@ -668,6 +840,10 @@ struct Planned {
     first_sent: Option<usize>,
     change: Option<dns::HostChange>,
     failed: bool,
+    /// What kept the change from DNS, for the audit trail and metrics (`audit::rcode_label`).
+    error: Option<String>,
+    /// Each change's position with the state before and after it, for the audit trail.
+    steps: Vec<(usize, HostState, HostState)>,
 }
 
 /// Runs changes of hostnames under their host locks: reads the rows, replays each host's
@@ -682,7 +858,7 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
     let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
     fqdns.sort_unstable();
     fqdns.dedup();
-    let result = store.with_hosts_locked(&fqdns, |rows| {
+    let result = store.with_hosts_locked_audited(&fqdns, |rows| {
         let mut answers = vec![HostAnswer::ServerError; batch.len()];
         let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
         for (fqdn, row) in fqdns.iter().zip(rows) {
@@ -698,13 +874,16 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
             let mut state = HostState::of(row);
             let mut first_sent = None;
             let mut owned = Vec::new();
+            let mut steps = Vec::new();
             for i in positions {
                 if batch[i].user_id != row.user_id {
                     no_such_host(&batch[i]);
                     answers[i] = HostAnswer::Nohost;
                     continue;
                 }
+                let before = state.clone();
                 answers[i] = state.apply(&batch[i].change);
+                steps.push((i, before, state.clone()));
                 if first_sent.is_none() && matches!(answers[i], HostAnswer::Good(_)) {
                     first_sent = Some(i);
                 }
@@ -723,7 +902,17 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                     (None, first_sent.is_some())
                 }
             };
-            planned.push(Some(Planned { row: row.clone(), positions: owned, state, first_sent, change, failed }));
+            let error = failed.then(|| "badname".to_owned());
+            planned.push(Some(Planned {
+                row: row.clone(),
+                positions: owned,
+                state,
+                first_sent,
+                change,
+                failed,
+                error,
+                steps,
+            }));
         }
         send_planned(config, &mut planned, &batch, now);
         let writes = planned
@@ -752,7 +941,9 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 log_answer(&batch[*i], &answers[*i], &p.state);
             }
         }
-        Ok::<_, StoreError>((writes, answers))
+        let rows = planned.iter().flatten().flat_map(|p| audit_rows(p, &batch, &answers, now)).collect();
+        let audit = AuditWrite { rows, keep: config.audit.keep_days > 0 };
+        Ok::<_, StoreError>((writes, audit, answers))
     });
     match result {
         Ok(answers) => answers,
@@ -763,6 +954,28 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
             vec![HostAnswer::ServerError; batch.len()]
         }
     }
+}
+
+/// The audit rows of one host's changes: `good`, `nochg` and `dnserr` answers, each from the
+/// state before it to the state after it (what DNS holds: nothing for an offline host).
+fn audit_rows(p: &Planned, batch: &[Pending], answers: &[HostAnswer], now: i64) -> Vec<AuditRow> {
+    fn records(s: &HostState) -> Records<'_> {
+        let (ipv4, ipv6) = s.published();
+        Records { ipv4, ipv6, txt: s.published_txt() }
+    }
+    p.steps
+        .iter()
+        .filter_map(|(i, before, after)| {
+            let (answer, rcode) = match answers[*i] {
+                HostAnswer::Good(_) => ("good", None),
+                HostAnswer::Nochg(_) => ("nochg", None),
+                HostAnswer::Dnserr => ("dnserr", Some(p.error.as_deref().unwrap_or("unknown"))),
+                HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError => return None,
+            };
+            let pending = &batch[*i];
+            Some(audit::change(&pending.origin, &pending.fqdn, answer, &records(before), &records(after), rcode, now))
+        })
+        .collect()
 }
 
 fn no_such_host(p: &Pending) {
@@ -792,8 +1005,9 @@ fn log_answer(p: &Pending, answer: &HostAnswer, state: &HostState) {
 /// Sends the planned changes, one message per zone as far as size allows; marks the hosts
 /// whose change failed (logged to their requests).
 fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pending], now: i64) {
-    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display| {
+    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display, label: String| {
         p.failed = true;
+        p.error = Some(label);
         for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
             batch[*i].log.error(format_args!("{}: DNS update failed: {reason}", batch[*i].fqdn));
         }
@@ -814,7 +1028,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         p.row.fqdn,
                         config.path.display()
                     ));
-                    fail(p, &"zone not configured");
+                    fail(p, &"zone not configured", "notconfigured".to_owned());
                 }
             }
             continue;
@@ -843,7 +1057,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                 Ok(()) => {}
                 Err(e) if group.len() == 1 => {
                     if let Some(p) = planned[group[0]].as_mut() {
-                        fail(p, &e);
+                        fail(p, &e, audit::rcode_label(&e));
                     }
                 }
                 Err(e) => {
@@ -856,7 +1070,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         let Some(p) = planned[i].as_mut() else { continue };
                         let Some(change) = p.change.clone() else { continue };
                         if let Err(e) = send_changes(zone, &[change], now, &batch[p.positions[0]].log) {
-                            fail(p, &e);
+                            fail(p, &e, audit::rcode_label(&e));
                         }
                     }
                 }

@@ -1,7 +1,8 @@
 //! The transports: CGI (`cgi`, one process per request, RFC 3875) and FastCGI (`fastcgi`, a
 //! long-running server). Both turn what the web server sends into the same `Env` and bounded
 //! body, call [`serve`], and write the same `Reply` bytes; they decide nothing. `serve` is the
-//! one place that picks the handler by path: the acme-dns API below `[acme] path`, dyndns2
+//! one place that picks the handler by path: the acme-dns API below `[acme] path`, the
+//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
 //! (`update::handle`) everywhere else.
 
 use std::time::Instant;
@@ -11,7 +12,7 @@ use crate::log::Log;
 use crate::reply::{self, Reply};
 use crate::request::Env;
 use crate::store::Store;
-use crate::{acme, update};
+use crate::{acme, metrics, update};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
@@ -37,6 +38,9 @@ pub(crate) fn serve(
     log: &Log,
 ) -> Reply {
     if let Some(reply) = acme::handle(config, store, req, log) {
+        return reply;
+    }
+    if let Some(reply) = metrics::handle(config, store, req, log) {
         return reply;
     }
     let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);

@@ -21,7 +21,8 @@ mod lock;
 mod postgres;
 mod sqlite;
 
-pub(crate) use sqlite::SCHEMA_VERSION;
+// The metric counter names are the same on both engines.
+pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 
 /// An open database, on one of the engines.
 #[derive(Debug)]
@@ -134,15 +135,67 @@ impl Store {
     /// Reads the hosts under their host locks, lets `decide` act on them (send the DNS
     /// update), and writes back what it returns in one short transaction, still under the
     /// locks (see ARCHITECTURE.md, "Ordering changes of one host").
-    pub(crate) fn with_hosts_locked<T, E>(
+    pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, T), E>,
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        dispatch!(self, s => s.with_hosts_locked(fqdns, decide))
+        dispatch!(self, s => s.with_hosts_locked_audited(fqdns, decide))
+    }
+
+    pub(crate) fn record_audit(&mut self, audit: &AuditWrite) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_audit(audit))
+    }
+
+    pub(crate) fn audit_history(&self, fqdn: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, s => s.audit_history(fqdn, limit))
+    }
+
+    pub(crate) fn audit_since(&self, since: i64, refused_only: bool, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, s => s.audit_since(since, refused_only, limit))
+    }
+
+    pub(crate) fn prune_audit(&mut self, before: i64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.prune_audit(before))
+    }
+
+    pub(crate) fn counters(&self) -> Result<Vec<CounterValue>, StoreError> {
+        dispatch!(self, s => s.counters())
+    }
+
+    pub(crate) fn add_counter(&mut self, name: &str, label: &str, n: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_counter(name, label, n))
+    }
+
+    pub(crate) fn set_counter(&mut self, name: &str, label: &str, value: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_counter(name, label, value))
+    }
+
+    pub(crate) fn host_counts(&self) -> Result<HostCounts, StoreError> {
+        dispatch!(self, s => s.host_counts())
+    }
+
+    pub(crate) fn children(&self, parent: &str, user_id: i64) -> Result<Vec<Derived>, StoreError> {
+        dispatch!(self, s => s.children(parent, user_id))
+    }
+
+    pub(crate) fn stored_ipv4(&self, fqdn: &str) -> Result<Option<Ipv4Addr>, StoreError> {
+        dispatch!(self, s => s.stored_ipv4(fqdn))
+    }
+
+    pub(crate) fn derive(&mut self, new: &NewDerivation<'_>, now: i64) -> Result<DeriveOutcome, StoreError> {
+        dispatch!(self, s => s.derive(new, now))
+    }
+
+    pub(crate) fn underive(&mut self, child: &str) -> Result<Option<bool>, StoreError> {
+        dispatch!(self, s => s.underive(child))
+    }
+
+    pub(crate) fn derivations(&self) -> Result<Vec<Derivation>, StoreError> {
+        dispatch!(self, s => s.derivations())
     }
 
     pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
@@ -601,4 +654,109 @@ pub(crate) enum RelayChange {
     Added,
     /// An existing relay was changed (replaced, removed or resumed).
     Changed,
+}
+
+/// A hostname that follows another's IPv6 prefix (`hostname derive`), as the fan-out reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derived {
+    pub(crate) fqdn: String,
+    /// The child's stored IPv4, for the host-bit rules of its own children.
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    /// The bits after the prefix (`--ipv6-iid`).
+    pub(crate) ipv6_iid: Ipv6Addr,
+    /// `--ipv4` as given (`fanout::Ipv4Rule`); `None` leaves the A record alone.
+    pub(crate) ipv4_rule: Option<String>,
+    /// `--ttl`; `None` keeps the child's `dns_ttl`.
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// A derivation for `hostname list`: the child, its parent and its rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derivation {
+    pub(crate) child: String,
+    pub(crate) parent: String,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` asks: `child` follows `parent`; it is created as given when
+/// missing, owned by the parent's owner whatever `child.user_id` says.
+#[derive(Debug)]
+pub(crate) struct NewDerivation<'a> {
+    pub(crate) parent: &'a str,
+    pub(crate) child: NewHost<'a>,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` did, or why it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeriveOutcome {
+    /// The child follows the parent now; `created` when its row was made for it.
+    Done { created: bool },
+    /// There is no such parent hostname.
+    NoParent,
+    /// The child exists and belongs to someone other than the parent's owner.
+    OtherOwner { owner: String },
+    /// The child is the parent, or one of the hosts the parent follows.
+    Cycle,
+}
+
+/// One row of the audit trail (`audit.rs`): an accepted change of a host (`kind` `change`:
+/// `good`, `nochg`, or `dnserr` with the rcode) or a refused attempt (`kind` `refused`: the
+/// answer given, such as `badauth`, `abuse`, `nohost`, `badip`). It never holds a secret:
+/// the user name is the one given or authenticated, `auth` names the method only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct AuditRow {
+    /// Seconds since the epoch.
+    pub(crate) at: i64,
+    /// `change` or `refused`.
+    pub(crate) kind: &'static str,
+    /// The dyndns2 answer token.
+    pub(crate) answer: String,
+    /// The request's transaction id, as in its log lines.
+    pub(crate) txn: String,
+    pub(crate) client: Option<String>,
+    pub(crate) hostname: Option<String>,
+    /// The authenticated user (a change), or the user name given, bounded (a refusal).
+    pub(crate) user: Option<String>,
+    /// `password` or `token` for a change; none for a refusal.
+    pub(crate) auth: Option<String>,
+    pub(crate) old_ipv4: Option<String>,
+    pub(crate) old_ipv6: Option<String>,
+    pub(crate) new_ipv4: Option<String>,
+    pub(crate) new_ipv6: Option<String>,
+    /// The TXT values before and after, only when the change set or cleared TXT.
+    pub(crate) old_txt: Option<String>,
+    pub(crate) new_txt: Option<String>,
+    /// The DNS server's rcode name (or `timeout`, `unreachable`...) of a `dnserr`.
+    pub(crate) rcode: Option<String>,
+    /// A short detail: the rate-limit scope of an `abuse`, why credentials failed.
+    pub(crate) reason: Option<String>,
+}
+
+/// What the store writes for the audit trail with a change: the rows, and whether to keep
+/// them (`[audit] keep_days` > 0). The metric counters count them either way.
+#[derive(Debug, Default)]
+pub(crate) struct AuditWrite {
+    pub(crate) rows: Vec<AuditRow>,
+    pub(crate) keep: bool,
+}
+
+/// One metric counter as stored: its name, its label value (empty for none), its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CounterValue {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) value: i64,
+}
+
+/// How many hostnames are in each state, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HostCounts {
+    pub(crate) n_hosts: i64,
+    pub(crate) n_expired: i64,
+    pub(crate) n_offline: i64,
 }

@@ -25,12 +25,16 @@ macro_rules! world {
     };
 }
 mod acme;
+mod audit;
 mod clients;
+mod fanout;
 mod fastcgi;
 mod hardening;
 mod hostile;
 mod locking;
 mod logging;
+mod manual;
+mod package;
 mod perf;
 mod postgres;
 mod ratelimit;

@@ -4,7 +4,7 @@
 use postgres::GenericClient;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
-use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
@@ -22,13 +22,13 @@ impl Store {
         Ok(())
     }
 
-    /// As `store::sqlite`'s: reads the rows under the hosts' advisory locks (held by this
+    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this
     /// session across `decide`, so across the DNS exchange), writes back what `decide` returns
     /// in one short transaction, then releases the locks.
-    pub(crate) fn with_hosts_locked<T, E>(
+    pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, T), E>,
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
@@ -37,20 +37,23 @@ impl Store {
             let conn = store.conn.get_mut();
             let hosts: Vec<Option<Host>> =
                 fqdns.iter().map(|fqdn| host_row(conn, fqdn)).collect::<Result<_, StoreError>>()?;
-            let (writes, value) = decide(&hosts)?;
+            let (writes, audit, value) = decide(&hosts)?;
             let writes: Vec<(i64, HostWrite)> = hosts
                 .iter()
                 .zip(writes)
                 .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
                 .filter(|(_, w)| *w != HostWrite::None)
                 .collect();
-            if writes.is_empty() {
+            if writes.is_empty() && audit.rows.is_empty() {
                 return Ok(value);
             }
             let mut tx = conn.transaction().map_err(StoreError::from)?;
             for (id, write) in writes {
                 write_host(&mut tx, id, write)?;
             }
+            // The audit rows in the same transaction: the trail shows exactly the changes
+            // the rows hold.
+            super::audit::record(&mut tx, &audit)?;
             tx.commit().map_err(StoreError::from)?;
             Ok(value)
         })

@@ -21,6 +21,8 @@ use super::{Host, OpenMode, StoreError};
 use crate::config::PostgresConfig;
 
 mod acme;
+mod audit;
+mod derived;
 mod expiry;
 mod hosts;
 mod ratelimit;

@@ -79,4 +79,38 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at     BIGINT NOT NULL,
         UNIQUE (hostname_id, url)
     );",
+    // 3: IPv6 prefix fan-out and the audit trail with its counters, as SQLite's versions 6
+    // and 7 (see there). `user` is a reserved word here, so the column is quoted.
+    "ALTER TABLE hostnames ADD COLUMN derived_from BIGINT REFERENCES hostnames(id) ON DELETE SET NULL;
+    ALTER TABLE hostnames ADD COLUMN ipv6_iid TEXT;
+    ALTER TABLE hostnames ADD COLUMN ipv4_rule TEXT;
+    ALTER TABLE hostnames ADD COLUMN derived_ttl BIGINT;
+    CREATE INDEX hostnames_derived_from ON hostnames(derived_from);
+    CREATE TABLE audit (
+        id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at        BIGINT NOT NULL,
+        kind      TEXT NOT NULL,
+        answer    TEXT NOT NULL,
+        txn       TEXT NOT NULL,
+        client    TEXT,
+        hostname  TEXT,
+        \"user\"    TEXT,
+        auth      TEXT,
+        old_ipv4  TEXT,
+        old_ipv6  TEXT,
+        new_ipv4  TEXT,
+        new_ipv6  TEXT,
+        old_txt   TEXT,
+        new_txt   TEXT,
+        rcode     TEXT,
+        reason    TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_hostname ON audit(hostname, at);
+    CREATE TABLE counters (
+        name  TEXT NOT NULL,
+        label TEXT NOT NULL,
+        value BIGINT NOT NULL,
+        PRIMARY KEY (name, label)
+    );",
 ];

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
-use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     #[cfg(test)]
@@ -44,14 +44,8 @@ impl Store {
         })
     }
 
-    /// Reads the hosts under their host locks (`store::lock`, taken in stripe order), lets
-    /// `decide` act on them (for example, send the DNS update), and writes back what it returns
-    /// for each, in the order of `fqdns` (`None` rows for missing hosts), in one short
-    /// transaction, still under the host locks. The host lock orders every change of a host's
-    /// records (updates, admin commands, the expiry run) from all processes and threads, so
-    /// the row always matches the last change the DNS server accepted; updates of other hosts
-    /// do not wait, and SQLite's write lock is never held across the DNS exchange. An `Err`
-    /// from `decide`, or `HostWrite::None`, writes nothing.
+    /// [`Store::with_hosts_locked_audited`] without audit rows.
+    #[cfg(test)]
     pub(crate) fn with_hosts_locked<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -60,24 +54,48 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.with_hosts_locked_audited(fqdns, |hosts| {
+            let (writes, value) = decide(hosts)?;
+            Ok((writes, AuditWrite::default(), value))
+        })
+    }
+
+    /// Reads the hosts under their host locks (`store::lock`, taken in stripe order), lets
+    /// `decide` act on them (for example, send the DNS update), and writes back what it returns
+    /// for each, in the order of `fqdns` (`None` rows for missing hosts), with the audit rows it
+    /// returns (`audit.rs`), in one short transaction, still under the host locks: the trail
+    /// never shows a change the rows do not hold, nor misses one they do. The host lock orders
+    /// every change of a host's records (updates, admin commands, the expiry run) from all
+    /// processes and threads, so the row always matches the last change the DNS server
+    /// accepted; updates of other hosts do not wait, and SQLite's write lock is never held
+    /// across the DNS exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    pub(crate) fn with_hosts_locked_audited<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let _held = self.locks.lock(fqdns.iter().copied())?;
         self.probe_writable()?;
         let hosts: Vec<Option<Host>> =
             fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
-        let (writes, value) = decide(&hosts)?;
+        let (writes, audit, value) = decide(&hosts)?;
         let writes: Vec<(i64, HostWrite)> = hosts
             .iter()
             .zip(writes)
             .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
             .filter(|(_, w)| *w != HostWrite::None)
             .collect();
-        if writes.is_empty() {
+        if writes.is_empty() && audit.rows.is_empty() {
             return Ok(value);
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         for (id, write) in writes {
             write_host(&tx, id, write).map_err(StoreError::from)?;
         }
+        super::audit::record(&tx, &audit).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }

@@ -15,6 +15,8 @@ use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
 mod acme;
+mod audit;
+mod derived;
 mod expiry;
 mod hosts;
 mod ratelimit;
@@ -25,6 +27,7 @@ mod tests;
 mod tokens;
 mod users;
 
+pub(crate) use audit::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, UPDATES};
 use schema::MIGRATIONS;
 pub(crate) use schema::SCHEMA_VERSION;
 

@@ -93,4 +93,45 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at     INTEGER NOT NULL,
         UNIQUE (hostname_id, url)
     );",
+    // IPv6 prefix fan-out (`hostname derive`): a child follows the hostname `derived_from`;
+    // its AAAA is the parent's reported prefix with `ipv6_iid` (an IPv6 address holding the
+    // bits after the prefix), its A follows `ipv4_rule` (`fanout::Ipv4Rule`, NULL: left
+    // alone), with `derived_ttl` as TTL (NULL: its own `dns_ttl`). Deleting the parent
+    // ends the relation (ON DELETE SET NULL); the child keeps its records.
+    "ALTER TABLE hostnames ADD COLUMN derived_from INTEGER REFERENCES hostnames(id) ON DELETE SET NULL;
+    ALTER TABLE hostnames ADD COLUMN ipv6_iid TEXT;
+    ALTER TABLE hostnames ADD COLUMN ipv4_rule TEXT;
+    ALTER TABLE hostnames ADD COLUMN derived_ttl INTEGER;
+    CREATE INDEX hostnames_derived_from ON hostnames(derived_from);",
+    // The audit trail (`audit.rs`): one row per accepted change or refused attempt, never a
+    // secret; the expiry run deletes rows older than `[audit] keep_days`. `counters` holds
+    // the metrics' monotonic counts (`metrics.rs`), bumped with each audit write whether or
+    // not rows are kept, and single values such as the last successful expiry run's time.
+    "CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        answer    TEXT NOT NULL,
+        txn       TEXT NOT NULL,
+        client    TEXT,
+        hostname  TEXT,
+        user      TEXT,
+        auth      TEXT,
+        old_ipv4  TEXT,
+        old_ipv6  TEXT,
+        new_ipv4  TEXT,
+        new_ipv6  TEXT,
+        old_txt   TEXT,
+        new_txt   TEXT,
+        rcode     TEXT,
+        reason    TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_hostname ON audit(hostname, at);
+    CREATE TABLE counters (
+        name  TEXT NOT NULL,
+        label TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (name, label)
+    ) WITHOUT ROWID;",
 ];
