@@ -18,6 +18,9 @@ packages=(
   pebble python3-venv  # the ACME DNS-01 test (tests/integration/acme.rs)
   # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
   wrk python3
+  # PostgreSQL, the shared database (tests/integration/postgres.rs, and the second pass of
+  # scripts/test.sh): the harness runs its own initdb and server, never the system cluster.
+  postgresql
   "$@"
 )
 

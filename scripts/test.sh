@@ -32,5 +32,11 @@ export DDNS_DEB DDNS_REQUIRE_PACKAGE=1
 echo "$DDNS_DEB"
 echo "==> cargo test"
 cargo test --locked
+# The same integration tests against PostgreSQL: the modules that touch the store (TESTING.md,
+# "Both engines"); the others (web servers, clients, shipped files) do not see the engine.
+echo "==> cargo test --test integration, on PostgreSQL (DDNS_TEST_DATABASE=postgres)"
+DDNS_TEST_DATABASE=postgres cargo test --locked --test integration -- \
+  admin:: cli:: answers:: params:: tokens:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
+  fastcgi:: locking:: secondaries:: relay:: audit:: fanout::
 echo "==> scripts/bench.sh --short (proves the benchmark still runs; no thresholds)"
 scripts/bench.sh --short

@@ -279,6 +279,17 @@ pub(crate) fn hostname(
 /// database's owner when it runs as root). Without `owner`, a database owned by root gets a
 /// warning: the web server cannot write it, and every update would answer `911`.
 pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result<String, CliError> {
+    if let Some(pg) = &config.database.postgres {
+        // PostgreSQL's administrator creates the database and its owner; `init-db` creates
+        // or migrates the tables in it.
+        if owner.is_some() {
+            return Err(CliError::failure(
+                "`--owner` gives a SQLite file to a user; on postgresql the database's owner is set with `createdb --owner`",
+            ));
+        }
+        let version = Store::open(&config.database, OpenMode::Create)?.schema_version()?;
+        return Ok(format!("database postgresql `{}` ready (schema version {version})\n", pg.shown));
+    }
     let path = &config.database.path;
     let owner = match owner {
         Some(name) => Some(check::Accounts::load().user(name).ok_or_else(|| cli::user_unknown(name))?),
@@ -315,7 +326,7 @@ pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result
             }
         }
     }
-    let version = Store::open(path, config.database.busy_timeout, OpenMode::Create)?.schema_version()?;
+    let version = Store::open(&config.database, OpenMode::Create)?.schema_version()?;
     let shown = path.display();
     match owner {
         Some(o) => Ok(format!("database {shown} ready (schema version {version}, owned by `{}`)\n", o.name)),

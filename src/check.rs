@@ -195,7 +195,10 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn run(mut self, config: &Config, now: i64) {
         self.secrets(config);
-        self.database(&config.database.path);
+        match Store::schema_of_postgres(&config.database) {
+            Some((shown, version)) => self.postgres(&shown, version, Store::known_version(&config.database)),
+            None => self.database(&config.database.path),
+        }
         for zone in &config.zones {
             self.zone(zone, now);
         }
@@ -245,6 +248,20 @@ impl Checker<'_> {
             ));
         } else {
             self.report.ok(format!("{what} `{shown}`: holds a secret and is not readable by others"));
+        }
+    }
+
+    /// The PostgreSQL database: reachable, and its schema current.
+    fn postgres(&mut self, shown: &str, version: Result<i64, store::StoreError>, known: i64) {
+        match version {
+            Ok(v) if v == known => self.report.ok(format!("database postgresql `{shown}`: schema version {v}, current")),
+            Ok(v) if v < known => self.report.fail(format!(
+                "database postgresql `{shown}`: schema version {v}, this ddns-cgi uses {known}; migrate it: `ddns-cgi init-db`"
+            )),
+            Ok(v) => self.report.fail(format!(
+                "database postgresql `{shown}`: schema version {v} is newer than this ddns-cgi knows ({known}); upgrade ddns-cgi"
+            )),
+            Err(e) => self.report.fail(format!("database postgresql `{shown}`: {e}")),
         }
     }
 

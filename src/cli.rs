@@ -379,7 +379,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
     if let Command::InitDb(args) = &command {
         return admin::init_db(config, args.owner.as_deref(), log);
     }
-    let mut store = Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Create)?;
+    let mut store = Store::open(&config.database, OpenMode::Create)?;
     match command {
         Command::InitDb(_) => Err(CliError::failure("`init-db` opens the database itself")),
         Command::Check(_) => Err(CliError::failure("`check` runs before the config is loaded")),
@@ -445,6 +445,13 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             }
         }
         Command::Expire(ExpireArgs { now: due_at }) => {
+            // Cron may start this on every front-end of a shared database at once.
+            if !store.try_expiry_lock()? {
+                return Ok(format!(
+                    "another expiry run holds the {} expiry lock; this one does nothing\n",
+                    store.engine()
+                ));
+            }
             let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {
                 Ok(format!("{}\n", report.summary()))

@@ -151,9 +151,22 @@ pub(crate) struct SmtpConfig {
 
 #[derive(Debug)]
 pub(crate) struct DatabaseConfig {
+    /// The SQLite file; empty when `postgres` is set.
     pub(crate) path: PathBuf,
-    /// How long a writer waits for the SQLite lock before the request answers `911`.
+    /// How long a writer waits for the SQLite lock (or, on PostgreSQL, for a lock of any
+    /// kind: `lock_timeout`) before the request answers `911`.
     pub(crate) busy_timeout: Duration,
+    /// `[database] url` or `[database] postgres`: PostgreSQL instead of the SQLite file.
+    pub(crate) postgres: Option<PostgresConfig>,
+}
+
+/// How to reach PostgreSQL. The password (from the URL or `password_file`) is inside the
+/// driver's `Config`, whose `Debug` redacts it.
+#[derive(Clone, Debug)]
+pub(crate) struct PostgresConfig {
+    pub(crate) config: postgres::Config,
+    /// What logs and `check` show: `user@host/name`, never the password.
+    pub(crate) shown: String,
 }
 
 /// A zone we may update, with the server and key that accept its updates.
@@ -463,8 +476,21 @@ struct RawEmail {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
-    path: PathBuf,
+    path: Option<PathBuf>,
     busy_timeout_ms: Option<u64>,
+    url: Option<String>,
+    postgres: Option<RawPostgres>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    /// A host name, an address, or a directory holding the server's Unix socket.
+    host: String,
+    port: Option<u16>,
+    name: String,
+    user: String,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -697,8 +723,7 @@ impl Validator<'_> {
                 self.invalid("database.busy_timeout_ms", format!("must be between 100 and 600000, got `{busy_ms}`"))
             );
         }
-        let database =
-            DatabaseConfig { path: self.relative(&raw.database.path), busy_timeout: Duration::from_millis(busy_ms) };
+        let database = self.database(raw.database, Duration::from_millis(busy_ms))?;
 
         let default_server = match &raw.dns.server {
             Some(s) => self.socket_addr("dns.server", s)?,
@@ -1050,6 +1075,60 @@ impl Validator<'_> {
             return Err(self.invalid(key, format!("must be 0 (never) or at least 60, got `{v}`")));
         }
         Ok(v)
+    }
+
+    /// Exactly one of `path` (SQLite), `url` and `postgres` (PostgreSQL).
+    fn database(&self, raw: RawDatabase, busy_timeout: Duration) -> Result<DatabaseConfig, ConfigError> {
+        let postgres = match (raw.path, raw.url, raw.postgres) {
+            (Some(path), None, None) => {
+                return Ok(DatabaseConfig { path: self.relative(&path), busy_timeout, postgres: None });
+            }
+            (None, Some(url), None) => {
+                // The driver's parse error may quote the URL, which can hold a password.
+                let config: postgres::Config = url.parse().map_err(|_| {
+                    self.invalid("database.url", "is not a PostgreSQL URL (`postgresql://user@host/name`)")
+                })?;
+                let user = config.get_user().unwrap_or("");
+                let host = match config.get_hosts().first() {
+                    Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                    Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+                    None => String::new(),
+                };
+                let shown = format!("{user}@{host}/{}", config.get_dbname().unwrap_or(""));
+                PostgresConfig { config, shown }
+            }
+            (None, None, Some(pg)) => {
+                let mut config = postgres::Config::new();
+                config.host(&pg.host).dbname(&pg.name).user(&pg.user);
+                if let Some(port) = pg.port {
+                    config.port(port);
+                }
+                if let Some(file) = &pg.password_file {
+                    let file = self.relative(file);
+                    let text = read_bounded(&file).map_err(|e| {
+                        self.invalid(
+                            "database.postgres.password_file",
+                            format!("cannot read `{}`: {e}", file.display()),
+                        )
+                    })?;
+                    config.password(text.trim_end_matches(['\r', '\n']));
+                }
+                PostgresConfig { config, shown: format!("{}@{}/{}", pg.user, pg.host, pg.name) }
+            }
+            (None, None, None) => {
+                return Err(self.invalid("database", "needs `path` (SQLite), `url` or `postgres` (PostgreSQL)"));
+            }
+            _ => return Err(self.invalid("database", "has more than one of `path`, `url` and `postgres`; choose one")),
+        };
+        // TLS is not linked into this build: a URL that demands it must fail here, loudly,
+        // rather than at the first request.
+        if postgres.config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(self.invalid(
+                "database.url",
+                "asks for TLS (`sslmode=require`), which this ddns-cgi does not support; connect over a Unix socket or a trusted network with `sslmode=disable`",
+            ));
+        }
+        Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: Some(postgres) })
     }
 
     fn relative(&self, p: &Path) -> PathBuf {
@@ -1490,6 +1569,31 @@ mod tests {
         let c = load(&uncommented).expect("config.example.toml with every option set");
         assert_eq!(c.zones[0].server, "127.0.0.1:5353".parse().expect("addr"));
         assert_eq!(c.endpoints.len(), 1);
+    }
+
+    #[test]
+    fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
+        let with = |database: &str| {
+            format!("[database]\n{database}\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n")
+        };
+        let c = load(&with("url = \"postgresql://ddns:pw@db.example:5433/ddns\"")).expect("url");
+        let pg = c.database.postgres.expect("postgres");
+        assert_eq!(pg.shown, "ddns@db.example/ddns");
+        assert_eq!(pg.config.get_ports(), [5433]);
+        assert!(!format!("{pg:?}").contains("pw"), "{pg:?}");
+        let c =
+            load(&with("postgres = { host = \"/run/postgresql\", name = \"ddns\", user = \"ddns\" }")).expect("table");
+        assert_eq!(c.database.postgres.expect("postgres").shown, "ddns@/run/postgresql/ddns");
+        let err = |database: &str| load(&with(database)).expect_err(database).to_string();
+        assert_eq!(
+            err("path = \"/x.db\"\nurl = \"postgresql://a@b/c\""),
+            "`database` has more than one of `path`, `url` and `postgres`; choose one (in /etc/ddns-cgi/config.toml)"
+        );
+        let e = err("url = \"mysql://root:hunter2@x/y\"");
+        assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
+        let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=require\"");
+        assert!(e.contains("sslmode=require") && !e.contains("hunter2"), "{e}");
+        assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
     }
 
     #[test]

@@ -159,7 +159,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let mut store = match Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Existing) {
+    let mut store = match Store::open(&config.database, OpenMode::Existing) {
         Ok(s) => s,
         Err(e) => {
             log.error(format_args!("{e}"));

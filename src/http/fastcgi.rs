@@ -237,7 +237,7 @@ struct Shared {
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
     let log = Log::new(server.config.log.level).with_target(&server.config.log, (server.clock)());
-    let store = Store::open(&server.config.database.path, server.config.database.busy_timeout, OpenMode::Existing)?;
+    let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(usize::from(server.options.workers) + 2)
@@ -344,6 +344,10 @@ async fn run(
         Ok(_) => log.info("fastcgi: stopped"),
         Err(_) => log.warn(format_args!("fastcgi: stopped with requests still running after {STOP_GRACE:?}")),
     }
+    // Closing a PostgreSQL session blocks on the driver's own runtime, which must not happen
+    // on a thread that drives this one: close the pooled stores on a blocking thread.
+    let stores = shared.stores.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+    let _ = tokio::task::spawn_blocking(move || drop(stores)).await;
     Ok(())
 }
 
@@ -483,7 +487,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
         let pooled = shared.stores.lock().ok().and_then(|mut s| s.pop());
         let mut store = match pooled {
             Some(s) => s,
-            None => match Store::open(&config.database.path, config.database.busy_timeout, OpenMode::Existing) {
+            None => match Store::open(&config.database, OpenMode::Existing) {
                 Ok(s) => s,
                 Err(e) => {
                     worker_log.error(format_args!("{e}"));

@@ -128,9 +128,29 @@ pub(crate) const KEYS: &[Key] = &[
         section: "database",
         name: "path",
         kind: "path",
-        default: Default::Required,
+        default: Default::Note("one of `path`, `url` and `postgres` is required"),
         bounds: Bounds::Rule("a file path; relative paths start at the config file's directory"),
         about: "The SQLite file. The web server's user must be able to write it and its directory (SQLite keeps `-wal` and `-shm` files beside it). `ddns-cgi init-db` creates it with mode 0600.",
+    },
+    Key {
+        section: "database",
+        name: "url",
+        kind: "string",
+        default: Default::Note("SQLite at `path`"),
+        bounds: Bounds::Rule(
+            "`postgresql://user[:password]@host[:port]/name`; `sslmode=require` is refused (no TLS built in)",
+        ),
+        about: "Use PostgreSQL, shared by several front-ends, instead of a SQLite file. The database must exist; `ddns-cgi init-db` creates the tables. Per-host locks become PostgreSQL advisory locks; only one expiry run at a time does the work.",
+    },
+    Key {
+        section: "database",
+        name: "postgres",
+        kind: "inline table",
+        default: Default::Note("SQLite at `path`"),
+        bounds: Bounds::Rule(
+            "`{ host, port, name, user, password_file }`; `host` may be the directory of the server's Unix socket",
+        ),
+        about: "PostgreSQL as with `url`, with the password read from `password_file` (keep it 0600) instead of written in the config.",
     },
     Key {
         section: "database",

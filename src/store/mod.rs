@@ -1,18 +1,365 @@
-//! The database behind one interface: users, hostnames, the digests of their tokens, relays and the
-//! rate-limit table. This module holds the domain types every caller sees and the errors;
-//! each engine is a submodule that holds all of that engine's SQL (today `sqlite`, the
-//! embedded default). Callers never see SQL or the engine. Nothing here knows about DNS or
-//! HTTP; callers pass `now`.
+//! The database behind one interface: users, hostnames, the digests of their tokens, relays,
+//! acme-dns accounts and the rate-limit table. This module holds the domain types every caller sees, the errors, and
+//! [`Store`], an enum over the engines whose methods dispatch to the engine; each engine is a
+//! submodule that holds all of that engine's SQL (`sqlite`, the embedded default, and
+//! `postgres`, shared by several front-ends). Callers never see SQL or the engine. Nothing
+//! here knows about DNS or HTTP; callers pass `now`.
+//!
+//! Why an enum and not a trait object: several methods are generic over the caller's closure
+//! and error type (`with_hosts_locked`, `expire_locked`...), which a `dyn` trait cannot
+//! have; the enum keeps every call site as it was, and a method missing from one engine does
+//! not compile.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::config::DatabaseConfig;
 
 use crate::secret::Secret;
 
 mod lock;
+mod postgres;
 mod sqlite;
 
-pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, Store, UPDATES};
+// The metric counter names are the same on both engines.
+pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
+
+/// An open database, on one of the engines.
+#[derive(Debug)]
+pub(crate) enum Store {
+    Sqlite(sqlite::Store),
+    Postgres(postgres::Store),
+}
+
+/// Calls the same method on whichever engine `$store` is.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the configured database (`[database] path`, or PostgreSQL with `url` or
+    /// `postgres`) and applies pending migrations.
+    pub(crate) fn open(config: &DatabaseConfig, mode: OpenMode) -> Result<Store, StoreError> {
+        match &config.postgres {
+            Some(pg) => Ok(Store::Postgres(postgres::Store::open(pg, config.busy_timeout, mode)?)),
+            None => Ok(Store::Sqlite(sqlite::Store::open(&config.path, config.busy_timeout, mode)?)),
+        }
+    }
+
+    /// Which engine, for messages: `sqlite` or `postgresql`.
+    pub(crate) fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// The schema version this ddns-cgi writes on the engine of `config`.
+    pub(crate) fn known_version(config: &DatabaseConfig) -> i64 {
+        match config.postgres {
+            Some(_) => postgres::SCHEMA_VERSION,
+            None => sqlite::SCHEMA_VERSION,
+        }
+    }
+
+    /// The schema version of the configured PostgreSQL database, read without migrating
+    /// (`check`); `None` for SQLite, which `check` reads with [`Store::schema_of`].
+    pub(crate) fn schema_of_postgres(config: &DatabaseConfig) -> Option<(String, Result<i64, StoreError>)> {
+        let pg = config.postgres.as_ref()?;
+        Some((pg.shown.clone(), postgres::Store::schema_of(pg, config.busy_timeout)))
+    }
+
+    /// The schema version of the SQLite file at `path`, read without migrating (`check`).
+    pub(crate) fn schema_of(path: &Path) -> Result<i64, StoreError> {
+        sqlite::Store::schema_of(path)
+    }
+
+    /// The expiry run's global lock: `true` when this run may do the work. On PostgreSQL
+    /// several front-ends may start `expire` from cron at once; one takes the advisory lock
+    /// (held until its session ends) and the others are told to stop. On SQLite, where every
+    /// run shares one machine's file, concurrent runs are already ordered by the host locks.
+    pub(crate) fn try_expiry_lock(&mut self) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(true),
+            Store::Postgres(s) => s.try_expiry_lock(),
+        }
+    }
+
+    pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.schema_version())
+    }
+
+    pub(crate) fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        dispatch!(self, s => s.user(name))
+    }
+
+    pub(crate) fn add_user(
+        &mut self,
+        name: &str,
+        email: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_user(name, email, password_hash, now))
+    }
+
+    pub(crate) fn set_password_hash(&mut self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_password_hash(user_id, password_hash))
+    }
+
+    pub(crate) fn recent_password_hashes(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.recent_password_hashes(limit))
+    }
+
+    pub(crate) fn users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        dispatch!(self, s => s.users())
+    }
+
+    pub(crate) fn set_email(&mut self, name: &str, email: &str) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.set_email(name, email))
+    }
+
+    pub(crate) fn delete_user(&mut self, user_id: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_user(user_id))
+    }
+
+    pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_host(host, now))
+    }
+
+    /// Reads the hosts under their host locks, lets `decide` act on them (send the DNS
+    /// update), and writes back what it returns in one short transaction, still under the
+    /// locks (see ARCHITECTURE.md, "Ordering changes of one host").
+    pub(crate) fn with_hosts_locked_audited<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.with_hosts_locked_audited(fqdns, decide))
+    }
+
+    pub(crate) fn record_audit(&mut self, audit: &AuditWrite) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_audit(audit))
+    }
+
+    pub(crate) fn audit_history(&self, fqdn: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, s => s.audit_history(fqdn, limit))
+    }
+
+    pub(crate) fn audit_since(&self, since: i64, refused_only: bool, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        dispatch!(self, s => s.audit_since(since, refused_only, limit))
+    }
+
+    pub(crate) fn prune_audit(&mut self, before: i64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.prune_audit(before))
+    }
+
+    pub(crate) fn counters(&self) -> Result<Vec<CounterValue>, StoreError> {
+        dispatch!(self, s => s.counters())
+    }
+
+    pub(crate) fn add_counter(&mut self, name: &str, label: &str, n: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_counter(name, label, n))
+    }
+
+    pub(crate) fn set_counter(&mut self, name: &str, label: &str, value: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_counter(name, label, value))
+    }
+
+    pub(crate) fn host_counts(&self) -> Result<HostCounts, StoreError> {
+        dispatch!(self, s => s.host_counts())
+    }
+
+    pub(crate) fn children(&self, parent: &str, user_id: i64) -> Result<Vec<Derived>, StoreError> {
+        dispatch!(self, s => s.children(parent, user_id))
+    }
+
+    pub(crate) fn stored_ipv4(&self, fqdn: &str) -> Result<Option<Ipv4Addr>, StoreError> {
+        dispatch!(self, s => s.stored_ipv4(fqdn))
+    }
+
+    pub(crate) fn derive(&mut self, new: &NewDerivation<'_>, now: i64) -> Result<DeriveOutcome, StoreError> {
+        dispatch!(self, s => s.derive(new, now))
+    }
+
+    pub(crate) fn underive(&mut self, child: &str) -> Result<Option<bool>, StoreError> {
+        dispatch!(self, s => s.underive(child))
+    }
+
+    pub(crate) fn derivations(&self) -> Result<Vec<Derivation>, StoreError> {
+        dispatch!(self, s => s.derivations())
+    }
+
+    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.host_zone(fqdn))
+    }
+
+    pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
+        dispatch!(self, s => s.hosts(user_id))
+    }
+
+    pub(crate) fn modify_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
+    ) -> Result<Option<(u32, u32)>, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.modify_host_locked(fqdn, decide))
+    }
+
+    pub(crate) fn delete_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        unpublish: impl FnOnce(&Host) -> Result<(), E>,
+    ) -> Result<bool, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.delete_host_locked(fqdn, unpublish))
+    }
+
+    pub(crate) fn set_token(
+        &mut self,
+        fqdn: &str,
+        digest: &[u8],
+        scope: &TokenScope,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.set_token(fqdn, digest, scope, now))
+    }
+
+    pub(crate) fn revoke_token(&mut self, fqdn: &str) -> Result<Option<bool>, StoreError> {
+        dispatch!(self, s => s.revoke_token(fqdn))
+    }
+
+    pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
+        dispatch!(self, s => s.token(digest))
+    }
+
+    pub(crate) fn rate_limit_over<'a>(
+        &self,
+        counters: &[Counter<'a>],
+    ) -> Result<Option<(Counter<'a>, u64)>, StoreError> {
+        dispatch!(self, s => s.rate_limit_over(counters))
+    }
+
+    pub(crate) fn rate_limit_reserve<'a>(
+        &mut self,
+        counters: &[Counter<'a>],
+        rows: &[(&'static str, String)],
+        now: i64,
+        older_than: i64,
+    ) -> Result<Result<Vec<CountedRow>, (Counter<'a>, u64)>, StoreError> {
+        dispatch!(self, s => s.rate_limit_reserve(counters, rows, now, older_than))
+    }
+
+    pub(crate) fn rate_limit_settle(
+        &mut self,
+        remove: &[CountedRow],
+        add: &[(&'static str, String)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.rate_limit_settle(remove, add, now))
+    }
+
+    pub(crate) fn trim_rate_limit(&mut self, older_than: i64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.trim_rate_limit(older_than))
+    }
+
+    pub(crate) fn rate_limit_counters(&self, since: i64) -> Result<Vec<RateLimitCounter>, StoreError> {
+        dispatch!(self, s => s.rate_limit_counters(since))
+    }
+
+    pub(crate) fn clear_rate_limit(&mut self, keys: Option<&[String]>) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.clear_rate_limit(keys))
+    }
+
+    pub(crate) fn expire_locked<T>(
+        &mut self,
+        zone: &str,
+        after: i64,
+        limit: usize,
+        due_at: i64,
+        delete: impl FnOnce(&[Host]) -> (Vec<i64>, T),
+    ) -> Result<ExpiryChunk<T>, StoreError> {
+        dispatch!(self, s => s.expire_locked(zone, after, limit, due_at, delete))
+    }
+
+    pub(crate) fn zones_due(&self, due_at: i64) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.zones_due(due_at))
+    }
+
+    pub(crate) fn n_due(&self, zone: &str, due_at: i64) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.n_due(zone, due_at))
+    }
+
+    pub(crate) fn claim_unnotified(&mut self) -> Result<Vec<Unnotified>, StoreError> {
+        dispatch!(self, s => s.claim_unnotified())
+    }
+
+    pub(crate) fn unclaim_notified(&mut self, host_ids: &[i64]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.unclaim_notified(host_ids))
+    }
+
+    pub(crate) fn set_relay(&mut self, fqdn: &str, relay: &NewRelay<'_>, now: i64) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.set_relay(fqdn, relay, now))
+    }
+
+    pub(crate) fn remove_relay(&mut self, fqdn: &str, url: &str) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.remove_relay(fqdn, url))
+    }
+
+    pub(crate) fn clear_relay_pause(&mut self, fqdn: &str, url: &str) -> Result<RelayChange, StoreError> {
+        dispatch!(self, s => s.clear_relay_pause(fqdn, url))
+    }
+
+    pub(crate) fn relays(&self, fqdn: &str) -> Result<Option<Vec<Relay>>, StoreError> {
+        dispatch!(self, s => s.relays(fqdn))
+    }
+
+    pub(crate) fn relays_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
+        dispatch!(self, s => s.relays_for_update(fqdn, user_id))
+    }
+
+    pub(crate) fn relay_counts(&self) -> Result<std::collections::HashMap<String, (u32, u32)>, StoreError> {
+        dispatch!(self, s => s.relay_counts())
+    }
+
+    pub(crate) fn record_relay(&mut self, id: i64, outcome: &RelayOutcome, now: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_relay(id, outcome, now))
+    }
+
+    pub(crate) fn add_acme_account(&mut self, account: &NewAcmeAccount<'_>, now: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_acme_account(account, now))
+    }
+
+    pub(crate) fn acme_account(&self, username: &str) -> Result<Option<AcmeAccount>, StoreError> {
+        dispatch!(self, s => s.acme_account(username))
+    }
+
+    pub(crate) fn with_acme_locked<E>(
+        &mut self,
+        id: i64,
+        key: &str,
+        now: i64,
+        publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
+    ) -> Result<Option<()>, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.with_acme_locked(id, key, now, publish))
+    }
+}
 
 /// A failure of the database layer. Messages say what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +383,13 @@ pub(crate) enum StoreError {
     /// adds what an operator should do for the common cases.
     #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
     Sql(#[from] rusqlite::Error),
+    /// PostgreSQL could not be reached or refused the session (`shown` is `user@host/name`).
+    #[error("cannot connect to postgresql `{shown}`: {source}")]
+    Connect { shown: String, source: ::postgres::Error },
+    /// Any PostgreSQL error after connecting: a lock wait past `lock_timeout`, a lost session,
+    /// a refused statement.
+    #[error("database error (postgresql): {0}")]
+    Postgres(#[from] ::postgres::Error),
 }
 
 /// What to fix, for the SQLite failures an operator can act on.

@@ -19,10 +19,9 @@ fn json(w: &World, args: &[&str]) -> Value {
 
 /// The row of `fqdn` as stored: `(dns_ttl, expiry_ttl)`, or `None` when it is gone.
 fn ttls(w: &World, fqdn: &str) -> Option<(i64, i64)> {
-    let conn = rusqlite::Connection::open(&w.db).expect("open test database");
-    let mut stmt = conn.prepare("SELECT dns_ttl, expiry_ttl FROM hostnames WHERE fqdn = ?1").expect("prepare");
-    let mut rows = stmt.query([fqdn]).expect("query");
-    rows.next().expect("row").map(|r| (r.get(0).expect("dns_ttl"), r.get(1).expect("expiry_ttl")))
+    let rows = w.rows(&format!("SELECT dns_ttl, expiry_ttl FROM hostnames WHERE fqdn = '{fqdn}'"));
+    let int = |v: &Option<String>| v.as_deref().and_then(|v| v.parse().ok()).expect("integer");
+    rows.first().map(|r| (int(&r[0]), int(&r[1])))
 }
 
 /// Takes the integer `key` out of a JSON object, asserting it lies in `range`, so that the

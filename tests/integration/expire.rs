@@ -144,7 +144,11 @@ fn two_runs_at_once_delete_and_mail_once() {
         .collect();
     // Each run may do part of the work (one may expire, the other mail), but together they
     // did it exactly once: summed counts of (hostnames, DNS messages, mails).
+    // On PostgreSQL the second may find the first's lock and do nothing (exit 0, saying so).
     let totals = stdouts.iter().fold([0; 3], |acc, out| {
+        if out.starts_with("another expiry run holds the postgresql expiry lock") {
+            return acc;
+        }
         let words: Vec<&str> = out.split_whitespace().collect();
         let n = |i: usize| words.get(i).and_then(|w| w.parse::<usize>().ok()).unwrap_or_else(|| panic!("{out}"));
         [acc[0] + n(1), acc[1] + n(7), acc[2] + n(11)]
@@ -247,15 +251,13 @@ fn a_zone_whose_server_is_down_does_not_stop_the_others() {
 
 /// The `at` column of every rate-limit row, oldest first.
 fn rate_limit_rows(w: &World) -> Vec<i64> {
-    let conn = rusqlite::Connection::open(&w.db).expect("open db");
-    let mut stmt = conn.prepare("SELECT at FROM rate_limit ORDER BY at").expect("prepare");
-    stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    let rows = w.rows("SELECT at FROM rate_limit ORDER BY at");
+    rows.iter().map(|r| r[0].as_deref().and_then(|v| v.parse().ok()).expect("at")).collect()
 }
 
 /// How many hostname rows are marked expired.
 fn n_expired(w: &World) -> i64 {
-    let conn = rusqlite::Connection::open(&w.db).expect("open db");
-    conn.query_row("SELECT COUNT(*) FROM hostnames WHERE expired = 1", [], |r| r.get(0)).expect("count")
+    w.count("SELECT COUNT(*) FROM hostnames WHERE expired = 1")
 }
 
 #[test]

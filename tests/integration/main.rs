@@ -36,6 +36,7 @@ mod logging;
 mod manual;
 mod package;
 mod perf;
+mod postgres;
 mod ratelimit;
 mod relay;
 mod resilience;

@@ -34,11 +34,17 @@ struct Row {
 }
 
 fn row(w: &World, fqdn: &str) -> Row {
-    let conn = rusqlite::Connection::open(&w.db).expect("open test database");
-    conn.query_row("SELECT ipv4, ipv6, dns_ttl, offline, last_update FROM hostnames WHERE fqdn = ?1", [fqdn], |r| {
-        Ok(Row { ipv4: r.get(0)?, ipv6: r.get(1)?, dns_ttl: r.get(2)?, offline: r.get(3)?, last_update: r.get(4)? })
-    })
-    .expect("hostname row")
+    let rows =
+        w.rows(&format!("SELECT ipv4, ipv6, dns_ttl, offline, last_update FROM hostnames WHERE fqdn = '{fqdn}'"));
+    let r = rows.first().expect("hostname row");
+    let int = |i: usize| r[i].as_deref().map(|v| v.parse::<i64>().expect("integer"));
+    Row {
+        ipv4: r[0].clone(),
+        ipv6: r[1].clone(),
+        dns_ttl: int(2).and_then(|v| u32::try_from(v).ok()).expect("dns_ttl"),
+        offline: int(3).expect("offline") != 0,
+        last_update: int(4),
+    }
 }
 
 fn snapshot(w: &World, fqdn: &str) -> Snapshot {

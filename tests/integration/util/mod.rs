@@ -6,6 +6,7 @@
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
 pub mod dnsserver;
+pub mod pg;
 pub mod relay;
 pub mod skip;
 pub mod smtp;
@@ -59,7 +60,10 @@ pub struct World {
     pub dns: DnsServer,
     pub key: TsigKey,
     pub config: PathBuf,
+    /// The SQLite file; on PostgreSQL (`pg`), a path where no file is.
     pub db: PathBuf,
+    /// The world's database on the shared PostgreSQL, under `DDNS_TEST_DATABASE=postgres`.
+    pub pg: Option<String>,
 }
 
 /// Options for a world.
@@ -89,12 +93,21 @@ impl World {
     }
 
     pub fn new(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, pg::world_database())
+    }
+
+    /// A world on PostgreSQL whatever `DDNS_TEST_DATABASE` says (`tests/integration/postgres.rs`).
+    pub fn postgres(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, Some(pg::PgServer::shared().create_database()))
+    }
+
+    fn with_database(setup: Setup<'_>, pg: Option<String>) -> Option<World> {
         let key = TsigKey::generate("ddns-key.", "hmac-sha256");
         let dns = DnsServer::start(setup.kind, &[&format!("{ZONE}.")], &key)?;
         let dir = TempDir::new("world");
         let config = dir.path().join("config.toml");
         let db = dir.path().join("ddns.db");
-        let world = World { dir, dns, key, config, db };
+        let world = World { dir, dns, key, config, db, pg };
         world.write_config(setup.extra_config);
         world.admin(&["init-db"]).success();
         world.add_user(USER, PASSWORD);
@@ -110,9 +123,12 @@ impl World {
         // Many tests send a burst of updates from one address; only tests that bring their
         // own `[rate_limit]` table run with limits on.
         let rate_limit = if extra.contains("[rate_limit]") { "" } else { "\n[rate_limit]\nenabled = false\n" };
+        let database = match &self.pg {
+            Some(name) => pg::PgServer::shared().config_lines(name),
+            None => format!("path = \"{}\"", self.db.display()),
+        };
         let text = format!(
-            "[database]\npath = \"{}\"\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
-            self.db.display(),
+            "[database]\n{database}\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
             self.dns.addr(),
             self.key.line(),
         );
@@ -215,8 +231,15 @@ impl World {
         self.dns.query(fqdn, "AAAA")
     }
 
-    /// The stored `(ipv4, ipv6)` of a hostname, read straight from the database file.
+    /// The stored `(ipv4, ipv6)` of a hostname, read straight from the database.
     pub fn stored(&self, fqdn: &str) -> (Option<String>, Option<String>) {
+        if let Some(name) = &self.pg {
+            let row = pg::PgServer::shared()
+                .connect(name)
+                .query_one("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = $1", &[&fqdn])
+                .expect("hostname row");
+            return (row.get(0), row.get(1));
+        }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.query_row("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = ?1", [fqdn], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("hostname row")
@@ -229,8 +252,60 @@ impl World {
         self.admin(&["expire", "--now", &now.to_string()])
     }
 
-    /// Runs SQL on the database file, for setting up states the CLI cannot reach quickly.
+    /// The rows a query returns, each value as text (`None` for NULL), from either engine.
+    /// The SQL must mean the same to both (no parameters: tests inline their constants).
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        if let Some(name) = &self.pg {
+            let messages = pg::PgServer::shared().connect(name).simple_query(sql).expect("test query");
+            return messages
+                .iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => {
+                        Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                    }
+                    _ => None,
+                })
+                .collect();
+        }
+        let conn = rusqlite::Connection::open(&self.db).expect("open test database");
+        let mut stmt = conn.prepare(sql).expect("test query");
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .expect("test query")
+        .collect::<Result<_, _>>()
+        .expect("test rows")
+    }
+
+    /// The one integer a query returns (a count), from either engine.
+    pub fn count(&self, sql: &str) -> i64 {
+        let rows = self.rows(sql);
+        rows.first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.as_deref())
+            .and_then(|v| v.parse().ok())
+            .expect("one integer")
+    }
+
+    /// Runs SQL on the database, for setting up states the CLI cannot reach quickly. The
+    /// SQL must mean the same to both engines.
     pub fn sql(&self, sql: &str) {
+        if let Some(name) = &self.pg {
+            pg::PgServer::shared().connect(name).batch_execute(sql).expect("test SQL");
+            return;
+        }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.execute_batch(sql).expect("test SQL");
     }

@@ -1,0 +1,149 @@
+//! Hostnames: creation, the read-modify-write of an update under the host's advisory lock,
+//! listing, modification and deletion.
+
+use postgres::GenericClient;
+
+use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+
+impl Store {
+    pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
+        let n = self
+            .c()
+            .execute(
+                "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fqdn) DO NOTHING",
+                &[&host.fqdn, &host.zone, &host.user_id, &i64::from(host.dns_ttl), &i64::from(host.expiry_ttl), &now],
+            )
+            .map_err(|e| unique_violation(e, "hostname", host.fqdn))?;
+        if n == 0 {
+            return Err(StoreError::Exists { what: "hostname", name: host.fqdn.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this
+    /// session across `decide`, so across the DNS exchange), writes back what `decide` returns
+    /// in one short transaction, then releases the locks.
+    pub(crate) fn with_hosts_locked_audited<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.locked(fqdns.iter().copied(), |store| {
+            let conn = store.conn.get_mut();
+            let hosts: Vec<Option<Host>> =
+                fqdns.iter().map(|fqdn| host_row(conn, fqdn)).collect::<Result<_, StoreError>>()?;
+            let (writes, audit, value) = decide(&hosts)?;
+            let writes: Vec<(i64, HostWrite)> = hosts
+                .iter()
+                .zip(writes)
+                .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
+                .filter(|(_, w)| *w != HostWrite::None)
+                .collect();
+            if writes.is_empty() && audit.rows.is_empty() {
+                return Ok(value);
+            }
+            let mut tx = conn.transaction().map_err(StoreError::from)?;
+            for (id, write) in writes {
+                write_host(&mut tx, id, write)?;
+            }
+            // The audit rows in the same transaction: the trail shows exactly the changes
+            // the rows hold.
+            super::audit::record(&mut tx, &audit)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(value)
+        })
+    }
+
+    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.c().query_opt("SELECT zone FROM hostnames WHERE fqdn = $1", &[&fqdn])?.map(|r| r.get(0)))
+    }
+
+    pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
+        let rows = self.c().query(
+            &format!(
+                "SELECT {HOST_COLUMNS}, u.name, t.created_at, t.types, t.networks, t.expires_at
+                 FROM hostnames h JOIN users u ON u.id = h.user_id LEFT JOIN tokens t ON t.hostname_id = h.id
+                 WHERE $1::BIGINT IS NULL OR h.user_id = $1 ORDER BY h.fqdn COLLATE \"C\""
+            ),
+            &[&user_id],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n = N_HOST_COLUMNS;
+                let token = r.get::<_, Option<i64>>(n + 1).map(|created_at| TokenInfo {
+                    scope: TokenScope { types: r.get(n + 2), networks: r.get(n + 3), expires_at: r.get(n + 4) },
+                    created_at,
+                });
+                HostListing { host: host_from(r), owner: r.get(n), token }
+            })
+            .collect())
+    }
+
+    pub(crate) fn modify_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
+    ) -> Result<Option<(u32, u32)>, E>
+    where
+        E: From<StoreError>,
+    {
+        self.locked([fqdn], |store| {
+            let conn = store.conn.get_mut();
+            let Some(host) = host_row(conn, fqdn)? else { return Ok(None) };
+            let (dns_ttl, expiry_ttl) = decide(&host)?;
+            conn.execute(
+                "UPDATE hostnames SET dns_ttl = $1, expiry_ttl = $2 WHERE id = $3",
+                &[&i64::from(dns_ttl), &i64::from(expiry_ttl), &host.id],
+            )
+            .map_err(StoreError::from)?;
+            Ok(Some((dns_ttl, expiry_ttl)))
+        })
+    }
+
+    pub(crate) fn delete_host_locked<E>(
+        &mut self,
+        fqdn: &str,
+        unpublish: impl FnOnce(&Host) -> Result<(), E>,
+    ) -> Result<bool, E>
+    where
+        E: From<StoreError>,
+    {
+        self.locked([fqdn], |store| {
+            let conn = store.conn.get_mut();
+            let Some(host) = host_row(conn, fqdn)? else { return Ok(false) };
+            unpublish(&host)?;
+            conn.execute("DELETE FROM hostnames WHERE id = $1", &[&host.id]).map_err(StoreError::from)?;
+            Ok(true)
+        })
+    }
+}
+
+/// Writes what a locked update decided for the host with id `id`.
+fn write_host(conn: &mut impl GenericClient, id: i64, write: HostWrite) -> Result<(), StoreError> {
+    match write {
+        HostWrite::None => {}
+        HostWrite::Touch { now } => {
+            conn.execute("UPDATE hostnames SET last_update = $1 WHERE id = $2", &[&now, &id])?;
+        }
+        HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
+            conn.execute(
+                "UPDATE hostnames SET ipv4 = $1, ipv6 = $2, txt = $3, dns_ttl = $4, last_update = $5, expired = 0,
+                 offline = 0 WHERE id = $6",
+                &[&ipv4.map(|a| a.to_string()), &ipv6.map(|a| a.to_string()), &txt, &i64::from(dns_ttl), &now, &id],
+            )?;
+        }
+        HostWrite::Offline { now } => {
+            conn.execute(
+                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = $1, offline = 1 WHERE id = $2",
+                &[&now, &id],
+            )?;
+        }
+    }
+    Ok(())
+}

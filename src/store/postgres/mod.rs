@@ -1,0 +1,262 @@
+//! PostgreSQL, the shared engine for several front-ends: one connection (one session) per CGI
+//! process or per FastCGI worker, through the synchronous `postgres` driver (it runs its I/O
+//! on a small runtime of its own, on this thread; no async runtime is exposed to callers).
+//! The schema version lives in a one-row table `schema_version` with ordered migrations
+//! (`schema`) applied at open under a transaction-scoped advisory lock, and a newer schema is
+//! refused. The queries live in one submodule per concern, as in `store::sqlite`; this file
+//! connects and holds what they share: the host row mapping and the per-host locks.
+//!
+//! Per-host ordering across machines: the flock stripes of `store::lock` only order processes
+//! of one machine, so here a host's lock is a session-level advisory lock
+//! (`pg_advisory_lock`) on a 64-bit FNV-1a hash of its FQDN, taken in ascending key order
+//! (like the stripes), held across the DNS exchange, and released after the row write. The
+//! server drops a session's advisory locks when the session ends, so a killed front-end never
+//! leaves a host locked. A wait is bounded by `lock_timeout` (`database.busy_timeout_ms`).
+
+use std::cell::{RefCell, RefMut};
+
+use postgres::{Client, NoTls};
+
+use super::{Host, OpenMode, StoreError};
+use crate::config::PostgresConfig;
+
+mod acme;
+mod audit;
+mod derived;
+mod expiry;
+mod hosts;
+mod ratelimit;
+mod relays;
+mod schema;
+mod tokens;
+mod users;
+
+use schema::MIGRATIONS;
+
+/// The schema version this ddns-cgi writes on PostgreSQL: the number of migrations.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first key of the two-key advisory locks (`pg_advisory_lock(int, int)`, a key space
+/// apart from the one-key host locks): "ddns" in ASCII.
+const LOCK_CLASS: i32 = 0x6464_6e73;
+/// Second keys under [`LOCK_CLASS`].
+const MIGRATION_LOCK: i32 = 1;
+const EXPIRY_LOCK: i32 = 2;
+
+/// An open database session.
+pub(crate) struct Store {
+    /// In a `RefCell` so that reads take `&self` as SQLite's do; a `Store` is used by one
+    /// thread at a time, never shared.
+    conn: RefCell<Client>,
+    /// Host lock keys this session holds; non-empty between a lock and its release, or after a
+    /// panic in between, which the next lock call then repairs.
+    held: Vec<i64>,
+    /// Whether this session holds the expiry run's lock.
+    expiry_held: bool,
+}
+
+impl Drop for Store {
+    /// Releases the expiry lock explicitly: the server drops a session's locks only once it
+    /// notices the session ended, which can be after the next cron run (or test) connects.
+    fn drop(&mut self) {
+        self.unlock_hosts();
+        if self.expiry_held {
+            let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK]);
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("postgres::Store").field("held", &self.held).finish_non_exhaustive()
+    }
+}
+
+/// The host lock key of `fqdn`: FNV-1a (64 bit) of its bytes, as a signed bigint. Stable
+/// across processes, machines and versions, which is all that matters.
+pub(crate) fn lock_key(fqdn: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in fqdn.as_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+impl Store {
+    /// Connects and applies pending migrations. Both modes migrate (as SQLite does at every
+    /// open); the database itself must exist, as PostgreSQL's administrator creates it.
+    pub(crate) fn open(
+        pg: &PostgresConfig,
+        busy_timeout: std::time::Duration,
+        _mode: OpenMode,
+    ) -> Result<Store, StoreError> {
+        let mut store = Store::connect(pg, busy_timeout)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version, read without migrating (`ddns-cgi check` changes nothing).
+    pub(crate) fn schema_of(pg: &PostgresConfig, busy_timeout: std::time::Duration) -> Result<i64, StoreError> {
+        Store::connect(pg, busy_timeout)?.schema_version()
+    }
+
+    fn connect(pg: &PostgresConfig, busy_timeout: std::time::Duration) -> Result<Store, StoreError> {
+        let mut config = pg.config.clone();
+        let ms = busy_timeout.as_millis();
+        // Sent in the start-up packet: no extra round trip. `lock_timeout` bounds waits for
+        // row, table and advisory locks, as `busy_timeout` does for SQLite's lock.
+        config.options(&format!("-c lock_timeout={ms} -c statement_timeout={}", ms.saturating_mul(6)));
+        if config.get_application_name().is_none() {
+            config.application_name("ddns-cgi");
+        }
+        config.connect_timeout(busy_timeout);
+        let conn = config.connect(NoTls).map_err(|source| StoreError::Connect { shown: pg.shown.clone(), source })?;
+        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false })
+    }
+
+    fn c(&self) -> RefMut<'_, Client> {
+        self.conn.borrow_mut()
+    }
+
+    /// The stored version; 0 when there is no `schema_version` table yet.
+    pub(crate) fn schema_version(&self) -> Result<i64, StoreError> {
+        let row = self.c().query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?;
+        if !row.get::<_, bool>(0) {
+            return Ok(0);
+        }
+        let row = self.c().query_opt("SELECT version FROM schema_version", &[])?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
+    /// Brings the schema up to date in one transaction; one read when it is current.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let known = SCHEMA_VERSION;
+        let version = self.schema_version()?;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        if version == known {
+            return Ok(());
+        }
+        let mut conn = self.c();
+        let mut tx = conn.transaction()?;
+        // Two front-ends starting at once: the second waits here, then finds the work done.
+        tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &MIGRATION_LOCK])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let version: i64 = tx.query_opt("SELECT version FROM schema_version", &[])?.map_or(0, |r| r.get(0));
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        for sql in MIGRATIONS.iter().skip(usize::try_from(version).unwrap_or(0)) {
+            tx.batch_execute(sql)?;
+        }
+        tx.execute("DELETE FROM schema_version", &[])?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&known])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Takes the host locks of `fqdns` (ascending key order, each once), blocking up to
+    /// `lock_timeout`. A caller releases them with [`Store::unlock_hosts`] on every path.
+    fn lock_hosts<'a>(&mut self, fqdns: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+        // Left by a panic between a lock and its release (a FastCGI worker survives panics).
+        self.unlock_hosts();
+        let mut keys: Vec<i64> = fqdns.into_iter().map(lock_key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let taken = self.conn.get_mut().execute("SELECT pg_advisory_lock($1)", &[&key]);
+            match taken {
+                Ok(_) => self.held.push(key),
+                Err(e) => {
+                    self.unlock_hosts();
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the host locks this session holds. A failure here means the session is gone,
+    /// and the server dropped its locks with it.
+    fn unlock_hosts(&mut self) {
+        for key in std::mem::take(&mut self.held) {
+            let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1)", &[&key]);
+        }
+    }
+
+    /// Runs `body` under the host locks of `fqdns`, releasing them whatever it returns.
+    fn locked<'a, T, E>(
+        &mut self,
+        fqdns: impl IntoIterator<Item = &'a str>,
+        body: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.lock_hosts(fqdns)?;
+        let out = body(self);
+        self.unlock_hosts();
+        out
+    }
+
+    /// Tries the expiry run's global lock, held by this session until it ends. `false` when
+    /// another session (another front-end's run) holds it.
+    pub(crate) fn try_expiry_lock(&mut self) -> Result<bool, StoreError> {
+        if self.expiry_held {
+            return Ok(true);
+        }
+        let row = self.c().query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK])?;
+        self.expiry_held = row.get(0);
+        Ok(self.expiry_held)
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Exists`].
+fn unique_violation(e: postgres::Error, what: &'static str, name: &str) -> StoreError {
+    if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        return StoreError::Exists { what, name: name.to_owned() };
+    }
+    e.into()
+}
+
+/// When a host of `hostnames h` is due for expiry at `$due`: as in `store::sqlite`.
+fn due(due_at: &str) -> String {
+    format!(
+        "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
+         AND h.last_update + h.expiry_ttl <= {due_at} AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)"
+    )
+}
+
+/// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
+const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt";
+
+/// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
+const N_HOST_COLUMNS: usize = 12;
+
+fn host_from(r: &postgres::Row) -> Host {
+    let ipv4: Option<String> = r.get(6);
+    let ipv6: Option<String> = r.get(7);
+    Host {
+        id: r.get(0),
+        fqdn: r.get(1),
+        zone: r.get(2),
+        user_id: r.get(3),
+        // Only this module writes these columns, always from a `u32`.
+        dns_ttl: u32::try_from(r.get::<_, i64>(4)).unwrap_or(u32::MAX),
+        expiry_ttl: u32::try_from(r.get::<_, i64>(5)).unwrap_or(u32::MAX),
+        // Only this module writes these columns, always from parsed addresses.
+        ipv4: ipv4.and_then(|s| s.parse().ok()),
+        ipv6: ipv6.and_then(|s| s.parse().ok()),
+        last_update: r.get(8),
+        expired: r.get::<_, i64>(9) != 0,
+        offline: r.get::<_, i64>(10) != 0,
+        txt: r.get(11),
+    }
+}
+
+fn host_row(conn: &mut impl postgres::GenericClient, fqdn: &str) -> Result<Option<Host>, StoreError> {
+    let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = $1");
+    Ok(conn.query_opt(&sql, &[&fqdn])?.map(|r| host_from(&r)))
+}
