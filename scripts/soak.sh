@@ -10,7 +10,9 @@
 #   - no answer `911` or `dnserr`, and no status other than 200 and 401;
 #   - a DNS query of a random host, polled all through the run, always sees one address;
 #   - after the run every host's A record equals its row.
-# Usage: scripts/soak.sh [N] [BINARY]   (BINARY defaults to a release build of this tree)
+# Usage: scripts/soak.sh [N] [BINARY]   (BINARY defaults to a release build of this tree;
+# SOAK_WORKERS sets `--workers`, default 8). glibc keeps freed Argon2 blocks (19 MiB each) in
+# its arenas unless MALLOC_MMAP_THRESHOLD_ is set; benches/RESULTS.md has both runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
@@ -155,7 +157,10 @@ drive() { # UNTIL SECONDS: runs wrk for SECONDS at a time until UNTIL requests w
   done
 }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$fcgi_pid/status"; }
-fds() { ls "/proc/$fcgi_pid/fd" | wc -l; }
+# Sockets are the connections nginx holds open to us (its upstream keep-alive, up to the
+# client connections): they come and go with the load, so they are bounded, not compared.
+fds() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -vc '^socket:' || true; }
+sockets() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -c '^socket:' || true; }
 fd_list() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | sed 's/[0-9]\{3,\}/N/g' | sort | uniq -c; }
 db_conns() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -c "/ddns.db$" || true; }
 
@@ -168,7 +173,7 @@ sleep 2 # let idle connections and threads settle, as after the run
 rss1=$(rss) fds1=$(fds) db1=$(db_conns)
 fd_list >"$work/fds1.txt"
 first=$total
-echo "after $first: rss ${rss1} KiB, ${fds1} fds, ${db1} database connections"
+echo "after $first: rss ${rss1} KiB, ${fds1} fds besides $(sockets) sockets, ${db1} database connections"
 
 # The DNS poller: one random host at a time, all through the run.
 (
@@ -195,11 +200,12 @@ poll_pid=""
 sleep 2
 rss2=$(rss) fds2=$(fds) db2=$(db_conns)
 fd_list >"$work/fds2.txt"
-echo "after $total: rss ${rss2} KiB, ${fds2} fds, ${db2} database connections; $((total - first)) requests in ${elapsed} s"
+echo "after $total: rss ${rss2} KiB, ${fds2} fds besides $(sockets) sockets, ${db2} database connections; $((total - first)) requests in ${elapsed} s"
 read -r polls bad <"$work/poll.txt"
 echo "DNS poll: $polls queries, $bad without exactly one address"
 [ "$bad" -eq 0 ] || { head "$work/poll-bad.txt"; fail "a query saw a host without its address or with two"; }
 [ "$rss2" -le $((rss1 * 110 / 100)) ] || fail "resident memory grew from $rss1 to $rss2 KiB"
+[ "$(sockets)" -le $((2 * connections + 2)) ] || fail "$(sockets) sockets open for $connections connections"
 [ "$fds2" -le "$fds1" ] || { diff "$work/fds1.txt" "$work/fds2.txt"; fail "open file descriptors grew from $fds1 to $fds2"; }
 [ "$db2" -le "$db1" ] || fail "database connections grew from $db1 to $db2"
 
