@@ -13,9 +13,13 @@ for p in knotd kdig python3; do
   command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh"; exit 2; }
 done
 
-echo "==> building ddns-cgi (release)"
-cargo build --release --locked --quiet
-bin="$PWD/target/release/ddns-cgi"
+# BENCH_BIN: a binary already built (scripts/bench.sh --short passes its debug build).
+bin="${BENCH_BIN:-}"
+if [ -z "$bin" ]; then
+  echo "==> building ddns-cgi (release)"
+  cargo build --release --locked --quiet
+  bin="$PWD/target/release/ddns-cgi"
+fi
 
 work="$(mktemp -d)"
 source scripts/lib.sh

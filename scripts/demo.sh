@@ -36,7 +36,8 @@ echo "==> Knot serves $zone on 127.0.0.1:$port"
 write_config "$work/config.toml" "$work/ddns.db" "$port" "$zone" "$secret"
 
 run() { echo "\$ ddns-cgi $*"; "$bin" --config "$work/config.toml" "$@"; }
-run init-db
+# As root, the database is created for the web server's user, as the README's set-up does.
+if [ "$(id -u)" -eq 0 ]; then run init-db --owner www-data; else run init-db; fi
 echo "demo-password" | run user add demo demo@example.test --password-stdin
 run hostname add demo "home.$zone" "$zone"
 
@@ -52,7 +53,7 @@ fi
 install -m 0755 "$bin" "$work/ddns-cgi"
 mkdir -p "$work/nginx/tmp"
 cp /etc/nginx/fastcgi_params "$work/nginx/"
-sed -e "s|/usr/local/bin/ddns-cgi|$work/ddns-cgi|" \
+sed -e "s|/usr/lib/cgi-bin/ddns-cgi|$work/ddns-cgi|" \
     -e "s|/etc/ddns-cgi/config.toml|$work/config.toml|" \
     -e "s|/run/fcgiwrap.socket|$work/nginx/fcgiwrap.sock|" \
     nginx/ddns-cgi-fcgiwrap.conf >"$work/nginx/ddns-cgi-fcgiwrap.conf"

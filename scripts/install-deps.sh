@@ -10,9 +10,14 @@ packages=(
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
+  groff-base man-db zsh fish  # the manual and completions (tests/integration/manual.rs)
+  dpkg-dev  # cargo-deb reads the binary's library dependencies with dpkg-shlibdeps
   # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
   # `openssl req` for the example site's certificate.
   logrotate openssl
+  pebble python3-venv  # the ACME DNS-01 test (tests/integration/acme.rs)
+  # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
+  wrk python3
   "$@"
 )
 
@@ -39,4 +44,14 @@ if ! command -v cargo >/dev/null 2>&1; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+fi
+
+# certbot with the acme-dns plugin, for tests/integration/acme.rs: Debian has no package of
+# the plugin, so both come from PyPI into a virtual environment in the user's cache, where
+# the test looks for it (or set DDNS_CERTBOT to another certbot with the plugin).
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/ddns-cgi/certbot-venv"
+if [ ! -x "$venv/bin/certbot" ]; then
+  echo "==> installing certbot and certbot-dns-acmedns into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet certbot certbot-dns-acmedns
 fi

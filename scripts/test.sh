@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real servers and clients, then runs the
-# formatting and lint gate and every test. The tests require the real servers and clients
-# (a missing one fails its test, naming the Debian package); the opt-out DDNS_SKIP_SERVERS is
-# for partial local runs with plain `cargo test` and is refused here. See TESTING.md.
+# formatting and lint gate, builds the Debian package, runs every test, and the benchmark once
+# in its short mode (it proves scripts/bench.sh still runs; no thresholds). The tests require
+# the real servers and clients (a missing one fails its test, naming the Debian package); the
+# opt-out DDNS_SKIP_SERVERS is for partial local runs with plain `cargo test` and is refused
+# here. DDNS_REQUIRE_PACKAGE=1 requires the package test, which installs and purges the .deb
+# on this machine (root only: CI runs as root on a throwaway machine). See TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${DDNS_SKIP_SERVERS:-}" in
@@ -23,5 +26,11 @@ echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+echo "==> Debian package (scripts/package.sh)"
+DDNS_DEB="$(bash scripts/package.sh)"
+export DDNS_DEB DDNS_REQUIRE_PACKAGE=1
+echo "$DDNS_DEB"
 echo "==> cargo test"
 cargo test --locked
+echo "==> scripts/bench.sh --short (proves the benchmark still runs; no thresholds)"
+scripts/bench.sh --short

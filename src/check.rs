@@ -19,6 +19,7 @@ use hickory_proto::rr::RData;
 use hickory_proto::rr::rdata::tsig::TsigError;
 
 use crate::config::{Config, LogTarget, MailTransport, Zone};
+use crate::confirm;
 use crate::dns::{self, DnsError};
 use crate::mail;
 use crate::store::{self, Store};
@@ -375,6 +376,35 @@ impl Checker<'_> {
         match skew {
             Some(s) if s.unsigned_abs() <= u64::from(dns::TSIG_FUDGE) => self.report.ok(line),
             _ => self.report.fail(line),
+        }
+        self.secondaries(zone);
+    }
+
+    /// One line per read-back server (`confirm`): whether it serves the primary's serial. A
+    /// secondary one serial behind for a second after an update is normal (Knot sends its
+    /// NOTIFY about a second later): run the check again before chasing it.
+    fn secondaries(&mut self, zone: &Zone) {
+        if zone.confirm.is_empty() {
+            return;
+        }
+        let name = zone.name_str();
+        let lags = match confirm::serial_lag(zone, &zone.confirm) {
+            Ok(lags) => lags,
+            Err(e) => {
+                return self.report.fail(format!("zone `{name}`: cannot read the primary's serial to compare: {e}"));
+            }
+        };
+        for confirm::Lag { server, behind } in lags {
+            match behind {
+                Ok(0) => self.report.ok(format!("zone `{name}`: secondary {server} serves the primary's serial")),
+                Ok(n) => self.report.fail(format!(
+                    "zone `{name}`: secondary {server} is {n} serial(s) behind the primary; check NOTIFY and \
+                     zone transfers (contrib/knot/secondary.conf, contrib/bind/secondary.conf)"
+                )),
+                Err(e) => {
+                    self.report.fail(format!("zone `{name}`: secondary {server} does not answer for the zone: {e}"))
+                }
+            }
         }
     }
 

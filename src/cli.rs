@@ -15,7 +15,7 @@ use crate::config::{self, Config};
 use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
-use crate::store::{NewHost, OpenMode, Store, StoreError};
+use crate::store::{DeriveOutcome, NewHost, OpenMode, Store, StoreError};
 
 #[derive(Debug, Parser)]
 #[command(name = "ddns-cgi", version, about = "Self-hosted dyndns2 update service for BIND and Knot")]
@@ -57,9 +57,56 @@ pub(crate) enum Command {
     Expire(ExpireArgs),
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
     Fastcgi(crate::http::fastcgi::Options),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    ///
+    /// bash: `ddns-cgi completions bash > /etc/bash_completion.d/ddns-cgi`;
+    /// zsh: into a directory of `$fpath` as `_ddns-cgi`;
+    /// fish: `~/.config/fish/completions/ddns-cgi.fish`. The Debian package installs all three.
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages `ddns-cgi.8` and `ddns-cgi.toml.5` into a directory
+    Manpage {
+        /// The directory to write into (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Show or clear the rate-limit counters (the reason for `abuse` answers)
     #[command(subcommand)]
     Ratelimit(RatelimitCommand),
+    /// Manage acme-dns accounts for ACME DNS-01 challenges (needs an `[acme]` section)
+    #[command(subcommand)]
+    Acme(AcmeCommand),
+    /// Show the audit trail: accepted changes and refused attempts since a time
+    Log(LogArgs),
+    /// Print the Prometheus metrics, or write them for node-exporter's textfile collector
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// From when: a date `YYYY-MM-DD` (00:00 UTC) or a duration back from now such as `30m`,
+    /// `12h`, `7d`
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub(crate) since: String,
+    /// Only refused attempts
+    #[arg(long)]
+    pub(crate) refused: bool,
+    /// At most this many rows, oldest first
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) limit: u32,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MetricsArgs {
+    /// Write to this file atomically (a temporary file beside it, then a rename) instead of
+    /// printing [default: standard output]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) textfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Args)]
@@ -90,6 +137,20 @@ pub(crate) enum RatelimitCommand {
         /// A client address (any address of a counted IPv6 prefix names the prefix), a key as
         /// `ratelimit list` shows it, or a user name [default: every counter]
         key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AcmeCommand {
+    /// Create acme-dns credentials for DOMAIN's challenges (DOMAIN and *.DOMAIN); prints them
+    /// once as acme-dns account storage JSON, with the CNAME record to add
+    Add {
+        domain: String,
+        /// Networks updates may come from (acme-dns `allowfrom`), comma-separated
+        #[arg(long, value_name = "CIDR,...")]
+        allowfrom: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -199,6 +260,45 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "DATE")]
         expires: Option<String>,
     },
+    /// Forward this hostname's updates to an upstream dyndns2 provider (`--url`), or list,
+    /// remove or resume its relays
+    #[command(group = clap::ArgGroup::new("action").required(true).args(["url", "remove", "clear_pause", "list"]))]
+    Relay(RelayArgs),
+    /// Make CHILD follow PARENT's IPv6 prefix (fan-out): an update of PARENT with
+    /// `ipv6prefix=` sets CHILD's AAAA to the prefix combined with `--ipv6-iid`. CHILD is
+    /// created for PARENT's owner when it does not exist
+    Derive {
+        /// The hostname whose updates carry the prefix (a router)
+        parent: String,
+        /// The hostname that follows it (IDN names are accepted)
+        child: String,
+        /// The bits after the prefix, e.g. `::1234:5678:9abc:def0` (with a /56, bits 56..64
+        /// pick the subnet: `::ab:1234:5678:9abc:def0`)
+        #[arg(long, value_name = "IID")]
+        ipv6_iid: String,
+        /// The child's A record: a fixed address (`192.0.2.10`), or host bits under the
+        /// parent's IPv4 (`0.0.0.10/24`: the parent's /24, host 10) [default: left alone]
+        #[arg(long, value_name = "ADDR|BITS/LEN")]
+        ipv4: Option<String>,
+        /// TTL of the child's records, 1..=86400 [default: its `dns_ttl`]
+        #[arg(long, value_name = "N")]
+        ttl: Option<u32>,
+    },
+    /// Stop CHILD following its parent's prefix; its records stay as they are
+    Underive {
+        /// The derived hostname
+        child: String,
+    },
+    /// Show a hostname's audit trail: its changes and refused attempts, newest first
+    History {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+        /// At most this many rows
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Add a hostname for USER inside a configured zone
     Add {
         /// Owner of the hostname
@@ -216,6 +316,37 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "N")]
         expiry_ttl: Option<u32>,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    pub(crate) fqdn: String,
+    /// Add (or replace) a relay: the upstream's update URL with its own `hostname=`, e.g.
+    /// `https://members.example.net/nic/update?hostname=home.example.net`; `myip` is added
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// With `--url`: the user name at the upstream
+    #[arg(long, value_name = "USER", requires = "url")]
+    pub(crate) user: Option<String>,
+    /// With `--url`: read the upstream's password as one line from standard input instead of
+    /// prompting
+    #[arg(long, requires = "url")]
+    pub(crate) password_stdin: bool,
+    /// With `--url`: relay instead of the local RFC 2136 update (used when every relay of the
+    /// hostname has it) [default: in addition]
+    #[arg(long, requires = "url")]
+    pub(crate) only: bool,
+    /// Remove the relay with this URL
+    #[arg(long, value_name = "URL")]
+    pub(crate) remove: Option<String>,
+    /// Resume the relay with this URL after the upstream answered `badauth` or `abuse`
+    #[arg(long, value_name = "URL")]
+    pub(crate) clear_pause: Option<String>,
+    /// List the hostname's relays (passwords shown as `***`)
+    #[arg(long)]
+    pub(crate) list: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
 }
 
 /// A failed command: the message and the exit code.
@@ -296,8 +427,23 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             store.add_host(&new, now)?;
             Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
         }
+        Command::Hostname(HostnameCommand::Derive { parent, child, ipv6_iid, ipv4, ttl }) => {
+            derive(config, &mut store, &DeriveArgs { parent, child, ipv6_iid, ipv4, ttl }, now)
+        }
         Command::User(command) => admin::user(config, &mut store, command, now, log),
         Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
+        Command::Acme(command) => admin::acme(config, &mut store, command, now),
+        Command::Log(args) => admin::audit_log(&store, &args, now),
+        Command::Metrics(MetricsArgs { textfile }) => {
+            let text = crate::metrics::render(&store)?;
+            match textfile {
+                None => Ok(text),
+                Some(path) => {
+                    crate::metrics::write_textfile(&path, &text).map_err(|e| CliError::failure(e.to_string()))?;
+                    Ok(String::new())
+                }
+            }
+        }
         Command::Expire(ExpireArgs { now: due_at }) => {
             let report = expire::run(config, &mut store, expire::Times { now, due_at: due_at.unwrap_or(now) }, log);
             if report.failures.is_empty() {
@@ -310,8 +456,12 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
                 )))
             }
         }
-        // `main` starts the server before any command runs against the store.
+        // `main` starts the server, or writes the documentation, before any command runs
+        // against the store.
         Command::Fastcgi(_) => Err(CliError::failure("`fastcgi` is not an admin command")),
+        Command::Completions { .. } | Command::Manpage { .. } => {
+            Err(CliError::failure("`completions` and `manpage` need no database"))
+        }
     }
 }
 
@@ -365,6 +515,71 @@ pub(crate) fn validate_user_name(name: &str) -> Result<(), CliError> {
         Err(CliError::failure(format!(
             "`{name}` is not a valid user name: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`"
         )))
+    }
+}
+
+/// `hostname derive`'s arguments.
+struct DeriveArgs {
+    parent: String,
+    child: String,
+    ipv6_iid: String,
+    ipv4: Option<String>,
+    ttl: Option<u32>,
+}
+
+/// `hostname derive`: checks the interface id, the IPv4 rule, the TTL and the child's zone
+/// (by longest suffix, as `hostname add`), then lets the store create the relation in one
+/// transaction, which refuses a child of another owner and a cycle. Nothing is sent to DNS:
+/// the child's records change with the parent's next update that carries a prefix.
+fn derive(config: &Config, store: &mut Store, args: &DeriveArgs, now: i64) -> Result<String, CliError> {
+    let host = |raw: &str| {
+        normalize_hostname(raw).ok_or_else(|| CliError::failure(format!("`{raw}` is not a valid hostname")))
+    };
+    let (parent, child) = (host(&args.parent)?, host(&args.child)?);
+    let iid: std::net::Ipv6Addr = args.ipv6_iid.parse().map_err(|_| {
+        CliError::failure(format!(
+            "`--ipv6-iid` value `{}` is not an IPv6 address such as `::1234:5678:9abc:def0`",
+            args.ipv6_iid
+        ))
+    })?;
+    crate::fanout::check_iid(iid).map_err(|e| CliError::failure(e.to_string()))?;
+    let ipv4_rule = match &args.ipv4 {
+        Some(raw) => Some(raw.parse::<crate::fanout::Ipv4Rule>().map_err(|e| CliError::failure(e.to_string()))?),
+        None => None,
+    };
+    if let Some(ttl) = args.ttl {
+        check_ttls(ttl, config.defaults.expiry_ttl)?;
+    }
+    let zone = zone_of_host(config, &child)?.name_str();
+    let new = crate::store::NewDerivation {
+        parent: &parent,
+        child: NewHost {
+            fqdn: &child,
+            zone: &zone,
+            user_id: 0,
+            dns_ttl: args.ttl.unwrap_or(config.defaults.dns_ttl),
+            expiry_ttl: config.defaults.expiry_ttl,
+        },
+        ipv6_iid: iid,
+        ipv4_rule: ipv4_rule.map(|r| r.to_string()),
+        dns_ttl: args.ttl,
+    };
+    let follows = match &ipv4_rule {
+        Some(rule) => format!("IPv6 interface id `{iid}`, IPv4 `{rule}`"),
+        None => format!("IPv6 interface id `{iid}`"),
+    };
+    match store.derive(&new, now)? {
+        DeriveOutcome::Done { created: true } => {
+            Ok(format!("hostname `{child}` added in zone `{zone}`; it follows `{parent}` ({follows})\n"))
+        }
+        DeriveOutcome::Done { created: false } => Ok(format!("hostname `{child}` follows `{parent}` ({follows})\n")),
+        DeriveOutcome::NoParent => Err(CliError::not_found(format!("hostname `{parent}` does not exist"))),
+        DeriveOutcome::OtherOwner { owner } => Err(CliError::failure(format!(
+            "hostname `{child}` belongs to `{owner}`, not to the owner of `{parent}`; a hostname follows only one of its owner's"
+        ))),
+        DeriveOutcome::Cycle => Err(CliError::failure(format!(
+            "`{child}` cannot follow `{parent}`: that would be a cycle (`{parent}` is `{child}` or follows it)"
+        ))),
     }
 }
 

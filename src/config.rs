@@ -61,7 +61,66 @@ pub(crate) struct Config {
     pub(crate) auth: AuthConfig,
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) email: EmailConfig,
+    /// The acme-dns API (`[acme]`); `None` when the section is absent.
+    pub(crate) acme: Option<AcmeConfig>,
+    pub(crate) relay: RelayConfig,
+    pub(crate) audit: AuditConfig,
+    pub(crate) metrics: MetricsConfig,
 }
+
+/// `[audit]`: the audit trail of changes and refused attempts (`audit.rs`).
+#[derive(Debug)]
+pub(crate) struct AuditConfig {
+    /// How many days rows are kept (the expiry run prunes older ones); 0 records nothing.
+    pub(crate) keep_days: u32,
+}
+
+/// `[metrics]`: the Prometheus text exposition (`metrics.rs`).
+#[derive(Debug)]
+pub(crate) struct MetricsConfig {
+    /// Where the expiry run writes the node-exporter textfile; `None` when it does not.
+    pub(crate) textfile: Option<PathBuf>,
+    /// The HTTP path the metrics are served at, to clients in `allow` only.
+    pub(crate) path: String,
+    /// Who may read `path`; empty serves no metrics over HTTP at all.
+    pub(crate) allow: Vec<Cidr>,
+}
+
+/// `[acme]`: the acme-dns compatible API (`acme.rs`).
+#[derive(Debug)]
+pub(crate) struct AcmeConfig {
+    /// The configured zone that holds the challenge names `<subdomain>.<zone>`, stored form
+    /// (no trailing dot).
+    pub(crate) zone: String,
+    /// The base path: `<path>/update`, `<path>/register`, `<path>/health`.
+    pub(crate) path: String,
+    /// TTL of the challenge TXT records (acme-dns publishes them with 1).
+    pub(crate) ttl: u32,
+    /// Whether `POST <path>/register` creates accounts (off unless enabled).
+    pub(crate) register: bool,
+    /// Who may register; empty allows any client (when `register` is on).
+    pub(crate) register_from: Vec<Cidr>,
+}
+
+/// `[relay]`: how updates are forwarded to upstream dyndns2 providers (`hostname relay`).
+/// The bounds keep a relayed update well inside a web server's timeout (nginx's
+/// `fastcgi_read_timeout` and Apache's `Timeout` default to 60 s).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RelayConfig {
+    /// Connecting to one upstream (TCP and TLS handshake), 100 ms to 30 s.
+    pub(crate) connect_timeout: Duration,
+    /// One upstream's whole exchange, name lookup to the last byte, 100 ms to 30 s.
+    pub(crate) request_timeout: Duration,
+    /// All upstreams of one request together, 100 ms to 30 s; an upstream not reached in
+    /// time is not sent to and counts as failed.
+    pub(crate) total_timeout: Duration,
+    /// PEM file of the CA certificates that `https` upstreams are verified against; read only
+    /// when such an upstream is contacted.
+    pub(crate) ca_file: PathBuf,
+}
+
+/// Debian's bundle of the system's trusted CA certificates (package `ca-certificates`).
+pub(crate) const DEFAULT_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// `[email]`: how the expiry run tells owners that their hostnames expired.
 #[derive(Debug)]
@@ -105,6 +164,11 @@ pub(crate) struct Zone {
     pub(crate) server: SocketAddr,
     pub(crate) key: TsigKey,
     pub(crate) timeout: Duration,
+    /// Servers (the public secondaries) that must serve the zone's new SOA serial before an
+    /// update answers `good` (`confirm`, see `confirm.rs`); empty: answer at once.
+    pub(crate) confirm: Vec<SocketAddr>,
+    /// How long an update waits for them (`dns.confirm_timeout_ms`).
+    pub(crate) confirm_timeout: Duration,
 }
 
 impl Zone {
@@ -338,6 +402,48 @@ struct RawConfig {
     endpoints: Vec<RawEndpoint>,
     #[serde(default)]
     email: RawEmail,
+    acme: Option<RawAcme>,
+    #[serde(default)]
+    relay: RawRelay,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    keep_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    textfile: Option<PathBuf>,
+    path: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcme {
+    zone: String,
+    path: Option<String>,
+    ttl: Option<i64>,
+    register: Option<bool>,
+    #[serde(default)]
+    register_from: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRelay {
+    connect_timeout_ms: Option<i64>,
+    request_timeout_ms: Option<i64>,
+    total_timeout_ms: Option<i64>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -368,6 +474,8 @@ struct RawDns {
     timeout_ms: Option<u64>,
     tsig_key: Option<String>,
     tsig_key_file: Option<PathBuf>,
+    confirm: Option<Vec<String>>,
+    confirm_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -377,6 +485,7 @@ struct RawZone {
     server: Option<String>,
     tsig_key: Option<String>,
     tsig_key_file: Option<PathBuf>,
+    confirm: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -600,6 +709,14 @@ impl Validator<'_> {
             return Err(self.invalid("dns.timeout_ms", format!("must be between 10 and 60000, got `{timeout_ms}`")));
         }
         let default_key = self.key("dns", raw.dns.tsig_key.as_deref(), raw.dns.tsig_key_file.as_deref())?;
+        let default_confirm = self.confirm("dns.confirm", raw.dns.confirm.as_deref())?;
+        let confirm_timeout_ms = raw.dns.confirm_timeout_ms.unwrap_or(2_000);
+        if !(10..=60_000).contains(&confirm_timeout_ms) {
+            return Err(self.invalid(
+                "dns.confirm_timeout_ms",
+                format!("must be between 10 and 60000, got `{confirm_timeout_ms}`"),
+            ));
+        }
 
         if raw.zones.is_empty() {
             return Err(self.invalid("zones", "must list at least one `[[zones]]` entry"));
@@ -624,7 +741,18 @@ impl Validator<'_> {
                     )
                 })?,
             };
-            zones.push(Zone { name, server, key, timeout: Duration::from_millis(timeout_ms) });
+            let confirm = match z.confirm.as_deref() {
+                Some(list) => self.confirm(&format!("{key_prefix}.confirm"), Some(list))?,
+                None => default_confirm.clone(),
+            };
+            zones.push(Zone {
+                name,
+                server,
+                key,
+                timeout: Duration::from_millis(timeout_ms),
+                confirm,
+                confirm_timeout: Duration::from_millis(confirm_timeout_ms),
+            });
         }
 
         let defaults = Defaults {
@@ -706,6 +834,19 @@ impl Validator<'_> {
         };
 
         let email = self.email(raw.email)?;
+        let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
+        let audit = AuditConfig { keep_days: self.range("audit.keep_days", raw.audit.keep_days, 90, 0, 36_500)? };
+        let metrics = self.metrics(raw.metrics, &endpoints)?;
+
+        let ms = |key: &str, value: Option<i64>, default: u32| {
+            self.range(key, value, default, 100, 30_000).map(|v| Duration::from_millis(u64::from(v)))
+        };
+        let relay = RelayConfig {
+            connect_timeout: ms("relay.connect_timeout_ms", raw.relay.connect_timeout_ms, 5_000)?,
+            request_timeout: ms("relay.request_timeout_ms", raw.relay.request_timeout_ms, 5_000)?,
+            total_timeout: ms("relay.total_timeout_ms", raw.relay.total_timeout_ms, 10_000)?,
+            ca_file: raw.relay.ca_file.unwrap_or_else(|| PathBuf::from(DEFAULT_CA_FILE)),
+        };
 
         Ok(Config {
             path: self.path.to_owned(),
@@ -723,6 +864,59 @@ impl Validator<'_> {
             auth,
             endpoints,
             email,
+            acme,
+            relay,
+            audit,
+            metrics,
+        })
+    }
+
+    fn metrics(&self, raw: RawMetrics, endpoints: &[Endpoint]) -> Result<MetricsConfig, ConfigError> {
+        let path = raw.path.unwrap_or_else(|| "/metrics".to_owned());
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("metrics.path", format!("must be a plain absolute path such as `/metrics`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path.trim_end_matches('/')) {
+            return Err(self.invalid("metrics.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let allow = raw
+            .allow
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("metrics.allow", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MetricsConfig { textfile: raw.textfile.as_deref().map(|p| self.relative(p)), path, allow })
+    }
+
+    fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {
+        let name = self.zone_name("acme.zone", &raw.zone)?;
+        let Some(zone) = zones.iter().find(|z| z.name == name) else {
+            return Err(self.invalid("acme.zone", format!("must name a `[[zones]]` entry, got `{}`", raw.zone)));
+        };
+        let path = raw.path.unwrap_or_else(|| "/acme".to_owned());
+        let path = path.trim_end_matches('/').to_owned();
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("acme.path", format!("must be a plain absolute path such as `/acme`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path) {
+            return Err(self.invalid("acme.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let register_from = raw
+            .register_from
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("acme.register_from", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AcmeConfig {
+            zone: zone.name_str(),
+            path,
+            ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
+            register: raw.register.unwrap_or(false),
+            register_from,
         })
     }
 
@@ -873,6 +1067,19 @@ impl Validator<'_> {
         s.parse::<IpAddr>()
             .map(|ip| SocketAddr::new(ip, 53))
             .map_err(|_| self.invalid(key, format!("must be `ip:port` (e.g. `127.0.0.1:53`), got `{s}`")))
+    }
+
+    /// A `confirm` list: servers as `ip:port` (or a bare address for port 53), each once.
+    fn confirm(&self, key: &str, list: Option<&[String]>) -> Result<Vec<SocketAddr>, ConfigError> {
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for s in list.unwrap_or_default() {
+            let server = self.socket_addr(key, s)?;
+            if servers.contains(&server) {
+                return Err(self.invalid(key, format!("repeats `{s}`")));
+            }
+            servers.push(server);
+        }
+        Ok(servers)
     }
 
     fn zone_name(&self, key: &str, s: &str) -> Result<Name, ConfigError> {
@@ -1027,10 +1234,56 @@ mod tests {
         )
     }
 
+    #[test]
+    fn acme_section() {
+        let c = load(&minimal("[acme]\nzone = \"DYN.example.com.\"\n")).expect("acme");
+        let acme = c.acme.expect("section");
+        assert_eq!(
+            (acme.zone.as_str(), acme.path.as_str(), acme.ttl, acme.register),
+            ("dyn.example.com", "/acme", 1, false)
+        );
+        let c = load(&minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"/x/acme/\"\nregister = true\nregister_from = [\"127.0.0.0/8\"]\n"))
+            .expect("acme");
+        assert_eq!(c.acme.map(|a| (a.path, a.register, a.register_from.len())), Some(("/x/acme".to_owned(), true, 1)));
+        assert!(load(&minimal("")).expect("no acme").acme.is_none());
+        check_err(
+            &minimal("[acme]\nzone = \"other.example.com\"\n"),
+            "`acme.zone` must name a `[[zones]]` entry, got `other.example.com` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"acme\"\n"),
+            "`acme.path` must be a plain absolute path such as `/acme`, got `acme` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"/update\"\n"),
+            "`acme.path` is also the endpoint `/update` (in /etc/ddns-cgi/config.toml)",
+        );
+    }
+
     #[track_caller]
     fn check_err(text: &str, expected: &str) {
         let err = load(text).expect_err("config should be rejected").to_string();
         assert_eq!(err, expected);
+    }
+
+    #[test]
+    fn relay_timeouts_default_and_bounds() {
+        let c = load(&minimal("")).expect("valid").relay;
+        assert_eq!(
+            (c.connect_timeout, c.request_timeout, c.total_timeout),
+            (Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(10))
+        );
+        assert_eq!(c.ca_file, PathBuf::from(DEFAULT_CA_FILE));
+        let c = load(&minimal("[relay]\nrequest_timeout_ms = 800\nca_file = \"/etc/ssl/mine.pem\"\n")).expect("valid");
+        assert_eq!(c.relay.request_timeout, Duration::from_millis(800));
+        check_err(
+            &minimal("[relay]\ntotal_timeout_ms = 60000\n"),
+            "`relay.total_timeout_ms` must be between 100 and 30000, got `60000` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[relay]\nconnect_timeout_ms = 0\n"),
+            "`relay.connect_timeout_ms` must be between 100 and 30000, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
     }
 
     #[test]
@@ -1054,6 +1307,32 @@ mod tests {
         assert_eq!((c.defaults.min_dns_ttl, c.defaults.max_dns_ttl), (30, 86_400));
         assert_eq!(c.rate_limit.bad_max_requests, 3);
         assert!(c.http.proxy_header.is_none());
+    }
+
+    #[test]
+    fn confirm_lists_default_from_dns_and_are_checked() {
+        let c = load(&minimal("")).expect("valid");
+        assert!(c.zones[0].confirm.is_empty());
+        assert_eq!(c.zones[0].confirm_timeout, Duration::from_millis(2_000));
+        let text = minimal("confirm = [\"192.0.2.53\"]\n[[zones]]\nname = \"other.example.com\"\n")
+            .replace("[dns]\n", "[dns]\nconfirm = [\"127.0.0.1:5301\", \"[::1]:5302\"]\nconfirm_timeout_ms = 500\n");
+        let c = load(&text).expect("valid");
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(c.zones[0].confirm, [addr("192.0.2.53:53")]);
+        assert_eq!(c.zones[1].confirm, [addr("127.0.0.1:5301"), addr("[::1]:5302")]);
+        assert_eq!(c.zones[1].confirm_timeout, Duration::from_millis(500));
+        check_err(
+            &minimal("").replace("[dns]\n", "[dns]\nconfirm = [\"ns1.example.com:53\"]\n"),
+            "`dns.confirm` must be `ip:port` (e.g. `127.0.0.1:53`), got `ns1.example.com:53` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("confirm = [\"192.0.2.53\", \"192.0.2.53:53\"]\n"),
+            "`zones[0].confirm` repeats `192.0.2.53:53` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("").replace("[dns]\n", "[dns]\nconfirm_timeout_ms = 0\n"),
+            "`dns.confirm_timeout_ms` must be between 10 and 60000, got `0` (in /etc/ddns-cgi/config.toml)",
+        );
     }
 
     #[test]
@@ -1081,6 +1360,22 @@ mod tests {
     #[test]
     fn bad_values() {
         check_err(
+            &minimal("[audit]\nkeep_days = -1\n"),
+            "`audit.keep_days` must be between 0 and 36500, got `-1` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"metrics\"\n"),
+            "`metrics.path` must be a plain absolute path such as `/metrics`, got `metrics` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\npath = \"/nic/update\"\n"),
+            "`metrics.path` is also the endpoint `/nic/update` (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
+            &minimal("[metrics]\nallow = [\"10.0.0.0/33\"]\n"),
+            "`metrics.allow` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+        );
+        check_err(
             &minimal("[log]\nstderr_level = \"loud\"\n"),
             "`log.stderr_level` must be debug, info, warning, error or off, got `loud` (in /etc/ddns-cgi/config.toml)",
         );
@@ -1098,7 +1393,7 @@ mod tests {
         );
         check_err(
             &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email` (in /etc/ddns-cgi/config.toml)",
+            "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics` (in /etc/ddns-cgi/config.toml)",
         );
         check_err(
             &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),

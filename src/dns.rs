@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage as _};
 use hickory_proto::rr::rdata::tsig::TsigError;
-use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::rdata::{A, AAAA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 
 use crate::config::Zone;
@@ -90,15 +90,16 @@ pub(crate) fn replace_message(
     Ok(message)
 }
 
-/// Builds one UPDATE that removes the A and AAAA rrsets of `fqdn` (RFC 2136 §2.5.2), whatever
-/// they hold; `hostname delete`, dyndns2 `offline=yes` and `/nic/delete` use it. Both
-/// families go in one message, so a host is never left half offline. Deleting an rrset that
+/// Builds one UPDATE that removes the A, AAAA and TXT rrsets of `fqdn` (RFC 2136 §2.5.2),
+/// whatever they hold; `hostname delete`, dyndns2 `offline=yes` and `/nic/delete` use it. All
+/// go in one message, so a host is never left half offline. Deleting an rrset that
 /// does not exist is a no-op (§3.4.2.3), so this also succeeds for a host that never had
 /// records.
 pub(crate) fn delete_message(zone: &Name, fqdn: &Name) -> Result<Message, DnsError> {
     let mut message = update_message(zone, fqdn)?;
     message.add_update(delete_rrset(fqdn, RecordType::A));
     message.add_update(delete_rrset(fqdn, RecordType::AAAA));
+    message.add_update(delete_rrset(fqdn, RecordType::TXT));
     Ok(message)
 }
 
@@ -121,6 +122,8 @@ pub(crate) struct HostChange {
     pub(crate) ttl: u32,
     pub(crate) a: Rrset<Ipv4Addr>,
     pub(crate) aaaa: Rrset<Ipv6Addr>,
+    /// The TXT value (`txt=`), split into character-strings by [`txt_rdata`].
+    pub(crate) txt: Rrset<String>,
 }
 
 impl HostChange {
@@ -139,7 +142,13 @@ impl HostChange {
             Rrset::Replace(_) => size(Some(16)),
             Rrset::Delete => size(None),
         };
-        a + aaaa
+        // A length octet per character-string of at most 255 octets.
+        let txt = match &self.txt {
+            Rrset::Keep => 0,
+            Rrset::Replace(value) => size(Some(value.len() + value.len().div_ceil(MAX_CHARACTER_STRING).max(1))),
+            Rrset::Delete => size(None),
+        };
+        a + aaaa + txt
     }
 }
 
@@ -177,6 +186,11 @@ pub(crate) fn change_message(zone: &Name, hosts: &[HostChange]) -> Result<Messag
                 message.add_update(delete_rrset(&host.fqdn, RecordType::AAAA));
             }
         }
+        match &host.txt {
+            Rrset::Keep => {}
+            Rrset::Replace(value) => replace_txt(&mut message, &host.fqdn, host.ttl, &[value]),
+            Rrset::Delete => replace_txt(&mut message, &host.fqdn, host.ttl, &[]),
+        }
     }
     Ok(message)
 }
@@ -187,6 +201,8 @@ pub(crate) struct Published {
     pub(crate) fqdn: Name,
     pub(crate) ipv4: Option<Ipv4Addr>,
     pub(crate) ipv6: Option<Ipv6Addr>,
+    /// The host's TXT value (`txt=` on an update).
+    pub(crate) txt: Option<String>,
 }
 
 impl Published {
@@ -197,7 +213,9 @@ impl Published {
         let name = self.fqdn.len() + 1;
         let v4 = if self.ipv4.is_some() { 2 * (name + 10) + 4 } else { 0 };
         let v6 = if self.ipv6.is_some() { 2 * (name + 10) + 16 } else { 0 };
-        v4 + v6
+        // One length octet per character-string of at most 255 (RFC 1035 §3.3).
+        let txt = self.txt.as_ref().map_or(0, |t| 2 * (name + 10) + t.len() + t.len() / 255 + 1);
+        v4 + v6 + txt
     }
 }
 
@@ -223,6 +241,10 @@ pub(crate) fn expire_message(zone: &Name, hosts: &[Published]) -> Result<Message
         if let Some(a) = host.ipv6 {
             message.add_pre_requisite(Record::from_rdata(host.fqdn.clone(), 0, RData::AAAA(AAAA(a))));
             message.add_update(delete_rrset(&host.fqdn, RecordType::AAAA));
+        }
+        if let Some(txt) = &host.txt {
+            message.add_pre_requisite(Record::from_rdata(host.fqdn.clone(), 0, RData::TXT(txt_rdata(txt))));
+            message.add_update(delete_rrset(&host.fqdn, RecordType::TXT));
         }
     }
     Ok(message)
@@ -253,6 +275,34 @@ pub(crate) fn probe_message(zone: &Name) -> Result<Message, DnsError> {
     name_unused.dns_class = DNSClass::NONE;
     message.add_pre_requisite(name_unused);
     message.add_update(delete_rrset(&probe, RecordType::A));
+    Ok(message)
+}
+
+/// The longest character-string of a TXT record (RFC 1035 §3.3: one length octet).
+const MAX_CHARACTER_STRING: usize = 255;
+
+/// One TXT rdata holding `value` as consecutive character-strings of at most 255 octets
+/// (RFC 1035 §3.3.14, RFC 7208 §3.3): a resolver's client joins them back into the value.
+/// Callers pass printable ASCII, so every cut falls between characters.
+pub(crate) fn txt_rdata(value: &str) -> TXT {
+    TXT::from_bytes(value.as_bytes().chunks(MAX_CHARACTER_STRING).collect())
+}
+
+/// Appends to `message` the replacement of the TXT rrset of `fqdn` by `values` (RFC 2136
+/// §2.5.2 then §2.5.1, in the same message): each value becomes one TXT record. No values
+/// deletes the rrset. Host updates add this to their address update, so both change
+/// together; the acme-dns API sends it alone with the two newest challenge values.
+pub(crate) fn replace_txt(message: &mut Message, fqdn: &Name, ttl: u32, values: &[&str]) {
+    message.add_update(delete_rrset(fqdn, RecordType::TXT));
+    for value in values {
+        message.add_update(Record::from_rdata(fqdn.clone(), ttl, RData::TXT(txt_rdata(value))));
+    }
+}
+
+/// One UPDATE that replaces the TXT rrset of `fqdn` by `values` and touches nothing else.
+pub(crate) fn txt_message(zone: &Name, fqdn: &Name, ttl: u32, values: &[&str]) -> Result<Message, DnsError> {
+    let mut message = update_message(zone, fqdn)?;
+    replace_txt(&mut message, fqdn, ttl, values);
     Ok(message)
 }
 
@@ -469,6 +519,53 @@ fn tsig_error_name(e: TsigError) -> String {
     }
 }
 
+/// Asks `server` for the SOA serial of `zone` (RFC 1035 §3.3.13), for read-back after an
+/// update (`confirm`). The query is unsigned, over UDP, retried over TCP when truncated. Only
+/// an authoritative answer (the AA bit, RFC 1035 §4.1.1) holding the zone's SOA gives a
+/// serial: a secondary that has lost the zone (expired, RFC 1996 §3) answers SERVFAIL,
+/// REFUSED or without AA, and that is an error, not a serial. Being unsigned, a forged answer
+/// can at worst end a read-back wait early; it changes nothing.
+pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> Result<u32, DnsError> {
+    let mut query = Query::new();
+    query.set_name(zone.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    let rcode = response.metadata.response_code;
+    if rcode != ResponseCode::NoError {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    if !response.metadata.authoritative {
+        return Err(malformed(format!("not authoritative for `{zone}`")));
+    }
+    response
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::SOA(soa) if r.name == *zone => Some(soa.serial),
+            _ => None,
+        })
+        .ok_or_else(|| malformed(format!("no SOA of `{zone}` in the answer")))
+}
+
+/// How far `served` is behind `wanted` in serial number arithmetic (RFC 1982 §3.2, as zone
+/// serials wrap around): 0 when `served` is `wanted` or newer. Two serials exactly 2^31
+/// apart are undefined in RFC 1982; they count as behind, the side that waits.
+pub(crate) fn serial_lag(served: u32, wanted: u32) -> u32 {
+    let behind = wanted.wrapping_sub(served);
+    if behind != 0 && behind <= 1 << 31 { behind } else { 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,16 +598,27 @@ mod tests {
         assert_eq!(m.metadata.op_code, OpCode::Update);
         assert!(m.answers.is_empty(), "no prerequisites");
         let del = &m.authorities;
-        assert_eq!(del.len(), 2);
+        assert_eq!(del.len(), 3);
         assert!(del.iter().all(|r| r.dns_class == DNSClass::ANY && r.ttl == 0 && r.name == name("h.dyn.example.com.")));
-        assert_eq!((del[0].record_type(), del[1].record_type()), (RecordType::A, RecordType::AAAA));
+        let types: Vec<RecordType> = del.iter().map(Record::record_type).collect();
+        assert_eq!(types, [RecordType::A, RecordType::AAAA, RecordType::TXT]);
     }
 
     #[test]
     fn expire_guards_each_deletion_with_the_stored_value() {
         let hosts = [
-            Published { fqdn: name("a.dyn.example.com."), ipv4: Some("192.0.2.1".parse().expect("ip")), ipv6: None },
-            Published { fqdn: name("b.dyn.example.com."), ipv4: None, ipv6: Some("2001:db8::1".parse().expect("ip")) },
+            Published {
+                fqdn: name("a.dyn.example.com."),
+                ipv4: Some("192.0.2.1".parse().expect("ip")),
+                ipv6: None,
+                txt: None,
+            },
+            Published {
+                fqdn: name("b.dyn.example.com."),
+                ipv4: None,
+                ipv6: Some("2001:db8::1".parse().expect("ip")),
+                txt: None,
+            },
         ];
         let m = expire_message(&name("dyn.example.com."), &hosts).expect("message");
         // RFC 2136 §2.4.2: class of the zone, TTL 0, the exact value.
@@ -557,10 +665,77 @@ mod tests {
     }
 
     #[test]
+    fn txt_values_are_split_into_character_strings() {
+        let long = "x".repeat(crate::request::MAX_TXT_BYTES);
+        let rdata = txt_rdata(&long);
+        let strings: Vec<usize> = rdata.txt_data.iter().map(|s| s.len()).collect();
+        assert_eq!(strings, [255, 255, 2]);
+        assert_eq!(txt_rdata("abc").txt_data.len(), 1);
+        let m =
+            txt_message(&name("acme.example.com."), &name("s.acme.example.com."), 1, &["one", "two"]).expect("message");
+        let types: Vec<(RecordType, DNSClass)> = m.authorities.iter().map(|r| (r.record_type(), r.dns_class)).collect();
+        assert_eq!(
+            types,
+            [(RecordType::TXT, DNSClass::ANY), (RecordType::TXT, DNSClass::IN), (RecordType::TXT, DNSClass::IN)]
+        );
+        // An expired host's TXT is removed only if it still holds the stored value.
+        let host = Published { fqdn: name("a.dyn.example.com."), ipv4: None, ipv6: None, txt: Some("v".into()) };
+        let m = expire_message(&name("dyn.example.com."), std::slice::from_ref(&host)).expect("message");
+        assert_eq!(m.answers[0].data, RData::TXT(txt_rdata("v")));
+        assert_eq!((m.authorities[0].record_type(), m.authorities[0].dns_class), (RecordType::TXT, DNSClass::ANY));
+    }
+
+    /// `HostChange::wire_estimate` is exact for names written without compression: the
+    /// message of several hosts, encoded uncompressed, is the header, the zone section and
+    /// the hosts' estimates, octet for octet. So a batch bounded by the estimates fits.
+    #[test]
+    fn host_change_estimates_are_the_uncompressed_size() {
+        use hickory_proto::serialize::binary::{BinEncodable as _, BinEncoder, NameEncoding};
+        let zone = name("dyn.example.com.");
+        let hosts = vec![
+            HostChange {
+                fqdn: name("a.dyn.example.com."),
+                ttl: 60,
+                a: Rrset::Replace(Ipv4Addr::new(192, 0, 2, 1)),
+                aaaa: Rrset::Replace("2001:db8::1".parse().expect("v6")),
+                txt: Rrset::Replace("x".repeat(300)),
+            },
+            HostChange {
+                fqdn: name("longer-name.dyn.example.com."),
+                ttl: 60,
+                a: Rrset::Delete,
+                aaaa: Rrset::Keep,
+                txt: Rrset::Delete,
+            },
+        ];
+        let message = change_message(&zone, &hosts).expect("message");
+        let mut wire = Vec::new();
+        let mut encoder = BinEncoder::new(&mut wire);
+        encoder.set_name_encoding(NameEncoding::Uncompressed);
+        message.emit(&mut encoder).expect("encode");
+        // Header (RFC 1035 §4.1.1) and one zone record: its name, type and class.
+        let overhead = 12 + (zone.len() + 1) + 4;
+        let estimated: usize = hosts.iter().map(HostChange::wire_estimate).sum();
+        assert_eq!(wire.len(), overhead + estimated);
+        assert_eq!(hosts[1].wire_estimate(), 2 * ("longer-name.dyn.example.com.".len() + 1 + 10));
+    }
+
+    #[test]
     fn refuses_names_outside_the_zone() {
         let err =
             replace_message(&name("dyn.example.com."), &name("h.other.com."), 60, None, None).expect_err("outside");
         assert_eq!(err.to_string(), "`h.other.com.` is not inside zone `dyn.example.com.`");
+    }
+
+    #[test]
+    fn serial_lag_wraps_around() {
+        assert_eq!(serial_lag(5, 5), 0);
+        assert_eq!(serial_lag(6, 5), 0);
+        assert_eq!(serial_lag(3, 5), 2);
+        // RFC 1982 §3.2: 1 follows 4294967295, so a server at 1 is not behind one at u32::MAX.
+        assert_eq!(serial_lag(1, u32::MAX), 0);
+        assert_eq!(serial_lag(u32::MAX, 1), 2);
+        assert_eq!(serial_lag(0, 1 << 31), 1 << 31);
     }
 
     #[test]

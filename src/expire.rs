@@ -106,8 +106,34 @@ pub(crate) fn run(config: &Config, store: &mut Store, times: Times, log: &Log) -
         Ok(n) => report.n_rate_limit_rows = n,
         Err(e) => report.fail(log, format!("cannot trim the rate-limit table: {e}")),
     }
+    after_run(config, store, now, log, &mut report);
     log.info(report.summary());
     report
+}
+
+/// The audit and metrics part of a run: counts the expired hosts, prunes audit rows older
+/// than `[audit] keep_days` (by the clock, not `--now`), stamps a run without failures as the
+/// last successful one, and writes `[metrics] textfile`.
+fn after_run(config: &Config, store: &mut Store, now: i64, log: &Log, report: &mut Report) {
+    if let Err(e) = store.add_counter(crate::store::EXPIRED_HOSTS, "", report.n_hosts as i64) {
+        report.fail(log, format!("cannot count the expired hostnames: {e}"));
+    }
+    if config.audit.keep_days > 0 {
+        match store.prune_audit(now - i64::from(config.audit.keep_days) * 86_400) {
+            Ok(n) => log.info(format_args!("pruned {n} audit rows older than {} days", config.audit.keep_days)),
+            Err(e) => report.fail(log, format!("cannot prune the audit trail: {e}")),
+        }
+    }
+    if report.failures.is_empty()
+        && let Err(e) = store.set_counter(crate::store::LAST_EXPIRY, "", now)
+    {
+        report.fail(log, format!("cannot store the time of this run: {e}"));
+    }
+    if let Some(path) = &config.metrics.textfile
+        && let Err(e) = crate::metrics::write(store, path)
+    {
+        report.fail(log, e.to_string());
+    }
 }
 
 /// What one chunk's DNS work did, besides the ids of the hosts whose records are gone.
@@ -205,7 +231,7 @@ fn delete_chunk(zone: &Zone, hosts: &[Host], now: i64, hold: Duration, log: &Log
             chunk.n_settled += 1;
             continue;
         };
-        let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6 };
+        let published = Published { fqdn, ipv4: host.ipv4, ipv6: host.ipv6, txt: host.txt.clone() };
         let size = published.wire_estimate();
         if octets + size > dns::MAX_BATCH_OCTETS && !batch.is_empty() {
             if !chunk.send_batch(&std::mem::take(&mut batch)) {

@@ -159,6 +159,7 @@ mod tests {
             last_update: Some(1),
             expired: true,
             offline: false,
+            txt: None,
         }
     }
 

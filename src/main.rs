@@ -2,18 +2,25 @@
 //! admin command line), reads the environment and the clock (the only module that does),
 //! and turns the final outcome into a CGI response or an exit code.
 
+mod acme;
 mod admin;
+mod audit;
 mod auth;
 mod batch;
 mod check;
 mod cli;
 mod config;
+mod confirm;
 mod dns;
 mod expire;
+mod fanout;
 mod http;
 mod log;
 mod mail;
+mod manual;
+mod metrics;
 mod ratelimit;
+mod relay;
 mod reply;
 mod request;
 mod secret;
@@ -159,11 +166,13 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let handled = update::handle(&config, &mut store, update::Resident::default(), &env, &body, now, &log);
-    if config.log.log_requests {
-        cgi::log_request(&log, &config, &env, &handled, started);
-    }
-    reply::render(&handled.answer, handled.format)
+    http::serve(
+        &config,
+        &mut store,
+        update::Resident::default(),
+        &http::Incoming { env: &env, body: &body, now, started },
+        &log,
+    )
 }
 
 fn cli_main(now: i64) -> ExitCode {
@@ -200,6 +209,11 @@ fn cli_main(now: i64) -> ExitCode {
             Err(e) => fail(e.code, &e.message),
         };
     }
+    // The manual and completions are built from the argument definitions alone: they need no
+    // config (the package build runs them).
+    if let Some(result) = manual::run(&command) {
+        return finish(result);
+    }
     let path = config_path(args.config);
     let config = match Config::load(&path) {
         Ok(c) => c,
@@ -209,7 +223,12 @@ fn cli_main(now: i64) -> ExitCode {
     // `--debug` asks for everything.
     let log = Log::new(if args.debug { Level::Debug } else { config.log.level.min(Level::Warn) });
     log.debug(format_args!("using config {}", path.display()));
-    match cli::run(&config, command, now, &log) {
+    finish(cli::run(&config, command, now, &log))
+}
+
+/// A command's output on stdout, or its error on stderr with its exit code.
+fn finish(result: Result<String, cli::CliError>) -> ExitCode {
+    match result {
         Ok(out) => {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             ExitCode::SUCCESS

@@ -5,6 +5,9 @@
 //! inadyn decides success by a case-insensitive substring match.
 
 use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
 
 use crate::request::{Addresses, Format};
 
@@ -20,6 +23,8 @@ impl Reply {
     pub(crate) fn reason(&self) -> &'static str {
         match self.status {
             200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
             401 => "Unauthorized",
             404 => "Not Found",
             405 => "Method Not Allowed",
@@ -39,7 +44,8 @@ pub(crate) enum HostAnswer {
     Nohost,
     /// Not a valid fully qualified domain name.
     Notfqdn,
-    /// The DNS server did not accept the update; nothing was stored.
+    /// The DNS server did not accept the update; nothing was stored. Also: a relay to an
+    /// upstream provider failed, after the local update was accepted and stored (`relay`).
     Dnserr,
     /// Our own failure (database); nothing was stored.
     ServerError,
@@ -110,6 +116,100 @@ fn account_status(a: AccountAnswer) -> (u16, &'static str) {
     }
 }
 
+/// Every account-level answer, for the manual's answer table and the tests. A new variant
+/// must be added here too: `account_meaning` (exhaustive) makes it impossible to forget its
+/// text, and the manual test checks that every token listed here is documented.
+pub(crate) const ACCOUNT_ANSWERS: [AccountAnswer; 10] = [
+    AccountAnswer::Badauth,
+    AccountAnswer::Abuse,
+    AccountAnswer::ServerError,
+    AccountAnswer::Numhost,
+    AccountAnswer::Notfqdn,
+    AccountAnswer::Badip,
+    AccountAnswer::Badttl,
+    AccountAnswer::Badagent,
+    AccountAnswer::MethodNotAllowed,
+    AccountAnswer::NotFound,
+];
+
+/// What an account-level answer tells the client, for the manual.
+fn account_meaning(a: AccountAnswer) -> &'static str {
+    match a {
+        AccountAnswer::Badauth => {
+            "Missing or wrong credentials (unknown users and wrong passwords look the same), with a Basic challenge."
+        }
+        AccountAnswer::Abuse => {
+            "Too many requests from this client or for this user within the rate-limit window; nothing was checked or changed. Wait for the window to pass."
+        }
+        AccountAnswer::ServerError => {
+            "The server could not handle the request (configuration, database, or a rate-limit count it could not take); nothing was changed. Try again later."
+        }
+        AccountAnswer::Numhost => "More than 20 hostnames in one request; nothing was changed.",
+        AccountAnswer::Notfqdn => "No hostname given.",
+        AccountAnswer::Badip => {
+            "An address parameter that is malformed, of the wrong family for its name, or not a unicast address."
+        }
+        AccountAnswer::Badttl => "A ttl parameter that is malformed or outside the configured bounds.",
+        AccountAnswer::Badagent => {
+            "A malformed request: bad percent-encoding, an unsupported content type, a body over 8 KiB."
+        }
+        AccountAnswer::MethodNotAllowed => "A method other than GET and POST.",
+        AccountAnswer::NotFound => "No endpoint at this path.",
+    }
+}
+
+/// Every per-host answer (with example addresses where the answer carries them).
+pub(crate) fn host_answers() -> [HostAnswer; 6] {
+    let addrs = Addresses { ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)), ipv6: None };
+    [
+        HostAnswer::Good(addrs),
+        HostAnswer::Nochg(addrs),
+        HostAnswer::Nohost,
+        HostAnswer::Notfqdn,
+        HostAnswer::Dnserr,
+        HostAnswer::ServerError,
+    ]
+}
+
+/// What a per-host answer tells the client, for the manual.
+fn host_meaning(a: &HostAnswer) -> &'static str {
+    match a {
+        HostAnswer::Good(_) => "The DNS server accepted the new addresses, which follow the token.",
+        HostAnswer::Nochg(_) => {
+            "The addresses, which follow the token, were already published; nothing was sent to the DNS server."
+        }
+        HostAnswer::Nohost => "The hostname does not exist or belongs to another user (the two look the same).",
+        HostAnswer::Notfqdn => "The hostname is not a valid fully qualified domain name.",
+        HostAnswer::Dnserr => "The DNS server refused the update or did not answer; nothing was stored.",
+        HostAnswer::ServerError => "The database failed for this hostname; nothing was stored.",
+    }
+}
+
+/// One row of the manual's answer table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AnswerDoc {
+    pub(crate) token: &'static str,
+    pub(crate) status: u16,
+    /// Whether the answer is given per hostname (one line each) or once per request.
+    pub(crate) per_host: bool,
+    pub(crate) meaning: &'static str,
+}
+
+/// Every answer the service can give, per-host answers first.
+pub(crate) fn answer_docs() -> Vec<AnswerDoc> {
+    let hosts = host_answers().into_iter().map(|a| AnswerDoc {
+        token: host_token(&a),
+        status: 200,
+        per_host: true,
+        meaning: host_meaning(&a),
+    });
+    let accounts = ACCOUNT_ANSWERS.into_iter().map(|a| {
+        let (status, token) = account_status(a);
+        AnswerDoc { token, status, per_host: false, meaning: account_meaning(a) }
+    });
+    hosts.chain(accounts).collect()
+}
+
 fn host_token(a: &HostAnswer) -> &'static str {
     match a {
         HostAnswer::Good(_) => "good",
@@ -137,7 +237,7 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
         }
         (Answer::Account(a), Format::Json) => {
             let (status, token) = account_status(*a);
-            (status, format!("{{\"status\":\"{token}\"}}\n"))
+            (status, json(&AccountJson { status: token }))
         }
         (Answer::Hosts(lines), Format::Text) => {
             let mut body = String::new();
@@ -156,10 +256,10 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
             (200, body)
         }
         (Answer::Hosts(lines), Format::Json) => {
-            let objects: Vec<String> = lines.iter().map(json_line).collect();
+            let objects: Vec<HostJson<'_>> = lines.iter().map(HostJson::from).collect();
             let body = match objects.as_slice() {
-                [one] => format!("{one}\n"),
-                many => format!("[{}]\n", many.join(",")),
+                [one] => json(one),
+                many => json(&many),
             };
             (200, body)
         }
@@ -184,34 +284,45 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
     Reply { status, headers, body }
 }
 
-fn json_line(line: &HostLine) -> String {
-    let addrs = host_addresses(&line.answer);
-    let field = |v: Option<String>| v.map_or_else(|| "null".to_owned(), |s| format!("\"{s}\""));
-    format!(
-        "{{\"status\":\"{}\",\"hostname\":{},\"ipv4\":{},\"ipv6\":{}}}",
-        host_token(&line.answer),
-        json_string(&line.hostname),
-        field(addrs.and_then(|a| a.ipv4).map(|a| a.to_string())),
-        field(addrs.and_then(|a| a.ipv6).map(|a| a.to_string())),
-    )
+/// The JSON answer about the request as a whole: `{"status":"badauth"}`.
+#[derive(Serialize)]
+struct AccountJson {
+    status: &'static str,
 }
 
-/// A JSON string literal (RFC 8259 §7). Hostnames are echoed from the request.
-pub(crate) fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+/// One hostname's JSON answer; a request for several gets an array of these. Addresses are
+/// `null` unless the answer is `good` or `nochg`.
+#[derive(Serialize)]
+struct HostJson<'a> {
+    status: &'static str,
+    /// Echoed from the request: serde_json escapes it (RFC 8259 §7).
+    hostname: &'a str,
+    ipv4: Option<Ipv4Addr>,
+    ipv6: Option<Ipv6Addr>,
+}
+
+impl<'a> From<&'a HostLine> for HostJson<'a> {
+    fn from(line: &'a HostLine) -> Self {
+        let addrs = host_addresses(&line.answer);
+        HostJson {
+            status: host_token(&line.answer),
+            hostname: &line.hostname,
+            ipv4: addrs.and_then(|a| a.ipv4),
+            ipv6: addrs.and_then(|a| a.ipv6),
         }
     }
-    out.push('"');
-    out
+}
+
+/// `value` as one line of JSON. Serialising these structs (string keys, strings, addresses,
+/// options) cannot fail; if it ever did, the client gets a `911` rather than a broken body.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    match serde_json::to_string(value) {
+        Ok(mut s) => {
+            s.push('\n');
+            s
+        }
+        Err(_) => "{\"status\":\"911\"}\n".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -253,21 +364,28 @@ mod tests {
     }
 
     #[test]
+    fn json_many_hosts_parse_back_whatever_the_hostname() {
+        let name = "q\"b\\s\u{1}\n\u{7f}\u{e9}";
+        let many = Answer::Hosts(vec![
+            HostLine { hostname: name.into(), answer: HostAnswer::Notfqdn },
+            HostLine { hostname: "b.x".into(), answer: HostAnswer::Nochg(addrs(None, Some("2001:db8::1"))) },
+        ]);
+        let body = render(&many, Format::Json).body;
+        assert_eq!(body.lines().count(), 1, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(v[0]["hostname"], name);
+        assert_eq!(v[0]["ipv4"], serde_json::Value::Null);
+        assert_eq!(
+            body,
+            "[{\"status\":\"notfqdn\",\"hostname\":\"q\\\"b\\\\s\\u0001\\n\u{7f}\u{e9}\",\"ipv4\":null,\"ipv6\":null},\
+             {\"status\":\"nochg\",\"hostname\":\"b.x\",\"ipv4\":null,\"ipv6\":\"2001:db8::1\"}]\n"
+        );
+    }
+
+    #[test]
     fn no_error_token_looks_like_success_to_inadyn() {
-        let all = [
-            AccountAnswer::Badauth,
-            AccountAnswer::Abuse,
-            AccountAnswer::ServerError,
-            AccountAnswer::Numhost,
-            AccountAnswer::Notfqdn,
-            AccountAnswer::Badip,
-            AccountAnswer::Badttl,
-            AccountAnswer::Badagent,
-            AccountAnswer::MethodNotAllowed,
-            AccountAnswer::NotFound,
-        ];
         let hosts = [HostAnswer::Nohost, HostAnswer::Notfqdn, HostAnswer::Dnserr, HostAnswer::ServerError];
-        let tokens = all.iter().map(|a| account_status(*a).1).chain(hosts.iter().map(host_token));
+        let tokens = ACCOUNT_ANSWERS.iter().map(|a| account_status(*a).1).chain(hosts.iter().map(host_token));
         for t in tokens {
             for word in ["good", "ok", "true", "updated"] {
                 assert!(!t.contains(word), "{t} contains {word}");

@@ -24,6 +24,10 @@ pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
 pub(crate) const MAX_PARAMS: usize = 64;
 /// dyndns2 allows up to 20 hostnames per request; more answers `numhost`.
 pub(crate) const MAX_HOSTS: usize = 20;
+/// The longest TXT value a host may publish with `txt=`: two RFC 1035 character-strings'
+/// worth and then some, enough for an ACME token, an SPF line or a short note, and small
+/// enough that an update with it still fits a UDP datagram.
+pub(crate) const MAX_TXT_BYTES: usize = 512;
 /// Longest header value (Authorization, Accept, proxy header) we look at.
 pub(crate) const MAX_HEADER_BYTES: usize = 4 * 1024;
 
@@ -43,6 +47,9 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
     "REMOTE_ADDR",
     "HTTP_ACCEPT",
     "HTTP_USER_AGENT",
+    // The acme-dns API's credentials (`acme.rs`).
+    "HTTP_X_API_USER",
+    "HTTP_X_API_KEY",
 ];
 
 /// The request's meta-variables: the names in [`REQUEST_VARIABLES`] plus the configured proxy
@@ -53,6 +60,8 @@ pub(crate) type Env = BTreeMap<String, String>;
 const OFFLINE_PARAM: &str = "offline";
 /// The parameter that asks for a TTL.
 const TTL_PARAM: &str = "ttl";
+/// The parameter that sets the host's TXT record (`txt=VALUE`) or, empty, removes it.
+const TXT_PARAM: &str = "txt";
 
 /// A request that could be parsed far enough to be answered in dyndns2.
 #[derive(Debug)]
@@ -69,6 +78,10 @@ pub(crate) struct Request {
     pub(crate) ipv6_prefix: Option<Ipv6Prefix>,
     /// The TTL the client asked for, checked against `[defaults] min_dns_ttl`/`max_dns_ttl`.
     pub(crate) ttl: Result<Option<u32>, TtlError>,
+    /// What to do with the host's TXT record; `None` when the request has no `txt`. A
+    /// request with `txt` and no address parameter changes only the TXT record: its
+    /// `addresses` are then empty, never the client's address.
+    pub(crate) txt: Option<Result<TxtChange, TxtError>>,
     /// The client's address (after trusted-proxy resolution), for logs and rate limits.
     pub(crate) client: Option<IpAddr>,
     /// Why the proxy header of a trusted proxy could not be used, when `client` is that
@@ -104,7 +117,7 @@ impl Credentials {
 pub(crate) enum Intent {
     /// Publish the request's addresses.
     Update,
-    /// Remove the A and AAAA records: dyndns2 `offline=yes`, or a `delete` endpoint.
+    /// Remove the A, AAAA and TXT records: dyndns2 `offline=yes`, or a `delete` endpoint.
     Offline,
 }
 
@@ -128,6 +141,24 @@ pub(crate) enum TtlError {
     Malformed { value: String },
     #[error("`ttl` value `{ttl}` is outside {min}..={max} (`defaults.min_dns_ttl`, `defaults.max_dns_ttl`)")]
     OutOfRange { ttl: u32, min: u32, max: u32 },
+}
+
+/// What a request asks of the host's TXT record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TxtChange {
+    /// Publish this value (printable ASCII, at most [`MAX_TXT_BYTES`]).
+    Set(String),
+    /// `txt=` with no value: remove the TXT record.
+    Clear,
+}
+
+/// Why a `txt` value cannot be published.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TxtError {
+    #[error("`txt` value of {n_bytes} bytes exceeds {} bytes", MAX_TXT_BYTES)]
+    TooLong { n_bytes: usize },
+    #[error("`txt` value `{value}` has characters other than printable ASCII")]
+    NotPrintable { value: String },
 }
 
 /// One entry of the `hostname` list.
@@ -247,8 +278,11 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
 
     let client = client_address(env, config);
     let ipv6_prefix = params.ipv6_prefix();
+    let txt = params.txt();
     let addresses = ipv6_prefix.clone().and_then(|_| params.addresses()).and_then(|a| match a {
         Some(a) => Ok(a),
+        // A TXT-only request leaves the addresses alone: no fallback to the client's.
+        None if txt.is_some() => Ok(Addresses { ipv4: None, ipv6: None }),
         None => match &client.publishable() {
             // The peer's address gets the same unicast check as an explicit one: a
             // misconfigured proxy header must not publish a multicast or unspecified address.
@@ -283,6 +317,7 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         addresses,
         ipv6_prefix: ipv6_prefix.ok().flatten(),
         ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
+        txt,
         client: client.ip(),
         proxy_fallback: client.fallback(),
         format: format(env),
@@ -290,14 +325,14 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
 }
 
 /// `SCRIPT_NAME` + `PATH_INFO` (RFC 3875 §4.1.13, §4.1.5).
-fn request_path(env: &Env) -> String {
+pub(crate) fn request_path(env: &Env) -> String {
     let script = env.get("SCRIPT_NAME").map(String::as_str).unwrap_or("");
     let info = env.get("PATH_INFO").map(String::as_str).unwrap_or("");
     truncate(&format!("{script}{info}"), 512)
 }
 
 /// The path part of `REQUEST_URI`, percent-decoded; `None` when absent or unusable.
-fn request_uri_path(env: &Env) -> Option<String> {
+pub(crate) fn request_uri_path(env: &Env) -> Option<String> {
     let uri = env.get("REQUEST_URI")?;
     if uri.len() > MAX_QUERY_BYTES + 512 {
         return None;
@@ -478,6 +513,13 @@ impl Params<'_> {
         Ok(Some(Ipv6Prefix { addr, len }))
     }
 
+    /// The `txt` parameter: a value to publish, or empty to remove the record; `None` when
+    /// absent. Unlike the other parameters an empty value counts: it is the removal.
+    fn txt(&self) -> Option<Result<TxtChange, TxtError>> {
+        let (_, value) = self.pairs.iter().find(|(k, _)| k == TXT_PARAM)?;
+        Some(txt_change(value))
+    }
+
     /// dyndns2 `offline=yes` (any case). `no`, `nochg` and anything else keep the host
     /// online: ddclient sends `offline=no` with every update.
     fn offline(&self) -> bool {
@@ -496,6 +538,22 @@ impl Params<'_> {
         }
         Ok(Some(ttl))
     }
+}
+
+/// Checks a `txt` value: at most [`MAX_TXT_BYTES`], printable ASCII only (RFC 1035
+/// character-strings are octets, but a control character or a byte of half a UTF-8
+/// sequence in a record helps nobody and would be cut across character-strings).
+fn txt_change(value: &str) -> Result<TxtChange, TxtError> {
+    if value.is_empty() {
+        return Ok(TxtChange::Clear);
+    }
+    if value.len() > MAX_TXT_BYTES {
+        return Err(TxtError::TooLong { n_bytes: value.len() });
+    }
+    if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(TxtError::NotPrintable { value: truncate(value, 64) });
+    }
+    Ok(TxtChange::Set(value.to_owned()))
 }
 
 fn wrong_family(param: &str, value: &str, family: u8) -> AddressError {
@@ -896,6 +954,25 @@ mod tests {
             let r = get(&format!("hostname=a.b&myip=192.0.2.1&ip6lanprefix={bad}"));
             assert!(matches!(r.addresses, Err(AddressError::NotPrefix { .. })), "{bad}: {:?}", r.addresses);
             assert_eq!(r.ipv6_prefix, None);
+        }
+    }
+
+    #[test]
+    fn txt_values_and_txt_only_requests() {
+        let r = get("hostname=a.b&txt=hello%20world");
+        assert_eq!(r.txt, Some(Ok(TxtChange::Set("hello world".into()))));
+        // TXT only: no address, and none taken from the client.
+        let e = env(&[("QUERY_STRING", "hostname=a.b&txt="), ("REMOTE_ADDR", "198.51.100.9")]);
+        let r = parse(&e, b"", &config("")).expect("parses");
+        assert_eq!((r.txt, r.addresses), (Some(Ok(TxtChange::Clear)), Ok(Addresses { ipv4: None, ipv6: None })));
+        let r = get("hostname=a.b&txt=v&myip=192.0.2.1");
+        assert_eq!(r.addresses, Ok(Addresses { ipv4: Some("192.0.2.1".parse().expect("ip")), ipv6: None }));
+        assert_eq!(get("hostname=a.b").txt, None);
+        let long = "x".repeat(MAX_TXT_BYTES);
+        assert_eq!(get(&format!("hostname=a.b&txt={long}")).txt, Some(Ok(TxtChange::Set(long.clone()))));
+        assert_eq!(get(&format!("hostname=a.b&txt={long}x")).txt, Some(Err(TxtError::TooLong { n_bytes: 513 })));
+        for bad in ["%C3%A9", "caf%C3%A9"] {
+            assert!(matches!(get(&format!("hostname=a.b&txt={bad}")).txt, Some(Err(TxtError::NotPrintable { .. }))));
         }
     }
 

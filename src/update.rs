@@ -8,18 +8,21 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
 
+use crate::audit::{self, AuthMethod, Origin, Records, Refusal};
 use crate::auth::token::{self, RecordType, Scope};
 use crate::auth::{self, PasswordCache, Verdict};
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::ratelimit::{self, Outcome, Reservation};
+use crate::relay;
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Addresses, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError,
+    TxtChange, TxtError,
 };
 use crate::secret::Secret;
-use crate::store::{Host, HostWrite, Store, StoreError, User};
+use crate::store::{AuditRow, AuditWrite, Host, HostWrite, Store, StoreError, User};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,9 @@ pub(crate) enum UpdateError {
     /// The requested TTL is malformed or outside the configured bounds.
     #[error(transparent)]
     Ttl(#[from] TtlError),
+    /// The `txt` value is too long or not printable ASCII.
+    #[error(transparent)]
+    Txt(#[from] TxtError),
     /// The database failed (missing, locked past the busy timeout, read-only, corrupt).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,6 +78,8 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
         UpdateError::Address(_) => AccountAnswer::Badip,
         UpdateError::Ttl(_) => AccountAnswer::Badttl,
+        // dyndns2 has no token for a bad TXT value; it is a malformed request.
+        UpdateError::Txt(_) => AccountAnswer::Badagent,
         UpdateError::Store(_) => AccountAnswer::ServerError,
     }
 }
@@ -115,7 +123,17 @@ pub(crate) fn handle(
                 Ok(reservation) => {
                     log.info(format_args!("rejected: {e}"));
                     settle(store, reservation, Outcome::Bad, now, log);
-                    Answer::Account(answer_for(&UpdateError::Reject(e)))
+                    let reason = e.to_string();
+                    let answer = Answer::Account(answer_for(&UpdateError::Reject(e)));
+                    let refusal = Refusal {
+                        answer: &answer.summary(),
+                        client: client.ip(),
+                        user: None,
+                        hostname: None,
+                        reason: Some(&reason),
+                    };
+                    audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
+                    answer
                 }
             };
             return Handled {
@@ -154,7 +172,12 @@ pub(crate) fn handle(
         }
     };
     let result = update(config, store, resident, &request, now, log);
+    if let Ok(lines) = &result {
+        // Outside every lock: a slow secondary delays only this answer.
+        crate::confirm::published(config, lines, log);
+    }
     settle(store, reservation, outcome(&result), now, log);
+    record_refusals(config, store, &request, &result, now, log);
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
@@ -166,6 +189,52 @@ pub(crate) fn handle(
         }
     };
     handled
+}
+
+/// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in
+/// the audit trail. Not recorded: the credential-less first request of wget-like clients
+/// (answered with the Basic challenge, then retried with credentials) and server-side
+/// failures (`911`), which the log holds. No `_` arm: a new error needs a decision here.
+fn record_refusals(
+    config: &Config,
+    store: &mut Store,
+    request: &Request,
+    result: &Result<Vec<HostLine>, UpdateError>,
+    now: i64,
+    log: &Log,
+) {
+    let user = request.credentials.as_ref().and_then(Credentials::username);
+    let refusal = |answer: &str, hostname: Option<&str>, reason: Option<&str>| {
+        Refusal { answer, client: request.client, user, hostname, reason }.row(log.txn(), now)
+    };
+    let rows: Vec<AuditRow> = match result {
+        Ok(lines) => lines
+            .iter()
+            .filter_map(|l| match l.answer {
+                HostAnswer::Nohost => Some(refusal("nohost", Some(&l.hostname), None)),
+                HostAnswer::Notfqdn => Some(refusal("notfqdn", Some(&l.hostname), None)),
+                HostAnswer::Good(_) | HostAnswer::Nochg(_) | HostAnswer::Dnserr | HostAnswer::ServerError => None,
+            })
+            .collect(),
+        Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Vec::new(),
+        Err(e @ UpdateError::BadCredentials { reason, .. }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(e @ UpdateError::BadToken { reason }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(
+            e @ (UpdateError::Reject(_)
+            | UpdateError::NoHostname
+            | UpdateError::TooManyHosts { .. }
+            | UpdateError::Address(_)
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_)),
+        ) => vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(&e.to_string()))],
+    };
+    if !rows.is_empty() {
+        audit::record_refused(config, store, rows, log);
+    }
 }
 
 /// Logs that a trusted proxy's header could not be used and the proxy stands in for the
@@ -194,6 +263,8 @@ fn reserve(
                 "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
                 l.scope, l.key, l.n_requests, l.window_seconds
             ));
+            let refusal = Refusal { answer: "abuse", client, user: username, hostname: None, reason: Some(l.scope) };
+            audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
             Err(Answer::Account(AccountAnswer::Abuse))
         }
         Err(e) => {
@@ -230,7 +301,8 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
             | UpdateError::NoHostname
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
-            | UpdateError::Ttl(_),
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_),
         ) => Outcome::Bad,
         Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
     }
@@ -244,7 +316,8 @@ fn update(
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let Authorized { user, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let Authorized { user, auth, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
     // `/update/TOKEN` names no hostname: the token's own is meant.
     let from_token: Vec<HostArg>;
     let hostnames = match (token_host, &request.hostnames) {
@@ -261,10 +334,8 @@ fn update(
         Intent::Update => {
             let addresses = request.addresses.clone()?;
             let ttl = request.ttl.clone()?;
-            if let Some(prefix) = request.ipv6_prefix {
-                log.debug(format_args!("IPv6 prefix `{prefix}` checked; prefixes are not published yet"));
-            }
-            Change::Publish(Publish { addresses, ttl })
+            let txt = request.txt.clone().transpose()?;
+            Change::Publish(Publish { addresses, ttl, txt })
         }
         Intent::Offline => {
             // Checked although unused: a client that sends a bad TTL learns it either way.
@@ -273,6 +344,7 @@ fn update(
         }
     };
     let mut lines = Vec::with_capacity(hostnames.len());
+    let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames {
         let line = match arg {
             HostArg::NotFqdn(raw) => {
@@ -280,7 +352,37 @@ fn update(
                 HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
             }
             HostArg::Valid(fqdn) => {
-                let result = change_host(config, store, resident.batcher, &user, fqdn, change, now, log);
+                let result = match &change {
+                    // The local update (with the children that follow the host's prefix), and
+                    // the host's relays to upstream providers, if any.
+                    Change::Publish(publish) => {
+                        let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
+                        relay::around(store, &mut relays, target, now, log, |store| {
+                            let fanned = match request.ipv6_prefix {
+                                Some(prefix) => {
+                                    fan_out(config, store, &user, &origin, fqdn, publish, prefix, now, log).transpose()
+                                }
+                                None => None,
+                            };
+                            fanned.unwrap_or_else(|| {
+                                change_host(
+                                    config,
+                                    store,
+                                    resident.batcher,
+                                    &user,
+                                    &origin,
+                                    fqdn,
+                                    change.clone(),
+                                    now,
+                                    log,
+                                )
+                            })
+                        })
+                    }
+                    Change::Offline => {
+                        change_host(config, store, resident.batcher, &user, &origin, fqdn, change.clone(), now, log)
+                    }
+                };
                 let answer = match result {
                     Ok(a) => a,
                     Err(e) => {
@@ -297,24 +399,26 @@ fn update(
 }
 
 /// What a request does to each of its hosts.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Change {
     Publish(Publish),
-    /// Remove the host's A and AAAA records.
+    /// Remove the host's A, AAAA and TXT records.
     Offline,
 }
 
-/// Publish these addresses, with this TTL when the client asked for one.
-#[derive(Clone, Copy, Debug)]
+/// Publish these addresses (and TXT change), with this TTL when the client asked for one.
+#[derive(Clone, Debug)]
 struct Publish {
     addresses: Addresses,
     ttl: Option<u32>,
+    txt: Option<TxtChange>,
 }
 
 /// Whom a request acts for: a user by password, or the owner of one hostname by its token.
 #[derive(Debug)]
 struct Authorized {
     user: User,
+    auth: AuthMethod,
     /// Set for a token: the only hostname the request may change.
     token_host: Option<String>,
 }
@@ -345,7 +449,7 @@ fn authenticate(
         return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
     };
     let user = authenticate_password(config, store, cache, username, secret, now, log)?;
-    Ok(Authorized { user, token_host: None })
+    Ok(Authorized { user, auth: AuthMethod::Password, token_host: None })
 }
 
 /// Checks a password with Argon2, unless `cache` remembers that this password verified
@@ -455,17 +559,23 @@ fn authenticate_token(
     };
     // The types this request would change; unusable addresses change nothing (`badip`).
     let wanted: Vec<RecordType> = match &request.addresses {
-        Ok(a) => [(a.ipv4.is_some(), RecordType::A), (a.ipv6.is_some(), RecordType::Aaaa)]
-            .into_iter()
-            .filter_map(|(set, t)| set.then_some(t))
-            .collect(),
+        Ok(a) => [
+            (a.ipv4.is_some(), RecordType::A),
+            (a.ipv6.is_some(), RecordType::Aaaa),
+            (matches!(request.txt, Some(Ok(_))), RecordType::Txt),
+            // A prefix changes the AAAA records of the hosts derived from this one.
+            (request.ipv6_prefix.is_some() && a.ipv6.is_none(), RecordType::Aaaa),
+        ]
+        .into_iter()
+        .filter_map(|(set, t)| set.then_some(t))
+        .collect(),
         Err(_) => Vec::new(),
     };
     if let Err(failure) = scope.check(&wanted, request.client, now) {
         return refuse(format!("the token of `{fqdn}` is outside its {failure}"));
     }
     log.debug(format_args!("host token of `{fqdn}` accepted"));
-    Ok(Authorized { user: grant.owner, token_host: Some(grant.host.fqdn) })
+    Ok(Authorized { user: grant.owner, auth: AuthMethod::Token, token_host: Some(grant.host.fqdn) })
 }
 
 /// One change of one hostname, as the group commit sees it: whose, what, and the log of the
@@ -477,6 +587,8 @@ pub(crate) struct Pending {
     user_name: String,
     change: Change,
     log: Log,
+    /// For the audit trail.
+    origin: Origin,
 }
 
 /// The group commit of FastCGI mode (see `batch`).
@@ -490,13 +602,20 @@ fn change_host(
     store: &mut Store,
     batcher: Option<&Batcher>,
     user: &User,
+    origin: &Origin,
     fqdn: &str,
     change: Change,
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let pending =
-        Pending { fqdn: fqdn.to_owned(), user_id: user.id, user_name: user.name.clone(), change, log: log.clone() };
+    let pending = Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change,
+        log: log.clone(),
+        origin: origin.clone(),
+    };
     let Some(batcher) = batcher else {
         return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
     };
@@ -508,11 +627,95 @@ fn change_host(
     Ok(batcher.submit(&zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
 }
 
+/// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of
+/// one zone go in one UPDATE message with it. `None` when no hostname follows `fqdn` (or the
+/// prefix length is outside /48../64, logged): then it is an ordinary change. The children's
+/// answers are logged with the request's transaction id; the request answers for `fqdn`
+/// alone. A child whose address is unchanged answers `nochg` in `run_changes` and is not sent;
+/// a child that fails is sent again on its own (the per-host fallback) and fails alone.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn fan_out(
+    config: &Config,
+    store: &mut Store,
+    user: &User,
+    origin: &Origin,
+    fqdn: &str,
+    publish: &Publish,
+    prefix: request::Ipv6Prefix,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let parent_ipv4 = match publish.addresses.ipv4 {
+        Some(a) => Some(a),
+        None => store.stored_ipv4(fqdn)?,
+    };
+    let crate::fanout::Plan { children, unusable } =
+        match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
+            Ok(plan) => plan,
+            Err(crate::fanout::Skipped::PrefixLength(len)) => {
+                log.warn(format_args!(
+                    "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
+                    crate::fanout::MIN_PREFIX_LEN,
+                    crate::fanout::MAX_PREFIX_LEN
+                ));
+                return Ok(None);
+            }
+        };
+    for child in &unusable {
+        log.warn(format_args!("{child}: its interface id leaves no host bits under `{prefix}`; not updated"));
+    }
+    if children.is_empty() {
+        log.debug(format_args!("{fqdn}: IPv6 prefix `{prefix}`: no hostname follows it"));
+        return Ok(None);
+    }
+    let mut batch = vec![Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(publish.clone()),
+        log: log.clone(),
+        origin: origin.clone(),
+    }];
+    batch.extend(children.iter().map(|c| Pending {
+        fqdn: c.fqdn.clone(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(Publish {
+            addresses: Addresses { ipv4: c.ipv4, ipv6: Some(c.ipv6) },
+            ttl: c.dns_ttl,
+            txt: None,
+        }),
+        log: log.clone(),
+        origin: origin.clone(),
+    }));
+    // Not through the group commit: its runs hold one zone, and the children may be in
+    // others. The host locks order this run with every other change of these hosts.
+    let mut answers = run_changes(config, store, batch, now).into_iter();
+    let parent = answers.next().unwrap_or(HostAnswer::ServerError);
+    for (child, answer) in children.iter().zip(answers) {
+        log.info(format_args!(
+            "{}: fan-out of `{prefix}` from `{}`: {}",
+            child.fqdn,
+            child.parent,
+            match answer {
+                HostAnswer::Good(_) => "good",
+                HostAnswer::Nochg(_) => "nochg",
+                HostAnswer::Nohost => "nohost",
+                HostAnswer::Notfqdn => "notfqdn",
+                HostAnswer::Dnserr => "dnserr",
+                HostAnswer::ServerError => "911",
+            }
+        ));
+    }
+    Ok(Some(parent))
+}
+
 /// A host's state as far as its records go, replayed change by change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct HostState {
     ipv4: Option<Ipv4Addr>,
     ipv6: Option<Ipv6Addr>,
+    txt: Option<String>,
     dns_ttl: u32,
     expired: bool,
     offline: bool,
@@ -523,6 +726,7 @@ impl HostState {
         HostState {
             ipv4: host.ipv4,
             ipv6: host.ipv6,
+            txt: host.txt.clone(),
             dns_ttl: host.dns_ttl,
             expired: host.expired,
             offline: host.offline,
@@ -534,15 +738,29 @@ impl HostState {
         if self.expired || self.offline { (None, None) } else { (self.ipv4, self.ipv6) }
     }
 
+    /// The TXT value DNS holds: none for an expired or offline host.
+    fn published_txt(&self) -> Option<&str> {
+        if self.expired || self.offline { None } else { self.txt.as_deref() }
+    }
+
     /// Applies one change, as if it came alone: the answer it gets. A host that is expired or
     /// offline has no records, so any update restores it (`good`, never `nochg`); the family
     /// not sent stays absent.
-    fn apply(&mut self, change: Change) -> HostAnswer {
+    /// A TXT value (`txt=`) is set or cleared the same way; a request without one keeps the
+    /// host's TXT as DNS holds it.
+    fn apply(&mut self, change: &Change) -> HostAnswer {
         match change {
-            Change::Publish(Publish { addresses: new, ttl }) => {
+            Change::Publish(Publish { addresses: new, ttl, txt }) => {
+                let new = *new;
                 let dns_ttl = ttl.unwrap_or(self.dns_ttl);
-                let unchanged =
-                    new.ipv4.is_none_or(|a| Some(a) == self.ipv4) && new.ipv6.is_none_or(|a| Some(a) == self.ipv6);
+                let txt_after = match txt {
+                    Some(TxtChange::Set(value)) => Some(value.clone()),
+                    Some(TxtChange::Clear) => None,
+                    None => self.published_txt().map(str::to_owned),
+                };
+                let unchanged = new.ipv4.is_none_or(|a| Some(a) == self.ipv4)
+                    && new.ipv6.is_none_or(|a| Some(a) == self.ipv6)
+                    && (txt.is_none() || txt_after == self.txt);
                 if unchanged && dns_ttl == self.dns_ttl && !self.expired && !self.offline {
                     return HostAnswer::Nochg(new);
                 }
@@ -550,6 +768,7 @@ impl HostState {
                 *self = HostState {
                     ipv4: new.ipv4.or(old_v4),
                     ipv6: new.ipv6.or(old_v6),
+                    txt: txt_after,
                     dns_ttl,
                     expired: false,
                     offline: false,
@@ -561,7 +780,7 @@ impl HostState {
                 if self.offline {
                     return HostAnswer::Nochg(none);
                 }
-                *self = HostState { ipv4: None, ipv6: None, offline: true, ..*self };
+                *self = HostState { ipv4: None, ipv6: None, txt: None, offline: true, ..self.clone() };
                 HostAnswer::Good(none)
             }
         }
@@ -580,6 +799,7 @@ fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> Option<dns::
             ttl: after.dns_ttl,
             a: Rrset::Delete,
             aaaa: Rrset::Delete,
+            txt: Rrset::Delete,
         });
     }
     if after.expired {
@@ -595,13 +815,19 @@ fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> Option<dns::
             None => Rrset::Keep,
         }
     }
+    let txt = match rrset(before.published_txt(), after.txt.as_deref(), new_ttl) {
+        Rrset::Keep => Rrset::Keep,
+        Rrset::Replace(value) => Rrset::Replace(value.to_owned()),
+        Rrset::Delete => Rrset::Delete,
+    };
     let change = dns::HostChange {
         fqdn,
         ttl: after.dns_ttl,
         a: rrset(old_v4, after.ipv4, new_ttl),
         aaaa: rrset(old_v6, after.ipv6, new_ttl),
+        txt,
     };
-    (change.a != Rrset::Keep || change.aaaa != Rrset::Keep).then_some(change)
+    (change.a != Rrset::Keep || change.aaaa != Rrset::Keep || change.txt != Rrset::Keep).then_some(change)
 }
 
 /// One host of a run: its row, its changes' positions, and where its replay ended.
@@ -614,6 +840,10 @@ struct Planned {
     first_sent: Option<usize>,
     change: Option<dns::HostChange>,
     failed: bool,
+    /// What kept the change from DNS, for the audit trail and metrics (`audit::rcode_label`).
+    error: Option<String>,
+    /// Each change's position with the state before and after it, for the audit trail.
+    steps: Vec<(usize, HostState, HostState)>,
 }
 
 /// Runs changes of hostnames under their host locks: reads the rows, replays each host's
@@ -628,7 +858,7 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
     let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
     fqdns.sort_unstable();
     fqdns.dedup();
-    let result = store.with_hosts_locked(&fqdns, |rows| {
+    let result = store.with_hosts_locked_audited(&fqdns, |rows| {
         let mut answers = vec![HostAnswer::ServerError; batch.len()];
         let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
         for (fqdn, row) in fqdns.iter().zip(rows) {
@@ -644,13 +874,16 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
             let mut state = HostState::of(row);
             let mut first_sent = None;
             let mut owned = Vec::new();
+            let mut steps = Vec::new();
             for i in positions {
                 if batch[i].user_id != row.user_id {
                     no_such_host(&batch[i]);
                     answers[i] = HostAnswer::Nohost;
                     continue;
                 }
-                answers[i] = state.apply(batch[i].change);
+                let before = state.clone();
+                answers[i] = state.apply(&batch[i].change);
+                steps.push((i, before, state.clone()));
                 if first_sent.is_none() && matches!(answers[i], HostAnswer::Good(_)) {
                     first_sent = Some(i);
                 }
@@ -669,7 +902,17 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                     (None, first_sent.is_some())
                 }
             };
-            planned.push(Some(Planned { row: row.clone(), positions: owned, state, first_sent, change, failed }));
+            let error = failed.then(|| "badname".to_owned());
+            planned.push(Some(Planned {
+                row: row.clone(),
+                positions: owned,
+                state,
+                first_sent,
+                change,
+                failed,
+                error,
+                steps,
+            }));
         }
         send_planned(config, &mut planned, &batch, now);
         let writes = planned
@@ -684,9 +927,13 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 }
                 Some(p) if p.state.offline => HostWrite::Offline { now },
                 Some(p) if p.first_sent.is_none() => HostWrite::Touch { now },
-                Some(p) => {
-                    HostWrite::Addresses { ipv4: p.state.ipv4, ipv6: p.state.ipv6, dns_ttl: p.state.dns_ttl, now }
-                }
+                Some(p) => HostWrite::Addresses {
+                    ipv4: p.state.ipv4,
+                    ipv6: p.state.ipv6,
+                    txt: p.state.txt.clone(),
+                    dns_ttl: p.state.dns_ttl,
+                    now,
+                },
             })
             .collect();
         for p in planned.iter().flatten() {
@@ -694,7 +941,9 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 log_answer(&batch[*i], &answers[*i], &p.state);
             }
         }
-        Ok::<_, StoreError>((writes, answers))
+        let rows = planned.iter().flatten().flat_map(|p| audit_rows(p, &batch, &answers, now)).collect();
+        let audit = AuditWrite { rows, keep: config.audit.keep_days > 0 };
+        Ok::<_, StoreError>((writes, audit, answers))
     });
     match result {
         Ok(answers) => answers,
@@ -707,17 +956,44 @@ pub(crate) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
     }
 }
 
+/// The audit rows of one host's changes: `good`, `nochg` and `dnserr` answers, each from the
+/// state before it to the state after it (what DNS holds: nothing for an offline host).
+fn audit_rows(p: &Planned, batch: &[Pending], answers: &[HostAnswer], now: i64) -> Vec<AuditRow> {
+    fn records(s: &HostState) -> Records<'_> {
+        let (ipv4, ipv6) = s.published();
+        Records { ipv4, ipv6, txt: s.published_txt() }
+    }
+    p.steps
+        .iter()
+        .filter_map(|(i, before, after)| {
+            let (answer, rcode) = match answers[*i] {
+                HostAnswer::Good(_) => ("good", None),
+                HostAnswer::Nochg(_) => ("nochg", None),
+                HostAnswer::Dnserr => ("dnserr", Some(p.error.as_deref().unwrap_or("unknown"))),
+                HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError => return None,
+            };
+            let pending = &batch[*i];
+            Some(audit::change(&pending.origin, &pending.fqdn, answer, &records(before), &records(after), rcode, now))
+        })
+        .collect()
+}
+
 fn no_such_host(p: &Pending) {
     p.log.info(format_args!("{}: no such hostname for user `{}`", p.fqdn, p.user_name));
 }
 
 fn log_answer(p: &Pending, answer: &HostAnswer, state: &HostState) {
     let fqdn = &p.fqdn;
-    match (answer, p.change) {
-        (HostAnswer::Good(_), Change::Offline) => p.log.info(format_args!("{fqdn}: offline (A and AAAA removed)")),
-        (HostAnswer::Good(new), Change::Publish(_)) => {
-            p.log.info(format_args!("{fqdn}: updated ({}, ttl {})", show(new.ipv4, new.ipv6), state.dns_ttl))
+    match (answer, &p.change) {
+        (HostAnswer::Good(_), Change::Offline) => {
+            p.log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
         }
+        (HostAnswer::Good(new), Change::Publish(publish)) => p.log.info(format_args!(
+            "{fqdn}: updated ({}{}, ttl {})",
+            show(new.ipv4, new.ipv6),
+            show_txt(publish.txt.as_ref()),
+            state.dns_ttl
+        )),
         (HostAnswer::Nochg(_), Change::Offline) => p.log.info(format_args!("{fqdn}: already offline")),
         (HostAnswer::Nochg(new), Change::Publish(_)) => {
             p.log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
@@ -729,8 +1005,9 @@ fn log_answer(p: &Pending, answer: &HostAnswer, state: &HostState) {
 /// Sends the planned changes, one message per zone as far as size allows; marks the hosts
 /// whose change failed (logged to their requests).
 fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pending], now: i64) {
-    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display| {
+    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display, label: String| {
         p.failed = true;
+        p.error = Some(label);
         for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
             batch[*i].log.error(format_args!("{}: DNS update failed: {reason}", batch[*i].fqdn));
         }
@@ -751,7 +1028,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         p.row.fqdn,
                         config.path.display()
                     ));
-                    fail(p, &"zone not configured");
+                    fail(p, &"zone not configured", "notconfigured".to_owned());
                 }
             }
             continue;
@@ -780,7 +1057,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                 Ok(()) => {}
                 Err(e) if group.len() == 1 => {
                     if let Some(p) = planned[group[0]].as_mut() {
-                        fail(p, &e);
+                        fail(p, &e, audit::rcode_label(&e));
                     }
                 }
                 Err(e) => {
@@ -793,7 +1070,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         let Some(p) = planned[i].as_mut() else { continue };
                         let Some(change) = p.change.clone() else { continue };
                         if let Err(e) = send_changes(zone, &[change], now, &batch[p.positions[0]].log) {
-                            fail(p, &e);
+                            fail(p, &e, audit::rcode_label(&e));
                         }
                     }
                 }
@@ -827,4 +1104,12 @@ fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
     let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
     let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
+}
+
+fn show_txt(change: Option<&TxtChange>) -> &'static str {
+    match change {
+        Some(TxtChange::Set(_)) => " txt=set",
+        Some(TxtChange::Clear) => " txt=removed",
+        None => "",
+    }
 }

@@ -15,8 +15,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let encoded = base64::engine::general_purpose::STANDARD.encode(data);
     env.insert("HTTP_AUTHORIZATION".to_owned(), format!("Basic {encoded}"));
-    if let Some(c) = request::basic_credentials(&env) {
-        // The split is at the first colon and the user name is never empty.
-        assert!(!c.username.is_empty() && !c.username.contains(':'));
+    match request::basic_credentials(&env) {
+        // The split is at the first colon and a user name is never empty.
+        Some(request::Credentials::Password { username, .. }) => {
+            assert!(!username.is_empty() && !username.contains(':'));
+        }
+        // An empty user name with a password is a token alone, and the token is never empty.
+        Some(request::Credentials::Token { token }) => assert!(!token.expose().is_empty()),
+        None => {}
     }
 });

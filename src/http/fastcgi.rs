@@ -492,14 +492,12 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
             },
         };
         let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
-        let handled = update::handle(config, &mut store, resident, &env, &body, (shared.clock)(), &worker_log);
+        let incoming = super::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
+        let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
         if let Ok(mut stores) = shared.stores.lock() {
             stores.push(store);
         }
-        if config.log.log_requests {
-            cgi::log_request(&worker_log, config, &env, &handled, started);
-        }
-        reply::render(&handled.answer, handled.format)
+        reply
     });
     match job.await {
         Ok(reply) => reply,

@@ -1,6 +1,51 @@
 //! The transports: CGI (`cgi`, one process per request, RFC 3875) and FastCGI (`fastcgi`, a
 //! long-running server). Both turn what the web server sends into the same `Env` and bounded
-//! body, call `update::handle`, and write the same `Reply` bytes; they decide nothing.
+//! body, call [`serve`], and write the same `Reply` bytes; they decide nothing. `serve` is the
+//! one place that picks the handler by path: the acme-dns API below `[acme] path`, the
+//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
+//! (`update::handle`) everywhere else.
+
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::log::Log;
+use crate::reply::{self, Reply};
+use crate::request::Env;
+use crate::store::Store;
+use crate::{acme, metrics, update};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
+
+/// One request as a transport hands it over.
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    pub(crate) env: &'a Env,
+    /// Bounded by the transport (`request::MAX_BODY_BYTES` + 1).
+    pub(crate) body: &'a [u8],
+    /// Seconds since the epoch.
+    pub(crate) now: i64,
+    /// When the request arrived, for the logged duration.
+    pub(crate) started: Instant,
+}
+
+/// Answers one request, and logs its request line when `[log] log_requests` is on.
+pub(crate) fn serve(
+    config: &Config,
+    store: &mut Store,
+    resident: update::Resident<'_>,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Reply {
+    if let Some(reply) = acme::handle(config, store, req, log) {
+        return reply;
+    }
+    if let Some(reply) = metrics::handle(config, store, req, log) {
+        return reply;
+    }
+    let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
+    if config.log.log_requests {
+        cgi::log_request(log, config, req.env, &handled, req.started);
+    }
+    reply::render(&handled.answer, handled.format)
+}

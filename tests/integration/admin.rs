@@ -147,7 +147,7 @@ fn hostname_list_modify_delete() {
     let host = |name: &str, user: &str, expiry_ttl: i64, ipv4: Value, ipv6: Value| {
         json!({
             "hostname": name, "user": user, "zone": ZONE, "dns_ttl": 60, "expiry_ttl": expiry_ttl,
-            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null,
+            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
         })
     };
     assert_eq!(
@@ -316,4 +316,26 @@ fn user_add_and_user_email_accept_the_same_addresses() {
         w.admin_stdin(&["user", "add", &name, good, "--password-stdin"], "pw-carol\n").success();
         w.admin(&["user", "email", USER, good]).success();
     }
+}
+
+/// `--json` listings are written by serde_json: what a stored value may hold (an email's
+/// apostrophe, slash, braces and letters beyond ASCII) comes back intact through a JSON parser,
+/// and `null` means "none". (Quotes and control characters: `reply`'s unit tests.)
+#[test]
+fn json_listings_parse_back() {
+    let w = world!(World::knot());
+    let email = "o'brien/{x}+\u{e9}t\u{e9}@example.test";
+    w.admin(&["user", "email", USER, email]).success();
+    let users: serde_json::Value =
+        serde_json::from_str(&w.admin(&["user", "list", "--json"]).success().stdout()).expect("user list JSON");
+    assert_eq!(users[0]["email"], email, "{users}");
+    assert_eq!(users[0]["n_hosts"], 1, "{users}");
+    w.admin(&["hostname", "token", HOME, "--types", "A", "--from", "192.0.2.0/24"]).success();
+    let hosts: serde_json::Value =
+        serde_json::from_str(&w.admin(&["hostname", "list", "--json"]).success().stdout()).expect("host list JSON");
+    assert_eq!(hosts[0]["hostname"], HOME, "{hosts}");
+    assert_eq!(hosts[0]["ipv4"], serde_json::Value::Null, "{hosts}");
+    assert_eq!(hosts[0]["token"]["types"], serde_json::json!(["A"]), "{hosts}");
+    assert_eq!(hosts[0]["token"]["from"], serde_json::json!(["192.0.2.0/24"]), "{hosts}");
+    assert_eq!(hosts[0]["token"]["expires"], serde_json::Value::Null, "{hosts}");
 }

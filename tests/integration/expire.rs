@@ -547,3 +547,25 @@ fn an_undeliverable_owner_does_not_keep_the_others_from_their_mail() {
     assert!(mails[1].contains("X-RcptTo: aaron@example.test"), "{}", mails[1]);
     assert!(mails[1].contains("a.dyn.example.test  (was 192.0.2.5)"), "{}", mails[1]);
 }
+
+/// A refusal is not a dead server: a zone the server does not serve (NOTAUTH, a DNS answer,
+/// not a transport failure) fails alone, and the served zone on the same server, which comes
+/// after it, still expires.
+#[test]
+fn a_refused_zone_does_not_stop_the_zones_after_it_on_the_same_server() {
+    // `a-unserved.example.test` sorts before the world's zone, so it is tried first.
+    let w = world!(world_with(DnsKind::Knot, "[[zones]]\nname = \"a-unserved.example.test\"\n", &[HOME]));
+    let t0 = epoch();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    let stray = "gone.a-unserved.example.test";
+    w.admin(&["hostname", "add", "alice", stray, "a-unserved.example.test", "--expiry-ttl", "60"]).success();
+    w.sql(&format!("UPDATE hostnames SET ipv4 = '192.0.2.5', last_update = {t0} WHERE fqdn = '{stray}'"));
+
+    let r = w.admin(&["cleanup", "--now", &(t0 + 7_200).to_string()]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    assert!(!r.stderr().contains("transport failure"), "{}", r.stderr());
+    assert!(!r.stderr().contains("did not answer in this run"), "{}", r.stderr());
+    // The served zone expired all the same: its record is gone and its row marked.
+    assert!(w.a(HOME).is_empty(), "{}", r.stderr());
+    assert_eq!(n_expired(&w), 1, "{}", r.stderr());
+}

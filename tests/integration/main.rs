@@ -24,15 +24,23 @@ macro_rules! world {
         }
     };
 }
+mod acme;
+mod audit;
 mod clients;
+mod fanout;
 mod fastcgi;
 mod hardening;
 mod hostile;
 mod locking;
 mod logging;
+mod manual;
+mod package;
 mod perf;
 mod ratelimit;
+mod relay;
 mod resilience;
+mod secondaries;
 mod shipped;
 mod tokens;
+mod txt;
 mod web;

@@ -4,9 +4,11 @@
 //! in production (`systemd-analyze verify`, `logrotate`, `nginx -t`, `systemd-socket-activate`,
 //! `/bin/sh` as cron runs it, GNU wget and curl as ddns-scripts runs them) and, where it
 //! starts ddns-cgi, by running exactly its command against a real Knot and checking the DNS
-//! answer. As in the web tests, only paths, ports and the server name are substituted:
-//! `/usr/local/bin` becomes a directory holding the built binary, `/etc/ddns-cgi/config.toml`
-//! the test world's config, `/run/...` and `/var/log/...` paths a temp directory.
+//! answer. As in the web tests, only paths, ports and the server name are substituted: the
+//! program the units name without a path (`ExecStart=ddns-cgi ...`, which systemd looks up in
+//! /usr/local/bin, /usr/bin ...) and the cron file's `PATH` entry `/usr/local/bin` become a
+//! directory holding the built binary, `/etc/ddns-cgi/config.toml` the test world's config,
+//! `/run/...` and `/var/log/...` paths a temp directory.
 //! Each checker is also shown a broken copy once, so a check that cannot fail would fail here.
 
 use std::os::unix::fs::PermissionsExt as _;
@@ -38,7 +40,8 @@ fn as_user(user: &str, program: &Path) -> Command {
     }
 }
 
-/// A directory standing in for `/usr/local/bin`: the built binary, reachable by the web user.
+/// A directory standing in for systemd's and cron's search path (`/usr/local/bin`,
+/// `/usr/bin`): the built binary, reachable by the web user.
 fn bin_dir(w: &World) -> PathBuf {
     let dir = w.dir.path().join("usr-local-bin");
     std::fs::create_dir_all(&dir).expect("create bin dir");
@@ -47,6 +50,18 @@ fn bin_dir(w: &World) -> PathBuf {
         std::fs::copy(bin(), &program).expect("copy ddns-cgi");
     }
     dir
+}
+
+/// A unit's `ExecStart=` with its program found in `dir`, as systemd finds a bare name in its
+/// search path; the shipped units name `ddns-cgi` without a path, so that the same unit runs
+/// the package's /usr/bin/ddns-cgi and a /usr/local/bin/ddns-cgi built from source.
+#[track_caller]
+fn exec_start(unit: &str, dir: &Path) -> (PathBuf, Vec<String>) {
+    let exec = unit_value(unit, "ExecStart");
+    let mut argv = exec.split_whitespace();
+    let program = argv.next().expect("a program");
+    assert_eq!(program, "ddns-cgi", "{exec}");
+    (dir.join(program), argv.map(str::to_owned).collect())
 }
 
 /// The values of `key=` lines in a unit file (`Environment=`, `ExecStart=` ...), in order.
@@ -113,12 +128,12 @@ fn systemd_units_pass_systemd_analyze_verify() {
         return;
     }
     // The one substitution: `verify` checks that ExecStart= names an executable, and the
-    // binary is not installed in /usr/local/bin here.
+    // binary is not installed in systemd's search path here.
     let units: Vec<(&str, String)> = UNITS
         .iter()
         .map(|rel| {
             let name = Path::new(rel).file_name().and_then(|n| n.to_str()).expect("file name");
-            (name, shipped(rel).replace("/usr/local/bin/ddns-cgi", bin()))
+            (name, shipped(rel).replace("ExecStart=ddns-cgi ", &format!("ExecStart={} ", bin())))
         })
         .collect();
     let (ok, out) = verify_units(&units);
@@ -139,9 +154,8 @@ fn expire_service_runs_the_expiry() {
     assert_eq!(user, WEB_USER);
     let dir = bin_dir(&w);
     let config = w.config.display().to_string();
-    let exec = unit_value(&unit, "ExecStart").replace("/usr/local/bin", &dir.display().to_string());
-    let mut argv = exec.split_whitespace();
-    let program = PathBuf::from(argv.next().expect("a program"));
+    let (program, argv) = exec_start(&unit, &dir);
+    let exec = format!("{} {}", program.display(), argv.join(" "));
     let mut cmd = as_user(user, &program);
     cmd.env_clear().args(argv);
     for assignment in unit_values(&unit, "Environment") {
@@ -188,8 +202,8 @@ fn socket_and_service_units_serve_fastcgi() {
     for assignment in unit_values(&service, "Environment") {
         cmd.arg("-E").arg(assignment.replace("/etc/ddns-cgi/config.toml", &w.config.display().to_string()));
     }
-    let exec = unit_value(&service, "ExecStart").replace("/usr/local/bin", &dir.display().to_string());
-    cmd.args(exec.split_whitespace());
+    let (program, argv) = exec_start(&service, &dir);
+    cmd.arg(program).args(argv);
     give_to_web_user(w.dir.path());
     let log = w.dir.path().join("activate.log");
     let log_file = std::fs::File::create(&log).expect("log");
@@ -305,7 +319,10 @@ fn cron_file_is_valid_and_its_command_expires() {
     }
     let [(_, user, command)] = jobs[..] else { panic!("expected one job, got {jobs:?}") };
     assert_eq!(user, WEB_USER);
-    assert!(command.starts_with("ddns-cgi expire"), "{command}");
+    // Guarded: nothing runs once the binary is gone (a removed, not purged, package keeps
+    // its conffiles), and the job steps aside while the systemd timer runs the same.
+    assert!(command.starts_with("command -v ddns-cgi >/dev/null && "), "{command}");
+    assert!(command.ends_with(" && ddns-cgi expire >/dev/null"), "{command}");
     let names: Vec<&str> = env.iter().map(|(k, _)| *k).collect();
     assert_eq!(names, ["SHELL", "PATH", "DDNS_CGI_CONFIG"]);
 
@@ -324,6 +341,15 @@ fn cron_file_is_valid_and_its_command_expires() {
         cmd.env(k, v.replace("/etc/ddns-cgi/config.toml", &w.config.display().to_string()));
     }
     give_to_web_user(w.dir.path());
+    // Without the binary on its PATH, the job does nothing and says nothing.
+    // (PATH is set inside the script: the same variable on the command would also hide
+    // setpriv from the lookup of the program to start.)
+    let mut gone = as_user(user, Path::new(shell));
+    gone.env_clear().env("HOME", "/").env("LOGNAME", user).arg("-c");
+    gone.arg(format!("PATH={}; {command}", w.dir.path().display()));
+    let (_, out) = output(&mut gone);
+    assert_eq!(out, "", "the job complained with the binary gone (cron would mail it)");
+    assert_eq!(w.a(HOME), ["192.0.2.70"]);
     let (ok, out) = output(&mut cmd);
     assert!(ok, "{command} failed:\n{out}");
     assert_eq!(out, "", "a successful run printed something (cron would mail it)");

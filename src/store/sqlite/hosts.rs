@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
-use crate::store::{Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     #[cfg(test)]
@@ -28,13 +28,7 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the host under its host lock (`store::lock`), lets `decide` act on it (for
-    /// example, send the DNS update), and writes back what it returns in one short
-    /// transaction, still under the host lock. The host lock orders every change of this
-    /// host's records (updates, admin commands, the expiry run) from all processes and
-    /// threads, so the row always matches the last change the DNS server accepted; updates
-    /// of other hosts do not wait, and SQLite's write lock is never held across the DNS
-    /// exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    /// [`Store::with_hosts_locked`] for one host (unit tests).
     #[cfg(test)]
     pub(crate) fn with_host_locked<T, E>(
         &mut self,
@@ -50,10 +44,8 @@ impl Store {
         })
     }
 
-    /// [`Store::with_host_locked`] for several hosts at once (FastCGI's group commit): takes
-    /// all their host locks (in stripe order), reads the rows (`None` for a missing one), and
-    /// writes back what `decide` returns for each, in the order of `fqdns`, in one
-    /// transaction.
+    /// [`Store::with_hosts_locked_audited`] without audit rows.
+    #[cfg(test)]
     pub(crate) fn with_hosts_locked<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -62,24 +54,48 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.with_hosts_locked_audited(fqdns, |hosts| {
+            let (writes, value) = decide(hosts)?;
+            Ok((writes, AuditWrite::default(), value))
+        })
+    }
+
+    /// Reads the hosts under their host locks (`store::lock`, taken in stripe order), lets
+    /// `decide` act on them (for example, send the DNS update), and writes back what it returns
+    /// for each, in the order of `fqdns` (`None` rows for missing hosts), with the audit rows it
+    /// returns (`audit.rs`), in one short transaction, still under the host locks: the trail
+    /// never shows a change the rows do not hold, nor misses one they do. The host lock orders
+    /// every change of a host's records (updates, admin commands, the expiry run) from all
+    /// processes and threads, so the row always matches the last change the DNS server
+    /// accepted; updates of other hosts do not wait, and SQLite's write lock is never held
+    /// across the DNS exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    pub(crate) fn with_hosts_locked_audited<T, E>(
+        &mut self,
+        fqdns: &[&str],
+        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let _held = self.locks.lock(fqdns.iter().copied())?;
         self.probe_writable()?;
         let hosts: Vec<Option<Host>> =
             fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
-        let (writes, value) = decide(&hosts)?;
+        let (writes, audit, value) = decide(&hosts)?;
         let writes: Vec<(i64, HostWrite)> = hosts
             .iter()
             .zip(writes)
             .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
             .filter(|(_, w)| *w != HostWrite::None)
             .collect();
-        if writes.is_empty() {
+        if writes.is_empty() && audit.rows.is_empty() {
             return Ok(value);
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         for (id, write) in writes {
             write_host(&tx, id, write).map_err(StoreError::from)?;
         }
+        super::audit::record(&tx, &audit).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
     }
@@ -183,16 +199,16 @@ pub(super) fn write_host(conn: &Connection, id: i64, write: HostWrite) -> rusqli
         HostWrite::Touch { now } => {
             conn.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, id])?;
         }
-        HostWrite::Addresses { ipv4, ipv6, dns_ttl, now } => {
+        HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
             conn.execute(
-                "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, dns_ttl = ?3, last_update = ?4, expired = 0, offline = 0
-                 WHERE id = ?5",
-                params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), dns_ttl, now, id],
+                "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
+                 offline = 0 WHERE id = ?6",
+                params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), txt, dns_ttl, now, id],
             )?;
         }
         HostWrite::Offline { now } => {
             conn.execute(
-                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
+                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
                 params![now, id],
             )?;
         }

@@ -14,15 +14,20 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
+mod acme;
+mod audit;
+mod derived;
 mod expiry;
 mod hosts;
 mod ratelimit;
+mod relays;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod tokens;
 mod users;
 
+pub(crate) use audit::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, UPDATES};
 use schema::MIGRATIONS;
 pub(crate) use schema::SCHEMA_VERSION;
 
@@ -142,14 +147,13 @@ impl Store {
 /// When a host of `hostnames h` is due for expiry at `:due_at`: it expires at all, is not
 /// expired yet, was updated at least `expiry_ttl` seconds before, and has records to remove.
 const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL)";
+    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)";
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
-const HOST_COLUMNS: &str =
-    "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline";
+const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt";
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 11;
+const N_HOST_COLUMNS: usize = 12;
 
 fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let ipv4: Option<String> = r.get(6)?;
@@ -167,6 +171,7 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         last_update: r.get(8)?,
         expired: r.get(9)?,
         offline: r.get(10)?,
+        txt: r.get(11)?,
     })
 }
 

@@ -52,4 +52,86 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL
     );
     CREATE UNIQUE INDEX tokens_digest ON tokens(digest);",
+    // TXT records (`txt=` on an update): the value the DNS server holds for the host, so an
+    // unchanged value answers `nochg` and the expiry run removes it with the addresses.
+    // acme-dns accounts (`acme add`, `POST /acme/register`): `username` and `subdomain` are
+    // UUIDs, `key_digest` the SHA-256 digest of the 40-character key (all that is stored of
+    // it), `allowfrom` a comma-separated list of networks (empty: any), `txt_new` and `txt_old`
+    // the two newest challenge values published at `<subdomain>.<[acme] zone>`.
+    "ALTER TABLE hostnames ADD COLUMN txt TEXT;
+    CREATE TABLE acme_accounts (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        username   TEXT NOT NULL UNIQUE,
+        key_digest BLOB NOT NULL,
+        subdomain  TEXT NOT NULL UNIQUE,
+        allowfrom  TEXT NOT NULL DEFAULT '',
+        txt_new    TEXT,
+        txt_old    TEXT,
+        updated_at INTEGER,
+        created_at INTEGER NOT NULL
+    );",
+    // Relays to upstream dyndns2 providers (`relay`): each accepted update of the hostname is
+    // forwarded to `url` with Basic credentials the process must send, so the password is
+    // stored as given (see SECURITY.md; the file is 0600). `replaces_local` skips the local
+    // RFC 2136 update. `paused_at`/`paused_reason` are set by an upstream's `badauth` or
+    // `abuse` and cleared only by an admin; `last_ipv4`/`last_ipv6` are the addresses the
+    // upstream last accepted. Deleting the hostname deletes its relays.
+    "CREATE TABLE relays (
+        id             INTEGER PRIMARY KEY,
+        hostname_id    INTEGER NOT NULL REFERENCES hostnames(id) ON DELETE CASCADE,
+        url            TEXT NOT NULL,
+        username       TEXT NOT NULL,
+        password       TEXT NOT NULL,
+        replaces_local INTEGER NOT NULL DEFAULT 0,
+        paused_at      INTEGER,
+        paused_reason  TEXT,
+        last_ipv4      TEXT,
+        last_ipv6      TEXT,
+        last_result    TEXT,
+        last_at        INTEGER,
+        created_at     INTEGER NOT NULL,
+        UNIQUE (hostname_id, url)
+    );",
+    // IPv6 prefix fan-out (`hostname derive`): a child follows the hostname `derived_from`;
+    // its AAAA is the parent's reported prefix with `ipv6_iid` (an IPv6 address holding the
+    // bits after the prefix), its A follows `ipv4_rule` (`fanout::Ipv4Rule`, NULL: left
+    // alone), with `derived_ttl` as TTL (NULL: its own `dns_ttl`). Deleting the parent
+    // ends the relation (ON DELETE SET NULL); the child keeps its records.
+    "ALTER TABLE hostnames ADD COLUMN derived_from INTEGER REFERENCES hostnames(id) ON DELETE SET NULL;
+    ALTER TABLE hostnames ADD COLUMN ipv6_iid TEXT;
+    ALTER TABLE hostnames ADD COLUMN ipv4_rule TEXT;
+    ALTER TABLE hostnames ADD COLUMN derived_ttl INTEGER;
+    CREATE INDEX hostnames_derived_from ON hostnames(derived_from);",
+    // The audit trail (`audit.rs`): one row per accepted change or refused attempt, never a
+    // secret; the expiry run deletes rows older than `[audit] keep_days`. `counters` holds
+    // the metrics' monotonic counts (`metrics.rs`), bumped with each audit write whether or
+    // not rows are kept, and single values such as the last successful expiry run's time.
+    "CREATE TABLE audit (
+        id        INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        answer    TEXT NOT NULL,
+        txn       TEXT NOT NULL,
+        client    TEXT,
+        hostname  TEXT,
+        user      TEXT,
+        auth      TEXT,
+        old_ipv4  TEXT,
+        old_ipv6  TEXT,
+        new_ipv4  TEXT,
+        new_ipv6  TEXT,
+        old_txt   TEXT,
+        new_txt   TEXT,
+        rcode     TEXT,
+        reason    TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_hostname ON audit(hostname, at);
+    CREATE TABLE counters (
+        name  TEXT NOT NULL,
+        label TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (name, label)
+    ) WITHOUT ROWID;",
 ];

@@ -179,7 +179,7 @@ fn locked_write_rolls_back_on_error() {
     store
         .with_host_locked::<_, StoreError>("h.dyn.example.com", |h| {
             assert!(h.is_some());
-            Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 120, now: 5 }, ()))
+            Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, txt: None, dns_ttl: 120, now: 5 }, ()))
         })
         .expect("write");
     let h = store.host("h.dyn.example.com").expect("q").expect("h");
@@ -193,7 +193,7 @@ fn locked_write_rolls_back_on_error() {
     assert_eq!((h.ipv4, h.ipv6, h.last_update, h.offline), (None, None, Some(6), true));
     store
         .with_host_locked::<_, StoreError>("h.dyn.example.com", |_| {
-            Ok((HostWrite::Addresses { ipv4: None, ipv6: None, dns_ttl: 120, now: 7 }, ()))
+            Ok((HostWrite::Addresses { ipv4: None, ipv6: None, txt: None, dns_ttl: 120, now: 7 }, ()))
         })
         .expect("write");
     assert!(!store.host("h.dyn.example.com").expect("q").expect("h").offline);
@@ -246,7 +246,7 @@ fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
         let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
         store
             .with_host_locked::<_, StoreError>(fqdn, |_| {
-                Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, dns_ttl: 60, now: 100 }, ()))
+                Ok((HostWrite::Addresses { ipv4: Some(ip), ipv6: None, txt: None, dns_ttl: 60, now: 100 }, ()))
             })
             .expect("write");
     }

@@ -172,9 +172,9 @@ impl WebServer {
         let dir = self.dir.clone();
         assert_eq!(program, dir.join("ddns-cgi"));
         let template = |text: String| {
-            // The binary sits in the web dir, so `/usr/local/bin` (its directory in the shipped
+            // The binary sits in the web dir, so `/usr/lib/cgi-bin` (its directory in the shipped
             // files) becomes the web dir.
-            text.replace("/usr/local/bin", &dir.display().to_string())
+            text.replace("/usr/lib/cgi-bin", &dir.display().to_string())
                 .replace("/etc/ddns-cgi/config.toml", &world.config.display().to_string())
                 .replace("/run/fcgiwrap.socket", &dir.join("fcgiwrap.sock").display().to_string())
                 .replace("/run/ddns-cgi/fastcgi.sock", &dir.join("fastcgi.sock").display().to_string())
@@ -235,6 +235,61 @@ impl WebServer {
         }
         give_to_web_user(&dir);
         Ok(())
+    }
+
+    /// Starts `front` in `dir` in front of what the Debian package installed: the program
+    /// (`/usr/lib/cgi-bin/ddns-cgi`), its config and database, and the web-server snippet as
+    /// installed. Apache includes `/etc/apache2/conf-available/ddns-cgi.conf` itself; nginx
+    /// gets `/etc/nginx/snippets/ddns-cgi-fcgiwrap.conf` with only the fcgiwrap socket moved
+    /// into `dir`, since a system fcgiwrap may hold the shipped path. `ApacheCgid` and
+    /// `NginxFcgiwrap` only.
+    pub fn start_installed(front: Front, dir: &Path) -> WebServer {
+        std::fs::create_dir_all(dir.join("tmp")).expect("create web dir");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let mut server = WebServer { front, port: free_port(), dir: dir.to_owned(), procs: Vec::new() };
+            match server.spawn_installed() {
+                Ok(()) => return server,
+                Err(e) => {
+                    last = e;
+                    server.stop();
+                }
+            }
+        }
+        panic!("{front:?} did not start:\n{last}");
+    }
+
+    fn spawn_installed(&mut self) -> Result<(), String> {
+        let dir = self.dir.clone();
+        match self.front {
+            Front::ApacheCgid => {
+                std::fs::write(dir.join("ddns-cgi.conf"), "Include /etc/apache2/conf-available/ddns-cgi.conf\n")
+                    .expect("write apache conf");
+                let modules = format!(
+                    "LoadModule mpm_event_module mpm_event\nLoadModule cgid_module cgid\nScriptSock {}/cgid.sock",
+                    dir.display()
+                );
+                self.spawn_apache(&modules, "ddns-cgi.conf")
+            }
+            Front::NginxFcgiwrap => {
+                let socket = dir.join("fcgiwrap.sock");
+                let _ = std::fs::remove_file(&socket);
+                give_to_web_user(&dir);
+                let mut cmd = unprivileged(&super::dnsserver::find_program("fcgiwrap").expect("fcgiwrap"));
+                cmd.arg("-c").arg("2").arg("-s").arg(format!("unix:{}", socket.display()));
+                self.procs.push(Proc::spawn("fcgiwrap", cmd, dir.join("fcgiwrap.log")));
+                self.wait_for_file(&socket)?;
+                let snippet = std::fs::read_to_string("/etc/nginx/snippets/ddns-cgi-fcgiwrap.conf")
+                    .map_err(|e| format!("read the installed nginx snippet: {e}"))?;
+                std::fs::write(
+                    dir.join("locations.conf"),
+                    snippet.replace("/run/fcgiwrap.socket", &socket.display().to_string()),
+                )
+                .expect("write locations");
+                self.spawn_nginx("")
+            }
+            other => panic!("{other:?} is not started from the package"),
+        }
     }
 
     fn spawn_nginx(&mut self, http_extra: &str) -> Result<(), String> {

@@ -1,0 +1,578 @@
+#!/usr/bin/env bash
+# The benchmark of issue 13, side by side in one run (a script, not a timed test):
+#   - dyndns2 flows through real nginx on loopback, driven by wrk (benches/update.lua), each
+#     connection with its own hostname in the "many" flows: CGI (nginx + fcgiwrap, the shipped
+#     nginx/ddns-cgi-fcgiwrap.conf) and FastCGI (`ddns-cgi fastcgi --socket`, the shipped
+#     nginx/ddns-cgi-fastcgi.conf and upstream conf); answers good/nochg/badauth; password
+#     and per-host token auth (token rows are skipped loudly when the build has no tokens);
+#   - the limits, measured in the same run: the DNS server's own rate of TSIG-signed updates
+#     (benches/programs/dns_load.rs; 1, 8, 32 and 64 hosts per message), nginx answering a static
+#     `nochg`, and a minimal compiled CGI program through the same fcgiwrap
+#     (benches/programs/cgi_hello.rs); every flow row states its ratio to its limit;
+#   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
+#     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
+#   - correctness under load: after each `good` flow every host's records (kdig) equal its
+#     row (`hostname list --json`), a kdig poller running during the flow never sees a host
+#     with no address or two, and no answer is `911` or otherwise unexpected.
+# Speed never fails the run; a correctness violation makes it exit 1.
+#
+# Usage: scripts/bench.sh [--short]
+#   --short (or BENCH_SHORT=1): a few seconds per flow, to prove the script works (CI)
+#   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
+#   BENCH_SECONDS (10; 1)   duration of each wrk flow
+#   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
+#   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
+#   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
+# Runs the web stack as www-data when started as root, as the tests do. CI runs --short at the
+# end of scripts/test.sh; figures and the machine are recorded in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+
+short="${BENCH_SHORT:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --short) short=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument \`$arg\` (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ "$short" = 1 ]; then
+  conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-1}" dns_secs="${BENCH_DNS_SECONDS:-1}"
+  expire_hosts="${BENCH_EXPIRE_HOSTS:-1000}"
+  # The debug build `cargo test` has just made: proving the script works needs no release
+  # build, which would double CI's time.
+  profile="${BENCH_PROFILE:-dev}"
+else
+  conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-10}" dns_secs="${BENCH_DNS_SECONDS:-5}"
+  expire_hosts="${BENCH_EXPIRE_HOSTS:-10000}"
+  profile="${BENCH_PROFILE:-release}"
+fi
+# Deletions timed one message per host (the rest is extrapolated): about 10 ms each.
+expire_single=$((expire_hosts < 1000 ? expire_hosts : 1000))
+[ "$short" = 1 ] && expire_single=$((expire_hosts < 200 ? expire_hosts : 200))
+
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
+for p in knotd kdig nginx fcgiwrap wrk curl python3 setsid /usr/bin/time; do
+  command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh" >&2; exit 2; }
+done
+source scripts/lib.sh
+
+t_start=$EPOCHREALTIME
+if [ "$profile" = release ]; then
+  echo "==> building ddns-cgi and the bench programs (release)"
+  cargo build --release --locked --quiet
+  cargo build --release --locked --quiet --example dns_load --example cgi_hello
+  target="target/release"
+else
+  echo "==> building ddns-cgi and the bench programs (dev profile: figures are not comparable)"
+  cargo build --locked --quiet --bin ddns-cgi --example dns_load --example cgi_hello
+  target="target/debug"
+fi
+
+work="$(mktemp -d)"
+pgroups=()
+cleanup() {
+  local g
+  if [ -n "${poller_pid:-}" ]; then kill "$poller_pid" 2>/dev/null || true; fi
+  for g in "${pgroups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  for g in "${pgroups[@]}"; do
+    for _ in $(seq 50); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$g" 2>/dev/null || true
+  done
+  stop_knot
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+web_user="" web_prefix=()
+if [ "$(id -u)" -eq 0 ]; then
+  web_user="www-data"
+  web_prefix=("$(command -v setpriv)" --reuid="$web_user" --regid="$web_user" --clear-groups --)
+fi
+# Runs a command as the web server's user, so every file SQLite creates belongs to it.
+as_web() { "${web_prefix[@]}" "$@"; }
+# Starts a long-running server in its own process group (fcgiwrap's children do not stop
+# with their parent), remembered for the cleanup.
+spawn() { # LOG COMMAND...
+  local log="$1"; shift
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  pgroups+=("$!")
+  SPAWNED=$!
+}
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+
+violations=0
+violation() { # MESSAGE: loud, and the run will exit 1
+  violations=$((violations + 1))
+  echo "!!! CORRECTNESS VIOLATION: $*" | tee -a "$work/violations"
+}
+
+# ---------------------------------------------------------------------------------------
+# DNS server, ddns-cgi's config, users, hostnames, tokens
+zone="bench.example.test"
+secret="$(head -c 32 /dev/urandom | base64)"
+start_knot "$work/knot" "$zone" "$secret"
+dns="127.0.0.1:$KNOT_PORT"
+umask 077
+printf 'hmac-sha256:ddns-key:%s\n' "$secret" >"$work/tsig.key"
+
+mkdir -p "$work/bin" "$work/web/tmp" "$work/flows" "$work/out"
+chmod 755 "$work" "$work/bin"
+cp "$target/ddns-cgi" "$target/examples/cgi_hello" "$target/examples/dns_load" "$work/bin/"
+chmod 755 "$work/bin"/*
+bin="$work/bin/ddns-cgi"
+cfg="$work/web/config.toml"
+write_config "$cfg" "$work/web/ddns.db" "$KNOT_PORT" "$zone" "$secret" \
+  $'[rate_limit]\n# The flows send hundreds of requests per host and per user per second.\nenabled = false'
+[ -n "$web_user" ] && chown -R "$web_user:$web_user" "$work/web"
+ddns() { as_web "$bin" --config "$cfg" "$@"; }
+
+echo "==> Knot $(knotd --version | awk '{print $NF}') on $dns; $conns users, hostnames and connections"
+ddns init-db >/dev/null
+host() { echo "h$1.$zone"; }
+password() { echo "bench-password-$1"; }
+for i in $(seq "$conns"); do
+  password "$i" | ddns user add "u$i" "u$i@example.test" --password-stdin >/dev/null
+  ddns hostname add "u$i" "$(host "$i")" "$zone" >/dev/null
+done
+
+tokens=0
+if ddns hostname --help 2>/dev/null | grep -qE '^ +token( |$)'; then
+  tokens=1
+  for i in $(seq "$conns"); do
+    ddns hostname token "$(host "$i")" | grep -E '^[A-Za-z0-9_-]{22,}$' | tail -1 >"$work/flows/token-$i" || true
+    [ -s "$work/flows/token-$i" ] || { echo "\`hostname token $(host "$i")\` printed no token" >&2; exit 2; }
+  done
+else
+  echo "!!! n/a: no token support in this build (\`ddns-cgi hostname token\` is missing): token rows are skipped"
+fi
+
+# Flow files for benches/update.lua: FQDN, credential kind, credential, nochg/badauth address.
+basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
+nochg_addr() { echo "203.0.113.$1"; }
+for i in $(seq "$conns"); do
+  printf '%s\tbasic\t%s\t%s\n' "$(host "$i")" "$(basic "u$i" "$(password "$i")")" "$(nochg_addr "$i")" >>"$work/flows/password-many"
+  [ "$tokens" = 1 ] &&
+    printf '%s\ttoken\t%s\t%s\n' "$(host "$i")" "$(cat "$work/flows/token-$i")" "$(nochg_addr "$i")" >>"$work/flows/token-many"
+done
+head -1 "$work/flows/password-many" >"$work/flows/password-one"
+[ "$tokens" = 1 ] && head -1 "$work/flows/token-many" >"$work/flows/token-one"
+printf '%s\tbasic\t%s\t%s\n' "$(host 1)" "$(basic u1 wrong-password)" "$(nochg_addr 1)" >"$work/flows/password-bad"
+# A token nobody was given, shaped like a real one: a real token's first 5 characters (its
+# prefix) and random URL-safe base64 to the same length.
+wrong_token() {
+  local real
+  real=$(cat "$work/flows/token-1" 2>/dev/null || echo "ddns_")
+  printf '%s%s' "${real:0:5}" "$(head -c 64 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d = | head -c $((${#real} - 5)))"
+}
+printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(wrong_token)" "$(nochg_addr 1)" >"$work/flows/token-bad"
+
+# ---------------------------------------------------------------------------------------
+# Web stack: fcgiwrap, `ddns-cgi fastcgi`, and one nginx with two servers: CGI (the shipped
+# fcgiwrap locations plus /hello) and FastCGI (the shipped FastCGI locations plus /static).
+web="$work/web"
+template() { # shipped nginx file with this run's paths
+  sed -e "s|/usr/lib/cgi-bin|$work/bin|g" -e "s|/etc/ddns-cgi/config.toml|$cfg|g" \
+    -e "s|/run/fcgiwrap.socket|$web/fcgiwrap.sock|g" -e "s|/run/ddns-cgi/fastcgi.sock|$web/fastcgi.sock|g" "$1"
+}
+template nginx/ddns-cgi-fcgiwrap.conf >"$web/cgi-locations.conf"
+template nginx/ddns-cgi-fastcgi.conf >"$web/fastcgi-locations.conf"
+template nginx/ddns-cgi-upstream.conf >"$web/upstream.conf"
+cp /etc/nginx/fastcgi_params "$web/fastcgi_params"
+[ -n "$web_user" ] && chown -R "$web_user:$web_user" "$web"
+
+# One fcgiwrap child per connection, so CGI requests are not queued behind each other.
+spawn "$web/fcgiwrap.log" "${web_prefix[@]}" fcgiwrap -c "$conns" -s "unix:$web/fcgiwrap.sock"
+await_ready "$SPAWNED" test -S "$web/fcgiwrap.sock" || { cat "$web/fcgiwrap.log"; exit 2; }
+# The FastCGI server with its shipped defaults (workers, connections).
+workers=$(ddns fastcgi --help | sed -n 's/.*--workers.*\[default: \([0-9]*\)\].*/\1/p')
+spawn "$web/fastcgi.log" "${web_prefix[@]}" "$bin" --config "$cfg" fastcgi --socket "$web/fastcgi.sock"
+fastcgi_pid=$SPAWNED
+await_ready "$SPAWNED" test -S "$web/fastcgi.sock" || { cat "$web/fastcgi.log"; exit 2; }
+
+static_answers() { [ "$(curl -s "http://127.0.0.1:$fcgi_port/static")" = nochg ]; }
+for try in 1 2 3 4 5; do
+  cgi_port=$(free_port) fcgi_port=$(free_port)
+  [ "$cgi_port" != "$fcgi_port" ] || continue
+  cat >"$web/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $web/nginx.pid;
+error_log $web/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log $web/access.log;
+  client_body_temp_path $web/tmp/body;
+  fastcgi_temp_path $web/tmp/fastcgi;
+  proxy_temp_path $web/tmp/proxy;
+  uwsgi_temp_path $web/tmp/uwsgi;
+  scgi_temp_path $web/tmp/scgi;
+  include $web/upstream.conf;
+  server {
+    listen 127.0.0.1:$cgi_port;
+    include $web/cgi-locations.conf;
+    location = /hello {
+      include fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME $work/bin/cgi_hello;
+      fastcgi_pass unix:$web/fcgiwrap.sock;
+    }
+  }
+  server {
+    listen 127.0.0.1:$fcgi_port;
+    include $web/fastcgi-locations.conf;
+    location = /static {
+      default_type text/plain;
+      return 200 "nochg\n";
+    }
+  }
+}
+CONF
+  [ -n "$web_user" ] && chown "$web_user:$web_user" "$web/nginx.conf"
+  spawn "$web/nginx.log" "${web_prefix[@]}" nginx -e "$web/error.log" -p "$web" -c "$web/nginx.conf"
+  if await_ready "$SPAWNED" static_answers; then break; fi
+  [ "$try" = 5 ] && { echo "nginx did not start:" >&2; cat "$web/error.log" "$web/nginx.log" >&2; exit 2; }
+done
+echo "==> nginx $(nginx -v 2>&1 | sed 's|.*/||'): CGI on :$cgi_port, FastCGI on :$fcgi_port"
+
+# One request with curl; the credential goes through curl's config on stdin, not argv.
+request() { # PORT CREDENTIAL_KIND CREDENTIAL QUERY -> "STATUS BODY"
+  local url="http://127.0.0.1:$1/nic/update?$4"
+  case "$2" in
+    basic) printf 'header = "Authorization: %s"\n' "$3" ;;
+    token) printf 'url = "%s&token=%s"\n' "$url" "$3"; url="" ;;
+  esac | curl -sS -K - -w ' %{http_code}' ${url:+"$url"}
+}
+# Sets FQDN's address to ADDRESS through FastCGI with the owner's password.
+set_address() { # INDEX ADDRESS
+  local out
+  out=$(request "$fcgi_port" basic "$(basic "u$1" "$(password "$1")")" "hostname=$(host "$1")&myip=$2" 2>&1) || true
+  case "$out" in
+    "good $2"*" 200" | "nochg"*" 200") ;;
+    *) violation "setting $(host "$1") to $2 answered \`$out\`" ;;
+  esac
+}
+for i in $(seq "$conns"); do set_address "$i" "$(nochg_addr "$i")"; done
+
+# ---------------------------------------------------------------------------------------
+# Correctness helpers: DNS against rows, and a poller during `good` flows
+all_hosts=()
+for i in $(seq "$conns"); do all_hosts+=("$(host "$i")"); done
+# `FQDN ADDRESS` for every A record of the given hosts, sorted.
+dns_view() {
+  local args=() h
+  for h in "$@"; do args+=("$h" A); done
+  kdig +timeout=2 +retry=1 @127.0.0.1 -p "$KNOT_PORT" +noall +answer "${args[@]}" |
+    awk '$4 == "A" { sub(/\.$/, "", $1); print $1, $5 }' | sort
+}
+rows_view() {
+  ddns hostname list --json | python3 -c '
+import json, sys
+for h in json.load(sys.stdin):
+    print(h["hostname"].rstrip("."), h["ipv4"] or "-")' | sort
+}
+# Waits until the requests a flow left behind are done: wrk stops with requests in flight,
+# and fcgiwrap and the FastCGI server finish them after the client has gone. Done means no
+# CGI process of ours (fcgiwrap runs it with its path as the whole command line) and a
+# FastCGI server that used no CPU for 300 ms.
+settle() {
+  local ticks before
+  ticks() { awk '{ print $14 + $15 }' "/proc/$fastcgi_pid/stat" 2>/dev/null || echo 0; }
+  for _ in $(seq 100); do
+    before=$(ticks)
+    sleep 0.3
+    if ! pgrep -x -f "$bin" >/dev/null && [ "$(ticks)" = "$before" ]; then return 0; fi
+  done
+  echo "!!! requests still running 30 s after the flow"
+}
+check_rows() { # LABEL: every host's records equal its row (waiting for in-flight requests)
+  local rows dnsv
+  for _ in $(seq 25); do
+    rows=$(rows_view) dnsv=$(dns_view "${all_hosts[@]}")
+    [ "$rows" = "$dnsv" ] && return 0
+    sleep 0.2
+  done
+  violation "$1: DNS and rows differ after the flow"
+  diff <(echo "$rows") <(echo "$dnsv") | sed 's/^</  row:/; s/^>/  dns:/' | grep -E 'row:|dns:' | head -20 || true
+}
+poller_start() { # HOSTS...: kdig in a loop, counting answers without exactly one address
+  rm -f "$work/poll.stop" "$work/poll.result"
+  (
+    polls=0 bad=0 failed=0
+    while [ -d "$work" ] && [ ! -e "$work/poll.stop" ]; do
+      if view=$(dns_view "$@"); then
+        polls=$((polls + 1))
+        for h in "$@"; do
+          n=$(grep -c "^$h " <<<"$view" || true)
+          if [ "$n" != 1 ]; then
+            bad=$((bad + 1))
+            [ "$bad" -le 5 ] && echo "  poll $polls: $h has $n addresses" >>"$work/poll.detail"
+          fi
+        done
+      else
+        failed=$((failed + 1))
+      fi
+      sleep 0.02
+    done
+    echo "$polls $bad $failed" >"$work/poll.result"
+  ) &
+  poller_pid=$!
+}
+poller_stop() { # LABEL
+  local polls bad failed
+  touch "$work/poll.stop"
+  wait "$poller_pid" || true
+  poller_pid=""
+  read -r polls bad failed <"$work/poll.result" || { violation "$1: the poller died"; return; }
+  echo "    poller: $polls polls, $bad without exactly one address, $failed failed queries"
+  if [ "$bad" -gt 0 ]; then
+    violation "$1: the poller saw a host without its address or with two ($bad times)"
+    cat "$work/poll.detail"
+  fi
+  rm -f "$work/poll.detail"
+}
+
+# ---------------------------------------------------------------------------------------
+# wrk runs: sets R_RPS R_P50 R_P99 R_REQS R_UNEXPECTED R_911 R_NON2XX R_ERRORS
+run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
+  local label="$1" port="$2" out="$work/out/$1.txt"
+  BENCH_MODE="$3" BENCH_PATH="$4" BENCH_FLOW="${5:-}" \
+    wrk -t "$conns" -c "$conns" -d "${secs}s" --timeout 30s -s benches/update.lua "http://127.0.0.1:$port$4" >"$out" 2>&1 || {
+    violation "$label: wrk failed"
+    cat "$out"
+  }
+  local line
+  line=$(grep '^RESULT ' "$out" || echo "RESULT")
+  R_RPS=0 R_P50=0 R_P99=0 R_REQS=0 R_UNEXPECTED=0 R_911=0 R_NON2XX=0 R_ERRORS=0
+  eval "$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=\([^ ]*\)/local_\1=\2;/g' <<<"$line")"
+  R_RPS=${local_rps:-0} R_P50=${local_p50_ms:-0} R_P99=${local_p99_ms:-0} R_REQS=${local_requests:-0}
+  R_UNEXPECTED=${local_unexpected:-0} R_911=${local_n911:-0} R_NON2XX=${local_non2xx:-0} R_ERRORS=${local_socket_errors:-0}
+  if [ "$R_REQS" = 0 ]; then violation "$label: no request completed"; cat "$out"; fi
+  if [ "$R_UNEXPECTED" != 0 ] || [ "$R_911" != 0 ] || [ "$R_ERRORS" != 0 ]; then
+    violation "$label: $R_UNEXPECTED unexpected answers ($R_911 were 911), $R_ERRORS socket errors of $R_REQS requests"
+    grep '^SAMPLE ' "$out" | sed 's/^SAMPLE /  e.g. /' || true
+  fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else if (a / b < 1) printf "%.3f", a / b; else printf "%.2f", a / b }'; }
+
+limits_md=()
+# ---------------------------------------------------------------------------------------
+# Limits: the DNS server's rate, nginx static, CGI hello
+echo "==> limits"
+dns_load() { # CLIENTS HOSTS_PER_MESSAGE TRANSPORT
+  local out
+  out=$("$work/bin/dns_load" --server "$dns" --zone "$zone" --key-file "$work/tsig.key" \
+    --clients "$1" --hosts-per-message "$2" --transport "$3" --seconds "$dns_secs")
+  eval "$(sed 's/^dns_load //; s/\([a-z0-9_]*\)=\([^ ]*\)/D_\1=\2;/g' <<<"$out")"
+  if [ "$D_errors" != 0 ]; then echo "!!! DNS load: $D_errors of $D_messages messages failed (see above)"; fi
+  printf '    DNS %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms)\n' \
+    "$1" "$2" "$3" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms"
+  limits_md+=("| Knot: $2 host(s) per signed UPDATE, $1 client(s), $3 | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors |")
+}
+dns_load 1 1 udp
+dns_one_rate=$D_updates_per_s
+dns_load "$conns" 1 udp
+dns_rate=$D_updates_per_s
+for k in 1 8 32 64; do
+  dns_load 1 "$k" tcp
+  dns_load "$conns" "$k" tcp
+done
+
+run_wrk static "$fcgi_port" static /static
+static_rate=$R_RPS
+echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
+limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+run_wrk hello "$cgi_port" static /hello
+hello_rate=$R_RPS
+echo "    CGI hello through fcgiwrap: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
+limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+
+# ---------------------------------------------------------------------------------------
+# The flows. wrk stops with requests in flight, which fcgiwrap and the FastCGI server finish
+# after the client has gone, possibly a second later (a DNS commit can stall that long). So
+# the flows that change addresses (`good`) run last: a leftover `good` can then only meet
+# another `good` flow, and each flow starts its addresses at its own offset (BENCH_SEED).
+declare -A flow_md
+n_flow=0
+flow() { # FRONT AUTH HOSTS ANSWER
+  local front="$1" auth="$2" hosts="$3" answer="$4" port file label limit limit_name
+  label="$front-$auth-$hosts-$answer"
+  n_flow=$((n_flow + 1))
+  if [ "$auth" = token ] && [ "$tokens" = 0 ]; then
+    echo "    $label: n/a: no token support in this build"
+    flow_md[$label]="| $front | $answer | $auth | $hosts | n/a: no token support in this build | | | | | | |"
+    return
+  fi
+  port=$cgi_port
+  [ "$front" = FastCGI ] && port=$fcgi_port
+  file="$work/flows/$auth-$hosts"
+  [ "$answer" = badauth ] && file="$work/flows/$auth-bad"
+  local hosts_touched=("${all_hosts[@]}")
+  [ "$hosts" = one ] && hosts_touched=("$(host 1)")
+  [ "$answer" = good ] && poller_start "${hosts_touched[@]}"
+  BENCH_SEED=$((n_flow * 4001 % 65000)) run_wrk "$label" "$port" "$answer" /nic/update "$file"
+  settle
+  printf '    %-32s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected, %s non-2xx\n' \
+    "$label" "$R_RPS" "$R_P50" "$R_P99" "$R_REQS" "$R_UNEXPECTED" "$R_NON2XX"
+  if [ "$answer" = good ]; then
+    poller_stop "$label"
+    check_rows "$label"
+  fi
+  case "$front/$answer" in
+    */good) limit=$dns_rate limit_name="Knot, $conns clients" ;;
+    FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
+    CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
+  esac
+  local wrong="$R_UNEXPECTED"
+  [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
+  flow_md[$label]="| $front | $answer | $auth | $hosts | **$R_RPS** | $R_REQS | $R_P50 | $R_P99 | $wrong | $limit_name | $(ratio "$R_RPS" "$limit") |"
+}
+for front in CGI FastCGI; do
+  echo "==> $front flows that change nothing ($conns connections, ${secs} s each)"
+  for auth in password token; do
+    flow "$front" "$auth" one nochg
+    flow "$front" "$auth" many nochg
+    flow "$front" "$auth" one badauth
+  done
+done
+
+# ---------------------------------------------------------------------------------------
+# One CGI request per flow: wall time (median) and peak RSS, run as the web server would
+echo "==> one CGI request per flow"
+runs=5
+[ "$short" = 1 ] && runs=3
+one_md=()
+# One CGI request with exactly the CGI variables in its environment, none of them on a command
+# line (the credential and the token would show in process listings), under /usr/bin/time.
+cgi_request() { # QUERY AUTHORIZATION PROGRAM
+  (
+    while read -r v; do unset "$v" 2>/dev/null || true; done < <(compgen -e)
+    export GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET SCRIPT_NAME=/nic/update QUERY_STRING="$1" \
+      REMOTE_ADDR=127.0.0.1 DDNS_CGI_CONFIG="$cfg"
+    if [ -n "$2" ]; then export HTTP_AUTHORIZATION="$2"; fi
+    exec "${web_prefix[@]}" /usr/bin/time -f '%M' -o "$web/rss" "$3"
+  )
+}
+one_cgi() { # LABEL QUERY [AUTHORIZATION] -> median wall ms, max RSS KiB
+  local label="$1" query="$2" auth="${3:-}" walls=() rss=0 t0 t1 r prog="$bin"
+  [ "$label" = "CGI hello" ] && prog="$work/bin/cgi_hello"
+  for n in $(seq "$runs"); do
+    local q="${query//@N@/$n}"
+    t0=$EPOCHREALTIME
+    cgi_request "$q" "$auth" "$prog" >"$work/out/one" 2>/dev/null || true
+    t1=$EPOCHREALTIME
+    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
+    r=$(tail -1 "$web/rss")
+    [ "$r" -gt "$rss" ] && rss=$r
+  done
+  local median
+  median=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+  printf '    %-24s %8s ms %8s KiB  (%s)\n' "$label" "$median" "$rss" "$(head -c 40 "$work/out/one" | tr '\r\n' '  ')"
+  one_md+=("| $label | $median | $rss |")
+}
+pw1="$(basic u1 "$(password 1)")"
+one_cgi "CGI hello" ""
+one_cgi "password good" "hostname=$(host 1)&myip=10.250.0.@N@" "$pw1"
+set_address 1 "$(nochg_addr 1)"
+one_cgi "password nochg" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$pw1"
+one_cgi "password badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$(basic u1 wrong-password)"
+if [ "$tokens" = 1 ]; then
+  tok1="$(cat "$work/flows/token-1")"
+  one_cgi "token good" "hostname=$(host 1)&myip=10.251.0.@N@&token=$tok1"
+  set_address 1 "$(nochg_addr 1)"
+  one_cgi "token nochg" "hostname=$(host 1)&myip=$(nochg_addr 1)&token=$tok1"
+  one_cgi "token badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)&token=$(cut -f3 "$work/flows/token-bad")"
+else
+  one_md+=("| token (all) | n/a: no token support in this build | |")
+fi
+check_rows "one CGI request per flow"
+
+for front in CGI FastCGI; do
+  echo "==> $front flows that change addresses ($conns connections, ${secs} s each)"
+  for auth in password token; do
+    flow "$front" "$auth" one good
+    flow "$front" "$auth" many good
+  done
+done
+fastcgi_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$fastcgi_pid/status" 2>/dev/null || echo "?")
+fastcgi_fds=$(find "/proc/$fastcgi_pid/fd" -mindepth 1 2>/dev/null | wc -l)
+bin_size=$(stat -c %s "$bin")
+
+# ---------------------------------------------------------------------------------------
+# Expiry: batched (bench-expire.sh) against one message per host (timed on a sample)
+echo "==> expiry of $expire_hosts hosts"
+BENCH_BIN="$bin" scripts/bench-expire.sh "$expire_hosts" >"$work/out/expire.txt" 2>&1 || {
+  violation "scripts/bench-expire.sh failed"
+  cat "$work/out/expire.txt"
+}
+expire_batched=$(sed -n 's/^wall time: \([0-9.]*\) s.*/\1/p' "$work/out/expire.txt")
+expire_summary=$(grep -i 'expired' "$work/out/expire.txt" | grep -v '^records' | head -1 || true)
+echo "    batched: ${expire_batched:-?} s ($expire_summary)"
+single=$("$work/bin/dns_load" --server "$dns" --zone "$zone" --key-file "$work/tsig.key" --expire "$expire_single")
+single_secs=$(sed 's/.* seconds=\([0-9.]*\).*/\1/' <<<"$single")
+expire_per_host=$(awk -v s="$single_secs" -v m="$expire_single" -v n="$expire_hosts" 'BEGIN { printf "%.1f", s * n / m }')
+echo "    one message per host: $single_secs s for $expire_single hosts, so about $expire_per_host s for $expire_hosts"
+
+# ---------------------------------------------------------------------------------------
+# Report (Markdown, for BENCHMARKS.md)
+commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$repo" diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+elapsed=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+mode="full"
+[ "$short" = 1 ] && mode="short"
+cat <<REPORT
+
+## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)
+
+Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average before the run $(cut -d' ' -f1-3 /proc/loadavg);
+Knot $(knotd --version | awk '{print $NF}'), nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), fcgiwrap with $conns children, \`ddns-cgi fastcgi\` with its defaults ($workers workers).
+wrk: $conns connections (one thread each), ${secs} s per flow; DNS limit runs ${dns_secs} s each.
+
+### Limits
+
+| limit | rate | p50 ms | p99 ms | errors |
+|---|---|---|---|---|
+$(printf '%s\n' "${limits_md[@]}")
+
+### Flows
+
+Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
+"one" = all connections update one hostname; "many" = each connection its own hostname.
+
+| front | answer | auth | hostnames | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio |
+|---|---|---|---|---|---|---|---|---|---|---|
+$(for front in CGI FastCGI; do for auth in password token; do
+  for f in one-good many-good one-nochg many-nochg one-badauth; do echo "${flow_md[$front-$auth-$f]}"; done
+done; done)
+
+### One CGI request (median of $runs wall times, spawned as the web user without fcgiwrap; peak RSS)
+
+| request | wall ms | peak RSS KiB |
+|---|---|---|
+$(printf '%s\n' "${one_md[@]}")
+
+Binary ($profile build): $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi fastcgi\` after the run: $fastcgi_rss KiB resident, $fastcgi_fds open file descriptors.
+
+### Expiry of $expire_hosts hostnames
+
+| how | wall time |
+|---|---|
+| batched (\`scripts/bench-expire.sh $expire_hosts\`: $expire_summary) | ${expire_batched:-?} s |
+| one guarded deletion per message (benches/programs/dns_load.rs --expire, $expire_single hosts timed, extrapolated) | about $expire_per_host s |
+REPORT
+
+if [ "$violations" -gt 0 ]; then
+  echo
+  echo "!!! $violations CORRECTNESS VIOLATION(S):"
+  cat "$work/violations"
+  exit 1
+fi
+echo
+echo "correctness: every flow answered as expected, no 911, DNS equals the rows after every good flow, the poller saw one address at all times"

@@ -1,0 +1,561 @@
+//! An acme-dns compatible API (github.com/joohoi/acme-dns, `api.go`), so that certificate
+//! clients which speak acme-dns (certbot's acme-dns plugins, lego, acme.sh, Caddy, Traefik)
+//! answer ACME DNS-01 challenges (RFC 8555 §8.4) through ddns-cgi: `POST <path>/update`
+//! with `X-Api-User`/`X-Api-Key` and `{"subdomain": "...", "txt": "..."}` publishes the
+//! value as a TXT record at `<subdomain>.<[acme] zone>` by RFC 2136, keeping the two newest
+//! values as acme-dns does (a certificate for `example.org` and `*.example.org` needs two at
+//! once). The user adds `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once.
+//! Answers, status codes and error strings are acme-dns's, so clients read them as they
+//! read acme-dns's. `POST <path>/register` creates accounts when `[acme] register` allows
+//! it; `acme add` does the same from the command line ([`create_account`]).
+//!
+//! Keys are 40 random characters (240 bits) and only their SHA-256 digest is stored, as for
+//! host tokens: with full entropy a fast digest cannot be searched, so no Argon2 run (and no
+//! time an attacker can make us spend) is needed. This module does not touch hostnames.
+
+use std::net::IpAddr;
+
+use hickory_proto::rr::Name;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::token;
+use crate::config::{AcmeConfig, Cidr, Config};
+use crate::dns::{self, DnsError};
+use crate::http::Incoming;
+use crate::log::{self, Log};
+use crate::reply::Reply;
+use crate::request;
+use crate::secret::Secret;
+use crate::store::{AcmeAccount, NewAcmeAccount, Store, StoreError};
+
+/// Largest JSON body parsed: an update is about 100 bytes, a registration with a few
+/// networks not much more.
+pub(crate) const MAX_BODY_BYTES: usize = 2048;
+/// acme-dns keys: 40 characters of the base64url alphabet (`validKey`).
+const KEY_LEN: usize = 40;
+/// ACME key authorisation digests: SHA-256 in unpadded base64url (RFC 8555 §8.4), which
+/// acme-dns requires exactly (`validTXT`).
+const TXT_LEN: usize = 43;
+/// Most networks an account may be limited to.
+const MAX_ALLOWFROM: usize = 32;
+
+/// The acme-dns routes below `[acme] path`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Update,
+    Register,
+    Health,
+}
+
+/// What a request resulted in; [`render`] gives each its status and body.
+#[derive(Debug)]
+enum Outcome {
+    /// 200 `{"txt": "..."}`.
+    Updated { txt: String },
+    /// 201 with the new credentials.
+    Registered(Registration),
+    /// 200, empty: acme-dns's `GET /health`.
+    Healthy,
+    /// 401 `forbidden`: unknown user, wrong key, another account's subdomain, a client
+    /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all.
+    Forbidden,
+    /// 400 `bad_subdomain`.
+    BadSubdomain,
+    /// 400 `bad_txt`: not 43 characters of base64url.
+    BadTxt,
+    /// 400 `malformed_json_payload` (registration).
+    MalformedJson,
+    /// 400 `invalid_allowfrom_cidr` (registration).
+    InvalidAllowfrom,
+    /// 404: registration is off, as acme-dns without the route.
+    NotFound,
+    /// 405: the routes take POST (`health` GET).
+    MethodNotAllowed,
+    /// 500 `db_error`: the database failed (acme-dns's word for it).
+    DbError,
+    /// 500 `dns_error`: the DNS server did not take the TXT records; nothing was stored.
+    DnsError,
+}
+
+/// acme-dns's error bodies: `{"error": "..."}`.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+}
+
+#[derive(Serialize)]
+struct TxtBody<'a> {
+    txt: &'a str,
+}
+
+/// acme-dns's `RegResponse`, also the value lego, acme.sh and certbot-dns-acmedns keep per
+/// domain in their account storage.
+#[derive(Debug, Serialize)]
+pub(crate) struct Registration {
+    pub(crate) username: String,
+    #[serde(serialize_with = "expose")]
+    pub(crate) password: Secret<String>,
+    pub(crate) fulldomain: String,
+    pub(crate) subdomain: String,
+    pub(crate) allowfrom: Vec<String>,
+}
+
+fn expose<S: serde::Serializer>(secret: &Secret<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
+/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them.
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    subdomain: String,
+    #[serde(default)]
+    txt: String,
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    #[serde(default)]
+    allowfrom: Vec<String>,
+}
+
+/// Why creating or updating an account failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AcmeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// No random bytes from the operating system.
+    #[error("cannot generate credentials: {0}")]
+    Random(getrandom::Error),
+    /// `[acme] zone` is not among the zones (the config check prevents it).
+    #[error("zone `{0}` of `[acme]` is not configured")]
+    NoZone(String),
+    /// An `allowfrom` entry that is not a network.
+    #[error("`allowfrom` entry {0}")]
+    Allowfrom(String),
+}
+
+/// Answers the request when its path is one of the API's, `None` otherwise (dyndns2 then
+/// answers it).
+pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log: &Log) -> Option<Reply> {
+    let acme = config.acme.as_ref()?;
+    let route = route(req.env, acme)?;
+    let method = request::method(req.env);
+    let client = request::client(req.env, config).ip();
+    let mut user = None;
+    let outcome = match (route, method) {
+        (Route::Update, "POST") => {
+            let (outcome, username) = update(config, acme, store, req, client, log);
+            user = username;
+            outcome
+        }
+        (Route::Register, "POST") => register(acme, store, req, client, log),
+        (Route::Health, "GET") => Outcome::Healthy,
+        (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
+    };
+    let reply = render(&outcome, route);
+    if config.log.log_requests {
+        log.info(format_args!(
+            "{} {}{} client={} user={} answer={} {} duration={}ms",
+            log::bounded(method, 16),
+            acme.path,
+            match route {
+                Route::Update => "/update",
+                Route::Register => "/register",
+                Route::Health => "/health",
+            },
+            client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            user.as_deref().unwrap_or("-"),
+            reply.status,
+            summary(&outcome),
+            req.started.elapsed().as_millis(),
+        ));
+    }
+    Some(reply)
+}
+
+/// The route of the request's path (`SCRIPT_NAME` + `PATH_INFO`, else `REQUEST_URI`), when
+/// it is below `[acme] path`.
+fn route(env: &request::Env, acme: &AcmeConfig) -> Option<Route> {
+    let paths = [Some(request::request_path(env)), request::request_uri_path(env)];
+    paths.into_iter().flatten().find_map(|path| {
+        let rest = path.strip_prefix(&acme.path)?;
+        match rest.strip_suffix('/').unwrap_or(rest) {
+            "/update" => Some(Route::Update),
+            "/register" => Some(Route::Register),
+            "/health" => Some(Route::Health),
+            _ => None,
+        }
+    })
+}
+
+/// `POST <path>/update`, in acme-dns's order: credentials, source network, body, subdomain
+/// (all `forbidden`), then the subdomain's and the value's syntax. Also returns the user
+/// name of an authenticated account, for the log line.
+fn update(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> (Outcome, Option<String>) {
+    let account = match authenticate(store, req.env, log) {
+        Ok(Some(a)) => a,
+        Ok(None) => return (Outcome::Forbidden, None),
+        Err(e) => {
+            log.error(format_args!("acme: {e}"));
+            return (Outcome::DbError, None);
+        }
+    };
+    let user = Some(account.username.clone());
+    if !allowed_from(&account.allowfrom, client) {
+        log.info(format_args!("acme: update for `{}` from a client outside its allowfrom", account.username));
+        return (Outcome::Forbidden, user);
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        log.info(format_args!("acme: update body of {} bytes exceeds {MAX_BODY_BYTES}", req.body.len()));
+        return (Outcome::Forbidden, user);
+    }
+    let post: UpdateBody = match serde_json::from_slice(req.body) {
+        Ok(p) => p,
+        Err(e) => {
+            log.info(format_args!("acme: malformed update body: {e}"));
+            return (Outcome::Forbidden, user);
+        }
+    };
+    if post.subdomain != account.subdomain {
+        log.info(format_args!(
+            "acme: `{}` may update `{}`, not `{}`",
+            account.username,
+            account.subdomain,
+            log::bounded(&post.subdomain, 64)
+        ));
+        return (Outcome::Forbidden, user);
+    }
+    if !valid_subdomain(&post.subdomain) {
+        return (Outcome::BadSubdomain, user);
+    }
+    if !valid_txt(&post.txt) {
+        log.info(format_args!("acme: `{}` sent a TXT value that is not 43 characters of base64url", account.username));
+        return (Outcome::BadTxt, user);
+    }
+    let outcome = match publish(config, acme, store, &account, &post.txt, req.now) {
+        Ok(()) => {
+            log.info(format_args!("acme: `{}.{}` TXT updated", account.subdomain, acme.zone));
+            Outcome::Updated { txt: post.txt }
+        }
+        Err(AcmeError::Dns(e)) => {
+            log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", account.subdomain, acme.zone));
+            Outcome::DnsError
+        }
+        Err(e) => {
+            log.error(format_args!("acme: `{}.{}`: {e}", account.subdomain, acme.zone));
+            Outcome::DbError
+        }
+    };
+    (outcome, user)
+}
+
+/// The account whose user name and key the headers carry, `None` (logged) when they do not
+/// match one. Unknown users and wrong keys cost the same: one SHA-256 digest and one
+/// indexed read; the digest is compared in constant time.
+fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<AcmeAccount>, StoreError> {
+    let header = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
+    let username = parse_uuid(header("HTTP_X_API_USER"));
+    let key = header("HTTP_X_API_KEY");
+    let key_shaped = key.len() == KEY_LEN && key.bytes().all(is_base64url);
+    let digest = token::digest(if key_shaped { key } else { "" });
+    let account = match (&username, key_shaped) {
+        (Some(u), true) => store.acme_account(u)?,
+        (Some(_) | None, _) => None,
+    };
+    let verified = account.filter(|a| token::digests_equal(&a.key_digest, &digest));
+    if verified.is_none() {
+        let reason = match (&username, key_shaped) {
+            (None, _) => "an `X-Api-User` that is not a UUID",
+            (Some(_), false) => "an `X-Api-Key` that is not 40 characters of base64url",
+            (Some(_), true) => "an unknown user or a wrong key",
+        };
+        log.info(format_args!("acme: update refused: {reason}"));
+    }
+    Ok(verified)
+}
+
+/// Publishes `txt` with the account's previous newest value, under the database lock: one
+/// UPDATE replaces the TXT rrset (RFC 2136 §2.5.2, §2.5.1), and the row is written only after
+/// the server accepted it. The same value twice does not push out the older one.
+fn publish(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    account: &AcmeAccount,
+    txt: &str,
+    now: i64,
+) -> Result<(), AcmeError> {
+    let Some(zone) = config.zone(&acme.zone) else {
+        return Err(AcmeError::NoZone(acme.zone.clone()));
+    };
+    let fqdn = Name::from_ascii(format!("{}.{}.", account.subdomain, acme.zone))
+        .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })?;
+    // The lock of the challenge name: the same stripes as hosts, so an update of a host of
+    // that name (there should be none) is ordered with it too.
+    let key = fqdn.to_ascii();
+    let key = key.trim_end_matches('.');
+    store.with_acme_locked(account.id, key, now, |current| {
+        let (new, old) = next_values(current, txt);
+        let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
+        let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;
+        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+        Ok::<_, AcmeError>((new, old))
+    })?;
+    Ok(())
+}
+
+/// The two values to keep after `txt` arrives: it, and the newest before it.
+fn next_values(account: &AcmeAccount, txt: &str) -> (String, Option<String>) {
+    match &account.txt_new {
+        Some(newest) if newest == txt => (txt.to_owned(), account.txt_old.clone()),
+        newest => (txt.to_owned(), newest.clone()),
+    }
+}
+
+/// `POST <path>/register`: off unless `[acme] register`; limited to `register_from`.
+fn register(acme: &AcmeConfig, store: &mut Store, req: &Incoming<'_>, client: Option<IpAddr>, log: &Log) -> Outcome {
+    if !acme.register {
+        return Outcome::NotFound;
+    }
+    let inside = |ip: IpAddr| acme.register_from.iter().any(|n| n.contains(ip));
+    if !acme.register_from.is_empty() && !client.is_some_and(inside) {
+        log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
+        return Outcome::Forbidden;
+    }
+    let allowfrom = if req.body.is_empty() {
+        Vec::new()
+    } else {
+        if req.body.len() > MAX_BODY_BYTES {
+            return Outcome::MalformedJson;
+        }
+        match serde_json::from_slice::<RegisterBody>(req.body) {
+            Ok(b) => b.allowfrom,
+            Err(e) => {
+                log.info(format_args!("acme: malformed registration body: {e}"));
+                return Outcome::MalformedJson;
+            }
+        }
+    };
+    match create_account(acme, store, "", &allowfrom, req.now) {
+        Ok(registration) => {
+            log.info(format_args!("acme: registered `{}`", registration.username));
+            Outcome::Registered(registration)
+        }
+        Err(AcmeError::Allowfrom(reason)) => {
+            log.info(format_args!("acme: registration refused: `allowfrom` entry {reason}"));
+            Outcome::InvalidAllowfrom
+        }
+        Err(e) => {
+            log.error(format_args!("acme: registration failed: {e}"));
+            Outcome::DbError
+        }
+    }
+}
+
+/// Creates an account for `name` (the domain it serves, or empty) limited to `allowfrom`
+/// (acme-dns's CIDR list; brackets around IPv6 are dropped as acme-dns does). The key is
+/// returned once and only its digest stored.
+pub(crate) fn create_account(
+    acme: &AcmeConfig,
+    store: &mut Store,
+    name: &str,
+    allowfrom: &[String],
+    now: i64,
+) -> Result<Registration, AcmeError> {
+    if allowfrom.len() > MAX_ALLOWFROM {
+        return Err(AcmeError::Allowfrom(format!("list has {} networks, at most {MAX_ALLOWFROM}", allowfrom.len())));
+    }
+    let mut networks: Vec<String> = Vec::with_capacity(allowfrom.len());
+    for entry in allowfrom {
+        let clean: String = entry.chars().filter(|c| !matches!(c, '[' | ']')).collect();
+        clean.trim().parse::<Cidr>().map_err(AcmeError::Allowfrom)?;
+        networks.push(clean.trim().to_owned());
+    }
+    let username = uuid().map_err(AcmeError::Random)?;
+    let subdomain = uuid().map_err(AcmeError::Random)?;
+    let key = generate_key().map_err(AcmeError::Random)?;
+    let digest = token::digest(key.expose());
+    let joined = networks.join(",");
+    let account =
+        NewAcmeAccount { name, username: &username, key_digest: &digest, subdomain: &subdomain, allowfrom: &joined };
+    store.add_acme_account(&account, now)?;
+    Ok(Registration {
+        fulldomain: format!("{subdomain}.{}", acme.zone),
+        username,
+        password: key,
+        subdomain,
+        allowfrom: networks,
+    })
+}
+
+/// Whether the client may update an account limited to `allowfrom` (empty: any client).
+fn allowed_from(allowfrom: &str, client: Option<IpAddr>) -> bool {
+    let networks: Vec<Cidr> = allowfrom.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
+    allowfrom.is_empty() || client.is_some_and(|ip| networks.iter().any(|n| n.contains(ip)))
+}
+
+/// Every outcome's status and body, acme-dns's. No `_` arm.
+fn render(outcome: &Outcome, route: Route) -> Reply {
+    let error = |status: u16, error: &'static str| (status, serde_json::to_string(&ErrorBody { error }));
+    let (status, body) = match outcome {
+        Outcome::Updated { txt } => (200, serde_json::to_string(&TxtBody { txt })),
+        Outcome::Registered(r) => (201, serde_json::to_string(r)),
+        Outcome::Healthy => (200, Ok(String::new())),
+        Outcome::Forbidden => error(401, "forbidden"),
+        Outcome::BadSubdomain => error(400, "bad_subdomain"),
+        Outcome::BadTxt => error(400, "bad_txt"),
+        Outcome::MalformedJson => error(400, "malformed_json_payload"),
+        Outcome::InvalidAllowfrom => error(400, "invalid_allowfrom_cidr"),
+        Outcome::NotFound => error(404, "not_found"),
+        Outcome::MethodNotAllowed => error(405, "method_not_allowed"),
+        Outcome::DbError => error(500, "db_error"),
+        Outcome::DnsError => error(500, "dns_error"),
+    };
+    // Serialising these types cannot fail; should it, the answer is still acme-dns's error.
+    let body = body.unwrap_or_else(|_| "{\"error\": \"json_error\"}".to_owned());
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("Content-Length", body.len().to_string()),
+        ("Cache-Control", "no-store".to_owned()),
+    ];
+    if matches!(outcome, Outcome::MethodNotAllowed) {
+        headers.push(("Allow", if route == Route::Health { "GET" } else { "POST" }.to_owned()));
+    }
+    Reply { status, headers, body }
+}
+
+/// The word for the log line.
+fn summary(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Updated { .. } => "updated",
+        Outcome::Registered(_) => "registered",
+        Outcome::Healthy => "healthy",
+        Outcome::Forbidden => "forbidden",
+        Outcome::BadSubdomain => "bad_subdomain",
+        Outcome::BadTxt => "bad_txt",
+        Outcome::MalformedJson => "malformed_json_payload",
+        Outcome::InvalidAllowfrom => "invalid_allowfrom_cidr",
+        Outcome::NotFound => "not_found",
+        Outcome::MethodNotAllowed => "method_not_allowed",
+        Outcome::DbError => "db_error",
+        Outcome::DnsError => "dns_error",
+    }
+}
+
+fn is_base64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// acme-dns's `validTXT`.
+fn valid_txt(s: &str) -> bool {
+    s.len() == TXT_LEN && s.bytes().all(is_base64url)
+}
+
+/// acme-dns's `validSubdomain`: one DNS label of letters, digits and inner hyphens.
+fn valid_subdomain(s: &str) -> bool {
+    let b = s.as_bytes();
+    (1..=63).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// A UUID in its hyphenated form (RFC 9562 §4), lower-cased; `None` for anything else.
+fn parse_uuid(s: &str) -> Option<String> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let shaped = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    shaped.then(|| s.to_ascii_lowercase())
+}
+
+/// A random (version 4) UUID, RFC 9562 §5.4.
+fn uuid() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+/// A key as acme-dns makes them (`generatePassword(40)`): 40 characters of its 64-letter
+/// alphabet, each from 6 uniform random bits.
+fn generate_key() -> Result<Secret<String>, getrandom::Error> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz1234567890-_";
+    let mut bytes = [0u8; KEY_LEN];
+    getrandom::fill(&mut bytes)?;
+    Ok(Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_as_acme_dns_checks_them() {
+        assert!(valid_txt(&"a".repeat(43)));
+        assert!(valid_txt("LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"));
+        assert!(
+            !valid_txt(&"a".repeat(42)) && !valid_txt(&"a".repeat(44)) && !valid_txt(&format!("{}=", "a".repeat(42)))
+        );
+        assert!(valid_subdomain("d420c923-bbd7-4056-ab64-c3ca54c9b3cf"));
+        assert!(!valid_subdomain("") && !valid_subdomain("-a") && !valid_subdomain("a.b"));
+        let id = uuid().expect("uuid");
+        assert_eq!(parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert_eq!(parse_uuid("not-a-uuid"), None);
+        assert_eq!(parse_uuid(&format!("{id}0")), None);
+        let key = generate_key().expect("key");
+        assert!(key.expose().len() == KEY_LEN && key.expose().bytes().all(is_base64url));
+    }
+
+    #[test]
+    fn two_newest_values_are_kept() {
+        let mut account = AcmeAccount {
+            id: 1,
+            name: String::new(),
+            username: String::new(),
+            key_digest: Vec::new(),
+            subdomain: String::new(),
+            allowfrom: String::new(),
+            txt_new: None,
+            txt_old: None,
+        };
+        assert_eq!(next_values(&account, "a"), ("a".to_owned(), None));
+        account.txt_new = Some("a".to_owned());
+        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
+        account.txt_new = Some("b".to_owned());
+        account.txt_old = Some("a".to_owned());
+        assert_eq!(next_values(&account, "c"), ("c".to_owned(), Some("b".to_owned())));
+        // A repeated value does not push out the other one.
+        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
+    }
+
+    #[test]
+    fn allowfrom_lists() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
+        assert!(allowed_from("", None));
+        assert!(allowed_from("192.0.2.0/24,2001:db8::/32", ip("2001:db8::5")));
+        assert!(!allowed_from("192.0.2.0/24", ip("198.51.100.1")));
+        assert!(!allowed_from("192.0.2.0/24", None));
+    }
+
+    #[test]
+    fn answers_are_acme_dns_json() {
+        let r = render(&Outcome::Forbidden, Route::Update);
+        assert_eq!((r.status, r.body.as_str()), (401, "{\"error\":\"forbidden\"}"));
+        let r = render(&Outcome::Updated { txt: "x".into() }, Route::Update);
+        assert_eq!((r.status, r.body.as_str()), (200, "{\"txt\":\"x\"}"));
+        assert_eq!(render(&Outcome::BadTxt, Route::Update).body, "{\"error\":\"bad_txt\"}");
+    }
+}

@@ -1,0 +1,403 @@
+//! The acme-dns API against a real Knot: `acme add` credentials, `POST /acme/update` with the
+//! answers, status codes and error strings of acme-dns (github.com/joohoi/acme-dns, `api.go`,
+//! `auth.go`), the two newest values published, `allowfrom`, and `POST /acme/register` off by
+//! default and limited by `register_from` when on. Then the real thing, all on loopback:
+//! Debian's `pebble` ACME server validates DNS-01 against the Knot that ddns-cgi updates, and
+//! certbot with the `certbot-dns-acmedns` plugin obtains one certificate for a name and its
+//! wildcard through ddns-cgi behind nginx.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::dnsserver::{free_port, require_program};
+use crate::util::web::{Front, WebServer, curl};
+use crate::util::{Cgi, Response, Setup, World, ZONE};
+
+/// The challenge names live in the test zone itself, so Knot answers the CNAME and the TXT
+/// it points to in one response.
+const ACME: &str = "[acme]\nzone = \"dyn.example.test\"\n";
+const TXT_A: &str = "LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo";
+const TXT_B: &str = "x7b9LVNZ0BAuFkUqn_4XR0gLcCpqYYqYANgOQD-3w_k";
+const TXT_C: &str = "c0EXfHfYd5kGSJtG_2Cx8Wlam47w5Ka1TaotXhHbJK0";
+
+fn acme_world(extra: &str) -> Option<World> {
+    // The harness appends this inside its `[log]` table.
+    let config = format!("log_requests = true\n{ACME}{extra}");
+    World::new(Setup { extra_config: &config, ..Setup::default() })
+}
+
+/// An account as `acme add --json` prints it: `{DOMAIN: {username, password, ...}}`.
+struct Account {
+    username: String,
+    password: String,
+    subdomain: String,
+    fulldomain: String,
+    json: String,
+}
+
+#[track_caller]
+fn add_account(w: &World, domain: &str, args: &[&str]) -> Account {
+    let mut all = vec!["acme", "add", domain, "--json"];
+    all.extend_from_slice(args);
+    let run = w.admin(&all);
+    run.success();
+    let json = run.stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let entry = &v[domain.trim_start_matches("*.")];
+    let field = |k: &str| entry[k].as_str().unwrap_or_else(|| panic!("no `{k}` in {json}")).to_owned();
+    let account = Account {
+        username: field("username"),
+        password: field("password"),
+        subdomain: field("subdomain"),
+        fulldomain: field("fulldomain"),
+        json,
+    };
+    assert_eq!(account.fulldomain, format!("{}.{ZONE}", account.subdomain));
+    assert_eq!(account.password.len(), 40, "{}", account.json);
+    assert!(entry["allowfrom"].is_array(), "{}", account.json);
+    account
+}
+
+fn post(path: &str, body: &str) -> Cgi {
+    Cgi::get("").path(path).post("application/json", body)
+}
+
+fn update_req(a: &Account, subdomain: &str, txt: &str) -> Cgi {
+    post("/acme/update", &format!("{{\"subdomain\": \"{subdomain}\", \"txt\": \"{txt}\"}}"))
+        .env("HTTP_X_API_USER", &a.username)
+        .env("HTTP_X_API_KEY", &a.password)
+}
+
+#[track_caller]
+fn expect_json(r: &Response, status: u16, expected: serde_json::Value) {
+    let body: serde_json::Value =
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {:?}\nlog:\n{}", r.body, r.log));
+    assert_eq!((r.status, body), (status, expected), "log:\n{}", r.log);
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+}
+
+/// The TXT values at `name`, unquoted and sorted.
+fn txt(w: &World, name: &str) -> Vec<String> {
+    w.dns.query(name, "TXT").into_iter().map(|t| t.trim_matches('"').to_owned()).collect()
+}
+
+#[test]
+fn update_answers_as_acme_dns() {
+    let w = world!(acme_world(""));
+    let a = add_account(&w, "example.org", &[]);
+    let b = add_account(&w, "*.other.example", &[]);
+    let mut logs = String::new();
+    let mut run = |req: Cgi| {
+        let r = w.cgi(&req);
+        logs.push_str(&r.log);
+        r
+    };
+    // Success answers the value; the two newest values are published.
+    expect_json(&run(update_req(&a, &a.subdomain, TXT_A)), 200, serde_json::json!({ "txt": TXT_A }));
+    assert_eq!(txt(&w, &a.fulldomain), [TXT_A]);
+    expect_json(&run(update_req(&a, &a.subdomain, TXT_B)), 200, serde_json::json!({ "txt": TXT_B }));
+    let mut both = vec![TXT_A.to_owned(), TXT_B.to_owned()];
+    both.sort();
+    assert_eq!(txt(&w, &a.fulldomain), both);
+    expect_json(&run(update_req(&a, &a.subdomain, TXT_C)), 200, serde_json::json!({ "txt": TXT_C }));
+    let mut newest = vec![TXT_B.to_owned(), TXT_C.to_owned()];
+    newest.sort();
+    assert_eq!(txt(&w, &a.fulldomain), newest);
+
+    let forbidden = serde_json::json!({ "error": "forbidden" });
+    // Another account's subdomain, a wrong key, an unknown user, no credentials, a body that
+    // is not JSON: all `forbidden` with 401, as acme-dns's Auth answers them.
+    expect_json(&run(update_req(&a, &b.subdomain, TXT_A)), 401, forbidden.clone());
+    let wrong_key = Account { password: "A".repeat(40), ..add_account(&w, "x.example", &[]) };
+    expect_json(&run(update_req(&wrong_key, &wrong_key.subdomain, TXT_A)), 401, forbidden.clone());
+    let unknown =
+        Account { username: "d420c923-bbd7-4056-ab64-c3ca54c9b3cf".into(), ..add_account(&w, "y.example", &[]) };
+    expect_json(&run(update_req(&unknown, &unknown.subdomain, TXT_A)), 401, forbidden.clone());
+    expect_json(&run(post("/acme/update", "{}")), 401, forbidden.clone());
+    let garbage =
+        post("/acme/update", "{\"subdomain\": ").env("HTTP_X_API_USER", &a.username).env("HTTP_X_API_KEY", &a.password);
+    expect_json(&run(garbage), 401, forbidden.clone());
+    // A value that is not 43 characters of base64url: 400 bad_txt.
+    for bad in ["short", &format!("{}=", &TXT_A[..42]), &format!("{TXT_A}A")] {
+        expect_json(&run(update_req(&a, &a.subdomain, bad)), 400, serde_json::json!({ "error": "bad_txt" }));
+    }
+    // Nothing of that changed DNS.
+    assert_eq!(txt(&w, &a.fulldomain), newest);
+    assert!(txt(&w, &b.fulldomain).is_empty());
+    // Registration is off by default: the route does not exist.
+    expect_json(&run(post("/acme/register", "")), 404, serde_json::json!({ "error": "not_found" }));
+    // GET is not the update.
+    let r = run(Cgi::get("").path("/acme/update"));
+    assert_eq!((r.status, r.header("Allow")), (405, Some("POST")));
+    // The keys never reach a log; the request line names the account by its user name.
+    for key in [&a.password, &b.password] {
+        assert!(!logs.contains(key.as_str()), "a key was logged:\n{logs}");
+    }
+    assert!(logs.contains(&format!("POST /acme/update client=198.51.100.77 user={} answer=200 updated", a.username)));
+}
+
+#[test]
+fn allowfrom_and_registration() {
+    let w = world!(acme_world("register = true\nregister_from = [\"198.51.100.0/24\"]\n"));
+    // `acme add --allowfrom`: updates from elsewhere are forbidden.
+    let a = add_account(&w, "example.org", &["--allowfrom", "192.0.2.0/24"]);
+    let forbidden = serde_json::json!({ "error": "forbidden" });
+    expect_json(&w.cgi(&update_req(&a, &a.subdomain, TXT_A)), 401, forbidden.clone());
+    expect_json(
+        &w.cgi(&update_req(&a, &a.subdomain, TXT_A).remote("192.0.2.9")),
+        200,
+        serde_json::json!({ "txt": TXT_A }),
+    );
+    let r = w.admin(&["acme", "add", "example.org", "--allowfrom", "192.0.2.0/99"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(
+        r.stderr().contains("`allowfrom` entry `192.0.2.0/99` has a prefix length outside 0..=32"),
+        "{}",
+        r.stderr()
+    );
+
+    // Registration from `register_from`, with acme-dns's answer; then the account works.
+    let r = w.cgi(&post("/acme/register", "{\"allowfrom\": [\"198.51.100.0/24\", \"[2001:db8::]/32\"]}"));
+    assert_eq!(r.status, 201, "{}", r.log);
+    let reg: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let field = |k: &str| reg[k].as_str().unwrap_or_default().to_owned();
+    assert_eq!(field("fulldomain"), format!("{}.{ZONE}", field("subdomain")));
+    assert_eq!(reg["allowfrom"], serde_json::json!(["198.51.100.0/24", "2001:db8::/32"]));
+    let registered = Account {
+        username: field("username"),
+        password: field("password"),
+        subdomain: field("subdomain"),
+        fulldomain: field("fulldomain"),
+        json: r.body.clone(),
+    };
+    assert!(!r.log.contains(&registered.password), "{}", r.log);
+    let ok = w.cgi(&update_req(&registered, &registered.subdomain, TXT_B));
+    expect_json(&ok, 200, serde_json::json!({ "txt": TXT_B }));
+    assert_eq!(txt(&w, &registered.fulldomain), [TXT_B]);
+    // acme-dns's registration errors, and a client outside `register_from`.
+    let malformed = serde_json::json!({ "error": "malformed_json_payload" });
+    expect_json(&w.cgi(&post("/acme/register", "{\"allowfrom\": ")), 400, malformed);
+    let bad_cidr = serde_json::json!({ "error": "invalid_allowfrom_cidr" });
+    expect_json(&w.cgi(&post("/acme/register", "{\"allowfrom\": [\"not-a-network\"]}")), 400, bad_cidr);
+    expect_json(&w.cgi(&post("/acme/register", "").remote("203.0.113.1")), 401, forbidden);
+}
+
+#[test]
+fn acme_add_needs_the_section_and_prints_the_cname() {
+    let w = world!(World::knot());
+    let r = w.admin(&["acme", "add", "example.org"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr().contains("no `[acme]` section"), "{}", r.stderr());
+    let w = world!(acme_world(""));
+    let run = w.admin(&["acme", "add", "*.Example.ORG"]);
+    run.success();
+    let out = run.stdout();
+    let (json, rest) = out.split_once("\n\n").expect("json, then the record");
+    let v: serde_json::Value = serde_json::from_str(json).expect("storage json");
+    let sub = v["example.org"]["subdomain"].as_str().expect("subdomain");
+    assert!(rest.ends_with(&format!("_acme-challenge.example.org. CNAME {sub}.{ZONE}.\n")), "{out}");
+}
+
+#[test]
+fn every_shipped_front_routes_the_api() {
+    for front in [Front::NginxFastcgi, Front::ApacheCgid, Front::ApacheFcgid] {
+        let w = world!(acme_world(""));
+        let a = add_account(&w, "example.org", &[]);
+        let Some(web) = WebServer::start(&w, front) else { return };
+        let body = format!("{{\"subdomain\": \"{}\", \"txt\": \"{TXT_A}\"}}", a.subdomain);
+        let (user, key) = (format!("X-Api-User: {}", a.username), format!("X-Api-Key: {}", a.password));
+        let r = curl(&[
+            "-H",
+            &user,
+            "-H",
+            &key,
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &body,
+            &web.url("/acme/update"),
+        ]);
+        assert_eq!(r.status, 200, "{front:?}: {}\n{}", r.raw, web.logs());
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&r.body).ok(), Some(serde_json::json!({ "txt": TXT_A })));
+        assert_eq!(txt(&w, &a.fulldomain), [TXT_A], "{front:?}");
+        let r = curl(&["-H", &user, "-H", "X-Api-Key: wrong", "--data", &body, &web.url("/acme/update")]);
+        assert_eq!((r.status, r.body.as_str()), (401, "{\"error\":\"forbidden\"}"), "{front:?}: {}", r.raw);
+        assert!(!web.logs().contains(&a.password), "{front:?} logged the key");
+    }
+}
+
+/// Adds `name CNAME target` to the test zone as an operator adds the challenge CNAME: in the
+/// zone file, outside ddns-cgi (the update key may change only A, AAAA and TXT records, as the
+/// shipped policy grants). The server is restarted to load it, before any update.
+fn add_cname(w: &mut World, name: &str, target: &str) {
+    w.dns.stop();
+    let file = w.dns.dir().join(format!("{ZONE}.zone"));
+    let mut zone = std::fs::read_to_string(&file).expect("read the zone file");
+    zone.push_str(&format!("{name}. 60 IN CNAME {target}.\n"));
+    std::fs::write(&file, zone).expect("write the zone file");
+    w.dns.restart();
+    assert_eq!(w.dns.query(name, "CNAME"), [format!("{target}.")]);
+}
+
+/// certbot with the acme-dns plugin, from `DDNS_CERTBOT` or the virtual environment
+/// `scripts/install-deps.sh` makes; `None` (or a panic under `DDNS_REQUIRE_SERVERS=1`) when
+/// absent.
+fn certbot() -> Option<PathBuf> {
+    let from_env = std::env::var_os("DDNS_CERTBOT").map(PathBuf::from);
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("ddns-cgi/certbot-venv/bin/certbot"));
+    if let Some(p) = from_env.into_iter().chain(cache).find(|p| p.is_file()) {
+        return Some(p);
+    }
+    require_program("certbot-with-acmedns", "certbot and certbot-dns-acmedns: run scripts/install-deps.sh")
+}
+
+/// Pebble with a TLS certificate made here (Debian's package ships none), validating DNS-01
+/// against `dns`; killed on drop.
+struct Pebble {
+    child: Child,
+    port: u16,
+    ca: PathBuf,
+    log: PathBuf,
+}
+
+impl Pebble {
+    fn start(dir: &Path, dns: std::net::SocketAddr) -> Option<Pebble> {
+        let pebble = require_program("pebble", "pebble")?;
+        let openssl = require_program("openssl", "openssl")?;
+        let (cert, key) = (dir.join("pebble-cert.pem"), dir.join("pebble-key.pem"));
+        let status = Command::new(openssl)
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("run openssl");
+        assert!(status.success(), "openssl req failed");
+        let port = free_port();
+        let config = serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+            "certificate": cert, "privateKey": key,
+            "httpPort": free_port(), "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": false,
+        }});
+        std::fs::write(dir.join("pebble.json"), config.to_string()).expect("write pebble config");
+        let log = dir.join("pebble.log");
+        let out = std::fs::File::create(&log).expect("pebble log");
+        let child = Command::new(pebble)
+            .arg("-config")
+            .arg(dir.join("pebble.json"))
+            .arg("-dnsserver")
+            .arg(dns.to_string())
+            // Answer at once, and never reject a nonce: the test wants the protocol, not the
+            // chaos pebble adds by default to harden clients.
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(Stdio::from(out.try_clone().expect("clone")))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .expect("start pebble");
+        let mut p = Pebble { child, port, ca: cert, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pebble did not listen:\n{}", p.log_text());
+            assert!(matches!(p.child.try_wait(), Ok(None)), "pebble exited:\n{}", p.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(p)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn certbot_gets_a_wildcard_certificate_from_pebble_through_nginx() {
+    let Some(certbot) = certbot() else { return };
+    let mut w = world!(acme_world(""));
+    let name = "cert.dyn.example.test";
+    let account = add_account(&w, name, &[]);
+    add_cname(&mut w, &format!("_acme-challenge.{name}"), &account.fulldomain);
+    let web = WebServer::start(&w, Front::NginxFcgiwrap).expect("nginx");
+    // The API answers through the shipped nginx route.
+    let health = curl(&["-s", "-i", &web.url("/acme/health")]);
+    assert_eq!(health.status, 200, "{}", web.logs());
+    let dir = w.dir.path().join("certbot");
+    std::fs::create_dir_all(&dir).expect("certbot dir");
+    let Some(pebble) = Pebble::start(&dir, w.dns.addr()) else { return };
+
+    let registration = dir.join("acmedns.json");
+    std::fs::write(&registration, &account.json).expect("write registration");
+    let credentials = dir.join("acmedns.ini");
+    std::fs::write(
+        &credentials,
+        format!(
+            "dns_acmedns_api_url = {}\ndns_acmedns_registration_file = {}\n",
+            web.url("/acme"),
+            registration.display()
+        ),
+    )
+    .expect("write credentials");
+    // certbot refuses credentials that others can read.
+    for f in [&registration, &credentials] {
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(f, mode).expect("chmod 600");
+    }
+    let out = Command::new(&certbot)
+        .args(["certonly", "--non-interactive", "--agree-tos", "--register-unsafely-without-email"])
+        .args(["--server", &format!("https://127.0.0.1:{}/dir", pebble.port)])
+        .arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--logs-dir")
+        .arg(dir.join("logs"))
+        .args(["--authenticator", "dns-acmedns", "--dns-acmedns-propagation-seconds", "1"])
+        .arg("--dns-acmedns-credentials")
+        .arg(&credentials)
+        .args(["--cert-name", "test", "-d", name, "-d", &format!("*.{name}")])
+        .env("REQUESTS_CA_BUNDLE", &pebble.ca)
+        .output()
+        .expect("run certbot");
+    let logs = || {
+        format!(
+            "certbot stdout:\n{}\nstderr:\n{}\npebble:\n{}\nweb:\n{}\nknot:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            pebble.log_text(),
+            web.logs(),
+            w.dns.log()
+        )
+    };
+    assert!(out.status.success(), "certbot failed\n{}", logs());
+    // Both challenges were answered at the one name, through the CNAME.
+    assert_eq!(txt(&w, &account.fulldomain).len(), 2, "{}", logs());
+    let cert = dir.join("config/live/test/cert.pem");
+    let san = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl x509");
+    let san = String::from_utf8_lossy(&san.stdout);
+    let mut names: Vec<&str> =
+        san.split(|c: char| c == ',' || c.is_whitespace()).filter_map(|s| s.strip_prefix("DNS:")).collect();
+    names.sort();
+    let mut expected = [name.to_owned(), format!("*.{name}")];
+    expected.sort();
+    assert_eq!(names, expected.iter().map(String::as_str).collect::<Vec<_>>(), "{san}");
+}
