@@ -620,11 +620,17 @@ fn change_host(
         return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
     };
     // A host's zone never changes, so it can be read before the host's lock is taken.
-    let Some(zone) = store.host_zone(fqdn)? else {
+    let Some(host) = store.host(fqdn)? else {
         log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
         return Ok(HostAnswer::Nohost);
     };
-    Ok(batcher.submit(&zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
+    // A change that, as the row stands, needs no DNS (`nochg`, the common repeat) would only
+    // wait in the zone's queue: it runs at once under its own lock, which decides again on
+    // the row as it is then (and sends its own message if it now needs one).
+    if host.user_id == user.id && matches!(HostState::of(&host).apply(&pending.change), HostAnswer::Nochg(_)) {
+        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
+    }
+    Ok(batcher.submit(&host.zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
 }
 
 /// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of

@@ -1,13 +1,14 @@
 //! Hostnames: creation, the read-modify-write of an update under the host's lock, listing,
 //! modification and deletion.
 
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
-    #[cfg(test)]
+    /// A hostname's row, read without its lock: what it is now, for a decision that the
+    /// locked read-modify-write makes again.
     pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
         host_row(&self.conn, fqdn)
     }
@@ -98,16 +99,6 @@ impl Store {
         super::audit::record(&tx, &audit).map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)
-    }
-
-    /// The zone of a hostname, or `None` if there is no such hostname. A host's zone never
-    /// changes, so FastCGI's group commit reads it before taking any lock to pick the batch.
-    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT zone FROM hostnames WHERE fqdn = ?1")?
-            .query_row([fqdn], |r| r.get(0))
-            .optional()?)
     }
 
     /// Takes and releases SQLite's write lock before a DNS exchange, so that a database that

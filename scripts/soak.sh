@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Soak and correctness of `ddns-cgi fastcgi` under load: nginx on loopback in front of it
+# (the shipped location file), a real Knot behind it, and wrk driving N requests (default
+# 100,000) of mixed flows from 8 keep-alive connections on 64 hostnames: token and password
+# auth (the password cache on), `good` and `nochg` (each update picks one of 4 addresses),
+# and 1 % wrong passwords (`badauth`, each a full Argon2 run at the default cost).
+# It checks, and exits non-zero unless all hold:
+#   - resident memory after the run within 10 % of its value after the first 1,000 requests,
+#     and no more open file descriptors or database connections than then;
+#   - no answer `911` or `dnserr`, and no status other than 200 and 401;
+#   - a DNS query of a random host, polled all through the run, always sees one address;
+#   - after the run every host's A record equals its row.
+# Usage: scripts/soak.sh [N] [BINARY]   (BINARY defaults to a release build of this tree;
+# SOAK_WORKERS sets `--workers`, default 8). glibc keeps freed Argon2 blocks (19 MiB each) in
+# its arenas unless MALLOC_MMAP_THRESHOLD_ is set; benches/RESULTS.md has both runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-100000}"
+bin="${2:-}"
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
+source scripts/lib.sh
+for tool in wrk nginx knotd kdig jq; do
+  command -v "$tool" >/dev/null || { echo "soak.sh needs $tool" >&2; exit 2; }
+done
+if [ -z "$bin" ]; then
+  cargo build --release --locked --quiet
+  bin="$PWD/target/release/ddns-cgi"
+fi
+work="$(mktemp -d)"
+chmod 755 "$work"
+fcgi_pid="" nginx_pid="" poll_pid=""
+cleanup() {
+  for pid in "$poll_pid" "$nginx_pid" "$fcgi_pid"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  stop_knot
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+zone="soak.example.test"
+secret="$(head -c 32 /dev/urandom | base64)"
+start_knot "$work/knot" "$zone" "$secret"
+# One client address sends everything here, so the rate limit is off; `[log]` at warn keeps
+# the log to what matters over 100,000 requests.
+write_config "$work/config.toml" "$work/ddns.db" "$KNOT_PORT" "$zone" "$secret" \
+  $'[rate_limit]\nenabled = false\n\n[log]\nlevel = "warn"'
+ddns() { "$bin" --config "$work/config.toml" "$@"; }
+ddns init-db >/dev/null
+echo "soak-password" | ddns user add soak soak@example.test --password-stdin >/dev/null
+n_hosts=64
+: >"$work/auth.txt"
+for i in $(seq 0 $((n_hosts - 1))); do
+  ddns hostname add soak "h$i.$zone" "$zone" >/dev/null
+  token="$(ddns hostname token "h$i.$zone")"
+  printf 'h%s.%s Basic %s\n' "$i" "$zone" "$(printf '%s' "h$i.$zone:$token" | base64 -w0)" >>"$work/auth.txt"
+done
+password="Basic $(printf 'soak:soak-password' | base64 -w0)"
+wrong="Basic $(printf 'soak:wrong-password' | base64 -w0)"
+
+"$bin" --config "$work/config.toml" fastcgi --socket "$work/fastcgi.sock" --socket-mode 0666 --workers "${SOAK_WORKERS:-8}" \
+  2>"$work/fastcgi.log" &
+fcgi_pid=$!
+await_ready "$fcgi_pid" test -S "$work/fastcgi.sock" || { cat "$work/fastcgi.log"; exit 2; }
+
+port=$((20000 + RANDOM % 40000))
+mkdir -p "$work/nginx"
+cp /etc/nginx/fastcgi_params "$work/nginx/"
+cp nginx/ddns-cgi-fastcgi.conf "$work/nginx/"
+sed "s|unix:/run/ddns-cgi/fastcgi.sock|unix:$work/fastcgi.sock|" nginx/ddns-cgi-upstream.conf >"$work/nginx/upstream.conf"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  proxy_temp_path $work/nginx/proxy;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  include $work/nginx/upstream.conf;
+  server {
+    listen 127.0.0.1:$port;
+    include $work/nginx/ddns-cgi-fastcgi.conf;
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+nginx_pid=$!
+await_ready "$nginx_pid" curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$work/nginx/error.log"; exit 2; }
+
+# Every host starts with an address, so from here on DNS must always show exactly one.
+while read -r fqdn auth; do
+  curl -s -H "Authorization: $auth" "http://127.0.0.1:$port/nic/update?hostname=$fqdn&myip=198.51.100.1" |
+    grep -q '^good' || { echo "priming $fqdn failed" >&2; exit 2; }
+done <"$work/auth.txt"
+
+cat >"$work/mixed.lua" <<'LUA'
+-- Mixed flows; counts the answers of all threads.
+local hosts, auths = {}, {}
+for line in io.lines(os.getenv("SOAK_AUTH")) do
+  local fqdn, auth = line:match("^(%S+) (.+)$")
+  hosts[#hosts + 1] = fqdn
+  auths[#auths + 1] = auth
+end
+local password, wrong = os.getenv("SOAK_PASSWORD"), os.getenv("SOAK_WRONG")
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
+  n, good, nochg, badauth, e911, dnserr, other = 0, 0, 0, 0, 0, 0, 0
+end
+function request()
+  local i = math.random(#hosts)
+  local path = "/nic/update?hostname=" .. hosts[i] .. "&myip=198.51.100." .. math.random(1, 4)
+  local r = math.random(100)
+  local auth = auths[i]
+  if r == 1 then auth = wrong elseif r <= 45 then auth = password end
+  return wrk.format("GET", path, { ["Authorization"] = auth })
+end
+function response(status, headers, body)
+  n = n + 1
+  if body:find("^good") then good = good + 1
+  elseif body:find("^nochg") then nochg = nochg + 1
+  elseif status == 401 and body:find("^badauth") then badauth = badauth + 1
+  elseif body:find("^911") then e911 = e911 + 1
+  elseif body:find("^dnserr") then dnserr = dnserr + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local t = { n = 0, good = 0, nochg = 0, badauth = 0, e911 = 0, dnserr = 0, other = 0 }
+  for _, thread in ipairs(threads) do
+    for k, _ in pairs(t) do t[k] = t[k] + thread:get(k) end
+  end
+  io.write(string.format("answers n=%d good=%d nochg=%d badauth=%d 911=%d dnserr=%d other=%d\n",
+    t.n, t.good, t.nochg, t.badauth, t.e911, t.dnserr, t.other))
+  io.write(string.format("latency p50=%.1fms p99=%.1fms\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+LUA
+
+connections=8
+total=0
+drive() { # UNTIL SECONDS: runs wrk for SECONDS at a time until UNTIL requests were answered in
+  # all (wrk runs for a duration, not a count); prints each run's summary and our counts
+  local out="$work/wrk.txt"
+  while [ "$total" -lt "$1" ]; do
+    SOAK_AUTH="$work/auth.txt" SOAK_PASSWORD="$password" SOAK_WRONG="$wrong" \
+      wrk -t "$connections" -c "$connections" -d "$2" --latency -s "$work/mixed.lua" "http://127.0.0.1:$port/" \
+      >"$out" 2>&1 || { cat "$out"; exit 2; }
+    grep -E "requests in|answers|latency p50|Socket errors" "$out"
+    grep -q "911=0 dnserr=0 other=0" "$out" || fail "an answer was 911, dnserr or unexpected"
+    ! grep -q "Socket errors" "$out" || fail "socket errors"
+    total=$((total + $(sed -n 's/^answers n=\([0-9]*\).*/\1/p' "$out")))
+  done
+}
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$fcgi_pid/status"; }
+# Sockets are the connections nginx holds open to us (its upstream keep-alive, up to the
+# client connections): they come and go with the load, so they are bounded, not compared.
+fds() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -vc '^socket:' || true; }
+sockets() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -c '^socket:' || true; }
+fd_list() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | sed 's/[0-9]\{3,\}/N/g' | sort | uniq -c; }
+db_conns() { for f in /proc/"$fcgi_pid"/fd/*; do readlink "$f"; done | grep -c "/ddns.db$" || true; }
+
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+echo "== warm-up: the first 1,000 requests"
+drive 1000 1s
+sleep 2 # let idle connections and threads settle, as after the run
+rss1=$(rss) fds1=$(fds) db1=$(db_conns)
+fd_list >"$work/fds1.txt"
+first=$total
+echo "after $first: rss ${rss1} KiB, ${fds1} fds besides $(sockets) sockets, ${db1} database connections"
+
+# The DNS poller: one random host at a time, all through the run.
+(
+  bad=0 polls=0
+  while :; do
+    i=$((RANDOM % n_hosts))
+    answer="$(kdig +timeout=2 +retry=1 @127.0.0.1 -p "$KNOT_PORT" "h$i.$zone" A +short 2>/dev/null)"
+    polls=$((polls + 1))
+    if [ "$(printf '%s\n' "$answer" | grep -c '^198\.51\.100\.')" -ne 1 ]; then
+      bad=$((bad + 1))
+      echo "h$i: '$answer'" >>"$work/poll-bad.txt"
+    fi
+    echo "$polls $bad" >"$work/poll.txt"
+  done
+) &
+poll_pid=$!
+
+echo "== run: up to $n requests in all"
+started=$(date +%s)
+drive "$n" 20s
+elapsed=$(($(date +%s) - started))
+kill "$poll_pid" 2>/dev/null && wait "$poll_pid" 2>/dev/null || true
+poll_pid=""
+sleep 2
+rss2=$(rss) fds2=$(fds) db2=$(db_conns)
+fd_list >"$work/fds2.txt"
+echo "after $total: rss ${rss2} KiB, ${fds2} fds besides $(sockets) sockets, ${db2} database connections; $((total - first)) requests in ${elapsed} s"
+read -r polls bad <"$work/poll.txt"
+echo "DNS poll: $polls queries, $bad without exactly one address"
+[ "$bad" -eq 0 ] || { head "$work/poll-bad.txt"; fail "a query saw a host without its address or with two"; }
+[ "$rss2" -le $((rss1 * 110 / 100)) ] || fail "resident memory grew from $rss1 to $rss2 KiB"
+[ "$(sockets)" -le $((2 * connections + 2)) ] || fail "$(sockets) sockets open for $connections connections"
+[ "$fds2" -le "$fds1" ] || { diff "$work/fds1.txt" "$work/fds2.txt"; fail "open file descriptors grew from $fds1 to $fds2"; }
+[ "$db2" -le "$db1" ] || fail "database connections grew from $db1 to $db2"
+
+mismatch=0
+while read -r fqdn ipv4; do
+  dns="$(kdig +timeout=2 @127.0.0.1 -p "$KNOT_PORT" "$fqdn" A +short | sort | paste -sd,)"
+  if [ "$dns" != "$ipv4" ]; then
+    echo "$fqdn: row $ipv4, DNS $dns"
+    mismatch=$((mismatch + 1))
+  fi
+done < <(ddns hostname list --json | jq -r '.[] | "\(.hostname) \(.ipv4)"')
+echo "rows against DNS: $mismatch of $n_hosts differ"
+[ "$mismatch" -eq 0 ] || fail "DNS and rows differ"
+grep -E "panicked|ERROR" "$work/fastcgi.log" | head -5 || true
+wal="$(stat -c %s "$work/ddns.db-wal" 2>/dev/null || echo 0)"
+echo "WAL after the run: $wal bytes"
+if [ "$failures" -eq 0 ]; then echo "soak: ok"; else echo "soak: $failures failures"; exit 1; fi
