@@ -198,8 +198,9 @@ impl Store {
         dispatch!(self, s => s.derivations())
     }
 
-    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.host_zone(fqdn))
+    /// A hostname's row, read without its lock (the locked read-modify-write decides again).
+    pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
+        dispatch!(self, s => s.host(fqdn))
     }
 
     pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {

@@ -59,8 +59,11 @@ impl Store {
         })
     }
 
-    pub(crate) fn host_zone(&self, fqdn: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.c().query_opt("SELECT zone FROM hostnames WHERE fqdn = $1", &[&fqdn])?.map(|r| r.get(0)))
+    /// A hostname's row, read without its lock: what it is now, for a decision that the
+    /// locked read-modify-write makes again.
+    pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
+        let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = $1");
+        Ok(self.c().query_opt(&sql, &[&fqdn])?.map(|r| host_from(&r)))
     }
 
     pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
