@@ -2,7 +2,7 @@
 // `include!`d at each target's crate root, so `crate::config`, `crate::request` and
 // `crate::secret` resolve as they do in the binary.
 
-#[path = "../../src/config.rs"]
+#[path = "../../src/config/mod.rs"]
 #[allow(dead_code)]
 mod config;
 #[path = "../../src/request.rs"]
