@@ -5,8 +5,9 @@
 #[path = "../../src/config/mod.rs"]
 #[allow(dead_code)]
 mod config;
-#[path = "../../src/request.rs"]
-#[allow(dead_code)]
+#[path = "../../src/request/mod.rs"]
+// `request/mod.rs` re-exports its submodules' functions; the targets use only some of them.
+#[allow(dead_code, unused_imports)]
 mod request;
 #[path = "../../src/secret.rs"]
 #[allow(dead_code)]
