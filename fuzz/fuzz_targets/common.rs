@@ -2,11 +2,12 @@
 // `include!`d at each target's crate root, so `crate::config`, `crate::request` and
 // `crate::secret` resolve as they do in the binary.
 
-#[path = "../../src/config.rs"]
+#[path = "../../src/config/mod.rs"]
 #[allow(dead_code)]
 mod config;
-#[path = "../../src/request.rs"]
-#[allow(dead_code)]
+#[path = "../../src/request/mod.rs"]
+// `request/mod.rs` re-exports its submodules' functions; the targets use only some of them.
+#[allow(dead_code, unused_imports)]
 mod request;
 #[path = "../../src/secret.rs"]
 #[allow(dead_code)]

@@ -1,0 +1,198 @@
+//! The config file as written: serde structs with `deny_unknown_fields`, one per TOML table,
+//! turned into the validated types by [`super::validate`].
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) database: RawDatabase,
+    #[serde(default)]
+    pub(super) dns: RawDns,
+    #[serde(default)]
+    pub(super) zones: Vec<RawZone>,
+    #[serde(default)]
+    pub(super) defaults: RawDefaults,
+    #[serde(default)]
+    pub(super) rate_limit: RawRateLimit,
+    #[serde(default)]
+    pub(super) http: RawHttp,
+    #[serde(default)]
+    pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) auth: RawAuth,
+    #[serde(default)]
+    pub(super) endpoints: Vec<RawEndpoint>,
+    #[serde(default)]
+    pub(super) email: RawEmail,
+    pub(super) acme: Option<RawAcme>,
+    #[serde(default)]
+    pub(super) relay: RawRelay,
+    #[serde(default)]
+    pub(super) audit: RawAudit,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub(super) keep_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) textfile: Option<PathBuf>,
+    pub(super) path: Option<String>,
+    #[serde(default)]
+    pub(super) allow: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAcme {
+    pub(super) zone: String,
+    pub(super) path: Option<String>,
+    pub(super) ttl: Option<i64>,
+    pub(super) register: Option<bool>,
+    #[serde(default)]
+    pub(super) register_from: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRelay {
+    pub(super) connect_timeout_ms: Option<i64>,
+    pub(super) request_timeout_ms: Option<i64>,
+    pub(super) total_timeout_ms: Option<i64>,
+    pub(super) ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmail {
+    pub(super) enabled: Option<bool>,
+    pub(super) transport: Option<String>,
+    pub(super) smtp_host: Option<String>,
+    pub(super) smtp_port: Option<i64>,
+    pub(super) smtp_starttls: Option<bool>,
+    pub(super) smtp_username: Option<String>,
+    pub(super) smtp_password: Option<String>,
+    pub(super) sendmail_command: Option<PathBuf>,
+    pub(super) from_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatabase {
+    pub(super) path: Option<PathBuf>,
+    pub(super) busy_timeout_ms: Option<u64>,
+    pub(super) url: Option<String>,
+    pub(super) postgres: Option<RawPostgres>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPostgres {
+    /// A host name, an address, or a directory holding the server's Unix socket.
+    pub(super) host: String,
+    pub(super) port: Option<u16>,
+    pub(super) name: String,
+    pub(super) user: String,
+    pub(super) password_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDns {
+    pub(super) server: Option<String>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) tsig_key: Option<String>,
+    pub(super) tsig_key_file: Option<PathBuf>,
+    pub(super) confirm: Option<Vec<String>>,
+    pub(super) confirm_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    pub(super) name: String,
+    pub(super) server: Option<String>,
+    pub(super) tsig_key: Option<String>,
+    pub(super) tsig_key_file: Option<PathBuf>,
+    pub(super) confirm: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub(super) dns_ttl: Option<i64>,
+    pub(super) expiry_ttl: Option<i64>,
+    pub(super) min_dns_ttl: Option<i64>,
+    pub(super) max_dns_ttl: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateLimit {
+    pub(super) enabled: Option<bool>,
+    pub(super) good_window_seconds: Option<i64>,
+    pub(super) good_max_requests: Option<i64>,
+    pub(super) bad_window_seconds: Option<i64>,
+    pub(super) bad_max_requests: Option<i64>,
+    pub(super) ipv6_prefix: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
+    pub(super) proxy_header: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) level: Option<String>,
+    pub(super) log_requests: Option<bool>,
+    pub(super) target: Option<String>,
+    pub(super) syslog_socket: Option<PathBuf>,
+    pub(super) syslog_facility: Option<String>,
+    pub(super) log_file: Option<PathBuf>,
+    pub(super) stderr_level: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub(super) argon2_m_kib: Option<i64>,
+    pub(super) argon2_t: Option<i64>,
+    pub(super) argon2_p: Option<i64>,
+    pub(super) cache_seconds: Option<i64>,
+    pub(super) cache_entries: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEndpoint {
+    pub(super) path: String,
+    pub(super) action: Option<String>,
+    #[serde(default)]
+    pub(super) params: RawParams,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParams {
+    pub(super) hostname: Option<Vec<String>>,
+    pub(super) address: Option<Vec<String>>,
+    pub(super) ipv4: Option<Vec<String>>,
+    pub(super) ipv6: Option<Vec<String>>,
+    pub(super) ipv6_prefix: Option<Vec<String>>,
+    pub(super) username: Option<Vec<String>>,
+    pub(super) password: Option<Vec<String>>,
+}

@@ -1,0 +1,352 @@
+//! Unit tests for config loading, validation and TSIG key parsing.
+
+use super::tsig::parse_key_file;
+use super::*;
+
+const KEY: &str = "hmac-sha256:ddns-key.:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(Path::new("/etc/ddns-cgi/config.toml"), text)
+}
+
+fn minimal(extra: &str) -> String {
+    format!(
+        "[database]\npath = \"/var/lib/ddns-cgi/ddns.db\"\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n{extra}"
+    )
+}
+
+#[test]
+fn acme_section() {
+    let c = load(&minimal("[acme]\nzone = \"DYN.example.com.\"\n")).expect("acme");
+    let acme = c.acme.expect("section");
+    assert_eq!(
+        (acme.zone.as_str(), acme.path.as_str(), acme.ttl, acme.register),
+        ("dyn.example.com", "/acme", 1, false)
+    );
+    let c = load(&minimal(
+        "[acme]\nzone = \"dyn.example.com\"\npath = \"/x/acme/\"\nregister = true\nregister_from = [\"127.0.0.0/8\"]\n",
+    ))
+    .expect("acme");
+    assert_eq!(c.acme.map(|a| (a.path, a.register, a.register_from.len())), Some(("/x/acme".to_owned(), true, 1)));
+    assert!(load(&minimal("")).expect("no acme").acme.is_none());
+    check_err(
+        &minimal("[acme]\nzone = \"other.example.com\"\n"),
+        "`acme.zone` must name a `[[zones]]` entry, got `other.example.com` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"acme\"\n"),
+        "`acme.path` must be a plain absolute path such as `/acme`, got `acme` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[acme]\nzone = \"dyn.example.com\"\npath = \"/update\"\n"),
+        "`acme.path` is also the endpoint `/update` (in /etc/ddns-cgi/config.toml)",
+    );
+}
+
+#[track_caller]
+fn check_err(text: &str, expected: &str) {
+    let err = load(text).expect_err("config should be rejected").to_string();
+    assert_eq!(err, expected);
+}
+
+#[test]
+fn relay_timeouts_default_and_bounds() {
+    let c = load(&minimal("")).expect("valid").relay;
+    assert_eq!(
+        (c.connect_timeout, c.request_timeout, c.total_timeout),
+        (Duration::from_secs(5), Duration::from_secs(5), Duration::from_secs(10))
+    );
+    assert_eq!(c.ca_file, PathBuf::from(DEFAULT_CA_FILE));
+    let c = load(&minimal("[relay]\nrequest_timeout_ms = 800\nca_file = \"/etc/ssl/mine.pem\"\n")).expect("valid");
+    assert_eq!(c.relay.request_timeout, Duration::from_millis(800));
+    check_err(
+        &minimal("[relay]\ntotal_timeout_ms = 60000\n"),
+        "`relay.total_timeout_ms` must be between 100 and 30000, got `60000` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[relay]\nconnect_timeout_ms = 0\n"),
+        "`relay.connect_timeout_ms` must be between 100 and 30000, got `0` (in /etc/ddns-cgi/config.toml)",
+    );
+}
+
+#[test]
+fn defaults_apply() {
+    let c = load(&minimal("")).expect("valid");
+    assert_eq!(c.defaults.dns_ttl, 60);
+    assert_eq!(c.defaults.expiry_ttl, 3600);
+    assert_eq!(c.zones[0].server, "127.0.0.1:53".parse().expect("addr"));
+    assert_eq!(c.zones[0].name_str(), "dyn.example.com");
+    assert_eq!((&c.log.target, c.log.stderr_level), (&LogTarget::Stderr, Some(Level::Warn)));
+    assert_eq!(
+        c.endpoints.iter().map(|e| (e.path.as_str(), e.action)).collect::<Vec<_>>(),
+        [
+            ("/update", Action::Update),
+            ("/nic/update", Action::Update),
+            ("/api/update", Action::Update),
+            ("/nic/delete", Action::Delete)
+        ]
+    );
+    assert!(c.endpoints.iter().all(|e| e.params.password.contains(&"token".to_owned())));
+    assert_eq!((c.defaults.min_dns_ttl, c.defaults.max_dns_ttl), (30, 86_400));
+    assert_eq!(c.rate_limit.bad_max_requests, 3);
+    assert!(c.http.proxy_header.is_none());
+}
+
+#[test]
+fn confirm_lists_default_from_dns_and_are_checked() {
+    let c = load(&minimal("")).expect("valid");
+    assert!(c.zones[0].confirm.is_empty());
+    assert_eq!(c.zones[0].confirm_timeout, Duration::from_millis(2_000));
+    let text = minimal("confirm = [\"192.0.2.53\"]\n[[zones]]\nname = \"other.example.com\"\n")
+        .replace("[dns]\n", "[dns]\nconfirm = [\"127.0.0.1:5301\", \"[::1]:5302\"]\nconfirm_timeout_ms = 500\n");
+    let c = load(&text).expect("valid");
+    let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+    assert_eq!(c.zones[0].confirm, [addr("192.0.2.53:53")]);
+    assert_eq!(c.zones[1].confirm, [addr("127.0.0.1:5301"), addr("[::1]:5302")]);
+    assert_eq!(c.zones[1].confirm_timeout, Duration::from_millis(500));
+    check_err(
+        &minimal("").replace("[dns]\n", "[dns]\nconfirm = [\"ns1.example.com:53\"]\n"),
+        "`dns.confirm` must be `ip:port` (e.g. `127.0.0.1:53`), got `ns1.example.com:53` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("confirm = [\"192.0.2.53\", \"192.0.2.53:53\"]\n"),
+        "`zones[0].confirm` repeats `192.0.2.53:53` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("").replace("[dns]\n", "[dns]\nconfirm_timeout_ms = 0\n"),
+        "`dns.confirm_timeout_ms` must be between 10 and 60000, got `0` (in /etc/ddns-cgi/config.toml)",
+    );
+}
+
+#[test]
+fn ipv6_prefix_is_bounded() {
+    assert_eq!(load(&minimal("")).expect("valid").rate_limit.ipv6_prefix, 64);
+    assert_eq!(load(&minimal("[rate_limit]\nipv6_prefix = 56\n")).expect("valid").rate_limit.ipv6_prefix, 56);
+    check_err(
+        &minimal("[rate_limit]\nipv6_prefix = 16\n"),
+        "`rate_limit.ipv6_prefix` must be between 32 and 128, got `16` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[rate_limit]\nipv6_prefix = 129\n"),
+        "`rate_limit.ipv6_prefix` must be between 32 and 128, got `129` (in /etc/ddns-cgi/config.toml)",
+    );
+}
+
+#[test]
+fn unknown_key_names_key_and_file() {
+    let err = load(&minimal("[defaults]\ndns_tll = 5\n")).expect_err("rejected").to_string();
+    assert!(err.starts_with("`defaults`, line 8, column 1: "), "{err}");
+    assert!(err.ends_with(" (in /etc/ddns-cgi/config.toml)"), "{err}");
+    assert!(err.contains("dns_tll"), "{err}");
+}
+
+#[test]
+fn bad_values() {
+    check_err(
+        &minimal("[audit]\nkeep_days = -1\n"),
+        "`audit.keep_days` must be between 0 and 36500, got `-1` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[metrics]\npath = \"metrics\"\n"),
+        "`metrics.path` must be a plain absolute path such as `/metrics`, got `metrics` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[metrics]\npath = \"/nic/update\"\n"),
+        "`metrics.path` is also the endpoint `/nic/update` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[metrics]\nallow = [\"10.0.0.0/33\"]\n"),
+        "`metrics.allow` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[log]\nstderr_level = \"loud\"\n"),
+        "`log.stderr_level` must be debug, info, warning, error or off, got `loud` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\ndns_ttl = 0\n"),
+        "`defaults.dns_ttl` must be between 1 and 86400, got `0` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = 30\n"),
+        "`defaults.expiry_ttl` must be 0 (never) or at least 60, got `30` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[http]\ntrusted_proxies = [\"10.0.0.0/33\"]\n"),
+        "`http.trusted_proxies` `10.0.0.0/33` has a prefix length outside 0..=32 (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
+        "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),
+        "`defaults.min_dns_ttl` must not exceed `defaults.max_dns_ttl`, got `600` > `300` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nmax_dns_ttl = 0\n"),
+        "`defaults.max_dns_ttl` must be between 1 and 86400, got `0` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\naction = \"remove\"\n"),
+        "`endpoints[0].action` must be `update` or `delete`, got `remove` (in /etc/ddns-cgi/config.toml)",
+    );
+    // A config from before `params.address` existed, with `myip` under `ipv4`.
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv4 = [\"myip\", \"ipv4\"]\n"),
+        "`endpoints[0].params.ipv4` repeats `myip` from `params.address`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv6 = [\"ip\"]\nipv6_prefix = [\"ip\"]\n"),
+        "`endpoints[0].params.ipv6_prefix` repeats `ip` from `params.ipv6`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[email]\nenabled = true\nfrom_address = \"nobody\"\n"),
+        "`email.from_address` must be an email address, got `nobody` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[email]\ntransport = \"pigeon\"\n"),
+        "`email.transport` must be `smtp` or `sendmail`, got `pigeon` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[email]\nsmtp_password = \"hunter2\"\n"),
+        "`email.smtp_password` and `email.smtp_username` must be set together (in /etc/ddns-cgi/config.toml)",
+    );
+}
+
+#[test]
+fn unsupported_algorithm_is_named_and_secret_is_not() {
+    let text = minimal("").replace("hmac-sha256:", "hmac-md5:");
+    let err = load(&text).expect_err("rejected").to_string();
+    assert_eq!(
+        err,
+        "`dns.tsig_key` uses unsupported TSIG algorithm `hmac-md5`; use hmac-sha256, hmac-sha384 or hmac-sha512 (in /etc/ddns-cgi/config.toml)"
+    );
+    assert!(!err.contains("c2VjcmV0"));
+}
+
+#[test]
+fn key_file_forms() {
+    let bind = "key \"ddns-key\" {\n\talgorithm hmac-sha512;\n\tsecret \"c2VjcmV0\";\n};\n";
+    let k = parse_key_file(bind).expect("bind block");
+    assert_eq!(k.name.to_ascii(), "ddns-key.");
+    assert_eq!(k.algorithm, TsigAlgorithm::HmacSha512);
+    assert_eq!(k.secret.expose(), b"secret");
+
+    let knot =
+        "# hmac-sha384:sftdyn:c2VjcmV0\nkey:\n  - id: sftdyn\n    algorithm: hmac-sha384\n    secret: c2VjcmV0\n";
+    let k = parse_key_file(knot).expect("knot yaml");
+    assert_eq!(k.name.to_ascii(), "sftdyn.");
+    assert_eq!(k.algorithm, TsigAlgorithm::HmacSha384);
+
+    let knot_only_yaml = "key:\n  - id: k2\n    algorithm: hmac-sha256\n    secret: c2VjcmV0\n";
+    assert_eq!(parse_key_file(knot_only_yaml).expect("yaml").name.to_ascii(), "k2.");
+
+    let line = parse_key_file("hmac-sha256:Line-Key:c2VjcmV0\n").expect("line");
+    assert_eq!(line.name.to_ascii(), "line-key.");
+    assert!(parse_key_file("nothing here").is_err());
+}
+
+/// `key = value` with a bare key, or a `[table]` header.
+fn is_setting(line: &str) -> bool {
+    line.starts_with('[')
+        || line.split_once(" = ").is_some_and(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+#[test]
+fn example_config_is_valid_with_every_option_uncommented() {
+    let example = include_str!("../../config.example.toml").replace("REPLACE-WITH-BASE64-SECRET", "c2VjcmV0");
+    load(&example).expect("config.example.toml as shipped");
+    // Uncomment every `# key = value` line and `# [[table]]` header: each documented key
+    // must exist with a valid default.
+    let uncommented: String = example
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if is_setting(rest) => rest.split("  #").next().unwrap_or(rest),
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let uncommented = uncommented.replace("tsig_key_file = \"/etc/ddns-cgi/tsig.key\"\n", "");
+    let uncommented = uncommented.replace("tsig_key_file = \"/etc/ddns-cgi/dyn.example.com.key\"\n", "");
+    let c = load(&uncommented).expect("config.example.toml with every option set");
+    assert_eq!(c.zones[0].server, "127.0.0.1:5353".parse().expect("addr"));
+    assert_eq!(c.endpoints.len(), 1);
+}
+
+#[test]
+fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
+    let with = |database: &str| {
+        format!("[database]\n{database}\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n")
+    };
+    let c = load(&with("url = \"postgresql://ddns:pw@db.example:5433/ddns\"")).expect("url");
+    let pg = c.database.postgres.expect("postgres");
+    assert_eq!(pg.shown, "ddns@db.example/ddns");
+    assert_eq!(pg.config.get_ports(), [5433]);
+    assert!(!format!("{pg:?}").contains("pw"), "{pg:?}");
+    let c = load(&with("postgres = { host = \"/run/postgresql\", name = \"ddns\", user = \"ddns\" }")).expect("table");
+    assert_eq!(c.database.postgres.expect("postgres").shown, "ddns@/run/postgresql/ddns");
+    let err = |database: &str| load(&with(database)).expect_err(database).to_string();
+    assert_eq!(
+        err("path = \"/x.db\"\nurl = \"postgresql://a@b/c\""),
+        "`database` has more than one of `path`, `url` and `postgres`; choose one (in /etc/ddns-cgi/config.toml)"
+    );
+    let e = err("url = \"mysql://root:hunter2@x/y\"");
+    assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
+    let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=require\"");
+    assert!(e.contains("sslmode=require") && !e.contains("hunter2"), "{e}");
+    assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
+}
+
+#[test]
+fn cidr_contains() {
+    let c: Cidr = "10.0.0.0/8".parse().expect("cidr");
+    assert!(c.contains("10.1.2.3".parse().expect("ip")));
+    assert!(!c.contains("11.0.0.1".parse().expect("ip")));
+    let one: Cidr = "::1".parse().expect("cidr");
+    assert!(one.contains("::1".parse().expect("ip")));
+    assert!(!one.contains("::2".parse().expect("ip")));
+    let all: Cidr = "0.0.0.0/0".parse().expect("cidr");
+    assert!(all.contains("192.0.2.1".parse().expect("ip")));
+}
+
+#[test]
+fn proxy_header_becomes_cgi_variable() {
+    let c = load(&minimal("[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"127.0.0.1\"]\n"))
+        .expect("valid");
+    assert_eq!(c.http.proxy_header.as_deref(), Some("HTTP_X_FORWARDED_FOR"));
+}
+
+#[test]
+fn parse_errors_name_the_place_but_quote_no_value() {
+    let secret = KEY.rsplit(':').next().expect("secret");
+    check_err(
+        &minimal("").replace("tsig_key =", "tsig_key"),
+        "line 4, column 10: key with no value, expected `=` (in /etc/ddns-cgi/config.toml)",
+    );
+    let (head, tail) = secret.split_at(20);
+    let wrapped = minimal("").replace(secret, &format!("{head}\n{tail}"));
+    let err = load(&wrapped).expect_err("wrapped key").to_string();
+    assert!(err.starts_with("line 4, column 55: ") && !err.contains(head) && !err.contains(tail), "{err}");
+    check_err(
+        &minimal("[email]\nsmtp_port = \"pa55word\"\n"),
+        "`email.smtp_port`, line 8, column 13: invalid type: string \"...\", expected i64 (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[email]\nsmtp_password = pa55word\n"),
+        "line 8, column 17: string values must be quoted, expected literal string (in /etc/ddns-cgi/config.toml)",
+    );
+    assert!(!load(&minimal("").replace("tsig_key =", "tsig_key")).expect_err("typo").to_string().contains(secret));
+}
+
+#[test]
+fn quoted_strings_are_redacted() {
+    assert_eq!(
+        redact_quoted(r#"invalid type: string "a\"b", expected i64"#),
+        r#"invalid type: string "...", expected i64"#
+    );
+    assert_eq!(redact_quoted("invalid basic string, expected `\"`"), "invalid basic string, expected `\"`");
+    assert_eq!(redact_quoted(r#"string "a" or string "b\\" c"#), r#"string "..." or string "..." c"#);
+    assert_eq!(redact_quoted(r#"open string "quote"#), r#"open string "...""#);
+}

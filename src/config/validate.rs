@@ -1,0 +1,531 @@
+//! The [`Validator`]: turns the raw serde view into a validated [`Config`], decoding TSIG
+//! secrets, parsing zone names, range-checking TTLs and addresses, and applying defaults.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+
+use crate::secret::Secret;
+
+use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawEndpoint, RawLog, RawMetrics};
+use super::tsig::{parse_key_file, parse_key_line};
+use super::{
+    AcmeConfig, Action, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
+    DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
+    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, TsigKey, Zone, is_mailbox, read_bounded,
+};
+
+/// A `[log]` level name; `warn` is accepted for `warning`.
+fn parse_level(s: &str) -> Option<Level> {
+    match s.to_ascii_lowercase().as_str() {
+        "debug" => Some(Level::Debug),
+        "info" => Some(Level::Info),
+        "warning" | "warn" => Some(Level::Warn),
+        "error" => Some(Level::Error),
+        _ => None,
+    }
+}
+
+pub(super) struct Validator<'a> {
+    pub(super) path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { path: self.path.to_owned(), key: key.to_owned(), message: message.into() }
+    }
+
+    fn range(&self, key: &str, value: Option<i64>, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
+        let Some(v) = value else { return Ok(default) };
+        u32::try_from(v)
+            .ok()
+            .filter(|v| (min..=max).contains(v))
+            .ok_or_else(|| self.invalid(key, format!("must be between {min} and {max}, got `{v}`")))
+    }
+
+    pub(super) fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let busy_ms = raw.database.busy_timeout_ms.unwrap_or(10_000);
+        if !(100..=600_000).contains(&busy_ms) {
+            return Err(
+                self.invalid("database.busy_timeout_ms", format!("must be between 100 and 600000, got `{busy_ms}`"))
+            );
+        }
+        let database = self.database(raw.database, Duration::from_millis(busy_ms))?;
+
+        let default_server = match &raw.dns.server {
+            Some(s) => self.socket_addr("dns.server", s)?,
+            None => SocketAddr::from(([127, 0, 0, 1], 53)),
+        };
+        let timeout_ms = raw.dns.timeout_ms.unwrap_or(2_000);
+        if !(10..=60_000).contains(&timeout_ms) {
+            return Err(self.invalid("dns.timeout_ms", format!("must be between 10 and 60000, got `{timeout_ms}`")));
+        }
+        let default_key = self.key("dns", raw.dns.tsig_key.as_deref(), raw.dns.tsig_key_file.as_deref())?;
+        let default_confirm = self.confirm("dns.confirm", raw.dns.confirm.as_deref())?;
+        let confirm_timeout_ms = raw.dns.confirm_timeout_ms.unwrap_or(2_000);
+        if !(10..=60_000).contains(&confirm_timeout_ms) {
+            return Err(self.invalid(
+                "dns.confirm_timeout_ms",
+                format!("must be between 10 and 60000, got `{confirm_timeout_ms}`"),
+            ));
+        }
+
+        if raw.zones.is_empty() {
+            return Err(self.invalid("zones", "must list at least one `[[zones]]` entry"));
+        }
+        let mut zones: Vec<Zone> = Vec::with_capacity(raw.zones.len());
+        for (i, z) in raw.zones.into_iter().enumerate() {
+            let key_prefix = format!("zones[{i}]");
+            let name = self.zone_name(&format!("{key_prefix}.name"), &z.name)?;
+            if zones.iter().any(|other| other.name == name) {
+                return Err(self.invalid(&format!("{key_prefix}.name"), format!("repeats zone `{}`", z.name)));
+            }
+            let server = match &z.server {
+                Some(s) => self.socket_addr(&format!("{key_prefix}.server"), s)?,
+                None => default_server,
+            };
+            let key = match self.key(&key_prefix, z.tsig_key.as_deref(), z.tsig_key_file.as_deref())? {
+                Some(k) => k,
+                None => default_key.clone().ok_or_else(|| {
+                    self.invalid(
+                        &format!("{key_prefix}.tsig_key"),
+                        format!("is missing for zone `{}` and `dns.tsig_key` is not set either", z.name),
+                    )
+                })?,
+            };
+            let confirm = match z.confirm.as_deref() {
+                Some(list) => self.confirm(&format!("{key_prefix}.confirm"), Some(list))?,
+                None => default_confirm.clone(),
+            };
+            zones.push(Zone {
+                name,
+                server,
+                key,
+                timeout: Duration::from_millis(timeout_ms),
+                confirm,
+                confirm_timeout: Duration::from_millis(confirm_timeout_ms),
+            });
+        }
+
+        let defaults = Defaults {
+            dns_ttl: self.range("defaults.dns_ttl", raw.defaults.dns_ttl, 60, 1, 86_400)?,
+            expiry_ttl: self.expiry_ttl("defaults.expiry_ttl", raw.defaults.expiry_ttl)?,
+            min_dns_ttl: self.range("defaults.min_dns_ttl", raw.defaults.min_dns_ttl, 30, 1, 86_400)?,
+            max_dns_ttl: self.range("defaults.max_dns_ttl", raw.defaults.max_dns_ttl, 86_400, 1, 86_400)?,
+        };
+        if defaults.min_dns_ttl > defaults.max_dns_ttl {
+            return Err(self.invalid(
+                "defaults.min_dns_ttl",
+                format!(
+                    "must not exceed `defaults.max_dns_ttl`, got `{}` > `{}`",
+                    defaults.min_dns_ttl, defaults.max_dns_ttl
+                ),
+            ));
+        }
+
+        let r = raw.rate_limit;
+        let rate_limit = RateLimit {
+            enabled: r.enabled.unwrap_or(true),
+            good_window_seconds: self.range("rate_limit.good_window_seconds", r.good_window_seconds, 60, 1, 86_400)?,
+            good_max_requests: self.range("rate_limit.good_max_requests", r.good_max_requests, 5, 1, 1_000_000)?,
+            bad_window_seconds: self.range("rate_limit.bad_window_seconds", r.bad_window_seconds, 60, 1, 86_400)?,
+            bad_max_requests: self.range("rate_limit.bad_max_requests", r.bad_max_requests, 3, 1, 1_000_000)?,
+            // Shorter than /32 would lump whole providers together (RFC 6177 suggests /48 to
+            // /64 per site); 128 counts every address on its own.
+            ipv6_prefix: u8::try_from(self.range("rate_limit.ipv6_prefix", r.ipv6_prefix, 64, 32, 128)?).unwrap_or(64),
+        };
+
+        let trusted_proxies = raw
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("http.trusted_proxies", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let proxy_header = match raw.http.proxy_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(h) => Some(self.header_to_cgi(h)?),
+        };
+
+        let level = match raw.log.level.as_deref() {
+            None => Level::Info,
+            Some(s) => parse_level(s).ok_or_else(|| {
+                self.invalid("log.level", format!("must be debug, info, warning or error, got `{s}`"))
+            })?,
+        };
+        // Under nginx + fcgiwrap every stderr line is logged as `[error] FastCGI sent in
+        // stderr`, and Apache stamps none of them: with a syslog or file target, stderr keeps
+        // only what needs attention.
+        let stderr_level = match raw.log.stderr_level.as_deref() {
+            None => Some(Level::Warn),
+            Some(s) if s.eq_ignore_ascii_case("off") => None,
+            Some(s) => Some(parse_level(s).ok_or_else(|| {
+                self.invalid("log.stderr_level", format!("must be debug, info, warning, error or off, got `{s}`"))
+            })?),
+        };
+
+        // Defaults follow the argon2 crate's recommendation (OWASP: m=19 MiB, t=2, p=1).
+        let auth = AuthConfig {
+            argon2_m_kib: self.range("auth.argon2_m_kib", raw.auth.argon2_m_kib, 19_456, 8, 4_194_304)?,
+            argon2_t: self.range("auth.argon2_t", raw.auth.argon2_t, 2, 1, 64)?,
+            argon2_p: self.range("auth.argon2_p", raw.auth.argon2_p, 1, 1, 64)?,
+            cache_seconds: self.range("auth.cache_seconds", raw.auth.cache_seconds, 300, 0, 86_400)?,
+            cache_entries: self.range("auth.cache_entries", raw.auth.cache_entries, 10_000, 0, 1_000_000)?,
+        };
+
+        let endpoints = if raw.endpoints.is_empty() {
+            DEFAULT_ENDPOINTS
+                .iter()
+                .map(|(path, action)| Endpoint {
+                    path: (*path).to_owned(),
+                    action: *action,
+                    params: ParamAliases::default(),
+                })
+                .collect()
+        } else {
+            self.endpoints(raw.endpoints)?
+        };
+
+        let email = self.email(raw.email)?;
+        let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
+        let audit = AuditConfig { keep_days: self.range("audit.keep_days", raw.audit.keep_days, 90, 0, 36_500)? };
+        let metrics = self.metrics(raw.metrics, &endpoints)?;
+
+        let ms = |key: &str, value: Option<i64>, default: u32| {
+            self.range(key, value, default, 100, 30_000).map(|v| Duration::from_millis(u64::from(v)))
+        };
+        let relay = RelayConfig {
+            connect_timeout: ms("relay.connect_timeout_ms", raw.relay.connect_timeout_ms, 5_000)?,
+            request_timeout: ms("relay.request_timeout_ms", raw.relay.request_timeout_ms, 5_000)?,
+            total_timeout: ms("relay.total_timeout_ms", raw.relay.total_timeout_ms, 10_000)?,
+            ca_file: raw.relay.ca_file.unwrap_or_else(|| PathBuf::from(DEFAULT_CA_FILE)),
+        };
+
+        Ok(Config {
+            path: self.path.to_owned(),
+            database,
+            zones,
+            defaults,
+            rate_limit,
+            http: Http { trusted_proxies, proxy_header },
+            log: LogConfig {
+                level,
+                log_requests: raw.log.log_requests.unwrap_or(false),
+                target: self.log_target(&raw.log)?,
+                stderr_level,
+            },
+            auth,
+            endpoints,
+            email,
+            acme,
+            relay,
+            audit,
+            metrics,
+        })
+    }
+
+    fn metrics(&self, raw: RawMetrics, endpoints: &[Endpoint]) -> Result<MetricsConfig, ConfigError> {
+        let path = raw.path.unwrap_or_else(|| "/metrics".to_owned());
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("metrics.path", format!("must be a plain absolute path such as `/metrics`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path.trim_end_matches('/')) {
+            return Err(self.invalid("metrics.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let allow = raw
+            .allow
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("metrics.allow", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MetricsConfig { textfile: raw.textfile.as_deref().map(|p| self.relative(p)), path, allow })
+    }
+
+    fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {
+        let name = self.zone_name("acme.zone", &raw.zone)?;
+        let Some(zone) = zones.iter().find(|z| z.name == name) else {
+            return Err(self.invalid("acme.zone", format!("must name a `[[zones]]` entry, got `{}`", raw.zone)));
+        };
+        let path = raw.path.unwrap_or_else(|| "/acme".to_owned());
+        let path = path.trim_end_matches('/').to_owned();
+        let plain = path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !path.starts_with('/') || !plain || path.contains("//") || path.len() > 64 {
+            return Err(
+                self.invalid("acme.path", format!("must be a plain absolute path such as `/acme`, got `{path}`"))
+            );
+        }
+        if let Some(e) = endpoints.iter().find(|e| e.path.trim_end_matches('/') == path) {
+            return Err(self.invalid("acme.path", format!("is also the endpoint `{}`", e.path)));
+        }
+        let register_from = raw
+            .register_from
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("acme.register_from", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AcmeConfig {
+            zone: zone.name_str(),
+            path,
+            ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
+            register: raw.register.unwrap_or(false),
+            register_from,
+        })
+    }
+
+    fn email(&self, raw: RawEmail) -> Result<EmailConfig, ConfigError> {
+        let enabled = raw.enabled.unwrap_or(false);
+        let from_address = raw.from_address.unwrap_or_default();
+        if enabled && !is_mailbox(&from_address) {
+            return Err(self.invalid("email.from_address", format!("must be an email address, got `{from_address}`")));
+        }
+        let transport = match raw.transport.as_deref().unwrap_or("smtp") {
+            "smtp" => {
+                let port = self.range("email.smtp_port", raw.smtp_port, 25, 1, 65_535)?;
+                if raw.smtp_password.is_some() != raw.smtp_username.is_some() {
+                    return Err(self.invalid("email.smtp_password", "and `email.smtp_username` must be set together"));
+                }
+                MailTransport::Smtp(SmtpConfig {
+                    host: raw.smtp_host.unwrap_or_else(|| "localhost".to_owned()),
+                    port: u16::try_from(port).unwrap_or(25),
+                    starttls: raw.smtp_starttls.unwrap_or(false),
+                    username: raw.smtp_username,
+                    password: raw.smtp_password.map(Secret::new),
+                })
+            }
+            "sendmail" => MailTransport::Sendmail {
+                command: raw.sendmail_command.unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
+            },
+            other => {
+                return Err(self.invalid("email.transport", format!("must be `smtp` or `sendmail`, got `{other}`")));
+            }
+        };
+        Ok(EmailConfig { enabled, transport, from_address })
+    }
+
+    fn endpoints(&self, raw: Vec<RawEndpoint>) -> Result<Vec<Endpoint>, ConfigError> {
+        let mut out: Vec<Endpoint> = Vec::with_capacity(raw.len());
+        for (i, e) in raw.into_iter().enumerate() {
+            let key = format!("endpoints[{i}].path");
+            if !e.path.starts_with('/') || e.path.len() > 256 {
+                return Err(self.invalid(&key, format!("must start with `/`, got `{}`", e.path)));
+            }
+            if out.iter().any(|o| o.path == e.path) {
+                return Err(self.invalid(&key, format!("repeats path `{}`", e.path)));
+            }
+            let d = ParamAliases::default();
+            let list = |name: &str, v: Option<Vec<String>>, default: Vec<String>| match v {
+                None => Ok(default),
+                Some(v) if v.is_empty() || v.iter().any(|s| s.is_empty()) => {
+                    Err(self.invalid(&format!("endpoints[{i}].params.{name}"), "must be a list of non-empty names"))
+                }
+                Some(v) => Ok(v),
+            };
+            let params = ParamAliases {
+                hostname: list("hostname", e.params.hostname, d.hostname)?,
+                address: list("address", e.params.address, d.address)?,
+                ipv4: list("ipv4", e.params.ipv4, d.ipv4)?,
+                ipv6: list("ipv6", e.params.ipv6, d.ipv6)?,
+                ipv6_prefix: list("ipv6_prefix", e.params.ipv6_prefix, d.ipv6_prefix)?,
+                username: list("username", e.params.username, d.username)?,
+                password: list("password", e.params.password, d.password)?,
+            };
+            // A name in two address lists would make the family it promises ambiguous (and
+            // a config written before `address` existed had `myip` under `ipv4`).
+            let lists = [
+                ("address", &params.address),
+                ("ipv4", &params.ipv4),
+                ("ipv6", &params.ipv6),
+                ("ipv6_prefix", &params.ipv6_prefix),
+            ];
+            for (n, (key, names)) in lists.iter().enumerate() {
+                for (other, other_names) in &lists[n + 1..] {
+                    if let Some(name) = names.iter().find(|name| other_names.contains(name)) {
+                        return Err(self.invalid(
+                            &format!("endpoints[{i}].params.{other}"),
+                            format!("repeats `{name}` from `params.{key}`; a name belongs to one address list"),
+                        ));
+                    }
+                }
+            }
+            let action = match e.action.as_deref() {
+                None | Some("update") => Action::Update,
+                Some("delete") => Action::Delete,
+                Some(other) => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].action"),
+                        format!("must be `update` or `delete`, got `{other}`"),
+                    ));
+                }
+            };
+            out.push(Endpoint { path: e.path, action, params });
+        }
+        Ok(out)
+    }
+
+    fn log_target(&self, raw: &RawLog) -> Result<LogTarget, ConfigError> {
+        match raw.target.as_deref().unwrap_or("stderr") {
+            "stderr" => Ok(LogTarget::Stderr),
+            "syslog" => {
+                // RFC 5424 §6.2.1 facility codes; the ones a local service may use.
+                let facility = match raw.syslog_facility.as_deref().unwrap_or("daemon") {
+                    "user" => 1,
+                    "daemon" => 3,
+                    "local0" => 16,
+                    "local1" => 17,
+                    "local2" => 18,
+                    "local3" => 19,
+                    "local4" => 20,
+                    "local5" => 21,
+                    "local6" => 22,
+                    "local7" => 23,
+                    other => {
+                        return Err(self.invalid(
+                            "log.syslog_facility",
+                            format!("must be daemon, user or local0 to local7, got `{other}`"),
+                        ));
+                    }
+                };
+                let socket = raw.syslog_socket.clone().unwrap_or_else(|| PathBuf::from("/dev/log"));
+                Ok(LogTarget::Syslog { socket, facility })
+            }
+            "file" => match &raw.log_file {
+                Some(p) => Ok(LogTarget::File { path: self.relative(p) }),
+                None => Err(self.invalid("log.log_file", "must be set when `log.target` is `file`")),
+            },
+            other => Err(self.invalid("log.target", format!("must be stderr, syslog or file, got `{other}`"))),
+        }
+    }
+
+    fn expiry_ttl(&self, key: &str, value: Option<i64>) -> Result<u32, ConfigError> {
+        let v = self.range(key, value, 3_600, 0, 31_536_000)?;
+        if v != 0 && v < 60 {
+            return Err(self.invalid(key, format!("must be 0 (never) or at least 60, got `{v}`")));
+        }
+        Ok(v)
+    }
+
+    /// Exactly one of `path` (SQLite), `url` and `postgres` (PostgreSQL).
+    fn database(&self, raw: RawDatabase, busy_timeout: Duration) -> Result<DatabaseConfig, ConfigError> {
+        let postgres = match (raw.path, raw.url, raw.postgres) {
+            (Some(path), None, None) => {
+                return Ok(DatabaseConfig { path: self.relative(&path), busy_timeout, postgres: None });
+            }
+            (None, Some(url), None) => {
+                // The driver's parse error may quote the URL, which can hold a password.
+                let config: postgres::Config = url.parse().map_err(|_| {
+                    self.invalid("database.url", "is not a PostgreSQL URL (`postgresql://user@host/name`)")
+                })?;
+                let user = config.get_user().unwrap_or("");
+                let host = match config.get_hosts().first() {
+                    Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                    Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+                    None => String::new(),
+                };
+                let shown = format!("{user}@{host}/{}", config.get_dbname().unwrap_or(""));
+                PostgresConfig { config, shown }
+            }
+            (None, None, Some(pg)) => {
+                let mut config = postgres::Config::new();
+                config.host(&pg.host).dbname(&pg.name).user(&pg.user);
+                if let Some(port) = pg.port {
+                    config.port(port);
+                }
+                if let Some(file) = &pg.password_file {
+                    let file = self.relative(file);
+                    let text = read_bounded(&file).map_err(|e| {
+                        self.invalid(
+                            "database.postgres.password_file",
+                            format!("cannot read `{}`: {e}", file.display()),
+                        )
+                    })?;
+                    config.password(text.trim_end_matches(['\r', '\n']));
+                }
+                PostgresConfig { config, shown: format!("{}@{}/{}", pg.user, pg.host, pg.name) }
+            }
+            (None, None, None) => {
+                return Err(self.invalid("database", "needs `path` (SQLite), `url` or `postgres` (PostgreSQL)"));
+            }
+            _ => return Err(self.invalid("database", "has more than one of `path`, `url` and `postgres`; choose one")),
+        };
+        // TLS is not linked into this build: a URL that demands it must fail here, loudly,
+        // rather than at the first request.
+        if postgres.config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(self.invalid(
+                "database.url",
+                "asks for TLS (`sslmode=require`), which this ddns-cgi does not support; connect over a Unix socket or a trusted network with `sslmode=disable`",
+            ));
+        }
+        Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: Some(postgres) })
+    }
+
+    fn relative(&self, p: &Path) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_owned(),
+        }
+    }
+
+    fn socket_addr(&self, key: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Ok(a);
+        }
+        // A bare address means the standard DNS port.
+        s.parse::<IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 53))
+            .map_err(|_| self.invalid(key, format!("must be `ip:port` (e.g. `127.0.0.1:53`), got `{s}`")))
+    }
+
+    /// A `confirm` list: servers as `ip:port` (or a bare address for port 53), each once.
+    fn confirm(&self, key: &str, list: Option<&[String]>) -> Result<Vec<SocketAddr>, ConfigError> {
+        let mut servers: Vec<SocketAddr> = Vec::new();
+        for s in list.unwrap_or_default() {
+            let server = self.socket_addr(key, s)?;
+            if servers.contains(&server) {
+                return Err(self.invalid(key, format!("repeats `{s}`")));
+            }
+            servers.push(server);
+        }
+        Ok(servers)
+    }
+
+    fn zone_name(&self, key: &str, s: &str) -> Result<Name, ConfigError> {
+        let ascii = idna::domain_to_ascii(s.trim_end_matches('.'))
+            .map_err(|_| self.invalid(key, format!("is not a valid domain name, got `{s}`")))?;
+        if ascii.is_empty() {
+            return Err(self.invalid(key, format!("is not a valid domain name, got `{s}`")));
+        }
+        Name::from_ascii(format!("{ascii}."))
+            .map_err(|_| self.invalid(key, format!("is not a valid domain name, got `{s}`")))
+    }
+
+    fn header_to_cgi(&self, h: &str) -> Result<String, ConfigError> {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(self.invalid("http.proxy_header", format!("must be an HTTP header name, got `{h}`")));
+        }
+        Ok(format!("HTTP_{}", h.to_ascii_uppercase().replace('-', "_")))
+    }
+
+    /// The key given inline or in a file under `section`; `None` when neither is set.
+    fn key(&self, section: &str, inline: Option<&str>, file: Option<&Path>) -> Result<Option<TsigKey>, ConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                Err(self.invalid(&format!("{section}.tsig_key"), "and `tsig_key_file` are both set; choose one"))
+            }
+            (Some(line), None) => {
+                parse_key_line(line).map(Some).map_err(|m| self.invalid(&format!("{section}.tsig_key"), m))
+            }
+            (None, Some(file)) => {
+                let file = self.relative(file);
+                let key = format!("{section}.tsig_key_file");
+                let text = read_bounded(&file)
+                    .map_err(|e| self.invalid(&key, format!("cannot read `{}`: {e}", file.display())))?;
+                parse_key_file(&text)
+                    .map(|k| Some(TsigKey { file: Some(file.clone()), ..k }))
+                    .map_err(|m| self.invalid(&key, format!("{m} (key file `{}`)", file.display())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
