@@ -174,7 +174,7 @@ fn expiry_run_prunes_rows_older_than_keep_days_by_the_clock() {
     let (day_old, week_old) = (epoch() - 86_400, epoch() - 7 * 86_400);
     for (at, txn) in [(day_old, "0000000d"), (week_old, "0000000e")] {
         w.sql(&format!(
-            "INSERT INTO audit (at, kind, answer, txn, hostname, user, auth) VALUES ({at}, 'change', 'good', '{txn}', '{HOME}', '{USER}', 'password')"
+            "INSERT INTO audit (at, kind, answer, txn, hostname, \"user\", auth) VALUES ({at}, 'change', 'good', '{txn}', '{HOME}', '{USER}', 'password')"
         ));
     }
     assert_eq!(history(&w).len(), 3);
@@ -295,7 +295,14 @@ fn a_failed_refusal_write_is_logged_and_the_answer_stands() {
     let user = refused.first().and_then(|r| field(r, "user")).unwrap_or_default();
     assert!(user.starts_with("uuu") && user.len() < 200, "{user}");
     // Now every audit write fails.
-    w.sql("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
+    if crate::util::pg::enabled() {
+        w.sql(
+            "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$;
+             CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION no_audit();",
+        );
+    } else {
+        w.sql("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
+    }
     let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic(USER, "wrong"));
     r.expect(401, "badauth\n");
     assert!(r.log.contains("cannot record the refused attempt in the audit trail"), "{}", r.log);
