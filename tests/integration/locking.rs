@@ -2,33 +2,14 @@
 //! of another (each holds only its own host lock across the round trip), while the same
 //! hostname stays ordered (see `resilience` for 50 writers and killed processes).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::util::relay::{self, Plan, Relay};
-use crate::util::{PASSWORD, Setup, USER, World, base64, bin};
+use crate::util::{Setup, World};
 
 const SLOW: &str = "slow.dyn.example.test";
 const FAST: &str = "fast.dyn.example.test";
-
-/// Starts one CGI update without waiting for it, as the web server would.
-fn spawn_update(w: &World, query: &str) -> Child {
-    Command::new(bin())
-        .env_clear()
-        .env("GATEWAY_INTERFACE", "CGI/1.1")
-        .env("DDNS_CGI_CONFIG", &w.config)
-        .env("REQUEST_METHOD", "GET")
-        .env("SCRIPT_NAME", "/nic/update")
-        .env("QUERY_STRING", query)
-        .env("REMOTE_ADDR", "198.51.100.77")
-        .env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{USER}:{PASSWORD}"))))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ddns-cgi")
-}
 
 /// A gate the relay holds `SLOW`'s UPDATE at: `seen` once it arrived, forwarded only after
 /// `release`.
@@ -91,7 +72,7 @@ fn an_update_does_not_wait_for_another_hosts_dns_exchange() {
         })
     };
     relay::reroute(&w, &relay);
-    let mut slow = spawn_update(&w, &format!("hostname={SLOW}&myip=192.0.2.1"));
+    let mut slow = w.spawn_update(&format!("hostname={SLOW}&myip=192.0.2.1"));
     assert!(gate.wait_seen(Duration::from_secs(30)), "the slow update never reached the DNS server");
     // `slow` is now inside its DNS exchange, and stays there until the gate opens.
     let r = w.update(&format!("hostname={FAST}&myip=192.0.2.2"));

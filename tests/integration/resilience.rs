@@ -10,24 +10,6 @@ use crate::util::{DnsKind, PASSWORD, USER, World, ZONE, base64, bin};
 
 const HOME: &str = "home.dyn.example.test";
 
-/// Starts one CGI update without waiting for it, as the web server would.
-fn spawn_update(w: &World, query: &str) -> Child {
-    Command::new(bin())
-        .env_clear()
-        .env("GATEWAY_INTERFACE", "CGI/1.1")
-        .env("DDNS_CGI_CONFIG", &w.config)
-        .env("REQUEST_METHOD", "GET")
-        .env("SCRIPT_NAME", "/nic/update")
-        .env("QUERY_STRING", query)
-        .env("REMOTE_ADDR", "198.51.100.77")
-        .env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{USER}:{PASSWORD}"))))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ddns-cgi")
-}
-
 /// The response body of a finished CGI process, and its log.
 fn finish(child: Child) -> (String, String) {
     let out = child.wait_with_output().expect("wait");
@@ -134,8 +116,7 @@ fn killed_updates_leave_a_consistent_database() {
     w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "good 192.0.2.10\n");
     // Killed while waiting for a paused server (inside the write transaction).
     w.dns.pause();
-    let children: Vec<Child> =
-        (11..15).map(|i| spawn_update(&w, &format!("hostname={HOME}&myip=192.0.2.{i}"))).collect();
+    let children: Vec<Child> = (11..15).map(|i| w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.{i}"))).collect();
     std::thread::sleep(Duration::from_millis(400));
     for mut c in children {
         let _ = c.kill();
@@ -162,7 +143,7 @@ fn killed_updates_leave_a_consistent_database() {
         }
     };
     for (i, delay_ms) in [0u64, 5, 10, 20, 40, 80].iter().enumerate() {
-        let mut c = spawn_update(&w, &format!("hostname={HOME}&myip=192.0.2.{}", 20 + i));
+        let mut c = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.{}", 20 + i));
         std::thread::sleep(Duration::from_millis(*delay_ms));
         let _ = c.kill();
         let _ = c.wait();
@@ -200,7 +181,7 @@ fn fifty_concurrent_writers() {
     let running: Vec<(String, String, Child)> = children
         .into_iter()
         .map(|(h, ip)| {
-            let c = spawn_update(&w, &format!("hostname={h}&myip={ip}"));
+            let c = w.spawn_update(&format!("hostname={h}&myip={ip}"));
             (h, ip, c)
         })
         .collect();

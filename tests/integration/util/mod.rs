@@ -222,6 +222,25 @@ impl World {
         self.cgi(&Cgi::get(query).basic(USER, PASSWORD))
     }
 
+    /// The same update started as a CGI process without waiting for it, as a web server
+    /// starts several at once; the caller waits for the child and reads its output.
+    pub fn spawn_update(&self, query: &str) -> std::process::Child {
+        Command::new(bin())
+            .env_clear()
+            .env("GATEWAY_INTERFACE", "CGI/1.1")
+            .env("DDNS_CGI_CONFIG", &self.config)
+            .env("REQUEST_METHOD", "GET")
+            .env("SCRIPT_NAME", "/nic/update")
+            .env("QUERY_STRING", query)
+            .env("REMOTE_ADDR", "198.51.100.77")
+            .env("HTTP_AUTHORIZATION", format!("Basic {}", base64(&format!("{USER}:{PASSWORD}"))))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ddns-cgi")
+    }
+
     /// The A and AAAA records of `fqdn` as the DNS server answers them.
     pub fn a(&self, fqdn: &str) -> Vec<String> {
         self.dns.query(fqdn, "A")
