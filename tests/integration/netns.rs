@@ -67,6 +67,24 @@ fn serves(server: &DnsServer, expected: &[&str]) {
     }
 }
 
+/// Waits (at most 10 s) until namespace `ns` gets an SOA answer from the primary over its
+/// link: after a link comes back, the first packets wait for address resolution.
+#[track_caller]
+fn reaches(ns: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = netns::command_in(Some(ns), "kdig")
+            .args([&format!("@{HUB}"), "-p", &port.to_string(), "+timeout=1", "+retry=0", "+short"])
+            .args([&format!("{ZONE}."), "SOA"])
+            .output();
+        if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("hostmaster")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{ns} does not reach the primary at {HUB}:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn log_len(server: &DnsServer) -> usize {
     std::fs::read_to_string(server.dir().join("server.log")).map_or(0, |l| l.len())
 }
@@ -147,6 +165,7 @@ fn two_front_ends_in_their_own_namespaces_share_postgresql_and_a_hidden_primary(
     let caught_up = log_since(&ns1, from);
     assert!(caught_up.contains("IXFR, incoming") && !caught_up.contains("AXFR, incoming"), "{caught_up}");
     net.link("fea", true);
+    reaches(&fe_a.ns, w.dns.addr().port());
 
     // One host hammered through both front-ends at once: every answer `good`, and the row,
     // the primary and both secondaries end on the same address.
@@ -164,7 +183,8 @@ fn two_front_ends_in_their_own_namespaces_share_postgresql_and_a_hidden_primary(
         handles.into_iter().map(|h| h.join().expect("update thread")).collect()
     });
     for (ip, r) in &answers {
-        r.expect(200, &format!("good {ip}\n"));
+        let why = || format!("A:\n{}\nB:\n{}", fe_a.web.fastcgi_log(), fe_b.web.fastcgi_log());
+        assert_eq!((r.status, r.body.as_str()), (200, format!("good {ip}\n").as_str()), "{}", why());
     }
     let in_dns = w.a(HOME);
     assert_eq!(in_dns.len(), 1, "{in_dns:?}");

@@ -139,6 +139,24 @@ impl Net {
         if let Err(e) = ip(&["-n", &self.hub(), "link", "set", tag, state]) {
             panic!("{e}");
         }
+        if !up {
+            return;
+        }
+        // The kernel reports a veth's carrier, and the bridge puts the port back to
+        // forwarding, only at its next link-watch run (up to a second later); until then the
+        // member's packets are dropped. Wait for both, as a returning host would.
+        let (hub, ns) = (self.hub(), self.ns(tag));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let inside = ip(&["-n", &ns, "-br", "link", "show", "dev", "eth0"]).map(|o| o.stdout).unwrap_or_default();
+            let port = Command::new("bridge").args(["-n", &hub, "link", "show", "dev", tag]).output();
+            let port = port.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+            if String::from_utf8_lossy(&inside).contains(" UP ") && port.contains("state forwarding") {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "link {tag} not back within 10 s: {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 }
 
