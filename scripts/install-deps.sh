@@ -9,6 +9,7 @@ packages=(
   knot knot-dnsutils bind9 bind9-dnsutils
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
+  iproute2  # ip netns, veth links: tests/integration/netns.rs
   time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
   groff-base man-db zsh fish  # the manual and completions (tests/integration/manual.rs)
   dpkg-dev  # cargo-deb reads the binary's library dependencies with dpkg-shlibdeps

@@ -34,6 +34,7 @@ mod hostile;
 mod locking;
 mod logging;
 mod manual;
+mod netns;
 mod package;
 mod perf;
 mod postgres;

@@ -6,7 +6,7 @@
 //! the harness's. Queries go through the real `kdig`/`dig` clients. This module knows nothing
 //! of ddns-cgi.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,6 +156,10 @@ pub struct DnsServer {
     /// Grant updates of A records only (to provoke a policy refusal).
     a_only: bool,
     child: Option<Child>,
+    /// The network namespace the server runs in (`ip netns exec`), and its address there
+    /// besides 127.0.0.1; see [`super::netns`].
+    netns: Option<String>,
+    also_listen: Option<Ipv4Addr>,
 }
 
 impl DnsServer {
@@ -197,7 +201,16 @@ impl DnsServer {
             };
             std::fs::write(dir.join(format!("{zone}.zone")), shipped).expect("write zone");
         }
-        let mut server = DnsServer { kind, port: 0, dir, zones, a_only, child: None };
+        let mut server = DnsServer {
+            kind,
+            port: 0,
+            dir,
+            zones,
+            a_only,
+            child: None,
+            netns: super::netns::current(),
+            also_listen: None,
+        };
         let mut last_error = String::new();
         // A port picked free can be taken before the server binds it; try a few.
         for _ in 0..5 {
@@ -321,7 +334,7 @@ impl DnsServer {
 
     fn spawn(&mut self) -> Result<(), String> {
         let binary = find_program(self.kind.binary()).expect("checked in start");
-        let mut cmd = Command::new(binary);
+        let mut cmd = super::netns::command_in(self.netns.as_deref(), binary);
         match self.kind {
             DnsKind::Knot => {
                 cmd.arg("-c").arg(self.config_path());
@@ -370,7 +383,8 @@ impl DnsServer {
             DnsKind::Knot => ("kdig", &["+timeout=1", "+retry=1"]),
             DnsKind::Bind => ("dig", &["+time=1", "+tries=2"]),
         };
-        let out = Command::new(find_program(prog).ok_or_else(|| format!("{prog} missing"))?)
+        let program = find_program(prog).ok_or_else(|| format!("{prog} missing"))?;
+        let out = super::netns::command_in(self.netns.as_deref(), program)
             .arg(format!("@{}", "127.0.0.1"))
             .arg("-p")
             .arg(self.port.to_string())
@@ -497,6 +511,9 @@ pub struct Replication {
     /// ns1 and ns2 of the shipped files.
     pub secondaries: [u16; 2],
     pub xfr_key: TsigKey,
+    /// The addresses of the primary, ns1 and ns2: 127.0.0.1 each, or each server's address
+    /// in its own network namespace ([`Replication::across`]).
+    pub hosts: [Ipv4Addr; 3],
 }
 
 impl Replication {
@@ -505,7 +522,14 @@ impl Replication {
             primary: replication_port(),
             secondaries: [replication_port(), replication_port()],
             xfr_key: TsigKey::generate("xfr-key.", "hmac-sha256"),
+            hosts: [Ipv4Addr::LOCALHOST; 3],
         }
+    }
+
+    /// Servers on `hosts` (primary, ns1, ns2), each started in its own network namespace
+    /// (through [`super::netns::inside`]) where it listens on its address and on 127.0.0.1.
+    pub fn across(hosts: [Ipv4Addr; 3]) -> Replication {
+        Replication { hosts, ..Replication::new() }
     }
 
     /// A shipped file with this test's values in place of its documentation values.
@@ -516,16 +540,16 @@ impl Replication {
         }
         let mut text = text.to_owned();
         let hosts = [
-            ("192.0.2.1", self.primary),
-            ("198.51.100.53", self.secondaries[0]),
-            ("203.0.113.53", self.secondaries[1]),
+            ("192.0.2.1", self.primary, self.hosts[0]),
+            ("198.51.100.53", self.secondaries[0], self.hosts[1]),
+            ("203.0.113.53", self.secondaries[1], self.hosts[2]),
         ];
-        for (ip, port) in hosts {
-            text = text.replace(&format!("{ip}@53"), &format!("127.0.0.1@{port}"));
-            text = text.replace(&format!("{ip} port 53"), &format!("127.0.0.1 port {port}"));
+        for (ip, port, to) in hosts {
+            text = text.replace(&format!("{ip}@53"), &format!("{to}@{port}"));
+            text = text.replace(&format!("{ip} port 53"), &format!("{to} port {port}"));
         }
-        for (ip, _) in hosts {
-            text = text.replace(ip, "127.0.0.1");
+        for (ip, _, to) in hosts {
+            text = text.replace(ip, &to.to_string());
         }
         // Every server address was one of the three, on the port this test gave it.
         assert!(
@@ -567,7 +591,7 @@ impl DnsServer {
         replication: &Replication,
     ) -> Option<DnsServer> {
         assert_eq!(key.name.trim_end_matches('.'), "ddns-key", "the shipped files name the update key ddns-key");
-        let mut server = DnsServer::replica_dir(kind, zone, replication.primary)?;
+        let mut server = DnsServer::replica_dir(kind, zone, replication.primary, replication.hosts[0])?;
         let zone = &server.zones[0];
         let soa = format!(
             "$TTL 300\n@ SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 60\n@ NS ns1.{zone}.\nns1 A 127.0.0.1\n"
@@ -602,7 +626,12 @@ impl DnsServer {
         index: usize,
     ) -> Option<DnsServer> {
         assert_eq!(primary.port, replication.primary, "a secondary of this replication's primary");
-        let mut server = DnsServer::replica_dir(kind, &primary.zones[0], replication.secondaries[index])?;
+        let mut server = DnsServer::replica_dir(
+            kind,
+            &primary.zones[0],
+            replication.secondaries[index],
+            replication.hosts[index + 1],
+        )?;
         let shipped = replication.render(replication_files(kind).1, &server.zones[0], &server.dir);
         let text = match kind {
             // Knot's defaults for a secondary: the zone file is written after each transfer
@@ -621,7 +650,7 @@ impl DnsServer {
     }
 
     /// A new server directory for one zone and a fixed port, or `None` when not installed.
-    fn replica_dir(kind: DnsKind, zone: &str, port: u16) -> Option<DnsServer> {
+    fn replica_dir(kind: DnsKind, zone: &str, port: u16, host: Ipv4Addr) -> Option<DnsServer> {
         require_program(kind.binary(), kind.package())?;
         require_program(
             if kind == DnsKind::Knot { "kdig" } else { "dig" },
@@ -637,7 +666,9 @@ impl DnsServer {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create server dir");
         let zones = vec![zone.trim_end_matches('.').to_owned()];
-        Some(DnsServer { kind, port, dir, zones, a_only: false, child: None })
+        let netns = super::netns::current();
+        let also_listen = (!host.is_loopback()).then_some(host);
+        Some(DnsServer { kind, port, dir, zones, a_only: false, child: None, netns, also_listen })
     }
 
     /// The part of a config that is the test's, not the shipped file's: where to listen, the
@@ -645,17 +676,22 @@ impl DnsServer {
     fn replica_head(&self) -> String {
         let dir = self.dir.display();
         let port = self.port;
+        let also = self.also_listen.map(|ip| format!(" {ip};")).unwrap_or_default();
         match self.kind {
             DnsKind::Knot => {
                 let user = if is_root() { "    user: knot:knot\n" } else { "" };
+                let listen = match self.also_listen {
+                    Some(ip) => format!("[127.0.0.1@{port}, {ip}@{port}]"),
+                    None => format!("127.0.0.1@{port}"),
+                };
                 format!(
-                    "server:\n    listen: 127.0.0.1@{port}\n    rundir: \"{dir}\"\n{user}\
+                    "server:\n    listen: {listen}\n    rundir: \"{dir}\"\n{user}\
                      database:\n    storage: \"{dir}\"\n\
                      log:\n  - target: \"{dir}/server.log\"\n    any: debug\n"
                 )
             }
             DnsKind::Bind => format!(
-                "options {{\n  directory \"{dir}\";\n  listen-on port {port} {{ 127.0.0.1; }};\n  listen-on-v6 {{ none; }};\n  pid-file \"{dir}/named.pid\";\n  session-keyfile \"{dir}/session.key\";\n  recursion no;\n  dnssec-validation no;\n  notify no;\n}};\n\
+                "options {{\n  directory \"{dir}\";\n  listen-on port {port} {{ 127.0.0.1;{also} }};\n  listen-on-v6 {{ none; }};\n  pid-file \"{dir}/named.pid\";\n  session-keyfile \"{dir}/session.key\";\n  recursion no;\n  dnssec-validation no;\n  notify no;\n}};\n\
                  controls {{ }};\n\
                  logging {{ channel file {{ file \"{dir}/server.log\"; severity debug 1; print-time yes; print-severity yes; print-category yes; }}; category default {{ file; }}; }};\n"
             ),

@@ -6,6 +6,7 @@
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
 pub mod dnsserver;
+pub mod netns;
 pub mod pg;
 pub mod relay;
 pub mod skip;

@@ -44,7 +44,7 @@ pub fn shipped(rel: &str) -> String {
 /// Makes `cmd` run as [`WEB_USER`] when we are root, without supplementary groups.
 fn unprivileged(program: &Path) -> Command {
     if is_root() {
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = super::netns::command("setpriv");
         cmd.arg(format!("--reuid={WEB_USER}"))
             .arg(format!("--regid={WEB_USER}"))
             .arg("--clear-groups")
@@ -52,7 +52,7 @@ fn unprivileged(program: &Path) -> Command {
             .arg(program);
         cmd
     } else {
-        Command::new(program)
+        super::netns::command(program)
     }
 }
 
@@ -364,13 +364,26 @@ impl WebServer {
         Ok(())
     }
 
+    /// Whether the server's port takes connections: from here, or from inside the namespace
+    /// it runs in ([`super::netns::inside`]), where only a command can connect.
+    fn port_open(&self) -> bool {
+        if super::netns::current().is_none() {
+            return TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+        }
+        let url = format!("http://127.0.0.1:{}/", self.port);
+        super::netns::command("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "1", &url])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     fn wait_for_port(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if !self.procs.iter_mut().all(Proc::alive) {
                 return Err(format!("a process exited\n{}", self.logs()));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.port_open() {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -631,7 +644,7 @@ impl Http {
 
 /// Runs `curl -i` with `args` and parses the last response it printed.
 pub fn curl(args: &[&str]) -> Http {
-    let out = Command::new("curl")
+    let out = super::netns::command("curl")
         .args(["-sS", "-i", "--max-time", "20"])
         .args(args)
         .output()
