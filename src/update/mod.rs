@@ -1,0 +1,400 @@
+//! The request handler shared by every transport: parse, authenticate, then update each
+//! hostname under its host lock and answer in dyndns2. The database changes only after
+//! the DNS server answered NOERROR, so the stored state never claims more than DNS has. All
+//! failures are typed ([`UpdateError`]) and mapped to an answer in one exhaustive `match`; the
+//! log line carries the detail, the client sees only the token.
+
+use std::net::IpAddr;
+
+use crate::audit::{self, Origin, Refusal};
+use crate::auth::PasswordCache;
+use crate::config::Config;
+use crate::log::Log;
+use crate::ratelimit::{self, Outcome, Reservation};
+use crate::relay;
+use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
+use crate::request::{
+    self, AddressError, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError, TxtError,
+};
+use crate::store::{AuditRow, Store, StoreError};
+
+mod auth;
+mod changes;
+
+use auth::{Authorized, authenticate};
+pub(crate) use changes::Batcher;
+use changes::{Change, Publish, change_host, fan_out};
+
+/// A failure that ends the request with one account-level answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UpdateError {
+    /// The request is not a well-formed update (method, path, encoding, body).
+    #[error(transparent)]
+    Reject(#[from] RejectError),
+    /// No credentials at all: answered with the Basic challenge.
+    #[error("no credentials")]
+    NoCredentials,
+    /// Unknown user or wrong password; the log says which, the client cannot tell.
+    #[error("authentication failed for user `{username}` ({reason})")]
+    BadCredentials { username: String, reason: &'static str },
+    /// A host token that is unknown, presented for another hostname or user, or used outside
+    /// its scope; the reason names which, never the token.
+    #[error("token refused: {reason}")]
+    BadToken { reason: String },
+    /// No hostname parameter.
+    #[error("no hostname given")]
+    NoHostname,
+    /// More hostnames than dyndns2 allows.
+    #[error("{n_hosts} hostnames given, at most {} allowed", request::MAX_HOSTS)]
+    TooManyHosts { n_hosts: usize },
+    /// The addresses cannot be used.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// The requested TTL is malformed or outside the configured bounds.
+    #[error(transparent)]
+    Ttl(#[from] TtlError),
+    /// The `txt` value is too long or not printable ASCII.
+    #[error(transparent)]
+    Txt(#[from] TxtError),
+    /// The database failed (missing, locked past the busy timeout, read-only, corrupt).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Chooses the answer for each failure. No `_` arm: a new variant needs a decision here.
+pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
+    match err {
+        UpdateError::Reject(RejectError::MethodNotAllowed { .. }) => AccountAnswer::MethodNotAllowed,
+        UpdateError::Reject(RejectError::NotFound { .. }) => AccountAnswer::NotFound,
+        UpdateError::Reject(
+            RejectError::BodyTooLarge { .. }
+            | RejectError::ShortBody { .. }
+            | RejectError::UnsupportedContentType { .. }
+            | RejectError::Malformed { .. },
+        ) => AccountAnswer::Badagent,
+        UpdateError::NoCredentials | UpdateError::BadCredentials { .. } | UpdateError::BadToken { .. } => {
+            AccountAnswer::Badauth
+        }
+        UpdateError::NoHostname => AccountAnswer::Notfqdn,
+        UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
+        UpdateError::Address(_) => AccountAnswer::Badip,
+        UpdateError::Ttl(_) => AccountAnswer::Badttl,
+        // dyndns2 has no token for a bad TXT value; it is a malformed request.
+        UpdateError::Txt(_) => AccountAnswer::Badagent,
+        UpdateError::Store(_) => AccountAnswer::ServerError,
+    }
+}
+
+/// What the handler learned, for the transport's request log line.
+#[derive(Debug)]
+pub(crate) struct Handled {
+    pub(crate) answer: Answer,
+    pub(crate) format: request::Format,
+    pub(crate) user: Option<String>,
+    pub(crate) client: Option<IpAddr>,
+    pub(crate) hosts: Vec<String>,
+}
+
+/// What a FastCGI process keeps across requests; CGI has none of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Resident<'a> {
+    /// Verified passwords (`auth::PasswordCache`).
+    pub(crate) passwords: Option<&'a PasswordCache>,
+    /// The group commit (`batch`).
+    pub(crate) batcher: Option<&'a Batcher>,
+}
+
+/// Handles one request. `now` is seconds since the Unix epoch.
+pub(crate) fn handle(
+    config: &Config,
+    store: &mut Store,
+    resident: Resident<'_>,
+    env: &Env,
+    body: &[u8],
+    now: i64,
+    log: &Log,
+) -> Handled {
+    let request = match request::parse(env, body, config) {
+        Ok(r) => r,
+        Err(e) => {
+            let client = request::client(env, config);
+            warn_proxy_fallback(client.ip(), client.fallback(), log);
+            let answer = match reserve(config, store, client.ip(), None, now, log) {
+                Err(refused) => refused,
+                Ok(reservation) => {
+                    log.info(format_args!("rejected: {e}"));
+                    settle(store, reservation, Outcome::Bad, now, log);
+                    let reason = e.to_string();
+                    let answer = Answer::Account(answer_for(&UpdateError::Reject(e)));
+                    let refusal = Refusal {
+                        answer: &answer.summary(),
+                        client: client.ip(),
+                        user: None,
+                        hostname: None,
+                        reason: Some(&reason),
+                    };
+                    audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
+                    answer
+                }
+            };
+            return Handled {
+                answer,
+                format: request::Format::Text,
+                user: None,
+                client: client.ip(),
+                hosts: Vec::new(),
+            };
+        }
+    };
+    warn_proxy_fallback(request.client, request.proxy_fallback, log);
+    let mut handled = Handled {
+        answer: Answer::Hosts(Vec::new()),
+        format: request.format,
+        user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
+        client: request.client,
+        hosts: match &request.hostnames {
+            Ok(list) => list
+                .iter()
+                .map(|h| match h {
+                    HostArg::Valid(s) | HostArg::NotFqdn(s) => s.clone(),
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    let username = request.credentials.as_ref().and_then(Credentials::username);
+    // Before any Argon2 work, check and count in one step: a limited request costs one
+    // indexed read per counter, and parallel attempts each count.
+    let reservation = match reserve(config, store, request.client, username, now, log) {
+        Ok(r) => r,
+        Err(refused) => {
+            handled.answer = refused;
+            return handled;
+        }
+    };
+    let result = update(config, store, resident, &request, now, log);
+    if let Ok(lines) = &result {
+        // Outside every lock: a slow secondary delays only this answer.
+        crate::confirm::published(config, lines, log);
+    }
+    settle(store, reservation, outcome(&result), now, log);
+    record_refusals(config, store, &request, &result, now, log);
+    handled.answer = match result {
+        Ok(lines) => Answer::Hosts(lines),
+        Err(e) => {
+            match &e {
+                UpdateError::Store(_) => log.error(format_args!("{e}")),
+                _ => log.info(format_args!("{e}")),
+            }
+            Answer::Account(answer_for(&e))
+        }
+    };
+    handled
+}
+
+/// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in
+/// the audit trail. Not recorded: the credential-less first request of wget-like clients
+/// (answered with the Basic challenge, then retried with credentials) and server-side
+/// failures (`911`), which the log holds. No `_` arm: a new error needs a decision here.
+fn record_refusals(
+    config: &Config,
+    store: &mut Store,
+    request: &Request,
+    result: &Result<Vec<HostLine>, UpdateError>,
+    now: i64,
+    log: &Log,
+) {
+    let user = request.credentials.as_ref().and_then(Credentials::username);
+    let refusal = |answer: &str, hostname: Option<&str>, reason: Option<&str>| {
+        Refusal { answer, client: request.client, user, hostname, reason }.row(log.txn(), now)
+    };
+    let rows: Vec<AuditRow> = match result {
+        Ok(lines) => lines
+            .iter()
+            .filter_map(|l| match l.answer {
+                HostAnswer::Nohost => Some(refusal("nohost", Some(&l.hostname), None)),
+                HostAnswer::Notfqdn => Some(refusal("notfqdn", Some(&l.hostname), None)),
+                HostAnswer::Good(_) | HostAnswer::Nochg(_) | HostAnswer::Dnserr | HostAnswer::ServerError => None,
+            })
+            .collect(),
+        Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Vec::new(),
+        Err(e @ UpdateError::BadCredentials { reason, .. }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(e @ UpdateError::BadToken { reason }) => {
+            vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(reason))]
+        }
+        Err(
+            e @ (UpdateError::Reject(_)
+            | UpdateError::NoHostname
+            | UpdateError::TooManyHosts { .. }
+            | UpdateError::Address(_)
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_)),
+        ) => vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(&e.to_string()))],
+    };
+    if !rows.is_empty() {
+        audit::record_refused(config, store, rows, log);
+    }
+}
+
+/// Logs that a trusted proxy's header could not be used and the proxy stands in for the
+/// client. The header's value is not logged: whoever sent it chose it.
+fn warn_proxy_fallback(client: Option<IpAddr>, fallback: Option<&'static str>, log: &Log) {
+    if let (Some(proxy), Some(reason)) = (client, fallback) {
+        log.warn(format_args!("client address: {reason}; using the proxy address {proxy} for logs and rate limits"));
+    }
+}
+
+/// Reserves the attempt with the rate limiter; `Err(abuse)` when over a limit, `Err(911)`
+/// when the attempt cannot be counted (locked or read-only database): letting it through
+/// would make the limit fail open exactly when the database is under load.
+fn reserve(
+    config: &Config,
+    store: &mut Store,
+    client: Option<IpAddr>,
+    username: Option<&str>,
+    now: i64,
+    log: &Log,
+) -> Result<Reservation, Answer> {
+    match ratelimit::reserve(&config.rate_limit, store, client, username, now) {
+        Ok(Ok(reservation)) => Ok(reservation),
+        Ok(Err(l)) => {
+            log.warn(format_args!(
+                "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
+                l.scope, l.key, l.n_requests, l.window_seconds
+            ));
+            let refusal = Refusal { answer: "abuse", client, user: username, hostname: None, reason: Some(l.scope) };
+            audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
+            Err(Answer::Account(AccountAnswer::Abuse))
+        }
+        Err(e) => {
+            log.error(format_args!("cannot reserve the rate limit for this request: {e}"));
+            Err(Answer::Account(AccountAnswer::ServerError))
+        }
+    }
+}
+
+/// Settles the reservation with the outcome. A failure leaves the attempt counted as bad,
+/// which is the safe side; the answer stands.
+fn settle(store: &mut Store, reservation: Reservation, outcome: Outcome, now: i64, log: &Log) {
+    if let Err(e) = ratelimit::settle(store, reservation, outcome, now) {
+        log.error(format_args!("cannot settle the rate limit as {outcome:?}; the request stays counted as bad: {e}"));
+    }
+}
+
+/// How a handled request counts towards the rate limits. No `_` arm, like `answer_for`.
+fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
+    match result {
+        Ok(lines) => {
+            let good = lines.iter().any(|l| matches!(l.answer, HostAnswer::Good(_) | HostAnswer::Nochg(_)));
+            let bad = lines.iter().any(|l| matches!(l.answer, HostAnswer::Nohost | HostAnswer::Notfqdn));
+            match (good, bad) {
+                (true, _) => Outcome::Good,
+                (false, true) => Outcome::Bad,
+                (false, false) => Outcome::Neutral,
+            }
+        }
+        Err(
+            UpdateError::Reject(_)
+            | UpdateError::BadCredentials { .. }
+            | UpdateError::BadToken { .. }
+            | UpdateError::NoHostname
+            | UpdateError::TooManyHosts { .. }
+            | UpdateError::Address(_)
+            | UpdateError::Ttl(_)
+            | UpdateError::Txt(_),
+        ) => Outcome::Bad,
+        Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
+    }
+}
+
+fn update(
+    config: &Config,
+    store: &mut Store,
+    resident: Resident<'_>,
+    request: &Request,
+    now: i64,
+    log: &Log,
+) -> Result<Vec<HostLine>, UpdateError> {
+    let Authorized { user, auth, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
+    // `/update/TOKEN` names no hostname: the token's own is meant.
+    let from_token: Vec<HostArg>;
+    let hostnames = match (token_host, &request.hostnames) {
+        (Some(fqdn), Err(HostsError::Missing)) => {
+            from_token = vec![HostArg::Valid(fqdn)];
+            &from_token
+        }
+        (_, hostnames) => hostnames.as_ref().map_err(|e| match e {
+            HostsError::Missing => UpdateError::NoHostname,
+            HostsError::TooMany { n_hosts } => UpdateError::TooManyHosts { n_hosts: *n_hosts },
+        })?,
+    };
+    let change = match request.intent {
+        Intent::Update => {
+            let addresses = request.addresses.clone()?;
+            let ttl = request.ttl.clone()?;
+            let txt = request.txt.clone().transpose()?;
+            Change::Publish(Publish { addresses, ttl, txt })
+        }
+        Intent::Offline => {
+            // Checked although unused: a client that sends a bad TTL learns it either way.
+            request.ttl.clone()?;
+            Change::Offline
+        }
+    };
+    let mut lines = Vec::with_capacity(hostnames.len());
+    let mut relays = relay::Session::new(&config.relay);
+    for arg in hostnames {
+        let line = match arg {
+            HostArg::NotFqdn(raw) => {
+                log.info(format_args!("not a valid FQDN: `{raw}`"));
+                HostLine { hostname: raw.clone(), answer: HostAnswer::Notfqdn }
+            }
+            HostArg::Valid(fqdn) => {
+                let result = match &change {
+                    // The local update (with the children that follow the host's prefix), and
+                    // the host's relays to upstream providers, if any.
+                    Change::Publish(publish) => {
+                        let target = relay::Target { user: &user, fqdn, addresses: publish.addresses };
+                        relay::around(store, &mut relays, target, now, log, |store| {
+                            let fanned = match request.ipv6_prefix {
+                                Some(prefix) => {
+                                    fan_out(config, store, &user, &origin, fqdn, publish, prefix, now, log).transpose()
+                                }
+                                None => None,
+                            };
+                            fanned.unwrap_or_else(|| {
+                                change_host(
+                                    config,
+                                    store,
+                                    resident.batcher,
+                                    &user,
+                                    &origin,
+                                    fqdn,
+                                    change.clone(),
+                                    now,
+                                    log,
+                                )
+                            })
+                        })
+                    }
+                    Change::Offline => {
+                        change_host(config, store, resident.batcher, &user, &origin, fqdn, change.clone(), now, log)
+                    }
+                };
+                let answer = match result {
+                    Ok(a) => a,
+                    Err(e) => {
+                        log.error(format_args!("{fqdn}: {e}"));
+                        HostAnswer::ServerError
+                    }
+                };
+                HostLine { hostname: fqdn.clone(), answer }
+            }
+        };
+        lines.push(line);
+    }
+    Ok(lines)
+}
