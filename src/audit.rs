@@ -2,7 +2,7 @@
 //! `[audit] keep_days` and shown by `ddns-cgi hostname history` and `ddns-cgi log`. This
 //! module decides what a row says (from the handler's outcome) and how it is shown (a table
 //! or JSON); `store` writes it. A change's rows go in the transaction that writes the host's
-//! row (`update::run_changes`), so the trail and the hostnames never disagree; a refusal's
+//! row (`update::changes::run_changes`), so the trail and the hostnames never disagree; a refusal's
 //! row is one small write after the answer is decided, whose failure is logged and never
 //! changes the answer. No row holds a secret: the user name (bounded), the method
 //! (`password` or `token`) and the client, never a password or a token. The credential-less

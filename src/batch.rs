@@ -1,6 +1,6 @@
 //! Group commit for FastCGI: changes for one zone that arrive while a change of that zone is
 //! being sent wait, and go together in the next run (one DNS message, one SQLite transaction;
-//! `update::run_changes` does the work). The first submitter of an idle zone leads: it runs
+//! `update::changes::run_changes` does the work). The first submitter of an idle zone leads: it runs
 //! everything pending, including its own change, hands each waiter its answer, and passes
 //! the lead to the first change that arrived meanwhile, so no request waits for more than the
 //! run in flight and its own. This module knows nothing about DNS, SQL or HTTP; CGI never

@@ -3,7 +3,7 @@
 //! derived from it (`hostname derive`) gets the prefix combined with its own interface
 //! identifier. This module holds the address arithmetic, bitwise on `u128` (never on
 //! strings), the child's IPv4 rule, and the plan of which children follow which parent. It
-//! sends nothing and takes no lock: `update::run_changes` applies the plan with the parent's
+//! sends nothing and takes no lock: `update::changes::run_changes` applies the plan with the parent's
 //! change in one run.
 
 use std::fmt;

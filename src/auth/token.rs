@@ -18,7 +18,7 @@ use crate::secret::Secret;
 use crate::store::TokenScope;
 
 /// What every token starts with, so people and secret scanners recognise one, and so the
-/// handler can tell a token from a password by its shape alone (see `update::authenticate`).
+/// handler can tell a token from a password by its shape alone (see `update::auth::authenticate`).
 pub(crate) const PREFIX: &str = "ddns_";
 /// Random bytes per token: 256 bits, well above the 128 that make guessing hopeless.
 const RANDOM_BYTES: usize = 32;
