@@ -176,7 +176,10 @@ impl DnsServer {
         DnsServer::start_with(kind, zones, key, true)
     }
 
-    fn start_with(kind: DnsKind, zones: &[&str], key: &TsigKey, a_only: bool) -> Option<DnsServer> {
+    /// A fresh private directory for a server of `kind` (`ddns-cgi-TAG-USER-PID-N` under the
+    /// temp dir), once the server and its query tool are known to be installed; `None` when
+    /// they are not and skipping is allowed (see [`require_program`]).
+    fn server_dir(kind: DnsKind, tag: &str) -> Option<PathBuf> {
         require_program(kind.binary(), kind.package())?;
         require_program(
             if kind == DnsKind::Knot { "kdig" } else { "dig" },
@@ -184,13 +187,18 @@ impl DnsServer {
         )?;
         static N: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "ddns-cgi-dns-{}-{}-{}",
+            "ddns-cgi-{tag}-{}-{}-{}",
             kind.user(),
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create server dir");
+        Some(dir)
+    }
+
+    fn start_with(kind: DnsKind, zones: &[&str], key: &TsigKey, a_only: bool) -> Option<DnsServer> {
+        let dir = DnsServer::server_dir(kind, "dns")?;
         let zones: Vec<String> = zones.iter().map(|z| z.trim_end_matches('.').to_owned()).collect();
         for zone in &zones {
             // Both servers read the same RFC 1035 zone file (owner names relative to `@`);
@@ -651,20 +659,7 @@ impl DnsServer {
 
     /// A new server directory for one zone and a fixed port, or `None` when not installed.
     fn replica_dir(kind: DnsKind, zone: &str, port: u16, host: Ipv4Addr) -> Option<DnsServer> {
-        require_program(kind.binary(), kind.package())?;
-        require_program(
-            if kind == DnsKind::Knot { "kdig" } else { "dig" },
-            if kind == DnsKind::Knot { "knot-dnsutils" } else { "bind9-dnsutils" },
-        )?;
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ddns-cgi-replica-{}-{}-{}",
-            kind.user(),
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create server dir");
+        let dir = DnsServer::server_dir(kind, "replica")?;
         let zones = vec![zone.trim_end_matches('.').to_owned()];
         let netns = super::netns::current();
         let also_listen = (!host.is_loopback()).then_some(host);
