@@ -132,21 +132,7 @@ fn an_expiry_run_finding_the_lock_held_does_nothing_and_exits_0() {
             .spawn()
             .expect("start expiry")
     };
-    let (a, b) = (spawn(), spawn());
-    let outs: Vec<String> = [a, b]
-        .into_iter()
-        .map(|c| {
-            let o = c.wait_with_output().expect("wait");
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            String::from_utf8_lossy(&o.stdout).into_owned()
-        })
-        .collect();
-    let worked = outs.iter().filter(|o| o.starts_with("expired 1 hostnames")).count();
-    let idle = outs
-        .iter()
-        .filter(|o| o.starts_with("another expiry run holds") || o.starts_with("expired 0 hostnames"))
-        .count();
-    assert_eq!((worked, idle), (1, 1), "{outs:?}");
+    crate::util::one_expiry_run_did_the_work([spawn(), spawn()]);
     assert!(w.a(HOME).is_empty());
     assert_eq!(w.count("SELECT COUNT(*) FROM hostnames WHERE expired = 1"), 1);
 }

@@ -489,3 +489,23 @@ pub fn has_token(text: &str) -> bool {
 pub fn base64(input: &str) -> String {
     dnsserver::base64_bytes(input.as_bytes())
 }
+
+/// Waits for two expiry runs started at once and asserts that exactly one expired the due
+/// host while the other did nothing (it found the lock held, or nothing left), both exiting 0.
+#[track_caller]
+pub fn one_expiry_run_did_the_work(runs: [std::process::Child; 2]) {
+    let outs: Vec<String> = runs
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().expect("wait");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+        .collect();
+    let worked = outs.iter().filter(|o| o.starts_with("expired 1 hostnames")).count();
+    let idle = outs
+        .iter()
+        .filter(|o| o.starts_with("another expiry run holds") || o.starts_with("expired 0 hostnames"))
+        .count();
+    assert_eq!((worked, idle), (1, 1), "{outs:?}");
+}
