@@ -6,9 +6,13 @@
 #     nginx/ddns-cgi-fastcgi.conf and upstream conf); answers good/nochg/badauth; password
 #     and per-host token auth (token rows are skipped loudly when the build has no tokens);
 #   - the limits, measured in the same run: the DNS server's own rate of TSIG-signed updates
-#     (benches/programs/dns_load.rs; 1, 8, 32 and 64 hosts per message), nginx answering a static
+#     (benches/programs/dns_load.rs; 1, 8, 32 and 64 hosts per message), Knot's and a
+#     throwaway BIND's (the flows themselves run against Knot), nginx answering a static
 #     `nochg`, and a minimal compiled CGI program through the same fcgiwrap
-#     (benches/programs/cgi_hello.rs); every flow row states its ratio to its limit;
+#     (benches/programs/cgi_hello.rs); every flow row states its ratio to its limit, `good`
+#     rows to Knot's and to BIND's rate of one-host updates from as many clients;
+#   - the many-hostname flows again on PostgreSQL (a throwaway cluster), side by side with
+#     SQLite, with the same checks;
 #   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
 #     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
 #   - correctness under load: after each `good` flow every host's records (kdig) equal its
@@ -16,23 +20,32 @@
 #     with no address or two, and no answer is `911` or otherwise unexpected.
 # Speed never fails the run; a correctness violation makes it exit 1.
 #
-# Usage: scripts/bench.sh [--short]
+# Usage: scripts/bench.sh [--short] [--list]
 #   --short (or BENCH_SHORT=1): a few seconds per flow, to prove the script works (CI)
+#   --list: print the labels BENCH_FLOWS selects from, and exit
+#   BENCH_FLOWS (all)       comma-separated extended regexes (case-insensitive) on the labels:
+#                           only the flows, limits and sections they match run, plus the
+#                           limits a selected flow's ratio needs; e.g. fastcgi-good-token-many
+#                           (on both stores), ^postgres-, limit-bind, one-request, expire
+#   BENCH_POSTGRES (1 if PostgreSQL is installed; 0 in --short)  the PostgreSQL rows
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
 #   BENCH_SECONDS (10; 1)   duration of each wrk flow
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
-# Runs the web stack as www-data when started as root, as the tests do. CI runs --short at the
-# end of scripts/test.sh; figures and the machine are recorded in BENCHMARKS.md.
+# Runs the web stack as www-data when started as root, as the tests do (Knot as knot, BIND as
+# bind, PostgreSQL as postgres); `ddns-cgi fastcgi` gets the environment of the shipped
+# nginx/ddns-cgi.service. CI runs --short at the end of scripts/test.sh; figures and the
+# machine are recorded in BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
 
-short="${BENCH_SHORT:-0}"
+short="${BENCH_SHORT:-0}" list=0
 for arg in "$@"; do
   case "$arg" in
     --short) short=1 ;;
+    --list) list=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument \`$arg\` (see --help)" >&2; exit 2 ;;
   esac
@@ -53,12 +66,96 @@ expire_single=$((expire_hosts < 1000 ? expire_hosts : 1000))
 [ "$short" = 1 ] && expire_single=$((expire_hosts < 200 ? expire_hosts : 200))
 
 export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
+source scripts/lib.sh
+
+# ---------------------------------------------------------------------------------------
+# What runs: the labels, BENCH_FLOWS, BENCH_POSTGRES, BIND
+pg_bin="$(postgres_bin_dir || true)"
+case "${BENCH_POSTGRES:-}" in
+  1)
+    postgres=1
+    [ -n "$pg_bin" ] || { echo "BENCH_POSTGRES=1, but PostgreSQL's server is not installed (Debian package postgresql)" >&2; exit 2; }
+    ;;
+  0) postgres=0 postgres_why="BENCH_POSTGRES=0" ;;
+  "")
+    postgres=1
+    if [ "$short" = 1 ]; then postgres=0 postgres_why="--short mode (BENCH_POSTGRES=1 adds them)"; fi
+    if [ -z "$pg_bin" ]; then postgres=0 postgres_why="PostgreSQL's server is not installed (Debian package postgresql)"; fi
+    ;;
+  *) echo "BENCH_POSTGRES must be 0 or 1, not \`$BENCH_POSTGRES\`" >&2; exit 2 ;;
+esac
+bind=1
+command -v named >/dev/null || bind=0
+dns_runs=("knot 1 1 udp" "knot $conns 1 udp")
+for k in 1 8 32 64; do dns_runs+=("knot 1 $k tcp" "knot $conns $k tcp"); done
+[ "$bind" = 1 ] && dns_runs+=("bind 1 1 udp" "bind $conns 1 udp" "bind $conns 1 tcp")
+dns_label() { echo "limit-$1-c$2-h$3-$4"; } # KIND CLIENTS HOSTS TRANSPORT
+flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many, postgres-cgi-...
+  local pre=""
+  [ $# = 5 ] && { pre="$1-"; shift; }
+  echo "$pre${1,,}-$2-$3-$4"
+}
+# The flows (FRONT ANSWER AUTH HOSTS) in the order they run: what changes nothing first, then
+# `good` (see "The flows" below); on PostgreSQL the many-hostname ones.
+sqlite_flows=() postgres_flows=()
+for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
+  for front in CGI FastCGI; do
+    for auth in password token; do
+      IFS=, read -r -a answer_hosts <<<"$phase"
+      for ah in "${answer_hosts[@]}"; do
+        read -r answer hosts <<<"$ah"
+        sqlite_flows+=("$front $answer $auth $hosts")
+        if [ "$hosts" = many ] && [ "$postgres" = 1 ]; then postgres_flows+=("$front $answer $auth $hosts"); fi
+      done
+    done
+  done
+done
+labels=()
+for r in "${dns_runs[@]}"; do labels+=("$(dns_label $r)"); done
+labels+=(limit-static limit-hello)
+for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
+for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
+labels+=(one-request expire)
+if [ "$list" = 1 ]; then
+  printf '%s\n' "${labels[@]}"
+  [ "$postgres" = 1 ] || echo "(no postgres-* labels: $postgres_why)"
+  exit 0
+fi
+flows_re="${BENCH_FLOWS:-}"
+flows_re="${flows_re//,/|}"
+selected() { [ -z "$flows_re" ] || grep -qiE -- "$flows_re" <<<"$1"; }
+# Whether a selected label matches the extended regex: what the selected flows need.
+any_selected() {
+  local l
+  for l in "${labels[@]}"; do if grep -qE -- "$1" <<<"$l" && selected "$l"; then return 0; fi; done
+  return 1
+}
+if [ -n "$flows_re" ] && ! any_selected .; then
+  echo "BENCH_FLOWS=\`$BENCH_FLOWS\` selects nothing; the labels (scripts/bench.sh --list):" >&2
+  printf '  %s\n' "${labels[@]}" >&2
+  exit 2
+fi
+# The limits a selected flow's ratio needs run even when not selected themselves.
+need_dns=0 need_static=0 need_hello=0
+any_selected '^(postgres-)?[a-z]+-good-' && need_dns=1
+any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1
+any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
+run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
+  selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ]; }
+}
+use_bind=0
+for r in "${dns_runs[@]}"; do
+  case "$r" in bind*) if run_dns $r; then use_bind=1; fi ;; esac
+done
+use_postgres=0
+[ "$postgres" = 1 ] && any_selected '^postgres-' && use_postgres=1
+
 for p in knotd kdig nginx fcgiwrap wrk curl python3 setsid /usr/bin/time; do
   command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh" >&2; exit 2; }
 done
-source scripts/lib.sh
 
 t_start=$EPOCHREALTIME
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$profile" = release ]; then
   echo "==> building ddns-cgi and the bench programs (release)"
   cargo build --release --locked --quiet
@@ -81,6 +178,8 @@ cleanup() {
     kill -KILL -- "-$g" 2>/dev/null || true
   done
   stop_knot
+  stop_bind
+  stop_postgres
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -116,93 +215,146 @@ violation() { # MESSAGE: loud, and the run will exit 1
 }
 
 # ---------------------------------------------------------------------------------------
-# DNS server, ddns-cgi's config, users, hostnames, tokens
+# DNS servers, the stores and their configs, users, hostnames, tokens
 zone="bench.example.test"
 secret="$(head -c 32 /dev/urandom | base64)"
 start_knot "$work/knot" "$zone" "$secret"
 dns="127.0.0.1:$KNOT_PORT"
 umask 077
 printf 'hmac-sha256:ddns-key:%s\n' "$secret" >"$work/tsig.key"
+if [ "$use_bind" = 1 ]; then
+  start_bind "$work/bind" "$zone" "$secret"
+  echo "==> BIND $(named -v | awk '{print $2}') on 127.0.0.1:$BIND_PORT, for its own limit only"
+elif [ "$bind" = 0 ]; then
+  echo "!!! n/a: named is not installed (Debian package bind9): no BIND limit, \`good\` rows name Knot's only"
+fi
+[ "$postgres" = 1 ] || echo "!!! PostgreSQL rows skipped: $postgres_why"
 
-mkdir -p "$work/bin" "$work/web/tmp" "$work/flows" "$work/out"
+mkdir -p "$work/bin" "$work/web/tmp" "$work/out"
 chmod 755 "$work" "$work/bin"
 cp "$target/ddns-cgi" "$target/examples/cgi_hello" "$target/examples/dns_load" "$work/bin/"
 chmod 755 "$work/bin"/*
 bin="$work/bin/ddns-cgi"
-cfg="$work/web/config.toml"
-write_config "$cfg" "$work/web/ddns.db" "$KNOT_PORT" "$zone" "$secret" \
-  $'[rate_limit]\n# The flows send hundreds of requests per host and per user per second.\nenabled = false'
-[ -n "$web_user" ] && chown -R "$web_user:$web_user" "$work/web"
+web="$work/web"
+# The stores: the SQLite file (every flow) and, with BENCH_POSTGRES, a PostgreSQL database
+# (the many-hostname flows). Each has its config, its FastCGI server and nginx servers, and
+# its own hostnames in the one zone (h1.., p1..), so both are checked against the one Knot.
+stores=(sqlite)
+declare -A S_cfg S_prefix S_cgi_port S_fcgi_port S_fastcgi_pid S_socket
+no_rate_limit=$'[rate_limit]\n# The flows send hundreds of requests per host and per user per second.\nenabled = false'
+S_cfg[sqlite]="$web/config.toml" S_prefix[sqlite]=h S_socket[sqlite]="$web/fastcgi.sock"
+write_config "${S_cfg[sqlite]}" "$web/ddns.db" "$KNOT_PORT" "$zone" "$secret" "$no_rate_limit"
+if [ "$use_postgres" = 1 ]; then
+  start_postgres "$work/pg"
+  pg_version=$("$PG_BIN/postgres" --version | awk '{print $3}')
+  echo "==> PostgreSQL $pg_version on the Unix socket $work/pg (.s.PGSQL.$PG_PORT)"
+  # The role and database an administrator would create (README, PostgreSQL); trust
+  # authentication on a socket only this machine reaches.
+  psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -p "$PG_PORT" -U postgres -d postgres \
+    -c "CREATE ROLE ddns LOGIN" -c "CREATE DATABASE ddns OWNER ddns" >/dev/null
+  stores+=(postgres)
+  S_cfg[postgres]="$web/config-postgres.toml" S_prefix[postgres]=p S_socket[postgres]="$web/fastcgi-postgres.sock"
+  # The SQLite config with its `path` line replaced by the PostgreSQL URL.
+  sed "s|^path = .*|url = \"postgresql://ddns@/ddns?host=$work/pg\&port=$PG_PORT\"|" "${S_cfg[sqlite]}" >"${S_cfg[postgres]}"
+  chmod 600 "${S_cfg[postgres]}"
+fi
+[ -n "$web_user" ] && chown -R "$web_user:$web_user" "$web"
+# The current store: use_store sets cfg, the ports, the FastCGI server's pid and all_hosts.
+use_store() { # STORE
+  store="$1" cfg="${S_cfg[$1]}" cgi_port="${S_cgi_port[$1]:-}" fcgi_port="${S_fcgi_port[$1]:-}"
+  fastcgi_pid="${S_fastcgi_pid[$1]:-}" flows="$work/flows/$1"
+  all_hosts=()
+  local i
+  for i in $(seq "$conns"); do all_hosts+=("$(host "$i")"); done
+}
 ddns() { as_web "$bin" --config "$cfg" "$@"; }
-
-echo "==> Knot $(knotd --version | awk '{print $NF}') on $dns; $conns users, hostnames and connections"
-ddns init-db >/dev/null
-host() { echo "h$1.$zone"; }
+host() { echo "${S_prefix[$store]}$1.$zone"; }
 password() { echo "bench-password-$1"; }
-for i in $(seq "$conns"); do
-  password "$i" | ddns user add "u$i" "u$i@example.test" --password-stdin >/dev/null
-  ddns hostname add "u$i" "$(host "$i")" "$zone" >/dev/null
-done
+echo "==> Knot $(knotd --version | awk '{print $NF}') on $dns; $conns users, hostnames and connections per store (${stores[*]})"
 
 tokens=0
+use_store sqlite
 if ddns hostname --help 2>/dev/null | grep -qE '^ +token( |$)'; then
   tokens=1
-  for i in $(seq "$conns"); do
-    ddns hostname token "$(host "$i")" | grep -E '^[A-Za-z0-9_-]{22,}$' | tail -1 >"$work/flows/token-$i" || true
-    [ -s "$work/flows/token-$i" ] || { echo "\`hostname token $(host "$i")\` printed no token" >&2; exit 2; }
-  done
 else
   echo "!!! n/a: no token support in this build (\`ddns-cgi hostname token\` is missing): token rows are skipped"
 fi
-
 # Flow files for benches/update.lua: FQDN, credential kind, credential, nochg/badauth address.
 basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
 nochg_addr() { echo "203.0.113.$1"; }
-for i in $(seq "$conns"); do
-  printf '%s\tbasic\t%s\t%s\n' "$(host "$i")" "$(basic "u$i" "$(password "$i")")" "$(nochg_addr "$i")" >>"$work/flows/password-many"
-  [ "$tokens" = 1 ] &&
-    printf '%s\ttoken\t%s\t%s\n' "$(host "$i")" "$(cat "$work/flows/token-$i")" "$(nochg_addr "$i")" >>"$work/flows/token-many"
-done
-head -1 "$work/flows/password-many" >"$work/flows/password-one"
-[ "$tokens" = 1 ] && head -1 "$work/flows/token-many" >"$work/flows/token-one"
-printf '%s\tbasic\t%s\t%s\n' "$(host 1)" "$(basic u1 wrong-password)" "$(nochg_addr 1)" >"$work/flows/password-bad"
 # A token nobody was given, shaped like a real one: a real token's first 5 characters (its
 # prefix) and random URL-safe base64 to the same length.
 wrong_token() {
   local real
-  real=$(cat "$work/flows/token-1" 2>/dev/null || echo "ddns_")
+  real=$(cat "$flows/token-1" 2>/dev/null || echo "ddns_")
   printf '%s%s' "${real:0:5}" "$(head -c 64 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d = | head -c $((${#real} - 5)))"
 }
-printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(wrong_token)" "$(nochg_addr 1)" >"$work/flows/token-bad"
+# The current store's schema, users, hostnames, tokens and flow files, all through the admin CLI.
+setup_store() {
+  local i
+  mkdir -p "$flows"
+  ddns init-db >/dev/null
+  for i in $(seq "$conns"); do
+    password "$i" | ddns user add "u$i" "u$i@example.test" --password-stdin >/dev/null
+    ddns hostname add "u$i" "$(host "$i")" "$zone" >/dev/null
+    if [ "$tokens" = 1 ]; then
+      ddns hostname token "$(host "$i")" | grep -E '^[A-Za-z0-9_-]{22,}$' | tail -1 >"$flows/token-$i" || true
+      [ -s "$flows/token-$i" ] || { echo "\`hostname token $(host "$i")\` printed no token ($store)" >&2; exit 2; }
+    fi
+    printf '%s\tbasic\t%s\t%s\n' "$(host "$i")" "$(basic "u$i" "$(password "$i")")" "$(nochg_addr "$i")" >>"$flows/password-many"
+    [ "$tokens" = 1 ] &&
+      printf '%s\ttoken\t%s\t%s\n' "$(host "$i")" "$(cat "$flows/token-$i")" "$(nochg_addr "$i")" >>"$flows/token-many"
+  done
+  head -1 "$flows/password-many" >"$flows/password-one"
+  [ "$tokens" = 1 ] && head -1 "$flows/token-many" >"$flows/token-one"
+  printf '%s\tbasic\t%s\t%s\n' "$(host 1)" "$(basic u1 wrong-password)" "$(nochg_addr 1)" >"$flows/password-bad"
+  printf '%s\ttoken\t%s\t%s\n' "$(host 1)" "$(wrong_token)" "$(nochg_addr 1)" >"$flows/token-bad"
+}
+for s in "${stores[@]}"; do
+  use_store "$s"
+  setup_store
+done
 
 # ---------------------------------------------------------------------------------------
-# Web stack: fcgiwrap, `ddns-cgi fastcgi`, and one nginx with two servers: CGI (the shipped
-# fcgiwrap locations plus /hello) and FastCGI (the shipped FastCGI locations plus /static).
-web="$work/web"
-template() { # shipped nginx file with this run's paths
-  sed -e "s|/usr/lib/cgi-bin|$work/bin|g" -e "s|/etc/ddns-cgi/config.toml|$cfg|g" \
-    -e "s|/run/fcgiwrap.socket|$web/fcgiwrap.sock|g" -e "s|/run/ddns-cgi/fastcgi.sock|$web/fastcgi.sock|g" "$1"
+# Web stack: fcgiwrap, one `ddns-cgi fastcgi` per store, and one nginx with two servers per
+# store: CGI (the shipped fcgiwrap locations plus /hello) and FastCGI (the shipped FastCGI
+# locations plus /static).
+template() { # STORE FILE: a shipped nginx file with this run's paths and the store's config
+  sed -e "s|/usr/lib/cgi-bin|$work/bin|g" -e "s|/etc/ddns-cgi/config.toml|${S_cfg[$1]}|g" \
+    -e "s|/run/fcgiwrap.socket|$web/fcgiwrap.sock|g" -e "s|/run/ddns-cgi/fastcgi.sock|${S_socket[$1]}|g" \
+    -e "s|upstream ddns_cgi |upstream ddns_cgi_$1 |; s|fastcgi_pass ddns_cgi;|fastcgi_pass ddns_cgi_$1;|" "$2"
 }
-template nginx/ddns-cgi-fcgiwrap.conf >"$web/cgi-locations.conf"
-template nginx/ddns-cgi-fastcgi.conf >"$web/fastcgi-locations.conf"
-template nginx/ddns-cgi-upstream.conf >"$web/upstream.conf"
+for s in "${stores[@]}"; do
+  template "$s" nginx/ddns-cgi-fcgiwrap.conf >"$web/cgi-locations-$s.conf"
+  template "$s" nginx/ddns-cgi-fastcgi.conf >"$web/fastcgi-locations-$s.conf"
+  template "$s" nginx/ddns-cgi-upstream.conf >"$web/upstream-$s.conf"
+done
 cp /etc/nginx/fastcgi_params "$web/fastcgi_params"
 [ -n "$web_user" ] && chown -R "$web_user:$web_user" "$web"
 
 # One fcgiwrap child per connection, so CGI requests are not queued behind each other.
 spawn "$web/fcgiwrap.log" "${web_prefix[@]}" fcgiwrap -c "$conns" -s "unix:$web/fcgiwrap.sock"
 await_ready "$SPAWNED" test -S "$web/fcgiwrap.sock" || { cat "$web/fcgiwrap.log"; exit 2; }
-# The FastCGI server with its shipped defaults (workers, connections).
+# The FastCGI servers with their shipped defaults (workers, connections) and the environment
+# of the shipped systemd unit (MALLOC_MMAP_THRESHOLD_), so memory figures compare with it.
 workers=$(ddns fastcgi --help | sed -n 's/.*--workers.*\[default: \([0-9]*\)\].*/\1/p')
-spawn "$web/fastcgi.log" "${web_prefix[@]}" "$bin" --config "$cfg" fastcgi --socket "$web/fastcgi.sock"
-fastcgi_pid=$SPAWNED
-await_ready "$SPAWNED" test -S "$web/fastcgi.sock" || { cat "$web/fastcgi.log"; exit 2; }
+mapfile -t unit_env < <(service_environment nginx/ddns-cgi.service)
+for s in "${stores[@]}"; do
+  spawn "$web/fastcgi-$s.log" "${web_prefix[@]}" env "${unit_env[@]}" "$bin" --config "${S_cfg[$s]}" fastcgi --socket "${S_socket[$s]}"
+  S_fastcgi_pid[$s]=$SPAWNED
+  await_ready "$SPAWNED" test -S "${S_socket[$s]}" || { cat "$web/fastcgi-$s.log"; exit 2; }
+done
 
-static_answers() { [ "$(curl -s "http://127.0.0.1:$fcgi_port/static")" = nochg ]; }
+static_answers() { [ "$(curl -s "http://127.0.0.1:${S_fcgi_port[sqlite]}/static")" = nochg ]; }
 for try in 1 2 3 4 5; do
-  cgi_port=$(free_port) fcgi_port=$(free_port)
-  [ "$cgi_port" != "$fcgi_port" ] || continue
-  cat >"$web/nginx.conf" <<CONF
+  ports=()
+  for s in "${stores[@]}"; do
+    S_cgi_port[$s]=$(free_port) S_fcgi_port[$s]=$(free_port)
+    ports+=("${S_cgi_port[$s]}" "${S_fcgi_port[$s]}")
+  done
+  [ "$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)" = "${#ports[@]}" ] || continue
+  {
+    cat <<CONF
 daemon off;
 worker_processes auto;
 pid $web/nginx.pid;
@@ -215,10 +367,13 @@ http {
   proxy_temp_path $web/tmp/proxy;
   uwsgi_temp_path $web/tmp/uwsgi;
   scgi_temp_path $web/tmp/scgi;
-  include $web/upstream.conf;
+CONF
+    for s in "${stores[@]}"; do
+      cat <<CONF
+  include $web/upstream-$s.conf;
   server {
-    listen 127.0.0.1:$cgi_port;
-    include $web/cgi-locations.conf;
+    listen 127.0.0.1:${S_cgi_port[$s]};
+    include $web/cgi-locations-$s.conf;
     location = /hello {
       include fastcgi_params;
       fastcgi_param SCRIPT_FILENAME $work/bin/cgi_hello;
@@ -226,21 +381,26 @@ http {
     }
   }
   server {
-    listen 127.0.0.1:$fcgi_port;
-    include $web/fastcgi-locations.conf;
+    listen 127.0.0.1:${S_fcgi_port[$s]};
+    include $web/fastcgi-locations-$s.conf;
     location = /static {
       default_type text/plain;
       return 200 "nochg\n";
     }
   }
-}
 CONF
+    done
+    echo "}"
+  } >"$web/nginx.conf"
   [ -n "$web_user" ] && chown "$web_user:$web_user" "$web/nginx.conf"
   spawn "$web/nginx.log" "${web_prefix[@]}" nginx -e "$web/error.log" -p "$web" -c "$web/nginx.conf"
   if await_ready "$SPAWNED" static_answers; then break; fi
   [ "$try" = 5 ] && { echo "nginx did not start:" >&2; cat "$web/error.log" "$web/nginx.log" >&2; exit 2; }
 done
-echo "==> nginx $(nginx -v 2>&1 | sed 's|.*/||'): CGI on :$cgi_port, FastCGI on :$fcgi_port"
+for s in "${stores[@]}"; do
+  echo "==> nginx $(nginx -v 2>&1 | sed 's|.*/||'), $s store: CGI on :${S_cgi_port[$s]}, FastCGI on :${S_fcgi_port[$s]}"
+done
+echo "==> \`ddns-cgi fastcgi\` environment as nginx/ddns-cgi.service: ${unit_env[*]:-(none)}"
 
 # One request with curl; the credential goes through curl's config on stdin, not argv.
 request() { # PORT CREDENTIAL_KIND CREDENTIAL QUERY -> "STATUS BODY"
@@ -250,21 +410,23 @@ request() { # PORT CREDENTIAL_KIND CREDENTIAL QUERY -> "STATUS BODY"
     token) printf 'url = "%s&token=%s"\n' "$url" "$3"; url="" ;;
   esac | curl -sS -K - -w ' %{http_code}' ${url:+"$url"}
 }
-# Sets FQDN's address to ADDRESS through FastCGI with the owner's password.
+# Sets FQDN's address to ADDRESS through FastCGI with the owner's password (current store).
 set_address() { # INDEX ADDRESS
   local out
   out=$(request "$fcgi_port" basic "$(basic "u$1" "$(password "$1")")" "hostname=$(host "$1")&myip=$2" 2>&1) || true
   case "$out" in
     "good $2"*" 200" | "nochg"*" 200") ;;
-    *) violation "setting $(host "$1") to $2 answered \`$out\`" ;;
+    *) violation "setting $(host "$1") to $2 answered \`$out\` ($store)" ;;
   esac
 }
-for i in $(seq "$conns"); do set_address "$i" "$(nochg_addr "$i")"; done
+for s in "${stores[@]}"; do
+  use_store "$s"
+  for i in $(seq "$conns"); do set_address "$i" "$(nochg_addr "$i")"; done
+done
+use_store sqlite
 
 # ---------------------------------------------------------------------------------------
-# Correctness helpers: DNS against rows, and a poller during `good` flows
-all_hosts=()
-for i in $(seq "$conns"); do all_hosts+=("$(host "$i")"); done
+# Correctness helpers: DNS against rows (of the current store), and a poller during `good` flows
 # `FQDN ADDRESS` for every A record of the given hosts, sorted.
 dns_view() {
   local args=() h
@@ -281,10 +443,13 @@ for h in json.load(sys.stdin):
 # Waits until the requests a flow left behind are done: wrk stops with requests in flight,
 # and fcgiwrap and the FastCGI server finish them after the client has gone. Done means no
 # CGI process of ours (fcgiwrap runs it with its path as the whole command line) and a
-# FastCGI server that used no CPU for 300 ms.
+# FastCGI server (of either store) that used no CPU for 300 ms.
 settle() {
   local ticks before
-  ticks() { awk '{ print $14 + $15 }' "/proc/$fastcgi_pid/stat" 2>/dev/null || echo 0; }
+  ticks() {
+    local s
+    for s in "${stores[@]}"; do awk '{ print $14 + $15 }' "/proc/${S_fastcgi_pid[$s]}/stat" 2>/dev/null || echo 0; done
+  }
   for _ in $(seq 100); do
     before=$(ticks)
     sleep 0.3
@@ -299,7 +464,7 @@ check_rows() { # LABEL: every host's records equal its row (waiting for in-fligh
     [ "$rows" = "$dnsv" ] && return 0
     sleep 0.2
   done
-  violation "$1: DNS and rows differ after the flow"
+  violation "$1: DNS and rows differ after the flow ($store store)"
   diff <(echo "$rows") <(echo "$dnsv") | sed 's/^</  row:/; s/^>/  dns:/' | grep -E 'row:|dns:' | head -20 || true
 }
 poller_start() { # HOSTS...: kdig in a loop, counting answers without exactly one address
@@ -364,88 +529,109 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else if (a / b
 
 limits_md=()
 # ---------------------------------------------------------------------------------------
-# Limits: the DNS server's rate, nginx static, CGI hello
+# Limits: the DNS servers' rates, nginx static, CGI hello
 echo "==> limits"
-dns_load() { # CLIENTS HOSTS_PER_MESSAGE TRANSPORT
-  local out
-  out=$("$work/bin/dns_load" --server "$dns" --zone "$zone" --key-file "$work/tsig.key" \
-    --clients "$1" --hosts-per-message "$2" --transport "$3" --seconds "$dns_secs")
+dns_rate="" bind_rate=""
+dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT
+  local out server=$dns name=Knot
+  [ "$1" = bind ] && server="127.0.0.1:$BIND_PORT" name=BIND
+  out=$("$work/bin/dns_load" --server "$server" --zone "$zone" --key-file "$work/tsig.key" \
+    --clients "$2" --hosts-per-message "$3" --transport "$4" --seconds "$dns_secs")
   eval "$(sed 's/^dns_load //; s/\([a-z0-9_]*\)=\([^ ]*\)/D_\1=\2;/g' <<<"$out")"
   if [ "$D_errors" != 0 ]; then echo "!!! DNS load: $D_errors of $D_messages messages failed (see above)"; fi
-  printf '    DNS %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms)\n' \
-    "$1" "$2" "$3" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms"
-  limits_md+=("| Knot: $2 host(s) per signed UPDATE, $1 client(s), $3 | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors |")
+  printf '    %-4s %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms)\n' \
+    "$name" "$2" "$3" "$4" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms"
+  limits_md+=("| $name: $3 host(s) per signed UPDATE, $2 client(s), $4 | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors |")
 }
-dns_load 1 1 udp
-dns_one_rate=$D_updates_per_s
-dns_load "$conns" 1 udp
-dns_rate=$D_updates_per_s
-for k in 1 8 32 64; do
-  dns_load 1 "$k" tcp
-  dns_load "$conns" "$k" tcp
+for r in "${dns_runs[@]}"; do
+  # shellcheck disable=SC2086 # the run's fields are words
+  run_dns $r || continue
+  # shellcheck disable=SC2086
+  dns_load $r
+  case "$r" in
+    "knot $conns 1 udp") dns_rate=$D_updates_per_s ;;
+    "bind $conns 1 udp") bind_rate=$D_updates_per_s ;;
+  esac
 done
 
-run_wrk static "$fcgi_port" static /static
-static_rate=$R_RPS
-echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
-run_wrk hello "$cgi_port" static /hello
-hello_rate=$R_RPS
-echo "    CGI hello through fcgiwrap: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+static_rate="" hello_rate=""
+if selected limit-static || [ "$need_static" = 1 ]; then
+  run_wrk static "$fcgi_port" static /static
+  static_rate=$R_RPS
+  echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
+  limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+fi
+if selected limit-hello || [ "$need_hello" = 1 ]; then
+  run_wrk hello "$cgi_port" static /hello
+  hello_rate=$R_RPS
+  echo "    CGI hello through fcgiwrap: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
+  limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+fi
 
 # ---------------------------------------------------------------------------------------
 # The flows. wrk stops with requests in flight, which fcgiwrap and the FastCGI server finish
 # after the client has gone, possibly a second later (a DNS commit can stall that long). So
 # the flows that change addresses (`good`) run last: a leftover `good` can then only meet
 # another `good` flow, and each flow starts its addresses at its own offset (BENCH_SEED).
-declare -A flow_md
+# Every flow runs against Knot; BIND only gives its rate.
+declare -A flow_md F_rps F_p50 F_p99
 n_flow=0
-flow() { # FRONT AUTH HOSTS ANSWER
-  local front="$1" auth="$2" hosts="$3" answer="$4" port file label limit limit_name
-  label="$front-$auth-$hosts-$answer"
+flow() { # FRONT ANSWER AUTH HOSTS, on the current store
+  local front="$1" answer="$2" auth="$3" hosts="$4" port file label limit limit_name
+  label=$(flow_label "$front" "$answer" "$auth" "$hosts")
+  [ "$store" = sqlite ] || label="$store-$label"
   n_flow=$((n_flow + 1))
+  selected "$label" || return 0
   if [ "$auth" = token ] && [ "$tokens" = 0 ]; then
     echo "    $label: n/a: no token support in this build"
-    flow_md[$label]="| $front | $answer | $auth | $hosts | n/a: no token support in this build | | | | | | |"
+    flow_md[$label]="| $front | $answer | $auth | $hosts | n/a: no token support in this build | | | | | | | |"
     return
   fi
   port=$cgi_port
   [ "$front" = FastCGI ] && port=$fcgi_port
-  file="$work/flows/$auth-$hosts"
-  [ "$answer" = badauth ] && file="$work/flows/$auth-bad"
+  file="$flows/$auth-$hosts"
+  [ "$answer" = badauth ] && file="$flows/$auth-bad"
   local hosts_touched=("${all_hosts[@]}")
   [ "$hosts" = one ] && hosts_touched=("$(host 1)")
   [ "$answer" = good ] && poller_start "${hosts_touched[@]}"
   BENCH_SEED=$((n_flow * 4001 % 65000)) run_wrk "$label" "$port" "$answer" /nic/update "$file"
   settle
-  printf '    %-32s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected, %s non-2xx\n' \
+  printf '    %-38s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected, %s non-2xx\n' \
     "$label" "$R_RPS" "$R_P50" "$R_P99" "$R_REQS" "$R_UNEXPECTED" "$R_NON2XX"
   if [ "$answer" = good ]; then
     poller_stop "$label"
     check_rows "$label"
   fi
+  local bind_ratio=""
   case "$front/$answer" in
-    */good) limit=$dns_rate limit_name="Knot, $conns clients" ;;
+    */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") ;;
     FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
     CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
   esac
   local wrong="$R_UNEXPECTED"
   [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
-  flow_md[$label]="| $front | $answer | $auth | $hosts | **$R_RPS** | $R_REQS | $R_P50 | $R_P99 | $wrong | $limit_name | $(ratio "$R_RPS" "$limit") |"
+  F_rps[$label]=$R_RPS F_p50[$label]=$R_P50 F_p99[$label]=$R_P99
+  flow_md[$label]="| $front | $answer | $auth | $hosts | **$R_RPS** | $R_REQS | $R_P50 | $R_P99 | $wrong | $limit_name | $(ratio "$R_RPS" "$limit") | $bind_ratio |"
 }
-for front in CGI FastCGI; do
-  echo "==> $front flows that change nothing ($conns connections, ${secs} s each)"
-  for auth in password token; do
-    flow "$front" "$auth" one nochg
-    flow "$front" "$auth" many nochg
-    flow "$front" "$auth" one badauth
+run_flows() { # STORE good|other
+  local f front answer auth hosts list=() last=""
+  use_store "$1"
+  if [ "$1" = sqlite ]; then list=("${sqlite_flows[@]}"); else list=("${postgres_flows[@]}"); fi
+  for f in "${list[@]}"; do
+    read -r front answer auth hosts <<<"$f"
+    { [ "$2" = good ] && [ "$answer" = good ]; } || { [ "$2" != good ] && [ "$answer" != good ]; } || continue
+    if [ "$front" != "$last" ]; then
+      last=$front
+      echo "==> $front flows that $([ "$2" = good ] && echo "change addresses" || echo "change nothing"), $1 store ($conns connections, ${secs} s each)"
+    fi
+    flow "$front" "$answer" "$auth" "$hosts"
   done
-done
+}
+for s in "${stores[@]}"; do run_flows "$s" other; done
+use_store sqlite
 
 # ---------------------------------------------------------------------------------------
 # One CGI request per flow: wall time (median) and peak RSS, run as the web server would
-echo "==> one CGI request per flow"
 runs=5
 [ "$short" = 1 ] && runs=3
 one_md=()
@@ -477,6 +663,8 @@ one_cgi() { # LABEL QUERY [AUTHORIZATION] -> median wall ms, max RSS KiB
   printf '    %-24s %8s ms %8s KiB  (%s)\n' "$label" "$median" "$rss" "$(head -c 40 "$work/out/one" | tr '\r\n' '  ')"
   one_md+=("| $label | $median | $rss |")
 }
+if selected one-request; then
+echo "==> one CGI request per flow (sqlite store)"
 pw1="$(basic u1 "$(password 1)")"
 one_cgi "CGI hello" ""
 one_cgi "password good" "hostname=$(host 1)&myip=10.250.0.@N@" "$pw1"
@@ -484,29 +672,28 @@ set_address 1 "$(nochg_addr 1)"
 one_cgi "password nochg" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$pw1"
 one_cgi "password badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$(basic u1 wrong-password)"
 if [ "$tokens" = 1 ]; then
-  tok1="$(cat "$work/flows/token-1")"
+  tok1="$(cat "$flows/token-1")"
   one_cgi "token good" "hostname=$(host 1)&myip=10.251.0.@N@&token=$tok1"
   set_address 1 "$(nochg_addr 1)"
   one_cgi "token nochg" "hostname=$(host 1)&myip=$(nochg_addr 1)&token=$tok1"
-  one_cgi "token badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)&token=$(cut -f3 "$work/flows/token-bad")"
+  one_cgi "token badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)&token=$(cut -f3 "$flows/token-bad")"
 else
   one_md+=("| token (all) | n/a: no token support in this build | |")
 fi
 check_rows "one CGI request per flow"
+fi
 
-for front in CGI FastCGI; do
-  echo "==> $front flows that change addresses ($conns connections, ${secs} s each)"
-  for auth in password token; do
-    flow "$front" "$auth" one good
-    flow "$front" "$auth" many good
-  done
+for s in "${stores[@]}"; do run_flows "$s" good; done
+declare -A fastcgi_rss fastcgi_fds
+for s in "${stores[@]}"; do
+  fastcgi_rss[$s]=$(awk '/^VmRSS/ { print $2 }' "/proc/${S_fastcgi_pid[$s]}/status" 2>/dev/null || echo "?")
+  fastcgi_fds[$s]=$(find "/proc/${S_fastcgi_pid[$s]}/fd" -mindepth 1 2>/dev/null | wc -l)
 done
-fastcgi_rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$fastcgi_pid/status" 2>/dev/null || echo "?")
-fastcgi_fds=$(find "/proc/$fastcgi_pid/fd" -mindepth 1 2>/dev/null | wc -l)
 bin_size=$(stat -c %s "$bin")
 
 # ---------------------------------------------------------------------------------------
 # Expiry: batched (bench-expire.sh) against one message per host (timed on a sample)
+if selected expire; then
 echo "==> expiry of $expire_hosts hosts"
 BENCH_BIN="$bin" scripts/bench-expire.sh "$expire_hosts" >"$work/out/expire.txt" 2>&1 || {
   violation "scripts/bench-expire.sh failed"
@@ -519,6 +706,7 @@ single=$("$work/bin/dns_load" --server "$dns" --zone "$zone" --key-file "$work/t
 single_secs=$(sed 's/.* seconds=\([0-9.]*\).*/\1/' <<<"$single")
 expire_per_host=$(awk -v s="$single_secs" -v m="$expire_single" -v n="$expire_hosts" 'BEGIN { printf "%.1f", s * n / m }')
 echo "    one message per host: $single_secs s for $expire_single hosts, so about $expire_per_host s for $expire_hosts"
+fi
 
 # ---------------------------------------------------------------------------------------
 # Report (Markdown, for BENCHMARKS.md)
@@ -527,38 +715,98 @@ git -C "$repo" diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitte
 elapsed=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 mode="full"
 [ "$short" = 1 ] && mode="short"
+bind_version=""
+[ "$use_bind" = 1 ] && bind_version=", BIND $(named -v | awk '{print $2}') (limits only)"
+pg_line=""
+[ "$use_postgres" = 1 ] && pg_line=", PostgreSQL $pg_version (\`synchronous_commit = off\`, as SQLite's \`synchronous = NORMAL\`)"
+echo
+echo "## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)"
+echo
+# The command that reproduces this run: the BENCH_ variables set, quoted when not plain.
+command_line() {
+  local v
+  for v in BENCH_SHORT BENCH_PROFILE BENCH_SECONDS BENCH_DNS_SECONDS BENCH_CONNECTIONS BENCH_EXPIRE_HOSTS BENCH_FLOWS BENCH_POSTGRES; do
+    [ -n "${!v:-}" ] || continue
+    if [[ ${!v} =~ ^[A-Za-z0-9_.,/-]*$ ]]; then printf '%s=%s ' "$v" "${!v}"; else printf "%s='%s' " "$v" "${!v}"; fi
+  done
+  echo "scripts/bench.sh${*:+ $*}"
+}
+echo "Command: \`$(command_line "$@")\`"
+echo
 cat <<REPORT
-
-## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)
-
-Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average before the run $(cut -d' ' -f1-3 /proc/loadavg);
-Knot $(knotd --version | awk '{print $NF}'), nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), fcgiwrap with $conns children, \`ddns-cgi fastcgi\` with its defaults ($workers workers).
-wrk: $conns connections (one thread each), ${secs} s per flow; DNS limit runs ${dns_secs} s each.
+Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average before the run $load_before, after $(cut -d' ' -f1-3 /proc/loadavg);
+Knot $(knotd --version | awk '{print $NF}')$bind_version$pg_line, nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), fcgiwrap with $conns children, \`ddns-cgi fastcgi\` with its defaults ($workers workers) and the unit's environment (${unit_env[*]:-none}).
+wrk: $conns connections (one thread each), ${secs} s per flow; DNS limit runs ${dns_secs} s each.${flows_re:+ Only what BENCH_FLOWS=\`$BENCH_FLOWS\` selects.}
+REPORT
+if [ "${#limits_md[@]}" -gt 0 ]; then
+  cat <<REPORT
 
 ### Limits
 
 | limit | rate | p50 ms | p99 ms | errors |
 |---|---|---|---|---|
 $(printf '%s\n' "${limits_md[@]}")
+REPORT
+fi
+flow_rows=()
+for front in CGI FastCGI; do for auth in password token; do
+  for ah in "good one" "good many" "nochg one" "nochg many" "badauth one"; do
+    read -r answer hosts <<<"$ah"
+    l=$(flow_label "$front" "$answer" "$auth" "$hosts")
+    [ -n "${flow_md[$l]:-}" ] && flow_rows+=("${flow_md[$l]}")
+  done
+done; done
+if [ "${#flow_rows[@]}" -gt 0 ]; then
+  cat <<REPORT
 
-### Flows
+### Flows (SQLite)
 
-Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
+Every flow runs against Knot. Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients over UDP, and (last column) against BIND's rate measured the same way; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
 "one" = all connections update one hostname; "many" = each connection its own hostname.
 
-| front | answer | auth | hostnames | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio |
-|---|---|---|---|---|---|---|---|---|---|---|
-$(for front in CGI FastCGI; do for auth in password token; do
-  for f in one-good many-good one-nochg many-nochg one-badauth; do echo "${flow_md[$front-$auth-$f]}"; done
-done; done)
+| front | answer | auth | hostnames | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio | ratio to BIND |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${flow_rows[@]}")
+REPORT
+fi
+pg_rows=()
+for f in "${postgres_flows[@]}"; do
+  read -r front answer auth hosts <<<"$f"
+  l=$(flow_label "$front" "$answer" "$auth" "$hosts")
+  [ -n "${F_rps[postgres-$l]:-}" ] || continue
+  q=""
+  [ "$answer" = good ] && q=" | $(ratio "${F_rps[postgres-$l]}" "$dns_rate") | $(ratio "${F_rps[postgres-$l]}" "$bind_rate")"
+  [ "$answer" = good ] || q=" | | "
+  pg_rows+=("| $front | $answer | $auth | ${F_rps[$l]:--} | ${F_p50[$l]:--} / ${F_p99[$l]:--} | **${F_rps[postgres-$l]}** | ${F_p50[postgres-$l]} / ${F_p99[postgres-$l]} | $(ratio "${F_rps[postgres-$l]}" "${F_rps[$l]:-0}")$q |")
+done
+if [ "${#pg_rows[@]}" -gt 0 ]; then
+  cat <<REPORT
+
+### SQLite vs PostgreSQL, many hostnames
+
+The same flows on the two stores, one after the other in this run: each store has its own
+config, \`ddns-cgi fastcgi\` and nginx servers, and its own $conns users and hostnames in the
+one Knot zone; after each \`good\` flow every host's records equal its row on that store.
+
+| front | answer | auth | SQLite req/s | SQLite p50 / p99 ms | PostgreSQL req/s | PostgreSQL p50 / p99 ms | PostgreSQL / SQLite | PostgreSQL / Knot | PostgreSQL / BIND |
+|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${pg_rows[@]}")
+REPORT
+fi
+if selected one-request; then
+  cat <<REPORT
 
 ### One CGI request (median of $runs wall times, spawned as the web user without fcgiwrap; peak RSS)
 
 | request | wall ms | peak RSS KiB |
 |---|---|---|
 $(printf '%s\n' "${one_md[@]}")
-
-Binary ($profile build): $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi fastcgi\` after the run: $fastcgi_rss KiB resident, $fastcgi_fds open file descriptors.
+REPORT
+fi
+echo
+echo "Binary ($profile build): $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi fastcgi\` after the run: $(for s in "${stores[@]}"; do printf '%s%s KiB resident, %s open file descriptors (%s)' "${sep:-}" "${fastcgi_rss[$s]}" "${fastcgi_fds[$s]}" "$s"; sep="; "; done)."
+if selected expire; then
+  cat <<REPORT
 
 ### Expiry of $expire_hosts hostnames
 
@@ -567,6 +815,7 @@ Binary ($profile build): $bin_size bytes ($((bin_size / 1024)) KiB). \`ddns-cgi 
 | batched (\`scripts/bench-expire.sh $expire_hosts\`: $expire_summary) | ${expire_batched:-?} s |
 | one guarded deletion per message (benches/programs/dns_load.rs --expire, $expire_single hosts timed, extrapolated) | about $expire_per_host s |
 REPORT
+fi
 
 if [ "$violations" -gt 0 ]; then
   echo

@@ -9,6 +9,19 @@
 #   await_ready PID PROBE...     poll PROBE until it succeeds (0) or PID dies / 5 s pass, in
 #                                which case PID is killed and reaped (1)
 #   write_config FILE DB PORT ZONE SECRET [EXTRA]   a minimal ddns-cgi config
+#   start_bind DIR ZONE SECRET   the same for BIND (named): the shipped contrib/bind snippet,
+#                                key file and zone file, as tests/integration/util/dnsserver.rs
+#                                renders them; sets BIND_PORT and BIND_PID (runs as `bind`
+#                                when root, as the tests do)
+#   stop_bind                    kill it
+#   start_postgres DIR           a throwaway PostgreSQL cluster in DIR (initdb, trust
+#                                authentication), listening only on a Unix socket in DIR, as
+#                                tests/integration/util/pg.rs starts it; sets PG_PORT (the
+#                                socket's number) and PG_BIN (runs as `postgres` when root)
+#   stop_postgres                stop it (fast shutdown)
+#   service_environment UNIT     the NAME=VALUE pairs of a systemd unit's `Environment=`
+#                                lines but DDNS_CGI_CONFIG, one a line: the FastCGI server of
+#                                the scripts runs with the shipped unit's environment
 
 start_knot() {
   local dir="$1" zone="$2" secret="$3" try
@@ -87,4 +100,102 @@ name = "$zone"
 $extra
 CONF
   chmod 600 "$file"
+}
+
+start_bind() {
+  local dir="$1" zone="$2" secret="$3" try named user_args=()
+  named="$(command -v named)" || { echo "named is missing (Debian package bind9)" >&2; return 1; }
+  mkdir -p "$dir"
+  cp contrib/bind/dyn.example.com.zone "$dir/$zone.zone"
+  # The shipped snippet and key file with this run's zone, key and directory; base64 has no `|`.
+  sed -e "s|/etc/bind/|$dir/|g" -e "s|/var/lib/bind/|$dir/|g" -e "s|dyn\.example\.com|$zone|g" \
+    contrib/bind/named.conf.ddns-cgi >"$dir/named.conf.ddns-cgi"
+  sed -e "s|REPLACE-WITH-BASE64-SECRET|$secret|" contrib/bind/ddns-key.key >"$dir/ddns-key.key"
+  [ "$(id -u)" -eq 0 ] && user_args=(-u bind)
+  for try in 1 2 3 4 5; do
+    BIND_PORT=$((20000 + RANDOM % 40000))
+    cat >"$dir/named.conf" <<CONF
+options {
+  directory "$dir";
+  listen-on port $BIND_PORT { 127.0.0.1; };
+  listen-on-v6 { none; };
+  pid-file "$dir/named.pid";
+  session-keyfile "$dir/session.key";
+  recursion no;
+  dnssec-validation no;
+  notify no;
+};
+controls { };
+logging {
+  channel file { file "$dir/named.log"; severity info; print-time yes; };
+  category default { file; };
+};
+include "$dir/named.conf.ddns-cgi";
+CONF
+    if [ "$(id -u)" -eq 0 ]; then chown -R bind:bind "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
+    "$named" -f -c "$dir/named.conf" "${user_args[@]}" >"$dir/stdout.log" 2>&1 &
+    BIND_PID=$!
+    await_ready "$BIND_PID" bind_answers "$zone" && return 0
+    BIND_PID=""
+  done
+  echo "named did not start:" >&2
+  cat "$dir"/*.log >&2
+  return 1
+}
+
+bind_answers() {
+  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$BIND_PORT" "$1" SOA +short 2>/dev/null | grep -q hostmaster
+}
+
+stop_bind() {
+  if [ -n "${BIND_PID:-}" ]; then
+    kill "$BIND_PID" 2>/dev/null || true
+    wait "$BIND_PID" 2>/dev/null || true
+    BIND_PID=""
+  fi
+}
+
+# PostgreSQL's server programs (Debian keeps them outside PATH): the newest version's bin
+# directory, or nothing.
+postgres_bin_dir() {
+  local d
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+    [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+# Runs a PostgreSQL server program as its user (PostgreSQL refuses root).
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local dir="$1"
+  PG_BIN="$(postgres_bin_dir)" || { echo "PostgreSQL's server is missing (Debian package postgresql)" >&2; return 1; }
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; chmod 755 "$(dirname "$dir")"; fi
+  chmod 755 "$dir"
+  as_postgres "$PG_BIN/initdb" --auth=trust --username=postgres --encoding=UTF8 --locale=C --no-sync \
+    -D "$dir/data" >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
+  # Only the Unix socket, so the port is just the socket's name and cannot be taken.
+  PG_PORT=$((20000 + RANDOM % 40000))
+  # synchronous_commit = off is PostgreSQL's counterpart of the synchronous = NORMAL that
+  # ddns-cgi gives SQLite in WAL mode: a commit does not wait for its fsync, a crash of the
+  # machine may lose the last commits but never corrupts. Everything else is the default.
+  as_postgres "$PG_BIN/pg_ctl" start -w -t 60 -s -D "$dir/data" -l "$dir/server.log" \
+    -o "-k $dir -p $PG_PORT -c listen_addresses= -c synchronous_commit=off" </dev/null ||
+    { echo "postgres did not start:" >&2; cat "$dir/server.log" >&2; return 1; }
+  PG_DIR="$dir"
+}
+
+stop_postgres() {
+  if [ -n "${PG_DIR:-}" ]; then
+    as_postgres "$PG_BIN/pg_ctl" stop -m fast -s -D "$PG_DIR/data" >/dev/null 2>&1 || true
+    PG_DIR=""
+  fi
+}
+
+service_environment() {
+  sed -n 's/^Environment=//p' "$1" | grep -v '^DDNS_CGI_CONFIG=' || true
 }

@@ -11,8 +11,9 @@
 #   - a DNS query of a random host, polled all through the run, always sees one address;
 #   - after the run every host's A record equals its row.
 # Usage: scripts/soak.sh [N] [BINARY]   (BINARY defaults to a release build of this tree;
-# SOAK_WORKERS sets `--workers`, default 8). glibc keeps freed Argon2 blocks (19 MiB each) in
-# its arenas unless MALLOC_MMAP_THRESHOLD_ is set; benches/RESULTS.md has both runs.
+# SOAK_WORKERS sets `--workers`, default 8). The server runs with the environment of the
+# shipped nginx/ddns-cgi.service (MALLOC_MMAP_THRESHOLD_: glibc keeps freed Argon2 blocks,
+# 19 MiB each, in its arenas otherwise); BENCHMARKS.md has a run with and one without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"
@@ -58,8 +59,12 @@ done
 password="Basic $(printf 'soak:soak-password' | base64 -w0)"
 wrong="Basic $(printf 'soak:wrong-password' | base64 -w0)"
 
-"$bin" --config "$work/config.toml" fastcgi --socket "$work/fastcgi.sock" --socket-mode 0666 --workers "${SOAK_WORKERS:-8}" \
-  2>"$work/fastcgi.log" &
+# The shipped unit's environment, so memory figures compare with a deployed server; `env`
+# execs the server, so $! is its pid.
+mapfile -t unit_env < <(service_environment nginx/ddns-cgi.service)
+echo "== \`ddns-cgi fastcgi\` environment as nginx/ddns-cgi.service: ${unit_env[*]:-(none)}"
+env "${unit_env[@]}" "$bin" --config "$work/config.toml" fastcgi --socket "$work/fastcgi.sock" --socket-mode 0666 \
+  --workers "${SOAK_WORKERS:-8}" 2>"$work/fastcgi.log" &
 fcgi_pid=$!
 await_ready "$fcgi_pid" test -S "$work/fastcgi.sock" || { cat "$work/fastcgi.log"; exit 2; }
 
