@@ -234,3 +234,16 @@ fn check_judges_the_password_file_the_connection_and_the_schema() {
     assert!(!out.contains("password file"), "{out}");
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[test]
+fn prefer_starts_over_in_plain_text_when_the_handshake_fails() {
+    // The server offers TLS, but only versions rustls refuses: `require` fails in the
+    // handshake, and `prefer` does what libpq does, a second session in plain text.
+    let Some(srv) = TcpServer::start_with_old_tls() else { return };
+    let db = srv.create_database();
+    let w = crate::world!(world_on(&url(&srv, "127.0.0.1", &db, "?sslmode=prefer")));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    assert_eq!(w.a(HOME), ["192.0.2.7"]);
+    use_database(&w, &url(&srv, "127.0.0.1", &db, "?sslmode=require"));
+    refused(&w, &srv, &db, &["error performing TLS handshake"]);
+}

@@ -292,14 +292,23 @@ impl TcpServer {
     /// Starts one, with `ssl = on` and a fresh PKI when `tls`; `None` only when openssl is
     /// missing under the opt-out. A missing PostgreSQL fails the test (as the shared one).
     pub fn start(tls: bool) -> Option<TcpServer> {
+        TcpServer::start_with(tls, if tls { "hostssl" } else { "host" }, "")
+    }
+
+    /// A server whose TLS no client of ours can speak (TLS 1.1 at most; rustls has 1.2 and
+    /// 1.3), admitting plain sessions too: libpq's `prefer` starts over in plain text there.
+    pub fn start_with_old_tls() -> Option<TcpServer> {
+        TcpServer::start_with(true, "host", "-c ssl_min_protocol_version=TLSv1 -c ssl_max_protocol_version=TLSv1.1")
+    }
+
+    fn start_with(tls: bool, kind: &str, extra: &str) -> Option<TcpServer> {
         let pki_dir = super::TempDir::new("pgpki");
         let pki = if tls { Some(Pki::generate(pki_dir.path())?) } else { None };
         let tcp_port = super::dnsserver::free_port();
-        let kind = if tls { "hostssl" } else { "host" };
         let hba = format!(
             "local all postgres trust\n{kind} all {TCP_ROLE} 127.0.0.1/32 scram-sha-256\n{kind} all {TCP_ROLE} ::1/128 scram-sha-256\n"
         );
-        let mut options = String::from("-c listen_addresses=127.0.0.1 -c password_encryption=scram-sha-256");
+        let mut options = format!("-c listen_addresses=127.0.0.1 -c password_encryption=scram-sha-256 {extra}");
         if let Some(pki) = &pki {
             if as_root() {
                 // The server refuses a key file that is not its own.
