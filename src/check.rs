@@ -1,7 +1,9 @@
 //! `ddns-cgi check`: the pre-flight check. It reads the configuration and reports one line
-//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it and the key
-//! files (a secret must not be readable by others); the database exists, has the current
-//! schema and is writable, with its directory, by the user the web server runs ddns-cgi as;
+//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it, the key
+//! files and the PostgreSQL password file (a secret must not be readable by others); the
+//! database exists, has the current schema and is writable, with its directory, by the user
+//! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema
+//! is current, and whether the session is encrypted, as the server reports it);
 //! for each zone, the DNS server answers, is authoritative, accepts a TSIG-signed UPDATE that
 //! changes nothing, and agrees with our clock; the log target takes lines; the mail relay
 //! answers. Access is computed from owner, group and mode bits for that user (`--as-user`,

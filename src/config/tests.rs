@@ -314,14 +314,22 @@ fn postgresql_tls_follows_libpq_sslmode() {
     let p = pg("url = \"postgresql://a@b/c?sslmode=verify-full&sslrootcert=pg-ca.pem\"");
     assert_eq!((p.ssl_mode, p.ca_file.as_deref()), (SslMode::VerifyFull, Some(Path::new("/etc/ddns-cgi/pg-ca.pem"))));
     assert!(!p.password_in_url);
-    let p = pg("postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"verify-ca\", ca_file = \"/x/ca.pem\" }");
+    let p = pg(
+        "postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"verify-ca\", ca_file = \"/x/ca.pem\" }",
+    );
     assert_eq!((p.ssl_mode, p.ca_file.as_deref()), (SslMode::VerifyCa, Some(Path::new("/x/ca.pem"))));
     assert_eq!(pg("postgres = { host = \"db\", name = \"d\", user = \"u\" }").ssl_mode, SslMode::Prefer);
     // Verification needs a CA; a mode libpq has not is named; no password in any message.
     let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=verify-full\"");
-    assert!(e.starts_with("`database.url` asks for `verify-full`") && e.contains("sslrootcert") && !e.contains("hunter2"), "{e}");
+    assert!(
+        e.starts_with("`database.url` asks for `verify-full`") && e.contains("sslrootcert") && !e.contains("hunter2"),
+        "{e}"
+    );
     let e = err("postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"verify-ca\" }");
-    assert!(e.starts_with("`database.postgres.sslmode` asks for `verify-ca`") && e.contains("`database.postgres.ca_file`"), "{e}");
+    assert!(
+        e.starts_with("`database.postgres.sslmode` asks for `verify-ca`") && e.contains("`database.postgres.ca_file`"),
+        "{e}"
+    );
     let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=allow\"");
     assert!(e.contains("`sslmode` `allow`; expected disable, prefer, require") && !e.contains("hunter2"), "{e}");
     let e = err("postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"on\" }");

@@ -14,7 +14,7 @@ use super::tsig::{parse_key_file, parse_key_line};
 use super::{
     AcmeConfig, Action, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
     DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
-    ParamAliases, PostgresConfig, RateLimit, SslMode, RelayConfig, SmtpConfig, TsigKey, Zone, is_mailbox, read_bounded,
+    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
 };
 
 /// A `[log]` level name; `warn` is accepted for `warning`.
@@ -436,7 +436,10 @@ impl Validator<'_> {
                 let shown = format!("{user}@{host}/{}", config.get_dbname().unwrap_or(""));
                 let password_in_url = config.get_password().is_some();
                 let ca_file = tls.sslrootcert.map(|p| self.relative(Path::new(&p)));
-                (PostgresConfig { config, shown, ssl_mode, ca_file, password_file: None, password_in_url }, "database.url")
+                (
+                    PostgresConfig { config, shown, ssl_mode, ca_file, password_file: None, password_in_url },
+                    "database.url",
+                )
             }
             (None, None, Some(pg)) => {
                 let mut config = postgres::Config::new();
@@ -470,7 +473,8 @@ impl Validator<'_> {
         };
         // libpq would look for `~/.postgresql/root.crt`; a CGI process has no home to look in.
         if matches!(postgres.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) && postgres.ca_file.is_none() {
-            let wanted = if key == "database.url" { "`sslrootcert=FILE` in the URL" } else { "`database.postgres.ca_file`" };
+            let wanted =
+                if key == "database.url" { "`sslrootcert=FILE` in the URL" } else { "`database.postgres.ca_file`" };
             return Err(self.invalid(
                 key,
                 format!(
@@ -593,11 +597,16 @@ fn split_tls_params(url: &str) -> Result<TlsParams, String> {
         match decode(k)?.as_str() {
             "sslmode" => sslmode = Some(decode(v)?),
             "sslrootcert" if decode(v)? == "system" => {
-                return Err("has `sslrootcert=system`; give the path of the CA file that signed the server's certificate".to_owned());
+                return Err(
+                    "has `sslrootcert=system`; give the path of the CA file that signed the server's certificate"
+                        .to_owned(),
+                );
             }
             "sslrootcert" => sslrootcert = Some(decode(v)?),
             name @ ("sslcert" | "sslkey" | "sslpassword") => {
-                return Err(format!("has `{name}`: client certificates are not supported; authenticate with a password"));
+                return Err(format!(
+                    "has `{name}`: client certificates are not supported; authenticate with a password"
+                ));
             }
             _ => kept.push(pair),
         }

@@ -22,8 +22,8 @@ mod postgres;
 mod sqlite;
 
 // The metric counter names are the same on both engines.
-pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 pub(crate) use postgres::Probe as PgProbe;
+pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 
 /// An open database, on one of the engines.
 #[derive(Debug)]

@@ -45,7 +45,11 @@ fn no_password(r: &Run) -> &Run {
 }
 
 fn url(srv: &TcpServer, host: &str, db: &str, query: &str) -> String {
-    format!("url = \"postgresql://{TCP_ROLE}:{}@{host}:{}/{db}{query}\"", TCP_PASSWORD.replace(':', "%3A"), srv.tcp_port)
+    format!(
+        "url = \"postgresql://{TCP_ROLE}:{}@{host}:{}/{db}{query}\"",
+        TCP_PASSWORD.replace(':', "%3A"),
+        srv.tcp_port
+    )
 }
 
 fn password_file(w: &World, mode: u32) -> std::path::PathBuf {
@@ -118,7 +122,9 @@ fn verify_full_accepts_the_right_ca_and_name_only() {
     let file = dir.path().join("pg.password");
     std::fs::write(&file, format!("{TCP_PASSWORD}\n")).expect("write password file");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let full = |host: &str, ca: &str| table(&srv, host, &db, &file, &format!(", sslmode = \"verify-full\", ca_file = \"{ca}\""));
+    let full = |host: &str, ca: &str| {
+        table(&srv, host, &db, &file, &format!(", sslmode = \"verify-full\", ca_file = \"{ca}\""))
+    };
     let w = crate::world!(world_on(&full("localhost", &ca)));
     w.update(&format!("hostname={HOME}&myip=192.0.2.3")).expect(200, "good 192.0.2.3\n");
     assert_eq!(w.a(HOME), ["192.0.2.3"]);
@@ -228,7 +234,10 @@ fn check_judges_the_password_file_the_connection_and_the_schema() {
     assert_eq!(code, Some(2));
 
     // The URL form, the password in it.
-    use_database(&w, &url(&srv, "localhost", &db, &format!("?sslmode=verify-full&sslrootcert={}", ca.replace('/', "%2F"))));
+    use_database(
+        &w,
+        &url(&srv, "localhost", &db, &format!("?sslmode=verify-full&sslrootcert={}", ca.replace('/', "%2F"))),
+    );
     let (code, out) = check();
     assert!(out.contains(&format!("ok    database postgresql `{shown}`: connected with TLS")), "{out}");
     assert!(!out.contains("password file"), "{out}");

@@ -3,8 +3,9 @@
 //! on a small runtime of its own, on this thread; no async runtime is exposed to callers).
 //! The schema version lives in a one-row table `schema_version` with ordered migrations
 //! (`schema`) applied at open under a transaction-scoped advisory lock, and a newer schema is
-//! refused. The queries live in one submodule per concern, as in `store::sqlite`; this file
-//! connects and holds what they share: the host row mapping and the per-host locks.
+//! refused. The queries live in one submodule per concern, as in `store::sqlite`; `tls` opens
+//! the session as `sslmode` asks; this file holds what the queries share: the host row
+//! mapping and the per-host locks.
 //!
 //! Per-host ordering across machines: the flock stripes of `store::lock` only order processes
 //! of one machine, so here a host's lock is a session-level advisory lock

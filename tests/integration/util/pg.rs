@@ -121,9 +121,8 @@ impl PgServer {
             // Written as the server's user would: the file stays the server's (initdb made it).
             std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| format!("write pg_hba.conf: {e}"))?;
         }
-        let options = format!(
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 {options}"
-        );
+        let options =
+            format!("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 {options}");
         let out = server_cmd(&bin.join("pg_ctl"))
             .args(["start", "-w", "-t", "120", "-s", "-D"])
             .arg(&data)
@@ -252,8 +251,21 @@ impl Pki {
         )
         .expect("write server.ext");
         run(&[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-            "-extfile", "server.ext", "-out", "server.crt",
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
         ]);
         for entry in std::fs::read_dir(dir).expect("read pki dir").flatten() {
             std::fs::set_permissions(entry.path(), std::os::unix::fs::PermissionsExt::from_mode(0o600))
