@@ -586,10 +586,7 @@ fn split_tls_params(url: &str) -> Result<TlsParams, String> {
         return Ok(TlsParams { rest: url.to_owned(), sslmode: None, sslrootcert: None });
     };
     let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .map(|s| s.into_owned())
-            .map_err(|_| "has a query value that is not UTF-8 after percent-decoding".to_owned())
+        percent_decode(s).ok_or_else(|| "has a query value that is not UTF-8 after percent-decoding".to_owned())
     };
     let (mut sslmode, mut sslrootcert, mut kept) = (None, None, Vec::new());
     for pair in query.split('&') {
@@ -615,9 +612,42 @@ fn split_tls_params(url: &str) -> Result<TlsParams, String> {
     Ok(TlsParams { rest, sslmode, sslrootcert })
 }
 
+/// `%XX` escapes decoded as the driver decodes URL parts (RFC 3986 §2.1; `+` stays `+`); a
+/// `%` not followed by two hex digits stays as it is. `None` when the bytes are not UTF-8.
+/// Written here rather than taken from a crate: `fuzz/` compiles this module on its own.
+fn percent_decode(s: &str) -> Option<String> {
+    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%').then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?)).flatten();
+        match escaped {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%2Fetc%2fca.pem").as_deref(), Some("/etc/ca.pem"));
+        assert_eq!(percent_decode("a+b%20c%").as_deref(), Some("a+b c%"));
+        assert_eq!(percent_decode("%zz%4").as_deref(), Some("%zz%4"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%FF"), None);
+    }
 
     #[track_caller]
     fn split(url: &str, rest: &str, sslmode: Option<&str>, sslrootcert: Option<&str>) {
