@@ -1,7 +1,9 @@
 //! `ddns-cgi check`: the pre-flight check. It reads the configuration and reports one line
-//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it and the key
-//! files (a secret must not be readable by others); the database exists, has the current
-//! schema and is writable, with its directory, by the user the web server runs ddns-cgi as;
+//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it, the key
+//! files and the PostgreSQL password file (a secret must not be readable by others); the
+//! database exists, has the current schema and is writable, with its directory, by the user
+//! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema
+//! is current, and whether the session is encrypted, as the server reports it);
 //! for each zone, the DNS server answers, is authoritative, accepts a TSIG-signed UPDATE that
 //! changes nothing, and agrees with our clock; the log target takes lines; the mail relay
 //! answers. Access is computed from owner, group and mode bits for that user (`--as-user`,
@@ -18,11 +20,11 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RData;
 use hickory_proto::rr::rdata::tsig::TsigError;
 
-use crate::config::{Config, LogTarget, MailTransport, Zone};
+use crate::config::{Config, LogTarget, MailTransport, SslMode, Zone};
 use crate::confirm;
 use crate::dns::{self, DnsError};
 use crate::mail;
-use crate::store::{self, Store};
+use crate::store::{self, PgProbe, Store};
 
 /// Permission bits, as in a mode's owner, group or other triple.
 const READ: u32 = 4;
@@ -196,7 +198,7 @@ impl Checker<'_> {
     fn run(mut self, config: &Config, now: i64) {
         self.secrets(config);
         match Store::schema_of_postgres(&config.database) {
-            Some((shown, version)) => self.postgres(&shown, version, Store::known_version(&config.database)),
+            Some((shown, probe)) => self.postgres(config, &shown, probe, Store::known_version(&config.database)),
             None => self.database(&config.database.path),
         }
         for zone in &config.zones {
@@ -210,8 +212,12 @@ impl Checker<'_> {
     /// readable by others (the web server's group is fine: mode 0640, root:www-data).
     fn secrets(&mut self, config: &Config) {
         let inline = config.zones.iter().any(|z| z.key.file.is_none())
-            || matches!(&config.email.transport, MailTransport::Smtp(s) if s.password.is_some());
+            || matches!(&config.email.transport, MailTransport::Smtp(s) if s.password.is_some())
+            || config.database.postgres.as_ref().is_some_and(|pg| pg.password_in_url);
         self.secret_file("config", &config.path, inline);
+        if let Some(file) = config.database.postgres.as_ref().and_then(|pg| pg.password_file.as_ref()) {
+            self.secret_file("password file", file, true);
+        }
         let mut files: Vec<&PathBuf> = config.zones.iter().filter_map(|z| z.key.file.as_ref()).collect();
         files.sort();
         files.dedup();
@@ -251,17 +257,44 @@ impl Checker<'_> {
         }
     }
 
-    /// The PostgreSQL database: reachable, and its schema current.
-    fn postgres(&mut self, shown: &str, version: Result<i64, store::StoreError>, known: i64) {
-        match version {
-            Ok(v) if v == known => self.report.ok(format!("database postgresql `{shown}`: schema version {v}, current")),
-            Ok(v) if v < known => self.report.fail(format!(
+    /// The PostgreSQL database: reachable, its schema current, and the session encrypted
+    /// when `sslmode` asks for it (as the server sees the session, `pg_stat_ssl`).
+    fn postgres(&mut self, config: &Config, shown: &str, probe: Result<PgProbe, store::StoreError>, known: i64) {
+        let probe = match probe {
+            Ok(p) => p,
+            Err(e) => return self.report.fail(format!("database postgresql `{shown}`: {e}")),
+        };
+        match probe.version {
+            v if v == known => self.report.ok(format!("database postgresql `{shown}`: schema version {v}, current")),
+            v if v < known => self.report.fail(format!(
                 "database postgresql `{shown}`: schema version {v}, this ddns-cgi uses {known}; migrate it: `ddns-cgi init-db`"
             )),
-            Ok(v) => self.report.fail(format!(
+            v => self.report.fail(format!(
                 "database postgresql `{shown}`: schema version {v} is newer than this ddns-cgi knows ({known}); upgrade ddns-cgi"
             )),
-            Err(e) => self.report.fail(format!("database postgresql `{shown}`: {e}")),
+        }
+        let Some(pg) = &config.database.postgres else { return };
+        let mode = pg.ssl_mode.name();
+        match (probe.tls, pg.ssl_mode) {
+            (Some(version), _) => self
+                .report
+                .ok(format!("database postgresql `{shown}`: connected with TLS (sslmode `{mode}`, {version})")),
+            (None, SslMode::Disable) => {
+                self.report.ok(format!("database postgresql `{shown}`: connected without TLS (sslmode `disable`)"));
+            }
+            (None, SslMode::Prefer | SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) => {
+                let local = pg.config.get_hosts().iter().all(|h| matches!(h, ::postgres::config::Host::Unix(_)));
+                if local {
+                    self.report.ok(format!(
+                        "database postgresql `{shown}`: connected over a Unix socket, where TLS is never used"
+                    ));
+                } else {
+                    // Only `prefer` gets here over TCP: the others fail to connect instead.
+                    self.report.ok(format!(
+                        "database postgresql `{shown}`: connected without TLS, which the server does not offer (sslmode `{mode}`); set `require` or stronger if the network is not trusted"
+                    ));
+                }
+            }
         }
     }
 

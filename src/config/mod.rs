@@ -173,6 +173,56 @@ pub(crate) struct PostgresConfig {
     pub(crate) config: postgres::Config,
     /// What logs and `check` show: `user@host/name`, never the password.
     pub(crate) shown: String,
+    /// Whether and how the session is encrypted (`store::postgres::tls`).
+    pub(crate) ssl_mode: SslMode,
+    /// The CA certificates (PEM) the server's certificate must chain to: `sslrootcert` in the
+    /// URL, `ca_file` in the table. Read when a session is opened with TLS, not at load.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// `[database.postgres] password_file`, for `check`.
+    pub(crate) password_file: Option<PathBuf>,
+    /// Whether `[database] url` holds a password, which makes the config a secret.
+    pub(crate) password_in_url: bool,
+}
+
+/// libpq's `sslmode`, with libpq's meaning for each value this ddns-cgi accepts (`allow`,
+/// plain first and TLS only if the server insists, is not one: it protects nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it, plain otherwise; the certificate is not checked.
+    Prefer,
+    /// TLS or no session; the certificate is not checked, unless a CA file is given, when
+    /// its chain is (libpq's `verify-ca`, kept so for compatibility by libpq).
+    Require,
+    /// TLS, with the server's certificate chaining to the CA file; any name.
+    VerifyCa,
+    /// TLS, the chain as `VerifyCa`, and the certificate issued for the host connected to.
+    VerifyFull,
+}
+
+impl SslMode {
+    pub(crate) fn parse(s: &str) -> Option<SslMode> {
+        match s {
+            "disable" => Some(SslMode::Disable),
+            "prefer" => Some(SslMode::Prefer),
+            "require" => Some(SslMode::Require),
+            "verify-ca" => Some(SslMode::VerifyCa),
+            "verify-full" => Some(SslMode::VerifyFull),
+            _ => None,
+        }
+    }
+
+    /// The value as libpq spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
 }
 
 /// A zone we may update, with the server and key that accept its updates.

@@ -103,6 +103,10 @@ pub(super) struct RawPostgres {
     pub(super) name: String,
     pub(super) user: String,
     pub(super) password_file: Option<PathBuf>,
+    /// libpq's `sslmode`: `disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`.
+    pub(super) sslmode: Option<String>,
+    /// The CA certificates (PEM) for `verify-ca` and `verify-full` (libpq's `sslrootcert`).
+    pub(super) ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]

@@ -294,9 +294,46 @@ fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
     );
     let e = err("url = \"mysql://root:hunter2@x/y\"");
     assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
-    let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=require\"");
-    assert!(e.contains("sslmode=require") && !e.contains("hunter2"), "{e}");
     assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
+}
+
+#[test]
+fn postgresql_tls_follows_libpq_sslmode() {
+    use crate::config::SslMode;
+    let with = |database: &str| {
+        format!("[database]\n{database}\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n")
+    };
+    let pg = |database: &str| load(&with(database)).expect(database).database.postgres.expect("postgres");
+    let err = |database: &str| load(&with(database)).expect_err(database).to_string();
+    // Absent: `prefer`, as libpq.
+    let p = pg("url = \"postgresql://a:pw@b/c\"");
+    assert_eq!((p.ssl_mode, p.ca_file, p.password_in_url), (SslMode::Prefer, None, true));
+    let p = pg("url = \"postgresql://a:hunter2@b/c?sslmode=require\"");
+    assert_eq!(p.ssl_mode, SslMode::Require);
+    // The driver never sees the values it does not know; a relative CA file is beside the config.
+    let p = pg("url = \"postgresql://a@b/c?sslmode=verify-full&sslrootcert=pg-ca.pem\"");
+    assert_eq!((p.ssl_mode, p.ca_file.as_deref()), (SslMode::VerifyFull, Some(Path::new("/etc/ddns-cgi/pg-ca.pem"))));
+    assert!(!p.password_in_url);
+    let p = pg(
+        "postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"verify-ca\", ca_file = \"/x/ca.pem\" }",
+    );
+    assert_eq!((p.ssl_mode, p.ca_file.as_deref()), (SslMode::VerifyCa, Some(Path::new("/x/ca.pem"))));
+    assert_eq!(pg("postgres = { host = \"db\", name = \"d\", user = \"u\" }").ssl_mode, SslMode::Prefer);
+    // Verification needs a CA; a mode libpq has not is named; no password in any message.
+    let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=verify-full\"");
+    assert!(
+        e.starts_with("`database.url` asks for `verify-full`") && e.contains("sslrootcert") && !e.contains("hunter2"),
+        "{e}"
+    );
+    let e = err("postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"verify-ca\" }");
+    assert!(
+        e.starts_with("`database.postgres.sslmode` asks for `verify-ca`") && e.contains("`database.postgres.ca_file`"),
+        "{e}"
+    );
+    let e = err("url = \"postgresql://a:hunter2@b/c?sslmode=allow\"");
+    assert!(e.contains("`sslmode` `allow`; expected disable, prefer, require") && !e.contains("hunter2"), "{e}");
+    let e = err("postgres = { host = \"db\", name = \"d\", user = \"u\", sslmode = \"on\" }");
+    assert!(e.starts_with("`database.postgres.sslmode` has `sslmode` `on`"), "{e}");
 }
 
 #[test]

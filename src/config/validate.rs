@@ -14,7 +14,7 @@ use super::tsig::{parse_key_file, parse_key_line};
 use super::{
     AcmeConfig, Action, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
     DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
-    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, TsigKey, Zone, is_mailbox, read_bounded,
+    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
 };
 
 /// A `[log]` level name; `warn` is accepted for `warning`.
@@ -408,15 +408,25 @@ impl Validator<'_> {
 
     /// Exactly one of `path` (SQLite), `url` and `postgres` (PostgreSQL).
     fn database(&self, raw: RawDatabase, busy_timeout: Duration) -> Result<DatabaseConfig, ConfigError> {
-        let postgres = match (raw.path, raw.url, raw.postgres) {
+        let (postgres, key) = match (raw.path, raw.url, raw.postgres) {
             (Some(path), None, None) => {
                 return Ok(DatabaseConfig { path: self.relative(&path), busy_timeout, postgres: None });
             }
             (None, Some(url), None) => {
+                let tls = split_tls_params(&url).map_err(|m| self.invalid("database.url", m))?;
                 // The driver's parse error may quote the URL, which can hold a password.
-                let config: postgres::Config = url.parse().map_err(|_| {
+                let config: postgres::Config = tls.rest.parse().map_err(|_| {
                     self.invalid("database.url", "is not a PostgreSQL URL (`postgresql://user@host/name`)")
                 })?;
+                let ssl_mode = match tls.sslmode.as_deref() {
+                    Some(mode) => self.ssl_mode("database.url", mode)?,
+                    // The key=value form, which the driver parsed: it knows the first three.
+                    None => match config.get_ssl_mode() {
+                        postgres::config::SslMode::Disable => SslMode::Disable,
+                        postgres::config::SslMode::Require => SslMode::Require,
+                        _ => SslMode::Prefer,
+                    },
+                };
                 let user = config.get_user().unwrap_or("");
                 let host = match config.get_hosts().first() {
                     Some(postgres::config::Host::Tcp(h)) => h.clone(),
@@ -424,7 +434,12 @@ impl Validator<'_> {
                     None => String::new(),
                 };
                 let shown = format!("{user}@{host}/{}", config.get_dbname().unwrap_or(""));
-                PostgresConfig { config, shown }
+                let password_in_url = config.get_password().is_some();
+                let ca_file = tls.sslrootcert.map(|p| self.relative(Path::new(&p)));
+                (
+                    PostgresConfig { config, shown, ssl_mode, ca_file, password_file: None, password_in_url },
+                    "database.url",
+                )
             }
             (None, None, Some(pg)) => {
                 let mut config = postgres::Config::new();
@@ -432,9 +447,9 @@ impl Validator<'_> {
                 if let Some(port) = pg.port {
                     config.port(port);
                 }
-                if let Some(file) = &pg.password_file {
-                    let file = self.relative(file);
-                    let text = read_bounded(&file).map_err(|e| {
+                let password_file = pg.password_file.as_deref().map(|f| self.relative(f));
+                if let Some(file) = &password_file {
+                    let text = read_bounded(file).map_err(|e| {
                         self.invalid(
                             "database.postgres.password_file",
                             format!("cannot read `{}`: {e}", file.display()),
@@ -442,22 +457,43 @@ impl Validator<'_> {
                     })?;
                     config.password(text.trim_end_matches(['\r', '\n']));
                 }
-                PostgresConfig { config, shown: format!("{}@{}/{}", pg.user, pg.host, pg.name) }
+                let ssl_mode = match pg.sslmode.as_deref() {
+                    Some(mode) => self.ssl_mode("database.postgres.sslmode", mode)?,
+                    None => SslMode::Prefer,
+                };
+                let ca_file = pg.ca_file.as_deref().map(|f| self.relative(f));
+                let shown = format!("{}@{}/{}", pg.user, pg.host, pg.name);
+                let pg = PostgresConfig { config, shown, ssl_mode, ca_file, password_file, password_in_url: false };
+                (pg, "database.postgres.sslmode")
             }
             (None, None, None) => {
                 return Err(self.invalid("database", "needs `path` (SQLite), `url` or `postgres` (PostgreSQL)"));
             }
             _ => return Err(self.invalid("database", "has more than one of `path`, `url` and `postgres`; choose one")),
         };
-        // TLS is not linked into this build: a URL that demands it must fail here, loudly,
-        // rather than at the first request.
-        if postgres.config.get_ssl_mode() == postgres::config::SslMode::Require {
+        // libpq would look for `~/.postgresql/root.crt`; a CGI process has no home to look in.
+        if matches!(postgres.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) && postgres.ca_file.is_none() {
+            let wanted =
+                if key == "database.url" { "`sslrootcert=FILE` in the URL" } else { "`database.postgres.ca_file`" };
             return Err(self.invalid(
-                "database.url",
-                "asks for TLS (`sslmode=require`), which this ddns-cgi does not support; connect over a Unix socket or a trusted network with `sslmode=disable`",
+                key,
+                format!(
+                    "asks for `{}`, which needs the CA that signed the server's certificate: {wanted}",
+                    postgres.ssl_mode.name()
+                ),
             ));
         }
         Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: Some(postgres) })
+    }
+
+    fn ssl_mode(&self, key: &str, mode: &str) -> Result<SslMode, ConfigError> {
+        SslMode::parse(mode).ok_or_else(|| {
+            let mode: String = mode.chars().take(32).collect();
+            self.invalid(
+                key,
+                format!("has `sslmode` `{mode}`; expected disable, prefer, require, verify-ca or verify-full"),
+            )
+        })
     }
 
     fn relative(&self, p: &Path) -> PathBuf {
@@ -527,5 +563,116 @@ impl Validator<'_> {
             }
             (None, None) => Ok(None),
         }
+    }
+}
+
+/// A `[database] url` with libpq's TLS parameters taken out of its query.
+#[derive(Debug, PartialEq, Eq)]
+struct TlsParams {
+    /// The URL without them, for the driver.
+    rest: String,
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+}
+
+/// Takes libpq's `sslmode` and `sslrootcert` out of a `postgresql://` URL's query: the driver
+/// knows only `disable`, `prefer` and `require` and no root certificate, so these two are
+/// applied by `store::postgres::tls`. Other parameters stay for the driver. Client
+/// certificates are refused by name rather than as an unknown option. A key=value
+/// connection string is passed on whole. Messages quote no part of the URL but the name.
+fn split_tls_params(url: &str) -> Result<TlsParams, String> {
+    let is_url = url.starts_with("postgresql://") || url.starts_with("postgres://");
+    let Some((base, query)) = url.split_once('?').filter(|_| is_url) else {
+        return Ok(TlsParams { rest: url.to_owned(), sslmode: None, sslrootcert: None });
+    };
+    let decode = |s: &str| {
+        percent_decode(s).ok_or_else(|| "has a query value that is not UTF-8 after percent-decoding".to_owned())
+    };
+    let (mut sslmode, mut sslrootcert, mut kept) = (None, None, Vec::new());
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match decode(k)?.as_str() {
+            "sslmode" => sslmode = Some(decode(v)?),
+            "sslrootcert" if decode(v)? == "system" => {
+                return Err(
+                    "has `sslrootcert=system`; give the path of the CA file that signed the server's certificate"
+                        .to_owned(),
+                );
+            }
+            "sslrootcert" => sslrootcert = Some(decode(v)?),
+            name @ ("sslcert" | "sslkey" | "sslpassword") => {
+                return Err(format!(
+                    "has `{name}`: client certificates are not supported; authenticate with a password"
+                ));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok(TlsParams { rest, sslmode, sslrootcert })
+}
+
+/// `%XX` escapes decoded as the driver decodes URL parts (RFC 3986 §2.1; `+` stays `+`); a
+/// `%` not followed by two hex digits stays as it is. `None` when the bytes are not UTF-8.
+/// Written here rather than taken from a crate: `fuzz/` compiles this module on its own.
+fn percent_decode(s: &str) -> Option<String> {
+    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%').then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?)).flatten();
+        match escaped {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%2Fetc%2fca.pem").as_deref(), Some("/etc/ca.pem"));
+        assert_eq!(percent_decode("a+b%20c%").as_deref(), Some("a+b c%"));
+        assert_eq!(percent_decode("%zz%4").as_deref(), Some("%zz%4"));
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(percent_decode("%FF"), None);
+    }
+
+    #[track_caller]
+    fn split(url: &str, rest: &str, sslmode: Option<&str>, sslrootcert: Option<&str>) {
+        let want = TlsParams {
+            rest: rest.to_owned(),
+            sslmode: sslmode.map(str::to_owned),
+            sslrootcert: sslrootcert.map(str::to_owned),
+        };
+        assert_eq!(split_tls_params(url), Ok(want), "{url}");
+    }
+
+    #[test]
+    fn tls_parameters_come_out_of_the_query() {
+        split("postgresql://u:p@h/d", "postgresql://u:p@h/d", None, None);
+        split(
+            "postgresql://u@h/d?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x",
+            "postgresql://u@h/d?application_name=x",
+            Some("verify-full"),
+            Some("/etc/ca.pem"),
+        );
+        split("postgres://u@h/d?sslmode=require", "postgres://u@h/d", Some("require"), None);
+        // The key=value form goes to the driver whole.
+        split("host=h sslmode=require", "host=h sslmode=require", None, None);
+        let e = split_tls_params("postgresql://u:hunter2@h/d?sslcert=c.pem").expect_err("client cert");
+        assert!(e.contains("`sslcert`") && !e.contains("hunter2"), "{e}");
+        assert!(split_tls_params("postgresql://h/d?sslrootcert=system").is_err());
     }
 }

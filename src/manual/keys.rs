@@ -138,9 +138,9 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "string",
         default: Default::Note("SQLite at `path`"),
         bounds: Bounds::Rule(
-            "`postgresql://user[:password]@host[:port]/name`; `sslmode=require` is refused (no TLS built in)",
+            "`postgresql://user[:password]@host[:port]/name[?sslmode=MODE&sslrootcert=FILE]`; MODE as libpq: disable, prefer (the default), require, verify-ca, verify-full (these two need `sslrootcert`, a percent-encoded path)",
         ),
-        about: "Use PostgreSQL, shared by several front-ends, instead of a SQLite file. The database must exist; `ddns-cgi init-db` creates the tables. Per-host locks become PostgreSQL advisory locks; only one expiry run at a time does the work.",
+        about: "Use PostgreSQL, shared by several front-ends, instead of a SQLite file. The database must exist; `ddns-cgi init-db` creates the tables. Per-host locks become PostgreSQL advisory locks; only one expiry run at a time does the work. TLS follows libpq's `sslmode`: `verify-full` checks the server's certificate against `sslrootcert` and its name, `verify-ca` the chain only, `require` and `prefer` check nothing (`prefer` also goes on without TLS); never over a Unix socket.",
     },
     Key {
         section: "database",
@@ -148,9 +148,9 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "inline table",
         default: Default::Note("SQLite at `path`"),
         bounds: Bounds::Rule(
-            "`{ host, port, name, user, password_file }`; `host` may be the directory of the server's Unix socket",
+            "`{ host, port, name, user, password_file, sslmode, ca_file }`; `host` may be the directory of the server's Unix socket; `sslmode` as in `url` (default `prefer`), `ca_file` is its `sslrootcert`",
         ),
-        about: "PostgreSQL as with `url`, with the password read from `password_file` (keep it 0600) instead of written in the config.",
+        about: "PostgreSQL as with `url`, with the password read from `password_file` (keep it 0600) instead of written in the config, and TLS set by `sslmode` and `ca_file` (needed by `verify-ca` and `verify-full`).",
     },
     Key {
         section: "database",

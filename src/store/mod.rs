@@ -22,6 +22,7 @@ mod postgres;
 mod sqlite;
 
 // The metric counter names are the same on both engines.
+pub(crate) use postgres::Probe as PgProbe;
 pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 
 /// An open database, on one of the engines.
@@ -69,9 +70,9 @@ impl Store {
 
     /// The schema version of the configured PostgreSQL database, read without migrating
     /// (`check`); `None` for SQLite, which `check` reads with [`Store::schema_of`].
-    pub(crate) fn schema_of_postgres(config: &DatabaseConfig) -> Option<(String, Result<i64, StoreError>)> {
+    pub(crate) fn schema_of_postgres(config: &DatabaseConfig) -> Option<(String, Result<PgProbe, StoreError>)> {
         let pg = config.postgres.as_ref()?;
-        Some((pg.shown.clone(), postgres::Store::schema_of(pg, config.busy_timeout)))
+        Some((pg.shown.clone(), postgres::Store::probe(pg, config.busy_timeout)))
     }
 
     /// The schema version of the SQLite file at `path`, read without migrating (`check`).
@@ -385,8 +386,14 @@ pub(crate) enum StoreError {
     #[error("database error: {source}{hint}", source = .0, hint = hint(.0))]
     Sql(#[from] rusqlite::Error),
     /// PostgreSQL could not be reached or refused the session (`shown` is `user@host/name`).
-    #[error("cannot connect to postgresql `{shown}`: {source}")]
+    /// The message names the causes too (the server's refusal, rustls' verdict on the
+    /// certificate), which the driver's own message leaves out; none of them holds the password.
+    #[error("cannot connect to postgresql `{shown}`: {}", causes(source))]
     Connect { shown: String, source: ::postgres::Error },
+    /// TLS to PostgreSQL could not be set up (the CA file); the handshake's own failures are
+    /// `Connect`.
+    #[error("cannot set up TLS to postgresql `{shown}`: {message}")]
+    Tls { shown: String, message: String },
     /// Any PostgreSQL error after connecting: a lock wait past `lock_timeout`, a lost session,
     /// a refused statement.
     #[error("database error (postgresql): {0}")]
@@ -760,4 +767,24 @@ pub(crate) struct HostCounts {
     pub(crate) n_hosts: i64,
     pub(crate) n_expired: i64,
     pub(crate) n_offline: i64,
+}
+
+/// An error and its chain of sources, `: `-separated, on one line.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        // `io::Error`'s source skips the error it wraps (rustls' verdict, for one).
+        if let Some(inner) = s.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            let shown = inner.to_string();
+            if !text.ends_with(&shown) {
+                text.push_str(": ");
+                text.push_str(&shown);
+            }
+        }
+        source = s.source();
+    }
+    text.replace('\n', "; ")
 }

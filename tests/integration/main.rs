@@ -38,6 +38,7 @@ mod netns;
 mod package;
 mod perf;
 mod postgres;
+mod postgres_tls;
 mod ratelimit;
 mod relay;
 mod resilience;

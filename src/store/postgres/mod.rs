@@ -3,8 +3,9 @@
 //! on a small runtime of its own, on this thread; no async runtime is exposed to callers).
 //! The schema version lives in a one-row table `schema_version` with ordered migrations
 //! (`schema`) applied at open under a transaction-scoped advisory lock, and a newer schema is
-//! refused. The queries live in one submodule per concern, as in `store::sqlite`; this file
-//! connects and holds what they share: the host row mapping and the per-host locks.
+//! refused. The queries live in one submodule per concern, as in `store::sqlite`; `tls` opens
+//! the session as `sslmode` asks; this file holds what the queries share: the host row
+//! mapping and the per-host locks.
 //!
 //! Per-host ordering across machines: the flock stripes of `store::lock` only order processes
 //! of one machine, so here a host's lock is a session-level advisory lock
@@ -15,7 +16,7 @@
 
 use std::cell::{RefCell, RefMut};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::{Host, OpenMode, StoreError};
 use crate::config::PostgresConfig;
@@ -28,6 +29,7 @@ mod hosts;
 mod ratelimit;
 mod relays;
 mod schema;
+mod tls;
 mod tokens;
 mod users;
 
@@ -42,6 +44,15 @@ const LOCK_CLASS: i32 = 0x6464_6e73;
 /// Second keys under [`LOCK_CLASS`].
 const MIGRATION_LOCK: i32 = 1;
 const EXPIRY_LOCK: i32 = 2;
+
+/// What `check` learns from one session.
+#[derive(Debug)]
+pub(crate) struct Probe {
+    /// The stored schema version (0: none yet).
+    pub(crate) version: i64,
+    /// The TLS protocol version when the session is encrypted (`TLSv1.3`), `None` when not.
+    pub(crate) tls: Option<String>,
+}
 
 /// An open database session.
 pub(crate) struct Store {
@@ -96,9 +107,14 @@ impl Store {
         Ok(store)
     }
 
-    /// The schema version, read without migrating (`ddns-cgi check` changes nothing).
-    pub(crate) fn schema_of(pg: &PostgresConfig, busy_timeout: std::time::Duration) -> Result<i64, StoreError> {
-        Store::connect(pg, busy_timeout)?.schema_version()
+    /// The schema version, read without migrating (`ddns-cgi check` changes nothing), and
+    /// whether the session is encrypted, as the server sees it.
+    pub(crate) fn probe(pg: &PostgresConfig, busy_timeout: std::time::Duration) -> Result<Probe, StoreError> {
+        let store = Store::connect(pg, busy_timeout)?;
+        let version = store.schema_version()?;
+        let row = store.c().query_one("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?;
+        let tls = if row.get(0) { Some(row.get::<_, Option<String>>(1).unwrap_or_default()) } else { None };
+        Ok(Probe { version, tls })
     }
 
     fn connect(pg: &PostgresConfig, busy_timeout: std::time::Duration) -> Result<Store, StoreError> {
@@ -111,7 +127,7 @@ impl Store {
             config.application_name("ddns-cgi");
         }
         config.connect_timeout(busy_timeout);
-        let conn = config.connect(NoTls).map_err(|source| StoreError::Connect { shown: pg.shown.clone(), source })?;
+        let conn = tls::connect(pg, config)?;
         Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false })
     }
 

@@ -87,8 +87,21 @@ impl PgServer {
     }
 
     fn start() -> Result<PgServer, String> {
+        let port = 20_000 + (std::process::id() % 20_000) as u16;
+        PgServer::launch("pg", port, "-c listen_addresses=", None)
+    }
+
+    /// Starts a server in a directory of its own (`ddns-cgi-it-<tag>-<pid>...`) with the
+    /// Unix socket on `port`, `options` for `postgres`, and `hba` as its pg_hba.conf when
+    /// given; a watchdog stops it once the test process is gone.
+    fn launch(tag: &str, port: u16, options: &str, hba: Option<&str>) -> Result<PgServer, String> {
+        static N: AtomicU64 = AtomicU64::new(0);
         let bin = bin_dir();
-        let dir = std::env::temp_dir().join(format!("ddns-cgi-it-pg-{}", std::process::id()));
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(match tag {
+            "pg" => format!("ddns-cgi-it-pg-{}", std::process::id()),
+            _ => format!("ddns-cgi-it-{tag}-{}-{n}", std::process::id()),
+        });
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create postgres dir");
         let data = dir.join("data");
@@ -104,9 +117,12 @@ impl PgServer {
         if !out.status.success() {
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
-        let port = 20_000 + (std::process::id() % 20_000) as u16;
-        let options = "-c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-                       -c max_connections=300";
+        if let Some(hba) = hba {
+            // Written as the server's user would: the file stays the server's (initdb made it).
+            std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| format!("write pg_hba.conf: {e}"))?;
+        }
+        let options =
+            format!("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 {options}");
         let out = server_cmd(&bin.join("pg_ctl"))
             .args(["start", "-w", "-t", "120", "-s", "-D"])
             .arg(&data)
@@ -194,4 +210,163 @@ impl PgServer {
 /// A new database for a world when the worlds run on PostgreSQL; `None` on SQLite.
 pub fn world_database() -> Option<String> {
     enabled().then(|| PgServer::shared().create_database())
+}
+
+/// A throwaway PKI made with the openssl CLI at test time: a CA, a server certificate it
+/// signed for the name `localhost` only (no IP address, so that `verify-full` to
+/// `127.0.0.1` fails on the name while `verify-ca` passes), and a second CA that signed
+/// nothing (the wrong one). Every file is 0600.
+#[derive(Debug)]
+pub struct Pki {
+    pub ca: PathBuf,
+    pub wrong_ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Pki {
+    /// Makes the files in `dir`; `None` only when openssl is missing under the opt-out.
+    pub fn generate(dir: &Path) -> Option<Pki> {
+        let openssl = super::dnsserver::require_program("openssl", "openssl")?;
+        let run = |args: &[&str]| {
+            let out = Command::new(&openssl).args(args).current_dir(dir).output().expect("run openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        for (name, cn) in [("ca", "ddns-cgi test CA"), ("wrong-ca", "ddns-cgi wrong CA")] {
+            let (key, crt, subj) = (format!("{name}.key"), format!("{name}.crt"), format!("/CN={cn}"));
+            let mut args = vec!["req", "-x509", "-new"];
+            args.extend(ec);
+            args.extend(["-keyout", &key, "-out", &crt, "-days", "2", "-subj", &subj]);
+            args.extend(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+            run(&args);
+        }
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+        run(&args);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write server.ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        for entry in std::fs::read_dir(dir).expect("read pki dir").flatten() {
+            std::fs::set_permissions(entry.path(), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod 0600");
+        }
+        Some(Pki {
+            ca: dir.join("ca.crt"),
+            wrong_ca: dir.join("wrong-ca.crt"),
+            cert: dir.join("server.crt"),
+            key: dir.join("server.key"),
+        })
+    }
+}
+
+/// The role the TCP servers admit (with a password, over TCP only) and its password.
+pub const TCP_ROLE: &str = "ddns_tcp";
+pub const TCP_PASSWORD: &str = "pg-pa55:word";
+
+/// A PostgreSQL of one test, listening on 127.0.0.1 as well as on its Unix socket (where the
+/// superuser gets in without a password, for setting up and reading rows). Over TCP only
+/// [`TCP_ROLE`] gets in, with its password (SCRAM); with TLS, pg_hba.conf has `hostssl`
+/// lines only, so a session that is not encrypted is refused by the server itself. Stopped
+/// on drop.
+#[derive(Debug)]
+pub struct TcpServer {
+    pub server: PgServer,
+    /// The port on 127.0.0.1 (the same number names the Unix socket).
+    pub tcp_port: u16,
+    /// The PKI the server's certificate comes from, when it has TLS on.
+    pub pki: Option<Pki>,
+    /// Where the PKI lives; removed on drop.
+    _pki_dir: super::TempDir,
+}
+
+impl TcpServer {
+    /// Starts one, with `ssl = on` and a fresh PKI when `tls`; `None` only when openssl is
+    /// missing under the opt-out. A missing PostgreSQL fails the test (as the shared one).
+    pub fn start(tls: bool) -> Option<TcpServer> {
+        TcpServer::start_with(tls, if tls { "hostssl" } else { "host" }, "")
+    }
+
+    /// A server whose TLS no client of ours can speak (TLS 1.1 at most; rustls has 1.2 and
+    /// 1.3), admitting plain sessions too: libpq's `prefer` starts over in plain text there.
+    pub fn start_with_old_tls() -> Option<TcpServer> {
+        TcpServer::start_with(true, "host", "-c ssl_min_protocol_version=TLSv1 -c ssl_max_protocol_version=TLSv1.1")
+    }
+
+    fn start_with(tls: bool, kind: &str, extra: &str) -> Option<TcpServer> {
+        let pki_dir = super::TempDir::new("pgpki");
+        let pki = if tls { Some(Pki::generate(pki_dir.path())?) } else { None };
+        let tcp_port = super::dnsserver::free_port();
+        let hba = format!(
+            "local all postgres trust\n{kind} all {TCP_ROLE} 127.0.0.1/32 scram-sha-256\n{kind} all {TCP_ROLE} ::1/128 scram-sha-256\n"
+        );
+        let mut options = format!("-c listen_addresses=127.0.0.1 -c password_encryption=scram-sha-256 {extra}");
+        if let Some(pki) = &pki {
+            if as_root() {
+                // The server refuses a key file that is not its own.
+                for f in [&pki.cert, &pki.key] {
+                    let ok = Command::new("chown").arg("postgres:postgres").arg(f).status().expect("chown");
+                    assert!(ok.success(), "chown {}", f.display());
+                }
+                // And it must reach them: the temporary directory is the test user's.
+                std::fs::set_permissions(pki_dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711))
+                    .expect("chmod pki dir");
+            }
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                pki.cert.display(),
+                pki.key.display()
+            ));
+        }
+        let server = PgServer::launch(if tls { "pgtls" } else { "pgtcp" }, tcp_port, &options, Some(&hba))
+            .unwrap_or_else(|e| panic!("{e}"));
+        server
+            .psql("postgres", &format!("CREATE ROLE {TCP_ROLE} LOGIN PASSWORD '{TCP_PASSWORD}'"))
+            .expect("create the tcp role");
+        Some(TcpServer { server, tcp_port, pki, _pki_dir: pki_dir })
+    }
+
+    /// A new database owned by [`TCP_ROLE`].
+    pub fn create_database(&self) -> String {
+        let name = self.server.create_database();
+        self.server.psql("postgres", &format!("ALTER DATABASE {name} OWNER TO {TCP_ROLE}")).expect("owner");
+        self.server.psql(&name, &format!("ALTER SCHEMA public OWNER TO {TCP_ROLE}")).expect("schema owner");
+        name
+    }
+
+    /// The server's log so far, for assertion messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.server.socket_dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        let _ = server_cmd(&self.server.bin.join("pg_ctl"))
+            .args(["stop", "-m", "immediate", "-s", "-D"])
+            .arg(self.server.socket_dir.join("data"))
+            .stdin(std::process::Stdio::null())
+            .output();
+        let _ = std::fs::remove_dir_all(&self.server.socket_dir);
+    }
 }
