@@ -614,26 +614,9 @@ fn split_tls_params(url: &str) -> Result<TlsParams, String> {
 
 /// `%XX` escapes decoded as the driver decodes URL parts (RFC 3986 §2.1; `+` stays `+`); a
 /// `%` not followed by two hex digits stays as it is. `None` when the bytes are not UTF-8.
-/// Written here rather than taken from a crate: `fuzz/` compiles this module on its own.
+/// `percent-encoding` is the crate the request parser decodes with (strict UTF-8).
 fn percent_decode(s: &str) -> Option<String> {
-    let hex = |b: u8| char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let escaped = (b == b'%').then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?)).flatten();
-        match escaped {
-            Some(v) => {
-                out.push(v);
-                i += 3;
-            }
-            None => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
