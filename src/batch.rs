@@ -5,34 +5,59 @@
 //! flight waits for that run to end, so the changes of one host that pile up behind it go
 //! together (collapsed to the last) in one later run instead of queueing on the host's lock
 //! in several. A run starts with everything that may go then: when a change arrives and a run
-//! may start, or when a run ends; its first change's submitter leads it (runs it on its own
-//! thread) and hands each other change's submitter its answer, so no request waits for more
-//! than the runs in flight and its own. This module knows nothing about DNS, SQL or HTTP; CGI
-//! never uses it (a process has one request).
+//! may start, or when a run ends; a run of a busy zone first waits briefly for changes to join
+//! it ([`Timing`]). Its first change's submitter leads it (runs it on its own thread) and
+//! hands each other change's submitter its answer, so no request waits for more than the runs
+//! in flight and its own. This module knows nothing about DNS, SQL or HTTP; CGI never uses it
+//! (a process has one request).
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-/// How many runs (UPDATE messages) of one zone may be in flight at once. One made every
-/// request wait for the message in flight and then for its own, two DNS commits, so 8 clients
-/// could not pass 8 / 24 ms, a third above Knot's own rate (issue 13, BENCHMARKS.md). Knot
-/// commits the messages that arrive together at about the cost of one, so a few in flight cut
-/// that wait without costing the DNS server more; more than a few would only split the
-/// batches (a run starts alone whenever fewer are in flight) into more messages, and the
-/// batches are what carry heavy load. The per-host locks, taken in ascending order by every
-/// run, keep runs that share a lock stripe ordered, and the queue keeps a hostname in at most
-/// one run. A constant, not an option: no deployment has been seen to need another value.
-pub(crate) const RUNS_IN_FLIGHT: usize = 4;
+/// How many runs (UPDATE messages) of one zone may be in flight at once. Measured against Knot
+/// 3.2 with 8 clients on 8 hostnames (issue 13, BENCHMARKS.md), more than one does not help:
+/// Knot commits a zone's updates one commit at a time, so a second message in flight waits
+/// at the server for the commit under way instead of in this queue, the batches shrink, and
+/// each message takes two commits (p50 25 ms with 2 or 4 in flight, 1.5 to 4 hosts per
+/// message). What lifted the rate was the commit delay of a busy zone ([`Timing`]): with one
+/// run in flight, 7.5 hosts per message and a p50 of one commit (13 ms). The queue takes any
+/// limit (a hostname is in one run at most, and runs take their host locks in ascending
+/// order), for a server that commits concurrent messages in parallel.
+pub(crate) const RUNS_IN_FLIGHT: usize = 1;
+
+/// How long, at most, a run of a busy zone waits for changes to join it before it sends
+/// (see [`Timing`]). A few times a client's turnaround (answer, next request, authentication)
+/// on loopback, a fraction of one DNS commit (about 10 ms for Knot).
+pub(crate) const LINGER: Duration = Duration::from_millis(3);
+
+/// A zone is busy when its last run ended this recently: its clients are coming back.
+pub(crate) const BUSY: Duration = Duration::from_millis(20);
+
+/// When a run waits for changes to join it (a group commit's commit delay, as PostgreSQL's
+/// `commit_delay`). The DNS server commits a zone's updates one commit at a time; clients that
+/// get their answers from one run come back a little later, and a run that started without
+/// them would make them wait for it and then for their own: two commits each. So a run of a
+/// busy zone (its last run ended within `busy`) waits up to `linger` until it holds as many
+/// changes as that last run did; an idle zone's first change goes at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub(crate) linger: Duration,
+    pub(crate) busy: Duration,
+}
 
 /// The waiting changes of every zone.
 #[derive(Debug)]
 pub(crate) struct Batcher<I, A> {
     zones: Mutex<HashMap<String, Queue<I, A>>>,
+    /// Signalled when a change is queued, for a run waiting for changes to join it.
+    arrived: Condvar,
     runs_in_flight: usize,
+    timing: Timing,
 }
 
-/// One zone's queue; it exists while the zone has a run in flight or a change waiting.
+/// One zone's queue (kept once made: zones are the configured ones).
 #[derive(Debug)]
 struct Queue<I, A> {
     /// Changes not yet in a run, in arrival order.
@@ -41,6 +66,8 @@ struct Queue<I, A> {
     running: usize,
     /// The hostnames of those runs: each in one run at most.
     busy: HashSet<String>,
+    /// When the last run ended, and how many changes it had.
+    last_end: Option<(Instant, usize)>,
 }
 
 /// One submitted change: its hostname, the change, and where its submitter waits.
@@ -50,6 +77,12 @@ struct Entry<I, A> {
     item: I,
     slot: Arc<Slot<I, A>>,
 }
+
+/// Changes in arrival order.
+type Entries<I, A> = Vec<Entry<I, A>>;
+
+/// A run just started: whose submitter leads it, and its changes.
+type Started<I, A> = (Arc<Slot<I, A>>, Entries<I, A>);
 
 /// Where a waiting submitter learns its answer, or that it leads a run (and with which changes).
 #[derive(Debug)]
@@ -98,12 +131,12 @@ impl<I, A> Queue<I, A> {
     /// Starts a run if one may start: fewer than `limit` in flight and a change whose hostname
     /// is in none. The run takes every such change, in arrival order (so a host's changes
     /// stay in order: they all go, or none does); its first change's submitter leads it.
-    fn start_run(&mut self, limit: usize) -> Option<(Arc<Slot<I, A>>, Vec<Entry<I, A>>)> {
+    fn start_run(&mut self, limit: usize) -> Option<Started<I, A>> {
         if self.running >= limit {
             return None;
         }
         let busy = &self.busy;
-        let (batch, rest): (Vec<Entry<I, A>>, Vec<Entry<I, A>>) =
+        let (batch, rest): (Entries<I, A>, Entries<I, A>) =
             std::mem::take(&mut self.pending).into_iter().partition(|e| !busy.contains(&e.host));
         self.pending = rest;
         let lead = batch.first()?.slot.clone();
@@ -115,14 +148,19 @@ impl<I, A> Queue<I, A> {
 
 impl<I, A> Default for Batcher<I, A> {
     fn default() -> Self {
-        Batcher::new(RUNS_IN_FLIGHT)
+        Batcher::new(RUNS_IN_FLIGHT, Timing { linger: LINGER, busy: BUSY })
     }
 }
 
 impl<I, A> Batcher<I, A> {
     /// A batcher letting up to `runs_in_flight` runs of a zone be in flight (at least one).
-    pub(crate) fn new(runs_in_flight: usize) -> Self {
-        Batcher { zones: Mutex::new(HashMap::new()), runs_in_flight: runs_in_flight.max(1) }
+    pub(crate) fn new(runs_in_flight: usize, timing: Timing) -> Self {
+        Batcher {
+            zones: Mutex::new(HashMap::new()),
+            arrived: Condvar::new(),
+            runs_in_flight: runs_in_flight.max(1),
+            timing,
+        }
     }
 
     /// Submits `item`, a change of `host` in `zone`, and returns its answer. Either another
@@ -144,8 +182,10 @@ impl<I, A> Batcher<I, A> {
                 pending: Vec::new(),
                 running: 0,
                 busy: HashSet::new(),
+                last_end: None,
             });
             queue.pending.push(Entry { host: host.to_owned(), item, slot: mine.clone() });
+            self.arrived.notify_all();
             queue.start_run(self.runs_in_flight)
         };
         let batch = match started {
@@ -175,6 +215,7 @@ impl<I, A> Batcher<I, A> {
         run: impl FnOnce(Vec<I>) -> Vec<A>,
         failed: impl Fn() -> A,
     ) -> A {
+        let batch = self.gather(zone, batch);
         let mut hosts = Vec::with_capacity(batch.len());
         let mut items = Vec::with_capacity(batch.len());
         let mut slots = Vec::with_capacity(batch.len());
@@ -188,17 +229,14 @@ impl<I, A> Batcher<I, A> {
         // run with what waits, before answering, so it is on its way while this one answers.
         let next = {
             let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
-            let next = zones.get_mut(zone).and_then(|queue| {
+            zones.get_mut(zone).and_then(|queue| {
                 queue.running = queue.running.saturating_sub(1);
                 for host in &hosts {
                     queue.busy.remove(host);
                 }
+                queue.last_end = Some((Instant::now(), hosts.len()));
                 queue.start_run(self.runs_in_flight)
-            });
-            if zones.get(zone).is_some_and(|q| q.running == 0 && q.pending.is_empty()) {
-                zones.remove(zone);
-            }
-            next
+            })
         };
         if let Some((lead, batch)) = next {
             lead.set(State::Lead(batch));
@@ -215,6 +253,42 @@ impl<I, A> Batcher<I, A> {
         }
         own.unwrap_or_else(failed)
     }
+
+    /// A run of a busy zone waits (up to `linger`, see [`Timing`]) until it holds as many
+    /// changes as the zone's last run, taking in the changes that arrive meanwhile and may
+    /// go: of hostnames in no run, or in this one (they follow its changes of that host).
+    fn gather(&self, zone: &str, mut batch: Vec<Entry<I, A>>) -> Vec<Entry<I, A>> {
+        if self.timing.linger.is_zero() {
+            return batch;
+        }
+        let started = Instant::now();
+        let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(&(ended, expected)) = zones.get(zone).and_then(|q| q.last_end.as_ref()) else { return batch };
+        if started.saturating_duration_since(ended) > self.timing.busy {
+            return batch;
+        }
+        let deadline = started + self.timing.linger;
+        let ours: HashSet<String> = batch.iter().map(|e| e.host.clone()).collect();
+        let may_go = |q: &Queue<I, A>, e: &Entry<I, A>| !q.busy.contains(&e.host) || ours.contains(&e.host);
+        loop {
+            let Some(queue) = zones.get(zone) else { return batch };
+            let ready = queue.pending.iter().filter(|e| may_go(queue, e)).count();
+            let now = Instant::now();
+            if batch.len() + ready >= expected || now >= deadline {
+                break;
+            }
+            zones = self.arrived.wait_timeout(zones, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        let Some(queue) = zones.get_mut(zone) else { return batch };
+        let pending = std::mem::take(&mut queue.pending);
+        let busy = &queue.busy;
+        let (more, rest): (Entries<I, A>, Entries<I, A>) =
+            pending.into_iter().partition(|e| !busy.contains(&e.host) || ours.contains(&e.host));
+        queue.pending = rest;
+        queue.busy.extend(more.iter().map(|e| e.host.clone()));
+        batch.extend(more);
+        batch
+    }
 }
 
 #[cfg(test)]
@@ -226,6 +300,26 @@ mod tests {
     use super::*;
 
     type Runs = Arc<Mutex<Vec<Vec<u32>>>>;
+
+    const NO_LINGER: Timing = Timing { linger: Duration::ZERO, busy: Duration::ZERO };
+
+    /// No change waits and no run is in flight: nobody was left behind.
+    #[track_caller]
+    fn assert_idle(batcher: &Batcher<u32, u32>) {
+        for (zone, q) in batcher.zones.lock().expect("lock").iter() {
+            assert!(q.pending.is_empty() && q.running == 0 && q.busy.is_empty(), "zone {zone}: {q:?}");
+        }
+    }
+
+    /// Waits (bounded: a failure, not a hang) until `runs` holds `run`.
+    #[track_caller]
+    fn wait_run(runs: &Runs, run: &[u32]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !runs.lock().expect("runs").iter().any(|r| r == run) {
+            assert!(Instant::now() < deadline, "no run {run:?} in {:?}", runs.lock().expect("runs"));
+            std::thread::yield_now();
+        }
+    }
 
     /// A run that records its items and answers each with ten times its value.
     fn record(runs: &Runs, items: Vec<u32>) -> Vec<u32> {
@@ -303,13 +397,13 @@ mod tests {
     fn a_lone_change_runs_at_once() {
         let batcher: Batcher<u32, u32> = Batcher::default();
         assert_eq!(batcher.submit("z", "h", 7, |items| items.iter().map(|i| i * 2).collect(), || 0), 14);
-        assert!(batcher.zones.lock().expect("lock").is_empty(), "an idle zone keeps no queue");
+        assert_idle(&batcher);
     }
 
     #[test]
     fn changes_arriving_during_a_run_go_together_in_the_next() {
         // One run in flight at most: the four that arrive during it go together next.
-        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1));
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1, NO_LINGER));
         let runs = Runs::default();
         let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Barrier::new(2)));
         let first = spawn_held(&batcher, &runs, host(1), 1, started.clone(), release.clone());
@@ -327,12 +421,12 @@ mod tests {
         let mut second = runs[1].clone();
         second.sort_unstable();
         assert_eq!(second, [2, 3, 4, 5]);
-        assert!(batcher.zones.lock().expect("lock").is_empty());
+        assert_idle(&batcher);
     }
 
     #[test]
     fn up_to_the_limit_runs_overlap_and_the_next_changes_wait_for_a_free_one() {
-        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(2));
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(2, NO_LINGER));
         let runs = Runs::default();
         // Two runs of different hosts in flight at once: both start, neither has ended.
         let started = Arc::new(AtomicUsize::new(0));
@@ -361,12 +455,12 @@ mod tests {
         third.sort_unstable();
         assert_eq!(third, [3, 4, 5], "{runs:?}");
         assert_eq!(runs[2], [2]);
-        assert!(batcher.zones.lock().expect("lock").is_empty(), "an idle zone keeps no queue");
+        assert_idle(&batcher);
     }
 
     #[test]
     fn changes_of_a_host_in_flight_wait_for_its_run_and_go_together() {
-        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(4));
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(4, NO_LINGER));
         let runs = Runs::default();
         let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Barrier::new(2)));
         let first = spawn_held(&batcher, &runs, "a".to_owned(), 1, started.clone(), release.clone());
@@ -377,11 +471,7 @@ mod tests {
         let a3 = spawn_submit(&batcher, &runs, "a".to_owned(), 3);
         wait_queue(&batcher, "a3 queued", |q| pending(q).len() == 2);
         let b = spawn_submit(&batcher, &runs, "b".to_owned(), 4);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !runs.lock().expect("runs").contains(&vec![4]) {
-            assert!(Instant::now() < deadline, "`b` waited for `a`'s run");
-            std::thread::yield_now();
-        }
+        wait_run(&runs, &[4]);
         assert_eq!(b.join().expect("b"), 40);
         wait_queue(&batcher, "a's changes still waiting, b done", |q| {
             pending(q) == [("a".to_owned(), 2), ("a".to_owned(), 3)] && q.is_some_and(|q| q.running == 1)
@@ -392,7 +482,7 @@ mod tests {
         assert_eq!(a3.join().expect("a3"), 30);
         let runs = runs.lock().expect("runs");
         assert_eq!(*runs, [vec![4], vec![1], vec![2, 3]], "in arrival order, together");
-        assert!(batcher.zones.lock().expect("lock").is_empty());
+        assert_idle(&batcher);
     }
 
     #[test]
@@ -402,7 +492,7 @@ mod tests {
         assert_eq!(answer, 911);
         assert_eq!(batcher.submit("z", "h", 2, |items| items, || 911), 2, "the zone is free again");
         // A run with waiters in it panics: each of them gets `failed()`, and the zone is free.
-        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1));
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1, NO_LINGER));
         let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Barrier::new(2)));
         let runs = Runs::default();
         let first = spawn_held(&batcher, &runs, host(1), 1, started.clone(), release.clone());
@@ -419,15 +509,51 @@ mod tests {
         for w in waiters {
             assert_eq!(w.join().expect("waiter"), 911);
         }
-        assert!(batcher.zones.lock().expect("lock").is_empty());
+        assert_idle(&batcher);
+    }
+
+    #[test]
+    fn a_run_of_a_busy_zone_waits_for_as_many_changes_as_its_last_run_had() {
+        // A long linger: the run must end its wait because the changes came, not by time.
+        let timing = Timing { linger: Duration::from_secs(60), busy: Duration::from_secs(60) };
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1, timing));
+        let runs = Runs::default();
+        // The zone's first change goes at once, however long the linger.
+        assert_eq!(spawn_submit(&batcher, &runs, host(1), 1).join().expect("first"), 10);
+        // A run of two: one held, two waiting behind it, which go together.
+        let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Barrier::new(2)));
+        let held = spawn_held(&batcher, &runs, host(2), 2, started.clone(), release.clone());
+        wait_started(&started, 1);
+        let pair: Vec<_> = (3..=4).map(|i| spawn_submit(&batcher, &runs, host(i), i)).collect();
+        wait_queue(&batcher, "two queued", |q| pending(q).len() == 2);
+        release.wait();
+        assert_eq!(held.join().expect("held"), 20);
+        for t in pair {
+            t.join().expect("pair");
+        }
+        // The zone is busy and its last run had two changes: a lone change waits for a second.
+        let lone = spawn_submit(&batcher, &runs, host(5), 5);
+        let second = spawn_submit(&batcher, &runs, host(6), 6);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !runs.lock().expect("runs").iter().any(|r| r.len() == 2 && r.contains(&5) && r.contains(&6)) {
+            assert!(Instant::now() < deadline, "5 and 6 did not go together: {:?}", runs.lock().expect("runs"));
+            std::thread::yield_now();
+        }
+        assert_eq!((lone.join().expect("lone"), second.join().expect("second")), (50, 60));
+        assert_idle(&batcher);
     }
 
     #[test]
     fn under_load_every_change_is_answered_by_at_most_the_limit_of_runs_each_host_in_one() {
+        under_load(NO_LINGER);
+        under_load(Timing { linger: Duration::from_millis(2), busy: Duration::from_secs(1) });
+    }
+
+    fn under_load(timing: Timing) {
         // 12 clients on 5 hosts, 40 changes each: every answer is its own change's, no two
         // runs in flight share a host, never more than 3 are in flight, the zone ends idle.
         const LIMIT: usize = 3;
-        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(LIMIT));
+        let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(LIMIT, timing));
         let in_flight: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
         let most = Arc::new(AtomicUsize::new(0));
         let clients: Vec<_> = (0..12u32)
@@ -466,6 +592,6 @@ mod tests {
             c.join().expect("client");
         }
         assert!(most.load(Ordering::SeqCst) <= LIMIT);
-        assert!(batcher.zones.lock().expect("lock").is_empty(), "no change left behind");
+        assert_idle(&batcher);
     }
 }
