@@ -17,14 +17,15 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How many runs (UPDATE messages) of one zone may be in flight at once. Measured against Knot
-/// 3.2 with 8 clients on 8 hostnames (issue 13, BENCHMARKS.md), more than one does not help:
-/// Knot commits a zone's updates one commit at a time, so a second message in flight waits
-/// at the server for the commit under way instead of in this queue, the batches shrink, and
-/// each message takes two commits (p50 25 ms with 2 or 4 in flight, 1.5 to 4 hosts per
-/// message). What lifted the rate was the commit delay of a busy zone ([`Timing`]): with one
-/// run in flight, 7.5 hosts per message and a p50 of one commit (13 ms). The queue takes any
-/// limit (a hostname is in one run at most, and runs take their host locks in ascending
-/// order), for a server that commits concurrent messages in parallel.
+/// 3.2 with 8 clients on 8 hostnames (issue 13), more than one does not help: Knot commits a
+/// zone's updates one commit at a time, so a second message in flight waits at the server for
+/// the commit under way instead of in this queue, and the batches shrink (4 in flight: 1.5
+/// hosts per message, each exchange 33 ms). Each request still waits about two commits (p50
+/// 25 ms with 1, 2 or 4 in flight). What lifted the rate was the commit delay of a busy zone
+/// ([`Timing`]): with one run in flight, 7.5 hosts per message and a p50 of one commit
+/// (13 ms); with 2 or 4 in flight it did not help. The queue takes any limit (a hostname is in
+/// one run at most, and runs take their host locks in ascending order), for a server that
+/// commits concurrent messages in parallel.
 pub(crate) const RUNS_IN_FLIGHT: usize = 1;
 
 /// How long, at most, a run of a busy zone waits for changes to join it before it sends
