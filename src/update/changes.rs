@@ -48,7 +48,7 @@ pub(crate) struct Pending {
 pub(crate) type Batcher = crate::batch::Batcher<Pending, HostAnswer>;
 
 /// Changes one hostname: in CGI on its own; in FastCGI through the zone's group commit, where
-/// changes that arrive while another of the zone is in flight go in one message together.
+/// changes that arrive while the zone's runs are in flight go in one message together.
 #[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
 pub(super) fn change_host(
     config: &Config,
@@ -83,7 +83,13 @@ pub(super) fn change_host(
     if host.user_id == user.id && matches!(HostState::of(&host).apply(&pending.change), HostAnswer::Nochg(_)) {
         return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
     }
-    Ok(batcher.submit(&host.zone, pending, |batch| run_changes(config, store, batch, now), || HostAnswer::ServerError))
+    Ok(batcher.submit(
+        &host.zone,
+        &host.fqdn,
+        pending,
+        |batch| run_changes(config, store, batch, now),
+        || HostAnswer::ServerError,
+    ))
 }
 
 /// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of

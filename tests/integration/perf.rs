@@ -88,40 +88,101 @@ fn spawn_curl(web: &WebServer, query: &str, creds: &str) -> std::thread::JoinHan
     })
 }
 
-/// Holds the first of `n` concurrent updates (one host each, one zone) at a relay in front of
-/// the DNS server until `queued` more are past authentication, then lets it go; checks every
-/// answer, record and row, and returns how many UPDATE messages Knot applied and the largest
-/// batch the FastCGI server (shipped defaults) logged; `None` when the servers are missing.
-fn batch_behind_a_held_update(n: usize, queued: usize) -> Option<(u64, usize, Option<usize>)> {
-    use crate::locking::{Gate, names};
-    use crate::util::relay::{self, Plan, Relay};
+/// A hold at a relay in front of the DNS server: while closed, every UPDATE message that
+/// arrives waits there, and is counted.
+#[derive(Default)]
+struct Hold {
+    /// (messages held so far, open)
+    state: std::sync::Mutex<(usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Hold {
+    /// Starts a relay in front of `world`'s DNS server that holds every UPDATE at `hold`
+    /// until it opens, and points the world's config at it.
+    fn relay(world: &World) -> (Arc<Hold>, crate::util::relay::Relay) {
+        use crate::util::relay::{self, Plan, Relay};
+        let hold = Arc::new(Hold::default());
+        let relay = {
+            let hold = hold.clone();
+            Relay::start(world.dns.addr(), move |_, request| {
+                // RFC 2136 §2.2: the opcode of an UPDATE is 5.
+                if request.get(2).is_some_and(|b| (b >> 3) & 0xf == 5) {
+                    hold.arrive_and_wait();
+                }
+                Plan::forward()
+            })
+        };
+        relay::reroute(world, &relay);
+        (hold, relay)
+    }
+
+    fn arrive_and_wait(&self) {
+        let mut s = self.state.lock().expect("hold");
+        s.0 += 1;
+        self.changed.notify_all();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !s.1 && std::time::Instant::now() < deadline {
+            s = self.changed.wait_timeout(s, std::time::Duration::from_millis(100)).expect("hold").0;
+        }
+    }
+
+    /// Waits (bounded) until `n` messages are held; whether they are.
+    fn wait_held(&self, n: usize) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut s = self.state.lock().expect("hold");
+        while s.0 < n && std::time::Instant::now() < deadline {
+            s = self.changed.wait_timeout(s, std::time::Duration::from_millis(100)).expect("hold").0;
+        }
+        s.0 >= n
+    }
+
+    fn held(&self) -> usize {
+        self.state.lock().expect("hold").0
+    }
+
+    fn release(&self) {
+        self.state.lock().expect("hold").1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// What [`held_then_batched`] saw.
+#[derive(Debug)]
+struct Batched {
+    /// Messages at the DNS server at once while the `n` updates waited.
+    held: usize,
+    /// UPDATE messages Knot applied for the `n` updates.
+    messages: u64,
+    /// The most hostnames one message carried (from the FastCGI server's debug log).
+    largest: Option<usize>,
+}
+
+/// Sends `n` concurrent updates (at most the 16 workers), one host each, one zone, through
+/// FastCGI (shipped defaults)
+/// while a relay holds every UPDATE message at the DNS server's door; once all `n` are past
+/// authentication (in a run, or waiting for one), lets them go. Checks every answer, record
+/// and row, and returns what was held and how the updates went out; `None` when the servers
+/// are missing.
+fn held_then_batched(n: usize) -> Option<Batched> {
     use crate::util::{Setup, ZONE};
     let hosts: Vec<String> = (0..n).map(|i| format!("g{i}.{ZONE}")).collect();
     let host_refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let world = World::new(Setup { extra_config: crate::web::NO_RATE_LIMIT, hosts: &host_refs, ..Setup::default() })?;
-    // The first update is held at the relay until the others queue behind it.
-    let gate = Arc::new(Gate::default());
-    let relay = {
-        let gate = gate.clone();
-        Relay::start(world.dns.addr(), move |_, request| {
-            if names(request, "g0") {
-                gate.arrive_and_wait();
-            }
-            Plan::forward()
-        })
-    };
-    relay::reroute(&world, &relay);
+    // Held messages must not time out on a loaded machine.
+    world.edit_config(|c| c.replace("timeout_ms = 1500", "timeout_ms = 30000"));
+    let (hold, _relay) = Hold::relay(&world);
     let web = WebServer::start(&world, Front::NginxFastcgi)?;
     let before = knot_updates(&world);
     let ip = |i: usize| format!("198.51.100.{}", 10 + i);
     let mut running = vec![spawn_curl(&web, &format!("hostname={}&myip={}", hosts[0], ip(0)), &creds())];
-    assert!(gate.wait_seen(std::time::Duration::from_secs(30)), "{}", web.fastcgi_log());
+    assert!(hold.wait_held(1), "{}", web.fastcgi_log());
     for (i, host) in hosts.iter().enumerate().skip(1) {
         running.push(spawn_curl(&web, &format!("hostname={host}&myip={}", ip(i)), &creds()));
     }
-    // One worker holds the zone's message, the others wait in its queue.
-    wait_authenticated(&web, 1 + queued);
-    gate.release();
+    wait_authenticated(&web, n);
+    let held = hold.held();
+    hold.release();
     for (i, t) in running.into_iter().enumerate() {
         assert_eq!(t.join().expect("curl"), (200, format!("good {}\n", ip(i))), "{}", web.fastcgi_log());
     }
@@ -135,65 +196,66 @@ fn batch_behind_a_held_update(n: usize, queued: usize) -> Option<(u64, usize, Op
         .lines()
         .filter_map(|l| l.split_once(" hostnames: DNS exchange with")?.0.rsplit(' ').next()?.parse::<usize>().ok())
         .max();
-    Some((messages, hosts.len(), largest))
+    Some(Batched { held, messages, largest })
 }
 
 #[test]
 fn concurrent_fastcgi_updates_share_dns_messages() {
-    let Some((messages, updates, largest)) = batch_behind_a_held_update(24, 3) else { return };
-    assert!(messages < updates as u64, "{messages} messages for {updates} updates");
-    assert!(largest >= Some(3), "no message carried the three queued hosts: {largest:?}");
+    let Some(b) = held_then_batched(9) else { return };
+    // The zone's runs in flight were at the DNS server (`batch::RUNS_IN_FLIGHT`, one), the
+    // other updates waited and all went in one message when the first run ended.
+    assert!((1..=4).contains(&b.held), "{b:?}");
+    assert_eq!(b.messages, b.held as u64 + 1, "{b:?}");
+    assert_eq!(b.largest, Some(9 - b.held), "{b:?}");
 }
 
 #[test]
 fn one_batch_holds_every_waiting_client_of_the_benchmark() {
-    // scripts/bench.sh drives 8 connections, each its own host: with the shipped default of
-    // `--workers`, all 8 that arrive while the zone's message is in flight wait in its queue
-    // and go in one message (with 4 workers only 3 could, the others waited for a worker).
-    let Some((messages, updates, largest)) = batch_behind_a_held_update(9, 8) else { return };
-    assert!(largest >= Some(8), "no message carried the eight queued hosts: {largest:?}");
-    assert!(messages <= 2, "{messages} messages for {updates} updates");
+    // scripts/bench.sh drives 8 connections, each its own host. With the shipped default of
+    // `--workers` (16), 8 changes waiting behind the runs in flight (`batch::RUNS_IN_FLIGHT`)
+    // go in one message (with 4 workers only 3 could, the others waited for a worker).
+    let Some(b) = held_then_batched(12) else { return };
+    assert!(b.held <= 4, "{b:?}");
+    assert!(b.largest >= Some(8), "no message carried the eight waiting hosts: {b:?}");
+    assert_eq!(b.messages, b.held as u64 + 1, "{b:?}");
 }
 
 #[test]
 fn a_refused_name_in_a_batch_does_not_fail_the_others() {
-    use crate::locking::{Gate, names};
-    use crate::util::relay::{self, Plan, Relay};
     use crate::util::{DnsKind, DnsServer, Setup, ZONE};
-    let (held, good1, good2, bad) =
-        (format!("held.{ZONE}"), format!("ok1.{ZONE}"), format!("ok2.{ZONE}"), format!("bad.{ZONE}"));
-    let mut world = world!(World::new(Setup {
-        extra_config: crate::web::NO_RATE_LIMIT,
-        hosts: &[&held, &good1, &good2, &bad],
-        ..Setup::default()
-    }));
+    let fillers: Vec<String> = (0..8).map(|i| format!("f{i}.{ZONE}")).collect();
+    let (good1, good2, bad) = (format!("ok1.{ZONE}"), format!("ok2.{ZONE}"), format!("bad.{ZONE}"));
+    let mut hosts: Vec<&str> = fillers.iter().map(String::as_str).collect();
+    hosts.extend([good1.as_str(), good2.as_str(), bad.as_str()]);
+    let mut world =
+        world!(World::new(Setup { extra_config: crate::web::NO_RATE_LIMIT, hosts: &hosts, ..Setup::default() }));
     // A server whose policy refuses AAAA records: the update of `bad` is refused for real.
     let Some(strict) = DnsServer::start_a_only(DnsKind::Knot, &[&format!("{ZONE}.")], &world.key) else { return };
     let old = world.dns.addr().to_string();
-    world.edit_config(|c| c.replace(&old, &strict.addr().to_string()));
+    world.edit_config(|c| {
+        c.replace(&old, &strict.addr().to_string()).replace("timeout_ms = 1500", "timeout_ms = 30000")
+    });
     world.dns = strict;
-    let gate = Arc::new(Gate::default());
-    let relay = {
-        let gate = gate.clone();
-        Relay::start(world.dns.addr(), move |_, request| {
-            if names(request, "held") {
-                gate.arrive_and_wait();
-            }
-            Plan::forward()
-        })
-    };
-    relay::reroute(&world, &relay);
+    let (hold, _relay) = Hold::relay(&world);
     let web = world!(WebServer::start(&world, Front::NginxFastcgi));
-    let first = spawn_curl(&web, &format!("hostname={held}&myip=192.0.2.1"), &creds());
-    assert!(gate.wait_seen(std::time::Duration::from_secs(30)), "{}", web.fastcgi_log());
+    // The fillers take every run the zone may have in flight (held at the relay) and wait
+    // behind them; then the three wait too, so all go together when the first run ends.
+    let first = spawn_curl(&web, &format!("hostname={}&myip=192.0.2.1", fillers[0]), &creds());
+    assert!(hold.wait_held(1), "{}", web.fastcgi_log());
+    let fill: Vec<_> =
+        fillers[1..].iter().map(|f| spawn_curl(&web, &format!("hostname={f}&myip=192.0.2.1"), &creds())).collect();
+    wait_authenticated(&web, 8);
     let others = [
         spawn_curl(&web, &format!("hostname={good1}&myip=192.0.2.2"), &creds()),
         spawn_curl(&web, &format!("hostname={bad}&myip=2001:db8::3"), &creds()),
         spawn_curl(&web, &format!("hostname={good2}&myip=192.0.2.4"), &creds()),
     ];
-    wait_authenticated(&web, 4);
-    gate.release();
-    assert_eq!(first.join().expect("curl"), (200, "good 192.0.2.1\n".to_owned()));
+    wait_authenticated(&web, 11);
+    let held = hold.held();
+    hold.release();
+    for t in std::iter::once(first).chain(fill) {
+        assert_eq!(t.join().expect("curl"), (200, "good 192.0.2.1\n".to_owned()));
+    }
     let answers: Vec<(u16, String)> = others.into_iter().map(|t| t.join().expect("curl")).collect();
     let log = web.fastcgi_log();
     assert_eq!(
@@ -201,11 +263,14 @@ fn a_refused_name_in_a_batch_does_not_fail_the_others() {
         [(200, "good 192.0.2.2\n".to_owned()), (200, "dnserr\n".to_owned()), (200, "good 192.0.2.4\n".to_owned())],
         "{log}"
     );
-    assert!(log.contains("a message with 3 hostnames failed"), "{log}");
+    assert!(log.contains(&format!("a message with {} hostnames failed", 11 - held)), "{held} held\n{log}");
     assert_eq!(world.a(&good1), ["192.0.2.2"]);
     assert_eq!(world.a(&good2), ["192.0.2.4"]);
     assert!(world.aaaa(&bad).is_empty());
     assert_eq!(world.stored(&good1), (Some("192.0.2.2".into()), None));
     assert_eq!(world.stored(&good2), (Some("192.0.2.4".into()), None));
     assert_eq!(world.stored(&bad), (None, None));
+    for f in &fillers {
+        assert_eq!(world.a(f), ["192.0.2.1"], "{f}");
+    }
 }
