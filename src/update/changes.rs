@@ -617,3 +617,41 @@ fn show_txt(change: Option<&TxtChange>) -> &'static str {
         None => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(expiry_ttl: u32, last_update: Option<i64>) -> Host {
+        Host {
+            id: 1,
+            fqdn: "home.dyn.example.test".to_owned(),
+            zone: "dyn.example.test".to_owned(),
+            user_id: 1,
+            dns_ttl: 60,
+            expiry_ttl,
+            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ipv6: None,
+            last_update,
+            expired: false,
+            offline: false,
+            txt: None,
+        }
+    }
+
+    #[test]
+    fn a_repeat_touches_the_row_once_per_interval() {
+        // Never expiring, or expiring after an hour: a minute.
+        for ttl in [0, 3_600] {
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_000));
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_059));
+            assert!(touch_due(&host(ttl, Some(1_000)), 1_060));
+        }
+        // The shortest expiry (60 s): a tenth of it.
+        assert!(!touch_due(&host(60, Some(1_000)), 1_005));
+        assert!(touch_due(&host(60, Some(1_000)), 1_006));
+        // Never updated, or stamped in the future (a clock that went back): touched.
+        assert!(touch_due(&host(3_600, None), 1_000));
+        assert!(touch_due(&host(3_600, Some(1_001)), 1_000));
+    }
+}
