@@ -42,7 +42,7 @@ pub(crate) fn render(store: &Store) -> Result<String, StoreError> {
         &mut out,
         "ddns_updates_total",
         "counter",
-        "Answers given, by dyndns2 answer: one per hostname for changes (good, nochg, dnserr), one per request for refusals.",
+        "Answers given, by dyndns2 answer: one per hostname for changes (good, dnserr; nochg when it touched the row), one per request for refusals.",
     );
     let mut answers: Vec<(String, i64)> = of(UPDATES).map(|c| (c.label.clone(), c.value)).collect();
     for known in KNOWN_ANSWERS {

@@ -69,20 +69,39 @@ pub(super) fn change_host(
         log: log.clone(),
         origin: origin.clone(),
     };
-    let Some(batcher) = batcher else {
-        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
-    };
-    // A host's zone never changes, so it can be read before the host's lock is taken.
+    // One read, without the host's lock: a host's zone never changes, and what it decides here
+    // the locked read-modify-write decides again, except for the repeat below.
     let Some(host) = store.host(fqdn)? else {
         log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
         return Ok(HostAnswer::Nohost);
     };
-    // A change that, as the row stands, needs no DNS (`nochg`, the common repeat) would only
-    // wait in the zone's queue: it runs at once under its own lock, which decides again on
-    // the row as it is then (and sends its own message if it now needs one).
-    if host.user_id == user.id && matches!(HostState::of(&host).apply(&pending.change), HostAnswer::Nochg(_)) {
-        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
+    if host.user_id == user.id {
+        let mut state = HostState::of(&host);
+        match state.apply(&pending.change) {
+            // The common repeat: the records are current and the row was touched recently, so
+            // there is nothing to send and nothing to write. The answer is that of this read
+            // (one statement, one read transaction); see ARCHITECTURE.md, "Repeats".
+            HostAnswer::Nochg(addresses) if !touch_due(&host, now) => {
+                let answer = HostAnswer::Nochg(addresses);
+                log_answer(&pending, &answer, &state);
+                return Ok(answer);
+            }
+            // A repeat whose row is due for a touch would only wait in the zone's queue: it
+            // runs at once under its own lock, which decides again on the row as it is then
+            // (and sends its own message if it now needs one).
+            HostAnswer::Nochg(_) => {
+                return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
+            }
+            HostAnswer::Good(_)
+            | HostAnswer::Nohost
+            | HostAnswer::Notfqdn
+            | HostAnswer::Dnserr
+            | HostAnswer::ServerError => {}
+        }
     }
+    let Some(batcher) = batcher else {
+        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
+    };
     Ok(batcher.submit(
         &host.zone,
         &host.fqdn,
@@ -173,6 +192,23 @@ pub(super) fn fan_out(
         ));
     }
     Ok(Some(parent))
+}
+
+/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten. Expiry counts
+/// from the stored time, so a host is expired at most this much earlier than its last repeat
+/// plus its `expiry_ttl` (and never while it repeats more often than `expiry_ttl` minus this).
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Whether a repeat must write the host's last-update time: when the stored one is older than
+/// [`TOUCH_INTERVAL_SECS`], or than a tenth of the host's `expiry_ttl` (at least 60 s, so at
+/// least 6 s), whichever is shorter. A host that never updated, or whose clock ran backwards,
+/// is touched.
+fn touch_due(host: &Host, now: i64) -> bool {
+    let interval = match host.expiry_ttl {
+        0 => TOUCH_INTERVAL_SECS,
+        ttl => TOUCH_INTERVAL_SECS.min(i64::from(ttl) / 10),
+    };
+    host.last_update.is_none_or(|t| now < t || now - t >= interval)
 }
 
 /// A host's state as far as its records go, replayed change by change.
@@ -380,7 +416,7 @@ fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64
             }));
         }
         send_planned(config, &mut planned, &batch, now);
-        let writes = planned
+        let writes: Vec<HostWrite> = planned
             .iter()
             .map(|p| match p {
                 None => HostWrite::None,
@@ -391,7 +427,8 @@ fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64
                     HostWrite::None
                 }
                 Some(p) if p.state.offline => HostWrite::Offline { now },
-                Some(p) if p.first_sent.is_none() => HostWrite::Touch { now },
+                Some(p) if p.first_sent.is_none() && touch_due(&p.row, now) => HostWrite::Touch { now },
+                Some(p) if p.first_sent.is_none() => HostWrite::None,
                 Some(p) => HostWrite::Addresses {
                     ipv4: p.state.ipv4,
                     ipv6: p.state.ipv6,
@@ -406,7 +443,12 @@ fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64
                 log_answer(&batch[*i], &answers[*i], &p.state);
             }
         }
-        let rows = planned.iter().flatten().flat_map(|p| audit_rows(p, &batch, &answers, now)).collect();
+        let rows = planned
+            .iter()
+            .zip(&writes)
+            .filter_map(|(p, w)| Some((p.as_ref()?, w)))
+            .flat_map(|(p, w)| audit_rows(p, *w != HostWrite::None, &batch, &answers, now))
+            .collect();
         let audit = AuditWrite { rows, keep: config.audit.keep_days > 0 };
         Ok::<_, StoreError>((writes, audit, answers))
     });
@@ -422,8 +464,10 @@ fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64
 }
 
 /// The audit rows of one host's changes: `good`, `nochg` and `dnserr` answers, each from the
-/// state before it to the state after it (what DNS holds: nothing for an offline host).
-fn audit_rows(p: &Planned, batch: &[Pending], answers: &[HostAnswer], now: i64) -> Vec<AuditRow> {
+/// state before it to the state after it (what DNS holds: nothing for an offline host). A
+/// `nochg` is recorded only when its host's row is `written` (a touch, or with a change of
+/// the same run): a repeat within the touch interval leaves no trace in the database at all.
+fn audit_rows(p: &Planned, written: bool, batch: &[Pending], answers: &[HostAnswer], now: i64) -> Vec<AuditRow> {
     fn records(s: &HostState) -> Records<'_> {
         let (ipv4, ipv6) = s.published();
         Records { ipv4, ipv6, txt: s.published_txt() }
@@ -433,7 +477,8 @@ fn audit_rows(p: &Planned, batch: &[Pending], answers: &[HostAnswer], now: i64) 
         .filter_map(|(i, before, after)| {
             let (answer, rcode) = match answers[*i] {
                 HostAnswer::Good(_) => ("good", None),
-                HostAnswer::Nochg(_) => ("nochg", None),
+                HostAnswer::Nochg(_) if written => ("nochg", None),
+                HostAnswer::Nochg(_) => return None,
                 HostAnswer::Dnserr => ("dnserr", Some(p.error.as_deref().unwrap_or("unknown"))),
                 HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError => return None,
             };
@@ -576,5 +621,43 @@ fn show_txt(change: Option<&TxtChange>) -> &'static str {
         Some(TxtChange::Set(_)) => " txt=set",
         Some(TxtChange::Clear) => " txt=removed",
         None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(expiry_ttl: u32, last_update: Option<i64>) -> Host {
+        Host {
+            id: 1,
+            fqdn: "home.dyn.example.test".to_owned(),
+            zone: "dyn.example.test".to_owned(),
+            user_id: 1,
+            dns_ttl: 60,
+            expiry_ttl,
+            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ipv6: None,
+            last_update,
+            expired: false,
+            offline: false,
+            txt: None,
+        }
+    }
+
+    #[test]
+    fn a_repeat_touches_the_row_once_per_interval() {
+        // Never expiring, or expiring after an hour: a minute.
+        for ttl in [0, 3_600] {
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_000));
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_059));
+            assert!(touch_due(&host(ttl, Some(1_000)), 1_060));
+        }
+        // The shortest expiry (60 s): a tenth of it.
+        assert!(!touch_due(&host(60, Some(1_000)), 1_005));
+        assert!(touch_due(&host(60, Some(1_000)), 1_006));
+        // Never updated, or stamped in the future (a clock that went back): touched.
+        assert!(touch_due(&host(3_600, None), 1_000));
+        assert!(touch_due(&host(3_600, Some(1_001)), 1_000));
     }
 }

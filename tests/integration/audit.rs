@@ -1,5 +1,5 @@
 //! The audit trail and the metrics against a real Knot: `hostname history` after `good`,
-//! `nochg`, TXT and offline updates (old → new addresses, read back from DNS too), refused
+//! `nochg` (recorded only when it touches the row), TXT and offline updates (old → new addresses, read back from DNS too), refused
 //! attempts in `log --refused` with their reason (and a user name with a newline escaped in
 //! the table), pruning by the expiry run, the metrics textfile read back line by line, and
 //! `/metrics` through nginx + `ddns-cgi fastcgi`, served only to `[metrics] allow`.
@@ -62,6 +62,11 @@ fn history_shows_each_change_with_old_and_new_records() {
     let w = world!(World::knot());
     let start = epoch();
     w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    // A repeat within the touch interval (a minute) writes nothing, not even its audit row;
+    // one after it touches the row and is recorded with it.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(history(&w).len(), 1);
+    w.sql(&format!("UPDATE hostnames SET last_update = last_update - 600 WHERE fqdn = '{HOME}'"));
     w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
     let r = w.update(&format!("hostname={HOME}&myip=192.0.2.2&txt=v1"));
     r.expect(200, "good 192.0.2.2\n");
@@ -207,6 +212,10 @@ fn metrics_file_counts_answers_refusals_dns_errors_hosts_and_expiry() {
     }));
     let start = epoch();
     w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    // Counted with its audit row, when a repeat touches the row: not within the touch interval
+    // (a minute), once beyond it.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    w.sql(&format!("UPDATE hostnames SET last_update = last_update - 600 WHERE fqdn = '{HOME}'"));
     w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
     // A wrong TSIG secret: Knot answers NOTAUTH, the client dnserr.
     let good_key = w.key.line();

@@ -278,6 +278,43 @@ fn a_far_future_now_decides_what_is_due_but_signing_and_trimming_use_the_clock()
     assert_eq!(rate_limit_rows(&w), [t0], "the current row must survive");
 }
 
+/// The stored last-update time of `fqdn`.
+fn last_update(w: &World, fqdn: &str) -> i64 {
+    w.count(&format!("SELECT last_update FROM hostnames WHERE fqdn = '{fqdn}'"))
+}
+
+#[test]
+fn a_repeat_within_the_touch_interval_writes_nothing_and_expiry_counts_from_the_stored_time() {
+    let w = world!(world_with(DnsKind::Knot, "", &[HOME, TWO]));
+    for (host, ip) in [(HOME, "192.0.2.1"), (TWO, "192.0.2.2")] {
+        // An hour: the touch interval is then a minute.
+        w.admin(&["hostname", "modify", host, "--expiry-ttl", "3600"]).success();
+        w.update(&format!("hostname={host}&myip={ip}")).expect(200, &format!("good {ip}\n"));
+    }
+    // HOME was last written 20 s ago, inside the interval; TWO 600 s ago, beyond it.
+    let t0 = epoch();
+    w.sql(&format!("UPDATE hostnames SET last_update = {} WHERE fqdn = '{HOME}'", t0 - 20));
+    w.sql(&format!("UPDATE hostnames SET last_update = {} WHERE fqdn = '{TWO}'", t0 - 600));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    w.update(&format!("hostname={TWO}&myip=192.0.2.2")).expect(200, "nochg 192.0.2.2\n");
+    assert_eq!(last_update(&w, HOME), t0 - 20, "a repeat inside the interval writes nothing");
+    assert!(last_update(&w, TWO) >= t0, "a repeat beyond the interval touches the row");
+
+    // Both repeated at t0. Expiry counts from the stored time, which is at most the interval
+    // before the last repeat: neither is due before HOME's stored time plus its expiry_ttl...
+    assert_eq!(w.expire(t0 - 20 + 3599).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!((w.a(HOME), w.a(TWO)), (vec!["192.0.2.1".to_owned()], vec!["192.0.2.2".to_owned()]));
+    // ... then HOME is (20 s before its last repeat plus an hour), and TWO, touched, is not.
+    assert_eq!(w.expire(t0 - 20 + 3600).success().stdout(), summary(1, 1, 1, 0, 0));
+    assert!(w.a(HOME).is_empty(), "{}", w.dns.log());
+    assert_eq!(w.a(TWO), ["192.0.2.2"]);
+    // TWO, which sent nothing since, is due an hour after its touch.
+    let touched = last_update(&w, TWO);
+    assert_eq!(w.expire(touched + 3599).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!(w.expire(touched + 3600).success().stdout(), summary(1, 1, 1, 0, 0));
+    assert!(w.a(TWO).is_empty(), "{}", w.dns.log());
+}
+
 #[test]
 fn now_is_an_option_of_expire_only() {
     let w = world!(World::knot());

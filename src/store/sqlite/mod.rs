@@ -149,8 +149,17 @@ impl Store {
 const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
     AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)";
 
-/// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
-const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt";
+/// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`; a macro so
+/// that the queries of the request path can be `concat!`ed into constant text.
+macro_rules! host_columns {
+    () => {
+        "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt"
+    };
+}
+use host_columns;
+
+/// [`host_columns!`] as a constant, for the queries built with `format!`.
+const HOST_COLUMNS: &str = host_columns!();
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
 const N_HOST_COLUMNS: usize = 12;
@@ -175,7 +184,9 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     })
 }
 
+/// A host's row. On every request's path, so its statement is prepared once per connection
+/// (rusqlite's statement cache) rather than parsed each time.
 fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {
-    let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = ?1");
-    Ok(conn.query_row(&sql, [fqdn], host_from).optional()?)
+    let mut stmt = conn.prepare_cached(concat!("SELECT ", host_columns!(), " FROM hostnames h WHERE h.fqdn = ?1"))?;
+    Ok(stmt.query_row([fqdn], host_from).optional()?)
 }

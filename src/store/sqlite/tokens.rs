@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension as _, TransactionBehavior, params};
 
-use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
+use super::{N_HOST_COLUMNS, Store, host_columns, host_from, host_row};
 use crate::store::{StoreError, TokenGrant, TokenScope, User};
 
 impl Store {
@@ -36,33 +36,32 @@ impl Store {
         Ok(Some(n > 0))
     }
 
-    /// The token with this digest, with its hostname and owner; one read on `tokens_digest`.
+    /// The token with this digest, with its hostname and owner; one read on `tokens_digest`,
+    /// on every token request's path, so prepared once per connection.
     pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {HOST_COLUMNS}, u.id, u.name, u.email, u.password_hash,
-                            t.digest, t.types, t.networks, t.expires_at
-                     FROM tokens t JOIN hostnames h ON h.id = t.hostname_id JOIN users u ON u.id = h.user_id
-                     WHERE t.digest = ?1"
-                ),
-                [digest],
-                |r| {
-                    let n = N_HOST_COLUMNS;
-                    Ok(TokenGrant {
-                        host: host_from(r)?,
-                        owner: User {
-                            id: r.get(n)?,
-                            name: r.get(n + 1)?,
-                            email: r.get(n + 2)?,
-                            password_hash: r.get(n + 3)?,
-                        },
-                        digest: r.get(n + 4)?,
-                        scope: TokenScope { types: r.get(n + 5)?, networks: r.get(n + 6)?, expires_at: r.get(n + 7)? },
-                    })
-                },
-            )
+            .prepare_cached(concat!(
+                "SELECT ",
+                host_columns!(),
+                ", u.id, u.name, u.email, u.password_hash, t.digest, t.types, t.networks, t.expires_at
+                 FROM tokens t JOIN hostnames h ON h.id = t.hostname_id JOIN users u ON u.id = h.user_id
+                 WHERE t.digest = ?1"
+            ))?
+            .query_row([digest], |r| {
+                let n = N_HOST_COLUMNS;
+                Ok(TokenGrant {
+                    host: host_from(r)?,
+                    owner: User {
+                        id: r.get(n)?,
+                        name: r.get(n + 1)?,
+                        email: r.get(n + 2)?,
+                        password_hash: r.get(n + 3)?,
+                    },
+                    digest: r.get(n + 4)?,
+                    scope: TokenScope { types: r.get(n + 5)?, networks: r.get(n + 6)?, expires_at: r.get(n + 7)? },
+                })
+            })
             .optional()?)
     }
 }
