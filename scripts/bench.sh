@@ -112,7 +112,7 @@ for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
 done
 labels=()
 for r in "${dns_runs[@]}"; do labels+=("$(dns_label $r)"); done
-labels+=(limit-static limit-hello)
+labels+=(limit-static limit-fcgi-hello limit-hello)
 for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
 labels+=(one-request expire)
@@ -136,9 +136,9 @@ if [ -n "$flows_re" ] && ! any_selected .; then
   exit 2
 fi
 # The limits a selected flow's ratio needs run even when not selected themselves.
-need_dns=0 need_static=0 need_hello=0
+need_dns=0 need_static=0 need_hello=0 need_fcgi_hello=0
 any_selected '^(postgres-)?[a-z]+-good-' && need_dns=1
-any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1
+any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1 && need_fcgi_hello=1
 any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
 run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
   selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ]; }
@@ -159,11 +159,11 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$profile" = release ]; then
   echo "==> building ddns-cgi and the bench programs (release)"
   cargo build --release --locked --quiet
-  cargo build --release --locked --quiet --example dns_load --example cgi_hello
+  cargo build --release --locked --quiet --example dns_load --example cgi_hello --example fcgi_hello
   target="target/release"
 else
   echo "==> building ddns-cgi and the bench programs (dev profile: figures are not comparable)"
-  cargo build --locked --quiet --bin ddns-cgi --example dns_load --example cgi_hello
+  cargo build --locked --quiet --bin ddns-cgi --example dns_load --example cgi_hello --example fcgi_hello
   target="target/debug"
 fi
 
@@ -232,7 +232,7 @@ fi
 
 mkdir -p "$work/bin" "$work/web/tmp" "$work/out"
 chmod 755 "$work" "$work/bin"
-cp "$target/ddns-cgi" "$target/examples/cgi_hello" "$target/examples/dns_load" "$work/bin/"
+cp "$target/ddns-cgi" "$target/examples/cgi_hello" "$target/examples/fcgi_hello" "$target/examples/dns_load" "$work/bin/"
 chmod 755 "$work/bin"/*
 bin="$work/bin/ddns-cgi"
 web="$work/web"
@@ -345,6 +345,11 @@ for s in "${stores[@]}"; do
   await_ready "$SPAWNED" test -S "${S_socket[$s]}" || { cat "$web/fastcgi-$s.log"; exit 2; }
 done
 
+# The smallest FastCGI responder (benches/programs/fcgi_hello.rs: tokio-fastcgi, like ours,
+# reading nothing): how far any FastCGI program gets behind this nginx on this machine.
+spawn "$web/fcgi_hello.log" "${web_prefix[@]}" "$work/bin/fcgi_hello" --socket "$web/fcgi_hello.sock"
+await_ready "$SPAWNED" test -S "$web/fcgi_hello.sock" || { cat "$web/fcgi_hello.log"; exit 2; }
+
 static_answers() { [ "$(curl -s "http://127.0.0.1:${S_fcgi_port[sqlite]}/static")" = nochg ]; }
 for try in 1 2 3 4 5; do
   ports=()
@@ -367,6 +372,10 @@ http {
   proxy_temp_path $web/tmp/proxy;
   uwsgi_temp_path $web/tmp/uwsgi;
   scgi_temp_path $web/tmp/scgi;
+  upstream fcgi_hello {
+    server unix:$web/fcgi_hello.sock;
+    keepalive 8;
+  }
 CONF
     for s in "${stores[@]}"; do
       cat <<CONF
@@ -386,6 +395,11 @@ CONF
     location = /static {
       default_type text/plain;
       return 200 "nochg\n";
+    }
+    location = /fcgi-hello {
+      include fastcgi_params;
+      fastcgi_keep_conn on;
+      fastcgi_pass fcgi_hello;
     }
   }
 CONF
@@ -560,6 +574,12 @@ if selected limit-static || [ "$need_static" = 1 ]; then
   static_rate=$R_RPS
   echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
   limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+fi
+if selected limit-fcgi-hello || [ "$need_fcgi_hello" = 1 ]; then
+  run_wrk fcgi_hello "$fcgi_port" static /fcgi-hello
+  fcgi_hello_rate=$R_RPS
+  echo "    FastCGI hello: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
+  limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: tokio-fastcgi, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
 fi
 if selected limit-hello || [ "$need_hello" = 1 ]; then
   run_wrk hello "$cgi_port" static /hello
