@@ -41,7 +41,8 @@ pub(crate) const BUSY: Duration = Duration::from_millis(20);
 /// get their answers from one run come back a little later, and a run that started without
 /// them would make them wait for it and then for their own: two commits each. So a run of a
 /// busy zone (its last run ended within `busy`) waits up to `linger` until it holds as many
-/// changes as that last run did; an idle zone's first change goes at once.
+/// changes as that last run had and found waiting when it ended (the zone's clients); an
+/// idle zone's first change goes at once.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timing {
     pub(crate) linger: Duration,
@@ -67,7 +68,7 @@ struct Queue<I, A> {
     running: usize,
     /// The hostnames of those runs: each in one run at most.
     busy: HashSet<String>,
-    /// When the last run ended, and how many changes it had.
+    /// When the last run ended, and how many changes it had and found waiting.
     last_end: Option<(Instant, usize)>,
 }
 
@@ -235,7 +236,10 @@ impl<I, A> Batcher<I, A> {
                 for host in &hosts {
                     queue.busy.remove(host);
                 }
-                queue.last_end = Some((Instant::now(), hosts.len()));
+                // The clients of this zone now: this run's and those that waited for it. Its
+                // size alone would keep two groups that alternate (each waiting for the other's
+                // run and then its own) apart for good; expecting both joins them.
+                queue.last_end = Some((Instant::now(), hosts.len() + queue.pending.len()));
                 queue.start_run(self.runs_in_flight)
             })
         };
@@ -256,7 +260,7 @@ impl<I, A> Batcher<I, A> {
     }
 
     /// A run of a busy zone waits (up to `linger`, see [`Timing`]) until it holds as many
-    /// changes as the zone's last run, taking in the changes that arrive meanwhile and may
+    /// changes as the zone's last run had and found waiting, taking in the changes that arrive meanwhile and may
     /// go: of hostnames in no run, or in this one (they follow its changes of that host).
     fn gather(&self, zone: &str, mut batch: Vec<Entry<I, A>>) -> Vec<Entry<I, A>> {
         if self.timing.linger.is_zero() {
@@ -514,14 +518,26 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_a_busy_zone_waits_for_as_many_changes_as_its_last_run_had() {
+    fn a_run_of_a_busy_zone_waits_for_the_changes_of_its_last_run_and_those_that_waited() {
         // A long linger: the run must end its wait because the changes came, not by time.
         let timing = Timing { linger: Duration::from_secs(60), busy: Duration::from_secs(60) };
         let batcher: Arc<Batcher<u32, u32>> = Arc::new(Batcher::new(1, timing));
         let runs = Runs::default();
+        let went_together = |want: &[u32]| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let mut sorted: Vec<Vec<u32>> = runs.lock().expect("runs").clone();
+                sorted.iter_mut().for_each(|r| r.sort_unstable());
+                if sorted.iter().any(|r| r == want) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "{want:?} did not go together: {sorted:?}");
+                std::thread::yield_now();
+            }
+        };
         // The zone's first change goes at once, however long the linger.
         assert_eq!(spawn_submit(&batcher, &runs, host(1), 1).join().expect("first"), 10);
-        // A run of two: one held, two waiting behind it, which go together.
+        // One change held in flight, two waiting behind it: three clients in all.
         let (started, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Barrier::new(2)));
         let held = spawn_held(&batcher, &runs, host(2), 2, started.clone(), release.clone());
         wait_started(&started, 1);
@@ -529,18 +545,20 @@ mod tests {
         wait_queue(&batcher, "two queued", |q| pending(q).len() == 2);
         release.wait();
         assert_eq!(held.join().expect("held"), 20);
+        // The two that waited wait for a third (the held run's client coming back), and go
+        // with it: two groups that alternate would each wait for the other's run.
+        let third = spawn_submit(&batcher, &runs, host(7), 7);
+        went_together(&[3, 4, 7]);
         for t in pair {
             t.join().expect("pair");
         }
-        // The zone is busy and its last run had two changes: a lone change waits for a second.
-        let lone = spawn_submit(&batcher, &runs, host(5), 5);
-        let second = spawn_submit(&batcher, &runs, host(6), 6);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !runs.lock().expect("runs").iter().any(|r| r.len() == 2 && r.contains(&5) && r.contains(&6)) {
-            assert!(Instant::now() < deadline, "5 and 6 did not go together: {:?}", runs.lock().expect("runs"));
-            std::thread::yield_now();
-        }
-        assert_eq!((lone.join().expect("lone"), second.join().expect("second")), (50, 60));
+        assert_eq!(third.join().expect("third"), 70);
+        // The zone is busy and its last run had three changes, none waiting: a lone change
+        // waits for two more.
+        let trio: Vec<_> = [5, 6, 8].into_iter().map(|i| spawn_submit(&batcher, &runs, host(i), i)).collect();
+        went_together(&[5, 6, 8]);
+        let answers: Vec<u32> = trio.into_iter().map(|t| t.join().expect("trio")).collect();
+        assert_eq!(answers, [50, 60, 80]);
         assert_idle(&batcher);
     }
 
