@@ -5,7 +5,7 @@
 # unviable.txt, outcomes.json). See TESTING.md, "Mutation testing".
 #
 # Usage: scripts/mutants.sh [FILE...] [-- CARGO-MUTANTS-ARGS...]
-#   without FILEs: src/update.rs src/ratelimit.rs src/dns.rs src/auth/*.rs src/store/**/*.rs
+#   without FILEs: src/update/*.rs src/ratelimit.rs src/dns.rs src/auth/*.rs src/store/**/*.rs
 #   e.g.  scripts/mutants.sh -- --list            the mutants, without running them
 #         scripts/mutants.sh src/ratelimit.rs     one module
 #         scripts/mutants.sh -- --iterate          only what was missed last time
@@ -23,7 +23,7 @@ while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ "${1:-}" = "--" ] && shift
 if [ "${#files[@]}" -eq 0 ]; then
-  files=(src/update.rs src/ratelimit.rs src/dns.rs "src/auth/*.rs" "src/store/**/*.rs")
+  files=("src/update/*.rs" src/ratelimit.rs src/dns.rs "src/auth/*.rs" "src/store/**/*.rs")
 fi
 
 if ! command -v cargo-mutants >/dev/null 2>&1; then
