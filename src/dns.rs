@@ -757,6 +757,17 @@ mod tests {
         assert_eq!(hosts[2].wire_estimate(), 2 * per_record("v6.dyn.example.com.") + 16);
     }
 
+    /// A fixed message id would let an off-path attacker forge the unsigned error answers
+    /// (RFC 5452 asks for unpredictable ids); the suite's servers answer whatever the id,
+    /// so only this shows it. Sixteen equal ids in a row from 16 random bits: 2^-240.
+    #[test]
+    fn message_ids_differ_from_message_to_message() {
+        let (zone, fqdn) = (name("dyn.example.com."), name("h.dyn.example.com."));
+        let ids: std::collections::HashSet<u16> =
+            (0..16).map(|_| delete_message(&zone, &fqdn).expect("message").metadata.id).collect();
+        assert!(ids.len() > 1, "{ids:?}");
+    }
+
     #[test]
     fn refuses_names_outside_the_zone() {
         let err =
