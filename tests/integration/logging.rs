@@ -409,3 +409,22 @@ fn syslog_keeps_warnings_and_errors_on_stderr() {
         r.stderr()
     );
 }
+
+#[test]
+fn each_host_answer_has_its_log_line() {
+    // Mutation gap (issue 12): dropping the per-host line that says what an update did
+    // (`updated`, `no change`, `offline`, `already offline`) passed every test.
+    let w = world!(World::knot());
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.40"));
+    r.expect(200, "good 192.0.2.40\n");
+    assert!(r.log.contains(&format!("{HOME}: updated (ipv4=192.0.2.40 ipv6=-")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.40"));
+    r.expect(200, "nochg 192.0.2.40\n");
+    assert!(r.log.contains(&format!("{HOME}: no change (ipv4=192.0.2.40 ipv6=-)")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&offline=yes"));
+    r.expect(200, "good\n");
+    assert!(r.log.contains(&format!("{HOME}: offline (A, AAAA and TXT removed)")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&offline=yes"));
+    r.expect(200, "nochg\n");
+    assert!(r.log.contains(&format!("{HOME}: already offline")), "{}", r.log);
+}
