@@ -720,6 +720,54 @@ mod tests {
         assert_eq!(hosts[1].wire_estimate(), 2 * ("longer-name.dyn.example.com.".len() + 1 + 10));
     }
 
+    /// The expiry batches (`MAX_BATCH_OCTETS`) trust this estimate to keep a message under
+    /// TCP's 64 KiB: it is the uncompressed wire size, octet for octet, for a TXT value that
+    /// is not a multiple of 255 octets long (one that is gets one octet too many).
+    #[test]
+    fn published_estimates_are_the_uncompressed_size() {
+        use hickory_proto::serialize::binary::{BinEncodable as _, BinEncoder, NameEncoding};
+        let zone = name("dyn.example.com.");
+        let hosts = vec![
+            Published {
+                fqdn: name("a.dyn.example.com."),
+                ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                ipv6: Some("2001:db8::1".parse().expect("v6")),
+                txt: Some("x".repeat(300)),
+            },
+            Published { fqdn: name("longer-name.dyn.example.com."), ipv4: None, ipv6: None, txt: Some("y".into()) },
+            Published {
+                fqdn: name("v6.dyn.example.com."),
+                ipv4: None,
+                ipv6: Some("2001:db8::2".parse().expect("v6")),
+                txt: None,
+            },
+        ];
+        let message = expire_message(&zone, &hosts).expect("message");
+        let mut wire = Vec::new();
+        let mut encoder = BinEncoder::new(&mut wire);
+        encoder.set_name_encoding(NameEncoding::Uncompressed);
+        message.emit(&mut encoder).expect("encode");
+        // Header (RFC 1035 §4.1.1) and one zone record: its name, type and class.
+        let overhead = 12 + (zone.len() + 1) + 4;
+        let estimated: usize = hosts.iter().map(Published::wire_estimate).sum();
+        assert_eq!(wire.len(), overhead + estimated);
+        // Per record: owner name, type, class, TTL and RDLENGTH (10 octets), then the data.
+        let per_record = |fqdn: &str| fqdn.len() + 1 + 10;
+        assert_eq!(hosts[1].wire_estimate(), 2 * per_record("longer-name.dyn.example.com.") + 2);
+        assert_eq!(hosts[2].wire_estimate(), 2 * per_record("v6.dyn.example.com.") + 16);
+    }
+
+    /// A fixed message id would let an off-path attacker forge the unsigned error answers
+    /// (RFC 5452 asks for unpredictable ids); the suite's servers answer whatever the id,
+    /// so only this shows it. Sixteen equal ids in a row from 16 random bits: 2^-240.
+    #[test]
+    fn message_ids_differ_from_message_to_message() {
+        let (zone, fqdn) = (name("dyn.example.com."), name("h.dyn.example.com."));
+        let ids: std::collections::HashSet<u16> =
+            (0..16).map(|_| delete_message(&zone, &fqdn).expect("message").metadata.id).collect();
+        assert!(ids.len() > 1, "{ids:?}");
+    }
+
     #[test]
     fn refuses_names_outside_the_zone() {
         let err =

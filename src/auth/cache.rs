@@ -115,6 +115,19 @@ mod tests {
         assert!(!cache.hit("u0", "h", "pw", 1010), "the oldest went");
     }
 
+    /// Mutation gap (issue 12): making room on every insert into a full cache, also for a
+    /// password already held, dropped another user's entry (an Argon2 run more for them).
+    #[test]
+    fn refreshing_a_held_entry_of_a_full_cache_evicts_nothing() {
+        let cache = PasswordCache::new(300, 2).expect("cache");
+        cache.insert("bob", "h", "pw", 1000);
+        cache.insert("alice", "h", "pw", 1001);
+        cache.insert("alice", "h", "pw", 1002);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.hit("bob", "h", "pw", 1002), "bob's entry stays");
+        assert!(cache.hit("alice", "h", "pw", 1301), "alice's entry is refreshed");
+    }
+
     #[test]
     fn disabled_by_zero() {
         assert!(PasswordCache::new(0, 10).is_none());

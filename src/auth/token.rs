@@ -392,6 +392,18 @@ mod tests {
         assert_eq!(last_day(parse_expiry("2027-06-30", NOW).expect("ok")), "2027-06-30");
     }
 
+    /// Mutation gaps (issue 12): the 400-year leap rule, the 28-day February and the century
+    /// term of `days_from_civil` (zero for every year of this century) had no date that needs
+    /// them.
+    #[test]
+    fn expiry_dates_of_other_centuries_and_common_februaries() {
+        check_date("2027-02-28", Ok("2027-03-01T00:00:00Z"));
+        check_date("2400-02-29", Ok("2400-03-01T00:00:00Z"));
+        check_date("2100-02-28", Ok("2100-03-01T00:00:00Z"));
+        check_date("2100-03-01", Ok("2100-03-02T00:00:00Z"));
+        check_date("2399-12-31", Ok("2400-01-01T00:00:00Z"));
+    }
+
     #[test]
     fn scope_checks_each_part() {
         let scope =

@@ -250,6 +250,39 @@ fn hostname_add_finds_the_zone_by_longest_suffix() {
 }
 
 #[test]
+fn ratelimit_list_keeps_each_key_of_a_scope_apart() {
+    // Mutation gap (issue 12): grouping the listed rows by scope *or* key (merging every
+    // client of one scope into one counter) passed every test: no listing had two keys in
+    // one scope.
+    use crate::util::{Cgi, Setup};
+    let w = world!(World::new(Setup { extra_config: "[rate_limit]\nbad_max_requests = 5\n", ..Setup::default() }));
+    let home = "home.dyn.example.test";
+    for (remote, user) in [("198.51.100.8", "guess-a"), ("198.51.100.9", "guess-b"), ("198.51.100.9", "guess-b")] {
+        w.cgi(&Cgi::get(&format!("hostname={home}")).basic(user, "x").remote(remote)).expect(401, "badauth\n");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&w.admin(&["ratelimit", "list", "--json"]).success().stdout()).expect("json");
+    let counters: Vec<(&str, &str, u64)> = json
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| {
+            let field = |k: &str| c[k].as_str().expect("a string");
+            (field("scope"), field("key"), c["n_requests"].as_u64().expect("a count"))
+        })
+        .collect();
+    assert_eq!(
+        counters,
+        [
+            ("bad-addr", "198.51.100.8", 1),
+            ("bad-addr", "198.51.100.9", 2),
+            ("bad-user", "guess-a", 1),
+            ("bad-user", "guess-b", 2)
+        ]
+    );
+}
+
+#[test]
 fn ratelimit_list_and_clear() {
     use crate::util::{Cgi, PASSWORD, Setup};
     let w = world!(World::new(Setup { extra_config: "[rate_limit]\nbad_max_requests = 2\n", ..Setup::default() }));

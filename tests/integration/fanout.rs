@@ -176,3 +176,26 @@ fn a_parent_token_fans_out_within_its_scope() {
         .expect(200, "good 192.0.2.1\n");
     assert_eq!((w.a(HOME), w.aaaa(PC)), (vec!["192.0.2.1".to_owned()], vec!["2001:db8:1:2::1".to_owned()]));
 }
+
+#[test]
+fn a_refused_child_fails_alone_and_the_rest_is_stored_as_dns_has_it() {
+    // Mutation gap (issue 12): when the one message of a parent and its children failed,
+    // marking only its first host failed (no per-host fallback) passed every test: the others
+    // were then stored without their DNS change. Here the server grants A records only, so
+    // the child's AAAA makes it refuse the whole message; sent again one by one, the parent's
+    // A goes through and the child fails alone.
+    use crate::util::{DnsKind, DnsServer};
+    let mut w = world!(World::knot());
+    let Some(strict) = DnsServer::start_a_only(DnsKind::Knot, &[&format!("{ZONE}.")], &w.key) else { return };
+    let old = w.dns.addr().to_string();
+    w.edit_config(|c| c.replace(&old, &strict.addr().to_string()));
+    w.dns = strict;
+    derive(&w, HOME, PC, &["--ipv6-iid", "::1"]);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1&ipv6prefix=2001:db8:1:2::/64"));
+    r.expect(200, "good 192.0.2.1\n");
+    assert!(r.log.contains("sending them one by one"), "{}", r.log);
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    assert!(w.aaaa(PC).is_empty());
+    assert_eq!(w.stored(PC), (None, None));
+}

@@ -72,6 +72,24 @@ fn passwords_over_1024_bytes_are_never_verified() {
     assert_eq!(w.a("edge.dyn.example.test"), ["192.0.2.22"]);
 }
 
+#[test]
+fn user_names_over_256_bytes_are_never_looked_up() {
+    // Mutation gaps (issue 12): moving the 256-byte bound on the user name (`>=`, `==`)
+    // passed every test. A name at the bound is looked up (an unknown user); one octet more is
+    // over the bound and never reaches the database; both answer `badauth` the same way.
+    let w = world!(World::knot());
+    let query = format!("hostname={HOME}&myip=192.0.2.23");
+    let r = w.cgi(&Cgi::get(&query).basic(&"u".repeat(256), PASSWORD));
+    r.expect(401, "badauth\n");
+    assert!(r.log.contains("unknown user `uuuu"), "{}", r.log);
+    assert!(!r.log.contains("over the length bound"), "{}", r.log);
+    let r = w.cgi(&Cgi::get(&query).basic(&"u".repeat(257), PASSWORD));
+    r.expect(401, "badauth\n");
+    assert!(r.log.contains("credentials over the length bound"), "{}", r.log);
+    assert!(!r.log.contains("unknown user"), "{}", r.log);
+    assert!(w.a(HOME).is_empty());
+}
+
 /// Runs `req` under GNU time and returns the answer and the process's peak RSS in KiB: the
 /// Argon2 memory cost shows there without any timing.
 fn peak_rss_kib(w: &World, req: &Cgi) -> (Response, u64) {

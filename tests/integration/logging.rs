@@ -409,3 +409,31 @@ fn syslog_keeps_warnings_and_errors_on_stderr() {
         r.stderr()
     );
 }
+
+#[test]
+fn each_host_answer_has_its_log_line() {
+    // Mutation gap (issue 12): dropping the per-host line that says what an update did
+    // (`updated`, `no change`, `offline`, `already offline`, and what became of TXT) passed
+    // every test.
+    let w = world!(World::knot());
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.40"));
+    r.expect(200, "good 192.0.2.40\n");
+    assert!(r.log.contains(&format!("{HOME}: updated (ipv4=192.0.2.40 ipv6=-")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.40"));
+    r.expect(200, "nochg 192.0.2.40\n");
+    assert!(r.log.contains(&format!("{HOME}: no change (ipv4=192.0.2.40 ipv6=-)")), "{}", r.log);
+    // A TXT change is named, never its value.
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.41&txt=logged-value"));
+    r.expect(200, "good 192.0.2.41\n");
+    assert!(r.log.contains(&format!("{HOME}: updated (ipv4=192.0.2.41 ipv6=- txt=set, ttl ")), "{}", r.log);
+    assert!(!r.log.contains("logged-value"), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.41&txt="));
+    r.expect(200, "good 192.0.2.41\n");
+    assert!(r.log.contains(&format!("{HOME}: updated (ipv4=192.0.2.41 ipv6=- txt=removed, ttl ")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&offline=yes"));
+    r.expect(200, "good\n");
+    assert!(r.log.contains(&format!("{HOME}: offline (A, AAAA and TXT removed)")), "{}", r.log);
+    let r = w.update(&format!("hostname={HOME}&offline=yes"));
+    r.expect(200, "nochg\n");
+    assert!(r.log.contains(&format!("{HOME}: already offline")), "{}", r.log);
+}

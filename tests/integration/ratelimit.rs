@@ -297,3 +297,35 @@ fn abuse_is_not_counted() {
     w.cgi(&ok).expect(200, "good 192.0.2.12\n");
     assert_eq!(w.a(HOME), ["192.0.2.12"]);
 }
+
+#[test]
+fn old_good_rows_do_not_count_and_each_limit_logs_its_own_window() {
+    // Mutation gaps (issue 12): the good window taken as `now / window` (every successful
+    // request counted forever) and the good limit logged with the bad limit's window passed
+    // every test: no test had a successful request older than the window, and every test
+    // used the same length for both windows.
+    let w = world!(limited(
+        "[rate_limit]\ngood_max_requests = 1\ngood_window_seconds = 120\nbad_max_requests = 1\nbad_window_seconds = 90\n"
+    ));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.13")).expect(200, "good 192.0.2.13\n");
+    let again = Cgi::get(&format!("hostname={HOME}&myip=192.0.2.14")).basic(USER, PASSWORD);
+    let r = w.cgi(&again);
+    r.expect(200, "abuse\n");
+    assert!(
+        r.log.contains("rate limit: good-addr `") && r.log.contains("made 1 counted requests in 120 s"),
+        "{}",
+        r.log
+    );
+    // Once the successful request is older than the good window, it no longer counts.
+    w.sql("UPDATE rate_limit SET at = at - 121");
+    w.cgi(&again).expect(200, "good 192.0.2.14\n");
+    assert_eq!(w.a(HOME), ["192.0.2.14"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.14".into()), None));
+    // The bad limit names its own window.
+    let guess = Cgi::get(&format!("hostname={HOME}&myip=192.0.2.1")).basic("guess", "x").remote("198.51.100.21");
+    w.cgi(&guess).expect(401, "badauth\n");
+    let r = w.cgi(&guess);
+    r.expect(200, "abuse\n");
+    assert!(r.log.contains("made 1 counted requests in 90 s"), "{}", r.log);
+    assert_eq!(w.a(HOME), ["192.0.2.14"]);
+}

@@ -111,6 +111,21 @@ fn database_locked_past_busy_timeout_answers_911() {
 }
 
 #[test]
+fn database_error_before_any_host_is_logged_as_an_error() {
+    // Mutation gap (issue 12): logging a database failure of the request as a whole (here while
+    // looking up the user) at `info`, like a client's mistake, passed every test; below the
+    // default `stderr_level` an operator would never see why every client gets `911`.
+    let w = world!(World::knot());
+    w.sql("ALTER TABLE users RENAME TO users_gone");
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.6"));
+    r.expect(200, "911\n");
+    let line =
+        r.log.lines().find(|l| l.contains("users")).unwrap_or_else(|| panic!("no line names the table:\n{}", r.log));
+    assert!(line.contains("[ERROR]"), "{}", r.log);
+    assert!(w.a(HOME).is_empty());
+}
+
+#[test]
 fn killed_updates_leave_a_consistent_database() {
     let w = world!(World::knot());
     w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "good 192.0.2.10\n");

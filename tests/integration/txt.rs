@@ -76,6 +76,25 @@ fn expiry_and_offline_remove_txt() {
 }
 
 #[test]
+fn an_update_after_expiry_does_not_bring_back_the_old_txt() {
+    // Mutation gap (issue 12): taking an expired host's stored TXT as what DNS holds (only an
+    // offline one counted as unpublished) passed every test: the row then kept a TXT value
+    // that DNS did not have. Expiry removed the TXT record (the row keeps it); an update
+    // without `txt=` restores the address and keeps TXT as DNS holds it: absent.
+    let w = world!(World::knot());
+    w.admin(&["hostname", "modify", HOME, "--expiry-ttl", "60"]).success();
+    let t0 = epoch();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.31&txt=before-expiry")).expect(200, "good 192.0.2.31\n");
+    w.expire(t0 + 120).success();
+    assert!(txt(&w, HOME).is_empty() && w.a(HOME).is_empty(), "{}", w.dns.log());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.31")).expect(200, "good 192.0.2.31\n");
+    assert_eq!(w.a(HOME), ["192.0.2.31"]);
+    assert!(txt(&w, HOME).is_empty(), "{:?}", txt(&w, HOME));
+    // And the row says so: no TXT value that DNS does not hold.
+    assert_eq!(w.rows(&format!("SELECT txt FROM hostnames WHERE fqdn = '{HOME}'")), [[None::<String>]]);
+}
+
+#[test]
 fn admin_ttl_change_and_delete_carry_txt() {
     let w = world!(World::knot());
     w.update(&format!("hostname={HOME}&txt=kept")).expect(200, "good\n");
