@@ -395,8 +395,9 @@ pub(crate) enum StoreError {
     #[error("cannot set up TLS to postgresql `{shown}`: {message}")]
     Tls { shown: String, message: String },
     /// Any PostgreSQL error after connecting: a lock wait past `lock_timeout`, a lost session,
-    /// a refused statement.
-    #[error("database error (postgresql): {0}")]
+    /// a refused statement. The message names the server's reason, which the driver's own
+    /// ("db error") leaves out.
+    #[error("database error (postgresql): {}", causes(.0))]
     Postgres(#[from] ::postgres::Error),
 }
 

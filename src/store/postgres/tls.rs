@@ -109,8 +109,8 @@ fn roots(pg: &PostgresConfig, path: &std::path::Path) -> Result<RootCertStore, S
 fn client_config(pg: &PostgresConfig, verify: Verify) -> Result<rustls::ClientConfig, StoreError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match verify {
-        Verify::Nothing => Arc::new(Unverified { provider: provider.clone() }),
-        Verify::Chain(roots) => Arc::new(ChainOnly { roots, provider: provider.clone() }),
+        Verify::Nothing => Arc::new(NameNotChecked { roots: None, provider: provider.clone() }),
+        Verify::Chain(roots) => Arc::new(NameNotChecked { roots: Some(roots), provider: provider.clone() }),
         Verify::ChainAndName(roots) => WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| tls_error(pg, e.to_string()))?,
@@ -124,57 +124,17 @@ fn client_config(pg: &PostgresConfig, verify: Verify) -> Result<rustls::ClientCo
     Ok(config)
 }
 
-/// `prefer` and `require` without a CA: any certificate, but the handshake's signatures are
-/// still checked against it (that is what makes the key exchange the server's).
+/// The server's certificate as `prefer`/`require` (`roots: None`: any certificate) and
+/// `verify-ca` (the chain to these roots: validity dates, CA constraints, signatures, with
+/// rustls' own path validation; not the name) check it. Either way the handshake's signatures
+/// are checked against the certificate: that is what makes the key exchange the server's.
 #[derive(Debug)]
-struct Unverified {
+struct NameNotChecked {
+    roots: Option<RootCertStore>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain to the roots (validity dates, CA constraints, signatures), not the
-/// name; with rustls' own path validation.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: RootCertStore,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NameNotChecked {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -183,14 +143,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.provider.signature_verification_algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
