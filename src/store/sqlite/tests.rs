@@ -275,3 +275,20 @@ fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
     assert_eq!(store.trim_rate_limit(50).expect("trim"), 1);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+#[test]
+fn the_rate_limit_trim_uses_an_index() {
+    // The trim runs on every counted request: a full scan grows with the table.
+    let (dir, store) = temp_store();
+    let plan: Vec<String> = store
+        .conn
+        .prepare("EXPLAIN QUERY PLAN DELETE FROM rate_limit WHERE at < ?1")
+        .expect("prepare")
+        .query_map([0], |r| r.get::<_, String>(3))
+        .expect("plan")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(plan.iter().any(|step| step.contains("USING INDEX rate_limit_at")), "{plan:?}");
+    drop(store);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
