@@ -137,14 +137,26 @@ impl<I, A> Queue<I, A> {
         if self.running >= limit {
             return None;
         }
-        let busy = &self.busy;
-        let (batch, rest): (Entries<I, A>, Entries<I, A>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|e| !busy.contains(&e.host));
-        self.pending = rest;
+        let batch = self.take_ready(&HashSet::new());
         let lead = batch.first()?.slot.clone();
-        self.busy.extend(batch.iter().map(|e| e.host.clone()));
         self.running += 1;
         Some((lead, batch))
+    }
+
+    /// Whether `e` may go in a run that already holds the hostnames `ours`: its hostname is in
+    /// no run, or in that one (it follows that run's changes of the host).
+    fn may_go(&self, e: &Entry<I, A>, ours: &HashSet<String>) -> bool {
+        !self.busy.contains(&e.host) || ours.contains(&e.host)
+    }
+
+    /// Takes the pending changes that may go in a run holding `ours` (see [`Queue::may_go`]),
+    /// in arrival order, and marks their hostnames as in a run.
+    fn take_ready(&mut self, ours: &HashSet<String>) -> Entries<I, A> {
+        let (ready, rest): (Entries<I, A>, Entries<I, A>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|e| self.may_go(e, ours));
+        self.pending = rest;
+        self.busy.extend(ready.iter().map(|e| e.host.clone()));
+        ready
     }
 }
 
@@ -274,10 +286,9 @@ impl<I, A> Batcher<I, A> {
         }
         let deadline = started + self.timing.linger;
         let ours: HashSet<String> = batch.iter().map(|e| e.host.clone()).collect();
-        let may_go = |q: &Queue<I, A>, e: &Entry<I, A>| !q.busy.contains(&e.host) || ours.contains(&e.host);
         loop {
             let Some(queue) = zones.get(zone) else { return batch };
-            let ready = queue.pending.iter().filter(|e| may_go(queue, e)).count();
+            let ready = queue.pending.iter().filter(|e| queue.may_go(e, &ours)).count();
             let now = Instant::now();
             if batch.len() + ready >= expected || now >= deadline {
                 break;
@@ -285,13 +296,7 @@ impl<I, A> Batcher<I, A> {
             zones = self.arrived.wait_timeout(zones, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
         let Some(queue) = zones.get_mut(zone) else { return batch };
-        let pending = std::mem::take(&mut queue.pending);
-        let busy = &queue.busy;
-        let (more, rest): (Entries<I, A>, Entries<I, A>) =
-            pending.into_iter().partition(|e| !busy.contains(&e.host) || ours.contains(&e.host));
-        queue.pending = rest;
-        queue.busy.extend(more.iter().map(|e| e.host.clone()));
-        batch.extend(more);
+        batch.extend(queue.take_ready(&ours));
         batch
     }
 }
