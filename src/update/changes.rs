@@ -75,23 +75,21 @@ pub(super) fn change_host(
         log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
         return Ok(HostAnswer::Nohost);
     };
+    // A repeat whose row is due for a touch would only wait in the zone's queue: it runs at
+    // once under its own lock, which decides again on the row as it is then (and sends its own
+    // message if it now needs one).
+    let mut alone = false;
     if host.user_id == user.id {
         let mut state = HostState::of(&host);
         match state.apply(&pending.change) {
             // The common repeat: the records are current and the row was touched recently, so
             // there is nothing to send and nothing to write. The answer is that of this read
             // (one statement, one read transaction); see ARCHITECTURE.md, "Repeats".
-            HostAnswer::Nochg(addresses) if !touch_due(&host, now) => {
-                let answer = HostAnswer::Nochg(addresses);
+            answer @ HostAnswer::Nochg(_) if !touch_due(&host, now) => {
                 log_answer(&pending, &answer, &state);
                 return Ok(answer);
             }
-            // A repeat whose row is due for a touch would only wait in the zone's queue: it
-            // runs at once under its own lock, which decides again on the row as it is then
-            // (and sends its own message if it now needs one).
-            HostAnswer::Nochg(_) => {
-                return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
-            }
+            HostAnswer::Nochg(_) => alone = true,
             HostAnswer::Good(_)
             | HostAnswer::Nohost
             | HostAnswer::Notfqdn
@@ -99,16 +97,16 @@ pub(super) fn change_host(
             | HostAnswer::ServerError => {}
         }
     }
-    let Some(batcher) = batcher else {
-        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError));
-    };
-    Ok(batcher.submit(
-        &host.zone,
-        &host.fqdn,
-        pending,
-        |batch| run_changes(config, store, batch, now),
-        || HostAnswer::ServerError,
-    ))
+    match batcher {
+        Some(batcher) if !alone => Ok(batcher.submit(
+            &host.zone,
+            &host.fqdn,
+            pending,
+            |batch| run_changes(config, store, batch, now),
+            || HostAnswer::ServerError,
+        )),
+        _ => Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError)),
+    }
 }
 
 /// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of
