@@ -52,7 +52,7 @@ CONF
     if [ "$(id -u)" -eq 0 ]; then chown -R knot:knot "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
     knotd -c "$dir/knot.conf" >"$dir/stdout.log" 2>&1 &
     KNOT_PID=$!
-    await_ready "$KNOT_PID" knot_answers "$zone" && return 0
+    await_ready "$KNOT_PID" soa_answers "$KNOT_PORT" "$zone" && return 0
     KNOT_PID=""
   done
   echo "knotd did not start:" >&2
@@ -60,8 +60,9 @@ CONF
   return 1
 }
 
-knot_answers() {
-  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$KNOT_PORT" "$1" SOA +short 2>/dev/null | grep -q hostmaster
+# Whether the server on 127.0.0.1:PORT serves ZONE's SOA (the test zone's, by its contact).
+soa_answers() { # PORT ZONE
+  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$1" "$2" SOA +short 2>/dev/null | grep -q hostmaster
 }
 
 await_ready() {
@@ -135,16 +136,12 @@ CONF
     if [ "$(id -u)" -eq 0 ]; then chown -R bind:bind "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
     "$named" -f -c "$dir/named.conf" "${user_args[@]}" >"$dir/stdout.log" 2>&1 &
     BIND_PID=$!
-    await_ready "$BIND_PID" bind_answers "$zone" && return 0
+    await_ready "$BIND_PID" soa_answers "$BIND_PORT" "$zone" && return 0
     BIND_PID=""
   done
   echo "named did not start:" >&2
   cat "$dir"/*.log >&2
   return 1
-}
-
-bind_answers() {
-  kdig +timeout=1 +retry=0 @127.0.0.1 -p "$BIND_PORT" "$1" SOA +short 2>/dev/null | grep -q hostmaster
 }
 
 stop_bind() {
