@@ -139,6 +139,11 @@ pub(crate) enum AcmeError {
 
 /// Answers the request when its path is one of the API's, `None` otherwise (dyndns2 then
 /// answers it).
+/// Whether `handle` answers this request (a path of the API below `[acme] path`).
+pub(crate) fn claims(config: &Config, env: &request::Env) -> bool {
+    config.acme.as_ref().and_then(|acme| route(env, acme)).is_some()
+}
+
 pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log: &Log) -> Option<Reply> {
     let acme = config.acme.as_ref()?;
     let route = route(req.env, acme)?;

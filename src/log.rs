@@ -39,6 +39,8 @@ pub(crate) struct Log {
 
 #[derive(Clone, Debug)]
 enum Sink {
+    /// Lines are dropped (`silenced`).
+    Silent,
     Stderr,
     /// A connected datagram socket; a local syslog socket is a datagram socket on Debian
     /// (rsyslog's imuxsock, journald's /dev/log).
@@ -57,6 +59,11 @@ enum Sink {
 impl Log {
     pub(crate) fn new(level: Level) -> Log {
         Log { level, txn: None, sink: Sink::Stderr, also_stderr: None }
+    }
+
+    /// A logger that writes nothing, for work that may be done again under `self`.
+    pub(crate) fn silenced(&self) -> Log {
+        Log { level: self.level, txn: self.txn.clone(), sink: Sink::Silent, also_stderr: None }
     }
 
     /// A logger whose lines carry `txn`.
@@ -81,7 +88,7 @@ impl Log {
                     Err(e) => {
                         stderr_line(&format!(
                             "ddns-cgi[{}]: [WARNING] cannot connect to syslog socket `{}`: {e}; logging to stderr\n",
-                            std::process::id(),
+                            pid(),
                             socket.display()
                         ));
                         Sink::Stderr
@@ -114,7 +121,7 @@ impl Log {
     }
 
     fn write(&self, level: Level, message: impl Display) {
-        if level > self.level {
+        if level > self.level || matches!(self.sink, Sink::Silent) {
             return;
         }
         let message = message.to_string();
@@ -124,7 +131,7 @@ impl Log {
             Some(txn) => format!("[{level}] [{txn}] {message}"),
             None => format!("[{level}] {message}"),
         };
-        let tag = format!("ddns-cgi[{}]:", std::process::id());
+        let tag = format!("ddns-cgi[{}]:", pid());
         let on_stderr = || stderr_line(&format!("{tag} {body}\n"));
         let also = || {
             if self.also_stderr.is_some_and(|l| level <= l) {
@@ -132,6 +139,7 @@ impl Log {
             }
         };
         match &self.sink {
+            Sink::Silent => {}
             Sink::Stderr => on_stderr(),
             Sink::Syslog { socket, facility } => {
                 // RFC 3164 §4.1: `<PRI>TAG: MSG`; the local daemon adds time and host.
@@ -158,6 +166,13 @@ impl Log {
             }
         }
     }
+}
+
+/// This process's id, asked of the kernel once (a system call per line otherwise); ddns-cgi
+/// never forks.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// `text` with every character that could end a line, rewrite it on a terminal or reorder it

@@ -160,16 +160,19 @@ pub(crate) fn write(store: &Store, path: &Path) -> Result<(), MetricsError> {
 /// request is for another path or metrics are not served (`allow` empty). A client outside
 /// `allow` gets exactly the reply of a path with no endpoint (404), so it cannot tell that
 /// metrics exist.
-pub(crate) fn handle(config: &Config, store: &Store, req: &Incoming<'_>, log: &Log) -> Option<Reply> {
+/// Whether `handle` answers this request (`[metrics] path`, when `[metrics] allow` is set).
+pub(crate) fn claims(config: &Config, env: &request::Env) -> bool {
     let metrics = &config.metrics;
-    if metrics.allow.is_empty() {
-        return None;
-    }
     let wanted = |p: String| p.strip_suffix('/').unwrap_or(&p) == metrics.path.trim_end_matches('/');
-    let paths = [Some(request::request_path(req.env)), request::request_uri_path(req.env)];
-    if !paths.into_iter().flatten().any(wanted) {
+    let paths = [Some(request::request_path(env)), request::request_uri_path(env)];
+    !metrics.allow.is_empty() && paths.into_iter().flatten().any(wanted)
+}
+
+pub(crate) fn handle(config: &Config, store: &Store, req: &Incoming<'_>, log: &Log) -> Option<Reply> {
+    if !claims(config, req.env) {
         return None;
     }
+    let metrics = &config.metrics;
     let client = request::client(req.env, config).ip();
     if !client.is_some_and(|ip| metrics.allow.iter().any(|net| net.contains(ip))) {
         log.info(format_args!(

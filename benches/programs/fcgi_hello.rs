@@ -2,20 +2,19 @@
 //! responder (FastCGI 1.0 §6.2: a Responder writes a header block, a blank line and the
 //! body to FCGI_STDOUT), answering what a dyndns2 `nochg` answers, behind the same nginx and
 //! built on the same library and runtime shape as `ddns-cgi fastcgi` (tokio-fastcgi on a
-//! two-thread tokio runtime, one connection task each, kept alive). It reads no database and
+//! current-thread tokio runtime, one connection task each, kept alive). It reads no database and
 //! parses no request: the FastCGI `nochg` rows compare with it to see how far any FastCGI
 //! program can get on the machine, and what of the gap to nginx's own static answer is the
 //! protocol hop rather than ddns-cgi's work. It shares no code with `src/`.
 //!
-//! `--threads` serves each connection on a blocking thread of its own instead, with a
-//! minimal record reader (§3.3 headers; BEGIN_REQUEST, PARAMS and STDIN read and skipped,
-//! STDOUT, an empty STDOUT and END_REQUEST written, §5): the ceiling of a FastCGI program with
-//! no async runtime and no hand-off between threads.
+//! `--raw` reads and writes the records itself on the same runtime (§3.3 headers; BEGIN_REQUEST,
+//! PARAMS and STDIN read and skipped, STDOUT, an empty STDOUT and END_REQUEST written in one
+//! write, §5): the ceiling of a FastCGI program without tokio-fastcgi's per-record reads and
+//! allocations.
 //!
-//! Usage: `fcgi_hello --socket PATH [--threads]` (a unix socket, replaced if it exists; mode
+//! Usage: `fcgi_hello --socket PATH [--raw]` (a unix socket, replaced if it exists; mode
 //! 0666).
 
-use std::io::{Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 
 use tokio_fastcgi::{RequestResult, Requests};
@@ -24,29 +23,23 @@ const ANSWER: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n\r\nnochg\n";
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (path, threads) = match (args.next().as_deref(), args.next(), args.next().as_deref()) {
+    let (path, raw) = match (args.next().as_deref(), args.next(), args.next().as_deref()) {
         (Some("--socket"), Some(path), None) => (path, false),
-        (Some("--socket"), Some(path), Some("--threads")) => (path, true),
+        (Some("--socket"), Some(path), Some("--raw")) => (path, true),
         _ => {
-            eprintln!("usage: fcgi_hello --socket PATH [--threads]");
+            eprintln!("usage: fcgi_hello --socket PATH [--raw]");
             std::process::exit(2);
         }
     };
-    if threads {
-        if let Err(e) = serve_threads(&path) {
-            eprintln!("fcgi_hello: {e}");
-            std::process::exit(2);
-        }
-        return;
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_io().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fcgi_hello: cannot start the runtime: {e}");
             std::process::exit(2);
         }
     };
-    if let Err(e) = runtime.block_on(serve(&path)) {
+    let served = if raw { runtime.block_on(serve_raw(&path)) } else { runtime.block_on(serve(&path)) };
+    if let Err(e) = served {
         eprintln!("fcgi_hello: {e}");
         std::process::exit(2);
     }
@@ -82,48 +75,56 @@ const FCGI_PARAMS: u8 = 4;
 const FCGI_STDIN: u8 = 5;
 const FCGI_STDOUT: u8 = 6;
 
-fn serve_threads(path: &str) -> std::io::Result<()> {
+async fn serve_raw(path: &str) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
-    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
-    for stream in listener.incoming() {
-        let stream = stream?;
-        std::thread::spawn(move || {
-            // A read or write error ends the connection: nginx has gone or sent garbage.
-            let _ = connection(stream);
-        });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        // A read or write error ends the connection: nginx has gone or sent garbage.
+        tokio::spawn(async move { drop(raw_connection(stream).await) });
     }
-    Ok(())
 }
 
-/// Answers the requests of one connection, one at a time (nginx does not multiplex).
-fn connection(mut stream: std::os::unix::net::UnixStream) -> std::io::Result<()> {
-    let mut input = std::io::BufReader::new(stream.try_clone()?);
-    let mut content = vec![0u8; 65_535 + 255];
+/// Answers the requests of one connection (nginx does not multiplex): every read takes what
+/// has arrived, every complete request gets its three records in one write.
+async fn raw_connection(mut stream: tokio::net::UnixStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut out = Vec::with_capacity(256);
+    let mut params_done = false;
     loop {
-        // Records until the empty STDIN that ends the request (PARAMS end first, §3.3).
-        let mut params_done = false;
-        let id = loop {
-            let mut header = [0u8; 8];
-            input.read_exact(&mut header)?;
-            let len = usize::from(u16::from_be_bytes([header[4], header[5]])) + usize::from(header[6]);
-            input.read_exact(&mut content[..len])?;
-            let empty = header[4] == 0 && header[5] == 0;
-            match header[1] {
-                FCGI_PARAMS if empty => params_done = true,
-                FCGI_STDIN if empty && params_done => break [header[2], header[3]],
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        let mut at = 0;
+        // Whole records only; a partial one waits for the next read.
+        while let Some(header) = input.get(at..at + 8) {
+            let content = usize::from(u16::from_be_bytes([header[4], header[5]]));
+            let len = 8 + content + usize::from(header[6]);
+            if input.len() - at < len {
+                break;
+            }
+            let (kind, id) = (header[1], [header[2], header[3]]);
+            at += len;
+            match kind {
+                FCGI_PARAMS if content == 0 => params_done = true,
+                FCGI_STDIN if content == 0 && params_done => {
+                    params_done = false;
+                    for (kind, body) in [(FCGI_STDOUT, ANSWER), (FCGI_STDOUT, &[][..]), (FCGI_END_REQUEST, &[0; 8][..])]
+                    {
+                        let len = u16::try_from(body.len()).unwrap_or(0).to_be_bytes();
+                        out.extend_from_slice(&[1, kind, id[0], id[1], len[0], len[1], 0, 0]);
+                        out.extend_from_slice(body);
+                    }
+                }
                 _ => {}
             }
-        };
-        let mut out = Vec::with_capacity(128);
-        let record = |out: &mut Vec<u8>, kind: u8, body: &[u8]| {
-            let len = u16::try_from(body.len()).unwrap_or(0).to_be_bytes();
-            out.extend_from_slice(&[1, kind, id[0], id[1], len[0], len[1], 0, 0]);
-            out.extend_from_slice(body);
-        };
-        record(&mut out, FCGI_STDOUT, ANSWER);
-        record(&mut out, FCGI_STDOUT, b"");
-        record(&mut out, FCGI_END_REQUEST, &[0, 0, 0, 0, 0, 0, 0, 0]);
-        stream.write_all(&out)?;
+        }
+        input.drain(..at);
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
     }
 }

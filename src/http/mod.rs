@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use crate::auth::PasswordCache;
 use crate::config::Config;
 use crate::log::Log;
 use crate::reply::{self, Reply};
@@ -44,8 +45,29 @@ pub(crate) fn serve(
         return reply;
     }
     let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
+    finish(config, req, &handled, log)
+}
+
+/// Answers the request if it is the common repeat (`update::repeat`), without blocking;
+/// `None`, with nothing written or logged, for any other: `serve` answers that.
+pub(crate) fn serve_repeat(
+    config: &Config,
+    store: &mut Store,
+    passwords: Option<&PasswordCache>,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Option<Reply> {
+    if acme::claims(config, req.env) || metrics::claims(config, req.env) {
+        return None;
+    }
+    let handled = update::repeat(config, store, passwords, req.env, req.body, req.now, log)?;
+    Some(finish(config, req, &handled, log))
+}
+
+/// The request line (when `[log] log_requests` is on) and the reply.
+fn finish(config: &Config, req: &Incoming<'_>, handled: &update::Handled, log: &Log) -> Reply {
     if config.log.log_requests {
-        cgi::log_request(log, config, req.env, &handled, req.started);
+        cgi::log_request(log, config, req.env, handled, req.started);
     }
     reply::render(&handled.answer, handled.format)
 }

@@ -60,6 +60,16 @@ impl Store {
         }
     }
 
+    /// Whether a read may run on a thread that drives an async runtime: SQLite's reads are
+    /// short calls into the local file (WAL readers wait for no writer); the PostgreSQL
+    /// driver blocks on a runtime of its own, which must not run inside another.
+    pub(crate) fn reads_in_async(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => true,
+            Store::Postgres(_) => false,
+        }
+    }
+
     /// The schema version this ddns-cgi writes on the engine of `config`.
     pub(crate) fn known_version(config: &DatabaseConfig) -> i64 {
         match config.postgres {

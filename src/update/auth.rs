@@ -36,42 +36,75 @@ pub(super) fn authenticate(
     now: i64,
     log: &Log,
 ) -> Result<Authorized, UpdateError> {
+    match check(store, cache, request, now, log)? {
+        Checked::Done(authorized) => Ok(authorized),
+        Checked::Argon2 { username, password, user } => {
+            let user = verify_password(config, store, cache, username, password, user, now, log)?;
+            Ok(Authorized { user, auth: AuthMethod::Password, token_host: None })
+        }
+    }
+}
+
+/// How far the credentials were checked without Argon2.
+#[derive(Debug)]
+pub(super) enum Checked<'r> {
+    /// A valid token, or a password the cache verified against the user's current hash.
+    Done(Authorized),
+    /// A password that needs an Argon2 run; `user` is `None` for an unknown user and for
+    /// credentials over the length bound (never looked up).
+    Argon2 { username: &'r str, password: &'r Secret<String>, user: Option<User> },
+}
+
+/// Everything of `authenticate` that needs no Argon2 run: a token in full, a password as far
+/// as the user's row and the cache go. Reads only; a refusal is an error as in `authenticate`.
+pub(super) fn check<'r>(
+    store: &mut Store,
+    cache: Option<&PasswordCache>,
+    request: &'r Request,
+    now: i64,
+    log: &Log,
+) -> Result<Checked<'r>, UpdateError> {
     let Some(creds) = &request.credentials else { return Err(UpdateError::NoCredentials) };
     let (username, secret) = match creds {
         Credentials::Password { username, password } => (Some(username.as_str()), password),
         Credentials::Token { token } => (None, token),
     };
     if token::looks_like(secret.expose()) {
-        return authenticate_token(store, request, username, secret, now, log);
+        return authenticate_token(store, request, username, secret, now, log).map(Checked::Done);
     }
     let Some(username) = username else {
         return Err(UpdateError::BadToken { reason: "a secret without a user name that is not a token".to_owned() });
     };
-    let user = authenticate_password(config, store, cache, username, secret, now, log)?;
-    Ok(Authorized { user, auth: AuthMethod::Password, token_host: None })
+    // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
+    // Over-long credentials are never looked up, and take the dummy's path.
+    let user = if too_long(username, secret) { None } else { store.user(username)? };
+    if let (Some(cache), Some(u)) = (cache, &user)
+        && cache.hit(&u.name, &u.password_hash, secret.expose(), now)
+    {
+        log.debug(format_args!("password of `{}` verified earlier by this process: no argon2 run", u.name));
+        return Ok(Checked::Done(Authorized { user: u.clone(), auth: AuthMethod::Password, token_host: None }));
+    }
+    Ok(Checked::Argon2 { username, password: secret, user })
 }
 
-/// Checks a password with Argon2, unless `cache` remembers that this password verified
-/// against the user's current stored hash (a correct repeat; never a wrong password).
-fn authenticate_password(
+fn too_long(username: &str, password: &Secret<String>) -> bool {
+    username.len() > 256 || password.expose().len() > 1024
+}
+
+/// Verifies a password with Argon2 against `user`'s stored hash, or against a dummy hash when
+/// there is no such user, and remembers a success in `cache`.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn verify_password(
     config: &Config,
     store: &mut Store,
     cache: Option<&PasswordCache>,
     username: &str,
     password: &Secret<String>,
+    user: Option<User>,
     now: i64,
     log: &Log,
 ) -> Result<User, UpdateError> {
-    // Bound before hashing: Argon2 accepts any length, an attacker should not choose the cost.
-    // Over-long credentials are never looked up, and take the dummy's path.
-    let too_long = username.len() > 256 || password.expose().len() > 1024;
-    let user = if too_long { None } else { store.user(username)? };
-    if let (Some(cache), Some(u)) = (cache, &user)
-        && cache.hit(&u.name, &u.password_hash, password.expose(), now)
-    {
-        log.debug(format_args!("password of `{}` verified earlier by this process: no argon2 run", u.name));
-        return Ok(u.clone());
-    }
+    let too_long = too_long(username, password);
     // Read for known and unknown users alike, so both paths ask the database the same.
     let dummy = auth::Dummy::new(&store.recent_password_hashes(auth::DUMMY_SAMPLE)?, &config.auth);
     match &user {

@@ -80,21 +80,13 @@ pub(super) fn change_host(
     // message if it now needs one).
     let mut alone = false;
     if host.user_id == user.id {
-        let mut state = HostState::of(&host);
-        match state.apply(&pending.change) {
-            // The common repeat: the records are current and the row was touched recently, so
-            // there is nothing to send and nothing to write. The answer is that of this read
-            // (one statement, one read transaction); see ARCHITECTURE.md, "Repeats".
-            answer @ HostAnswer::Nochg(_) if !touch_due(&host, now) => {
-                log_answer(&pending, &answer, &state);
+        match repeat_of(&host, &pending.change, now) {
+            Repeat::Current(answer, state) => {
+                log_answer(log, fqdn, &pending.change, &answer, &state);
                 return Ok(answer);
             }
-            HostAnswer::Nochg(_) => alone = true,
-            HostAnswer::Good(_)
-            | HostAnswer::Nohost
-            | HostAnswer::Notfqdn
-            | HostAnswer::Dnserr
-            | HostAnswer::ServerError => {}
+            Repeat::TouchDue => alone = true,
+            Repeat::Change => {}
         }
     }
     match batcher {
@@ -106,6 +98,54 @@ pub(super) fn change_host(
             || HostAnswer::ServerError,
         )),
         _ => Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError)),
+    }
+}
+
+/// The answer `change_host` gives `change` of `user`'s `fqdn` when it is a repeat of the row
+/// as it stands (one unlocked read; see [`repeat_of`]), with its log line. `None` for anything
+/// else (no such host, another user's, a change, a row due for a touch), with nothing logged:
+/// `change_host` decides those.
+pub(super) fn current_repeat(
+    store: &Store,
+    user: &User,
+    fqdn: &str,
+    change: &Change,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(None) };
+    match repeat_of(&host, change, now) {
+        Repeat::Current(answer, state) => {
+            log_answer(log, fqdn, change, &answer, &state);
+            Ok(Some(answer))
+        }
+        Repeat::TouchDue | Repeat::Change => Ok(None),
+    }
+}
+
+/// What `change` is to a host's row as read.
+#[derive(Debug)]
+enum Repeat {
+    /// The common repeat: the records are current and the row was touched recently, so there
+    /// is nothing to send and nothing to write. The answer is that of the read (one statement,
+    /// one read transaction); see ARCHITECTURE.md, "Repeats".
+    Current(HostAnswer, HostState),
+    /// Nothing to send, but the row's time is due for a touch: a write under the host lock.
+    TouchDue,
+    /// Something to send (or an answer other than `nochg`).
+    Change,
+}
+
+fn repeat_of(host: &Host, change: &Change, now: i64) -> Repeat {
+    let mut state = HostState::of(host);
+    match state.apply(change) {
+        answer @ HostAnswer::Nochg(_) if !touch_due(host, now) => Repeat::Current(answer, state),
+        HostAnswer::Nochg(_) => Repeat::TouchDue,
+        HostAnswer::Good(_)
+        | HostAnswer::Nohost
+        | HostAnswer::Notfqdn
+        | HostAnswer::Dnserr
+        | HostAnswer::ServerError => Repeat::Change,
     }
 }
 
@@ -438,7 +478,8 @@ fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64
             .collect();
         for p in planned.iter().flatten() {
             for i in &p.positions {
-                log_answer(&batch[*i], &answers[*i], &p.state);
+                let q = &batch[*i];
+                log_answer(&q.log, &q.fqdn, &q.change, &answers[*i], &p.state);
             }
         }
         let rows = planned
@@ -490,21 +531,20 @@ fn no_such_host(p: &Pending) {
     p.log.info(format_args!("{}: no such hostname for user `{}`", p.fqdn, p.user_name));
 }
 
-fn log_answer(p: &Pending, answer: &HostAnswer, state: &HostState) {
-    let fqdn = &p.fqdn;
-    match (answer, &p.change) {
+fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state: &HostState) {
+    match (answer, change) {
         (HostAnswer::Good(_), Change::Offline) => {
-            p.log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
+            log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
         }
-        (HostAnswer::Good(new), Change::Publish(publish)) => p.log.info(format_args!(
+        (HostAnswer::Good(new), Change::Publish(publish)) => log.info(format_args!(
             "{fqdn}: updated ({}{}, ttl {})",
             show(new.ipv4, new.ipv6),
             show_txt(publish.txt.as_ref()),
             state.dns_ttl
         )),
-        (HostAnswer::Nochg(_), Change::Offline) => p.log.info(format_args!("{fqdn}: already offline")),
+        (HostAnswer::Nochg(_), Change::Offline) => log.info(format_args!("{fqdn}: already offline")),
         (HostAnswer::Nochg(new), Change::Publish(_)) => {
-            p.log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
+            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
         }
         (HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError, _) => {}
     }

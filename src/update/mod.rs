@@ -4,6 +4,7 @@
 //! failures are typed ([`UpdateError`]) and mapped to an answer in one exhaustive `match`; the
 //! log line carries the detail, the client sees only the token.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::audit::{self, Origin, Refusal};
@@ -21,9 +22,9 @@ use crate::store::{AuditRow, Store, StoreError};
 mod auth;
 mod changes;
 
-use auth::{Authorized, authenticate};
+use auth::{Authorized, Checked, authenticate};
 pub(crate) use changes::Batcher;
-use changes::{Change, Publish, change_host, fan_out};
+use changes::{Change, Publish, change_host, current_repeat, fan_out};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,27 @@ pub(crate) struct Handled {
     pub(crate) hosts: Vec<String>,
 }
 
+impl Handled {
+    /// The request's facts for the log line, with no answer yet.
+    fn of(request: &Request) -> Handled {
+        Handled {
+            answer: Answer::Hosts(Vec::new()),
+            format: request.format,
+            user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
+            client: request.client,
+            hosts: match &request.hostnames {
+                Ok(list) => list
+                    .iter()
+                    .map(|h| match h {
+                        HostArg::Valid(s) | HostArg::NotFqdn(s) => s.clone(),
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+}
+
 /// What a FastCGI process keeps across requests; CGI has none of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Resident<'a> {
@@ -147,21 +169,7 @@ pub(crate) fn handle(
         }
     };
     warn_proxy_fallback(request.client, request.proxy_fallback, log);
-    let mut handled = Handled {
-        answer: Answer::Hosts(Vec::new()),
-        format: request.format,
-        user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
-        client: request.client,
-        hosts: match &request.hostnames {
-            Ok(list) => list
-                .iter()
-                .map(|h| match h {
-                    HostArg::Valid(s) | HostArg::NotFqdn(s) => s.clone(),
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        },
-    };
+    let mut handled = Handled::of(&request);
     let username = request.credentials.as_ref().and_then(Credentials::username);
     // Before any Argon2 work, check and count in one step: a limited request costs one
     // indexed read per counter, and parallel attempts each count.
@@ -190,6 +198,49 @@ pub(crate) fn handle(
         }
     };
     handled
+}
+
+/// Answers the common repeat without blocking: one hostname, its records current and its row
+/// touched recently (ARCHITECTURE.md, "Repeats"), authenticated by a host token or a password
+/// `passwords` verified earlier, with the rate limits off (their reservation is a write) and
+/// no relay. It reads (the token or the user, the relays, the host's row) and writes nothing,
+/// which is what `handle` would do for such a request, with the same answer and log line, so
+/// FastCGI answers it on the thread that read the request, with no hand-off to a worker.
+/// `None` for every other request, before anything was logged: `handle` answers it, as if this
+/// had not run. So a wrong password or token, and everything that counts, takes the full path.
+pub(crate) fn repeat(
+    config: &Config,
+    store: &mut Store,
+    passwords: Option<&PasswordCache>,
+    env: &Env,
+    body: &[u8],
+    now: i64,
+    log: &Log,
+) -> Option<Handled> {
+    if config.rate_limit.enabled {
+        return None;
+    }
+    let request = request::parse(env, body, config).ok()?;
+    if request.proxy_fallback.is_some() || request.ipv6_prefix.is_some() {
+        return None;
+    }
+    // Its debug lines would show twice when `handle` takes over.
+    let quiet = log.silenced();
+    let Ok(Checked::Done(Authorized { user, token_host, .. })) = auth::check(store, passwords, &request, now, &quiet)
+    else {
+        return None;
+    };
+    let change = change_of(&request).ok()?;
+    let hostnames = targets(token_host, &request.hostnames).ok()?;
+    let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
+    if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
+        return None;
+    }
+    let answer = current_repeat(store, &user, fqdn, &change, now, log).ok()??;
+    log.debug(format_args!("{fqdn}: answered from the row, without a worker"));
+    let mut handled = Handled::of(&request);
+    handled.answer = Answer::Hosts(vec![HostLine { hostname: fqdn.clone(), answer }]);
+    Some(handled)
 }
 
 /// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in
@@ -319,34 +370,11 @@ fn update(
 ) -> Result<Vec<HostLine>, UpdateError> {
     let Authorized { user, auth, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
     let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
-    // `/update/TOKEN` names no hostname: the token's own is meant.
-    let from_token: Vec<HostArg>;
-    let hostnames = match (token_host, &request.hostnames) {
-        (Some(fqdn), Err(HostsError::Missing)) => {
-            from_token = vec![HostArg::Valid(fqdn)];
-            &from_token
-        }
-        (_, hostnames) => hostnames.as_ref().map_err(|e| match e {
-            HostsError::Missing => UpdateError::NoHostname,
-            HostsError::TooMany { n_hosts } => UpdateError::TooManyHosts { n_hosts: *n_hosts },
-        })?,
-    };
-    let change = match request.intent {
-        Intent::Update => {
-            let addresses = request.addresses.clone()?;
-            let ttl = request.ttl.clone()?;
-            let txt = request.txt.clone().transpose()?;
-            Change::Publish(Publish { addresses, ttl, txt })
-        }
-        Intent::Offline => {
-            // Checked although unused: a client that sends a bad TTL learns it either way.
-            request.ttl.clone()?;
-            Change::Offline
-        }
-    };
+    let hostnames = targets(token_host, &request.hostnames)?;
+    let change = change_of(request)?;
     let mut lines = Vec::with_capacity(hostnames.len());
     let mut relays = relay::Session::new(&config.relay);
-    for arg in hostnames {
+    for arg in hostnames.iter() {
         let line = match arg {
             HostArg::NotFqdn(raw) => {
                 log.info(format_args!("not a valid FQDN: `{raw}`"));
@@ -397,4 +425,35 @@ fn update(
         lines.push(line);
     }
     Ok(lines)
+}
+
+/// The hostnames a request changes: those it names, or for `/update/TOKEN`, which names none,
+/// the token's own.
+fn targets(
+    token_host: Option<String>,
+    hostnames: &Result<Vec<HostArg>, HostsError>,
+) -> Result<Cow<'_, [HostArg]>, UpdateError> {
+    match (token_host, hostnames) {
+        (Some(fqdn), Err(HostsError::Missing)) => Ok(Cow::Owned(vec![HostArg::Valid(fqdn)])),
+        (_, Ok(list)) => Ok(Cow::Borrowed(list)),
+        (_, Err(HostsError::Missing)) => Err(UpdateError::NoHostname),
+        (_, Err(HostsError::TooMany { n_hosts })) => Err(UpdateError::TooManyHosts { n_hosts: *n_hosts }),
+    }
+}
+
+/// What the request does to each of its hosts, or why it cannot be done.
+fn change_of(request: &Request) -> Result<Change, UpdateError> {
+    match request.intent {
+        Intent::Update => {
+            let addresses = request.addresses.clone()?;
+            let ttl = request.ttl.clone()?;
+            let txt = request.txt.clone().transpose()?;
+            Ok(Change::Publish(Publish { addresses, ttl, txt }))
+        }
+        Intent::Offline => {
+            // Checked although unused: a client that sends a bad TTL learns it either way.
+            request.ttl.clone()?;
+            Ok(Change::Offline)
+        }
+    }
 }

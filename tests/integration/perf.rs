@@ -274,3 +274,60 @@ fn a_refused_name_in_a_batch_does_not_fail_the_others() {
         assert_eq!(world.a(f), ["192.0.2.1"], "{f}");
     }
 }
+
+/// How many requests the FastCGI server answered on its runtime thread (`update::repeat`).
+fn answered_without_a_worker(web: &WebServer) -> usize {
+    web.fastcgi_log().matches(": answered from the row, without a worker").count()
+}
+
+#[test]
+fn a_fastcgi_repeat_is_answered_without_a_worker_and_logged_once() {
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    // Only SQLite's reads may run on the runtime's thread (`Store::reads_in_async`).
+    let inline = usize::from(!crate::util::pg::enabled());
+    let run = world.admin(&["hostname", "token", HOME]);
+    run.success();
+    let token = run.stdout().trim().to_owned();
+    let url = |ip: &str| web.url(&format!("/nic/update?hostname={HOME}&myip={ip}&token={token}"));
+    curl(&[&url("192.0.2.1")]).expect(200, "good 192.0.2.1\n");
+    assert_eq!(answered_without_a_worker(&web), 0, "{}", web.fastcgi_log());
+    // The repeat: the same answer as a worker gives, from the runtime's thread.
+    curl(&[&url("192.0.2.1")]).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(answered_without_a_worker(&web), inline, "{}", web.fastcgi_log());
+    let log = web.fastcgi_log();
+    assert_eq!(log.matches(&format!("{HOME}: no change (ipv4=192.0.2.1")).count(), 1, "{log}");
+    // The first request was tried there too, then handed to a worker: that try logged
+    // nothing, so the token check shows once, for the worker's run; the repeat's shows none.
+    assert_eq!(log.matches("checking a host token").count(), 2 - inline, "{log}");
+    assert_eq!(world.a(HOME), ["192.0.2.1"]);
+    // A change, a wrong token and a cached password's repeat.
+    curl(&[&url("192.0.2.2")]).expect(200, "good 192.0.2.2\n");
+    let wrong = format!("ddns_{}", "A".repeat(43));
+    curl(&[&web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.2&token={wrong}"))]).expect(401, "badauth\n");
+    let basic = web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.2"));
+    curl(&["-u", &creds(), &basic]).expect(200, "nochg 192.0.2.2\n");
+    assert_eq!(argon2_runs(&web), 1, "{}", web.fastcgi_log());
+    curl(&["-u", &creds(), &basic]).expect(200, "nochg 192.0.2.2\n");
+    assert_eq!(answered_without_a_worker(&web), 2 * inline, "{}", web.fastcgi_log());
+    assert_eq!(argon2_runs(&web), 1, "{}", web.fastcgi_log());
+    assert_eq!(world.a(HOME), ["192.0.2.2"]);
+    assert_eq!(world.stored(HOME), (Some("192.0.2.2".into()), None));
+}
+
+#[test]
+fn fastcgi_repeats_still_count_towards_the_rate_limit() {
+    let world = world!(World::new(crate::util::Setup {
+        extra_config: "[rate_limit]\ngood_max_requests = 2\n",
+        hosts: &[HOME],
+        ..crate::util::Setup::default()
+    }));
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    let url = web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.7"));
+    curl(&["-u", &creds(), &url]).expect(200, "good 192.0.2.7\n");
+    curl(&["-u", &creds(), &url]).expect(200, "nochg 192.0.2.7\n");
+    // The third request of the address within the window: limited, even as a repeat.
+    curl(&["-u", &creds(), &url]).expect(200, "abuse\n");
+    assert_eq!(answered_without_a_worker(&web), 0, "{}", web.fastcgi_log());
+    assert_eq!(world.a(HOME), ["192.0.2.7"]);
+}
