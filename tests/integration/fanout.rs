@@ -1,9 +1,10 @@
 //! IPv6 prefix fan-out (`hostname derive`, `ipv6prefix=`) against a real Knot: children
 //! follow a parent's /64, /56 and Fritz!Box-style (`%2F`) prefix with their interface ids,
 //! an IPv4 host-bit rule follows the parent's address, the parent and its children change
-//! in one UPDATE message (Knot's SOA serial rises by exactly one), unchanged children are
-//! not sent, refusals change nothing, and `underive` (or deleting the parent) ends it. Every
-//! effect is read back with a DNS query.
+//! in one UPDATE message (Knot's SOA serial rises by exactly one), children in another zone in
+//! one message for that zone, a fan-out past 64 KiB in several messages and one past a
+//! datagram over TCP, unchanged children are not sent, refusals change nothing, and
+//! `underive` (or deleting the parent) ends it. Every effect is read back with a DNS query.
 
 use crate::util::{World, ZONE};
 
