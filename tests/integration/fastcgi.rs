@@ -547,8 +547,8 @@ fn every_change_of_a_host_in_a_failed_group_commit_answers_dnserr() {
             .map(|ip| s.spawn(move || update(web, &format!("hostname={HOME}&myip6={ip}"))))
             .into_iter()
             .collect();
-        // Both queued changes passed authentication (and wait in the zone's queue) before the
-        // held message is let go; the relay's count below confirms they went in one run.
+        // The held message is let go once both queued changes are past authentication (and
+        // so in the zone's queue); the relay's count below confirms they went in one run.
         let deadline = Instant::now() + Duration::from_secs(20);
         while web.fastcgi_log().matches(&format!("password of `{USER}`")).count() < 3 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
