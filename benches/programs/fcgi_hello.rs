@@ -1,33 +1,26 @@
 //! The ceiling of a FastCGI answer for `scripts/bench.sh`: the smallest useful FastCGI
 //! responder (FastCGI 1.0 §6.2: a Responder writes a header block, a blank line and the
 //! body to FCGI_STDOUT), answering what a dyndns2 `nochg` answers, behind the same nginx and
-//! built on the same library and runtime shape as `ddns-cgi fastcgi` (tokio-fastcgi on a
-//! current-thread tokio runtime, one connection task each, kept alive). It reads no database and
-//! parses no request: the FastCGI `nochg` rows compare with it to see how far any FastCGI
-//! program can get on the machine, and what of the gap to nginx's own static answer is the
-//! protocol hop rather than ddns-cgi's work. It shares no code with `src/`.
+//! in the same shape as `ddns-cgi fastcgi` (a current-thread tokio runtime, one task per
+//! kept-alive connection, one read for what has arrived, the three records of an answer in
+//! one write). It reads no database and parses no request beyond the record headers
+//! (§3.3; BEGIN_REQUEST, PARAMS and STDIN skipped; STDOUT, an empty STDOUT and END_REQUEST
+//! written, §5): the FastCGI `nochg` rows compare with it to see how far any FastCGI program
+//! can get on the machine, and what of the gap to nginx's own static answer is the protocol
+//! hop rather than ddns-cgi's work. It shares no code with `src/`.
 //!
-//! `--raw` reads and writes the records itself on the same runtime (§3.3 headers; BEGIN_REQUEST,
-//! PARAMS and STDIN read and skipped, STDOUT, an empty STDOUT and END_REQUEST written in one
-//! write, §5): the ceiling of a FastCGI program without tokio-fastcgi's per-record reads and
-//! allocations.
-//!
-//! Usage: `fcgi_hello --socket PATH [--raw]` (a unix socket, replaced if it exists; mode
-//! 0666).
+//! Usage: `fcgi_hello --socket PATH` (a unix socket, replaced if it exists; mode 0666).
 
 use std::os::unix::fs::PermissionsExt as _;
-
-use tokio_fastcgi::{RequestResult, Requests};
 
 const ANSWER: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n\r\nnochg\n";
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (path, raw) = match (args.next().as_deref(), args.next(), args.next().as_deref()) {
-        (Some("--socket"), Some(path), None) => (path, false),
-        (Some("--socket"), Some(path), Some("--raw")) => (path, true),
+    let path = match (args.next().as_deref(), args.next(), args.next()) {
+        (Some("--socket"), Some(path), None) => path,
         _ => {
-            eprintln!("usage: fcgi_hello --socket PATH [--raw]");
+            eprintln!("usage: fcgi_hello --socket PATH");
             std::process::exit(2);
         }
     };
@@ -38,35 +31,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let served = if raw { runtime.block_on(serve_raw(&path)) } else { runtime.block_on(serve(&path)) };
-    if let Err(e) = served {
+    if let Err(e) = runtime.block_on(serve(&path)) {
         eprintln!("fcgi_hello: {e}");
         std::process::exit(2);
-    }
-}
-
-async fn serve(path: &str) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let listener = tokio::net::UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            let (reader, writer) = stream.into_split();
-            let mut requests = Requests::new(reader, writer, 1, 1);
-            while let Ok(Some(request)) = requests.next().await {
-                let done = request
-                    .process(|request| async move {
-                        // A failed write means nginx has gone; there is nobody to tell.
-                        let _ = request.get_stdout().write(ANSWER).await;
-                        RequestResult::Complete(0)
-                    })
-                    .await;
-                if done.is_err() {
-                    return;
-                }
-            }
-        });
     }
 }
 
@@ -75,20 +42,20 @@ const FCGI_PARAMS: u8 = 4;
 const FCGI_STDIN: u8 = 5;
 const FCGI_STDOUT: u8 = 6;
 
-async fn serve_raw(path: &str) -> std::io::Result<()> {
+async fn serve(path: &str) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let listener = tokio::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
     loop {
         let (stream, _) = listener.accept().await?;
         // A read or write error ends the connection: nginx has gone or sent garbage.
-        tokio::spawn(async move { drop(raw_connection(stream).await) });
+        tokio::spawn(async move { drop(connection(stream).await) });
     }
 }
 
 /// Answers the requests of one connection (nginx does not multiplex): every read takes what
 /// has arrived, every complete request gets its three records in one write.
-async fn raw_connection(mut stream: tokio::net::UnixStream) -> std::io::Result<()> {
+async fn connection(mut stream: tokio::net::UnixStream) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut out = Vec::with_capacity(256);

@@ -5,28 +5,25 @@
 //! systemd socket activation. Each request becomes the same `Env` and bounded body as in CGI,
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
-//! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the async threads.
-//! A reader in front of tokio-fastcgi bounds what a peer can make it allocate (the request
-//! size, each name-value pair's claimed length), and a connection that does not complete a
-//! request within `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
+//! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
+//! the common repeat is answered on it (`repeat_here`). `records` reads and writes the
+//! records, bounding what a peer can make it buffer (the request size, each name-value pair's
+//! claimed length), and a connection that does not complete a request within
+//! `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
 //! needs `FCGI_WEB_SERVER_ADDRS` or `--allow-any-local-user`.
 //! It decides nothing about updates, and nothing here runs in CGI mode: the tokio runtime is
 //! built only when this mode starts.
 
-use std::io::{self, Read as _};
+use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsFd as _;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{Semaphore, watch};
-use tokio_fastcgi::{RequestResult, Requests};
 
 use crate::auth::PasswordCache;
 use crate::config::Config;
@@ -37,9 +34,13 @@ use crate::request::{self, Env, Format};
 use crate::store::{OpenMode, Store};
 use crate::update;
 
+mod records;
+
+use records::{Decoder, Step};
+
 /// Bytes one request may send (params and stdin records with their headers) before the
-/// connection is closed. tokio-fastcgi buffers a request in memory until it is complete, so
-/// this bounds memory per connection. It is far above what a dyndns2 request needs, so that a
+/// connection is closed. A request is buffered in memory until it is complete, so this bounds
+/// memory per connection. It is far above what a dyndns2 request needs, so that a
 /// body a little over `request::MAX_BODY_BYTES` still gets CGI's `badagent` answer.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
@@ -47,9 +48,8 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// hundred bytes, the empty stdin) fits whole.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// Longest name-value pair (name and value together) a PARAMS or GET_VALUES record may claim.
-/// tokio-fastcgi allocates what the lengths claim before it reads the bytes, so a 20-byte
-/// record claiming 2 GiB would abort the process; the request budget is the natural bound.
+/// Longest name-value pair (name and value together) a PARAMS or GET_VALUES record may claim;
+/// a claim beyond it closes the connection at once, before any of its bytes is waited for.
 const MAX_PAIR_BYTES: usize = MAX_REQUEST_BYTES;
 
 /// How long a stop waits for requests in flight before giving up on them.
@@ -329,15 +329,13 @@ async fn run(
         match accepted {
             Ok(Some(Stream::Unix(s))) => {
                 tokio::spawn(async move {
-                    let (r, w) = s.into_split();
-                    connection(r, w, shared, stop, &log).await;
+                    connection(s, shared, stop, &log).await;
                     drop(permit);
                 });
             }
             Ok(Some(Stream::Tcp(s))) => {
                 tokio::spawn(async move {
-                    let (r, w) = s.into_split();
-                    connection(r, w, shared, stop, &log).await;
+                    connection(s, shared, stop, &log).await;
                     drop(permit);
                 });
             }
@@ -408,60 +406,98 @@ impl AsyncListener {
 /// Serves the requests of one connection, one at a time, until the peer closes it, asks to
 /// close it (no `FCGI_KEEP_CONN`), sends something malformed or too large, does not complete
 /// its next request within the idle timeout, or the server stops between two requests.
-async fn connection<R, W>(reader: R, writer: W, shared: Arc<Shared>, stop: watch::Receiver<bool>, log: &Log)
+async fn connection<S>(mut stream: S, shared: Arc<Shared>, stop: watch::Receiver<bool>, log: &Log)
 where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let used = Arc::new(AtomicUsize::new(0));
-    // tokio-fastcgi reads a record header, then its content, each with a read of its own:
-    // eight or more `recvfrom` calls for a request nginx wrote in one go. One buffered read
-    // takes the whole request (measured: 7.8 reads per request before, about one after).
-    let reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
-    let reader = Bounded { inner: reader, used: used.clone(), records: RecordCheck::reading(), log: log.clone() };
-    // One request at a time per connection: nginx and mod_fcgid never multiplex.
-    let mut requests = Requests::new(reader, Coalesce::new(writer), shared.max_conns, 1);
+    let mut decoder = Decoder::new(MAX_REQUEST_BYTES, MAX_PAIR_BYTES, usize::from(shared.max_conns));
+    // What was read and not yet taken by the decoder: at most one partial record.
+    let mut input = Vec::with_capacity(READ_BUFFER_BYTES);
+    let mut out = Vec::new();
     loop {
         // The whole next request must arrive within the idle timeout: a peer that sends
         // nothing, or too slowly, does not hold a connection slot for ever.
         let next = tokio::select! {
             biased;
             _ = stopped(stop.clone()) => return,
-            n = tokio::time::timeout(shared.idle_timeout, requests.next()) => n,
-        };
-        let Ok(next) = next else {
-            log.debug(format_args!("fastcgi: closing a connection with no request for {:?}", shared.idle_timeout));
-            return;
+            n = tokio::time::timeout(shared.idle_timeout, next_request(&mut stream, &mut decoder, &mut input)) => n,
         };
         let request = match next {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                // A peer that closes mid-request or sends garbage: nothing to answer.
-                log.debug(format_args!("fastcgi: connection closed: {e:?}"));
+            Err(_) => {
+                log.debug(format_args!("fastcgi: closing a connection with no request for {:?}", shared.idle_timeout));
+                return;
+            }
+            Ok(Ok(Some(request))) => request,
+            Ok(Ok(None)) => return,
+            Ok(Err(Ended::Refused(reason))) => {
+                log.warn(format_args!("fastcgi: closing the connection: {reason}"));
+                return;
+            }
+            Ok(Err(Ended::Io(e))) => {
+                // A peer that closes mid-request: nothing to answer.
+                log.debug(format_args!("fastcgi: connection closed: {e}"));
                 return;
             }
         };
-        used.store(0, Ordering::Relaxed);
-        let (shared, answer_log) = (shared.clone(), log.clone());
-        let done = request
-            .process(|request| async move {
-                let started = Instant::now();
-                let (env, body) = request_input(&request, &shared.config);
-                let reply = handle(shared, env, body, started).await;
-                let mut wire = Vec::new();
-                // Writing into a Vec cannot fail.
-                let _ = cgi::write_reply(&mut wire, &reply);
-                let mut out = request.get_stdout();
-                if let Err(e) = out.write(&wire).await {
-                    answer_log.debug(format_args!("fastcgi: cannot answer: {e:?}"));
-                }
-                RequestResult::Complete(0)
-            })
-            .await;
-        if let Err(e) = done {
-            log.debug(format_args!("fastcgi: connection closed while answering: {e:?}"));
+        let started = Instant::now();
+        let (env, body) = request_input(&request, &shared.config);
+        let reply = handle(shared.clone(), env, body, started).await;
+        let mut wire = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = cgi::write_reply(&mut wire, &reply);
+        out.clear();
+        records::answer(&mut out, request.id, &wire);
+        if let Err(e) = stream.write_all(&out).await {
+            log.debug(format_args!("fastcgi: cannot answer: {e}"));
             return;
+        }
+        if !request.keep_conn {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Why a connection ends without a request.
+#[derive(Debug)]
+enum Ended {
+    /// The peer broke the protocol or a bound (logged as a warning).
+    Refused(String),
+    Io(io::Error),
+}
+
+/// Reads until a request is complete, sending what the protocol asks for on the way
+/// (management answers, the end of refused or aborted requests). `None`: the peer closed the
+/// connection between requests.
+async fn next_request<S>(
+    stream: &mut S,
+    decoder: &mut Decoder,
+    input: &mut Vec<u8>,
+) -> Result<Option<records::Request>, Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let mut taken = 0;
+        let found = loop {
+            let (n, step) = decoder.step(input.get(taken..).unwrap_or_default()).map_err(Ended::Refused)?;
+            taken += n;
+            match step {
+                Step::More => break None,
+                Step::Request(request) => break Some(request),
+                Step::Send(bytes) => stream.write_all(&bytes).await.map_err(Ended::Io)?,
+            }
+        };
+        input.drain(..taken);
+        if found.is_some() {
+            return Ok(found);
+        }
+        // One read takes whatever has arrived: nginx writes a request's records at once.
+        input.reserve(READ_BUFFER_BYTES);
+        match stream.read_buf(input).await.map_err(Ended::Io)? {
+            0 if input.is_empty() => return Ok(None),
+            0 => return Err(Ended::Io(io::ErrorKind::UnexpectedEof.into())),
+            _ => {}
         }
     }
 }
@@ -469,22 +505,23 @@ where
 /// The request's `Env` (only [`request::REQUEST_VARIABLES`] and the proxy header, as in CGI)
 /// and its body bounded like `cgi::read_body`; a stdin stream that ended before
 /// `CONTENT_LENGTH` bytes is refused by `request::parse`, as in CGI.
-fn request_input<W: AsyncWrite + Unpin>(request: &tokio_fastcgi::Request<W>, config: &Config) -> (Env, Vec<u8>) {
+fn request_input(request: &records::Request, config: &Config) -> (Env, Vec<u8>) {
     let proxy = config.http.proxy_header.as_deref();
-    // tokio-fastcgi lowercases parameter names; CGI names are upper case (RFC 3875 §4.1).
     let env: Env = request
-        .str_params_iter()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.to_ascii_uppercase(), v?.to_owned())))
-        .filter(|(k, _)| request::REQUEST_VARIABLES.contains(&k.as_str()) || Some(k.as_str()) == proxy)
+        .params()
+        .filter_map(|(name, value)| {
+            // CGI names are upper case (RFC 3875 §4.1); a peer's lower case is forgiven.
+            let name = std::str::from_utf8(name).ok()?.to_ascii_uppercase();
+            let wanted = request::REQUEST_VARIABLES.contains(&name.as_str()) || Some(name.as_str()) == proxy;
+            wanted.then(|| Some((name, std::str::from_utf8(value).ok()?.to_owned()))).flatten()
+        })
         .collect();
     let mut body = Vec::new();
     if request::method(&env) == "POST"
         && let Some(len) = request::content_length(&env)
     {
         let limit = len.min(request::MAX_BODY_BYTES + 1);
-        let _ = request.get_stdin().by_ref().take(limit as u64).read_to_end(&mut body);
+        body.extend_from_slice(request.stdin.get(..limit).unwrap_or(&request.stdin));
     }
     (env, body)
 }
@@ -564,319 +601,9 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
     }
 }
 
-/// Sits between the socket and tokio-fastcgi. It counts the bytes read since the last
-/// request was complete and fails the connection past [`MAX_REQUEST_BYTES`], and it follows
-/// the record headers (§3.3) to refuse a `FCGI_BEGIN_REQUEST` shorter than its 8-byte body
-/// (§5.1), which tokio-fastcgi 1.3 would `unwrap` into a panic, and a name-value pair claiming
-/// more than [`MAX_PAIR_BYTES`] (§3.4), which it would allocate. A refusal is logged as a
-/// warning and closes the connection.
-struct Bounded<R> {
-    inner: R,
-    used: Arc<AtomicUsize>,
-    records: RecordCheck,
-    log: Log,
-}
-
-/// Where a reader or writer is in a record stream (§3.3: an 8-byte header with the type and
-/// the content and padding lengths, then content and padding).
-#[derive(Debug, Default)]
-struct RecordCheck {
-    header: [u8; 8],
-    header_len: usize,
-    /// Type of the record whose content is passing.
-    kind: u8,
-    /// Content bytes, then padding bytes, still to pass before the next header.
-    content_left: usize,
-    padding_left: usize,
-    /// Pair checks, on the reading side only: the PARAMS stream (whose pairs may span
-    /// records, §3.4) and the current FCGI_GET_VALUES record.
-    pairs: Option<[PairCheck; 2]>,
-}
-
-const FCGI_BEGIN_REQUEST: u8 = 1;
-const FCGI_END_REQUEST: u8 = 3;
-const FCGI_PARAMS: u8 = 4;
-const FCGI_GET_VALUES: u8 = 9;
-const FCGI_GET_VALUES_RESULT: u8 = 10;
-const FCGI_UNKNOWN_TYPE: u8 = 11;
-
-impl RecordCheck {
-    /// A check for records read from the peer, with the pair bound.
-    fn reading() -> RecordCheck {
-        RecordCheck { pairs: Some(Default::default()), ..RecordCheck::default() }
-    }
-
-    /// Follows `bytes`; refuses a `FCGI_BEGIN_REQUEST` too short to parse and an oversized
-    /// name-value pair. Returns the types of the records that ended within `bytes`.
-    fn inspect(&mut self, mut bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let mut ended = Vec::new();
-        while !bytes.is_empty() {
-            if self.content_left > 0 || self.padding_left > 0 {
-                let (n, content) = if self.content_left > 0 {
-                    (self.content_left.min(bytes.len()), true)
-                } else {
-                    (self.padding_left.min(bytes.len()), false)
-                };
-                let (now, rest) = bytes.split_at(n);
-                if content {
-                    self.content_left -= n;
-                    let pairs = match (&mut self.pairs, self.kind) {
-                        (Some([params, _]), FCGI_PARAMS) => Some(params),
-                        (Some([_, values]), FCGI_GET_VALUES) => Some(values),
-                        _ => None,
-                    };
-                    if let Some(pairs) = pairs {
-                        pairs.feed(now)?;
-                    }
-                } else {
-                    self.padding_left -= n;
-                }
-                bytes = rest;
-                if self.content_left == 0 && self.padding_left == 0 {
-                    ended.push(self.kind);
-                }
-                continue;
-            }
-            let Some((&first, rest)) = bytes.split_first() else { break };
-            if let Some(slot) = self.header.get_mut(self.header_len) {
-                *slot = first;
-            }
-            self.header_len += 1;
-            bytes = rest;
-            if self.header_len == self.header.len() {
-                self.header_len = 0;
-                let [_version, kind, _, _, len_hi, len_lo, padding, _] = self.header;
-                let content = usize::from(u16::from_be_bytes([len_hi, len_lo]));
-                if kind == FCGI_BEGIN_REQUEST && content < 8 {
-                    return Err("FCGI_BEGIN_REQUEST record shorter than 8 bytes".to_owned());
-                }
-                if let Some([params, values]) = &mut self.pairs {
-                    // A new request or an empty PARAMS record (the end of the stream) starts
-                    // a new PARAMS stream; each GET_VALUES record holds whole pairs.
-                    if kind == FCGI_BEGIN_REQUEST || (kind == FCGI_PARAMS && content == 0) {
-                        *params = PairCheck::default();
-                    }
-                    if kind == FCGI_GET_VALUES {
-                        *values = PairCheck::default();
-                    }
-                }
-                self.kind = kind;
-                self.content_left = content;
-                self.padding_left = usize::from(padding);
-                if content == 0 && padding == 0 {
-                    ended.push(kind);
-                }
-            }
-        }
-        Ok(ended)
-    }
-}
-
-/// Where a stream of name-value pairs is (§3.4): a name length and a value length, each one
-/// byte below 128 or four bytes with the high bit set (31 bits), then the name and value.
-#[derive(Debug, Default)]
-struct PairCheck {
-    /// The bytes of the length being read.
-    length: [u8; 4],
-    length_len: usize,
-    /// The name length, once read, while the value length is being read.
-    name_len: Option<usize>,
-    /// Name and value bytes still to pass.
-    data_left: usize,
-}
-
-impl PairCheck {
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), String> {
-        while !bytes.is_empty() {
-            if self.data_left > 0 {
-                let n = self.data_left.min(bytes.len());
-                self.data_left -= n;
-                bytes = bytes.get(n..).unwrap_or_default();
-                continue;
-            }
-            let Some((&first, rest)) = bytes.split_first() else { break };
-            bytes = rest;
-            if let Some(slot) = self.length.get_mut(self.length_len) {
-                *slot = first;
-            }
-            self.length_len += 1;
-            let long = self.length[0] & 0x80 != 0;
-            if long && self.length_len < 4 {
-                continue;
-            }
-            self.length_len = 0;
-            let len = if long { u32::from_be_bytes(self.length) & 0x7fff_ffff } else { u32::from(self.length[0]) };
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            let claimed = self.name_len.map_or(len, |name_len| name_len + len);
-            if claimed > MAX_PAIR_BYTES {
-                return Err(format!("a FastCGI name-value pair claims {claimed} bytes, more than {MAX_PAIR_BYTES}"));
-            }
-            match self.name_len.take() {
-                None => self.name_len = Some(len),
-                Some(_) => self.data_left = claimed,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Sits between tokio-fastcgi and the socket. tokio-fastcgi writes each record header and
-/// body separately; nginx, when the end of an answer and its `FCGI_END_REQUEST` arrive in
-/// different reads, sometimes drops the kept-alive connection. This collects the records of
-/// an answer and sends them in one write once a record that ends an exchange is complete
-/// (`FCGI_END_REQUEST`, `FCGI_GET_VALUES_RESULT`, `FCGI_UNKNOWN_TYPE`). tokio-fastcgi's
-/// intermediate flushes send nothing early; every exchange ends with one of those records.
-struct Coalesce<W> {
-    inner: W,
-    buf: Vec<u8>,
-    sent: usize,
-    records: RecordCheck,
-    /// Bytes of the caller's current write already queued while the send is pending.
-    accepted: Option<usize>,
-    send: bool,
-}
-
-/// Above this, queued bytes go out even mid-answer.
-const MAX_QUEUED_BYTES: usize = 64 * 1024;
-
-impl<W: AsyncWrite + Unpin> Coalesce<W> {
-    fn new(inner: W) -> Coalesce<W> {
-        Coalesce { inner, buf: Vec::new(), sent: 0, records: RecordCheck::default(), accepted: None, send: false }
-    }
-
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(rest) = self.buf.get(self.sent..).filter(|r| !r.is_empty()) {
-            match Pin::new(&mut self.inner).poll_write(cx, rest) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.sent += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        self.buf.clear();
-        self.sent = 0;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for Coalesce<W> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        // After `Pending` the caller repeats the same write; it is queued already.
-        if this.accepted.is_none() {
-            this.buf.extend_from_slice(data);
-            let ended = this.records.inspect(data).unwrap_or_default();
-            let ends_exchange =
-                ended.iter().any(|k| matches!(*k, FCGI_END_REQUEST | FCGI_GET_VALUES_RESULT | FCGI_UNKNOWN_TYPE));
-            this.send = this.send || ends_exchange || this.buf.len() > MAX_QUEUED_BYTES;
-            this.accepted = Some(data.len());
-        }
-        if this.send {
-            match this.poll_drain(cx) {
-                Poll::Ready(Ok(())) => this.send = false,
-                Poll::Ready(Err(e)) => {
-                    this.accepted = None;
-                    return Poll::Ready(Err(e));
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(this.accepted.take().unwrap_or(0)))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.poll_drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_shutdown(cx),
-            other => other,
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Bounded<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let new = buf.filled().get(before..).unwrap_or_default();
-            let n = new.len();
-            let refused = if self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n) > MAX_REQUEST_BYTES {
-                Some(format!("request larger than {MAX_REQUEST_BYTES} bytes"))
-            } else {
-                self.records.inspect(new).err()
-            };
-            if let Some(reason) = refused {
-                self.log.warn(format_args!("fastcgi: closing the connection: {reason}"));
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, reason)));
-            }
-        }
-        polled
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_begin_request_is_refused_across_reads() {
-        let mut check = RecordCheck::reading();
-        // A whole params record with content and padding, split at odd places, passes.
-        assert_eq!(check.inspect(&[1, 4, 0, 1, 0, 3]), Ok(vec![]));
-        assert_eq!(check.inspect(&[2, 0, b'a', b'b', b'c', 0]), Ok(vec![]));
-        assert_eq!(check.inspect(&[0, 1, 1, 0, 1, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), Ok(vec![4, 1]));
-        // An empty record ends with its header.
-        assert_eq!(check.inspect(&[1, 3, 0, 1, 0, 0, 0, 0]), Ok(vec![3]));
-        // A begin record with 2 content bytes is refused once its header is complete.
-        assert_eq!(check.inspect(&[1, 1, 0, 2, 0]), Ok(vec![]));
-        assert!(check.inspect(&[2, 0, 0]).is_err());
-    }
-
-    /// A PARAMS record (request 1) with `content`.
-    fn params(content: &[u8]) -> Vec<u8> {
-        let len = u16::try_from(content.len()).expect("short");
-        [&[1, FCGI_PARAMS, 0, 1][..], &len.to_be_bytes(), &[0, 0], content].concat()
-    }
-
-    #[test]
-    fn pair_lengths_are_bounded_across_records_and_reads() {
-        // `AB` = `xyz` with one-byte lengths, and a 4-byte value length of 200.
-        let mut check = RecordCheck::reading();
-        let ok = [params(&[2, 3, b'A', b'B', b'x', b'y', b'z']), params(&[1, 0x80, 0, 0, 200, b'N'])].concat();
-        for chunk in ok.chunks(3) {
-            assert!(check.inspect(chunk).is_ok());
-        }
-        // The value is still passing: 200 bytes of it in the next record are fine.
-        assert!(check.inspect(&params(&[b'v'; 200])).is_ok());
-        // The bound is on name and value together; the claim is refused before its bytes come.
-        let max = u32::try_from(MAX_PAIR_BYTES).expect("fits");
-        let at_bound = [&[0x80, 0, 0, 1][..], &((max - 1) | 0x8000_0000).to_be_bytes()].concat();
-        assert!(RecordCheck::reading().inspect(&params(&at_bound)).is_ok());
-        let over = [&[0x80, 0, 0, 1][..], &(max | 0x8000_0000).to_be_bytes()].concat();
-        assert!(RecordCheck::reading().inspect(&params(&over)).is_err());
-        // A 2 GiB length split between two records, and between two reads of each.
-        let mut check = RecordCheck::reading();
-        let split = [params(&[4, 0xff]), params(&[0xff, 0xff, 0xff])].concat();
-        let results: Vec<bool> = split.chunks(5).map(|c| check.inspect(c).is_ok()).collect();
-        assert_eq!(results.last(), Some(&false), "{results:?}");
-        // FCGI_GET_VALUES carries pairs too; GET_VALUES_RESULT (what we write) is not checked.
-        let values = |kind: u8| [&[1, kind, 0, 0, 0, 5, 0, 0][..], &[1, 0xff, 0xff, 0xff, 0xff]].concat();
-        assert!(RecordCheck::reading().inspect(&values(FCGI_GET_VALUES)).is_err());
-        assert!(RecordCheck::reading().inspect(&values(FCGI_GET_VALUES_RESULT)).is_ok());
-        assert!(RecordCheck::default().inspect(&values(FCGI_GET_VALUES)).is_ok());
-    }
-
-    #[test]
-    fn a_new_params_stream_starts_clean() {
-        // A pair cut off by the end of the stream does not carry into the next request.
-        let mut check = RecordCheck::reading();
-        assert!(check.inspect(&params(&[0x80, 0, 0])).is_ok());
-        assert!(check.inspect(&params(&[])).is_ok());
-        assert!(check.inspect(&params(&[5, 5, b'a', b'b', b'c', b'd', b'e', 1, 2, 3, 4, 5])).is_ok());
-    }
 
     #[test]
     fn web_server_addrs_are_strict() {
