@@ -652,8 +652,8 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
   case "$store/$front/$answer" in
     bind/*/good) limit=$bind_rate limit_name="BIND, $conns clients" ;;
     */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") ;;
-    FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
-    CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
+    */FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
+    */CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
   esac
   local wrong="$R_UNEXPECTED"
   [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
