@@ -7,12 +7,15 @@
 #     and per-host token auth (token rows are skipped loudly when the build has no tokens);
 #   - the limits, measured in the same run: the DNS server's own rate of TSIG-signed updates
 #     (benches/programs/dns_load.rs; 1, 8, 32 and 64 hosts per message), Knot's and a
-#     throwaway BIND's (the flows themselves run against Knot), nginx answering a static
-#     `nochg`, and a minimal compiled CGI program through the same fcgiwrap
-#     (benches/programs/cgi_hello.rs); every flow row states its ratio to its limit, `good`
-#     rows to Knot's and to BIND's rate of one-host updates from as many clients;
+#     throwaway BIND's, nginx answering a static `nochg`, and a minimal compiled CGI program
+#     through the same fcgiwrap (benches/programs/cgi_hello.rs); every flow row states its
+#     ratio to its limit, `good` rows to Knot's and to BIND's rate of one-host updates from
+#     as many clients;
 #   - the many-hostname flows again on PostgreSQL (a throwaway cluster), side by side with
 #     SQLite, with the same checks;
+#   - the many-hostname `good` flows (FastCGI password and token, CGI token) again against
+#     BIND (labels *-bind: a second SQLite database whose config sends to BIND), side by side
+#     with Knot, with the same checks, each row's ratio to BIND's own rate;
 #   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
 #     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
 #   - correctness under load: after each `good` flow every host's records (kdig) equal its
@@ -26,7 +29,8 @@
 #   BENCH_FLOWS (all)       comma-separated extended regexes (case-insensitive) on the labels:
 #                           only the flows, limits and sections they match run, plus the
 #                           limits a selected flow's ratio needs; e.g. fastcgi-good-token-many
-#                           (on both stores), ^postgres-, limit-bind, one-request, expire
+#                           (on every store, BIND's too), ^postgres-, -bind$, limit-bind,
+#                           one-request, expire
 #   BENCH_POSTGRES (1 if PostgreSQL is installed; 0 in --short)  the PostgreSQL rows
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
 #   BENCH_SECONDS (10; 1)   duration of each wrk flow
@@ -86,18 +90,29 @@ case "${BENCH_POSTGRES:-}" in
 esac
 bind=1
 command -v named >/dev/null || bind=0
-dns_runs=("knot 1 1 udp" "knot $conns 1 udp")
+# KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]. The runs with a pause (one client that
+# waits 30 ms after each answer) count Knot's one-second stalls (BENCHMARKS.md): a tight loop
+# seldom meets them, a client that pauses does, and BIND beside it shows none.
+dns_runs=("knot 1 1 udp" "knot $conns 1 udp" "knot 1 1 udp 30")
 for k in 1 8 32 64; do dns_runs+=("knot 1 $k tcp" "knot $conns $k tcp"); done
-[ "$bind" = 1 ] && dns_runs+=("bind 1 1 udp" "bind $conns 1 udp" "bind $conns 1 tcp")
-dns_label() { echo "limit-$1-c$2-h$3-$4"; } # KIND CLIENTS HOSTS TRANSPORT
-flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many, postgres-cgi-...
-  local pre=""
-  [ $# = 5 ] && { pre="$1-"; shift; }
-  echo "$pre${1,,}-$2-$3-$4"
+[ "$bind" = 1 ] && dns_runs+=("bind 1 1 udp" "bind $conns 1 udp" "bind $conns 1 tcp" "bind 1 1 udp 30")
+dns_label() { echo "limit-$1-c$2-h$3-$4${5:+-pause$5}"; } # KIND CLIENTS HOSTS TRANSPORT [PAUSE_MS]
+flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (sqlite),
+  # postgres-cgi-good-token-many (postgres), fastcgi-good-token-many-bind (bind)
+  local store=sqlite
+  [ $# = 5 ] && { store=$1; shift; }
+  case "$store" in
+    sqlite) echo "${1,,}-$2-$3-$4" ;;
+    bind) echo "${1,,}-$2-$3-$4-bind" ;;
+    *) echo "$store-${1,,}-$2-$3-$4" ;;
+  esac
 }
 # The flows (FRONT ANSWER AUTH HOSTS) in the order they run: what changes nothing first, then
-# `good` (see "The flows" below); on PostgreSQL the many-hostname ones.
-sqlite_flows=() postgres_flows=()
+# `good` (see "The flows" below); on PostgreSQL the many-hostname ones; against BIND the
+# many-hostname `good` ones (FastCGI with password and token, CGI with token: CGI with a
+# password is Argon2's rate, not the DNS server's).
+sqlite_flows=() postgres_flows=() bind_flows=()
+[ "$bind" = 1 ] && bind_flows=("CGI good token many" "FastCGI good password many" "FastCGI good token many")
 for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
   for front in CGI FastCGI; do
     for auth in password token; do
@@ -115,10 +130,12 @@ for r in "${dns_runs[@]}"; do labels+=("$(dns_label $r)"); done
 labels+=(limit-static limit-fcgi-hello limit-hello)
 for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
+for f in "${bind_flows[@]}"; do labels+=("$(flow_label bind $f)"); done
 labels+=(one-request expire)
 if [ "$list" = 1 ]; then
   printf '%s\n' "${labels[@]}"
   [ "$postgres" = 1 ] || echo "(no postgres-* labels: $postgres_why)"
+  [ "$bind" = 1 ] || echo "(no limit-bind-* or *-bind labels: named is not installed, Debian package bind9)"
   exit 0
 fi
 flows_re="${BENCH_FLOWS:-}"
@@ -141,12 +158,13 @@ any_selected '^(postgres-)?[a-z]+-good-' && need_dns=1
 any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1 && need_fcgi_hello=1
 any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
 run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
-  selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ]; }
+  selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ] && [ -z "${5:-}" ]; }
 }
-use_bind=0
+use_bind=0 use_bind_flows=0
 for r in "${dns_runs[@]}"; do
   case "$r" in bind*) if run_dns $r; then use_bind=1; fi ;; esac
 done
+[ "$bind" = 1 ] && any_selected '-bind$' && use_bind_flows=1 use_bind=1
 use_postgres=0
 [ "$postgres" = 1 ] && any_selected '^postgres-' && use_postgres=1
 
@@ -224,9 +242,9 @@ umask 077
 printf 'hmac-sha256:ddns-key:%s\n' "$secret" >"$work/tsig.key"
 if [ "$use_bind" = 1 ]; then
   start_bind "$work/bind" "$zone" "$secret"
-  echo "==> BIND $(named -v | awk '{print $2}') on 127.0.0.1:$BIND_PORT, for its own limit only"
+  echo "==> BIND $(named -v | awk '{print $2}') on 127.0.0.1:$BIND_PORT, for its own limit$([ "$use_bind_flows" = 1 ] && echo " and the *-bind flows")"
 elif [ "$bind" = 0 ]; then
-  echo "!!! n/a: named is not installed (Debian package bind9): no BIND limit, \`good\` rows name Knot's only"
+  echo "!!! n/a: named is not installed (Debian package bind9): no BIND limit nor *-bind flows, \`good\` rows name Knot's only"
 fi
 [ "$postgres" = 1 ] || echo "!!! PostgreSQL rows skipped: $postgres_why"
 
@@ -237,10 +255,13 @@ chmod 755 "$work/bin"/*
 bin="$work/bin/ddns-cgi"
 web="$work/web"
 # The stores: the SQLite file (every flow) and, with BENCH_POSTGRES, a PostgreSQL database
-# (the many-hostname flows). Each has its config, its FastCGI server and nginx servers, and
-# its own hostnames in the one zone (h1.., p1..), so both are checked against the one Knot.
+# (the many-hostname flows), both against Knot; and, for the *-bind flows, a second SQLite
+# file whose config sends to BIND. Each has its config, its FastCGI server and nginx servers,
+# its DNS server and its own hostnames in the one zone (h1.., p1.. on Knot, b1.. on BIND's
+# copy of the zone), so each is checked against the server it updates.
 stores=(sqlite)
-declare -A S_cfg S_prefix S_cgi_port S_fcgi_port S_fastcgi_pid S_socket
+declare -A S_cfg S_prefix S_cgi_port S_fcgi_port S_fastcgi_pid S_socket S_dns S_name
+S_dns[sqlite]=$KNOT_PORT S_name[sqlite]="sqlite store"
 no_rate_limit=$'[rate_limit]\n# The flows send hundreds of requests per host and per user per second.\nenabled = false'
 S_cfg[sqlite]="$web/config.toml" S_prefix[sqlite]=h S_socket[sqlite]="$web/fastcgi.sock"
 write_config "${S_cfg[sqlite]}" "$web/ddns.db" "$KNOT_PORT" "$zone" "$secret" "$no_rate_limit"
@@ -257,11 +278,20 @@ if [ "$use_postgres" = 1 ]; then
   # The SQLite config with its `path` line replaced by the PostgreSQL URL.
   sed "s|^path = .*|url = \"postgresql://ddns@/ddns?host=$work/pg\&port=$PG_PORT\"|" "${S_cfg[sqlite]}" >"${S_cfg[postgres]}"
   chmod 600 "${S_cfg[postgres]}"
+  S_dns[postgres]=$KNOT_PORT S_name[postgres]="postgres store"
+fi
+if [ "$use_bind_flows" = 1 ]; then
+  stores+=(bind)
+  S_cfg[bind]="$web/config-bind.toml" S_prefix[bind]=b S_socket[bind]="$web/fastcgi-bind.sock"
+  S_dns[bind]=$BIND_PORT S_name[bind]="sqlite store, against BIND"
+  write_config "${S_cfg[bind]}" "$web/ddns-bind.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
 fi
 [ -n "$web_user" ] && chown -R "$web_user:$web_user" "$web"
-# The current store: use_store sets cfg, the ports, the FastCGI server's pid and all_hosts.
+# The current store: use_store sets cfg, the ports (dns_port: the DNS server it updates), the
+# FastCGI server's pid and all_hosts.
 use_store() { # STORE
   store="$1" cfg="${S_cfg[$1]}" cgi_port="${S_cgi_port[$1]:-}" fcgi_port="${S_fcgi_port[$1]:-}"
+  dns_port="${S_dns[$1]}"
   fastcgi_pid="${S_fastcgi_pid[$1]:-}" flows="$work/flows/$1"
   all_hosts=()
   local i
@@ -445,7 +475,7 @@ use_store sqlite
 dns_view() {
   local args=() h
   for h in "$@"; do args+=("$h" A); done
-  kdig +timeout=2 +retry=1 @127.0.0.1 -p "$KNOT_PORT" +noall +answer "${args[@]}" |
+  kdig +timeout=2 +retry=1 @127.0.0.1 -p "$dns_port" +noall +answer "${args[@]}" |
     awk '$4 == "A" { sub(/\.$/, "", $1); print $1, $5 }' | sort
 }
 rows_view() {
@@ -546,16 +576,17 @@ limits_md=()
 # Limits: the DNS servers' rates, nginx static, CGI hello
 echo "==> limits"
 dns_rate="" bind_rate=""
-dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT
-  local out server=$dns name=Knot
+dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]
+  local out server=$dns name=Knot pause="${5:-0}" how="$4"
   [ "$1" = bind ] && server="127.0.0.1:$BIND_PORT" name=BIND
+  [ "$pause" = 0 ] || how="$4, pausing $pause ms after each answer"
   out=$("$work/bin/dns_load" --server "$server" --zone "$zone" --key-file "$work/tsig.key" \
-    --clients "$2" --hosts-per-message "$3" --transport "$4" --seconds "$dns_secs")
+    --clients "$2" --hosts-per-message "$3" --transport "$4" --think-ms "$pause" --seconds "$dns_secs")
   eval "$(sed 's/^dns_load //; s/\([a-z0-9_]*\)=\([^ ]*\)/D_\1=\2;/g' <<<"$out")"
   if [ "$D_errors" != 0 ]; then echo "!!! DNS load: $D_errors of $D_messages messages failed (see above)"; fi
-  printf '    %-4s %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms)\n' \
-    "$name" "$2" "$3" "$4" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms"
-  limits_md+=("| $name: $3 host(s) per signed UPDATE, $2 client(s), $4 | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors |")
+  printf '    %-4s %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms, max %s ms; %s answers took 0.5 s or more)\n' \
+    "$name" "$2" "$3" "$how" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms" "$D_max_ms" "$D_over_500ms"
+  limits_md+=("| $name: $3 host(s) per signed UPDATE, $2 client(s), $how | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors | $D_over_500ms |")
 }
 for r in "${dns_runs[@]}"; do
   # shellcheck disable=SC2086 # the run's fields are words
@@ -573,19 +604,19 @@ if selected limit-static || [ "$need_static" = 1 ]; then
   run_wrk static "$fcgi_port" static /static
   static_rate=$R_RPS
   echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-  limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+  limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
 if selected limit-fcgi-hello || [ "$need_fcgi_hello" = 1 ]; then
   run_wrk fcgi_hello "$fcgi_port" static /fcgi-hello
   fcgi_hello_rate=$R_RPS
   echo "    FastCGI hello: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-  limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: tokio-fastcgi, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+  limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: tokio-fastcgi, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
 if selected limit-hello || [ "$need_hello" = 1 ]; then
   run_wrk hello "$cgi_port" static /hello
   hello_rate=$R_RPS
   echo "    CGI hello through fcgiwrap: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-  limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) |")
+  limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -593,13 +624,12 @@ fi
 # after the client has gone, possibly a second later (a DNS commit can stall that long). So
 # the flows that change addresses (`good`) run last: a leftover `good` can then only meet
 # another `good` flow, and each flow starts its addresses at its own offset (BENCH_SEED).
-# Every flow runs against Knot; BIND only gives its rate.
+# The sqlite and postgres stores' flows run against Knot, the bind store's against BIND.
 declare -A flow_md F_rps F_p50 F_p99
 n_flow=0
 flow() { # FRONT ANSWER AUTH HOSTS, on the current store
   local front="$1" answer="$2" auth="$3" hosts="$4" port file label limit limit_name
-  label=$(flow_label "$front" "$answer" "$auth" "$hosts")
-  [ "$store" = sqlite ] || label="$store-$label"
+  label=$(flow_label "$store" "$front" "$answer" "$auth" "$hosts")
   n_flow=$((n_flow + 1))
   selected "$label" || return 0
   if [ "$auth" = token ] && [ "$tokens" = 0 ]; then
@@ -623,10 +653,11 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
     check_rows "$label"
   fi
   local bind_ratio=""
-  case "$front/$answer" in
+  case "$store/$front/$answer" in
+    bind/*/good) limit=$bind_rate limit_name="BIND, $conns clients" ;;
     */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") ;;
-    FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
-    CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
+    */FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
+    */CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
   esac
   local wrong="$R_UNEXPECTED"
   [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
@@ -636,13 +667,17 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
 run_flows() { # STORE good|other
   local f front answer auth hosts list=() last=""
   use_store "$1"
-  if [ "$1" = sqlite ]; then list=("${sqlite_flows[@]}"); else list=("${postgres_flows[@]}"); fi
+  case "$1" in
+    sqlite) list=("${sqlite_flows[@]}") ;;
+    postgres) list=("${postgres_flows[@]}") ;;
+    bind) list=("${bind_flows[@]}") ;;
+  esac
   for f in "${list[@]}"; do
     read -r front answer auth hosts <<<"$f"
     { [ "$2" = good ] && [ "$answer" = good ]; } || { [ "$2" != good ] && [ "$answer" != good ]; } || continue
-    if [ "$front" != "$last" ]; then
+    if [ "$front" != "$last" ] && selected "$(flow_label "$1" "$front" "$answer" "$auth" "$hosts")"; then
       last=$front
-      echo "==> $front flows that $([ "$2" = good ] && echo "change addresses" || echo "change nothing"), $1 store ($conns connections, ${secs} s each)"
+      echo "==> $front flows that $([ "$2" = good ] && echo "change addresses" || echo "change nothing"), ${S_name[$1]} ($conns connections, ${secs} s each)"
     fi
     flow "$front" "$answer" "$auth" "$hosts"
   done
@@ -736,7 +771,7 @@ elapsed=$(awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - 
 mode="full"
 [ "$short" = 1 ] && mode="short"
 bind_version=""
-[ "$use_bind" = 1 ] && bind_version=", BIND $(named -v | awk '{print $2}') (limits only)"
+[ "$use_bind" = 1 ] && bind_version=", BIND $(named -v | awk '{print $2}') ($([ "$use_bind_flows" = 1 ] && echo "limits and the flows against BIND" || echo "limits only"))"
 pg_line=""
 [ "$use_postgres" = 1 ] && pg_line=", PostgreSQL $pg_version (\`synchronous_commit = off\`, as SQLite's \`synchronous = NORMAL\`)"
 echo
@@ -763,8 +798,8 @@ if [ "${#limits_md[@]}" -gt 0 ]; then
 
 ### Limits
 
-| limit | rate | p50 ms | p99 ms | errors |
-|---|---|---|---|---|
+| limit | rate | p50 ms | p99 ms | errors | answers ≥ 0.5 s |
+|---|---|---|---|---|---|
 $(printf '%s\n' "${limits_md[@]}")
 REPORT
 fi
@@ -781,7 +816,7 @@ if [ "${#flow_rows[@]}" -gt 0 ]; then
 
 ### Flows (SQLite)
 
-Every flow runs against Knot. Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients over UDP, and (last column) against BIND's rate measured the same way; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
+These flows run against Knot. Ratios: \`good\` rows against Knot's rate of one-host updates from $conns clients over UDP, and (last column) against BIND's rate measured the same way; other FastCGI rows against nginx static; other CGI rows against the CGI hello.
 "one" = all connections update one hostname; "many" = each connection its own hostname.
 
 | front | answer | auth | hostnames | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio | ratio to BIND |
@@ -811,6 +846,31 @@ one Knot zone; after each \`good\` flow every host's records equal its row on th
 | front | answer | auth | SQLite req/s | SQLite p50 / p99 ms | PostgreSQL req/s | PostgreSQL p50 / p99 ms | PostgreSQL / SQLite | PostgreSQL / Knot | PostgreSQL / BIND |
 |---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${pg_rows[@]}")
+REPORT
+fi
+bind_rows=()
+for f in "${bind_flows[@]}"; do
+  read -r front answer auth hosts <<<"$f"
+  l=$(flow_label "$front" "$answer" "$auth" "$hosts") lb=$(flow_label bind "$front" "$answer" "$auth" "$hosts")
+  [ -n "${F_rps[$lb]:-}" ] || continue
+  knot_cells="- | - | -"
+  [ -n "${F_rps[$l]:-}" ] && knot_cells="${F_rps[$l]} | ${F_p50[$l]} / ${F_p99[$l]} | $(ratio "${F_rps[$l]}" "$dns_rate")"
+  bind_rows+=("| $front | $answer | $auth | $hosts | $knot_cells | **${F_rps[$lb]}** | ${F_p50[$lb]} / ${F_p99[$lb]} | $(ratio "${F_rps[$lb]}" "$bind_rate") | $(ratio "${F_rps[$lb]}" "${F_rps[$l]:-0}") |")
+done
+if [ "${#bind_rows[@]}" -gt 0 ]; then
+  cat <<REPORT
+
+### Knot vs BIND, \`good\`, many hostnames
+
+The same flows against the two DNS servers, one after the other in this run: against BIND
+with a second SQLite database, config (\`server\` = BIND), \`ddns-cgi fastcgi\` and nginx
+servers, its own $conns users and hostnames in BIND's copy of the zone; after each flow every
+host's records on BIND equal its row. Each ratio is to that server's own rate of one-host
+updates from $conns clients over UDP (Limits).
+
+| front | answer | auth | hostnames | Knot req/s | Knot p50 / p99 ms | / Knot's rate | BIND req/s | BIND p50 / p99 ms | / BIND's rate | BIND / Knot |
+|---|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${bind_rows[@]}")
 REPORT
 fi
 if selected one-request; then

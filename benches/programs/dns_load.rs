@@ -11,6 +11,12 @@
 //! batches), then deletes each in its own message guarded by a value-dependent prerequisite
 //! (RFC 2136 §2.4.2), from one client over UDP, as `ddns-cgi expire`'s per-host fallback does.
 //!
+//! Besides p50 and p99 it reports the slowest answer and how many took 0.5 s or more: a
+//! server that stalls now and then shows there and not in p99. `--think-ms` makes each client
+//! pause between an answer and its next message, as a web front does; `--trace-slow` prints
+//! when each slow message was sent. Together they reproduce Knot 3.2's one-second stalls
+//! (BENCHMARKS.md, "What one run does").
+//!
 //! This program builds and signs its messages with hickory-proto directly and shares no code
 //! with ddns-cgi on purpose: it measures the server, not our client. The TSIG key is read from
 //! a file (`algorithm:name:base64-secret`), never from the command line, so it does not show
@@ -73,6 +79,14 @@ struct Args {
     /// Answer timeout per message, in milliseconds
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
+    /// Print to stderr every message that took at least this long (ms), with the wall
+    /// clock time it was sent: stalls of the server show as many clients at one moment
+    #[arg(long, value_name = "MS")]
+    trace_slow: Option<u64>,
+    /// Pause of each client between an answer and its next message, in milliseconds (a
+    /// client that does other work between updates, as a web front does)
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +115,8 @@ struct Tally {
     errors: u64,
     first_error: Option<String>,
     latencies_us: Vec<u64>,
+    /// Messages that took at least `--trace-slow`: (sent, seconds since the epoch; took).
+    slow: Vec<(f64, Duration)>,
 }
 
 fn main() {
@@ -126,8 +142,12 @@ fn run(args: &Args) -> Result<(), BoxError> {
             let (target, stop) = (Arc::clone(&target), Arc::clone(&stop));
             let names: Result<Vec<Name>, BoxError> =
                 (0..args.hosts_per_message).map(|h| host_name(&args.label, client, h, &target.zone)).collect();
-            let transport = args.transport;
-            std::thread::spawn(move || names.map(|names| client_loop(&target, client, &names, transport, &stop)))
+            let pace = Pace {
+                transport: args.transport,
+                trace_slow: args.trace_slow.map(Duration::from_millis),
+                think: Duration::from_millis(args.think_ms),
+            };
+            std::thread::spawn(move || names.map(|names| client_loop(&target, client, &names, &pace, &stop)))
         })
         .collect();
     std::thread::sleep(Duration::from_secs_f64(args.seconds));
@@ -139,6 +159,11 @@ fn run(args: &Args) -> Result<(), BoxError> {
         total.errors += tally.errors;
         total.first_error = total.first_error.or(tally.first_error);
         total.latencies_us.extend(tally.latencies_us);
+        total.slow.extend(tally.slow);
+    }
+    total.slow.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (sent, took) in &total.slow {
+        eprintln!("dns_load: slow: sent at {sent:.3}, answered after {:.1} ms", took.as_secs_f64() * 1000.0);
     }
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(e) = &total.first_error {
@@ -148,7 +173,7 @@ fn run(args: &Args) -> Result<(), BoxError> {
     let ok = total.messages - total.errors;
     println!(
         "dns_load clients={} hosts_per_message={} transport={:?} seconds={:.2} messages={} errors={} \
-         messages_per_s={:.1} updates_per_s={:.1} p50_ms={:.2} p99_ms={:.2}",
+         messages_per_s={:.1} updates_per_s={:.1} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} over_500ms={}",
         args.clients,
         args.hosts_per_message,
         args.transport,
@@ -159,6 +184,8 @@ fn run(args: &Args) -> Result<(), BoxError> {
         (ok as f64) * (args.hosts_per_message as f64) / elapsed,
         percentile(&total.latencies_us, 50.0) as f64 / 1000.0,
         percentile(&total.latencies_us, 99.0) as f64 / 1000.0,
+        total.latencies_us.last().copied().unwrap_or(0) as f64 / 1000.0,
+        total.latencies_us.iter().filter(|&&us| us >= 500_000).count(),
     );
     Ok(())
 }
@@ -197,19 +224,37 @@ fn host_name(label: &str, client: usize, host: usize, zone: &Name) -> Result<Nam
 }
 
 /// Sends messages until `stop`: each replaces every host's A rrset with the next address.
-fn client_loop(target: &Target, client: usize, names: &[Name], transport: Transport, stop: &AtomicBool) -> Tally {
+/// How a client sends: its transport, which messages it reports, its pause between messages.
+#[derive(Debug)]
+struct Pace {
+    transport: Transport,
+    trace_slow: Option<Duration>,
+    think: Duration,
+}
+
+fn client_loop(target: &Target, client: usize, names: &[Name], pace: &Pace, stop: &AtomicBool) -> Tally {
     let mut tally = Tally::default();
-    let mut conn = Conn::new(transport);
+    let mut conn = Conn::new(pace.transport);
     let mut round: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
+        if round > 0 && !pace.think.is_zero() {
+            std::thread::sleep(pace.think);
+        }
         round = round.wrapping_add(1);
+        let sent = SystemTime::now();
         let result = replace_all(target, client, names, round).and_then(|m| {
             let started = Instant::now();
             conn.exchange(target, m).map(|()| started.elapsed())
         });
         tally.messages += 1;
         match result {
-            Ok(took) => tally.latencies_us.push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX)),
+            Ok(took) => {
+                tally.latencies_us.push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+                if pace.trace_slow.is_some_and(|t| took >= t) {
+                    let at = sent.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                    tally.slow.push((at, took));
+                }
+            }
             Err(e) => {
                 tally.errors += 1;
                 tally.first_error.get_or_insert_with(|| e.to_string());
