@@ -375,9 +375,10 @@ for s in "${stores[@]}"; do
   await_ready "$SPAWNED" test -S "${S_socket[$s]}" || { cat "$web/fastcgi-$s.log"; exit 2; }
 done
 
-# The smallest FastCGI responder (benches/programs/fcgi_hello.rs: tokio-fastcgi, like ours,
-# reading nothing): how far any FastCGI program gets behind this nginx on this machine.
+# The smallest FastCGI responder (benches/programs/fcgi_hello.rs: records read and written
+# in the shape of ours, reading nothing else): how far any FastCGI program gets behind this nginx on this machine.
 spawn "$web/fcgi_hello.log" "${web_prefix[@]}" "$work/bin/fcgi_hello" --socket "$web/fcgi_hello.sock"
+hello_pid=$SPAWNED
 await_ready "$SPAWNED" test -S "$web/fcgi_hello.sock" || { cat "$web/fcgi_hello.log"; exit 2; }
 
 static_answers() { [ "$(curl -s "http://127.0.0.1:${S_fcgi_port[sqlite]}/static")" = nochg ]; }
@@ -438,6 +439,7 @@ CONF
   } >"$web/nginx.conf"
   [ -n "$web_user" ] && chown "$web_user:$web_user" "$web/nginx.conf"
   spawn "$web/nginx.log" "${web_prefix[@]}" nginx -e "$web/error.log" -p "$web" -c "$web/nginx.conf"
+  nginx_pid=$SPAWNED
   if await_ready "$SPAWNED" static_answers; then break; fi
   [ "$try" = 5 ] && { echo "nginx did not start:" >&2; cat "$web/error.log" "$web/nginx.log" >&2; exit 2; }
 done
@@ -550,8 +552,24 @@ poller_stop() { # LABEL
 
 # ---------------------------------------------------------------------------------------
 # wrk runs: sets R_RPS R_P50 R_P99 R_REQS R_UNEXPECTED R_911 R_NON2XX R_ERRORS
+# CPU time (user + system) of processes and their threads, in clock ticks, and per request
+# in microseconds: R_CPU_APP for the program in APP_PID (if set), R_CPU_NGINX for nginx's
+# master and workers, over one run_wrk. Less noisy than rates on a shared machine.
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  local p t=0 v
+  for p in "$@"; do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+    t=$((t + v))
+  done
+  echo "$t"
+}
+nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid" 2>/dev/null); }
+per_request() { awk -v t="$1" -v n="$2" -v c="$clk_tck" 'BEGIN { if (n <= 0) print "-"; else printf "%.1f", t * 1e6 / c / n }'; }
 run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
-  local label="$1" port="$2" out="$work/out/$1.txt"
+  local label="$1" port="$2" out="$work/out/$1.txt" app0 ng0
+  # shellcheck disable=SC2046
+  app0=$(cpu_ticks ${APP_PID:-}) ng0=$(cpu_ticks $(nginx_pids))
   BENCH_MODE="$3" BENCH_PATH="$4" BENCH_FLOW="${5:-}" \
     wrk -t "$conns" -c "$conns" -d "${secs}s" --timeout 30s -s benches/update.lua "http://127.0.0.1:$port$4" >"$out" 2>&1 || {
     violation "$label: wrk failed"
@@ -563,6 +581,11 @@ run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
   eval "$(sed 's/^RESULT //; s/\([a-z0-9_]*\)=\([^ ]*\)/local_\1=\2;/g' <<<"$line")"
   R_RPS=${local_rps:-0} R_P50=${local_p50_ms:-0} R_P99=${local_p99_ms:-0} R_REQS=${local_requests:-0}
   R_UNEXPECTED=${local_unexpected:-0} R_911=${local_n911:-0} R_NON2XX=${local_non2xx:-0} R_ERRORS=${local_socket_errors:-0}
+  # shellcheck disable=SC2046
+  R_CPU_APP=$(per_request $(($(cpu_ticks ${APP_PID:-}) - app0)) "$R_REQS")
+  # shellcheck disable=SC2046
+  R_CPU_NGINX=$(per_request $(($(cpu_ticks $(nginx_pids)) - ng0)) "$R_REQS")
+  [ -z "${APP_PID:-}" ] && R_CPU_APP="-"
   if [ "$R_REQS" = 0 ]; then violation "$label: no request completed"; cat "$out"; fi
   if [ "$R_UNEXPECTED" != 0 ] || [ "$R_911" != 0 ] || [ "$R_ERRORS" != 0 ]; then
     violation "$label: $R_UNEXPECTED unexpected answers ($R_911 were 911), $R_ERRORS socket errors of $R_REQS requests"
@@ -571,7 +594,7 @@ run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else if (a / b < 1) printf "%.3f", a / b; else printf "%.2f", a / b }'; }
 
-limits_md=()
+limits_md=() cpu_md=()
 # ---------------------------------------------------------------------------------------
 # Limits: the DNS servers' rates, nginx static, CGI hello
 echo "==> limits"
@@ -603,14 +626,16 @@ static_rate="" hello_rate=""
 if selected limit-static || [ "$need_static" = 1 ]; then
   run_wrk static "$fcgi_port" static /static
   static_rate=$R_RPS
+  cpu_md+=("| nginx static | $R_RPS | - | $R_CPU_NGINX |")
   echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
   limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
 if selected limit-fcgi-hello || [ "$need_fcgi_hello" = 1 ]; then
-  run_wrk fcgi_hello "$fcgi_port" static /fcgi-hello
+  APP_PID=$hello_pid run_wrk fcgi_hello "$fcgi_port" static /fcgi-hello
   fcgi_hello_rate=$R_RPS
+  cpu_md+=("| FastCGI hello | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
   echo "    FastCGI hello: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
-  limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: tokio-fastcgi, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
+  limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: records only, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
 if selected limit-hello || [ "$need_hello" = 1 ]; then
   run_wrk hello "$cgi_port" static /hello
@@ -644,7 +669,10 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
   local hosts_touched=("${all_hosts[@]}")
   [ "$hosts" = one ] && hosts_touched=("$(host 1)")
   [ "$answer" = good ] && poller_start "${hosts_touched[@]}"
-  BENCH_SEED=$((n_flow * 4001 % 65000)) run_wrk "$label" "$port" "$answer" /nic/update "$file"
+  local app=""
+  [ "$front" = FastCGI ] && app=${S_fastcgi_pid[$store]}
+  BENCH_SEED=$((n_flow * 4001 % 65000)) APP_PID=$app run_wrk "$label" "$port" "$answer" /nic/update "$file"
+  [ "$front/$answer" = FastCGI/nochg ] && cpu_md+=("| $label | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
   settle
   printf '    %-38s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected, %s non-2xx\n' \
     "$label" "$R_RPS" "$R_P50" "$R_P99" "$R_REQS" "$R_UNEXPECTED" "$R_NON2XX"
@@ -801,6 +829,21 @@ if [ "${#limits_md[@]}" -gt 0 ]; then
 | limit | rate | p50 ms | p99 ms | errors | answers ≥ 0.5 s |
 |---|---|---|---|---|---|
 $(printf '%s\n' "${limits_md[@]}")
+REPORT
+fi
+if [ "${#cpu_md[@]}" -gt 0 ]; then
+  cat <<REPORT
+
+### CPU per request
+
+CPU time (user + system, from \`/proc/PID/stat\`) of the FastCGI program and of nginx (master and
+workers) during each run, divided by the requests answered. Less noisy than rates on a shared
+machine, and it shows the ceiling of the FastCGI rows: wrk's share aside, a FastCGI request
+costs nginx about twice what its static answer does, before the program's own.
+
+| run | req/s | µs CPU per request, FastCGI program | µs CPU per request, nginx |
+|---|---|---|---|
+$(printf '%s\n' "${cpu_md[@]}")
 REPORT
 fi
 flow_rows=()
