@@ -70,6 +70,21 @@ impl Store {
         }
     }
 
+    /// Runs `reads` in one read transaction: the statements see one snapshot, and SQLite
+    /// takes and drops its file locks (a few `fcntl` calls each) once instead of once per
+    /// statement. `reads` must not write: a write inside would fail. On PostgreSQL each
+    /// statement stays its own.
+    pub(crate) fn read_together<T>(&mut self, reads: impl FnOnce(&mut Store) -> T) -> Result<T, StoreError> {
+        if let Store::Sqlite(s) = self {
+            s.begin_read()?;
+        }
+        let out = reads(self);
+        if let Store::Sqlite(s) = self {
+            s.end_read()?;
+        }
+        Ok(out)
+    }
+
     /// The schema version this ddns-cgi writes on the engine of `config`.
     pub(crate) fn known_version(config: &DatabaseConfig) -> i64 {
         match config.postgres {

@@ -224,22 +224,29 @@ pub(crate) fn repeat(
     if request.proxy_fallback.is_some() || request.ipv6_prefix.is_some() {
         return None;
     }
-    // Its debug lines would show twice when `handle` takes over.
-    let quiet = log.silenced();
-    let Ok(Checked::Done(Authorized { user, token_host, .. })) = auth::check(store, passwords, &request, now, &quiet)
-    else {
-        return None;
-    };
-    let change = change_of(&request).ok()?;
-    let hostnames = targets(token_host, &request.hostnames).ok()?;
-    let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
-    if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
-        return None;
-    }
-    let answer = current_repeat(store, &user, fqdn, &change, now, log).ok()??;
+    // One snapshot for the reads (the token or user, the relays, the row), and SQLite's locks
+    // taken once.
+    let answered = store.read_together(|store| {
+        // Its debug lines would show twice when `handle` takes over.
+        let quiet = log.silenced();
+        let Ok(Checked::Done(Authorized { user, token_host, .. })) =
+            auth::check(store, passwords, &request, now, &quiet)
+        else {
+            return None;
+        };
+        let change = change_of(&request).ok()?;
+        let hostnames = targets(token_host, &request.hostnames).ok()?;
+        let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
+        if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
+            return None;
+        }
+        let answer = current_repeat(store, &user, fqdn, &change, now, log).ok()??;
+        Some((fqdn.clone(), answer))
+    });
+    let (fqdn, answer) = answered.ok()??;
     log.debug(format_args!("{fqdn}: answered from the row, without a worker"));
     let mut handled = Handled::of(&request);
-    handled.answer = Answer::Hosts(vec![HostLine { hostname: fqdn.clone(), answer }]);
+    handled.answer = Answer::Hosts(vec![HostLine { hostname: fqdn, answer }]);
     Some(handled)
 }
 

@@ -40,6 +40,19 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// Starts a read transaction that the next statements share (`Store::read_together`).
+    pub(crate) fn begin_read(&self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("BEGIN DEFERRED")?)
+    }
+
+    /// Ends the transaction of [`Store::begin_read`]; a no-op when none is open.
+    pub(crate) fn end_read(&self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        Ok(self.conn.execute_batch("COMMIT")?)
+    }
+
     /// Opens (or creates) the database and applies pending migrations.
     pub(crate) fn open(path: &Path, busy_timeout: Duration, mode: OpenMode) -> Result<Store, StoreError> {
         match mode {

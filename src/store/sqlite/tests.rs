@@ -292,3 +292,26 @@ fn the_rate_limit_trim_uses_an_index() {
     drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+#[test]
+fn reads_together_see_one_snapshot_and_leave_no_transaction() {
+    let (dir, store) = temp_store();
+    let mut store = crate::store::Store::Sqlite(store);
+    let other = Connection::open(dir.join("t.db")).expect("second connection");
+    let count = |s: &crate::store::Store| s.recent_password_hashes(10).expect("read").len();
+    // Another connection's commit between the two reads is not seen by the second.
+    let (before, during) = store
+        .read_together(|s| {
+            let before = count(s);
+            other.execute("INSERT INTO users (name, email, password_hash, created_at) VALUES ('bob', 'b@example.test', 'x', 1)", []).expect("insert");
+            (before, count(s))
+        })
+        .expect("read transaction");
+    assert_eq!((before, during), (0, 0));
+    // Afterwards the transaction is over: the commit shows, and writes work.
+    assert_eq!(count(&store), 1);
+    other.execute("DELETE FROM users", []).expect("a write beside the ended read");
+    assert_eq!(count(&store), 0);
+    drop(store);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
