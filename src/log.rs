@@ -240,15 +240,27 @@ pub(crate) fn rfc3339(now: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
-/// A random 8-hex-digit id for one request.
+/// An 8-hex-digit id for one request: a random number drawn once per process, then the
+/// next of a sequence that visits every 32-bit value once (an odd multiplier is a bijection),
+/// so a FastCGI server's ids never repeat within 2^32 requests and cost no system call.
 pub(crate) fn transaction_id() -> String {
-    let n = getrandom::u32().unwrap_or_else(|_| std::process::id());
-    format!("{n:08x}")
+    static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = *BASE.get_or_init(|| getrandom::u32().unwrap_or_else(|_| std::process::id()));
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:08x}", base.wrapping_add(n.wrapping_mul(0x9E37_79B1)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_ids_differ_from_request_to_request() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| transaction_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
 
     #[test]
     fn escape_keeps_every_line_one_line() {
