@@ -672,7 +672,7 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
   local app=""
   [ "$front" = FastCGI ] && app=${S_fastcgi_pid[$store]}
   BENCH_SEED=$((n_flow * 4001 % 65000)) APP_PID=$app run_wrk "$label" "$port" "$answer" /nic/update "$file"
-  [ "$front/$answer" = FastCGI/nochg ] && cpu_md+=("| $label | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
+  [ "$front" = FastCGI ] && [ "$answer" != badauth ] && cpu_md+=("| $label | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
   settle
   printf '    %-38s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected, %s non-2xx\n' \
     "$label" "$R_RPS" "$R_P50" "$R_P99" "$R_REQS" "$R_UNEXPECTED" "$R_NON2XX"
