@@ -211,7 +211,11 @@ impl Decoder {
     /// §4: `FCGI_GET_VALUES` gets the values this server knows; another management type gets
     /// `FCGI_UNKNOWN_TYPE`.
     fn management(&mut self, kind: u8, content: &[u8]) -> Result<Step, String> {
-        self.used = 0;
+        // Between requests a management exchange is complete in itself; inside one, its
+        // bytes count toward the request's budget like any other record.
+        if self.open.is_none() {
+            self.used = 0;
+        }
         if kind != GET_VALUES {
             let mut out = Vec::with_capacity(2 * HEADER_BYTES);
             push_record(&mut out, UNKNOWN_TYPE, 0, &[kind, 0, 0, 0, 0, 0, 0, 0]);
@@ -444,6 +448,13 @@ mod tests {
         assert!(feed(&mut Decoder::new(1000, 1000, 8), &wire, 100).is_err());
         let steps = feed(&mut Decoder::new(1100, 1000, 8), &wire, 100).expect("within");
         assert!(matches!(&steps[..], [Step::Request(_)]), "{steps:?}");
+        // Management records inside a request count toward its budget.
+        let values = record(GET_VALUES, 0, &pairs(&[("FCGI_MAX_CONNS", "")]));
+        let mut interleaved = [begin(1, RESPONDER, 1), record(PARAMS, 1, &[])].concat();
+        for _ in 0..10 {
+            interleaved.extend([record(STDIN, 1, &[b'a'; 200]), values.clone()].concat());
+        }
+        assert!(feed(&mut Decoder::new(1000, 1000, 8), &interleaved, 100).is_err());
         // The budget starts again with each request.
         let two = [wire.clone(), wire].concat();
         assert_eq!(feed(&mut Decoder::new(1100, 1000, 8), &two, 100).map(|s| s.len()), Ok(2));
