@@ -44,6 +44,7 @@ mod relay;
 mod resilience;
 mod secondaries;
 mod shipped;
+mod store_paths;
 mod stripes;
 mod tokens;
 mod txt;
