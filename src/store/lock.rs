@@ -90,6 +90,14 @@ impl HostLocks {
             Err(e) => return Err(fail(e)),
         }
         self.create_dir().map_err(|source| StoreError::Lock { path: self.dir.clone(), source })?;
+        self.create(path)
+    }
+
+    /// Creates a missing stripe file, or opens it when another process (a CGI request, a
+    /// FastCGI worker, cron) created it between our failed open and this call: both then lock
+    /// the same file, and neither fails.
+    fn create(&self, path: &Path) -> Result<File, StoreError> {
+        let fail = |source: std::io::Error| StoreError::Lock { path: path.to_owned(), source };
         match OpenOptions::new().write(true).create_new(true).mode(self.mode).open(path) {
             Ok(f) => {
                 // The umask may have taken bits the database has (a group that shares it).
@@ -97,7 +105,7 @@ impl HostLocks {
                 self.give_to_owner(path);
                 Ok(f)
             }
-            // Another process created it meanwhile.
+            // The other process won the race: its file is as good as ours.
             Err(e) if e.kind() == ErrorKind::AlreadyExists => File::open(path).map_err(fail),
             Err(e) => Err(fail(e)),
         }
@@ -154,6 +162,30 @@ mod tests {
         other.try_lock().expect("free after the guard is dropped");
         let meta = std::fs::metadata(&locks.dir).expect("dir meta");
         assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_loser_of_a_race_to_create_a_stripe_file_locks_the_winners_file() {
+        // Two processes find a stripe file missing at the same moment; one creates it, then the
+        // other's `create_new` meets it. Pre-creating the file is that moment, deterministically.
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-lock-race-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("db.sqlite");
+        std::fs::write(&db, b"").expect("db");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let locks = HostLocks::beside(&db, &std::fs::metadata(&db).expect("meta"));
+        locks.create_dir().expect("lock dir");
+        let path = locks.dir.join(format!("{:02x}", stripe("race.example.test")));
+        let winner = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).expect("winner");
+        let loser = locks.create(&path).expect("the loser opens the winner's file instead of failing");
+        let inode = |f: &File| f.metadata().map(|m| (m.dev(), m.ino())).expect("file meta");
+        assert_eq!(inode(&loser), inode(&winner));
+        // Both exclude each other on it, as two processes locking one host must.
+        winner.lock().expect("winner locks");
+        assert!(matches!(loser.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        drop(winner);
+        loser.try_lock().expect("free once the winner is gone");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

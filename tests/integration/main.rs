@@ -44,6 +44,8 @@ mod relay;
 mod resilience;
 mod secondaries;
 mod shipped;
+mod store_paths;
+mod stripes;
 mod tokens;
 mod txt;
 mod web;
