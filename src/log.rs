@@ -256,6 +256,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_tag_names_this_process() {
+        assert_eq!(pid(), std::process::id());
+    }
+
+    #[test]
     fn transaction_ids_differ_from_request_to_request() {
         let ids: std::collections::HashSet<String> = (0..10_000).map(|_| transaction_id()).collect();
         assert_eq!(ids.len(), 10_000);

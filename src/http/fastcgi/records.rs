@@ -192,8 +192,9 @@ impl Decoder {
             // §5.5: one request at a time on a connection (FCGI_MPXS_CONNS is 0).
             return Ok(Some(Step::Send(end_request(id, CANT_MPX_CONN))));
         }
-        self.used = 0;
+        // The budget counts this record too (it was counted before this call).
         if u16::from_be_bytes([role_hi, role_lo]) != RESPONDER {
+            self.used = 0;
             return Ok(Some(Step::Send(end_request(id, UNKNOWN_ROLE))));
         }
         self.open = Some(Open {
@@ -482,6 +483,49 @@ mod tests {
             matches!(&steps[..], [Step::Send(end), Step::Request(r)] if *end == end_request(1, REQUEST_COMPLETE) && r.id == 2),
             "{steps:?}"
         );
+    }
+
+    /// `record` with `padding` bytes after the content, as nginx aligns records to 8 bytes.
+    fn padded(kind: u8, id: u16, content: &[u8], padding: u8) -> Vec<u8> {
+        let mut out = record(kind, id, content);
+        out[6] = padding;
+        out.extend(std::iter::repeat_n(0xee, usize::from(padding)));
+        out
+    }
+
+    #[test]
+    fn padding_is_skipped_and_counted() {
+        let p = pairs(&[("REQUEST_METHOD", "GET"), ("QUERY_STRING", "a=b")]);
+        let wire = [
+            padded(BEGIN_REQUEST, 1, &[0, 1, 1, 0, 0, 0, 0, 0], 0),
+            padded(PARAMS, 1, &p, 7),
+            padded(PARAMS, 1, &[], 3),
+            padded(STDIN, 1, b"xyz", 5),
+            padded(STDIN, 1, &[], 255),
+        ]
+        .concat();
+        let steps = feed(&mut Decoder::new(MAX, MAX, 8), &wire, 5).expect("valid");
+        let [Step::Request(r)] = &steps[..] else { panic!("{steps:?}") };
+        assert_eq!((r.params().count(), &r.stdin[..]), (2, &b"xyz"[..]));
+        // The budget counts the padding: exactly at it passes, one byte less does not.
+        assert!(feed(&mut Decoder::new(wire.len(), MAX, 8), &wire, 100).is_ok());
+        assert!(feed(&mut Decoder::new(wire.len() - 1, MAX, 8), &wire, 100).is_err());
+        // A stream does not go on after its end.
+        let more = [begin(1, RESPONDER, 1), record(STDIN, 1, &[]), record(STDIN, 1, b"x")].concat();
+        assert!(feed(&mut Decoder::new(MAX, MAX, 8), &more, 100).is_err());
+    }
+
+    #[test]
+    fn pair_lengths_of_128_and_more_take_four_bytes() {
+        for len in [0, 127, 128, 200, 70_000] {
+            let value = "v".repeat(len);
+            let mut out = Vec::new();
+            push_pair(&mut out, b"N", value.as_bytes());
+            let header = if len < 128 { 1 } else { 4 };
+            assert_eq!(out.len(), 1 + header + 1 + len, "{len}");
+            let got: Vec<(&[u8], &[u8])> = (Pairs { rest: &out }).collect();
+            assert_eq!(got, [(&b"N"[..], value.as_bytes())], "{len}");
+        }
     }
 
     #[test]
