@@ -2,7 +2,10 @@
 //! processes (two front-ends, each with its own sessions) share one PostgreSQL and one Knot.
 //! The same host hammered through both ends with the row equal to DNS; two expiry runs at
 //! once do the work once; the URL form of `[database]`, `init-db`, `check` and a newer schema
-//! refused, and `sslmode` over the socket. These run in every pass: the worlds here are on PostgreSQL whatever
+//! refused, and `sslmode` over the socket. Also what only PostgreSQL's store decides, found
+//! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
+//! user two admins delete at once, the token columns of `hostname list`, and the dummy
+//! hash's cost taken from the stored hashes. These run in every pass: the worlds here are on PostgreSQL whatever
 //! `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see TESTING.md).
 
 use std::process::{Command, Stdio};
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::locking::names;
 use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
-use crate::util::{PASSWORD, Setup, USER, World, base64, bin, epoch};
+use crate::util::{Cgi, PASSWORD, Setup, USER, World, base64, bin, epoch};
 
 const HOME: &str = "home.dyn.example.test";
 
@@ -334,4 +337,23 @@ fn a_user_another_admin_deletes_meanwhile_is_not_reported_deleted_twice() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("user `bob` does not exist"), "{stderr}");
     assert_eq!(w.count("SELECT COUNT(*) FROM users WHERE name = 'bob'"), 0);
+}
+
+#[test]
+fn unknown_users_are_verified_at_the_cost_most_stored_hashes_have() {
+    // After a cost change, the dummy hash for an unknown user takes the parameters most of the
+    // hashes PostgreSQL holds have (bob's and carol's, made at 128 KiB), not the configured
+    // ones (64 KiB, alice's).
+    let w = crate::world!(world());
+    let cost = |from: u32, to: u32| {
+        w.edit_config(|t| t.replace(&format!("argon2_m_kib = {from}\n"), &format!("argon2_m_kib = {to}\n")));
+    };
+    cost(64, 128);
+    w.add_user("bob", "bob-password");
+    w.add_user("carol", "carol-password");
+    cost(128, 64);
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic("mallory", "guess"));
+    r.expect(401, "badauth\n");
+    let line = "unknown user `mallory`: verifying against a dummy argon2 hash with m=128,t=1,p=1, the parameters most stored hashes have";
+    assert!(r.log.contains(line), "{}", r.log);
 }
