@@ -5,8 +5,9 @@
 //! refused, and `sslmode` over the socket. Also what only PostgreSQL's store decides, found
 //! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
 //! user two admins delete at once, the token columns of `hostname list`, and the dummy
-//! hash's cost taken from the stored hashes. These run in every pass: the worlds here are on PostgreSQL whatever
-//! `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see TESTING.md).
+//! hash's cost taken from the stored hashes. These run in every pass: the worlds here are on
+//! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
+//! TESTING.md).
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
