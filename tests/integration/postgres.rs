@@ -355,6 +355,9 @@ fn unknown_users_are_verified_at_the_cost_most_stored_hashes_have() {
     cost(128, 64);
     let r = w.cgi(&Cgi::get(&format!("hostname={HOME}")).basic("mallory", "guess"));
     r.expect(401, "badauth\n");
-    let line = "unknown user `mallory`: verifying against a dummy argon2 hash with m=128,t=1,p=1, the parameters most stored hashes have";
+    let line = concat!(
+        "unknown user `mallory`: verifying against a dummy argon2 hash with m=128,t=1,p=1, ",
+        "the parameters most stored hashes have"
+    );
     assert!(r.log.contains(line), "{}", r.log);
 }
