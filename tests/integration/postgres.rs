@@ -4,8 +4,8 @@
 //! once do the work once; the URL form of `[database]`, `init-db`, `check` and a newer schema
 //! refused, and `sslmode` over the socket. Also what only PostgreSQL's store decides, found
 //! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
-//! user two admins delete at once, the token columns of `hostname list`, and the dummy
-//! hash's cost taken from the stored hashes. These run in every pass: the worlds here are on
+//! user two admins delete at once, the token columns of `hostname list`, the dummy hash's
+//! cost taken from the stored hashes, and a read-only database's refusal. These run in every pass: the worlds here are on
 //! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
 //! TESTING.md).
 
@@ -360,4 +360,30 @@ fn unknown_users_are_verified_at_the_cost_most_stored_hashes_have() {
         "the parameters most stored hashes have"
     );
     assert!(r.log.contains(line), "{}", r.log);
+}
+
+#[test]
+fn a_read_only_database_refuses_new_users_and_hostnames_with_the_servers_reason() {
+    // A front-end pointed at a database that takes no writes (a hot standby, or
+    // `default_transaction_read_only`): `user add` and `hostname add` fail with the server's
+    // reason. Their INSERTs skip a conflicting row themselves, so no failure of theirs may
+    // read as "already exists".
+    let w = crate::world!(world());
+    let name = w.pg.clone().expect("a postgres world");
+    let pg = crate::util::pg::PgServer::shared();
+    // From another database: a session of this one can no longer undo it.
+    let read_only = |how: &str| pg.psql("postgres", &format!("ALTER DATABASE {name} {how}")).expect("alter database");
+    read_only("SET default_transaction_read_only = on");
+    let user = || w.admin_stdin(&["user", "add", "bob", "bob@example.test", "--password-stdin"], "bob-password\n");
+    let host = || w.admin(&["hostname", "add", USER, "nas.dyn.example.test", crate::util::ZONE]);
+    for r in [user(), host()] {
+        assert_eq!(r.code(), Some(2), "{}{}", r.stdout(), r.stderr());
+        assert!(r.stderr().contains("cannot execute INSERT in a read-only transaction"), "{}", r.stderr());
+        assert!(!r.stderr().contains("exists"), "{}", r.stderr());
+    }
+    assert_eq!(w.count("SELECT COUNT(*) FROM users"), 1);
+    assert_eq!(w.count("SELECT COUNT(*) FROM hostnames"), 1);
+    read_only("RESET default_transaction_read_only");
+    user().success();
+    host().success();
 }
