@@ -5,7 +5,8 @@
 //! refused, and `sslmode` over the socket. Also what only PostgreSQL's store decides, found
 //! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
 //! user two admins delete at once, the token columns of `hostname list`, the dummy hash's
-//! cost taken from the stored hashes, and a read-only database's refusal. These run in every pass: the worlds here are on
+//! cost taken from the stored hashes, a read-only database's refusal, and `prefer` keeping a
+//! password refused over TLS as the answer. These run in every pass: the worlds here are on
 //! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
 //! TESTING.md).
 
@@ -386,4 +387,26 @@ fn a_read_only_database_refuses_new_users_and_hostnames_with_the_servers_reason(
     read_only("RESET default_transaction_read_only");
     user().success();
     host().success();
+}
+
+#[test]
+fn prefer_reports_a_password_refused_over_tls_without_a_plain_text_retry() {
+    // `prefer` starts over in plain text only when the TLS handshake itself fails. A password
+    // the server refuses inside the TLS session is the answer, not a reason to log in again
+    // unencrypted (which this `hostssl`-only server would refuse for another reason).
+    let Some(srv) = crate::util::pg::TcpServer::start(true) else { return };
+    let db = srv.create_database();
+    let w = crate::world!(World::knot());
+    let role = crate::util::pg::TCP_ROLE;
+    let url = format!("url = \"postgresql://{role}:not-the-password@127.0.0.1:{}/{db}?sslmode=prefer\"", srv.tcp_port);
+    w.edit_config(|t| {
+        let start = t.find("[database]\n").expect("[database]") + "[database]\n".len();
+        let end = t.find("\n\n[dns]").expect("[dns]");
+        format!("{}{url}{}", &t[..start], &t[end..])
+    });
+    let r = w.admin(&["user", "list"]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    assert!(r.stderr().contains(&format!("password authentication failed for user \"{role}\"")), "{}", r.stderr());
+    assert!(!r.stderr().contains("no encryption"), "{}", r.stderr());
+    assert!(!srv.log().contains("no encryption"), "a second session in plain text:\n{}", srv.log());
 }
