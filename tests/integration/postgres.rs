@@ -5,8 +5,8 @@
 //! refused, and `sslmode` over the socket. Also what only PostgreSQL's store decides, found
 //! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
 //! user two admins delete at once, the token columns of `hostname list`, the dummy hash's
-//! cost taken from the stored hashes, a read-only database's refusal, and `prefer` keeping a
-//! password refused over TLS as the answer. These run in every pass: the worlds here are on
+//! cost taken from the stored hashes, a read-only database's refusal, `prefer` keeping a
+//! password refused over TLS as the answer, and a child following its parent's stored IPv4. These run in every pass: the worlds here are on
 //! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
 //! TESTING.md).
 
@@ -409,4 +409,21 @@ fn prefer_reports_a_password_refused_over_tls_without_a_plain_text_retry() {
     assert!(r.stderr().contains(&format!("password authentication failed for user \"{role}\"")), "{}", r.stderr());
     assert!(!r.stderr().contains("no encryption"), "{}", r.stderr());
     assert!(!srv.log().contains("no encryption"), "a second session in plain text:\n{}", srv.log());
+}
+
+#[test]
+fn a_child_follows_the_parents_stored_ipv4_when_an_update_brings_only_ipv6() {
+    // The camera follows the parent's /24 (host bits `.10`) and is derived after the parent's
+    // IPv4 was stored. An update with only an IPv6 address and a prefix gives the camera its
+    // AAAA and, from the parent's row, its A.
+    const CAM: &str = "cam.dyn.example.test";
+    let w = crate::world!(world());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    let derive = ["hostname", "derive", HOME, CAM, "--ipv6-iid", "::c", "--ipv4", "0.0.0.10/24"];
+    w.admin(&derive).success();
+    w.update(&format!("hostname={HOME}&myip=2001:db8:1:2::1&ipv6prefix=2001:db8:1:2::/64"))
+        .expect(200, "good 2001:db8:1:2::1\n");
+    assert_eq!(w.aaaa(CAM), ["2001:db8:1:2::c"]);
+    assert_eq!(w.a(CAM), ["192.0.2.10"]);
+    assert_eq!(w.stored(CAM), (Some("192.0.2.10".into()), Some("2001:db8:1:2::c".into())));
 }
