@@ -563,3 +563,49 @@ fn every_change_of_a_host_in_a_failed_group_commit_answers_dnserr() {
     assert_eq!(world.stored(HOME), (Some("192.0.2.1".into()), None));
     assert_no_panic(web);
 }
+
+#[test]
+fn a_peer_that_closes_mid_request_frees_its_connection_slot() {
+    // With one connection allowed, a peer that sends half a request and closes must give its
+    // slot back at once: the end of its stream ends the connection (reading on would spin).
+    let world = world!(web_world());
+    let (launched, port) = world!(small_machine(&world, &["--max-connections", "1"]));
+    let limit = std::time::Duration::from_secs(10);
+    for _ in 0..2 {
+        let mut c = FcgiClient::connect_tcp(port);
+        assert!(c.begin(1, true) && c.write_raw(&[1, PARAMS, 0, 1, 0, 10, 0, 0, 3]));
+        c.stream.shutdown_write();
+        assert!(c.wait_closed(limit).is_some(), "the half request keeps its connection\n{}", launched.log());
+    }
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, false, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.72"), &auth()), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.72\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.72"]);
+}
+
+#[test]
+fn a_repeat_with_an_unusable_proxy_header_logs_the_fallback_too() {
+    // The repeat answered on the runtime's thread logs nothing of its own beyond its answer,
+    // so a request whose trusted proxy sent an unusable header goes to a worker, which says
+    // that the proxy's address stands in for the client's.
+    let world = world!(World::new(Setup {
+        extra_config: &format!(
+            "{NO_RATE_LIMIT}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"198.51.100.7\"]\n"
+        ),
+        hosts: &[HOME],
+        ..Setup::default()
+    }));
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let auth = auth();
+    let query = format!("hostname={HOME}&myip=192.0.2.73");
+    let mut params = fcgi_update_params(&query, &auth);
+    params.push(("HTTP_X_FORWARDED_FOR", "not an address"));
+    let mut c = FcgiClient::connect_tcp(port);
+    for (id, answer) in [(1, "good 192.0.2.73\n"), (2, "nochg 192.0.2.73\n")] {
+        assert!(c.request(id, true, &params, b""));
+        assert_eq!(c.response(id).map(|b| body(&b)).as_deref(), Some(answer), "{}", launched.log());
+    }
+    let log = launched.log();
+    assert_eq!(log.matches("using the proxy address 198.51.100.7").count(), 2, "{log}");
+    assert_eq!(world.a(HOME), ["192.0.2.73"]);
+}
