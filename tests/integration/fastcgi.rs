@@ -609,3 +609,40 @@ fn a_repeat_with_an_unusable_proxy_header_logs_the_fallback_too() {
     assert_eq!(log.matches("using the proxy address 198.51.100.7").count(), 2, "{log}");
     assert_eq!(world.a(HOME), ["192.0.2.73"]);
 }
+
+#[test]
+fn the_proxy_header_and_a_large_body_reach_the_handler_as_in_cgi() {
+    // What `request_input` keeps of the params and the stdin: the trusted proxy's header (the
+    // client's address for logs and limits) and the body up to one byte past its bound (so
+    // that an oversized body is told from a cut one).
+    let world = world!(World::new(Setup {
+        extra_config: &format!(
+            "log_requests = true\n{NO_RATE_LIMIT}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"198.51.100.7\"]\n"
+        ),
+        hosts: &[HOME],
+        ..Setup::default()
+    }));
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let auth = auth();
+    let query = format!("hostname={HOME}&myip=192.0.2.74");
+    let mut params = fcgi_update_params(&query, &auth);
+    params.push(("HTTP_X_FORWARDED_FOR", "203.0.113.9"));
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &params, b""));
+    assert_eq!(c.response(1).map(|b| body(&b)).as_deref(), Some("good 192.0.2.74\n"), "{}", launched.log());
+    let big = vec![b'a'; 9000];
+    let length = big.len().to_string();
+    let mut post = fcgi_update_params("", &auth);
+    post.retain(|(k, _)| *k != "REQUEST_METHOD");
+    post.extend([
+        ("REQUEST_METHOD", "POST"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("CONTENT_LENGTH", length.as_str()),
+    ]);
+    assert!(c.request(2, true, &post, &big));
+    assert_eq!(c.response(2).map(|b| body(&b)).as_deref(), Some("badagent\n"), "{}", launched.log());
+    let log = launched.log();
+    assert!(log.contains("client=203.0.113.9 "), "{log}");
+    assert!(log.contains("request body of 8193 bytes exceeds 8192"), "{log}");
+    assert_eq!(world.a(HOME), ["192.0.2.74"]);
+}
