@@ -583,19 +583,26 @@ fn a_peer_that_closes_mid_request_frees_its_connection_slot() {
     assert_eq!(world.a(HOME), ["192.0.2.72"]);
 }
 
+/// A FastCGI server on TCP whose requests come from a trusted proxy (`198.51.100.7`, the
+/// `REMOTE_ADDR` of `fcgi_update_params`) with `X-Forwarded-For`; `log` goes in `[log]`.
+fn behind_a_proxy(log: &str) -> Option<(World, Launched, u16)> {
+    let world = World::new(Setup {
+        extra_config: &format!(
+            "{log}{NO_RATE_LIMIT}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"198.51.100.7\"]\n"
+        ),
+        hosts: &[HOME],
+        ..Setup::default()
+    })?;
+    let (launched, _, port) = Launched::start(&world, Launcher::Listen)?;
+    Some((world, launched, port))
+}
+
 #[test]
 fn a_repeat_with_an_unusable_proxy_header_logs_the_fallback_too() {
     // The repeat answered on the runtime's thread logs nothing of its own beyond its answer,
     // so a request whose trusted proxy sent an unusable header goes to a worker, which says
     // that the proxy's address stands in for the client's.
-    let world = world!(World::new(Setup {
-        extra_config: &format!(
-            "{NO_RATE_LIMIT}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"198.51.100.7\"]\n"
-        ),
-        hosts: &[HOME],
-        ..Setup::default()
-    }));
-    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let (world, launched, port) = world!(behind_a_proxy(""));
     let auth = auth();
     let query = format!("hostname={HOME}&myip=192.0.2.73");
     let mut params = fcgi_update_params(&query, &auth);
@@ -615,14 +622,7 @@ fn the_proxy_header_and_a_large_body_reach_the_handler_as_in_cgi() {
     // What `request_input` keeps of the params and the stdin: the trusted proxy's header (the
     // client's address for logs and limits) and the body up to one byte past its bound (so
     // that an oversized body is told from a cut one).
-    let world = world!(World::new(Setup {
-        extra_config: &format!(
-            "log_requests = true\n{NO_RATE_LIMIT}[http]\nproxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"198.51.100.7\"]\n"
-        ),
-        hosts: &[HOME],
-        ..Setup::default()
-    }));
-    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let (world, launched, port) = world!(behind_a_proxy("log_requests = true\n"));
     let auth = auth();
     let query = format!("hostname={HOME}&myip=192.0.2.74");
     let mut params = fcgi_update_params(&query, &auth);
