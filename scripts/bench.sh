@@ -486,20 +486,30 @@ import json, sys
 for h in json.load(sys.stdin):
     print(h["hostname"].rstrip("."), h["ipv4"] or "-")' | sort
 }
+# CPU time (user + system) of processes and their threads, in clock ticks, and per request
+# in microseconds: R_CPU_APP for the program in APP_PID (if set), R_CPU_NGINX for nginx's
+# master and workers, over one run_wrk. Less noisy than rates on a shared machine.
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  local p t=0 v
+  for p in "$@"; do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+    t=$((t + v))
+  done
+  echo "$t"
+}
+nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid" 2>/dev/null); }
+per_request() { awk -v t="$1" -v n="$2" -v c="$clk_tck" 'BEGIN { if (n <= 0) print "-"; else printf "%.1f", t * 1e6 / c / n }'; }
 # Waits until the requests a flow left behind are done: wrk stops with requests in flight,
 # and fcgiwrap and the FastCGI server finish them after the client has gone. Done means no
 # CGI process of ours (fcgiwrap runs it with its path as the whole command line) and a
-# FastCGI server (of either store) that used no CPU for 300 ms.
+# FastCGI server (of any store) that used no CPU for 300 ms.
 settle() {
-  local ticks before
-  ticks() {
-    local s
-    for s in "${stores[@]}"; do awk '{ print $14 + $15 }' "/proc/${S_fastcgi_pid[$s]}/stat" 2>/dev/null || echo 0; done
-  }
+  local before
   for _ in $(seq 100); do
-    before=$(ticks)
+    before=$(cpu_ticks "${S_fastcgi_pid[@]}")
     sleep 0.3
-    if ! pgrep -x -f "$bin" >/dev/null && [ "$(ticks)" = "$before" ]; then return 0; fi
+    if ! pgrep -x -f "$bin" >/dev/null && [ "$(cpu_ticks "${S_fastcgi_pid[@]}")" = "$before" ]; then return 0; fi
   done
   echo "!!! requests still running 30 s after the flow"
 }
@@ -552,20 +562,6 @@ poller_stop() { # LABEL
 
 # ---------------------------------------------------------------------------------------
 # wrk runs: sets R_RPS R_P50 R_P99 R_REQS R_UNEXPECTED R_911 R_NON2XX R_ERRORS
-# CPU time (user + system) of processes and their threads, in clock ticks, and per request
-# in microseconds: R_CPU_APP for the program in APP_PID (if set), R_CPU_NGINX for nginx's
-# master and workers, over one run_wrk. Less noisy than rates on a shared machine.
-clk_tck=$(getconf CLK_TCK)
-cpu_ticks() {
-  local p t=0 v
-  for p in "$@"; do
-    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
-    t=$((t + v))
-  done
-  echo "$t"
-}
-nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid" 2>/dev/null); }
-per_request() { awk -v t="$1" -v n="$2" -v c="$clk_tck" 'BEGIN { if (n <= 0) print "-"; else printf "%.1f", t * 1e6 / c / n }'; }
 run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
   local label="$1" port="$2" out="$work/out/$1.txt" app0 ng0
   # shellcheck disable=SC2046

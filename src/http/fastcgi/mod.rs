@@ -512,8 +512,10 @@ fn request_input(request: &records::Request, config: &Config) -> (Env, Vec<u8>) 
         .filter_map(|(name, value)| {
             // CGI names are upper case (RFC 3875 §4.1); a peer's lower case is forgiven.
             let name = std::str::from_utf8(name).ok()?.to_ascii_uppercase();
-            let wanted = request::REQUEST_VARIABLES.contains(&name.as_str()) || Some(name.as_str()) == proxy;
-            wanted.then(|| Some((name, std::str::from_utf8(value).ok()?.to_owned()))).flatten()
+            if !request::REQUEST_VARIABLES.contains(&name.as_str()) && Some(name.as_str()) != proxy {
+                return None;
+            }
+            Some((name, std::str::from_utf8(value).ok()?.to_owned()))
         })
         .collect();
     let mut body = Vec::new();
@@ -526,10 +528,23 @@ fn request_input(request: &records::Request, config: &Config) -> (Env, Vec<u8>) 
     (env, body)
 }
 
+/// The `911` of a request that could not be handled.
+fn server_error() -> Reply {
+    reply::render(&Answer::Account(AccountAnswer::ServerError), Format::Text)
+}
+
+impl Shared {
+    /// Returns a store to the pool for the next request.
+    fn put_back(&self, store: Store) {
+        if let Ok(mut stores) = self.stores.lock() {
+            stores.push(store);
+        }
+    }
+}
+
 /// Runs the handler on a worker thread with a database connection from the pool. A panic
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
-    let server_error = || reply::render(&Answer::Account(AccountAnswer::ServerError), Format::Text);
     let log = Log::new(shared.config.log.level)
         .with_txn(log::transaction_id())
         .with_target(&shared.config.log, (shared.clock)());
@@ -555,9 +570,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
         let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
         let incoming = super::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
         let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
-        if let Ok(mut stores) = shared.stores.lock() {
-            stores.push(store);
-        }
+        shared.put_back(store);
         reply
     });
     match job.await {
@@ -589,14 +602,12 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
     }));
     match answered {
         Ok(reply) => {
-            if let Ok(mut stores) = shared.stores.lock() {
-                stores.push(store);
-            }
+            shared.put_back(store);
             reply
         }
         Err(_) => {
             log.error("internal error: the request handler panicked");
-            Some(reply::render(&Answer::Account(AccountAnswer::ServerError), Format::Text))
+            Some(server_error())
         }
     }
 }

@@ -117,12 +117,8 @@ impl Decoder {
             if self.used.saturating_add(record_len) > self.max_request {
                 return Err(format!("request larger than {} bytes", self.max_request));
             }
-            let Some(content) = input.get(taken + HEADER_BYTES..taken + HEADER_BYTES + content_len) else {
-                return Ok((taken, Step::More));
-            };
-            if input.len() < taken + record_len {
-                return Ok((taken, Step::More));
-            }
+            let Some(record) = input.get(taken..taken + record_len) else { return Ok((taken, Step::More)) };
+            let content = record.get(HEADER_BYTES..HEADER_BYTES + content_len).unwrap_or_default();
             taken += record_len;
             self.used += record_len;
             let id = u16::from_be_bytes([id_hi, id_lo]);
