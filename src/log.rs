@@ -46,6 +46,7 @@ enum Sink {
     /// (rsyslog's imuxsock, journald's /dev/log).
     Syslog {
         socket: Arc<UnixDatagram>,
+        path: PathBuf,
         facility: u8,
     },
     /// The file and the time stamp for this request's lines (taken by `main`, which owns the
@@ -71,6 +72,17 @@ impl Log {
         Log { level: self.level, txn: Some(txn), sink: self.sink.clone(), also_stderr: self.also_stderr }
     }
 
+    /// A logger for one request of a long-running process: its lines carry `txn`, go to this
+    /// logger's target (the syslog socket connected once, not per request), and file lines
+    /// are stamped `now` (seconds since the epoch).
+    pub(crate) fn for_request(&self, txn: String, now: i64) -> Log {
+        let sink = match &self.sink {
+            Sink::File { path, .. } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
+            other => other.clone(),
+        };
+        Log { level: self.level, txn: Some(txn), sink, also_stderr: self.also_stderr }
+    }
+
     /// A logger writing to `config.target`, and the lines at `config.stderr_level` or more
     /// severe to stderr as well; `now` (seconds since the epoch) stamps file lines. When the
     /// syslog socket cannot be reached, the reason goes to stderr and lines stay there.
@@ -84,7 +96,7 @@ impl Log {
                     .and_then(|s| s.connect(socket).map(|()| s))
                     .and_then(|s| s.set_nonblocking(true).map(|()| s));
                 match connected {
-                    Ok(s) => Sink::Syslog { socket: Arc::new(s), facility: *facility },
+                    Ok(s) => Sink::Syslog { socket: Arc::new(s), path: socket.clone(), facility: *facility },
                     Err(e) => {
                         stderr_line(&format!(
                             "ddns-cgi[{}]: [WARNING] cannot connect to syslog socket `{}`: {e}; logging to stderr\n",
@@ -141,10 +153,19 @@ impl Log {
         match &self.sink {
             Sink::Silent => {}
             Sink::Stderr => on_stderr(),
-            Sink::Syslog { socket, facility } => {
+            Sink::Syslog { socket, path, facility } => {
                 // RFC 3164 §4.1: `<PRI>TAG: MSG`; the local daemon adds time and host.
                 let pri = u16::from(*facility) * 8 + severity(level);
-                if socket.send(format!("<{pri}>{tag} {body}").as_bytes()).is_ok() {
+                let datagram = format!("<{pri}>{tag} {body}");
+                // A FastCGI server keeps its socket for its lifetime; when the daemon was
+                // restarted since, the line goes through a socket connected anew.
+                let sent = socket.send(datagram.as_bytes()).is_ok()
+                    || UnixDatagram::unbound()
+                        .and_then(|s| s.connect(path).map(|()| s))
+                        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                        .and_then(|s| s.send(datagram.as_bytes()))
+                        .is_ok();
+                if sent {
                     also();
                 } else {
                     on_stderr();

@@ -72,9 +72,24 @@ impl Store {
 
     /// Runs `reads` in one read transaction: the statements see one snapshot, and SQLite
     /// takes and drops its file locks (a few `fcntl` calls each) once instead of once per
-    /// statement. `reads` must not write: a write inside would fail. On PostgreSQL each
-    /// statement stays its own.
-    pub(crate) fn read_together<T>(&mut self, reads: impl FnOnce(&mut Store) -> T) -> Result<T, StoreError> {
+    /// statement. `reads` must not write: a write inside would fail. On SQLite, the rows it
+    /// reads of users, tokens, hostnames and relays are remembered until the next commit of
+    /// anyone (`sqlite/memo.rs`), and a later `read_together` whose reads are all remembered
+    /// runs on them without SQLite; one that asks for a row not remembered sees
+    /// `StoreError::Unmemoized` and is run again in a transaction. So `reads` may run twice,
+    /// and must have no effect before its last read. On PostgreSQL each statement stays its
+    /// own.
+    pub(crate) fn read_together<T>(&mut self, mut reads: impl FnMut(&mut Store) -> T) -> Result<T, StoreError> {
+        if let Store::Sqlite(s) = self
+            && s.start_replay()
+        {
+            let out = reads(self);
+            if let Store::Sqlite(s) = self
+                && s.end_replay()
+            {
+                return Ok(out);
+            }
+        }
         if let Store::Sqlite(s) = self {
             s.begin_read()?;
         }
@@ -424,6 +439,10 @@ pub(crate) enum StoreError {
     /// ("db error") leaves out.
     #[error("database error (postgresql): {}", causes(.0))]
     Postgres(#[from] ::postgres::Error),
+    /// A read during a replay of remembered reads (`Store::read_together`) that the memo
+    /// does not hold; `read_together` then runs the reads again, so this never leaves it.
+    #[error("internal: a read that was not remembered")]
+    Unmemoized,
 }
 
 /// What to fix, for the SQLite failures an operator can act on.

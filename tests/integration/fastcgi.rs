@@ -503,6 +503,23 @@ fn fastcgi_logs_to_the_configured_target() {
     assert!(lines.iter().any(|l| l.contains("fastcgi: serving with")), "{lines:?}");
     let stderr = launched.log();
     assert!(!stderr.contains("answer=good") && !stderr.contains("[INFO]"), "INFO lines stay off stderr:\n{stderr}");
+    // The server keeps one socket to syslog; when the daemon restarts (a new socket at the
+    // same path), the next lines still reach it.
+    drop(sock);
+    std::fs::remove_file(&sock_path).expect("remove the old socket");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).expect("bind syslog socket again");
+    // Writable by the server's user, as /dev/log is.
+    std::fs::set_permissions(&sock_path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).expect("chmod");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+    assert!(c.request(2, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.94"), &auth()), b""));
+    assert_eq!(c.response(2).map(|b| body(&b)), Some("good 192.0.2.94\n".to_owned()), "{}", launched.log());
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("answer=good")) {
+        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no request line after the restart ({e}): {lines:?}"));
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let stderr = launched.log();
+    assert!(!stderr.contains("[INFO]"), "INFO lines stay off stderr after the restart:\n{stderr}");
 }
 
 #[test]

@@ -331,3 +331,44 @@ fn fastcgi_repeats_still_count_towards_the_rate_limit() {
     assert_eq!(answered_without_a_worker(&web), 0, "{}", web.fastcgi_log());
     assert_eq!(world.a(HOME), ["192.0.2.7"]);
 }
+
+#[test]
+fn a_fastcgi_repeat_sees_what_other_processes_committed_at_once() {
+    // The repeat's reads are remembered until anyone commits (`store/sqlite/memo.rs`): every
+    // change by another process must show in the very next answer.
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    let token = |w: &World| {
+        let run = w.admin(&["hostname", "token", HOME]);
+        run.success();
+        run.stdout().trim().to_owned()
+    };
+    let first = token(&world);
+    let url = |ip: &str, token: &str| web.url(&format!("/nic/update?hostname={HOME}&myip={ip}&token={token}"));
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "good 192.0.2.1\n");
+    for _ in 0..3 {
+        curl(&[&url("192.0.2.1", &first)]).expect(200, "nochg 192.0.2.1\n");
+    }
+    // A CGI process changes the address: the repeat of the old one is a change again.
+    world.update(&format!("hostname={HOME}&myip=192.0.2.9")).expect(200, "good 192.0.2.9\n");
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "good 192.0.2.1\n");
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(world.a(HOME), ["192.0.2.1"]);
+    // A new token replaces the old one: the old one is refused at once.
+    let second = token(&world);
+    curl(&[&url("192.0.2.1", &first)]).expect(401, "badauth\n");
+    curl(&[&url("192.0.2.1", &second)]).expect(200, "nochg 192.0.2.1\n");
+    curl(&[&url("192.0.2.1", &second)]).expect(200, "nochg 192.0.2.1\n");
+    // Revoked, then the hostname deleted: refused, and nothing comes back.
+    world.admin(&["hostname", "token", "--revoke", HOME]).success();
+    curl(&[&url("192.0.2.1", &second)]).expect(401, "badauth\n");
+    let third = token(&world);
+    curl(&[&url("192.0.2.1", &third)]).expect(200, "nochg 192.0.2.1\n");
+    world.admin(&["hostname", "delete", HOME]).success();
+    curl(&[&url("192.0.2.1", &third)]).expect(401, "badauth\n");
+    assert!(world.a(HOME).is_empty(), "{:?}", world.a(HOME));
+    // The repeats above were answered on the runtime's thread (on SQLite), the remembered
+    // reads among them; a password's repeat is `fastcgi_remembers_a_verified_password_...`.
+    let inline = usize::from(!crate::util::pg::enabled());
+    assert_eq!(answered_without_a_worker(&web), 7 * inline, "{}", web.fastcgi_log());
+}

@@ -246,6 +246,8 @@ struct Shared {
     max_conns: u8,
     /// How long a connection may take to send its next request.
     idle_timeout: Duration,
+    /// The process's logger (its syslog socket connected once); each request's comes from it.
+    log: Log,
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
@@ -268,6 +270,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         workers: Arc::new(Semaphore::new(usize::from(server.options.workers))),
         max_conns: u8::try_from(server.options.max_connections).unwrap_or(u8::MAX),
         idle_timeout: Duration::from_secs(u64::from(server.options.idle_timeout)),
+        log: log.clone(),
     });
     let result = runtime.block_on(run(server.listener, server.options, server.web_server_addrs, shared, log.clone()));
     if let Some(path) = server.cleanup {
@@ -545,9 +548,7 @@ impl Shared {
 /// Runs the handler on a worker thread with a database connection from the pool. A panic
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
-    let log = Log::new(shared.config.log.level)
-        .with_txn(log::transaction_id())
-        .with_target(&shared.config.log, (shared.clock)());
+    let log = shared.log.for_request(log::transaction_id(), (shared.clock)());
     if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
         return reply;
     }

@@ -10,7 +10,7 @@ impl Store {
     /// A hostname's row, read without its lock: what it is now, for a decision that the
     /// locked read-modify-write makes again.
     pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
-        host_row(&self.conn, fqdn)
+        self.memo.host(fqdn, || host_row(&self.conn, fqdn))
     }
 
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {

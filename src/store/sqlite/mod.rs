@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior};
 
+use self::memo::Memo;
 use super::lock::HostLocks;
 use super::{Host, OpenMode, StoreError};
 
@@ -19,6 +20,7 @@ mod audit;
 mod derived;
 mod expiry;
 mod hosts;
+mod memo;
 mod ratelimit;
 mod relays;
 mod schema;
@@ -37,23 +39,42 @@ pub(crate) struct Store {
     conn: Connection,
     /// The per-host locks every change of a host's records takes (see `store::lock`).
     locks: HostLocks,
+    /// The reads of `Store::read_together`, remembered until the next commit.
+    memo: Memo,
 }
 
 impl Store {
     /// Starts a read transaction that the next statements share (`Store::read_together`).
+    /// Its reads are remembered (`memo`) when nobody commits until it ends.
     pub(crate) fn begin_read(&self) -> Result<(), StoreError> {
+        self.memo.start_recording();
         // Cached like the reads: on the FastCGI repeat path, parsing it each time showed.
-        self.conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        if let Err(e) = self.conn.prepare_cached("BEGIN DEFERRED").and_then(|mut s| s.execute([])) {
+            self.memo.end_recording();
+            return Err(e.into());
+        }
         Ok(())
     }
 
     /// Ends the transaction of [`Store::begin_read`]; a no-op when none is open.
     pub(crate) fn end_read(&self) -> Result<(), StoreError> {
-        if self.conn.is_autocommit() {
-            return Ok(());
-        }
-        self.conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
+        let ended = if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).map(drop)
+        };
+        self.memo.end_recording();
+        Ok(ended?)
+    }
+
+    /// Starts answering reads from the memo, when it is of the database as it is now.
+    pub(crate) fn start_replay(&self) -> bool {
+        self.memo.start_replay()
+    }
+
+    /// Ends a replay: `false` when the reads must run again in a transaction.
+    pub(crate) fn end_replay(&self) -> bool {
+        self.memo.end_replay()
     }
 
     /// Opens (or creates) the database and applies pending migrations.
@@ -95,7 +116,8 @@ impl Store {
         if mode == OpenMode::Existing {
             conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         }
-        let mut store = Store { conn, locks };
+        let memo = Memo::new(conn.path());
+        let mut store = Store { conn, locks, memo };
         store.migrate()?;
         Ok(store)
     }

@@ -121,6 +121,10 @@ impl Store {
     /// empty for the hosts without relays (nearly all). On every update's path, so prepared
     /// once per connection: parsing this join cost more than running it.
     pub(crate) fn relays_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
+        self.memo.relays(fqdn, user_id, || self.relay_rows_for_update(fqdn, user_id))
+    }
+
+    fn relay_rows_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
         let mut stmt = self.conn.prepare_cached(concat!(
             "SELECT ",
             relay_columns!(),

@@ -315,3 +315,100 @@ fn reads_together_see_one_snapshot_and_leave_no_transaction() {
     drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+/// Reads `name`'s email through `read_together`, and whether each run of the reads was in a
+/// transaction (a replay of remembered reads runs without one).
+fn email_together(store: &mut crate::store::Store, name: &str) -> (Vec<bool>, Option<String>) {
+    let mut runs = Vec::new();
+    let found = store
+        .read_together(|s| {
+            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
+            runs.push(!sqlite.conn.is_autocommit());
+            s.user(name).ok().flatten().map(|u| u.email)
+        })
+        .expect("read");
+    (runs, found)
+}
+
+fn memo_held(store: &crate::store::Store) -> (usize, bool) {
+    let crate::store::Store::Sqlite(sqlite) = store else { panic!("a SQLite store") };
+    sqlite.memo.held()
+}
+
+#[test]
+fn remembered_reads_replay_until_anyone_commits() {
+    let (dir, store) = temp_store();
+    let mut store = crate::store::Store::Sqlite(store);
+    let other = Connection::open(dir.join("t.db")).expect("second connection");
+    let add = |name: &str| {
+        other
+            .execute(
+                "INSERT INTO users (name, email, password_hash, created_at) VALUES (?1, ?1 || '@example.test', 'h', 1)",
+                [name],
+            )
+            .expect("insert");
+    };
+    let alice = Some("alice@example.test".to_owned());
+    add("alice");
+    // Read in a transaction and remembered; then replayed, with no transaction.
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], alice.clone()));
+    assert_eq!(memo_held(&store), (1, true));
+    assert_eq!(email_together(&mut store, "alice"), (vec![false], alice.clone()));
+    // A row not remembered: the replay stops at it and the reads run again in a transaction;
+    // then its absence is remembered too.
+    assert_eq!(email_together(&mut store, "bob"), (vec![false, true], None));
+    assert_eq!(email_together(&mut store, "bob"), (vec![false], None));
+    assert_eq!(memo_held(&store), (2, true));
+    // Another connection's commit: read again, and the new row is there.
+    add("bob");
+    assert_eq!(email_together(&mut store, "bob"), (vec![true], Some("bob@example.test".to_owned())));
+    other.execute("UPDATE users SET email = 'new@example.test' WHERE name = 'alice'", []).expect("update");
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], Some("new@example.test".to_owned())));
+    // This store's own commit ends the replays as well.
+    assert_eq!(email_together(&mut store, "carol"), (vec![false, true], None));
+    assert_eq!(email_together(&mut store, "carol"), (vec![false], None));
+    store.add_user("carol", "carol@example.test", "h", 1).expect("add");
+    assert_eq!(email_together(&mut store, "carol"), (vec![true], Some("carol@example.test".to_owned())));
+    // A commit while the reads run in their transaction: their snapshot is answered, and not
+    // remembered.
+    let during = store
+        .read_together(|s| {
+            let before = s.user("alice").ok().flatten().map(|u| u.email);
+            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
+            if !sqlite.conn.is_autocommit() {
+                other
+                    .execute("UPDATE users SET email = 'during@example.test' WHERE name = 'alice'", [])
+                    .expect("update");
+            }
+            before
+        })
+        .expect("read");
+    assert_eq!(during.as_deref(), Some("new@example.test"));
+    assert_eq!(memo_held(&store), (0, false));
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], Some("during@example.test".to_owned())));
+    drop(store);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn the_memo_is_bounded_and_reads_outside_read_together_pass_it_by() {
+    let (dir, store) = temp_store();
+    let mut store = crate::store::Store::Sqlite(store);
+    let n = super::memo::MAX_ENTRIES + 10;
+    store
+        .read_together(|s| {
+            for i in 0..n {
+                assert_eq!(s.user(&format!("u{i}")).expect("read"), None);
+            }
+        })
+        .expect("read");
+    assert_eq!(memo_held(&store), (10, true));
+    // A plain read (the full path's) neither uses nor fills the memo.
+    let other = Connection::open(dir.join("t.db")).expect("second connection");
+    assert_eq!(store.user("u1").expect("read"), None);
+    assert_eq!(store.user("zed").expect("read"), None);
+    assert_eq!(memo_held(&store), (10, true));
+    drop(other);
+    drop(store);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}

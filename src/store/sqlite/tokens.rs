@@ -39,6 +39,10 @@ impl Store {
     /// The token with this digest, with its hostname and owner; one read on `tokens_digest`,
     /// on every token request's path, so prepared once per connection.
     pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
+        self.memo.token(digest, || self.token_row(digest))
+    }
+
+    fn token_row(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(concat!(

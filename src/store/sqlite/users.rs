@@ -7,14 +7,16 @@ use crate::store::{StoreError, User, UserSummary};
 
 impl Store {
     pub(crate) fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .conn
-            // On every password request's path: prepared once per connection.
-            .prepare_cached("SELECT id, name, email, password_hash FROM users WHERE name = ?1")?
-            .query_row([name], |r| {
-                Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, password_hash: r.get(3)? })
-            })
-            .optional()?)
+        self.memo.user(name, || {
+            Ok(self
+                .conn
+                // On every password request's path: prepared once per connection.
+                .prepare_cached("SELECT id, name, email, password_hash FROM users WHERE name = ?1")?
+                .query_row([name], |r| {
+                    Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, password_hash: r.get(3)? })
+                })
+                .optional()?)
+        })
     }
 
     pub(crate) fn add_user(
