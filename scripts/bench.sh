@@ -366,7 +366,7 @@ cp /etc/nginx/fastcgi_params "$web/fastcgi_params"
 spawn "$web/fcgiwrap.log" "${web_prefix[@]}" fcgiwrap -c "$conns" -s "unix:$web/fcgiwrap.sock"
 await_ready "$SPAWNED" test -S "$web/fcgiwrap.sock" || { cat "$web/fcgiwrap.log"; exit 2; }
 # The FastCGI servers with their shipped defaults (workers, connections) and the environment
-# of the shipped systemd unit (MALLOC_MMAP_THRESHOLD_), so memory figures compare with it.
+# of the shipped systemd unit (the glibc malloc tunables), so memory figures compare with it.
 workers=$(ddns fastcgi --help | sed -n 's/.*--workers.*\[default: \([0-9]*\)\].*/\1/p')
 mapfile -t unit_env < <(service_environment nginx/ddns-cgi.service)
 for s in "${stores[@]}"; do

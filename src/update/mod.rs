@@ -225,7 +225,9 @@ pub(crate) fn repeat(
         return None;
     }
     // One snapshot for the reads (the token or user, the relays, the row), and SQLite's locks
-    // taken once.
+    // taken once; on SQLite usually none, the rows remembered since the last commit
+    // (`Store::read_together`). Nothing is logged before the last read: the closure may run
+    // twice.
     let answered = store.read_together(|store| {
         // Its debug lines would show twice when `handle` takes over.
         let quiet = log.silenced();
