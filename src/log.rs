@@ -158,7 +158,8 @@ impl Log {
                 let pri = u16::from(*facility) * 8 + severity(level);
                 let datagram = format!("<{pri}>{tag} {body}");
                 // A FastCGI server keeps its socket for its lifetime; when the daemon was
-                // restarted since, the line goes through a socket connected anew.
+                // restarted since, the line goes through a socket connected anew (each line
+                // then pays a connect, as in CGI, until the server restarts).
                 let sent = socket.send(datagram.as_bytes()).is_ok()
                     || UnixDatagram::unbound()
                         .and_then(|s| s.connect(path).map(|()| s))
@@ -275,6 +276,67 @@ pub(crate) fn transaction_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-log-{name}-{}", getrandom::u64().expect("random")));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    fn config(target: LogTarget) -> LogConfig {
+        LogConfig { level: Level::Debug, log_requests: false, target, stderr_level: None }
+    }
+
+    #[test]
+    fn lines_below_the_level_are_dropped_and_file_lines_carry_the_request_time() {
+        let dir = temp_dir("file");
+        let path = dir.join("ddns.log");
+        let base = Log::new(Level::Info).with_target(&config(LogTarget::File { path: path.clone() }), 0);
+        let log = base.for_request("0000abcd".to_owned(), 86_400);
+        log.debug("not this");
+        log.info("this");
+        log.warn("and this");
+        log.error("and that");
+        Log::new(Level::Warn).with_target(&config(LogTarget::File { path: path.clone() }), 0).info("nor this");
+        let tag = format!("1970-01-02T00:00:00Z ddns-cgi[{}]:", pid());
+        let text = std::fs::read_to_string(&path).expect("log file");
+        let want = [
+            format!("{tag} [INFO] [0000abcd] this"),
+            format!("{tag} [WARNING] [0000abcd] and this"),
+            format!("{tag} [ERROR] [0000abcd] and that"),
+        ];
+        assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn syslog_datagrams_carry_facility_and_severity_and_outlive_a_daemon_restart() {
+        let dir = temp_dir("syslog");
+        let path = dir.join("log.sock");
+        let daemon = UnixDatagram::bind(&path).expect("bind");
+        daemon.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+        let recv = |daemon: &UnixDatagram| {
+            let mut buf = [0u8; 512];
+            let n = daemon.recv(&mut buf).expect("a datagram");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        // local0 (16): PRI = 16 * 8 + severity.
+        let target = LogTarget::Syslog { socket: path.clone(), facility: 16 };
+        let log = Log::new(Level::Debug).with_target(&config(target), 0).for_request("t1".to_owned(), 0);
+        let tag = format!("ddns-cgi[{}]:", pid());
+        log.warn("w");
+        assert_eq!(recv(&daemon), format!("<132>{tag} [WARNING] [t1] w"));
+        log.debug("d");
+        assert_eq!(recv(&daemon), format!("<135>{tag} [DEBUG] [t1] d"));
+        // The daemon restarts: a new socket at the same path gets the next line.
+        drop(daemon);
+        std::fs::remove_file(&path).expect("remove");
+        let daemon = UnixDatagram::bind(&path).expect("bind again");
+        daemon.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+        log.info("after");
+        assert_eq!(recv(&daemon), format!("<134>{tag} [INFO] [t1] after"));
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
 
     #[test]
     fn the_tag_names_this_process() {

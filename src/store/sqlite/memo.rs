@@ -91,7 +91,7 @@ impl Memo {
     /// The WAL-index header as it is now: one `pread`, no lock. `None` when it cannot be
     /// read, is not initialised, is of another format, or was read in the middle of a commit
     /// (its two copies differ).
-    fn generation(&self) -> Option<Generation> {
+    pub(super) fn generation(&self) -> Option<Generation> {
         let mut shm = self.shm.borrow_mut();
         if shm.is_none() {
             *shm = File::open(self.shm_path.as_ref()?).ok();

@@ -412,3 +412,91 @@ fn the_memo_is_bounded_and_reads_outside_read_together_pass_it_by() {
     drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+#[test]
+fn every_remembered_kind_replays_as_read() {
+    use crate::secret::Secret;
+    use crate::store::NewRelay;
+    let (dir, mut sqlite) = temp_store();
+    sqlite.add_user("alice", "a@example.com", "hash", 1).expect("user");
+    let user = sqlite.user("alice").expect("q").expect("some");
+    let fqdn = "h.dyn.example.com";
+    let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+    sqlite.add_host(&new, 1).expect("host");
+    let password = Secret::new("upstream-secret".to_owned());
+    let relay = NewRelay {
+        url: "https://upstream.example.net/nic/update",
+        username: "u",
+        password: &password,
+        replaces_local: false,
+    };
+    sqlite.set_relay(fqdn, &relay, 1).expect("relay");
+    let scope = TokenScope { types: None, networks: None, expires_at: None };
+    sqlite.set_token(fqdn, b"0123456789abcdef0123456789abcdef", &scope, 1).expect("token");
+    let mut store = crate::store::Store::Sqlite(sqlite);
+    let read_all = |store: &mut crate::store::Store| {
+        let mut runs = Vec::new();
+        let rows = store
+            .read_together(|s| {
+                let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
+                runs.push(!sqlite.conn.is_autocommit());
+                (
+                    s.user("alice").ok().flatten().map(|u| u.id),
+                    s.host(fqdn).ok().flatten().map(|h| h.fqdn),
+                    s.token(b"0123456789abcdef0123456789abcdef").ok().flatten().map(|t| t.host.fqdn),
+                    s.relays_for_update(fqdn, user.id)
+                        .ok()
+                        .map(|r| r.iter().map(|r| r.url.clone()).collect::<Vec<_>>()),
+                )
+            })
+            .expect("read");
+        (runs, rows)
+    };
+    let want = (
+        Some(user.id),
+        Some(fqdn.to_owned()),
+        Some(fqdn.to_owned()),
+        Some(vec!["https://upstream.example.net/nic/update".to_owned()]),
+    );
+    // Read in a transaction, then replayed without one: the same rows.
+    assert_eq!(read_all(&mut store), (vec![true], want.clone()));
+    assert_eq!(read_all(&mut store), (vec![false], want));
+    assert_eq!(memo_held(&store), (4, true));
+    drop(store);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn only_a_whole_initialised_known_wal_index_header_is_trusted() {
+    let dir = std::env::temp_dir().join(format!("ddns-cgi-memo-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = dir.join("x.db");
+    let header = |version: u32, init: u8, change: u32| {
+        let mut h = [0u8; 48];
+        h[..4].copy_from_slice(&version.to_ne_bytes());
+        h[8..12].copy_from_slice(&change.to_ne_bytes());
+        h[12] = init;
+        h
+    };
+    let write = |first: [u8; 48], second: [u8; 48]| {
+        std::fs::write(dir.join("x.db-shm"), [first, second].concat()).expect("write -shm");
+    };
+    let memo = super::memo::Memo::new(db.to_str());
+    let good = header(3_007_000, 1, 7);
+    write(good, good);
+    assert_eq!(memo.generation(), Some(good));
+    // Torn (a commit under way), not initialised, or of another format: not trusted.
+    write(header(3_007_000, 1, 8), good);
+    assert_eq!(memo.generation(), None);
+    write(header(3_007_000, 0, 7), header(3_007_000, 0, 7));
+    assert_eq!(memo.generation(), None);
+    write(header(3_007_001, 1, 7), header(3_007_001, 1, 7));
+    assert_eq!(memo.generation(), None);
+    // No -shm file (not in WAL mode, or no reader yet), or an in-memory database: nothing.
+    std::fs::remove_file(dir.join("x.db-shm")).expect("remove");
+    let fresh = super::memo::Memo::new(db.to_str());
+    assert_eq!(fresh.generation(), None);
+    assert_eq!(super::memo::Memo::new(None).generation(), None);
+    assert_eq!(super::memo::Memo::new(Some("")).generation(), None);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
