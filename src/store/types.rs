@@ -1,0 +1,359 @@
+//! The domain types of the database interface: the rows callers read (users, hostnames,
+//! tokens, relays, acme-dns accounts, audit rows, counters), what they ask the store to write,
+//! and what a write did. Both engines map their rows to these; `mod.rs` re-exports them, so
+//! callers name them `store::Host`, `store::User`...
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::secret::Secret;
+
+/// How to open the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpenMode {
+    /// Create the file (mode 0600) if it is missing; the admin CLI.
+    Create,
+    /// The file must exist; the request path.
+    Existing,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct User {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) password_hash: String,
+}
+
+/// A hostname row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Host {
+    pub(crate) id: i64,
+    /// Punycode, lower case, no trailing dot.
+    pub(crate) fqdn: String,
+    pub(crate) zone: String,
+    pub(crate) user_id: i64,
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    pub(crate) ipv6: Option<Ipv6Addr>,
+    pub(crate) last_update: Option<i64>,
+    pub(crate) expired: bool,
+    /// Taken offline by its owner: no records in DNS, no addresses in the row.
+    pub(crate) offline: bool,
+    /// The TXT value published with `txt=`; `None` when the host has no TXT record.
+    pub(crate) txt: Option<String>,
+}
+
+/// A hostname to create.
+#[derive(Debug)]
+pub(crate) struct NewHost<'a> {
+    pub(crate) fqdn: &'a str,
+    pub(crate) zone: &'a str,
+    pub(crate) user_id: i64,
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+}
+
+/// What to write back after a locked host read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HostWrite {
+    /// Nothing changes.
+    None,
+    /// The addresses are current: refresh the last-update time only (`nochg`).
+    Touch { now: i64 },
+    /// The DNS server accepted these addresses and this TXT value with this TTL: store them
+    /// and clear `expired` and `offline`.
+    Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<String>, dns_ttl: u32, now: i64 },
+    /// The DNS server removed the host's records on the owner's request: clear the
+    /// addresses and the TXT value (the row never claims more than DNS has) and mark the
+    /// host offline.
+    Offline { now: i64 },
+}
+
+/// The limits of a token as stored; `None` is no limit. `token` parses and checks them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TokenScope {
+    pub(crate) types: Option<String>,
+    pub(crate) networks: Option<String>,
+    pub(crate) expires_at: Option<i64>,
+}
+
+/// A token's row with its hostname and owner, found by digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenGrant {
+    pub(crate) digest: Vec<u8>,
+    pub(crate) host: Host,
+    pub(crate) owner: User,
+    pub(crate) scope: TokenScope,
+}
+
+/// What `hostname list` shows of a token: its scope and age, never the digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenInfo {
+    pub(crate) scope: TokenScope,
+    pub(crate) created_at: i64,
+}
+
+/// One rate-limit counter to check: rows of `scope`/`key` at or after `since`, of which
+/// there may be at most `max - 1` for the request to go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counter<'a> {
+    pub(crate) scope: &'static str,
+    pub(crate) key: &'a str,
+    pub(crate) since: i64,
+    pub(crate) max: u64,
+}
+
+/// A rate-limit row as it was written, to remove it again when a reservation settles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CountedRow {
+    pub(crate) id: i64,
+    pub(crate) scope: &'static str,
+    pub(crate) key: String,
+    pub(crate) at: i64,
+}
+
+/// A user with the number of hostnames they own, for `user list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UserSummary {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) created_at: i64,
+    pub(crate) n_hosts: i64,
+}
+
+/// A hostname with its owner's name, for `hostname list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostListing {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+    pub(crate) token: Option<TokenInfo>,
+}
+
+/// An expired hostname whose owner has not been told yet, claimed for one mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unnotified {
+    pub(crate) host: Host,
+    pub(crate) owner: String,
+    pub(crate) email: String,
+}
+
+/// What one locked expiry chunk saw and did.
+#[derive(Debug)]
+pub(crate) struct ExpiryChunk<T> {
+    /// The candidates as first read, in id order, before their host locks were taken (those
+    /// still due were handed to the closure); empty when none are left.
+    pub(crate) hosts: Vec<Host>,
+    /// How many rows were marked expired.
+    pub(crate) n_expired: usize,
+    /// What the caller's closure returned.
+    pub(crate) value: T,
+}
+
+/// The rate-limit rows of one counter (scope and key), for `ratelimit list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RateLimitCounter {
+    pub(crate) scope: String,
+    pub(crate) key: String,
+    /// When each counted request came, oldest first.
+    pub(crate) at: Vec<i64>,
+}
+
+/// An acme-dns account: credentials that may set the challenge TXT records of one name,
+/// `<subdomain>.<[acme] zone>`. Only the key's SHA-256 digest is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcmeAccount {
+    pub(crate) id: i64,
+    /// What the account is for (the domain given to `acme add`); empty when registered
+    /// through the API.
+    pub(crate) name: String,
+    /// A UUID, lower case.
+    pub(crate) username: String,
+    pub(crate) key_digest: Vec<u8>,
+    /// A UUID, lower case: the label below the acme zone.
+    pub(crate) subdomain: String,
+    /// Networks updates may come from, comma-separated; empty allows any.
+    pub(crate) allowfrom: String,
+    /// The newest challenge value, and the one before it: both are published.
+    pub(crate) txt_new: Option<String>,
+    pub(crate) txt_old: Option<String>,
+}
+
+/// An acme-dns account to create.
+#[derive(Debug)]
+pub(crate) struct NewAcmeAccount<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) key_digest: &'a [u8],
+    pub(crate) subdomain: &'a str,
+    pub(crate) allowfrom: &'a str,
+}
+
+/// An upstream dyndns2 provider that a hostname's accepted updates are forwarded to (`relay`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Relay {
+    pub(crate) id: i64,
+    /// The upstream's update URL with its own `hostname=`; never holds credentials.
+    pub(crate) url: String,
+    pub(crate) username: String,
+    /// Sent as HTTP Basic credentials, so stored as given (SECURITY.md, "Relay passwords").
+    pub(crate) password: Secret<String>,
+    /// Forwarded instead of the local RFC 2136 update, not in addition to it.
+    pub(crate) replaces_local: bool,
+    /// Set when the upstream answered `badauth` or `abuse`; only an admin clears it.
+    pub(crate) paused: Option<RelayPause>,
+    /// The addresses the upstream last accepted (`good` or `nochg`).
+    pub(crate) last_ipv4: Option<Ipv4Addr>,
+    pub(crate) last_ipv6: Option<Ipv6Addr>,
+    /// The upstream's last answer as we classified it, and when.
+    pub(crate) last_result: Option<String>,
+    pub(crate) last_at: Option<i64>,
+}
+
+/// Why and since when a relay is paused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RelayPause {
+    pub(crate) since: i64,
+    /// The upstream's answer token (`badauth`, `abuse`).
+    pub(crate) reason: String,
+}
+
+/// A relay to add to a hostname, or to replace (same URL).
+#[derive(Debug)]
+pub(crate) struct NewRelay<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) username: &'a str,
+    pub(crate) password: &'a Secret<String>,
+    pub(crate) replaces_local: bool,
+}
+
+/// What one relay attempt did, to be written back to its row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RelayOutcome {
+    /// The upstream answered `good` or `nochg`: these addresses are current there.
+    Accepted { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, result: String },
+    /// Any other answer, a timeout or a transport failure; `result` says which.
+    Failed { result: String },
+    /// `badauth` or `abuse`: stop sending until an admin clears the pause.
+    Paused { reason: String },
+}
+
+/// The result of an admin change to one relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RelayChange {
+    /// There is no such hostname.
+    NoHost,
+    /// The hostname has no relay with that URL.
+    NoRelay,
+    /// Nothing to do (e.g. the relay was not paused).
+    Unchanged,
+    /// A new relay was added.
+    Added,
+    /// An existing relay was changed (replaced, removed or resumed).
+    Changed,
+}
+
+/// A hostname that follows another's IPv6 prefix (`hostname derive`), as the fan-out reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derived {
+    pub(crate) fqdn: String,
+    /// The child's stored IPv4, for the host-bit rules of its own children.
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    /// The bits after the prefix (`--ipv6-iid`).
+    pub(crate) ipv6_iid: Ipv6Addr,
+    /// `--ipv4` as given (`fanout::Ipv4Rule`); `None` leaves the A record alone.
+    pub(crate) ipv4_rule: Option<String>,
+    /// `--ttl`; `None` keeps the child's `dns_ttl`.
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// A derivation for `hostname list`: the child, its parent and its rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Derivation {
+    pub(crate) child: String,
+    pub(crate) parent: String,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` asks: `child` follows `parent`; it is created as given when
+/// missing, owned by the parent's owner whatever `child.user_id` says.
+#[derive(Debug)]
+pub(crate) struct NewDerivation<'a> {
+    pub(crate) parent: &'a str,
+    pub(crate) child: NewHost<'a>,
+    pub(crate) ipv6_iid: Ipv6Addr,
+    pub(crate) ipv4_rule: Option<String>,
+    pub(crate) dns_ttl: Option<u32>,
+}
+
+/// What `hostname derive` did, or why it refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeriveOutcome {
+    /// The child follows the parent now; `created` when its row was made for it.
+    Done { created: bool },
+    /// There is no such parent hostname.
+    NoParent,
+    /// The child exists and belongs to someone other than the parent's owner.
+    OtherOwner { owner: String },
+    /// The child is the parent, or one of the hosts the parent follows.
+    Cycle,
+}
+
+/// One row of the audit trail (`audit.rs`): an accepted change of a host (`kind` `change`:
+/// `good`, `nochg`, or `dnserr` with the rcode) or a refused attempt (`kind` `refused`: the
+/// answer given, such as `badauth`, `abuse`, `nohost`, `badip`). It never holds a secret:
+/// the user name is the one given or authenticated, `auth` names the method only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct AuditRow {
+    /// Seconds since the epoch.
+    pub(crate) at: i64,
+    /// `change` or `refused`.
+    pub(crate) kind: &'static str,
+    /// The dyndns2 answer token.
+    pub(crate) answer: String,
+    /// The request's transaction id, as in its log lines.
+    pub(crate) txn: String,
+    pub(crate) client: Option<String>,
+    pub(crate) hostname: Option<String>,
+    /// The authenticated user (a change), or the user name given, bounded (a refusal).
+    pub(crate) user: Option<String>,
+    /// `password` or `token` for a change; none for a refusal.
+    pub(crate) auth: Option<String>,
+    pub(crate) old_ipv4: Option<String>,
+    pub(crate) old_ipv6: Option<String>,
+    pub(crate) new_ipv4: Option<String>,
+    pub(crate) new_ipv6: Option<String>,
+    /// The TXT values before and after, only when the change set or cleared TXT.
+    pub(crate) old_txt: Option<String>,
+    pub(crate) new_txt: Option<String>,
+    /// The DNS server's rcode name (or `timeout`, `unreachable`...) of a `dnserr`.
+    pub(crate) rcode: Option<String>,
+    /// A short detail: the rate-limit scope of an `abuse`, why credentials failed.
+    pub(crate) reason: Option<String>,
+}
+
+/// What the store writes for the audit trail with a change: the rows, and whether to keep
+/// them (`[audit] keep_days` > 0). The metric counters count them either way.
+#[derive(Debug, Default)]
+pub(crate) struct AuditWrite {
+    pub(crate) rows: Vec<AuditRow>,
+    pub(crate) keep: bool,
+}
+
+/// One metric counter as stored: its name, its label value (empty for none), its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CounterValue {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) value: i64,
+}
+
+/// How many hostnames are in each state, for the metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HostCounts {
+    pub(crate) n_hosts: i64,
+    pub(crate) n_expired: i64,
+    pub(crate) n_offline: i64,
+}
