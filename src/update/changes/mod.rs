@@ -1,0 +1,324 @@
+//! The changes of an update: what a request does to each host (`Change`), each host's
+//! changes replayed in order under its host lock (`state::HostState`), one RFC 2136 message per
+//! zone and one transaction for the batch (`run::run_changes`), and the `ipv6prefix` fan-out's
+//! glue. The database changes only after the DNS server answered NOERROR.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::audit::Origin;
+use crate::config::Config;
+use crate::log::Log;
+use crate::reply::HostAnswer;
+use crate::request::{self, Addresses, TxtChange};
+use crate::store::{Host, Store, StoreError, User};
+
+mod run;
+mod state;
+
+use run::run_changes;
+use state::HostState;
+
+/// What a request does to each of its hosts.
+#[derive(Clone, Debug)]
+pub(super) enum Change {
+    Publish(Publish),
+    /// Remove the host's A, AAAA and TXT records.
+    Offline,
+}
+
+/// Publish these addresses (and TXT change), with this TTL when the client asked for one.
+#[derive(Clone, Debug)]
+pub(super) struct Publish {
+    pub(super) addresses: Addresses,
+    pub(super) ttl: Option<u32>,
+    pub(super) txt: Option<TxtChange>,
+}
+
+/// One change of one hostname, as the group commit sees it: whose, what, and the log of the
+/// request it came from.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    fqdn: String,
+    user_id: i64,
+    user_name: String,
+    change: Change,
+    log: Log,
+    /// For the audit trail.
+    origin: Origin,
+}
+
+/// The group commit of FastCGI mode (see `batch`).
+pub(crate) type Batcher = crate::batch::Batcher<Pending, HostAnswer>;
+
+/// Changes one hostname: in CGI on its own; in FastCGI through the zone's group commit, where
+/// changes that arrive while the zone's runs are in flight go in one message together.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+pub(super) fn change_host(
+    config: &Config,
+    store: &mut Store,
+    batcher: Option<&Batcher>,
+    user: &User,
+    origin: &Origin,
+    fqdn: &str,
+    change: Change,
+    now: i64,
+    log: &Log,
+) -> Result<HostAnswer, StoreError> {
+    let pending = Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change,
+        log: log.clone(),
+        origin: origin.clone(),
+    };
+    // One read, without the host's lock: a host's zone never changes, and what it decides here
+    // the locked read-modify-write decides again, except for the repeat below.
+    let Some(host) = store.host(fqdn)? else {
+        log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
+        return Ok(HostAnswer::Nohost);
+    };
+    // A repeat whose row is due for a touch would only wait in the zone's queue: it runs at
+    // once under its own lock, which decides again on the row as it is then (and sends its own
+    // message if it now needs one).
+    let mut alone = false;
+    if host.user_id == user.id {
+        match repeat_of(&host, &pending.change, now) {
+            Repeat::Current(answer, state) => {
+                log_answer(log, fqdn, &pending.change, &answer, &state);
+                return Ok(answer);
+            }
+            Repeat::TouchDue => alone = true,
+            Repeat::Change => {}
+        }
+    }
+    match batcher {
+        Some(batcher) if !alone => Ok(batcher.submit(
+            &host.zone,
+            &host.fqdn,
+            pending,
+            |batch| run_changes(config, store, batch, now),
+            || HostAnswer::ServerError,
+        )),
+        _ => Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError)),
+    }
+}
+
+/// The answer `change_host` gives `change` of `user`'s `fqdn` when it is a repeat of the row
+/// as it stands (one unlocked read; see [`repeat_of`]), with its log line. `None` for anything
+/// else (no such host, another user's, a change, a row due for a touch), with nothing logged:
+/// `change_host` decides those.
+pub(super) fn current_repeat(
+    store: &Store,
+    user: &User,
+    fqdn: &str,
+    change: &Change,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(None) };
+    match repeat_of(&host, change, now) {
+        Repeat::Current(answer, state) => {
+            log_answer(log, fqdn, change, &answer, &state);
+            Ok(Some(answer))
+        }
+        Repeat::TouchDue | Repeat::Change => Ok(None),
+    }
+}
+
+/// What `change` is to a host's row as read.
+#[derive(Debug)]
+enum Repeat {
+    /// The common repeat: the records are current and the row was touched recently, so there
+    /// is nothing to send and nothing to write. The answer is that of the read (one statement,
+    /// one read transaction); see ARCHITECTURE.md, "Repeats".
+    Current(HostAnswer, HostState),
+    /// Nothing to send, but the row's time is due for a touch: a write under the host lock.
+    TouchDue,
+    /// Something to send (or an answer other than `nochg`).
+    Change,
+}
+
+fn repeat_of(host: &Host, change: &Change, now: i64) -> Repeat {
+    let mut state = HostState::of(host);
+    match state.apply(change) {
+        answer @ HostAnswer::Nochg(_) if !touch_due(host, now) => Repeat::Current(answer, state),
+        HostAnswer::Nochg(_) => Repeat::TouchDue,
+        HostAnswer::Good(_)
+        | HostAnswer::Nohost
+        | HostAnswer::Notfqdn
+        | HostAnswer::Dnserr
+        | HostAnswer::ServerError => Repeat::Change,
+    }
+}
+
+/// Changes `fqdn` and the hostnames derived from it (`fanout`) in one run, so that those of
+/// one zone go in one UPDATE message with it. `None` when no hostname follows `fqdn` (or the
+/// prefix length is outside /48../64, logged): then it is an ordinary change. The children's
+/// answers are logged with the request's transaction id; the request answers for `fqdn`
+/// alone. A child whose address is unchanged answers `nochg` in `run_changes` and is not sent;
+/// a child that fails is sent again on its own (the per-host fallback) and fails alone.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+pub(super) fn fan_out(
+    config: &Config,
+    store: &mut Store,
+    user: &User,
+    origin: &Origin,
+    fqdn: &str,
+    publish: &Publish,
+    prefix: request::Ipv6Prefix,
+    now: i64,
+    log: &Log,
+) -> Result<Option<HostAnswer>, StoreError> {
+    let parent_ipv4 = match publish.addresses.ipv4 {
+        Some(a) => Some(a),
+        None => store.stored_ipv4(fqdn)?,
+    };
+    let crate::fanout::Plan { children, unusable } =
+        match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
+            Ok(plan) => plan,
+            Err(crate::fanout::Skipped::PrefixLength(len)) => {
+                log.warn(format_args!(
+                    "{fqdn}: IPv6 prefix `{prefix}` is not fanned out: its length /{len} is outside /{}../{}",
+                    crate::fanout::MIN_PREFIX_LEN,
+                    crate::fanout::MAX_PREFIX_LEN
+                ));
+                return Ok(None);
+            }
+        };
+    for child in &unusable {
+        log.warn(format_args!("{child}: its interface id leaves no host bits under `{prefix}`; not updated"));
+    }
+    if children.is_empty() {
+        log.debug(format_args!("{fqdn}: IPv6 prefix `{prefix}`: no hostname follows it"));
+        return Ok(None);
+    }
+    let mut batch = vec![Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(publish.clone()),
+        log: log.clone(),
+        origin: origin.clone(),
+    }];
+    batch.extend(children.iter().map(|c| Pending {
+        fqdn: c.fqdn.clone(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change: Change::Publish(Publish {
+            addresses: Addresses { ipv4: c.ipv4, ipv6: Some(c.ipv6) },
+            ttl: c.dns_ttl,
+            txt: None,
+        }),
+        log: log.clone(),
+        origin: origin.clone(),
+    }));
+    // Not through the group commit: its runs hold one zone, and the children may be in
+    // others. The host locks order this run with every other change of these hosts.
+    let mut answers = run_changes(config, store, batch, now).into_iter();
+    let parent = answers.next().unwrap_or(HostAnswer::ServerError);
+    for (child, answer) in children.iter().zip(answers) {
+        log.info(format_args!(
+            "{}: fan-out of `{prefix}` from `{}`: {}",
+            child.fqdn,
+            child.parent,
+            match answer {
+                HostAnswer::Good(_) => "good",
+                HostAnswer::Nochg(_) => "nochg",
+                HostAnswer::Nohost => "nohost",
+                HostAnswer::Notfqdn => "notfqdn",
+                HostAnswer::Dnserr => "dnserr",
+                HostAnswer::ServerError => "911",
+            }
+        ));
+    }
+    Ok(Some(parent))
+}
+
+/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten. Expiry counts
+/// from the stored time, so a host is expired at most this much earlier than its last repeat
+/// plus its `expiry_ttl` (and never while it repeats more often than `expiry_ttl` minus this).
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// Whether a repeat must write the host's last-update time: when the stored one is older than
+/// [`TOUCH_INTERVAL_SECS`], or than a tenth of the host's `expiry_ttl` (at least 60 s, so at
+/// least 6 s), whichever is shorter. A host that never updated, or whose clock ran backwards,
+/// is touched.
+fn touch_due(host: &Host, now: i64) -> bool {
+    let interval = match host.expiry_ttl {
+        0 => TOUCH_INTERVAL_SECS,
+        ttl => TOUCH_INTERVAL_SECS.min(i64::from(ttl) / 10),
+    };
+    host.last_update.is_none_or(|t| now < t || now - t >= interval)
+}
+
+fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state: &HostState) {
+    match (answer, change) {
+        (HostAnswer::Good(_), Change::Offline) => {
+            log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
+        }
+        (HostAnswer::Good(new), Change::Publish(publish)) => log.info(format_args!(
+            "{fqdn}: updated ({}{}, ttl {})",
+            show(new.ipv4, new.ipv6),
+            show_txt(publish.txt.as_ref()),
+            state.dns_ttl
+        )),
+        (HostAnswer::Nochg(_), Change::Offline) => log.info(format_args!("{fqdn}: already offline")),
+        (HostAnswer::Nochg(new), Change::Publish(_)) => {
+            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
+        }
+        (HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError, _) => {}
+    }
+}
+
+fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
+    let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
+    let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
+    format!("ipv4={v4} ipv6={v6}")
+}
+
+fn show_txt(change: Option<&TxtChange>) -> &'static str {
+    match change {
+        Some(TxtChange::Set(_)) => " txt=set",
+        Some(TxtChange::Clear) => " txt=removed",
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(expiry_ttl: u32, last_update: Option<i64>) -> Host {
+        Host {
+            id: 1,
+            fqdn: "home.dyn.example.test".to_owned(),
+            zone: "dyn.example.test".to_owned(),
+            user_id: 1,
+            dns_ttl: 60,
+            expiry_ttl,
+            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ipv6: None,
+            last_update,
+            expired: false,
+            offline: false,
+            txt: None,
+        }
+    }
+
+    #[test]
+    fn a_repeat_touches_the_row_once_per_interval() {
+        // Never expiring, or expiring after an hour: a minute.
+        for ttl in [0, 3_600] {
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_000));
+            assert!(!touch_due(&host(ttl, Some(1_000)), 1_059));
+            assert!(touch_due(&host(ttl, Some(1_000)), 1_060));
+        }
+        // The shortest expiry (60 s): a tenth of it.
+        assert!(!touch_due(&host(60, Some(1_000)), 1_005));
+        assert!(touch_due(&host(60, Some(1_000)), 1_006));
+        // Never updated, or stamped in the future (a clock that went back): touched.
+        assert!(touch_due(&host(3_600, None), 1_000));
+        assert!(touch_due(&host(3_600, Some(1_001)), 1_000));
+    }
+}

@@ -1,0 +1,275 @@
+//! One run of changes (a CGI request's, or a group commit's in FastCGI): the rows read under
+//! their host locks, each host's changes replayed in order, one UPDATE per zone (split by
+//! size; each host alone again when a message with several fails), the rows and their audit
+//! rows written in one transaction only for what DNS accepted.
+
+use hickory_proto::rr::Name;
+
+use super::state::{HostState, dns_change};
+use super::{Pending, log_answer, touch_due};
+use crate::audit::{self, Records};
+use crate::config::{Config, Zone};
+use crate::dns::{self, DnsError};
+use crate::log::Log;
+use crate::reply::HostAnswer;
+use crate::store::{AuditRow, AuditWrite, Host, HostWrite, Store, StoreError};
+
+/// One host of a run: its row, its changes' positions, and where its replay ended.
+#[derive(Debug)]
+struct Planned {
+    row: Host,
+    positions: Vec<usize>,
+    state: HostState,
+    /// The first of its changes that needs DNS; the answers from there on depend on it.
+    first_sent: Option<usize>,
+    change: Option<dns::HostChange>,
+    failed: bool,
+    /// What kept the change from DNS, for the audit trail and metrics (`audit::rcode_label`).
+    error: Option<String>,
+    /// Each change's position with the state before and after it, for the audit trail.
+    steps: Vec<(usize, HostState, HostState)>,
+}
+
+/// Runs changes of hostnames under their host locks: reads the rows, replays each host's
+/// changes in arrival order (so each request gets the answer it would get alone, in that
+/// order; a change superseded by a later one of the same run still answers `good` with its
+/// own addresses, as it would had it been sent and then replaced), sends one UPDATE per zone
+/// for the hosts whose records change (split by size, over TCP when over a datagram's), and
+/// writes the rows in one transaction. If a message with several hosts fails, each host is
+/// sent on its own, so one refused name does not fail the others. A host whose change failed
+/// answers `dnserr` from its first change that needed DNS on, and nothing of it is stored.
+pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64) -> Vec<HostAnswer> {
+    let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
+    fqdns.sort_unstable();
+    fqdns.dedup();
+    let result = store.with_hosts_locked_audited(&fqdns, |rows| {
+        let mut answers = vec![HostAnswer::ServerError; batch.len()];
+        let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
+        for (fqdn, row) in fqdns.iter().zip(rows) {
+            let positions: Vec<usize> = (0..batch.len()).filter(|i| batch[*i].fqdn == *fqdn).collect();
+            let Some(row) = row else {
+                for i in &positions {
+                    no_such_host(&batch[*i]);
+                    answers[*i] = HostAnswer::Nohost;
+                }
+                planned.push(None);
+                continue;
+            };
+            let mut state = HostState::of(row);
+            let mut first_sent = None;
+            let mut owned = Vec::new();
+            let mut steps = Vec::new();
+            for i in positions {
+                if batch[i].user_id != row.user_id {
+                    no_such_host(&batch[i]);
+                    answers[i] = HostAnswer::Nohost;
+                    continue;
+                }
+                let before = state.clone();
+                answers[i] = state.apply(&batch[i].change);
+                steps.push((i, before, state.clone()));
+                if first_sent.is_none() && matches!(answers[i], HostAnswer::Good(_)) {
+                    first_sent = Some(i);
+                }
+                owned.push(i);
+            }
+            if owned.is_empty() {
+                planned.push(None);
+                continue;
+            }
+            let (change, failed) = match Name::from_ascii(format!("{fqdn}.")) {
+                Ok(name) => (dns_change(name, &HostState::of(row), &state), false),
+                Err(e) => {
+                    for i in owned.iter().filter(|i| Some(**i) >= first_sent) {
+                        batch[*i].log.error(format_args!("{fqdn}: DNS update failed: not a DNS name: {e}"));
+                    }
+                    (None, first_sent.is_some())
+                }
+            };
+            let error = failed.then(|| "badname".to_owned());
+            planned.push(Some(Planned {
+                row: row.clone(),
+                positions: owned,
+                state,
+                first_sent,
+                change,
+                failed,
+                error,
+                steps,
+            }));
+        }
+        send_planned(config, &mut planned, &batch, now);
+        let writes: Vec<HostWrite> = planned
+            .iter()
+            .map(|p| match p {
+                None => HostWrite::None,
+                Some(p) if p.failed => {
+                    for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
+                        answers[*i] = HostAnswer::Dnserr;
+                    }
+                    HostWrite::None
+                }
+                Some(p) if p.state.offline => HostWrite::Offline { now },
+                Some(p) if p.first_sent.is_none() && touch_due(&p.row, now) => HostWrite::Touch { now },
+                Some(p) if p.first_sent.is_none() => HostWrite::None,
+                Some(p) => HostWrite::Addresses {
+                    ipv4: p.state.ipv4,
+                    ipv6: p.state.ipv6,
+                    txt: p.state.txt.clone(),
+                    dns_ttl: p.state.dns_ttl,
+                    now,
+                },
+            })
+            .collect();
+        for p in planned.iter().flatten() {
+            for i in &p.positions {
+                let q = &batch[*i];
+                log_answer(&q.log, &q.fqdn, &q.change, &answers[*i], &p.state);
+            }
+        }
+        let rows = planned
+            .iter()
+            .zip(&writes)
+            .filter_map(|(p, w)| Some((p.as_ref()?, w)))
+            .flat_map(|(p, w)| audit_rows(p, *w != HostWrite::None, &batch, &answers, now))
+            .collect();
+        let audit = AuditWrite { rows, keep: config.audit.keep_days > 0 };
+        Ok::<_, StoreError>((writes, audit, answers))
+    });
+    match result {
+        Ok(answers) => answers,
+        Err(e) => {
+            for p in &batch {
+                p.log.error(format_args!("{}: {e}", p.fqdn));
+            }
+            vec![HostAnswer::ServerError; batch.len()]
+        }
+    }
+}
+
+/// The audit rows of one host's changes: `good`, `nochg` and `dnserr` answers, each from the
+/// state before it to the state after it (what DNS holds: nothing for an offline host). A
+/// `nochg` is recorded only when its host's row is `written` (a touch, or with a change of
+/// the same run): a repeat within the touch interval leaves no trace in the database at all.
+fn audit_rows(p: &Planned, written: bool, batch: &[Pending], answers: &[HostAnswer], now: i64) -> Vec<AuditRow> {
+    fn records(s: &HostState) -> Records<'_> {
+        let (ipv4, ipv6) = s.published();
+        Records { ipv4, ipv6, txt: s.published_txt() }
+    }
+    p.steps
+        .iter()
+        .filter_map(|(i, before, after)| {
+            let (answer, rcode) = match answers[*i] {
+                HostAnswer::Good(_) => ("good", None),
+                HostAnswer::Nochg(_) if written => ("nochg", None),
+                HostAnswer::Nochg(_) => return None,
+                HostAnswer::Dnserr => ("dnserr", Some(p.error.as_deref().unwrap_or("unknown"))),
+                HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError => return None,
+            };
+            let pending = &batch[*i];
+            Some(audit::change(&pending.origin, &pending.fqdn, answer, &records(before), &records(after), rcode, now))
+        })
+        .collect()
+}
+
+fn no_such_host(p: &Pending) {
+    p.log.info(format_args!("{}: no such hostname for user `{}`", p.fqdn, p.user_name));
+}
+
+/// Sends the planned changes, one message per zone as far as size allows; marks the hosts
+/// whose change failed (logged to their requests).
+fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pending], now: i64) {
+    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display, label: String| {
+        p.failed = true;
+        p.error = Some(label);
+        for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
+            batch[*i].log.error(format_args!("{}: DNS update failed: {reason}", batch[*i].fqdn));
+        }
+    };
+    let mut zones: Vec<String> =
+        planned.iter().flatten().filter(|p| p.change.is_some()).map(|p| p.row.zone.clone()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    for zone_name in zones {
+        let members: Vec<usize> = (0..planned.len())
+            .filter(|i| planned[*i].as_ref().is_some_and(|p| p.change.is_some() && p.row.zone == zone_name))
+            .collect();
+        let Some(zone) = config.zone(&zone_name) else {
+            for i in members {
+                if let Some(p) = planned[i].as_mut() {
+                    batch[p.positions[0]].log.error(format_args!(
+                        "{}: zone `{zone_name}` is not configured in {}",
+                        p.row.fqdn,
+                        config.path.display()
+                    ));
+                    fail(p, &"zone not configured", "notconfigured".to_owned());
+                }
+            }
+            continue;
+        };
+        // Messages as large as TCP allows; hosts in name order (the lock order).
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut octets = 0;
+        for i in members {
+            let size = planned[i].as_ref().and_then(|p| p.change.as_ref()).map_or(0, dns::HostChange::wire_estimate);
+            match groups.last_mut() {
+                Some(group) if octets + size <= dns::MAX_BATCH_OCTETS => group.push(i),
+                _ => {
+                    groups.push(vec![i]);
+                    octets = 0;
+                }
+            }
+            octets += size;
+        }
+        for group in groups {
+            let changes: Vec<dns::HostChange> =
+                group.iter().filter_map(|i| planned[*i].as_ref()?.change.clone()).collect();
+            let log = planned[group[0]]
+                .as_ref()
+                .map_or_else(|| Log::new(config.log.level), |p| batch[p.positions[0]].log.clone());
+            match send_changes(zone, &changes, now, &log) {
+                Ok(()) => {}
+                Err(e) if group.len() == 1 => {
+                    if let Some(p) = planned[group[0]].as_mut() {
+                        fail(p, &e, audit::rcode_label(&e));
+                    }
+                }
+                Err(e) => {
+                    log.info(format_args!(
+                        "zone `{}`: a message with {} hostnames failed ({e}); sending them one by one",
+                        zone.name,
+                        group.len()
+                    ));
+                    for i in group {
+                        let Some(p) = planned[i].as_mut() else { continue };
+                        let Some(change) = p.change.clone() else { continue };
+                        if let Err(e) = send_changes(zone, &[change], now, &batch[p.positions[0]].log) {
+                            fail(p, &e, audit::rcode_label(&e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Signs and sends one message for `changes` (over TCP when too large for a datagram),
+/// logging how long the exchange took.
+fn send_changes(zone: &Zone, changes: &[dns::HostChange], now: i64, log: &Log) -> Result<(), DnsError> {
+    let octets: usize = changes.iter().map(dns::HostChange::wire_estimate).sum();
+    let message = dns::change_message(&zone.name, changes)?;
+    let started = std::time::Instant::now();
+    let now = u64::try_from(now).unwrap_or(0);
+    let result = if octets > dns::MAX_UDP_OCTETS {
+        dns::exchange_tcp(zone, message, now)
+    } else {
+        dns::exchange(zone, message, now)
+    };
+    log.debug(format_args!(
+        "{} hostnames: DNS exchange with {} took {} ms",
+        changes.len(),
+        zone.server,
+        started.elapsed().as_millis()
+    ));
+    result.map(|_| ())
+}

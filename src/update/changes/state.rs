@@ -1,0 +1,133 @@
+//! A host's records as a run replays its changes (`HostState`), and what to send DNS to go
+//! from one state to another (`dns_change`): one RFC 2136 change per host, with each rrset
+//! kept, replaced or deleted.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::rr::Name;
+
+use super::{Change, Publish};
+use crate::dns;
+use crate::reply::HostAnswer;
+use crate::request::{Addresses, TxtChange};
+use crate::store::Host;
+
+/// A host's state as far as its records go, replayed change by change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct HostState {
+    pub(super) ipv4: Option<Ipv4Addr>,
+    pub(super) ipv6: Option<Ipv6Addr>,
+    pub(super) txt: Option<String>,
+    pub(super) dns_ttl: u32,
+    pub(super) expired: bool,
+    pub(super) offline: bool,
+}
+
+impl HostState {
+    pub(super) fn of(host: &Host) -> HostState {
+        HostState {
+            ipv4: host.ipv4,
+            ipv6: host.ipv6,
+            txt: host.txt.clone(),
+            dns_ttl: host.dns_ttl,
+            expired: host.expired,
+            offline: host.offline,
+        }
+    }
+
+    /// What DNS holds: nothing for an expired or offline host.
+    pub(super) fn published(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        if self.expired || self.offline { (None, None) } else { (self.ipv4, self.ipv6) }
+    }
+
+    /// The TXT value DNS holds: none for an expired or offline host.
+    pub(super) fn published_txt(&self) -> Option<&str> {
+        if self.expired || self.offline { None } else { self.txt.as_deref() }
+    }
+
+    /// Applies one change, as if it came alone: the answer it gets. A host that is expired or
+    /// offline has no records, so any update restores it (`good`, never `nochg`); the family
+    /// not sent stays absent.
+    /// A TXT value (`txt=`) is set or cleared the same way; a request without one keeps the
+    /// host's TXT as DNS holds it.
+    pub(super) fn apply(&mut self, change: &Change) -> HostAnswer {
+        match change {
+            Change::Publish(Publish { addresses: new, ttl, txt }) => {
+                let new = *new;
+                let dns_ttl = ttl.unwrap_or(self.dns_ttl);
+                let txt_after = match txt {
+                    Some(TxtChange::Set(value)) => Some(value.clone()),
+                    Some(TxtChange::Clear) => None,
+                    None => self.published_txt().map(str::to_owned),
+                };
+                let unchanged = new.ipv4.is_none_or(|a| Some(a) == self.ipv4)
+                    && new.ipv6.is_none_or(|a| Some(a) == self.ipv6)
+                    && (txt.is_none() || txt_after == self.txt);
+                if unchanged && dns_ttl == self.dns_ttl && !self.expired && !self.offline {
+                    return HostAnswer::Nochg(new);
+                }
+                let (old_v4, old_v6) = self.published();
+                *self = HostState {
+                    ipv4: new.ipv4.or(old_v4),
+                    ipv6: new.ipv6.or(old_v6),
+                    txt: txt_after,
+                    dns_ttl,
+                    expired: false,
+                    offline: false,
+                };
+                HostAnswer::Good(new)
+            }
+            Change::Offline => {
+                let none = Addresses { ipv4: None, ipv6: None };
+                if self.offline {
+                    return HostAnswer::Nochg(none);
+                }
+                *self = HostState { ipv4: None, ipv6: None, txt: None, offline: true, ..self.clone() };
+                HostAnswer::Good(none)
+            }
+        }
+    }
+}
+
+/// What to send to take a host from `before` to `after`; `None` when DNS stays as it is. A
+/// new TTL is the host's, not one family's: both published families are sent again with it.
+/// Going offline deletes both rrsets whatever the row says (deleting an absent rrset is a
+/// no-op, RFC 2136 §3.4.2.3), so a host is never left half offline.
+pub(super) fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> Option<dns::HostChange> {
+    use dns::Rrset;
+    if after.offline {
+        return (!before.offline).then_some(dns::HostChange {
+            fqdn,
+            ttl: after.dns_ttl,
+            a: Rrset::Delete,
+            aaaa: Rrset::Delete,
+            txt: Rrset::Delete,
+        });
+    }
+    if after.expired {
+        return None;
+    }
+    let (old_v4, old_v6) = before.published();
+    let new_ttl = after.dns_ttl != before.dns_ttl;
+    fn rrset<T: PartialEq + Copy>(old: Option<T>, new: Option<T>, new_ttl: bool) -> Rrset<T> {
+        match new {
+            Some(a) if new_ttl || old != Some(a) => Rrset::Replace(a),
+            Some(_) => Rrset::Keep,
+            None if old.is_some() => Rrset::Delete,
+            None => Rrset::Keep,
+        }
+    }
+    let txt = match rrset(before.published_txt(), after.txt.as_deref(), new_ttl) {
+        Rrset::Keep => Rrset::Keep,
+        Rrset::Replace(value) => Rrset::Replace(value.to_owned()),
+        Rrset::Delete => Rrset::Delete,
+    };
+    let change = dns::HostChange {
+        fqdn,
+        ttl: after.dns_ttl,
+        a: rrset(old_v4, after.ipv4, new_ttl),
+        aaaa: rrset(old_v6, after.ipv6, new_ttl),
+        txt,
+    };
+    (change.a != Rrset::Keep || change.aaaa != Rrset::Keep || change.txt != Rrset::Keep).then_some(change)
+}
