@@ -1,0 +1,49 @@
+//! `acme add`: a new acme-dns account for a domain, printed once with the CNAME the domain's
+//! zone needs. The account itself is made by `crate::acme`; this file only checks the
+//! arguments and writes the answer.
+
+use crate::acme;
+use crate::cli::{AcmeCommand, CliError};
+use crate::config::Config;
+use crate::request::normalize_hostname;
+use crate::store::Store;
+
+/// `acme add`: a new acme-dns account, printed once in the JSON that acme-dns clients keep
+/// (lego's `ACME_DNS_STORAGE_PATH`, certbot-dns-acmedns' registration file, acme.sh's values:
+/// the domain mapped to acme-dns's registration answer), then the CNAME that sends the
+/// domain's challenges (`_acme-challenge`, RFC 8555 §8.4) to the account's name.
+pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now: i64) -> Result<String, CliError> {
+    match command {
+        AcmeCommand::Add { domain, allowfrom, output } => {
+            let Some(acme_config) = &config.acme else {
+                return Err(CliError::failure(format!(
+                    "no `[acme]` section in {}; add one with the `zone` that holds the challenge names",
+                    config.path.display()
+                )));
+            };
+            // `*.example.org` is validated at `_acme-challenge.example.org` too.
+            let bare = domain.strip_prefix("*.").unwrap_or(&domain);
+            let name = normalize_hostname(bare)
+                .ok_or_else(|| CliError::failure(format!("`{domain}` is not a valid domain name")))?;
+            let allowfrom: Vec<String> = allowfrom
+                .iter()
+                .flat_map(|l| l.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let registration = acme::create_account(acme_config, store, &name, &allowfrom, now)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let storage = std::collections::BTreeMap::from([(name.as_str(), &registration)]);
+            let json = serde_json::to_string_pretty(&storage).map_err(|e| CliError::failure(e.to_string()))?;
+            if output.json {
+                return Ok(format!("{json}\n"));
+            }
+            Ok(format!(
+                "{json}\n\nAdd this record to the zone of `{name}` (the key above is shown only once):\n\
+                 _acme-challenge.{name}. CNAME {}.\n",
+                registration.fulldomain
+            ))
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `hostname list/modify/delete/token/underive`, and the dispatch of `hostname relay` and
+//! `hostname history` to their files. Commands that remove or re-publish records talk to DNS
+//! first and change the row only after the server accepted, inside the host's write
+//! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`).
+
+use hickory_proto::rr::Name;
+
+use crate::auth::token::{self, Scope};
+use crate::cli::{self, CliError, HostnameCommand};
+use crate::config::{self, Config};
+use crate::dns::{self, DnsError};
+use crate::log::Log;
+use crate::store::{Host, HostListing, Store, StoreError};
+
+use super::history::history;
+use super::relays::relay;
+use super::render::{HostJson, follows_cell, host_row, json, table};
+use super::{AdminError, host_arg};
+
+pub(crate) fn hostname(
+    config: &Config,
+    store: &mut Store,
+    command: HostnameCommand,
+    now: i64,
+    log: &Log,
+) -> Result<String, CliError> {
+    match command {
+        HostnameCommand::List { user, output } => {
+            let user_id = match &user {
+                Some(name) => match store.user(name)? {
+                    Some(u) => Some(u.id),
+                    None => return Err(CliError::not_found(format!("user `{name}` does not exist"))),
+                },
+                None => None,
+            };
+            let hosts = store.hosts(user_id)?;
+            let relays = store.relay_counts()?;
+            let relays_of = |l: &HostListing| relays.get(&l.host.fqdn).copied().unwrap_or((0, 0));
+            let derivations = store.derivations()?;
+            let derivation = |h: &HostListing| derivations.iter().find(|d| d.child == h.host.fqdn);
+            if output.json {
+                return json(&hosts.iter().map(|l| HostJson::new(l, relays_of(l), derivation(l))).collect::<Vec<_>>());
+            }
+            // FOLLOWS only when a listed hostname follows another: the table stays as it
+            // was for the many installations without fan-out (`--json` always has `follows`).
+            let any_follows = hosts.iter().any(|h| derivation(h).is_some());
+            let rows = hosts
+                .iter()
+                .map(|h| {
+                    let mut row = host_row(h, relays_of(h));
+                    if any_follows {
+                        row.push(follows_cell(derivation(h)));
+                    }
+                    row
+                })
+                .collect();
+            let mut header = vec![
+                "HOSTNAME",
+                "USER",
+                "ZONE",
+                "DNS_TTL",
+                "EXPIRY_TTL",
+                "IPV4",
+                "IPV6",
+                "LAST_UPDATE",
+                "EXPIRES",
+                "TOKEN",
+            ];
+            if any_follows {
+                header.push("FOLLOWS");
+            }
+            Ok(table(&header, rows))
+        }
+        HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
+            let fqdn = host_arg(&fqdn)?;
+            if dns_ttl.is_none() && expiry_ttl.is_none() {
+                return Err(CliError::failure("nothing to change; give `--dns-ttl` or `--expiry-ttl`"));
+            }
+            let changed = store.modify_host_locked(&fqdn, |host| {
+                let (new_dns_ttl, new_expiry_ttl) =
+                    (dns_ttl.unwrap_or(host.dns_ttl), expiry_ttl.unwrap_or(host.expiry_ttl));
+                cli::check_ttls(new_dns_ttl, new_expiry_ttl).map_err(ModifyError::Usage)?;
+                if new_dns_ttl != host.dns_ttl && is_live(host) {
+                    // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
+                    let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
+                    let fqdn = name(&host.fqdn).map_err(ModifyError::Admin)?;
+                    let mut message = dns::replace_message(&zone.name, &fqdn, new_dns_ttl, host.ipv4, host.ipv6)?;
+                    if let Some(txt) = &host.txt {
+                        dns::replace_txt(&mut message, &fqdn, new_dns_ttl, &[txt]);
+                    }
+                    dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+                    log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
+                }
+                Ok((new_dns_ttl, new_expiry_ttl))
+            });
+            match changed {
+                Ok(Some((d, e))) => Ok(format!("hostname `{fqdn}` now has dns_ttl {d} and expiry_ttl {e}\n")),
+                Ok(None) => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+                Err(ModifyError::Usage(e)) => Err(e),
+                Err(ModifyError::Admin(e)) => Err(CliError::failure(format!(
+                    "cannot re-publish the records of `{fqdn}`, nothing was changed: {e}"
+                ))),
+            }
+        }
+        HostnameCommand::Delete { fqdn } => {
+            let fqdn = host_arg(&fqdn)?;
+            delete_host(config, store, &fqdn, now, log)?;
+            Ok(format!("hostname `{fqdn}` deleted\n"))
+        }
+        HostnameCommand::Token { fqdn, revoke: true, .. } => {
+            let fqdn = host_arg(&fqdn)?;
+            match store.revoke_token(&fqdn)? {
+                Some(true) => Ok(format!("token of `{fqdn}` revoked\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{fqdn}` has no token"))),
+                None => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+            }
+        }
+        HostnameCommand::Token { fqdn, revoke: false, types, from, expires } => {
+            let fqdn = host_arg(&fqdn)?;
+            let scope = Scope::from_options(types.as_deref(), from.as_deref(), expires.as_deref(), now)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let token =
+                token::generate().map_err(|e| CliError::failure(format!("no randomness for the token: {e}")))?;
+            if !store.set_token(&fqdn, &token::digest(token.expose()), &scope.to_stored(), now)? {
+                return Err(CliError::not_found(format!("hostname `{fqdn}` does not exist")));
+            }
+            log.debug(format_args!("`{fqdn}`: new token stored ({})", scope.summary()));
+            // The only time the token is shown: stdout carries it alone, for scripts.
+            Ok(format!("{}\n", token.expose()))
+        }
+        HostnameCommand::Relay(args) => relay(store, args, now),
+        HostnameCommand::Underive { child } => {
+            let child = host_arg(&child)?;
+            match store.underive(&child)? {
+                Some(true) => Ok(format!("hostname `{child}` no longer follows a prefix; its records stay\n")),
+                Some(false) => Err(CliError::not_found(format!("hostname `{child}` follows no other hostname"))),
+                None => Err(CliError::not_found(format!("hostname `{child}` does not exist"))),
+            }
+        }
+        HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
+        HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
+        HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
+    }
+}
+
+/// Why `hostname modify` failed: a bad value, or DNS/database.
+#[derive(Debug)]
+enum ModifyError {
+    Usage(CliError),
+    Admin(AdminError),
+}
+
+impl From<StoreError> for ModifyError {
+    fn from(e: StoreError) -> Self {
+        ModifyError::Admin(AdminError::Store(e))
+    }
+}
+
+impl From<DnsError> for ModifyError {
+    fn from(e: DnsError) -> Self {
+        ModifyError::Admin(AdminError::Dns(e))
+    }
+}
+
+/// Removes the host's records, then its row, in one transaction; a DNS failure keeps both.
+pub(super) fn delete_host(config: &Config, store: &mut Store, fqdn: &str, now: i64, log: &Log) -> Result<(), CliError> {
+    let deleted = store.delete_host_locked(fqdn, |host| {
+        if !is_live(host) {
+            return Ok::<(), AdminError>(());
+        }
+        let zone = zone_of(config, host)?;
+        let message = dns::delete_message(&zone.name, &name(&host.fqdn)?)?;
+        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+        log.debug(format_args!("`{fqdn}`: removed its A, AAAA and TXT records"));
+        Ok(())
+    });
+    match deleted {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+        Err(e) => {
+            Err(CliError::failure(format!("cannot remove the DNS records of `{fqdn}`, nothing was deleted: {e}")))
+        }
+    }
+}
+
+/// Whether the host has records in DNS, as far as the database knows.
+fn is_live(host: &Host) -> bool {
+    !host.expired && (host.ipv4.is_some() || host.ipv6.is_some() || host.txt.is_some())
+}
+
+fn zone_of<'a>(config: &'a Config, host: &Host) -> Result<&'a config::Zone, AdminError> {
+    config.zone(&host.zone).ok_or_else(|| AdminError::ZoneGone { fqdn: host.fqdn.clone(), zone: host.zone.clone() })
+}
+
+fn name(fqdn: &str) -> Result<Name, AdminError> {
+    Name::from_ascii(format!("{fqdn}.")).map_err(|_| AdminError::BadName { fqdn: fqdn.to_owned() })
+}

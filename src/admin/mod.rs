@@ -1,0 +1,51 @@
+//! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
+//! hostnames, creating or revoking a hostname's token (shown once, stored as a digest), and
+//! its relays to upstream providers (passwords listed as `***`).
+//! Commands that remove or re-publish records talk to DNS first and change the database only
+//! after the server accepted, inside the same write transaction, so a failed DNS exchange
+//! leaves everything as it was. Output is an aligned table for people or JSON for scripts;
+//! this module prints nothing itself.
+//!
+//! One submodule per concern: `users`, `hosts` (list, modify, delete, token, underive),
+//! `relays`, `history` (`hostname history` and `log`), `acme_dns`, `init_db`, `rate_limits`,
+//! and `render` (the aligned table, the `--json` writer and the listings' wire shapes).
+
+mod acme_dns;
+mod history;
+mod hosts;
+mod init_db;
+mod rate_limits;
+mod relays;
+mod render;
+mod users;
+
+use crate::cli::CliError;
+use crate::dns::DnsError;
+use crate::request::normalize_hostname;
+use crate::store::StoreError;
+
+pub(crate) use acme_dns::acme;
+pub(crate) use history::audit_log;
+pub(crate) use hosts::hostname;
+pub(crate) use init_db::init_db;
+pub(crate) use rate_limits::ratelimit;
+pub(crate) use users::user;
+
+/// Why a DNS step of an admin command failed; the command then changes nothing.
+#[derive(Debug, thiserror::Error)]
+enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The host's zone is no longer in the config, so its server is unknown.
+    #[error("zone `{zone}` of `{fqdn}` is not configured")]
+    ZoneGone { fqdn: String, zone: String },
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// A stored name that is not a DNS name (only possible if the database was edited).
+    #[error("`{fqdn}` is not a valid DNS name")]
+    BadName { fqdn: String },
+}
+
+fn host_arg(raw: &str) -> Result<String, CliError> {
+    normalize_hostname(raw).ok_or_else(|| CliError::failure(format!("`{raw}` is not a valid hostname")))
+}
