@@ -4,6 +4,7 @@
 //! `&Config` and never re-check. This module reads the config file and the TSIG key files it
 //! names, nothing else: it does not touch the environment or the database.
 
+mod pg_url;
 mod raw;
 #[cfg(test)]
 mod tests;
