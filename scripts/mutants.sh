@@ -5,7 +5,7 @@
 # TESTING.md, "Mutation testing" and "Mutation score".
 #
 # Usage: scripts/mutants.sh [--unit | --integration] [--only LIST] [FILE...] [-- CARGO-MUTANTS-ARGS...]
-#   without FILEs: src/update/**/*.rs src/ratelimit.rs src/dns.rs src/auth/*.rs src/store/**/*.rs
+#   without FILEs: src/update/**/*.rs src/ratelimit.rs src/dns/*.rs src/auth/*.rs src/store/**/*.rs
 #   --unit          phase 1: build and run the binary's unit tests only (seconds a mutant)
 #   --integration   phase 2: the integration suite under cargo-nextest, which stops a mutant
 #                   at its first failing test (needs `cargo install --locked cargo-nextest`)
@@ -40,7 +40,7 @@ while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ "${1:-}" = "--" ] && shift
 if [ "${#files[@]}" -eq 0 ] && [ -z "$only" ]; then
-  files=("src/update/**/*.rs" src/ratelimit.rs src/dns.rs "src/auth/*.rs" "src/store/**/*.rs")
+  files=("src/update/**/*.rs" src/ratelimit.rs "src/dns/*.rs" "src/auth/*.rs" "src/store/**/*.rs")
 fi
 
 if ! command -v cargo-mutants >/dev/null 2>&1; then

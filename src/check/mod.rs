@@ -10,135 +10,23 @@
 //! else the user running the check), as the kernel does without ACLs; nothing is written
 //! anywhere but to the DNS server (the no-op UPDATE). This module also resolves user names
 //! for `init-db --owner`. It prints nothing itself.
+//!
+//! [`accounts`] holds the system's users and groups and the permission rule; [`zone`] the
+//! checks of each zone's DNS servers; this file the report and the other items.
 
-use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RData;
-use hickory_proto::rr::rdata::tsig::TsigError;
-
-use crate::config::{Config, LogTarget, MailTransport, SslMode, Zone};
-use crate::confirm;
-use crate::dns::{self, DnsError};
+use crate::config::{Config, LogTarget, MailTransport, SslMode};
 use crate::mail;
 use crate::store::{self, PgProbe, Store};
 
-/// Permission bits, as in a mode's owner, group or other triple.
-const READ: u32 = 4;
-const WRITE: u32 = 2;
-/// Search for a directory, execute for a file.
-const SEARCH: u32 = 1;
+mod accounts;
+mod zone;
 
-/// The accounts of this system: /etc/passwd and /etc/group, read once.
-#[derive(Debug, Default)]
-pub(crate) struct Accounts {
-    passwd: String,
-    group: String,
-}
-
-impl Accounts {
-    /// Reads /etc/passwd and /etc/group; a missing file leaves that table empty.
-    pub(crate) fn load() -> Accounts {
-        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-        Accounts { passwd: read("/etc/passwd"), group: read("/etc/group") }
-    }
-
-    /// The user called `name`: uid, primary group and every group that lists it as a member.
-    pub(crate) fn user(&self, name: &str) -> Option<Identity> {
-        let (uid, gid) = self.passwd.lines().find_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
-        })?;
-        let mut gids = vec![gid];
-        for line in self.group.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            let Some(Ok(g)) = f.get(2).map(|g| g.parse::<u32>()) else { continue };
-            if f.get(3).is_some_and(|members| members.split(',').any(|m| m == name)) && !gids.contains(&g) {
-                gids.push(g);
-            }
-        }
-        Some(Identity { name: name.to_owned(), uid, gids })
-    }
-
-    /// The user this process runs as: the effective uid and the groups from
-    /// /proc/self/status (`Uid:`, `Gid:`, `Groups:`), named from /etc/passwd.
-    pub(crate) fn current(&self) -> Option<Identity> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        self.process(&status)
-    }
-
-    fn process(&self, status: &str) -> Option<Identity> {
-        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_default();
-        // `Uid:` and `Gid:` list real, effective, saved and filesystem ids; access uses the last.
-        let uid: u32 = field("Uid:").split_whitespace().nth(3)?.parse().ok()?;
-        let gid: u32 = field("Gid:").split_whitespace().nth(3)?.parse().ok()?;
-        let mut gids = vec![gid];
-        gids.extend(field("Groups:").split_whitespace().filter_map(|g| g.parse::<u32>().ok()).filter(|g| *g != gid));
-        Some(Identity { name: self.user_name(uid), uid, gids })
-    }
-
-    fn user_name(&self, uid: u32) -> String {
-        name_of(&self.passwd, uid).unwrap_or_else(|| format!("uid {uid}"))
-    }
-
-    fn group_name(&self, gid: u32) -> String {
-        name_of(&self.group, gid).unwrap_or_else(|| format!("gid {gid}"))
-    }
-
-    /// `owner root, group www-data, mode 0640`, for messages.
-    fn describe(&self, meta: &Metadata) -> String {
-        format!(
-            "owner {}, group {}, mode {:04o}",
-            self.user_name(meta.uid()),
-            self.group_name(meta.gid()),
-            meta.mode() & 0o7777
-        )
-    }
-}
-
-/// The name of id `id` in a passwd- or group-shaped table.
-fn name_of(table: &str, id: u32) -> Option<String> {
-    table.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 3 && f[2].parse() == Ok(id)).then(|| f[0].to_owned())
-    })
-}
-
-/// A user as the kernel sees it when it checks file permissions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Identity {
-    pub(crate) name: String,
-    pub(crate) uid: u32,
-    /// The primary group first, then the supplementary ones.
-    pub(crate) gids: Vec<u32>,
-}
-
-impl Identity {
-    /// Whether this user has every permission in `want` on a file with `meta`: the owner
-    /// triple if it owns the file, else the group triple if it is in the file's group, else
-    /// the other triple (POSIX.1-2017 §4.5, without ACLs). Root may read and write anything
-    /// and search any directory.
-    fn may(&self, meta: &Metadata, want: u32) -> bool {
-        self.may_mode(meta.uid(), meta.gid(), meta.mode(), meta.is_dir(), want)
-    }
-
-    fn may_mode(&self, owner: u32, group: u32, mode: u32, is_dir: bool, want: u32) -> bool {
-        if self.uid == 0 {
-            return want & SEARCH == 0 || is_dir || mode & 0o111 != 0;
-        }
-        let bits = if owner == self.uid {
-            mode >> 6
-        } else if self.gids.contains(&group) {
-            mode >> 3
-        } else {
-            mode
-        };
-        bits & want == want
-    }
-}
+pub(crate) use accounts::{Accounts, Identity};
+use accounts::{READ, SEARCH, WRITE};
 
 /// The outcome of a check: its lines, in order.
 #[derive(Debug, Default)]
@@ -370,94 +258,6 @@ impl Checker<'_> {
         }
     }
 
-    fn zone(&mut self, zone: &Zone, now: i64) {
-        let name = zone.name_str();
-        let server = zone.server;
-        let answer = match dns::query_soa(zone) {
-            Ok(a) => {
-                self.report.ok(format!("zone `{name}`: DNS server {server} answers"));
-                a
-            }
-            Err(e) => {
-                return self.report.fail(format!(
-                    "zone `{name}`: DNS server {server} does not answer ({e}); start it, or correct `server`"
-                ));
-            }
-        };
-        let rcode = answer.metadata.response_code;
-        let serial = answer.answers.iter().find_map(|r| match &r.data {
-            RData::SOA(soa) if r.name == zone.name => Some(soa.serial),
-            _ => None,
-        });
-        match (rcode, answer.metadata.authoritative, serial) {
-            (ResponseCode::NoError, true, Some(serial)) => {
-                self.report.ok(format!("zone `{name}`: {server} is authoritative for it (SOA serial {serial})"));
-            }
-            (rcode, aa, _) => {
-                return self.report.fail(format!(
-                    "zone `{name}`: {server} is not authoritative for it (answered {}{}); serve the zone there (see contrib/knot/, contrib/bind/), or correct `server` or the zone's `name`",
-                    dns::rcode_name(rcode),
-                    if aa { " without its SOA" } else { " without the AA bit" }
-                ));
-            }
-        }
-        let key = zone.key.name.to_ascii();
-        let probe =
-            dns::probe_message(&zone.name).and_then(|m| dns::exchange(zone, m, u64::try_from(now).unwrap_or(0)));
-        let response = match probe {
-            Ok(r) => {
-                self.report.ok(format!(
-                    "zone `{name}`: {server} accepts updates signed with key `{key}` (an UPDATE that changes nothing)"
-                ));
-                r
-            }
-            Err(e) => {
-                let hint = update_hint(&e, &key);
-                self.report
-                    .fail(format!("zone `{name}`: {server} refused an update signed with key `{key}`: {e}{hint}"));
-                if let DnsError::Rcode { tsig_error: Some(TsigError::BadTime), .. } = e {
-                    self.report.fail(clock_line(&name, server, None));
-                }
-                return;
-            }
-        };
-        let skew = dns::signed_time(&response).map(|t| i64::try_from(t).unwrap_or(i64::MAX).saturating_sub(now));
-        let line = clock_line(&name, server, skew);
-        match skew {
-            Some(s) if s.unsigned_abs() <= u64::from(dns::TSIG_FUDGE) => self.report.ok(line),
-            _ => self.report.fail(line),
-        }
-        self.secondaries(zone);
-    }
-
-    /// One line per read-back server (`confirm`): whether it serves the primary's serial. A
-    /// secondary one serial behind for a second after an update is normal (Knot sends its
-    /// NOTIFY about a second later): run the check again before chasing it.
-    fn secondaries(&mut self, zone: &Zone) {
-        if zone.confirm.is_empty() {
-            return;
-        }
-        let name = zone.name_str();
-        let lags = match confirm::serial_lag(zone, &zone.confirm) {
-            Ok(lags) => lags,
-            Err(e) => {
-                return self.report.fail(format!("zone `{name}`: cannot read the primary's serial to compare: {e}"));
-            }
-        };
-        for confirm::Lag { server, behind } in lags {
-            match behind {
-                Ok(0) => self.report.ok(format!("zone `{name}`: secondary {server} serves the primary's serial")),
-                Ok(n) => self.report.fail(format!(
-                    "zone `{name}`: secondary {server} is {n} serial(s) behind the primary; check NOTIFY and \
-                     zone transfers (contrib/knot/secondary.conf, contrib/bind/secondary.conf)"
-                )),
-                Err(e) => {
-                    self.report.fail(format!("zone `{name}`: secondary {server} does not answer for the zone: {e}"))
-                }
-            }
-        }
-    }
-
     fn log(&mut self, target: &LogTarget) {
         let user = self.user.name.clone();
         match target {
@@ -561,111 +361,5 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// The line about the clocks; `skew` is the server's time minus ours, `None` when the server
-/// refused our time (BADTIME).
-fn clock_line(zone: &str, server: std::net::SocketAddr, skew: Option<i64>) -> String {
-    let fudge = dns::TSIG_FUDGE;
-    match skew {
-        Some(s) if s.unsigned_abs() <= u64::from(fudge) => {
-            format!("zone `{zone}`: clocks agree, {server}'s is {s:+} s from ours (TSIG allows {fudge} s)")
-        }
-        Some(s) => format!(
-            "zone `{zone}`: {server}'s clock is {s:+} s from ours, more than TSIG's {fudge} s; synchronise both (NTP)"
-        ),
-        None => format!(
-            "zone `{zone}`: {server}'s clock and ours differ by more than TSIG's {fudge} s (BADTIME); synchronise both (NTP)"
-        ),
-    }
-}
-
-/// What to do about a refused update, for the errors whose cause is clear.
-fn update_hint(e: &DnsError, key: &str) -> String {
-    match e {
-        DnsError::Rcode { tsig_error: Some(TsigError::BadSig), .. } => {
-            format!("; the secret of `{key}` differs from the server's")
-        }
-        DnsError::Rcode { tsig_error: Some(TsigError::BadKey), .. } => {
-            format!("; the server has no key `{key}` with this algorithm")
-        }
-        DnsError::Rcode { rcode: ResponseCode::Refused, tsig_error: None, .. } => format!(
-            "; the server's update policy does not let `{key}` change A records in the zone (Knot `acl`, BIND `update-policy`)"
-        ),
-        DnsError::Rcode { rcode: ResponseCode::NotAuth, tsig_error: None, .. } => {
-            "; the server is not the zone's primary".to_owned()
-        }
-        DnsError::OutsideZone { .. }
-        | DnsError::Build { .. }
-        | DnsError::Io { .. }
-        | DnsError::Timeout { .. }
-        | DnsError::Rcode { .. }
-        | DnsError::Malformed { .. }
-        | DnsError::BadSignature { .. }
-        | DnsError::UnverifiedRcode { .. } => String::new(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-    const GROUP: &str =
-        "root:x:0:\nadm:x:4:syslog,www-data\nwww-data:x:33:\nddns:x:900:alice,www-data\nnogroup:x:65534:\n";
-
-    fn accounts() -> Accounts {
-        Accounts { passwd: PASSWD.to_owned(), group: GROUP.to_owned() }
-    }
-
-    #[test]
-    fn users_come_with_every_group() {
-        let a = accounts();
-        assert_eq!(a.user("www-data"), Some(Identity { name: "www-data".into(), uid: 33, gids: vec![33, 4, 900] }));
-        assert_eq!(a.user("nobody"), Some(Identity { name: "nobody".into(), uid: 65534, gids: vec![65534] }));
-        assert_eq!(a.user("www"), None, "a prefix is not a user");
-        assert_eq!(a.user("mallory"), None);
-        assert_eq!(
-            (a.user_name(33), a.group_name(900), a.user_name(7)),
-            ("www-data".into(), "ddns".into(), "uid 7".into())
-        );
-    }
-
-    #[test]
-    fn access_follows_owner_then_group_then_other() {
-        let www = accounts().user("www-data").expect("www-data");
-        let root = accounts().user("root").expect("root");
-        // Owner bits decide for the owner, even when the group would allow more.
-        assert!(!www.may_mode(33, 33, 0o460, false, WRITE));
-        assert!(www.may_mode(33, 0, 0o600, false, READ | WRITE));
-        // A supplementary group counts.
-        assert!(www.may_mode(0, 900, 0o660, false, READ | WRITE));
-        assert!(!www.may_mode(0, 900, 0o640, false, WRITE));
-        // Neither owner nor group: the other bits.
-        assert!(!www.may_mode(0, 0, 0o600, false, READ));
-        assert!(www.may_mode(0, 0, 0o755, true, SEARCH));
-        assert!(!www.may_mode(0, 0, 0o750, true, SEARCH));
-        // Root reads and writes anything, and runs a file only if some x bit is set.
-        assert!(root.may_mode(33, 33, 0o000, false, READ | WRITE));
-        assert!(root.may_mode(33, 33, 0o000, true, WRITE | SEARCH));
-        assert!(!root.may_mode(0, 0, 0o644, false, SEARCH));
-    }
-
-    #[test]
-    fn clock_lines() {
-        let server: std::net::SocketAddr = "127.0.0.1:53".parse().expect("addr");
-        assert_eq!(
-            clock_line("dyn.example.com", server, Some(-2)),
-            "zone `dyn.example.com`: clocks agree, 127.0.0.1:53's is -2 s from ours (TSIG allows 300 s)"
-        );
-        assert_eq!(
-            clock_line("dyn.example.com", server, Some(301)),
-            "zone `dyn.example.com`: 127.0.0.1:53's clock is +301 s from ours, more than TSIG's 300 s; synchronise both (NTP)"
-        );
-    }
-
-    #[test]
-    fn the_process_identity_uses_effective_ids() {
-        let status = "Name:\tddns-cgi\nUid:\t0\t33\t33\t33\nGid:\t0\t33\t33\t33\nGroups:\t4 33 900 \n";
-        let id = accounts().process(status).expect("identity");
-        assert_eq!(id, Identity { name: "www-data".into(), uid: 33, gids: vec![33, 4, 900] });
-    }
-}
+mod tests;
