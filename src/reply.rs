@@ -210,7 +210,8 @@ pub(crate) fn answer_docs() -> Vec<AnswerDoc> {
     hosts.chain(accounts).collect()
 }
 
-fn host_token(a: &HostAnswer) -> &'static str {
+/// The dyndns2 token of a host's answer (`good`, `nochg`, ..., `911`).
+pub(crate) fn host_token(a: &HostAnswer) -> &'static str {
     match a {
         HostAnswer::Good(_) => "good",
         HostAnswer::Nochg(_) => "nochg",

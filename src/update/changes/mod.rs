@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::audit::Origin;
 use crate::config::Config;
 use crate::log::Log;
-use crate::reply::HostAnswer;
+use crate::reply::{self, HostAnswer};
 use crate::request::{self, Addresses, TxtChange};
 use crate::store::{Host, Store, StoreError, User};
 
@@ -222,14 +222,7 @@ pub(super) fn fan_out(
             "{}: fan-out of `{prefix}` from `{}`: {}",
             child.fqdn,
             child.parent,
-            match answer {
-                HostAnswer::Good(_) => "good",
-                HostAnswer::Nochg(_) => "nochg",
-                HostAnswer::Nohost => "nohost",
-                HostAnswer::Notfqdn => "notfqdn",
-                HostAnswer::Dnserr => "dnserr",
-                HostAnswer::ServerError => "911",
-            }
+            reply::host_token(&answer)
         ));
     }
     Ok(Some(parent))
