@@ -307,17 +307,23 @@ impl DnsServer {
             }
         };
         std::fs::write(self.config_path(), text).expect("write server config");
-        if root {
-            let status = Command::new("chown")
-                .arg("-R")
-                .arg(format!("{0}:{0}", self.kind.user()))
-                .arg(&self.dir)
-                .status()
-                .expect("run chown");
-            assert!(status.success(), "chown {} failed", self.dir.display());
-            // The temp root may be private to us; the server user needs to traverse to its dir.
-            let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
+        self.give_to_server_user();
+    }
+
+    /// When the tests run as root, hands the server's directory to its user (`knot`, `bind`).
+    fn give_to_server_user(&self) {
+        if !is_root() {
+            return;
         }
+        let status = Command::new("chown")
+            .arg("-R")
+            .arg(format!("{0}:{0}", self.kind.user()))
+            .arg(&self.dir)
+            .status()
+            .expect("run chown");
+        assert!(status.success(), "chown {} failed", self.dir.display());
+        // The temp root may be private to us; the server user needs to traverse to its dir.
+        let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
     }
 
     /// The shipped snippet `text` with `replacements` applied and its zone entry (everything

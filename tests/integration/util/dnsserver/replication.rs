@@ -204,16 +204,7 @@ impl DnsServer {
     /// Writes `text` as the config, hands the directory to the server's user, and starts it.
     fn spawn_replica(&mut self, text: &str) {
         std::fs::write(self.config_path(), text).expect("write server config");
-        if is_root() {
-            let status = Command::new("chown")
-                .arg("-R")
-                .arg(format!("{0}:{0}", self.kind.user()))
-                .arg(&self.dir)
-                .status()
-                .expect("run chown");
-            assert!(status.success(), "chown {} failed", self.dir.display());
-            let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
-        }
+        self.give_to_server_user();
         if let Err(e) = self.spawn() {
             panic!(
                 "{} did not start on port {} ({}):\n{e}",
