@@ -56,7 +56,9 @@ struct State {
     mode: Mode,
     /// The generation of the rows below; `None` while a recording has not been confirmed.
     generation: Option<Generation>,
-    /// The generation read before the recording transaction began.
+    /// The generation read before the recording transaction began: by a replay that did not
+    /// go ahead or stopped at a missing row (its reads came before the transaction's, so its
+    /// header is as good a "before"), else by `start_recording`.
     recording: Option<Generation>,
     /// A replay asked for a row the memo lacks.
     missed: bool,
@@ -113,6 +115,7 @@ impl Memo {
             return false;
         }
         let now = self.generation();
+        state.recording = now;
         if now.is_none() || now != state.generation {
             return false;
         }
@@ -126,13 +129,18 @@ impl Memo {
     pub(super) fn end_replay(&self) -> bool {
         let mut state = self.state.borrow_mut();
         state.mode = Mode::Off;
+        if !state.missed {
+            // Its outcome stands: no transaction follows that could use its header.
+            state.recording = None;
+        }
         !state.missed
     }
 
     /// Starts recording the reads of a transaction about to begin; rows of another
     /// generation are dropped.
     pub(super) fn start_recording(&self) {
-        let now = self.generation();
+        let read = self.state.borrow_mut().recording.take();
+        let now = read.or_else(|| self.generation());
         let mut state = self.state.borrow_mut();
         if now.is_none() || now != state.generation {
             state.clear();

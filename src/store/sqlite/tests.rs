@@ -386,6 +386,25 @@ fn remembered_reads_replay_until_anyone_commits() {
     assert_eq!(during.as_deref(), Some("new@example.test"));
     assert_eq!(memo_held(&store), (0, false));
     assert_eq!(email_together(&mut store, "alice"), (vec![true], Some("during@example.test".to_owned())));
+    // A commit between a replay that stopped at a missing row and the transaction that reads
+    // again: the transaction sees it, and its rows are not kept under the replay's header.
+    let mut runs = Vec::new();
+    let after = store
+        .read_together(|s| {
+            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
+            let in_transaction = !sqlite.conn.is_autocommit();
+            runs.push(in_transaction);
+            if !in_transaction {
+                other
+                    .execute("UPDATE users SET email = 'between@example.test' WHERE name = 'alice'", [])
+                    .expect("update");
+            }
+            (s.user("dave").ok().flatten(), s.user("alice").ok().flatten().map(|u| u.email))
+        })
+        .expect("read");
+    assert_eq!((runs, after), (vec![false, true], (None, Some("between@example.test".to_owned()))));
+    assert_eq!(memo_held(&store), (0, false));
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], Some("between@example.test".to_owned())));
     drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
