@@ -89,24 +89,17 @@ impl Log {
     pub(crate) fn with_target(&self, config: &LogConfig, now: i64) -> Log {
         let sink = match &config.target {
             LogTarget::Stderr => Sink::Stderr,
-            LogTarget::Syslog { socket, facility } => {
-                // Non-blocking: a syslog daemon that stops reading must not stall requests;
-                // a line it cannot take goes to stderr.
-                let connected = UnixDatagram::unbound()
-                    .and_then(|s| s.connect(socket).map(|()| s))
-                    .and_then(|s| s.set_nonblocking(true).map(|()| s));
-                match connected {
-                    Ok(s) => Sink::Syslog { socket: Arc::new(s), path: socket.clone(), facility: *facility },
-                    Err(e) => {
-                        stderr_line(&format!(
-                            "ddns-cgi[{}]: [WARNING] cannot connect to syslog socket `{}`: {e}; logging to stderr\n",
-                            pid(),
-                            socket.display()
-                        ));
-                        Sink::Stderr
-                    }
+            LogTarget::Syslog { socket, facility } => match connect_syslog(socket) {
+                Ok(s) => Sink::Syslog { socket: Arc::new(s), path: socket.clone(), facility: *facility },
+                Err(e) => {
+                    stderr_line(&format!(
+                        "ddns-cgi[{}]: [WARNING] cannot connect to syslog socket `{}`: {e}; logging to stderr\n",
+                        pid(),
+                        socket.display()
+                    ));
+                    Sink::Stderr
                 }
-            }
+            },
             LogTarget::File { path } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
         };
         Log { level: self.level, txn: self.txn.clone(), sink, also_stderr: config.stderr_level }
@@ -161,11 +154,7 @@ impl Log {
                 // restarted since, the line goes through a socket connected anew (each line
                 // then pays a connect, as in CGI, until the server restarts).
                 let sent = socket.send(datagram.as_bytes()).is_ok()
-                    || UnixDatagram::unbound()
-                        .and_then(|s| s.connect(path).map(|()| s))
-                        .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                        .and_then(|s| s.send(datagram.as_bytes()))
-                        .is_ok();
+                    || connect_syslog(path).and_then(|s| s.send(datagram.as_bytes())).is_ok();
                 if sent {
                     also();
                 } else {
@@ -188,6 +177,15 @@ impl Log {
             }
         }
     }
+}
+
+/// A datagram socket connected to the syslog daemon's. Non-blocking: a daemon that stops
+/// reading must not stall requests; a line it cannot take goes to stderr.
+fn connect_syslog(path: &std::path::Path) -> std::io::Result<UnixDatagram> {
+    let socket = UnixDatagram::unbound()?;
+    socket.connect(path)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 /// This process's id, asked of the kernel once (a system call per line otherwise); ddns-cgi
