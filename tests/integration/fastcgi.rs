@@ -494,12 +494,17 @@ fn fastcgi_logs_to_the_configured_target() {
     assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.93"), &auth()), b""));
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.93\n".to_owned()), "{}", launched.log());
     assert_eq!(world.a(HOME), ["192.0.2.93"]);
-    let mut lines = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    while !lines.iter().any(|l: &String| l.contains("answer=good")) {
-        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no request line on syslog ({e}): {lines:?}"));
-        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
+    // The datagrams up to the request line of a `good` answer.
+    let until_request_line = |sock: &std::os::unix::net::UnixDatagram| {
+        let mut lines = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while !lines.iter().any(|l: &String| l.contains("answer=good")) {
+            let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no request line on syslog ({e}): {lines:?}"));
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        lines
+    };
+    let lines = until_request_line(&sock);
     assert!(lines.iter().any(|l| l.contains("fastcgi: serving with")), "{lines:?}");
     let stderr = launched.log();
     assert!(!stderr.contains("answer=good") && !stderr.contains("[INFO]"), "INFO lines stay off stderr:\n{stderr}");
@@ -513,11 +518,7 @@ fn fastcgi_logs_to_the_configured_target() {
     sock.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
     assert!(c.request(2, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.94"), &auth()), b""));
     assert_eq!(c.response(2).map(|b| body(&b)), Some("good 192.0.2.94\n".to_owned()), "{}", launched.log());
-    let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l.contains("answer=good")) {
-        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no request line after the restart ({e}): {lines:?}"));
-        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
+    until_request_line(&sock);
     let stderr = launched.log();
     assert!(!stderr.contains("[INFO]"), "INFO lines stay off stderr after the restart:\n{stderr}");
 }
