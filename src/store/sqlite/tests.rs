@@ -322,12 +322,17 @@ fn email_together(store: &mut crate::store::Store, name: &str) -> (Vec<bool>, Op
     let mut runs = Vec::new();
     let found = store
         .read_together(|s| {
-            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
-            runs.push(!sqlite.conn.is_autocommit());
+            runs.push(in_transaction(s));
             s.user(name).ok().flatten().map(|u| u.email)
         })
         .expect("read");
     (runs, found)
+}
+
+/// Whether the reads of `read_together` run in a transaction now (a replay runs without one).
+fn in_transaction(store: &crate::store::Store) -> bool {
+    let crate::store::Store::Sqlite(sqlite) = store else { panic!("a SQLite store") };
+    !sqlite.conn.is_autocommit()
 }
 
 fn memo_held(store: &crate::store::Store) -> (usize, bool) {
@@ -374,8 +379,7 @@ fn remembered_reads_replay_until_anyone_commits() {
     let during = store
         .read_together(|s| {
             let before = s.user("alice").ok().flatten().map(|u| u.email);
-            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
-            if !sqlite.conn.is_autocommit() {
+            if in_transaction(s) {
                 other
                     .execute("UPDATE users SET email = 'during@example.test' WHERE name = 'alice'", [])
                     .expect("update");
@@ -391,10 +395,9 @@ fn remembered_reads_replay_until_anyone_commits() {
     let mut runs = Vec::new();
     let after = store
         .read_together(|s| {
-            let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
-            let in_transaction = !sqlite.conn.is_autocommit();
-            runs.push(in_transaction);
-            if !in_transaction {
+            let open = in_transaction(s);
+            runs.push(open);
+            if !open {
                 other
                     .execute("UPDATE users SET email = 'between@example.test' WHERE name = 'alice'", [])
                     .expect("update");
@@ -457,8 +460,7 @@ fn every_remembered_kind_replays_as_read() {
         let mut runs = Vec::new();
         let rows = store
             .read_together(|s| {
-                let crate::store::Store::Sqlite(sqlite) = &*s else { panic!("a SQLite store") };
-                runs.push(!sqlite.conn.is_autocommit());
+                runs.push(in_transaction(s));
                 (
                     s.user("alice").ok().flatten().map(|u| u.id),
                     s.host(fqdn).ok().flatten().map(|h| h.fqdn),
