@@ -47,6 +47,12 @@ impl Store {
     /// Starts a read transaction that the next statements share (`Store::read_together`).
     /// Its reads are remembered (`memo`) when nobody commits until it ends.
     pub(crate) fn begin_read(&self) -> Result<(), StoreError> {
+        if self.memo.needs_journal_mode() {
+            // Asked once per connection, after `open` read the database (so the answer is the
+            // file's mode), and not at open: a CGI request never remembers anything.
+            let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            self.memo.set_wal(mode.eq_ignore_ascii_case("wal"));
+        }
         self.memo.start_recording();
         // Cached like the reads: on the FastCGI repeat path, parsing it each time showed.
         if let Err(e) = self.conn.prepare_cached("BEGIN DEFERRED").and_then(|mut s| s.execute([])) {
