@@ -55,6 +55,15 @@ impl Store {
         }
     }
 
+    /// Closes the store. On SQLite, the last connection to the file (of any process) leaves
+    /// the database file holding everything, with no `-wal` or `-shm` beside it.
+    pub(crate) fn close(self) {
+        match self {
+            Store::Sqlite(s) => s.close(),
+            Store::Postgres(s) => drop(s),
+        }
+    }
+
     /// Which engine, for messages: `sqlite` or `postgresql`.
     pub(crate) fn engine(&self) -> &'static str {
         match self {

@@ -128,6 +128,15 @@ impl Store {
         Ok(store)
     }
 
+    /// Closes the connection as an admin command's closes: when it is the last connection to
+    /// the file (of any process), SQLite copies the WAL into the database and removes the
+    /// `-wal` and `-shm` files, so the database file alone holds everything (a FastCGI
+    /// server's clean stop; see `open` for why request paths skip this).
+    pub(crate) fn close(self) {
+        // Failing to switch it back only leaves the files as a crash would: SQLite replays them.
+        let _ = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false);
+    }
+
     /// Brings the schema up to date in one transaction; a no-op when it is current.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let known = MIGRATIONS.len() as i64;
