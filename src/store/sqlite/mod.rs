@@ -17,6 +17,7 @@ use super::{Host, OpenMode, StoreError};
 
 mod acme;
 mod audit;
+mod backup;
 mod derived;
 mod expiry;
 mod hosts;
