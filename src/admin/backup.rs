@@ -24,10 +24,10 @@ const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 /// `backup FILE`: an online, consistent copy of the database.
 pub(crate) fn backup(config: &Config, args: &BackupArgs) -> Result<String, CliError> {
     if let Some(pg) = &config.database.postgres {
+        let (options, name) = pg_target(pg);
         return Err(CliError::failure(format!(
-            "`backup` copies a SQLite database; postgresql `{}` is backed up with its own tools: `pg_dump --format=custom --file=FILE {}` (restore it with `pg_restore`, or a plain-text dump with `psql`)",
-            pg.shown,
-            pg_target(pg)
+            "`backup` copies a SQLite database; postgresql `{}` is backed up with its own tools: `pg_dump --format=custom --file=FILE {options} {name}` (restore it with `pg_restore`, or a plain-text dump with `psql`)",
+            pg.shown
         )));
     }
     let db = &config.database.path;
@@ -58,10 +58,10 @@ pub(crate) fn backup(config: &Config, args: &BackupArgs) -> Result<String, CliEr
 /// `restore FILE`: replaces the database with a backup, the service stopped.
 pub(crate) fn restore(config: &Config, args: &RestoreArgs, now: i64) -> Result<String, CliError> {
     if let Some(pg) = &config.database.postgres {
+        let (options, name) = pg_target(pg);
         return Err(CliError::failure(format!(
-            "`restore` replaces a SQLite database; postgresql `{}` is restored with its own tools, the FastCGI servers stopped: `pg_restore --clean --if-exists --dbname={} FILE` for a `pg_dump --format=custom` file, `psql --file=FILE` for a plain-text one",
-            pg.shown,
-            pg.config.get_dbname().unwrap_or("NAME")
+            "`restore` replaces a SQLite database; postgresql `{}` is restored with its own tools, the FastCGI servers stopped: `pg_restore --clean --if-exists {options} --dbname={name} FILE` for a `pg_dump --format=custom` file, `psql {options} --dbname={name} --file=FILE` for a plain-text one",
+            pg.shown
         )));
     }
     let db = &config.database.path;
@@ -80,15 +80,7 @@ pub(crate) fn restore(config: &Config, args: &RestoreArgs, now: i64) -> Result<S
             source.display()
         )));
     }
-    let holders = in_use::holders(db);
-    if !holders.is_empty() {
-        let named: Vec<String> = holders.iter().map(|h| format!("{} (`{}`)", h.pid, h.name)).collect();
-        return Err(CliError::failure(format!(
-            "`{}` is open in process {}; stop the FastCGI server and the web server (and let admin commands and the expiry run finish) before restoring",
-            db.display(),
-            named.join(", ")
-        )));
-    }
+    refuse_if_open(db)?;
     // The copy's owner: the database's, or, when there is none, its directory's.
     let dir = parent(db);
     let like = std::fs::metadata(db)
@@ -102,6 +94,8 @@ pub(crate) fn restore(config: &Config, args: &RestoreArgs, now: i64) -> Result<S
         .map_err(|e| CliError::failure(format!("cannot copy `{}` to `{}`: {e}", source.display(), temp.0.display())))?;
     drop(copy);
     let contents = Store::check_restorable(&temp.0, source)?;
+    // Again: the copy and its checks take a while on a large file.
+    refuse_if_open(db)?;
     let aside = set_aside(db, now)?;
     temp.sync_and_rename(db)?;
     let mut out = format!("restored `{}` from `{}`: {}\n", db.display(), source.display(), summary(&contents));
@@ -113,6 +107,21 @@ pub(crate) fn restore(config: &Config, args: &RestoreArgs, now: i64) -> Result<S
         ));
     }
     Ok(out)
+}
+
+/// Refuses (and names them) while other processes have the database open: they would go on
+/// writing to the file set aside, and their `-wal` would be replayed onto the restored one.
+fn refuse_if_open(db: &Path) -> Result<(), CliError> {
+    let holders = in_use::holders(db);
+    if holders.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = holders.iter().map(|h| format!("{} (`{}`)", h.pid, h.name)).collect();
+    Err(CliError::failure(format!(
+        "`{}` is open in process {}; stop the FastCGI server and the web server (and let admin commands and the expiry run finish) before restoring",
+        db.display(),
+        named.join(", ")
+    )))
 }
 
 /// Moves the database and the files SQLite keeps beside it to `<database>.replaced-<UTC
@@ -211,9 +220,10 @@ fn summary(c: &Contents) -> String {
     )
 }
 
-/// `pg_dump`'s connection options for the configured database, without the password (libpq
-/// takes it from `~/.pgpass` or `PGPASSWORD`, never from the command line `ps` shows).
-fn pg_target(pg: &PostgresConfig) -> String {
+/// The connection options of libpq's tools (`--host`, `--port`, `--username`) for the
+/// configured database, and its name; never the password (the tools take it from
+/// `~/.pgpass` or `PGPASSWORD`, not from the command line `ps` shows).
+fn pg_target(pg: &PostgresConfig) -> (String, String) {
     let c = &pg.config;
     let mut out = Vec::new();
     if let Some(host) = c.get_hosts().first() {
@@ -229,6 +239,5 @@ fn pg_target(pg: &PostgresConfig) -> String {
     if let Some(user) = c.get_user() {
         out.push(format!("--username={user}"));
     }
-    out.push(c.get_dbname().unwrap_or("NAME").to_owned());
-    out.join(" ")
+    (out.join(" "), c.get_dbname().unwrap_or("NAME").to_owned())
 }

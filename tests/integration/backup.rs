@@ -223,6 +223,7 @@ fn restore_refuses_damaged_foreign_and_newer_files_and_changes_nothing() {
     let world = world!(World::knot());
     let good = world.dir.path().join("good.db");
     world.admin(&["backup", &good.display().to_string()]).success();
+    world.admin(&["backup", &good.display().to_string(), "--force"]).success();
     let before = dump(&world.db);
     let check = |file: &Path, expected: &str| {
         let r = world.admin(&["restore", &file.display().to_string()]);
@@ -344,6 +345,9 @@ fn on_postgresql_backup_and_restore_name_the_servers_tools() {
     assert!(err.contains("`pg_restore`") && err.contains("`psql`"), "{err}");
     let r = world.admin(&["restore", "/nonexistent/ddns.dump"]);
     assert_eq!(r.code(), Some(2), "{}", r.stderr());
-    assert!(r.stderr().contains(&format!("pg_restore --clean --if-exists --dbname={name} FILE")), "{}", r.stderr());
+    let err = r.stderr();
+    assert!(err.contains("`pg_restore --clean --if-exists --host="), "{err}");
+    assert!(err.contains(&format!("--username=postgres --dbname={name} FILE`")), "{err}");
+    assert!(err.contains(&format!("--username=postgres --dbname={name} --file=FILE`")), "{err}");
     assert!(!Path::new("/nonexistent").exists());
 }
