@@ -1,7 +1,7 @@
 //! `init-db`: creates the database (0600, optionally given to the web server's user) or
 //! migrates it; on PostgreSQL it creates or migrates the tables only.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,36 @@ use crate::cli::{self, CliError};
 use crate::config::Config;
 use crate::log::Log;
 use crate::store::{OpenMode, Store};
+
+/// Whether [`create_private`] may open a file that exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fresh {
+    /// A new file or an error (a temporary file: never anyone else's).
+    Only,
+    /// A new file, or the one there (`init-db` on a database that exists).
+    OrExisting,
+}
+
+/// Creates `path` 0600 from its first byte, as every copy of the database must be (it holds
+/// password hashes, token digests and relay passwords), and gives it to `owner` (user and
+/// group ids) when one is named and it is not theirs yet, before anything is written to it.
+pub(super) fn create_private(path: &Path, fresh: Fresh, owner: Option<(u32, u32)>) -> Result<File, CliError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(fresh == Fresh::OrExisting)
+        .create_new(fresh == Fresh::Only)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::failure(format!("cannot create `{}`: {e}", path.display())))?;
+    let current = file.metadata().map(|m| (m.uid(), m.gid())).ok();
+    if let Some((uid, gid)) = owner.filter(|o| Some(*o) != current) {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+            CliError::failure(format!("cannot give `{}` to user id {uid}, group id {gid}: {e}", path.display()))
+        })?;
+    }
+    Ok(file)
+}
 
 /// `init-db`: creates the database (0600) or migrates it. With `owner`, the file (and its
 /// directory when this command creates it) is that user's before SQLite writes a byte, so the
@@ -47,13 +77,7 @@ pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result
     }
     if let Some(o) = &owner {
         // Created here, 0600 from the first byte, so it is never root's with data in it.
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| failed("create", path, e))?;
+        create_private(path, Fresh::OrExisting, None)?;
         give(path, o)?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.as_os_str().to_owned();

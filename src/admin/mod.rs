@@ -8,11 +8,14 @@
 //!
 //! One submodule per concern: `users`, `hosts` (list, modify, delete, token, underive),
 //! `relays`, `history` (`hostname history` and `log`), `acme_dns`, `init_db`, `rate_limits`,
-//! and `render` (the aligned table, the `--json` writer and the listings' wire shapes).
+//! `backup` (`backup` and `restore` of the SQLite file, with `in_use`: who has it open), and
+//! `render` (the aligned table, the `--json` writer and the listings' wire shapes).
 
 mod acme_dns;
+mod backup;
 mod history;
 mod hosts;
+mod in_use;
 mod init_db;
 mod rate_limits;
 mod relays;
@@ -25,6 +28,7 @@ use crate::request::normalize_hostname;
 use crate::store::StoreError;
 
 pub(crate) use acme_dns::acme;
+pub(crate) use backup::{backup, restore};
 pub(crate) use history::audit_log;
 pub(crate) use hosts::hostname;
 pub(crate) use init_db::init_db;

@@ -69,6 +69,33 @@ pub(crate) enum Command {
     Acme(AcmeCommand),
     /// Show the audit trail: accepted changes and refused attempts since a time
     Log(LogArgs),
+    /// Copy the SQLite database to FILE while the service runs: one consistent state, 0600,
+    /// owned like the database
+    ///
+    /// A copy of the database file alone (`cp ddns.db`) is not the database: SQLite keeps the
+    /// latest commits in `ddns.db-wal` until it copies them into the file, so such a copy of a
+    /// running service lacks them. `backup` reads the database through SQLite's backup API in
+    /// one read transaction (updates go on meanwhile), writes a private file beside FILE (mode
+    /// 0600, the owner and group of the database when run as root; it holds password hashes,
+    /// token digests and relay passwords), flushes it and renames it to FILE, and prints the
+    /// schema version and how many users, hostnames and audit rows it holds. The copy is one
+    /// self-contained file (rollback journal mode). Put it back with `ddns-cgi restore`.
+    ///
+    /// On PostgreSQL it only prints the `pg_dump` command for the configured database.
+    Backup(BackupArgs),
+    /// Replace the SQLite database with FILE, a backup; the service must be stopped
+    ///
+    /// Refuses while any process has the database open (a FastCGI server, a CGI request, an
+    /// admin command or the expiry run: it names them), so stop the FastCGI server and the web
+    /// server first. FILE must be a SQLite database that passes SQLite's integrity check, of a
+    /// schema version this ddns-cgi knows (an older one is migrated when next opened), with the
+    /// tables of that version. The database it replaces is moved aside, with its `-wal` and
+    /// `-shm` files, as `DATABASE.replaced-YYYYMMDDTHHMMSSZ` (0600), so that no `-wal` of the
+    /// old database is replayed onto the restored one; a checked copy of FILE takes its place
+    /// (0600, owned like the database it replaces). Start the service again afterwards.
+    ///
+    /// On PostgreSQL it only names `pg_restore` and `psql`.
+    Restore(RestoreArgs),
     /// Print the Prometheus metrics, or write them for node-exporter's textfile collector
     Metrics(MetricsArgs),
 }
@@ -87,6 +114,23 @@ pub(crate) struct LogArgs {
     pub(crate) limit: u32,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The file to write, e.g. `/var/backups/ddns-cgi/ddns.db`
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup to put in place (written by `ddns-cgi backup`)
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -49,9 +49,18 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
     if let Command::InitDb(args) = &command {
         return admin::init_db(config, args.owner.as_deref(), log);
     }
+    // `backup` must not create a database that is missing, and `restore` must not open the
+    // one it replaces.
+    match &command {
+        Command::Backup(args) => return admin::backup(config, args),
+        Command::Restore(args) => return admin::restore(config, args, now),
+        _ => {}
+    }
     let mut store = Store::open(&config.database, OpenMode::Create)?;
     match command {
-        Command::InitDb(_) => Err(CliError::failure("`init-db` opens the database itself")),
+        Command::InitDb(_) | Command::Backup(_) | Command::Restore(_) => {
+            Err(CliError::failure("`init-db`, `backup` and `restore` open the database themselves"))
+        }
         Command::Check(_) => Err(CliError::failure("`check` runs before the config is loaded")),
         Command::Ratelimit(command) => admin::ratelimit(config, &mut store, command, now),
         Command::User(UserCommand::Add { name, email, password }) => {

@@ -14,6 +14,12 @@ pub(crate) enum StoreError {
     /// The schema was written by a newer ddns-cgi.
     #[error("database schema version {found} is newer than this ddns-cgi supports ({known}); upgrade ddns-cgi")]
     TooNew { found: i64, known: i64 },
+    /// A file offered for restore fails SQLite's `integrity_check`.
+    #[error("`{}` is damaged (SQLite's integrity check: {problems}); restore another backup", path.display())]
+    Damaged { path: PathBuf, problems: String },
+    /// A file offered for restore is a SQLite database, but not one of ddns-cgi's.
+    #[error("`{}` is not a ddns-cgi database: {why}", path.display())]
+    NotOurs { path: PathBuf, why: String },
     /// A name that must be unique is taken.
     #[error("{what} `{name}` already exists")]
     Exists { what: &'static str, name: String },

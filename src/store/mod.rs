@@ -12,6 +12,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::config::DatabaseConfig;
 
@@ -52,6 +53,15 @@ impl Store {
         match &config.postgres {
             Some(pg) => Ok(Store::Postgres(postgres::Store::open(pg, config.busy_timeout, mode)?)),
             None => Ok(Store::Sqlite(sqlite::Store::open(&config.path, config.busy_timeout, mode)?)),
+        }
+    }
+
+    /// Closes the store. On SQLite, the last connection to the file (of any process) leaves
+    /// the database file holding everything, with no `-wal` or `-shm` beside it.
+    pub(crate) fn close(self) {
+        match self {
+            Store::Sqlite(s) => s.close(),
+            Store::Postgres(s) => drop(s),
         }
     }
 
@@ -116,6 +126,21 @@ impl Store {
     pub(crate) fn schema_of_postgres(config: &DatabaseConfig) -> Option<(String, Result<PgProbe, StoreError>)> {
         let pg = config.postgres.as_ref()?;
         Some((pg.shown.clone(), postgres::Store::probe(pg, config.busy_timeout)))
+    }
+
+    /// Copies the SQLite database into the empty file `dest` (`backup`): one consistent state,
+    /// while others write. `None` on PostgreSQL, whose own tools copy it (`pg_dump`).
+    pub(crate) fn backup_into(&self, dest: &Path, busy_timeout: Duration) -> Option<Result<Contents, StoreError>> {
+        match self {
+            Store::Sqlite(s) => Some(s.backup_into(dest, busy_timeout)),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    /// Checks the SQLite file at `path`, a private copy of `shown`, before it replaces the
+    /// database (`restore`), and leaves it in WAL mode.
+    pub(crate) fn check_restorable(path: &Path, shown: &Path) -> Result<Contents, StoreError> {
+        sqlite::Store::check_restorable(path, shown)
     }
 
     /// The schema version of the SQLite file at `path`, read without migrating (`check`).

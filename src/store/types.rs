@@ -357,3 +357,13 @@ pub(crate) struct HostCounts {
     pub(crate) n_expired: i64,
     pub(crate) n_offline: i64,
 }
+
+/// What a SQLite backup or a file offered for restore holds (`backup`, `restore`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Contents {
+    pub(crate) schema_version: i64,
+    pub(crate) n_users: i64,
+    pub(crate) n_hostnames: i64,
+    /// Rows of the audit trail (0 before the schema had one).
+    pub(crate) n_audit: i64,
+}

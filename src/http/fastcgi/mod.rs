@@ -293,9 +293,12 @@ async fn run(
         Err(_) => log.warn(format_args!("fastcgi: stopped with requests still running after {STOP_GRACE:?}")),
     }
     // Closing a PostgreSQL session blocks on the driver's own runtime, which must not happen
-    // on a thread that drives this one: close the pooled stores on a blocking thread.
+    // on a thread that drives this one: close the pooled stores on a blocking thread. On
+    // SQLite the last of them checkpoints the WAL into the database and removes the `-wal`
+    // and `-shm` files (when no other process has it open), so a stopped service leaves one
+    // file: what a restore puts in its place is not undone by an old `-wal` replayed onto it.
     let stores = shared.stores.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
-    let _ = tokio::task::spawn_blocking(move || drop(stores)).await;
+    let _ = tokio::task::spawn_blocking(move || stores.into_iter().for_each(Store::close)).await;
     Ok(())
 }
 

@@ -19,8 +19,16 @@
 //! around the memo, and a write's commit makes it stale. Bounded: it is emptied when it holds
 //! [`MAX_ENTRIES`] rows of one kind. When the header cannot be read (the `-shm` file missing or
 //! unreadable, a layout this code does not know) nothing is remembered.
+//!
+//! The header says something only while the database is in WAL mode: in any other journal mode
+//! a commit never touches the `-shm` file, and one left beside the database (by a crash, a
+//! copy, a restore) keeps an old header for ever. So nothing is remembered until the store has
+//! told the memo ([`Memo::set_wal`]) that its own connection reads the database in WAL mode;
+//! from then on it stays so, and the `-shm` file at the path is the live one: a connection in
+//! WAL mode holds a shared lock on it (the unix VFS's "DMS" byte) while it is open, and SQLite
+//! neither deletes that file nor lets any connection leave WAL mode while the lock is held.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
@@ -48,6 +56,9 @@ pub(super) struct Memo {
     /// read in WAL mode).
     shm_path: Option<PathBuf>,
     shm: RefCell<Option<File>>,
+    /// Whether this connection reads the database in WAL mode: `None` until the store has
+    /// asked SQLite (the first recording), and nothing is remembered unless `Some(true)`.
+    wal: Cell<Option<bool>>,
     state: RefCell<State>,
 }
 
@@ -86,14 +97,29 @@ impl Memo {
         Memo {
             shm_path: db_path.filter(|p| !p.is_empty()).map(|p| PathBuf::from(format!("{p}-shm"))),
             shm: RefCell::new(None),
+            wal: Cell::new(None),
             state: RefCell::default(),
         }
+    }
+
+    /// Whether the store has yet to say in which journal mode its connection reads.
+    pub(super) fn needs_journal_mode(&self) -> bool {
+        self.wal.get().is_none()
+    }
+
+    /// What the store's connection answered to `PRAGMA journal_mode` after it read the
+    /// database: only WAL mode lets the memo trust the `-shm` file's header.
+    pub(super) fn set_wal(&self, wal: bool) {
+        self.wal.set(Some(wal));
     }
 
     /// The WAL-index header as it is now: one `pread`, no lock. `None` when it cannot be
     /// read, is not initialised, is of another format, or was read in the middle of a commit
     /// (its two copies differ).
     pub(super) fn generation(&self) -> Option<Generation> {
+        if self.wal.get() != Some(true) {
+            return None;
+        }
         let mut shm = self.shm.borrow_mut();
         if shm.is_none() {
             *shm = File::open(self.shm_path.as_ref()?).ok();

@@ -17,6 +17,7 @@ use super::{Host, OpenMode, StoreError};
 
 mod acme;
 mod audit;
+mod backup;
 mod derived;
 mod expiry;
 mod hosts;
@@ -47,6 +48,12 @@ impl Store {
     /// Starts a read transaction that the next statements share (`Store::read_together`).
     /// Its reads are remembered (`memo`) when nobody commits until it ends.
     pub(crate) fn begin_read(&self) -> Result<(), StoreError> {
+        if self.memo.needs_journal_mode() {
+            // Asked once per connection, after `open` read the database (so the answer is the
+            // file's mode), and not at open: a CGI request never remembers anything.
+            let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            self.memo.set_wal(mode.eq_ignore_ascii_case("wal"));
+        }
         self.memo.start_recording();
         // Cached like the reads: on the FastCGI repeat path, parsing it each time showed.
         if let Err(e) = self.conn.prepare_cached("BEGIN DEFERRED").and_then(|mut s| s.execute([])) {
@@ -120,6 +127,15 @@ impl Store {
         let mut store = Store { conn, locks, memo };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Closes the connection as an admin command's closes: when it is the last connection to
+    /// the file (of any process), SQLite copies the WAL into the database and removes the
+    /// `-wal` and `-shm` files, so the database file alone holds everything (a FastCGI
+    /// server's clean stop; see `open` for why request paths skip this).
+    pub(crate) fn close(self) {
+        // Failing to switch it back only leaves the files as a crash would: SQLite replays them.
+        let _ = self.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false);
     }
 
     /// Brings the schema up to date in one transaction; a no-op when it is current.

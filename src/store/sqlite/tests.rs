@@ -505,6 +505,11 @@ fn only_a_whole_initialised_known_wal_index_header_is_trusted() {
     let memo = super::memo::Memo::new(db.to_str());
     let good = header(3_007_000, 1, 7);
     write(good, good);
+    // Until the store says its connection reads in WAL mode, no header is trusted.
+    assert_eq!(memo.generation(), None);
+    memo.set_wal(false);
+    assert_eq!(memo.generation(), None);
+    memo.set_wal(true);
     assert_eq!(memo.generation(), Some(good));
     // Torn (a commit under way), not initialised, or of another format: not trusted.
     write(header(3_007_000, 1, 8), good);
@@ -516,8 +521,47 @@ fn only_a_whole_initialised_known_wal_index_header_is_trusted() {
     // No -shm file (not in WAL mode, or no reader yet), or an in-memory database: nothing.
     std::fs::remove_file(dir.join("x.db-shm")).expect("remove");
     let fresh = super::memo::Memo::new(db.to_str());
+    fresh.set_wal(true);
     assert_eq!(fresh.generation(), None);
     assert_eq!(super::memo::Memo::new(None).generation(), None);
     assert_eq!(super::memo::Memo::new(Some("")).generation(), None);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn a_database_out_of_wal_mode_is_never_remembered_whatever_its_old_shm_says() {
+    // A `-shm` file left beside a database in rollback mode (`journal_mode=DELETE`) keeps the
+    // header of its last WAL commit for ever: commits no longer touch it. Trusting it replayed
+    // a revoked token's grant until the FastCGI server restarted.
+    let (dir, store) = temp_store();
+    let path = dir.join("t.db");
+    let stale = dir.join("stale-shm");
+    {
+        let reader = Connection::open(&path).expect("reader");
+        let _: i64 = reader.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).expect("read");
+        std::fs::copy(dir.join("t.db-shm"), &stale).expect("copy the -shm");
+    }
+    drop(store);
+    let conn = Connection::open(&path).expect("switch");
+    let mode: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).expect("journal mode");
+    assert_eq!(mode, "delete");
+    drop(conn);
+    std::fs::copy(&stale, dir.join("t.db-shm")).expect("put the old -shm back");
+    let mut store =
+        crate::store::Store::Sqlite(Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect("open"));
+    let other = Connection::open(&path).expect("second connection");
+    other
+        .execute(
+            "INSERT INTO users (name, email, password_hash, created_at) VALUES ('alice', 'a@example.test', 'h', 1)",
+            [],
+        )
+        .expect("insert");
+    let alice = Some("a@example.test".to_owned());
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], alice));
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], Some("a@example.test".to_owned())));
+    assert_eq!(memo_held(&store), (0, false));
+    other.execute("DELETE FROM users", []).expect("delete");
+    assert_eq!(email_together(&mut store, "alice"), (vec![true], None));
+    drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
 }

@@ -127,6 +127,23 @@ impl Launched {
         std::fs::read_to_string(&self.proc.log).unwrap_or_default()
     }
 
+    /// The launched process's id (ddns-cgi's own with `Launcher::Listen`).
+    pub fn pid(&self) -> u32 {
+        self.proc.child.id()
+    }
+
+    /// Sends `sig` (`-TERM`, `-KILL`) and waits up to 30 s for the process to end.
+    pub fn signal_and_wait(&mut self, sig: &str) {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill").arg(sig).arg(&pid).status().expect("run kill");
+        assert!(sent.success(), "kill {sig} {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.proc.alive() {
+            assert!(Instant::now() < deadline, "{pid} did not end after {sig}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Whether the launched process still runs.
     pub fn alive(&mut self) -> bool {
         self.proc.alive()

@@ -1,0 +1,117 @@
+//! Copies of the database file for `backup` and `restore`: an online copy through SQLite's
+//! backup API (one read transaction, so a consistent state even while FastCGI workers and CGI
+//! processes commit), and the checks a file must pass before it may replace the database.
+//! The files themselves (their names, modes, owners, the renames) are `admin/backup.rs`'s.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
+
+use super::{MIGRATIONS, Store};
+use crate::store::{Contents, StoreError};
+
+impl Store {
+    /// Copies the database into the empty file at `dest` (created by the caller with the
+    /// mode and owner it must have) and says what the copy holds. The copy is in rollback
+    /// mode (`journal_mode=DELETE`): one self-contained file, with no `-wal` to lose.
+    pub(crate) fn backup_into(&self, dest: &Path, busy_timeout: Duration) -> Result<Contents, StoreError> {
+        let mut to =
+            Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        {
+            let backup = Backup::new(&self.conn, &mut to)?;
+            let deadline = Instant::now() + busy_timeout;
+            // All pages in one step: one read transaction on the source, so the copy is one
+            // committed state. A WAL reader waits for no writer; `Busy`/`Locked` only come
+            // from a checkpoint or recovery under way, which ends.
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::More | StepResult::Busy | StepResult::Locked if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    _ => {
+                        return Err(StoreError::Sql(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            Some("the backup could not read the database within `busy_timeout_ms`".to_owned()),
+                        )));
+                    }
+                }
+            }
+        }
+        let _: String = to.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
+        contents(&to)
+    }
+
+    /// Checks the file at `path` (a private copy of what is offered for restore) and readies
+    /// it to be the database: it must be a SQLite database that passes `integrity_check`,
+    /// of a schema version this ddns-cgi knows, with every table of that version. It is left
+    /// in WAL mode, as `init-db` leaves a database, with no `-wal` or `-shm` beside it.
+    /// `shown` is the file as the operator named it, for messages.
+    pub(crate) fn check_restorable(path: &Path, shown: &Path) -> Result<Contents, StoreError> {
+        let not_sqlite = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                StoreError::NotOurs { path: shown.to_owned(), why: "not a SQLite database".to_owned() }
+            }
+            _ => StoreError::Sql(e),
+        };
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let problems: Vec<String> = conn
+            .prepare("PRAGMA integrity_check(5)")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>())
+            .map_err(not_sqlite)?;
+        if problems != ["ok"] {
+            return Err(StoreError::Damaged { path: shown.to_owned(), problems: problems.join("; ") });
+        }
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        let missing: Vec<String> = tables_of_version(version)?.difference(&tables(&conn)?).cloned().collect();
+        if version < 1 || !missing.is_empty() {
+            let missing = if missing.is_empty() { "every table".to_owned() } else { missing.join(", ") };
+            let why = format!("schema version {version}, missing {missing}");
+            return Err(StoreError::NotOurs { path: shown.to_owned(), why });
+        }
+        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let found = contents(&conn)?;
+        // Closing the only connection checkpoints and removes the -wal and -shm files.
+        conn.close().map_err(|(_, e)| e)?;
+        Ok(found)
+    }
+}
+
+/// The tables of `conn`'s main schema.
+fn tables(conn: &Connection) -> Result<BTreeSet<String>, StoreError> {
+    let names = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+/// The tables a database of schema `version` has: the migrations up to it, run in memory.
+fn tables_of_version(version: i64) -> Result<BTreeSet<String>, StoreError> {
+    let conn = Connection::open_in_memory()?;
+    for sql in MIGRATIONS.iter().take(usize::try_from(version).unwrap_or(0)) {
+        conn.execute_batch(sql)?;
+    }
+    tables(&conn)
+}
+
+fn contents(conn: &Connection) -> Result<Contents, StoreError> {
+    let count = |table: &str| -> Result<i64, StoreError> {
+        Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+    };
+    let has_audit = tables(conn)?.contains("audit");
+    Ok(Contents {
+        schema_version: conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        n_users: count("users")?,
+        n_hostnames: count("hostnames")?,
+        n_audit: if has_audit { count("audit")? } else { 0 },
+    })
+}
