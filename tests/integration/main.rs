@@ -26,6 +26,7 @@ macro_rules! world {
 }
 mod acme;
 mod audit;
+mod changelog;
 mod clients;
 mod fanout;
 mod fastcgi;
