@@ -13,6 +13,7 @@ packages=(
   time  # /usr/bin/time: peak RSS in tests/integration/hardening.rs and the benches
   groff-base man-db zsh fish  # the manual and completions (tests/integration/manual.rs)
   dpkg-dev  # cargo-deb reads the binary's library dependencies with dpkg-shlibdeps
+  lintian  # scripts/test.sh checks the built package with it
   # The shipped files' own checkers (tests/integration/shipped.rs): `logrotate -d`,
   # `openssl req` for the example site's certificate.
   logrotate openssl

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package: the release binary, then the man pages and shell completions it
-# writes about itself, then `cargo deb` (metadata in Cargo.toml, maintainer scripts in
-# debian/). Installs cargo-deb first when it is missing. Prints the path of the .deb as its
+# writes about itself and the Debian changelog (scripts/debian-changelog.sh, from
+# CHANGELOG.md), then `cargo deb` (metadata in Cargo.toml, maintainer scripts in debian/).
+# Installs cargo-deb first when it is missing. Prints the path of the .deb as its
 # last line. The release build is the one the benchmark scripts use, so running this first
 # makes them start at once.
 # Usage: scripts/package.sh
@@ -29,6 +30,10 @@ gzip -9n "$assets/man/ddns-cgi.8" "$assets/man/ddns-cgi.toml.5"
 "$bin" completions bash >"$assets/completions/ddns-cgi"
 "$bin" completions zsh >"$assets/completions/_ddns-cgi"
 "$bin" completions fish >"$assets/completions/ddns-cgi.fish"
+# The Debian changelog, generated from CHANGELOG.md (it also checks that the newest release
+# there is this version).
+scripts/debian-changelog.sh >"$assets/changelog.Debian"
+gzip -9n "$assets/changelog.Debian"
 
 echo "==> cargo deb" >&2
 # --no-build: the binary above is the one packaged; cargo-deb strips nothing more (the

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real servers and clients, then runs the
-# formatting and lint gate, builds the Debian package, runs every test, and the benchmark once
-# in its short mode (it proves scripts/bench.sh still runs; no thresholds). The tests require
-# the real servers and clients (a missing one fails its test, naming the Debian package); the
-# opt-out DDNS_SKIP_SERVERS is for partial local runs with plain `cargo test` and is refused
-# here. DDNS_REQUIRE_PACKAGE=1 requires the package test, which installs and purges the .deb
-# on this machine (root only: CI runs as root on a throwaway machine). See TESTING.md.
+# formatting and lint gate, builds the Debian package and runs lintian on it, runs every
+# test, and the benchmark once in its short mode (it proves scripts/bench.sh still runs; no
+# thresholds). The tests require the real servers and clients (a missing one fails its test,
+# naming the Debian package); the opt-out DDNS_SKIP_SERVERS is for partial local runs with
+# plain `cargo test` and is refused here. DDNS_REQUIRE_PACKAGE=1 requires the package test,
+# which installs and purges the .deb on this machine (root only: CI runs as root on a
+# throwaway machine). See TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${DDNS_SKIP_SERVERS:-}" in
@@ -30,6 +31,9 @@ echo "==> Debian package (scripts/package.sh)"
 DDNS_DEB="$(bash scripts/package.sh)"
 export DDNS_DEB DDNS_REQUIRE_PACKAGE=1
 echo "$DDNS_DEB"
+# Debian's checker of packages: any error fails the run (warnings are printed, not fatal).
+echo "==> lintian"
+lintian --fail-on error "$DDNS_DEB"
 echo "==> cargo test"
 cargo test --locked
 # The same integration tests against PostgreSQL: the modules that touch the store (TESTING.md,

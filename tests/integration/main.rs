@@ -27,6 +27,7 @@ macro_rules! world {
 mod acme;
 mod audit;
 mod backup;
+mod changelog;
 mod clients;
 mod fanout;
 mod fastcgi;

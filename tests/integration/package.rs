@@ -1,9 +1,11 @@
 //! The Debian package on this machine, as an administrator uses it: `dpkg -i` of the .deb that
 //! `scripts/package.sh` built, the one file edited to point at a real Knot that holds the key
 //! the package generated, a user and a hostname added, one update through the installed Apache
-//! snippet and one through the installed nginx snippet, a reinstallation that keeps the
-//! database and one that must not touch a database of a newer schema, then `dpkg -r` (database
-//! kept) and `dpkg -P` (database gone), checking what is left after each.
+//! snippet and one through the installed nginx snippet, the installed logrotate file rotating a
+//! real log, the Apache conf enabled with `a2enconf`, a reinstallation that keeps the database
+//! and one that must not touch a database of a newer schema, then `dpkg -r` (database kept, the
+//! Apache conf disabled, enabled again by a reinstallation) and `dpkg -P` (database gone, no
+//! trace in Apache's configuration), checking what is left after each.
 //!
 //! It installs into the system, so it runs only as root and when `DDNS_DEB` names the package
 //! (otherwise it writes a `SKIPPED` line to stderr); `scripts/test.sh` (CI) builds it and sets
@@ -27,6 +29,12 @@ const CONFIG: &str = "/etc/ddns-cgi/config.toml";
 const KEY: &str = "/etc/ddns-cgi/tsig.key";
 const STATE: &str = "/var/lib/ddns-cgi";
 const DB: &str = "/var/lib/ddns-cgi/ddns.db";
+const LOGDIR: &str = "/var/log/ddns-cgi";
+const CHANGELOG: &str = "/usr/share/doc/ddns-cgi/changelog.Debian.gz";
+/// Where a2enconf links the confs it enables, and where it keeps its state
+/// (`{enabled,disabled}_by_{admin,maint}/NAME`).
+const APACHE_ENABLED: &str = "/etc/apache2/conf-enabled";
+const APACHE_STATE: &str = "/var/lib/apache2/conf";
 
 /// The .deb to test, or `None` after a skip written straight to stderr (which the test runner
 /// does not capture), as the harness reports skips.
@@ -70,7 +78,8 @@ fn status() -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Purges the package when dropped, so that a failing test leaves the machine as it was.
+/// Purges the package when dropped, and removes what the test enabled in Apache's
+/// configuration if the purge left it, so that a failing test leaves the machine as it was.
 struct Purge;
 
 impl Drop for Purge {
@@ -81,7 +90,102 @@ impl Drop for Purge {
                 eprintln!("--- dpkg -P after the failure ---\n{out:?}");
             }
         }
+        for trace in apache_traces() {
+            let _ = std::fs::remove_file(trace);
+        }
     }
+}
+
+/// Our entries in Apache's `conf-enabled/` (links, dangling or not) and in a2enconf's state.
+fn apache_traces() -> Vec<String> {
+    let mut dirs = vec![PathBuf::from(APACHE_ENABLED)];
+    if let Ok(states) = std::fs::read_dir(APACHE_STATE) {
+        dirs.extend(states.filter_map(Result::ok).map(|e| e.path()));
+    }
+    let mut traces: Vec<String> = dirs
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PACKAGE))
+        .map(|e| e.path().display().to_string())
+        .collect();
+    traces.sort();
+    traces
+}
+
+/// `apache2ctl -t` on the system's configuration (every file in `conf-enabled/`) passes.
+fn assert_apache_config_ok(when: &str) {
+    let out = Command::new("apache2ctl").arg("-t").output().expect("run apache2ctl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("Syntax OK"), "apache2ctl -t {when}:\n{text}");
+}
+
+/// The installed changelog is the package's: gzip, and its newest entry names the installed
+/// version (lintian's `no-changelog` when it is missing).
+fn assert_changelog() {
+    let gunzip = Command::new("gzip").args(["-dc", CHANGELOG]).output().expect("run gzip");
+    assert!(gunzip.status.success(), "{CHANGELOG}: {}", String::from_utf8_lossy(&gunzip.stderr));
+    let mut parse = Command::new("dpkg-parsechangelog")
+        .args(["-l-", "-S", "Version"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dpkg-parsechangelog");
+    if let Some(mut input) = parse.stdin.take() {
+        input.write_all(&gunzip.stdout).expect("write the changelog");
+    }
+    let parsed = parse.wait_with_output().expect("wait for dpkg-parsechangelog");
+    let warnings = String::from_utf8_lossy(&parsed.stderr);
+    assert!(parsed.status.success() && warnings.is_empty(), "dpkg-parsechangelog: {warnings}");
+    let installed = Command::new("dpkg-query").args(["-W", "-f", "${Version}", PACKAGE]).output().expect("dpkg-query");
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout).trim(), String::from_utf8_lossy(&installed.stdout));
+}
+
+/// The number of a user or a group (`getent passwd|group NAME`).
+fn id(database: &str, name: &str) -> String {
+    let out = Command::new("getent").args([database, name]).output().expect("run getent");
+    assert!(out.status.success(), "getent {database} {name}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split(':').nth(2).expect("an id field").to_owned()
+}
+
+/// The installed logrotate file, run by logrotate with a state file of the test's own: it
+/// parses without an error, rotates as the log directory's owner (not as root, CVE-2016-1247),
+/// and a forced rotation, twice, leaves the logs owned and protected as the directory is.
+fn assert_logrotate(tmp: &Path) {
+    let conf = "/etc/logrotate.d/ddns-cgi";
+    let log = format!("{LOGDIR}/ddns-cgi.log");
+    let state = tmp.join("logrotate.state");
+    let run = |args: &[&str]| {
+        let out = Command::new("logrotate").args(args).arg("-s").arg(&state).arg(conf).output().expect("run logrotate");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && !text.to_lowercase().contains("error"), "logrotate {args:?}:\n{text}");
+        text
+    };
+    assert_eq!(mode_owner_group(LOGDIR), "750 www-data adm");
+    let write_line = |line: &str| {
+        std::fs::write(&log, format!("{line}\n")).expect("write the log");
+        let chown = Command::new("chown").args(["www-data:adm", &log]).status().expect("chown");
+        let chmod = Command::new("chmod").args(["0640", &log]).status().expect("chmod");
+        assert!(chown.success() && chmod.success());
+    };
+    write_line("first line");
+
+    let planned = run(&["-d"]);
+    let (uid, gid) = (id("passwd", "www-data"), id("group", "adm"));
+    assert!(planned.contains(&format!("switching euid from 0 to {uid} and egid from 0 to {gid}")), "{planned}");
+
+    run(&["-f"]);
+    assert_eq!(std::fs::read_to_string(format!("{log}.1")).expect("rotated log (delaycompress)"), "first line\n");
+    assert_eq!(mode_owner_group(&format!("{log}.1")), "640 www-data adm");
+    assert_eq!(std::fs::metadata(&log).expect("new log created").len(), 0);
+    assert_eq!(mode_owner_group(&log), "640 www-data adm");
+    // The second rotation compresses the first, gzip running as the directory's owner too.
+    write_line("second line");
+    run(&["-f"]);
+    assert_eq!(mode_owner_group(&format!("{log}.2.gz")), "640 www-data adm");
+    assert_eq!(std::fs::read_to_string(format!("{log}.1")).expect("rotated log"), "second line\n");
 }
 
 /// `ddns-cgi ARGS` as the web server's user, the way the README says to run it.
@@ -150,13 +254,23 @@ fn generated_key() -> TsigKey {
 #[test]
 fn package_installs_serves_and_purges() {
     let Some(deb) = deb() else { return };
-    for (program, package) in [("apache2", "apache2"), ("nginx", "nginx"), ("fcgiwrap", "fcgiwrap"), ("curl", "curl")] {
+    for (program, package) in [
+        ("apache2", "apache2"),
+        ("apache2ctl", "apache2"),
+        ("a2enconf", "apache2"),
+        ("nginx", "nginx"),
+        ("fcgiwrap", "fcgiwrap"),
+        ("curl", "curl"),
+        ("logrotate", "logrotate"),
+        ("dpkg-parsechangelog", "dpkg-dev"),
+    ] {
         require_program(program, package).unwrap_or_else(|| panic!("the package test needs {program}"));
     }
     assert_eq!(status(), "", "ddns-cgi is already installed here; the test installs and purges it: dpkg -P ddns-cgi");
     for left in ["/etc/ddns-cgi", STATE] {
         assert!(!exists(left), "{left} exists from an earlier installation; remove it first");
     }
+    assert_eq!(apache_traces(), Vec::<String>::new(), "Apache's configuration names ddns-cgi already; remove it first");
     let _purge = Purge;
     let deb = deb.display().to_string();
 
@@ -182,8 +296,7 @@ fn package_installs_serves_and_purges() {
         assert!(conffiles().contains(conffile), "{conffile} is not a conffile: {:?}", conffiles());
     }
     // Not enabled by the package: the administrator picks one front.
-    assert!(!exists("/etc/apache2/conf-enabled/ddns-cgi.conf"));
-    assert!(!exists("/etc/apache2/conf-enabled/ddns-cgi-fcgid.conf"));
+    assert_eq!(apache_traces(), Vec::<String>::new());
     // The expiry timer is, as dh_installsystemd would enable it.
     assert!(exists("/etc/systemd/system/timers.target.wants/ddns-cgi-expire.timer"));
     for path in [
@@ -197,6 +310,7 @@ fn package_installs_serves_and_purges() {
     ] {
         assert!(exists(path), "{path} is missing");
     }
+    assert_changelog();
     let files = package_files();
     // The units load, and their `ExecStart=ddns-cgi ...` finds the installed binary.
     if let Some(analyze) = require_program("systemd-analyze", "systemd") {
@@ -249,6 +363,15 @@ fn package_installs_serves_and_purges() {
     }
     let expired = as_www_data(&["expire"], "");
     assert!(String::from_utf8_lossy(&expired.stdout).starts_with("expired 0 hostnames"), "{expired:?}");
+    assert_logrotate(tmp.path());
+
+    // The administrator enables the Apache conf, as the README says.
+    let enabled = Command::new("a2enconf").args(["-q", "ddns-cgi"]).output().expect("run a2enconf");
+    assert!(enabled.status.success(), "a2enconf: {}", String::from_utf8_lossy(&enabled.stderr));
+    let enabled_by_admin =
+        [format!("{APACHE_ENABLED}/ddns-cgi.conf"), format!("{APACHE_STATE}/enabled_by_admin/ddns-cgi")];
+    assert_eq!(apache_traces(), enabled_by_admin);
+    assert_apache_config_ok("with the conf enabled");
 
     // Reinstalling migrates the database in place; the user is still there.
     let said = dpkg(&["-i", &deb]);
@@ -266,6 +389,20 @@ fn package_installs_serves_and_purges() {
         .expect("open")
         .execute_batch(&format!("PRAGMA user_version = {version}"))
         .expect("reset");
+
+    // An upgrade leaves the enabled conf as it is.
+    assert_eq!(apache_traces(), enabled_by_admin);
+
+    // Remove disables the conf (Apache, reloaded, would run a removed program), and a
+    // reinstallation enables it again.
+    dpkg(&["-r", PACKAGE]);
+    assert_eq!(apache_traces(), [format!("{APACHE_STATE}/disabled_by_maint/ddns-cgi")]);
+    assert_apache_config_ok("after dpkg -r");
+    dpkg(&["-i", &deb]);
+    assert_eq!(
+        apache_traces(),
+        [format!("{APACHE_ENABLED}/ddns-cgi.conf"), format!("{APACHE_STATE}/enabled_by_maint/ddns-cgi")]
+    );
 
     // Remove: the program goes, the configuration, the key and the database stay.
     let said = dpkg(&["-r", PACKAGE]);
@@ -293,4 +430,7 @@ fn package_installs_serves_and_purges() {
     }
     let overrides = Command::new("dpkg-statoverride").args(["--list", CONFIG]).output().expect("dpkg-statoverride");
     assert!(!overrides.status.success(), "the stat override of {CONFIG} is left");
+    // No link to the removed conf in conf-enabled/, and no a2enconf state of it.
+    assert_eq!(apache_traces(), Vec::<String>::new(), "left in Apache's configuration after dpkg -P");
+    assert_apache_config_ok("after dpkg -P");
 }

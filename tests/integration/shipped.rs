@@ -364,19 +364,38 @@ fn logrotate_file_rotates_and_the_next_request_writes_the_new_log() {
     let w = world!(World::knot());
     let logs = w.dir.path().join("log");
     std::fs::create_dir_all(&logs).expect("log dir");
+    // As the Debian package creates /var/log/ddns-cgi: the web server's user owns it.
+    if is_root() {
+        let (ok, out) = output(Command::new("chown").arg("www-data:adm").arg(&logs));
+        assert!(ok, "chown: {out}");
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o750)).expect("chmod log dir");
+    }
     let log = logs.join("ddns-cgi.log");
     // `extra` lands in the `[log]` section of the world's config.
     w.write_config(&format!("target = \"file\"\nlog_file = \"{}\"\n", log.display()));
     let conf = w.dir.path().join("logrotate.conf");
     let state = w.dir.path().join("logrotate.state");
-    let text = shipped("contrib/logrotate/ddns-cgi");
-    std::fs::write(&conf, text.replace("/var/log/ddns-cgi/ddns-cgi.log", &log.display().to_string()))
-        .expect("write logrotate.conf");
+    let mut text =
+        shipped("contrib/logrotate/ddns-cgi").replace("/var/log/ddns-cgi/ddns-cgi.log", &log.display().to_string());
+    if !is_root() {
+        // Only root can switch to the directory's owner; a user rotates as itself.
+        text = text.replace("\n    su www-data adm\n", "\n");
+    }
+    std::fs::write(&conf, text).expect("write logrotate.conf");
     let run = |args: &[&str], conf: &Path| output(Command::new(&logrotate).args(args).arg("-s").arg(&state).arg(conf));
 
     // `-d` parses and plans; it exits 0 even on unknown options, which it reports as errors.
     let (ok, out) = run(&["-d"], &conf);
     assert!(ok && !out.to_lowercase().contains("error"), "logrotate -d:\n{out}");
+    // Rotating as root in a directory another user owns is CVE-2016-1247's pattern: it runs
+    // as that user.
+    if is_root() {
+        let (_, uid) = output(Command::new("id").args(["-u", "www-data"]));
+        let (_, group) = output(Command::new("getent").args(["group", "adm"]));
+        let gid = group.split(':').nth(2).expect("adm's gid");
+        let switch = format!("switching euid from 0 to {} and egid from 0 to {gid}", uid.trim());
+        assert!(out.contains(&switch), "logrotate -d:\n{out}");
+    }
     let broken = w.dir.path().join("broken.conf");
     std::fs::write(&broken, std::fs::read_to_string(&conf).expect("conf").replace("weekly", "weakly")).expect("w");
     let (_, out) = run(&["-d"], &broken);
