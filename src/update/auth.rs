@@ -114,7 +114,8 @@ fn verify_password(
              a dummy argon2 hash with {dummy} takes the time"
         )),
         None => {
-            log.debug(format_args!("unknown user `{username}`: verifying against a dummy argon2 hash with {dummy}"))
+            let shown = token::shown_name(username);
+            log.debug(format_args!("unknown user `{shown}`: verifying against a dummy argon2 hash with {dummy}"))
         }
     }
     let stored = user.as_ref().map(|u| u.password_hash.as_str());
@@ -125,7 +126,8 @@ fn verify_password(
             (None, false) => "unknown user",
             (Some(_), false) => "wrong password",
         };
-        return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
+        // A token typed into the user-name field lands here, and this name is logged.
+        return Err(UpdateError::BadCredentials { username: token::shown_name(username).to_owned(), reason });
     };
     let mut stored = user.password_hash.clone();
     if rehash {
@@ -172,6 +174,7 @@ fn authenticate_token(
         && name != grant.owner.name
         && request::normalize_hostname(name).as_deref() != Some(fqdn)
     {
+        let name = token::shown_name(name);
         return refuse(format!("the token of `{fqdn}` came with user name `{name}`, not the hostname or its owner"));
     }
     if let Ok(hostnames) = &request.hostnames {

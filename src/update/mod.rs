@@ -102,7 +102,7 @@ impl Handled {
         Handled {
             answer: Answer::Hosts(Vec::new()),
             format: request.format,
-            user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
+            user: request.credentials.as_ref().and_then(Credentials::shown_username).map(str::to_owned),
             client: request.client,
             hosts: match &request.hostnames {
                 Ok(list) => list
@@ -170,7 +170,7 @@ pub(crate) fn handle(
     };
     warn_proxy_fallback(request.client, request.proxy_fallback, log);
     let mut handled = Handled::of(&request);
-    let username = request.credentials.as_ref().and_then(Credentials::username);
+    let username = request.credentials.as_ref().and_then(Credentials::shown_username);
     // Before any Argon2 work, check and count in one step: a limited request costs one
     // indexed read per counter, and parallel attempts each count.
     let reservation = match reserve(config, store, request.client, username, now, log) {
@@ -264,7 +264,7 @@ fn record_refusals(
     now: i64,
     log: &Log,
 ) {
-    let user = request.credentials.as_ref().and_then(Credentials::username);
+    let user = request.credentials.as_ref().and_then(Credentials::shown_username);
     let refusal = |answer: &str, hostname: Option<&str>, reason: Option<&str>| {
         Refusal { answer, client: request.client, user, hostname, reason }.row(log.txn(), now)
     };
