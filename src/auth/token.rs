@@ -286,6 +286,12 @@ impl Scope {
                 allowed: self.networks_list().join(","),
             });
         }
+        self.check_types(wanted)
+    }
+
+    /// The type part of [`Scope::check`] alone: under the host lock, a change is held again to
+    /// the types whose rrsets its RFC 2136 message really touches (`update::changes`).
+    pub(crate) fn check_types(&self, wanted: &[RecordType]) -> Result<(), ScopeFailure> {
         if !self.types.is_empty()
             && let Some(t) = wanted.iter().find(|t| !self.types.contains(t))
         {
