@@ -49,7 +49,8 @@ pub(crate) fn published(config: &Config, lines: &[HostLine], log: &Log) {
             | HostAnswer::Nohost
             | HostAnswer::Notfqdn
             | HostAnswer::Dnserr
-            | HostAnswer::ServerError => continue,
+            | HostAnswer::ServerError
+            | HostAnswer::TokenRefused(_) => continue,
         }
         if let Some(zone) = zone_of(config, &line.hostname)
             && !zone.confirm.is_empty()

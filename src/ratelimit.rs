@@ -147,9 +147,12 @@ fn client_key(ip: IpAddr, ipv6_prefix: u8) -> String {
     }
 }
 
-/// User names are bounded before they become keys: an attacker chooses them.
+/// User names are bounded before they become keys: an attacker chooses them. One that holds
+/// a token (typed into the wrong field) is stored as `ddns_***`, never in clear: the keys are
+/// listed by `ratelimit list` (the handler passes names already redacted; this keeps the
+/// operator's `ratelimit clear` naming the same key).
 fn user_key(user: &str) -> String {
-    user.chars().take(256).collect()
+    crate::auth::token::shown_name(user).chars().take(256).collect()
 }
 
 /// The window and maximum that apply to the counters of `scope`, for `ratelimit list`;

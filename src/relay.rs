@@ -119,7 +119,11 @@ pub(crate) fn around(
         match local(store)? {
             answer @ (HostAnswer::Good(_) | HostAnswer::Nochg(_)) => Some(answer),
             // Nothing was accepted locally, so nothing is forwarded.
-            answer @ (HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError) => {
+            answer @ (HostAnswer::Nohost
+            | HostAnswer::Notfqdn
+            | HostAnswer::Dnserr
+            | HostAnswer::ServerError
+            | HostAnswer::TokenRefused(_)) => {
                 return Ok(answer);
             }
         }

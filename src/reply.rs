@@ -49,6 +49,10 @@ pub(crate) enum HostAnswer {
     Dnserr,
     /// Our own failure (database); nothing was stored.
     ServerError,
+    /// The host token that authorised the change does not cover what it would touch, or was
+    /// revoked or replaced before it ran (the reason says which): nothing was sent or stored.
+    /// Never shown per host: the handler answers the request `badauth`.
+    TokenRefused(String),
 }
 
 /// One line of a multi-host answer.
@@ -182,6 +186,7 @@ fn host_meaning(a: &HostAnswer) -> &'static str {
         HostAnswer::Notfqdn => "The hostname is not a valid fully qualified domain name.",
         HostAnswer::Dnserr => "The DNS server refused the update or did not answer; nothing was stored.",
         HostAnswer::ServerError => "The database failed for this hostname; nothing was stored.",
+        HostAnswer::TokenRefused(_) => "The host token does not cover this change; the request answers `badauth`.",
     }
 }
 
@@ -219,13 +224,18 @@ pub(crate) fn host_token(a: &HostAnswer) -> &'static str {
         HostAnswer::Notfqdn => "notfqdn",
         HostAnswer::Dnserr => "dnserr",
         HostAnswer::ServerError => "911",
+        HostAnswer::TokenRefused(_) => "badauth",
     }
 }
 
 fn host_addresses(a: &HostAnswer) -> Option<&Addresses> {
     match a {
         HostAnswer::Good(addrs) | HostAnswer::Nochg(addrs) => Some(addrs),
-        HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError => None,
+        HostAnswer::Nohost
+        | HostAnswer::Notfqdn
+        | HostAnswer::Dnserr
+        | HostAnswer::ServerError
+        | HostAnswer::TokenRefused(_) => None,
     }
 }
 

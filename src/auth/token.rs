@@ -44,6 +44,28 @@ pub(crate) fn looks_like(secret: &str) -> bool {
             .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
+/// What a user name that holds a token shows as wherever it is written (log lines, the audit
+/// trail, rate-limit keys). Not a valid user name (`*`), so it cannot be taken for one.
+pub(crate) const REDACTED_NAME: &str = "ddns_***";
+
+/// `name` as it may be logged or stored: [`REDACTED_NAME`] when it holds a token's shape
+/// anywhere (a token typed into the user-name field, alone or with something around it),
+/// else itself. Names a client chose go through this before any log line, audit row or
+/// rate-limit key; `user add` refuses such names, so no account's name is ever hidden.
+pub(crate) fn shown_name(name: &str) -> &str {
+    if holds_token(name) { REDACTED_NAME } else { name }
+}
+
+/// Whether `s` contains the token prefix followed by at least a token's worth of base64url
+/// characters, i.e. a substring of the token's shape.
+pub(crate) fn holds_token(s: &str) -> bool {
+    s.match_indices(PREFIX).any(|(at, _)| {
+        s.as_bytes().get(at + PREFIX.len()..).is_some_and(|rest| {
+            rest.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_').count() >= ENCODED_LEN
+        })
+    })
+}
+
 /// The SHA-256 digest (FIPS 180-4) stored for a token and looked up by.
 pub(crate) fn digest(token: &str) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
@@ -264,6 +286,12 @@ impl Scope {
                 allowed: self.networks_list().join(","),
             });
         }
+        self.check_types(wanted)
+    }
+
+    /// The type part of [`Scope::check`] alone: under the host lock, a change is held again to
+    /// the types whose rrsets its RFC 2136 message really touches (`update::changes`).
+    pub(crate) fn check_types(&self, wanted: &[RecordType]) -> Result<(), ScopeFailure> {
         if !self.types.is_empty()
             && let Some(t) = wanted.iter().find(|t| !self.types.contains(t))
         {
@@ -338,6 +366,20 @@ mod tests {
         check_shape(&format!("ddns_{}é", &body[2..]), false);
         check_shape("s3cret:with-colon", false);
         check_shape("", false);
+    }
+
+    #[test]
+    fn user_names_holding_a_token_are_redacted() {
+        let token = format!("ddns_{}", "a".repeat(ENCODED_LEN));
+        assert_eq!(shown_name(&token), REDACTED_NAME);
+        assert_eq!(shown_name(&format!("x{token}y")), REDACTED_NAME);
+        assert_eq!(shown_name(&format!("{token}-more")), REDACTED_NAME);
+        assert_eq!(shown_name(&format!("ddns_ ddns_{}", "b".repeat(ENCODED_LEN))), REDACTED_NAME);
+        assert_eq!(shown_name(&token[..token.len() - 1]), &token[..token.len() - 1]);
+        assert_eq!(shown_name("ddns_user"), "ddns_user");
+        assert_eq!(shown_name("alice"), "alice");
+        assert_eq!(shown_name(REDACTED_NAME), REDACTED_NAME);
+        assert!(!holds_token("ddns_"));
     }
 
     #[test]

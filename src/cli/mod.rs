@@ -192,6 +192,13 @@ pub(crate) fn check_email(email: &str) -> Result<(), CliError> {
 
 /// User names travel in HTTP Basic credentials, which split at the first colon.
 pub(crate) fn validate_user_name(name: &str) -> Result<(), CliError> {
+    // Such a name would show as `ddns_***` in every log line and audit row (`token::shown_name`).
+    if token::holds_token(name) {
+        return Err(CliError::failure(format!(
+            "a user name must not have a host token's shape (`{}`); choose another",
+            token::REDACTED_NAME
+        )));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));

@@ -117,12 +117,18 @@ pub(crate) enum Credentials {
 }
 
 impl Credentials {
-    /// The user name given, for logs and the per-user rate limit.
+    /// The user name given, as the client sent it: for authentication only.
     pub(crate) fn username(&self) -> Option<&str> {
         match self {
             Credentials::Password { username, .. } => Some(username),
             Credentials::Token { .. } => None,
         }
+    }
+
+    /// The user name given, for logs, the audit trail and the per-user rate limit: one that
+    /// holds a token (typed into the wrong field) shows as `ddns_***` (`token::shown_name`).
+    pub(crate) fn shown_username(&self) -> Option<&str> {
+        self.username().map(crate::auth::token::shown_name)
     }
 }
 

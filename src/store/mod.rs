@@ -203,11 +203,14 @@ impl Store {
 
     /// Reads the hosts under their host locks, lets `decide` act on them (send the DNS
     /// update), and writes back what it returns in one short transaction, still under the
-    /// locks (see ARCHITECTURE.md, "Ordering changes of one host").
+    /// locks (see ARCHITECTURE.md, "Ordering changes of one host"). `decide` also gets the
+    /// digest of each host's token as it stands under the lock (`None`: no such host, or no
+    /// token), in the same read: a change a token authorised goes ahead only if it is still
+    /// there, and `set_token`/`revoke_token` take the host lock too.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,

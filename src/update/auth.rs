@@ -12,6 +12,7 @@ use crate::secret::Secret;
 use crate::store::{Store, User};
 
 use super::UpdateError;
+use super::changes::TokenHold;
 
 /// Whom a request acts for: a user by password, or the owner of one hostname by its token.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub(super) struct Authorized {
     pub(super) auth: AuthMethod,
     /// Set for a token: the only hostname the request may change.
     pub(super) token_host: Option<String>,
+    /// Set for a token: what its changes are held to under the host lock.
+    pub(super) token: Option<TokenHold>,
 }
 
 /// Checks the credentials. Whether a secret is checked as a token or as a password depends
@@ -40,7 +43,7 @@ pub(super) fn authenticate(
         Checked::Done(authorized) => Ok(authorized),
         Checked::Argon2 { username, password, user } => {
             let user = verify_password(config, store, cache, username, password, user, now, log)?;
-            Ok(Authorized { user, auth: AuthMethod::Password, token_host: None })
+            Ok(Authorized { user, auth: AuthMethod::Password, token_host: None, token: None })
         }
     }
 }
@@ -82,7 +85,12 @@ pub(super) fn check<'r>(
         && cache.hit(&u.name, &u.password_hash, secret.expose(), now)
     {
         log.debug(format_args!("password of `{}` verified earlier by this process: no argon2 run", u.name));
-        return Ok(Checked::Done(Authorized { user: u.clone(), auth: AuthMethod::Password, token_host: None }));
+        return Ok(Checked::Done(Authorized {
+            user: u.clone(),
+            auth: AuthMethod::Password,
+            token_host: None,
+            token: None,
+        }));
     }
     Ok(Checked::Argon2 { username, password: secret, user })
 }
@@ -114,7 +122,8 @@ fn verify_password(
              a dummy argon2 hash with {dummy} takes the time"
         )),
         None => {
-            log.debug(format_args!("unknown user `{username}`: verifying against a dummy argon2 hash with {dummy}"))
+            let shown = token::shown_name(username);
+            log.debug(format_args!("unknown user `{shown}`: verifying against a dummy argon2 hash with {dummy}"))
         }
     }
     let stored = user.as_ref().map(|u| u.password_hash.as_str());
@@ -125,7 +134,8 @@ fn verify_password(
             (None, false) => "unknown user",
             (Some(_), false) => "wrong password",
         };
-        return Err(UpdateError::BadCredentials { username: username.to_owned(), reason });
+        // A token typed into the user-name field lands here, and this name is logged.
+        return Err(UpdateError::BadCredentials { username: token::shown_name(username).to_owned(), reason });
     };
     let mut stored = user.password_hash.clone();
     if rehash {
@@ -172,6 +182,7 @@ fn authenticate_token(
         && name != grant.owner.name
         && request::normalize_hostname(name).as_deref() != Some(fqdn)
     {
+        let name = token::shown_name(name);
         return refuse(format!("the token of `{fqdn}` came with user name `{name}`, not the hostname or its owner"));
     }
     if let Ok(hostnames) = &request.hostnames {
@@ -189,7 +200,10 @@ fn authenticate_token(
         Ok(s) => s,
         Err(e) => return refuse(format!("the token of `{fqdn}` has an unreadable scope: {e}")),
     };
-    // The types this request would change; unusable addresses change nothing (`badip`).
+    // The types this request names; unusable addresses change nothing (`badip`). Only a
+    // first check: what a change really touches (an offline request every type, a new TTL
+    // every published rrset) is known under the host lock, where `run_changes` holds each
+    // change to this scope again (`TokenHold`).
     let wanted: Vec<RecordType> = match &request.addresses {
         Ok(a) => [
             (a.ipv4.is_some(), RecordType::A),
@@ -207,5 +221,6 @@ fn authenticate_token(
         return refuse(format!("the token of `{fqdn}` is outside its {failure}"));
     }
     log.debug(format_args!("host token of `{fqdn}` accepted"));
-    Ok(Authorized { user: grant.owner, auth: AuthMethod::Token, token_host: Some(grant.host.fqdn) })
+    let hold = TokenHold { host: grant.host.fqdn.clone(), digest: grant.digest, scope };
+    Ok(Authorized { user: grant.owner, auth: AuthMethod::Token, token_host: Some(grant.host.fqdn), token: Some(hold) })
 }

@@ -102,7 +102,7 @@ impl Handled {
         Handled {
             answer: Answer::Hosts(Vec::new()),
             format: request.format,
-            user: request.credentials.as_ref().and_then(Credentials::username).map(str::to_owned),
+            user: request.credentials.as_ref().and_then(Credentials::shown_username).map(str::to_owned),
             client: request.client,
             hosts: match &request.hostnames {
                 Ok(list) => list
@@ -170,7 +170,7 @@ pub(crate) fn handle(
     };
     warn_proxy_fallback(request.client, request.proxy_fallback, log);
     let mut handled = Handled::of(&request);
-    let username = request.credentials.as_ref().and_then(Credentials::username);
+    let username = request.credentials.as_ref().and_then(Credentials::shown_username);
     // Before any Argon2 work, check and count in one step: a limited request costs one
     // indexed read per counter, and parallel attempts each count.
     let reservation = match reserve(config, store, request.client, username, now, log) {
@@ -264,7 +264,7 @@ fn record_refusals(
     now: i64,
     log: &Log,
 ) {
-    let user = request.credentials.as_ref().and_then(Credentials::username);
+    let user = request.credentials.as_ref().and_then(Credentials::shown_username);
     let refusal = |answer: &str, hostname: Option<&str>, reason: Option<&str>| {
         Refusal { answer, client: request.client, user, hostname, reason }.row(log.txn(), now)
     };
@@ -274,7 +274,11 @@ fn record_refusals(
             .filter_map(|l| match l.answer {
                 HostAnswer::Nohost => Some(refusal("nohost", Some(&l.hostname), None)),
                 HostAnswer::Notfqdn => Some(refusal("notfqdn", Some(&l.hostname), None)),
-                HostAnswer::Good(_) | HostAnswer::Nochg(_) | HostAnswer::Dnserr | HostAnswer::ServerError => None,
+                HostAnswer::Good(_)
+                | HostAnswer::Nochg(_)
+                | HostAnswer::Dnserr
+                | HostAnswer::ServerError
+                | HostAnswer::TokenRefused(_) => None,
             })
             .collect(),
         Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Vec::new(),
@@ -377,7 +381,9 @@ fn update(
     now: i64,
     log: &Log,
 ) -> Result<Vec<HostLine>, UpdateError> {
-    let Authorized { user, auth, token_host } = authenticate(config, store, resident.passwords, request, now, log)?;
+    let Authorized { user, auth, token_host, token } =
+        authenticate(config, store, resident.passwords, request, now, log)?;
+    let token = token.as_ref();
     let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
     let hostnames = targets(token_host, &request.hostnames)?;
     let change = change_of(request)?;
@@ -398,7 +404,8 @@ fn update(
                         relay::around(store, &mut relays, target, now, log, |store| {
                             let fanned = match request.ipv6_prefix {
                                 Some(prefix) => {
-                                    fan_out(config, store, &user, &origin, fqdn, publish, prefix, now, log).transpose()
+                                    fan_out(config, store, &user, &origin, token, fqdn, publish, prefix, now, log)
+                                        .transpose()
                                 }
                                 None => None,
                             };
@@ -409,6 +416,7 @@ fn update(
                                     resident.batcher,
                                     &user,
                                     &origin,
+                                    token,
                                     fqdn,
                                     change.clone(),
                                     now,
@@ -417,11 +425,26 @@ fn update(
                             })
                         })
                     }
-                    Change::Offline => {
-                        change_host(config, store, resident.batcher, &user, &origin, fqdn, change.clone(), now, log)
-                    }
+                    Change::Offline => change_host(
+                        config,
+                        store,
+                        resident.batcher,
+                        &user,
+                        &origin,
+                        token,
+                        fqdn,
+                        change.clone(),
+                        now,
+                        log,
+                    ),
                 };
                 let answer = match result {
+                    // The token's refusal under the host lock is the request's: `badauth`,
+                    // audited and counted like a refusal at authentication. A token names one
+                    // hostname, so nothing of this request went ahead before it (but for a
+                    // hostname named twice, `hostname=h,h`, whose first change went ahead
+                    // when the token was revoked between the two).
+                    Ok(HostAnswer::TokenRefused(reason)) => return Err(UpdateError::BadToken { reason }),
                     Ok(a) => a,
                     Err(e) => {
                         log.error(format_args!("{fqdn}: {e}"));

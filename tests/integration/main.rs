@@ -48,6 +48,7 @@ mod secondaries;
 mod shipped;
 mod store_paths;
 mod stripes;
+mod token_scopes;
 mod tokens;
 mod txt;
 mod web;

@@ -9,12 +9,12 @@
 use crate::util::web::{Front, WebServer, curl};
 use crate::util::{Cgi, Response, Setup, USER, World, base64, epoch, has_token};
 
-const HOME: &str = "home.dyn.example.test";
-const NAS: &str = "nas.dyn.example.test";
+pub(crate) const HOME: &str = "home.dyn.example.test";
+pub(crate) const NAS: &str = "nas.dyn.example.test";
 /// Requests log their request line; limits are off unless a test brings its own.
-const LOG_REQUESTS: &str = "log_requests = true\n";
+pub(crate) const LOG_REQUESTS: &str = "log_requests = true\n";
 
-fn token_world(extra: &'static str) -> Option<World> {
+pub(crate) fn token_world(extra: &'static str) -> Option<World> {
     World::new(Setup { extra_config: extra, hosts: &[HOME, NAS], ..Setup::default() })
 }
 
@@ -23,7 +23,7 @@ const NEVER_ISSUED: &str = "ddns_0000000000000000000000000000000000000000000";
 
 /// `hostname token FQDN ARGS...`: the token it printed, checked for its shape.
 #[track_caller]
-fn new_token(w: &World, fqdn: &str, args: &[&str]) -> String {
+pub(crate) fn new_token(w: &World, fqdn: &str, args: &[&str]) -> String {
     let mut all = vec!["hostname", "token", fqdn];
     all.extend_from_slice(args);
     let run = w.admin(&all);
@@ -38,11 +38,11 @@ fn new_token(w: &World, fqdn: &str, args: &[&str]) -> String {
 
 /// Everything a test's requests and servers logged, to grep for tokens at the end.
 #[derive(Default)]
-struct Logged(String);
+pub(crate) struct Logged(pub(crate) String);
 
 impl Logged {
     #[track_caller]
-    fn cgi(&mut self, w: &World, req: &Cgi) -> Response {
+    pub(crate) fn cgi(&mut self, w: &World, req: &Cgi) -> Response {
         let r = w.cgi(req);
         self.0.push_str(&r.log);
         r
@@ -51,7 +51,7 @@ impl Logged {
     /// No token in any form: whole, its random part, a 16-character piece of it (truncated
     /// logging), or inside a Basic credential with any user name the tests use.
     #[track_caller]
-    fn assert_no_tokens(&self, tokens: &[&str]) {
+    pub(crate) fn assert_no_tokens(&self, tokens: &[&str]) {
         assert!(!self.0.is_empty(), "nothing was logged");
         assert!(!has_token(&self.0), "a log contains a token-shaped secret:\n{}", self.0);
         for token in tokens {
@@ -68,7 +68,7 @@ impl Logged {
 
 /// An update with a path token as CGI under Apache: SCRIPT_NAME is the endpoint, the rest is
 /// PATH_INFO.
-fn path_info(path_info: &str, query: &str) -> Cgi {
+pub(crate) fn path_info(path_info: &str, query: &str) -> Cgi {
     Cgi::get(query).path("/update").env("PATH_INFO", path_info)
 }
 

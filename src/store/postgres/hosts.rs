@@ -28,16 +28,25 @@ impl Store {
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         self.locked(fqdns.iter().copied(), |store| {
             let conn = store.conn.get_mut();
-            let hosts: Vec<Option<Host>> =
-                fqdns.iter().map(|fqdn| host_row(conn, fqdn)).collect::<Result<_, StoreError>>()?;
-            let (writes, audit, value) = decide(&hosts)?;
+            let sql = format!(
+                "SELECT {HOST_COLUMNS}, t.digest FROM hostnames h LEFT JOIN tokens t ON t.hostname_id = h.id
+                 WHERE h.fqdn = $1"
+            );
+            let mut hosts: Vec<Option<Host>> = Vec::with_capacity(fqdns.len());
+            let mut tokens: Vec<Option<Vec<u8>>> = Vec::with_capacity(fqdns.len());
+            for fqdn in fqdns {
+                let row = conn.query_opt(&sql, &[fqdn]).map_err(StoreError::from)?;
+                hosts.push(row.as_ref().map(host_from));
+                tokens.push(row.and_then(|r| r.get(N_HOST_COLUMNS)));
+            }
+            let (writes, audit, value) = decide(&hosts, &tokens)?;
             let writes: Vec<(i64, HostWrite)> = hosts
                 .iter()
                 .zip(writes)

@@ -4,6 +4,8 @@ use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{StoreError, TokenGrant, TokenScope, User};
 
 impl Store {
+    /// As `store::sqlite`'s: under the host's advisory lock, so a change the old token
+    /// authorised is ordered before this or refused after it.
     pub(crate) fn set_token(
         &mut self,
         fqdn: &str,
@@ -11,27 +13,32 @@ impl Store {
         scope: &TokenScope,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.c();
-        let mut tx = conn.transaction()?;
-        let Some(host) = host_row(&mut tx, fqdn)? else { return Ok(false) };
-        tx.execute(
-            "INSERT INTO tokens (hostname_id, digest, types, networks, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (hostname_id) DO UPDATE SET digest = EXCLUDED.digest, types = EXCLUDED.types,
-                 networks = EXCLUDED.networks, expires_at = EXCLUDED.expires_at, created_at = EXCLUDED.created_at",
-            &[&host.id, &digest, &scope.types, &scope.networks, &scope.expires_at, &now],
-        )?;
-        tx.commit()?;
-        Ok(true)
+        self.locked([fqdn], |store| {
+            let mut conn = store.c();
+            let mut tx = conn.transaction()?;
+            let Some(host) = host_row(&mut tx, fqdn)? else { return Ok(false) };
+            tx.execute(
+                "INSERT INTO tokens (hostname_id, digest, types, networks, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (hostname_id) DO UPDATE SET digest = EXCLUDED.digest, types = EXCLUDED.types,
+                     networks = EXCLUDED.networks, expires_at = EXCLUDED.expires_at, created_at = EXCLUDED.created_at",
+                &[&host.id, &digest, &scope.types, &scope.networks, &scope.expires_at, &now],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
     }
 
+    /// As `store::sqlite`'s: under the host's advisory lock.
     pub(crate) fn revoke_token(&mut self, fqdn: &str) -> Result<Option<bool>, StoreError> {
-        let mut conn = self.c();
-        let mut tx = conn.transaction()?;
-        let Some(host) = host_row(&mut tx, fqdn)? else { return Ok(None) };
-        let n = tx.execute("DELETE FROM tokens WHERE hostname_id = $1", &[&host.id])?;
-        tx.commit()?;
-        Ok(Some(n > 0))
+        self.locked([fqdn], |store| {
+            let mut conn = store.c();
+            let mut tx = conn.transaction()?;
+            let Some(host) = host_row(&mut tx, fqdn)? else { return Ok(None) };
+            let n = tx.execute("DELETE FROM tokens WHERE hostname_id = $1", &[&host.id])?;
+            tx.commit()?;
+            Ok(Some(n > 0))
+        })
     }
 
     pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
+use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, locked_row};
 use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
@@ -55,7 +55,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.with_hosts_locked_audited(fqdns, |hosts| {
+        self.with_hosts_locked_audited(fqdns, |hosts, _| {
             let (writes, value) = decide(hosts)?;
             Ok((writes, AuditWrite::default(), value))
         })
@@ -73,16 +73,20 @@ impl Store {
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         let _held = self.locks.lock(fqdns.iter().copied())?;
         self.probe_writable()?;
-        let hosts: Vec<Option<Host>> =
-            fqdns.iter().map(|fqdn| host_row(&self.conn, fqdn)).collect::<Result<_, StoreError>>()?;
-        let (writes, audit, value) = decide(&hosts)?;
+        let (hosts, tokens): (Vec<Option<Host>>, Vec<Option<Vec<u8>>>) = fqdns
+            .iter()
+            .map(|fqdn| locked_row(&self.conn, fqdn))
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .into_iter()
+            .unzip();
+        let (writes, audit, value) = decide(&hosts, &tokens)?;
         let writes: Vec<(i64, HostWrite)> = hosts
             .iter()
             .zip(writes)

@@ -238,6 +238,19 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     })
 }
 
+/// A host's row with the digest of its token, read under the host lock by a change
+/// (`with_hosts_locked_audited`); prepared once per connection like [`host_row`].
+/// `(None, None)` when there is no such host.
+fn locked_row(conn: &Connection, fqdn: &str) -> Result<(Option<Host>, Option<Vec<u8>>), StoreError> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        host_columns!(),
+        ", t.digest FROM hostnames h LEFT JOIN tokens t ON t.hostname_id = h.id WHERE h.fqdn = ?1"
+    ))?;
+    let row = stmt.query_row([fqdn], |r| Ok((host_from(r)?, r.get(N_HOST_COLUMNS)?))).optional()?;
+    Ok(row.map_or((None, None), |(host, digest)| (Some(host), digest)))
+}
+
 /// A host's row. On every request's path, so its statement is prepared once per connection
 /// (rusqlite's statement cache) rather than parsed each time.
 fn host_row(conn: &Connection, fqdn: &str) -> Result<Option<Host>, StoreError> {

@@ -7,7 +7,8 @@ use crate::store::{StoreError, TokenGrant, TokenScope, User};
 
 impl Store {
     /// Stores the digest and scope of a new token for `fqdn`, replacing the host's previous
-    /// token in the same transaction. `false` when there is no such hostname.
+    /// token in the same transaction. `false` when there is no such hostname. Under the host
+    /// lock, like [`Store::revoke_token`].
     pub(crate) fn set_token(
         &mut self,
         fqdn: &str,
@@ -15,6 +16,7 @@ impl Store {
         scope: &TokenScope,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let _held = self.locks.lock([fqdn])?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(host) = host_row(&tx, fqdn)? else { return Ok(false) };
         tx.execute(
@@ -27,8 +29,12 @@ impl Store {
     }
 
     /// Removes the token of `fqdn`. `None` when there is no such hostname, `Some(false)` when
-    /// it had no token.
+    /// it had no token. Under the host lock: a change the token authorised either ran before
+    /// (and this waits for it) or finds the token gone when it takes the lock and is refused
+    /// (`update::changes::run`), so once this returns, nothing the old token authorised is
+    /// still to come.
     pub(crate) fn revoke_token(&mut self, fqdn: &str) -> Result<Option<bool>, StoreError> {
+        let _held = self.locks.lock([fqdn])?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(host) = host_row(&tx, fqdn)? else { return Ok(None) };
         let n = tx.execute("DELETE FROM tokens WHERE hostname_id = ?1", [host.id])?;

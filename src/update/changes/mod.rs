@@ -6,6 +6,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::audit::Origin;
+use crate::auth::token::Scope;
 use crate::config::Config;
 use crate::log::Log;
 use crate::reply::{self, HostAnswer};
@@ -34,6 +35,23 @@ pub(super) struct Publish {
     pub(super) txt: Option<TxtChange>,
 }
 
+/// What a host token authorised, held to it again under the host locks (`run::run_changes`),
+/// where the change that will be sent is known. Why there and not at authentication: what a
+/// request touches depends on the row. `offline=yes` deletes A, AAAA and TXT; a new TTL
+/// sends every published rrset again; neither shows in the request's own addresses, and a
+/// `nochg` touches nothing at all. So each change is held to the rrsets that `dns_change`
+/// puts in its RFC 2136 message, read under the lock and before anything is sent, and to
+/// the token as it is then: one revoked or replaced since authentication authorises nothing.
+#[derive(Clone, Debug)]
+pub(super) struct TokenHold {
+    /// The token's own hostname; a fan-out's children are held to their parent's token.
+    pub(super) host: String,
+    pub(super) digest: Vec<u8>,
+    /// Its scope; only the record types are checked again (the client and the time are the
+    /// request's, checked at authentication).
+    pub(super) scope: Scope,
+}
+
 /// One change of one hostname, as the group commit sees it: whose, what, and the log of the
 /// request it came from.
 #[derive(Debug)]
@@ -45,6 +63,8 @@ pub(crate) struct Pending {
     log: Log,
     /// For the audit trail.
     origin: Origin,
+    /// Set when a host token authorised the change.
+    token: Option<TokenHold>,
 }
 
 /// The group commit of FastCGI mode (see `batch`).
@@ -59,6 +79,7 @@ pub(super) fn change_host(
     batcher: Option<&Batcher>,
     user: &User,
     origin: &Origin,
+    token: Option<&TokenHold>,
     fqdn: &str,
     change: Change,
     now: i64,
@@ -71,6 +92,7 @@ pub(super) fn change_host(
         change,
         log: log.clone(),
         origin: origin.clone(),
+        token: token.cloned(),
     };
     // One read, without the host's lock: a host's zone never changes, and what it decides here
     // the locked read-modify-write decides again, except for the repeat below.
@@ -148,7 +170,8 @@ fn repeat_of(host: &Host, change: &Change, now: i64) -> Repeat {
         | HostAnswer::Nohost
         | HostAnswer::Notfqdn
         | HostAnswer::Dnserr
-        | HostAnswer::ServerError => Repeat::Change,
+        | HostAnswer::ServerError
+        | HostAnswer::TokenRefused(_) => Repeat::Change,
     }
 }
 
@@ -164,6 +187,7 @@ pub(super) fn fan_out(
     store: &mut Store,
     user: &User,
     origin: &Origin,
+    token: Option<&TokenHold>,
     fqdn: &str,
     publish: &Publish,
     prefix: request::Ipv6Prefix,
@@ -200,6 +224,7 @@ pub(super) fn fan_out(
         change: Change::Publish(publish.clone()),
         log: log.clone(),
         origin: origin.clone(),
+        token: token.cloned(),
     }];
     batch.extend(children.iter().map(|c| Pending {
         fqdn: c.fqdn.clone(),
@@ -212,6 +237,7 @@ pub(super) fn fan_out(
         }),
         log: log.clone(),
         origin: origin.clone(),
+        token: token.cloned(),
     }));
     // Not through the group commit: its runs hold one zone, and the children may be in
     // others. The host locks order this run with every other change of these hosts.
@@ -260,7 +286,14 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
         (HostAnswer::Nochg(new), Change::Publish(_)) => {
             log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
         }
-        (HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::Dnserr | HostAnswer::ServerError, _) => {}
+        (
+            HostAnswer::Nohost
+            | HostAnswer::Notfqdn
+            | HostAnswer::Dnserr
+            | HostAnswer::ServerError
+            | HostAnswer::TokenRefused(_),
+            _,
+        ) => {}
     }
 }
 

@@ -1,13 +1,15 @@
 //! One run of changes (a CGI request's, or a group commit's in FastCGI): the rows read under
-//! their host locks, each host's changes replayed in order, one UPDATE per zone (split by
-//! size; each host alone again when a message with several fails), the rows and their audit
-//! rows written in one transaction only for what DNS accepted.
+//! their host locks, each host's changes replayed in order (those a host token authorised
+//! held to that token as it stands and to the rrsets they send: `token_refusals`), one UPDATE
+//! per zone (split by size; each host alone again when a message with several fails), the
+//! rows and their audit rows written in one transaction only for what DNS accepted.
 
 use hickory_proto::rr::Name;
 
-use super::state::{HostState, dns_change};
+use super::state::{HostState, dns_change, touched};
 use super::{Pending, log_answer, touch_due};
 use crate::audit::{self, Records};
+use crate::auth::token;
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
@@ -42,7 +44,8 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
     let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
     fqdns.sort_unstable();
     fqdns.dedup();
-    let result = store.with_hosts_locked_audited(&fqdns, |rows| {
+    let result = store.with_hosts_locked_audited(&fqdns, |rows, tokens| {
+        let refused = token_refusals(&fqdns, rows, tokens, &batch);
         let mut answers = vec![HostAnswer::ServerError; batch.len()];
         let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
         for (fqdn, row) in fqdns.iter().zip(rows) {
@@ -63,6 +66,10 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 if batch[i].user_id != row.user_id {
                     no_such_host(&batch[i]);
                     answers[i] = HostAnswer::Nohost;
+                    continue;
+                }
+                if let Some(reason) = &refused[i] {
+                    answers[i] = HostAnswer::TokenRefused(reason.clone());
                     continue;
                 }
                 let before = state.clone();
@@ -147,6 +154,69 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
     }
 }
 
+/// Which changes of the run their host token does not authorise (see `TokenHold`), with the
+/// reason. Replays each host's changes as the run will, leaving out those refused so far: a
+/// change is refused when its token is no longer the one stored for the token's hostname
+/// (revoked or replaced since authentication), or when the rrsets its own step puts in the
+/// message (`touched`, from the state before it) include a type outside the token's scope.
+/// A refusal takes every other change of the same request with it (a fan-out's parent and
+/// children go together or not at all), and a change left out alters the state the later
+/// ones start from: hence the loop, until a replay finds nothing new (refusals only grow).
+/// Checking each step rather than the host's whole message holds each request to its own
+/// effect: another request's TXT change in the same group commit is not this token's.
+fn token_refusals(
+    fqdns: &[&str],
+    rows: &[Option<Host>],
+    tokens: &[Option<Vec<u8>>],
+    batch: &[Pending],
+) -> Vec<Option<String>> {
+    let mut refused: Vec<Option<String>> = vec![None; batch.len()];
+    if batch.iter().all(|p| p.token.is_none()) {
+        return refused;
+    }
+    let stored = |host: &str| fqdns.iter().position(|f| *f == host).and_then(|k| tokens.get(k)?.as_deref());
+    loop {
+        let mut found: Vec<(usize, String)> = Vec::new();
+        for (fqdn, row) in fqdns.iter().zip(rows) {
+            let Some(row) = row else { continue };
+            let mut state = HostState::of(row);
+            for (i, p) in batch.iter().enumerate() {
+                if p.fqdn != *fqdn || p.user_id != row.user_id || refused[i].is_some() {
+                    continue;
+                }
+                let before = state.clone();
+                state.apply(&p.change);
+                let Some(hold) = &p.token else { continue };
+                let reason = if !stored(&hold.host).is_some_and(|d| token::digests_equal(d, &hold.digest)) {
+                    Some(format!(
+                        "the token of `{}` was revoked or replaced before the change of `{fqdn}` ran",
+                        hold.host
+                    ))
+                } else {
+                    hold.scope.check_types(&touched(&before, &state)).err().map(|failure| {
+                        format!("the token of `{}` is outside its {failure} (under the host lock, `{fqdn}`)", hold.host)
+                    })
+                };
+                if let Some(reason) = reason {
+                    state = before;
+                    found.push((i, reason));
+                }
+            }
+        }
+        if found.is_empty() {
+            return refused;
+        }
+        for (i, reason) in found {
+            let txn = &batch[i].origin.txn;
+            for (j, q) in batch.iter().enumerate() {
+                if refused[j].is_none() && q.token.is_some() && (j == i || q.origin.txn == *txn) {
+                    refused[j] = Some(reason.clone());
+                }
+            }
+        }
+    }
+}
+
 /// The audit rows of one host's changes: `good`, `nochg` and `dnserr` answers, each from the
 /// state before it to the state after it (what DNS holds: nothing for an offline host). A
 /// `nochg` is recorded only when its host's row is `written` (a touch, or with a change of
@@ -164,7 +234,10 @@ fn audit_rows(p: &Planned, written: bool, batch: &[Pending], answers: &[HostAnsw
                 HostAnswer::Nochg(_) if written => ("nochg", None),
                 HostAnswer::Nochg(_) => return None,
                 HostAnswer::Dnserr => ("dnserr", Some(p.error.as_deref().unwrap_or("unknown"))),
-                HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError => return None,
+                // A refused change is recorded as the request's refusal (`record_refusals`).
+                HostAnswer::Nohost | HostAnswer::Notfqdn | HostAnswer::ServerError | HostAnswer::TokenRefused(_) => {
+                    return None;
+                }
             };
             let pending = &batch[*i];
             Some(audit::change(&pending.origin, &pending.fqdn, answer, &records(before), &records(after), rcode, now))
@@ -272,4 +345,123 @@ fn send_changes(zone: &Zone, changes: &[dns::HostChange], now: i64, log: &Log) -
         started.elapsed().as_millis()
     ));
     result.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::super::{Change, Publish, TokenHold};
+    use super::*;
+    use crate::audit::{AuthMethod, Origin};
+    use crate::auth::token::Scope;
+    use crate::config::Level;
+    use crate::request::{Addresses, TxtChange};
+
+    const HOME: &str = "home.dyn.example.test";
+    const CAM: &str = "cam.dyn.example.test";
+    const DIGEST: &[u8] = &[7; 32];
+
+    fn row(id: i64, fqdn: &str) -> Host {
+        Host {
+            id,
+            fqdn: fqdn.to_owned(),
+            zone: "dyn.example.test".to_owned(),
+            user_id: 1,
+            dns_ttl: 60,
+            expiry_ttl: 0,
+            ipv4: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            ipv6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            last_update: Some(0),
+            expired: false,
+            offline: false,
+            txt: None,
+        }
+    }
+
+    fn publish(ipv4: Option<[u8; 4]>, ipv6: Option<Ipv6Addr>, ttl: Option<u32>, txt: Option<&str>) -> Change {
+        Change::Publish(Publish {
+            addresses: Addresses { ipv4: ipv4.map(Ipv4Addr::from), ipv6 },
+            ttl,
+            txt: txt.map(|t| TxtChange::Set(t.to_owned())),
+        })
+    }
+
+    fn hold(types: &str) -> Option<TokenHold> {
+        let scope = Scope::from_options(Some(types), None, None, 0).expect("scope");
+        Some(TokenHold { host: HOME.to_owned(), digest: DIGEST.to_vec(), scope })
+    }
+
+    fn pending(fqdn: &str, txn: &str, change: Change, token: Option<TokenHold>) -> Pending {
+        Pending {
+            fqdn: fqdn.to_owned(),
+            user_id: 1,
+            user_name: "alice".to_owned(),
+            change,
+            log: Log::new(Level::Info),
+            origin: Origin { client: None, auth: AuthMethod::Token, user: "alice".to_owned(), txn: txn.to_owned() },
+            token,
+        }
+    }
+
+    /// Which positions are refused, and the first words of why; `stored` is HOME's token.
+    fn refusals(rows: &[Host], batch: &[Pending], stored: Option<&[u8]>) -> Vec<Option<&'static str>> {
+        let fqdns: Vec<&str> = rows.iter().map(|r| r.fqdn.as_str()).collect();
+        let tokens: Vec<Option<Vec<u8>>> =
+            fqdns.iter().map(|f| if *f == HOME { stored.map(<[u8]>::to_vec) } else { None }).collect();
+        let rows: Vec<Option<Host>> = rows.iter().cloned().map(Some).collect();
+        token_refusals(&fqdns, &rows, &tokens, batch)
+            .into_iter()
+            .map(|r| {
+                r.map(|r| match r {
+                    r if r.contains("type scope") => "type",
+                    r if r.contains("revoked or replaced") => "revoked",
+                    _ => "other",
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_change_is_held_to_the_rrsets_its_own_step_sends() {
+        let home = [row(1, HOME)];
+        let batch = [
+            // Another request (a password) sets TXT in the same group commit: not this token's.
+            pending(HOME, "a", publish(None, None, None, Some("x")), None),
+            // A new A address: A alone.
+            pending(HOME, "b", publish(Some([192, 0, 2, 2]), None, None, None), hold("A")),
+            // A new TTL sends A, AAAA and TXT again.
+            pending(HOME, "c", publish(Some([192, 0, 2, 2]), None, Some(300), None), hold("A")),
+            // Offline deletes all three, even for a token that may change two of them.
+            pending(HOME, "d", Change::Offline, hold("A,AAAA")),
+            // The same TTL again, and nothing new: a `nochg`, which touches nothing.
+            pending(HOME, "e", publish(Some([192, 0, 2, 2]), None, Some(60), None), hold("TXT")),
+            pending(HOME, "f", Change::Offline, hold("A,AAAA,TXT")),
+        ];
+        assert_eq!(refusals(&home, &batch, Some(DIGEST)), [None, None, Some("type"), Some("type"), None, None]);
+        // A token that is no longer the host's authorises nothing, not even a `nochg`.
+        assert_eq!(refusals(&home, &batch[1..2], Some(&[8; 32])), [Some("revoked")]);
+        assert_eq!(refusals(&home, &batch[4..5], None), [Some("revoked")]);
+        // Password changes alone are never held.
+        assert_eq!(refusals(&home, &batch[..1], None), [None]);
+    }
+
+    #[test]
+    fn a_refusal_takes_the_whole_request_and_the_replay_starts_again() {
+        // HOME has only an AAAA record.
+        let home = Host { ipv4: None, ..row(2, HOME) };
+        let v6 = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 1);
+        let batch = [
+            // A fan-out with an AAAA-only token: the parent's new AAAA and TTL touch AAAA
+            // alone, the child's new A address is outside the scope, so neither goes.
+            pending(CAM, "a", publish(Some([192, 0, 2, 10]), Some(v6), None, None), hold("AAAA")),
+            pending(HOME, "a", publish(None, Some(v6), Some(300), None), hold("AAAA")),
+            // Then another request's A with TTL 300: after the parent's change it would add A
+            // alone; without it, it changes the TTL and sends AAAA again.
+            pending(HOME, "b", publish(Some([192, 0, 2, 1]), None, Some(300), None), hold("A")),
+        ];
+        assert_eq!(refusals(&[row(1, CAM), home.clone()], &batch, Some(DIGEST)), [Some("type"); 3]);
+        // Without the child, both go ahead.
+        assert_eq!(refusals(&[row(1, CAM), home], &batch[1..], Some(DIGEST)), [None, None]);
+    }
 }

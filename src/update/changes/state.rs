@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use hickory_proto::rr::Name;
 
 use super::{Change, Publish};
+use crate::auth::token::RecordType;
 use crate::dns;
 use crate::reply::HostAnswer;
 use crate::request::{Addresses, TxtChange};
@@ -130,4 +131,19 @@ pub(super) fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> O
         txt,
     };
     (change.a != Rrset::Keep || change.aaaa != Rrset::Keep || change.txt != Rrset::Keep).then_some(change)
+}
+
+/// The record types whose rrsets the change from `before` to `after` puts in its message
+/// (replaced or deleted): what a host token must be allowed to change for it. Computed by
+/// `dns_change` itself, so the check and the message cannot differ. A `nochg` touches none.
+pub(super) fn touched(before: &HostState, after: &HostState) -> Vec<RecordType> {
+    let Some(change) = dns_change(Name::root(), before, after) else { return Vec::new() };
+    [
+        (change.a != dns::Rrset::Keep, RecordType::A),
+        (change.aaaa != dns::Rrset::Keep, RecordType::Aaaa),
+        (change.txt != dns::Rrset::Keep, RecordType::Txt),
+    ]
+    .into_iter()
+    .filter_map(|(sent, t)| sent.then_some(t))
+    .collect()
 }
