@@ -16,7 +16,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
@@ -28,16 +28,9 @@ use crate::request;
 use crate::secret::Secret;
 use crate::store::{AcmeAccount, NewAcmeAccount, Store, StoreError};
 
-/// Largest JSON body parsed: an update is about 100 bytes, a registration with a few
-/// networks not much more.
-pub(crate) const MAX_BODY_BYTES: usize = 2048;
-/// acme-dns keys: 40 characters of the base64url alphabet (`validKey`).
-const KEY_LEN: usize = 40;
-/// ACME key authorisation digests: SHA-256 in unpadded base64url (RFC 8555 §8.4), which
-/// acme-dns requires exactly (`validTXT`).
-const TXT_LEN: usize = 43;
-/// Most networks an account may be limited to.
-const MAX_ALLOWFROM: usize = 32;
+mod body;
+
+use body::{KEY_LEN, valid_subdomain, valid_txt};
 
 /// The acme-dns routes below `[acme] path`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,21 +95,6 @@ pub(crate) struct Registration {
 
 fn expose<S: serde::Serializer>(secret: &Secret<String>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(secret.expose())
-}
-
-/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them.
-#[derive(Deserialize)]
-struct UpdateBody {
-    #[serde(default)]
-    subdomain: String,
-    #[serde(default)]
-    txt: String,
-}
-
-#[derive(Deserialize)]
-struct RegisterBody {
-    #[serde(default)]
-    allowfrom: Vec<String>,
 }
 
 /// Why creating or updating an account failed.
@@ -220,14 +198,10 @@ fn update(
         log.info(format_args!("acme: update for `{}` from a client outside its allowfrom", account.username));
         return (Outcome::Forbidden, user);
     }
-    if req.body.len() > MAX_BODY_BYTES {
-        log.info(format_args!("acme: update body of {} bytes exceeds {MAX_BODY_BYTES}", req.body.len()));
-        return (Outcome::Forbidden, user);
-    }
-    let post: UpdateBody = match serde_json::from_slice(req.body) {
+    let post = match body::update(req.body) {
         Ok(p) => p,
         Err(e) => {
-            log.info(format_args!("acme: malformed update body: {e}"));
+            log.info(format_args!("acme: update refused: {e}"));
             return (Outcome::Forbidden, user);
         }
     };
@@ -269,9 +243,9 @@ fn update(
 /// indexed read; the digest is compared in constant time.
 fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<AcmeAccount>, StoreError> {
     let header = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
-    let username = parse_uuid(header("HTTP_X_API_USER"));
+    let username = body::parse_uuid(header("HTTP_X_API_USER"));
     let key = header("HTTP_X_API_KEY");
-    let key_shaped = key.len() == KEY_LEN && key.bytes().all(is_base64url);
+    let key_shaped = body::key_shaped(key);
     let digest = token::digest(if key_shaped { key } else { "" });
     let account = match (&username, key_shaped) {
         (Some(u), true) => store.acme_account(u)?,
@@ -337,18 +311,11 @@ fn register(acme: &AcmeConfig, store: &mut Store, req: &Incoming<'_>, client: Op
         log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
         return Outcome::Forbidden;
     }
-    let allowfrom = if req.body.is_empty() {
-        Vec::new()
-    } else {
-        if req.body.len() > MAX_BODY_BYTES {
+    let allowfrom = match body::register(req.body) {
+        Ok(list) => list,
+        Err(e) => {
+            log.info(format_args!("acme: registration refused: {e}"));
             return Outcome::MalformedJson;
-        }
-        match serde_json::from_slice::<RegisterBody>(req.body) {
-            Ok(b) => b.allowfrom,
-            Err(e) => {
-                log.info(format_args!("acme: malformed registration body: {e}"));
-                return Outcome::MalformedJson;
-            }
         }
     };
     match create_account(acme, store, "", &allowfrom, req.now) {
@@ -377,15 +344,7 @@ pub(crate) fn create_account(
     allowfrom: &[String],
     now: i64,
 ) -> Result<Registration, AcmeError> {
-    if allowfrom.len() > MAX_ALLOWFROM {
-        return Err(AcmeError::Allowfrom(format!("list has {} networks, at most {MAX_ALLOWFROM}", allowfrom.len())));
-    }
-    let mut networks: Vec<String> = Vec::with_capacity(allowfrom.len());
-    for entry in allowfrom {
-        let clean: String = entry.chars().filter(|c| !matches!(c, '[' | ']')).collect();
-        clean.trim().parse::<Cidr>().map_err(AcmeError::Allowfrom)?;
-        networks.push(clean.trim().to_owned());
-    }
+    let networks = body::networks(allowfrom).map_err(AcmeError::Allowfrom)?;
     let username = uuid().map_err(AcmeError::Random)?;
     let subdomain = uuid().map_err(AcmeError::Random)?;
     let key = generate_key().map_err(AcmeError::Random)?;
@@ -457,32 +416,6 @@ fn summary(outcome: &Outcome) -> &'static str {
     }
 }
 
-fn is_base64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
-/// acme-dns's `validTXT`.
-fn valid_txt(s: &str) -> bool {
-    s.len() == TXT_LEN && s.bytes().all(is_base64url)
-}
-
-/// acme-dns's `validSubdomain`: one DNS label of letters, digits and inner hyphens.
-fn valid_subdomain(s: &str) -> bool {
-    let b = s.as_bytes();
-    (1..=63).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-}
-
-/// A UUID in its hyphenated form (RFC 9562 §4), lower-cased; `None` for anything else.
-fn parse_uuid(s: &str) -> Option<String> {
-    let groups: Vec<&str> = s.split('-').collect();
-    let shaped = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
-    shaped.then(|| s.to_ascii_lowercase())
-}
-
 /// A random (version 4) UUID, RFC 9562 §5.4.
 fn uuid() -> Result<String, getrandom::Error> {
     let mut b = [0u8; 16];
@@ -507,21 +440,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shapes_as_acme_dns_checks_them() {
-        assert!(valid_txt(&"a".repeat(43)));
-        assert!(valid_txt("LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"));
-        assert!(
-            !valid_txt(&"a".repeat(42)) && !valid_txt(&"a".repeat(44)) && !valid_txt(&format!("{}=", "a".repeat(42)))
-        );
-        assert!(valid_subdomain("d420c923-bbd7-4056-ab64-c3ca54c9b3cf"));
-        assert!(!valid_subdomain("") && !valid_subdomain("-a") && !valid_subdomain("a.b"));
+    fn generated_credentials_have_acme_dns_shapes() {
         let id = uuid().expect("uuid");
-        assert_eq!(parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
+        assert_eq!(body::parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
         assert_eq!(id.as_bytes()[14], b'4');
-        assert_eq!(parse_uuid("not-a-uuid"), None);
-        assert_eq!(parse_uuid(&format!("{id}0")), None);
-        let key = generate_key().expect("key");
-        assert!(key.expose().len() == KEY_LEN && key.expose().bytes().all(is_base64url));
+        assert!(body::key_shaped(generate_key().expect("key").expose()));
     }
 
     #[test]
