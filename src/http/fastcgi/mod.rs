@@ -186,7 +186,7 @@ struct Shared {
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
-    let log = Log::new(server.config.log.level).with_target(&server.config.log, (server.clock)());
+    let log = Log::new(server.config.log.level).with_target(&server.config.log, server.clock);
     let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(usize::from(server.options.workers) + 2)
@@ -458,7 +458,7 @@ impl Shared {
 /// Runs the handler on a worker thread with a database connection from the pool. A panic
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
-    let log = shared.log.for_request(log::transaction_id(), (shared.clock)());
+    let log = shared.log.for_request(log::transaction_id());
     if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
         return reply;
     }
