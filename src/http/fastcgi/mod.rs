@@ -177,7 +177,8 @@ struct Shared {
     /// The group commit: changes of one zone that arrive while one is in flight go together.
     batcher: update::Batcher,
     workers: Arc<Semaphore>,
-    max_conns: u8,
+    /// `--max-connections`, answered to `FCGI_GET_VALUES` as `FCGI_MAX_CONNS` and `FCGI_MAX_REQS`.
+    max_conns: u16,
     /// How long a connection may take to send its next request.
     idle_timeout: Duration,
     /// The process's logger (its syslog socket connected once); each request's comes from it.
@@ -202,7 +203,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         clock: server.clock,
         stores: Mutex::new(vec![store]),
         workers: Arc::new(Semaphore::new(usize::from(server.options.workers))),
-        max_conns: u8::try_from(server.options.max_connections).unwrap_or(u8::MAX),
+        max_conns: server.options.max_connections,
         idle_timeout: Duration::from_secs(u64::from(server.options.idle_timeout)),
         log: log.clone(),
     });
