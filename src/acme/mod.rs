@@ -113,6 +113,9 @@ pub(crate) enum AcmeError {
     /// An `allowfrom` entry that is not a network.
     #[error("`allowfrom` entry {0}")]
     Allowfrom(String),
+    /// The account was deleted between its authentication and its lock; nothing was sent.
+    #[error("the account was deleted after it authenticated")]
+    Gone,
 }
 
 /// Answers the request when its path is one of the API's, `None` otherwise (dyndns2 then
@@ -230,6 +233,14 @@ fn update(
             log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", account.subdomain, acme.zone));
             Outcome::DnsError
         }
+        // Answered as an unknown account is, since that is what it now is.
+        Err(AcmeError::Gone) => {
+            log.info(format_args!(
+                "acme: update refused: account `{}` was deleted after it authenticated; nothing published",
+                account.username
+            ));
+            Outcome::Forbidden
+        }
         Err(e) => {
             log.error(format_args!("acme: `{}.{}`: {e}", account.subdomain, acme.zone));
             Outcome::DbError
@@ -283,14 +294,19 @@ fn publish(
     // that name (there should be none) is ordered with it too.
     let key = fqdn.to_ascii();
     let key = key.trim_end_matches('.');
-    store.with_acme_locked(account.id, key, now, |current| {
+    let published = store.with_acme_locked(account.id, key, now, |current| {
+        // The row read under the lock must still be the account that authenticated: the id
+        // of a deleted account may be taken by a new one.
+        if current.username != account.username || current.key_digest != account.key_digest {
+            return Err(AcmeError::Gone);
+        }
         let (new, old) = next_values(current, txt);
         let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
         let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;
         dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
         Ok::<_, AcmeError>((new, old))
     })?;
-    Ok(())
+    published.ok_or(AcmeError::Gone)
 }
 
 /// The two values to keep after `txt` arrives: it, and the newest before it.

@@ -183,6 +183,83 @@ fn allowfrom_and_registration() {
     expect_json(&w.cgi(&post("/acme/register", "").remote("203.0.113.1")), 401, forbidden);
 }
 
+/// FNV-1a (64 bit) of a name, as `store` picks a host's stripe file and advisory lock key.
+fn fnv1a(fqdn: &str) -> u64 {
+    fqdn.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// A host lock held by the test as ddns-cgi takes it: the flock of the name's stripe file
+/// beside the SQLite database, or the session advisory lock on PostgreSQL. Released on drop.
+enum HeldLock {
+    Stripe(std::fs::File),
+    Pg(Box<postgres::Client>),
+}
+
+impl HeldLock {
+    fn take(w: &World, fqdn: &str) -> HeldLock {
+        if let Some(name) = &w.pg {
+            let mut client = crate::util::pg::PgServer::shared().connect(name);
+            let key = i64::from_ne_bytes(fnv1a(fqdn).to_ne_bytes());
+            client.execute("SELECT pg_advisory_lock($1)", &[&key]).expect("advisory lock");
+            return HeldLock::Pg(Box::new(client));
+        }
+        let mut dir = w.db.file_name().expect("database file").to_os_string();
+        dir.push("-locks");
+        let path = w.db.with_file_name(dir).join(format!("{:02x}", fnv1a(fqdn) % 256));
+        // ddns-cgi made it at the account's first update, with the database's owner.
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.lock().expect("flock");
+        HeldLock::Stripe(file)
+    }
+
+    /// Whether another holder waits for this lock now (`/proc/locks` marks a blocked flock
+    /// with `->`; PostgreSQL lists an advisory lock not granted).
+    fn waited_for(&mut self, w: &World) -> bool {
+        match self {
+            HeldLock::Stripe(file) => {
+                let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().expect("stat"));
+                let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+                let on_file = format!(":{inode}");
+                locks.lines().any(|l| l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&on_file)))
+            }
+            HeldLock::Pg(client) => {
+                let db = w.pg.as_deref().expect("postgres");
+                let sql = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                           WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1";
+                let n: i64 = client.query_one(sql, &[&db]).expect("pg_locks").get(0);
+                n > 0
+            }
+        }
+    }
+}
+
+#[test]
+fn an_account_deleted_while_its_update_waits_for_the_lock_is_forbidden() {
+    // Issue: an account deleted between its authentication and the challenge name's lock
+    // answered 200 with the value, though nothing was published or stored.
+    let w = world!(acme_world(""));
+    let a = add_account(&w, "example.org", &[]);
+    expect_json(&w.cgi(&update_req(&a, &a.subdomain, TXT_A)), 200, serde_json::json!({ "txt": TXT_A }));
+    let mut lock = HeldLock::take(&w, &a.fulldomain);
+    let r = std::thread::scope(|s| {
+        let request = s.spawn(|| w.cgi(&update_req(&a, &a.subdomain, TXT_B)));
+        // It has authenticated once it waits for the lock.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !lock.waited_for(&w) {
+            assert!(Instant::now() < deadline && !request.is_finished(), "the update never waited for the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        w.sql(&format!("DELETE FROM acme_accounts WHERE username = '{}'", a.username));
+        drop(lock);
+        request.join().expect("the request thread")
+    });
+    // What an unknown account gets, and nothing changed.
+    expect_json(&r, 401, serde_json::json!({ "error": "forbidden" }));
+    assert!(r.log.contains(&format!("account `{}` was deleted after it authenticated", a.username)), "{}", r.log);
+    assert_eq!(txt(&w, &a.fulldomain), [TXT_A]);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 0);
+}
+
 #[test]
 fn acme_add_needs_the_section_and_prints_the_cname() {
     let w = world!(World::knot());
