@@ -26,11 +26,13 @@ use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request;
 use crate::secret::Secret;
-use crate::store::{AcmeAccount, NewAcmeAccount, Store, StoreError};
+use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 
 mod body;
+mod register;
 
-use body::{KEY_LEN, valid_subdomain, valid_txt};
+use body::{valid_subdomain, valid_txt};
+pub(crate) use register::create_account;
 
 /// The acme-dns routes below `[acme] path`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,12 @@ enum Outcome {
     NotFound,
     /// 405: the routes take POST (`health` GET).
     MethodNotAllowed,
+    /// 403 `too_many_accounts` (registration): `[acme] max_accounts` accounts exist, or the
+    /// client's network registered `max_accounts_per_network`. acme-dns has no such cap.
+    TooManyAccounts { per_network: bool },
+    /// 429 `too_many_requests` (registration): over a rate limit, as dyndns2's `abuse`.
+    /// acme-dns has no rate limits; RFC 6585 §4 is the status for it.
+    TooManyRequests,
     /// 500 `db_error`: the database failed (acme-dns's word for it).
     DbError,
     /// 500 `dns_error`: the DNS server did not take the TXT records; nothing was stored.
@@ -113,6 +121,9 @@ pub(crate) enum AcmeError {
     /// An `allowfrom` entry that is not a network.
     #[error("`allowfrom` entry {0}")]
     Allowfrom(String),
+    /// A registration would pass `[acme] max_accounts` or `max_accounts_per_network`.
+    #[error("account cap reached: {0:?}")]
+    Cap(CapReached),
     /// The account was deleted between its authentication and its lock; nothing was sent.
     #[error("the account was deleted after it authenticated")]
     Gone,
@@ -137,7 +148,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
             user = username;
             outcome
         }
-        (Route::Register, "POST") => register(acme, store, req, client, log),
+        (Route::Register, "POST") => register::register(config, acme, store, req, client, log),
         (Route::Health, "GET") => Outcome::Healthy,
         (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
     };
@@ -317,67 +328,6 @@ fn next_values(account: &AcmeAccount, txt: &str) -> (String, Option<String>) {
     }
 }
 
-/// `POST <path>/register`: off unless `[acme] register`; limited to `register_from`.
-fn register(acme: &AcmeConfig, store: &mut Store, req: &Incoming<'_>, client: Option<IpAddr>, log: &Log) -> Outcome {
-    if !acme.register {
-        return Outcome::NotFound;
-    }
-    let inside = |ip: IpAddr| acme.register_from.iter().any(|n| n.contains(ip));
-    if !acme.register_from.is_empty() && !client.is_some_and(inside) {
-        log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
-        return Outcome::Forbidden;
-    }
-    let allowfrom = match body::register(req.body) {
-        Ok(list) => list,
-        Err(e) => {
-            log.info(format_args!("acme: registration refused: {e}"));
-            return Outcome::MalformedJson;
-        }
-    };
-    match create_account(acme, store, "", &allowfrom, req.now) {
-        Ok(registration) => {
-            log.info(format_args!("acme: registered `{}`", registration.username));
-            Outcome::Registered(registration)
-        }
-        Err(AcmeError::Allowfrom(reason)) => {
-            log.info(format_args!("acme: registration refused: `allowfrom` entry {reason}"));
-            Outcome::InvalidAllowfrom
-        }
-        Err(e) => {
-            log.error(format_args!("acme: registration failed: {e}"));
-            Outcome::DbError
-        }
-    }
-}
-
-/// Creates an account for `name` (the domain it serves, or empty) limited to `allowfrom`
-/// (acme-dns's CIDR list; brackets around IPv6 are dropped as acme-dns does). The key is
-/// returned once and only its digest stored.
-pub(crate) fn create_account(
-    acme: &AcmeConfig,
-    store: &mut Store,
-    name: &str,
-    allowfrom: &[String],
-    now: i64,
-) -> Result<Registration, AcmeError> {
-    let networks = body::networks(allowfrom).map_err(AcmeError::Allowfrom)?;
-    let username = uuid().map_err(AcmeError::Random)?;
-    let subdomain = uuid().map_err(AcmeError::Random)?;
-    let key = generate_key().map_err(AcmeError::Random)?;
-    let digest = token::digest(key.expose());
-    let joined = networks.join(",");
-    let account =
-        NewAcmeAccount { name, username: &username, key_digest: &digest, subdomain: &subdomain, allowfrom: &joined };
-    store.add_acme_account(&account, now)?;
-    Ok(Registration {
-        fulldomain: format!("{subdomain}.{}", acme.zone),
-        username,
-        password: key,
-        subdomain,
-        allowfrom: networks,
-    })
-}
-
 /// Whether the client may update an account limited to `allowfrom` (empty: any client).
 fn allowed_from(allowfrom: &str, client: Option<IpAddr>) -> bool {
     let networks: Vec<Cidr> = allowfrom.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
@@ -398,6 +348,8 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         Outcome::InvalidAllowfrom => error(400, "invalid_allowfrom_cidr"),
         Outcome::NotFound => error(404, "not_found"),
         Outcome::MethodNotAllowed => error(405, "method_not_allowed"),
+        Outcome::TooManyAccounts { .. } => error(403, "too_many_accounts"),
+        Outcome::TooManyRequests => error(429, "too_many_requests"),
         Outcome::DbError => error(500, "db_error"),
         Outcome::DnsError => error(500, "dns_error"),
     };
@@ -427,41 +379,16 @@ fn summary(outcome: &Outcome) -> &'static str {
         Outcome::InvalidAllowfrom => "invalid_allowfrom_cidr",
         Outcome::NotFound => "not_found",
         Outcome::MethodNotAllowed => "method_not_allowed",
+        Outcome::TooManyAccounts { .. } => "too_many_accounts",
+        Outcome::TooManyRequests => "too_many_requests",
         Outcome::DbError => "db_error",
         Outcome::DnsError => "dns_error",
     }
 }
 
-/// A random (version 4) UUID, RFC 9562 §5.4.
-fn uuid() -> Result<String, getrandom::Error> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b)?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
-}
-
-/// A key as acme-dns makes them (`generatePassword(40)`): 40 characters of its 64-letter
-/// alphabet, each from 6 uniform random bits.
-fn generate_key() -> Result<Secret<String>, getrandom::Error> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz1234567890-_";
-    let mut bytes = [0u8; KEY_LEN];
-    getrandom::fill(&mut bytes)?;
-    Ok(Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn generated_credentials_have_acme_dns_shapes() {
-        let id = uuid().expect("uuid");
-        assert_eq!(body::parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
-        assert_eq!(id.as_bytes()[14], b'4');
-        assert!(body::key_shaped(generate_key().expect("key").expose()));
-    }
 
     #[test]
     fn two_newest_values_are_kept() {

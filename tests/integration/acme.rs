@@ -260,6 +260,74 @@ fn an_account_deleted_while_its_update_waits_for_the_lock_is_forbidden() {
     assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 0);
 }
 
+/// `POST /acme/register` from `client` with an empty body.
+fn register_from(w: &World, client: &str) -> Response {
+    w.cgi(&post("/acme/register", "").remote(client))
+}
+
+#[test]
+fn registration_counts_in_the_rate_limits() {
+    // Issue: `POST /acme/register`, when enabled, had no rate limit.
+    let limits = "[rate_limit]\nenabled = true\ngood_max_requests = 2\nbad_max_requests = 2\n";
+    let w = world!(acme_world(&format!("register = true\n\n{limits}")));
+    let limited = serde_json::json!({ "error": "too_many_requests" });
+    // Registrations count as good requests of their client: two, then no more.
+    for _ in 0..2 {
+        let r = register_from(&w, "198.51.100.7");
+        assert_eq!(r.status, 201, "{}", r.log);
+    }
+    let r = register_from(&w, "198.51.100.7");
+    expect_json(&r, 429, limited.clone());
+    assert!(r.log.contains("rate limit: good-addr `198.51.100.7`"), "{}", r.log);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 2);
+    // Refused registrations count as bad ones: two, then even a good one is limited.
+    for _ in 0..2 {
+        expect_json(
+            &w.cgi(&post("/acme/register", "{\"allowfrom\": ").remote("203.0.113.9")),
+            400,
+            serde_json::json!({ "error": "malformed_json_payload" }),
+        );
+    }
+    expect_json(&register_from(&w, "203.0.113.9"), 429, limited);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 2, "a limited registration writes nothing");
+    // As `abuse` is: in the audit trail, and not itself counted (the two limited requests
+    // added no rows to the three counted ones per client).
+    assert_eq!(w.count("SELECT count(*) FROM audit WHERE kind = 'refused' AND answer = 'abuse'"), 2);
+    assert_eq!(w.count("SELECT count(*) FROM rate_limit"), 4);
+    // Another client is not limited by them.
+    assert_eq!(register_from(&w, "192.0.2.44").status, 201);
+}
+
+#[test]
+fn registration_is_capped_in_all_and_per_network() {
+    // Issue: `POST /acme/register` had no cap on accounts.
+    let w = world!(acme_world("register = true\nmax_accounts = 5\nmax_accounts_per_network = 2\n"));
+    let capped = serde_json::json!({ "error": "too_many_accounts" });
+    let accounts = || w.count("SELECT count(*) FROM acme_accounts");
+    // Two per IPv4 address.
+    for _ in 0..2 {
+        assert_eq!(register_from(&w, "198.51.100.7").status, 201);
+    }
+    let r = register_from(&w, "198.51.100.7");
+    expect_json(&r, 403, capped.clone());
+    assert!(r.log.contains("`198.51.100.7` registered 2 accounts, `acme.max_accounts_per_network` is 2"), "{}", r.log);
+    assert_eq!(accounts(), 2);
+    // Two per IPv6 /64, whichever of its addresses asks.
+    assert_eq!(register_from(&w, "2001:db8:1:2::1").status, 201);
+    assert_eq!(register_from(&w, "2001:db8:1:2:ffff::99").status, 201);
+    expect_json(&register_from(&w, "2001:db8:1:2::abc"), 403, capped.clone());
+    assert_eq!(accounts(), 4);
+    // Five in all.
+    assert_eq!(register_from(&w, "192.0.2.1").status, 201);
+    let r = register_from(&w, "192.0.2.2");
+    expect_json(&r, 403, capped);
+    assert!(r.log.contains("5 accounts exist, `acme.max_accounts` is 5"), "{}", r.log);
+    assert_eq!(accounts(), 5);
+    // The operator's `acme add` is not held to them.
+    add_account(&w, "example.org", &[]);
+    assert_eq!(accounts(), 6);
+}
+
 #[test]
 fn acme_add_needs_the_section_and_prints_the_cname() {
     let w = world!(World::knot());
