@@ -52,7 +52,8 @@ enum Outcome {
     /// 200, empty: acme-dns's `GET /health`.
     Healthy,
     /// 401 `forbidden`: unknown user, wrong key, another account's subdomain, a client
-    /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all.
+    /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all; also
+    /// an account deleted while its update waited for the lock, now unknown too.
     Forbidden,
     /// 400 `bad_subdomain`.
     BadSubdomain,
@@ -122,7 +123,7 @@ pub(crate) enum AcmeError {
     #[error("`allowfrom` entry {0}")]
     Allowfrom(String),
     /// A registration would pass `[acme] max_accounts` or `max_accounts_per_network`.
-    #[error("account cap reached: {0:?}")]
+    #[error("`acme.max_accounts` or `acme.max_accounts_per_network` is reached")]
     Cap(CapReached),
     /// The account was deleted between its authentication and its lock; nothing was sent.
     #[error("the account was deleted after it authenticated")]
