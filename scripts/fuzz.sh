@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a set time and prints libFuzzer's final figures.
-# Usage: scripts/fuzz.sh TARGET SECONDS    (TARGET: request, basic_auth, config, fastcgi_records)
+# Usage: scripts/fuzz.sh TARGET SECONDS    (TARGET: request, basic_auth, config, fastcgi_records, acme_body)
 # Works on the stable toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags, and
 # `--sanitizer none` needs no nightly sanitizer runtime (coverage-guided, no ASan; the code
 # under test has no `unsafe`, so ASan would find nothing the panic hook does not). The corpus

@@ -49,11 +49,12 @@ enum Sink {
         path: PathBuf,
         facility: u8,
     },
-    /// The file and the time stamp for this request's lines (taken by `main`, which owns the
-    /// clock); a CGI request lasts well under a second.
+    /// The file, and the clock that stamps each line when it is written: `main`'s (the one
+    /// module that reads the wall clock), handed down as a function, so that a FastCGI
+    /// server's lines carry their own time, not the time it started.
     File {
         path: PathBuf,
-        stamp: String,
+        clock: fn() -> i64,
     },
 }
 
@@ -72,21 +73,17 @@ impl Log {
         Log { level: self.level, txn: Some(txn), sink: self.sink.clone(), also_stderr: self.also_stderr }
     }
 
-    /// A logger for one request of a long-running process: its lines carry `txn`, go to this
-    /// logger's target (the syslog socket connected once, not per request), and file lines
-    /// are stamped `now` (seconds since the epoch).
-    pub(crate) fn for_request(&self, txn: String, now: i64) -> Log {
-        let sink = match &self.sink {
-            Sink::File { path, .. } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
-            other => other.clone(),
-        };
-        Log { level: self.level, txn: Some(txn), sink, also_stderr: self.also_stderr }
+    /// A logger for one request of a long-running process: its lines carry `txn` and go to
+    /// this logger's target (the syslog socket connected once, not per request).
+    pub(crate) fn for_request(&self, txn: String) -> Log {
+        Log { level: self.level, txn: Some(txn), sink: self.sink.clone(), also_stderr: self.also_stderr }
     }
 
     /// A logger writing to `config.target`, and the lines at `config.stderr_level` or more
-    /// severe to stderr as well; `now` (seconds since the epoch) stamps file lines. When the
-    /// syslog socket cannot be reached, the reason goes to stderr and lines stay there.
-    pub(crate) fn with_target(&self, config: &LogConfig, now: i64) -> Log {
+    /// severe to stderr as well; `clock` (seconds since the epoch) stamps each file line as it
+    /// is written. When the syslog socket cannot be reached, the reason goes to stderr and
+    /// lines stay there.
+    pub(crate) fn with_target(&self, config: &LogConfig, clock: fn() -> i64) -> Log {
         let sink = match &config.target {
             LogTarget::Stderr => Sink::Stderr,
             LogTarget::Syslog { socket, facility } => match connect_syslog(socket) {
@@ -100,7 +97,7 @@ impl Log {
                     Sink::Stderr
                 }
             },
-            LogTarget::File { path } => Sink::File { path: path.clone(), stamp: rfc3339(now) },
+            LogTarget::File { path } => Sink::File { path: path.clone(), clock },
         };
         Log { level: self.level, txn: self.txn.clone(), sink, also_stderr: config.stderr_level }
     }
@@ -161,8 +158,8 @@ impl Log {
                     on_stderr();
                 }
             }
-            Sink::File { path, stamp } => {
-                let line = format!("{stamp} {tag} {body}\n");
+            Sink::File { path, clock } => {
+                let line = format!("{} {tag} {body}\n", rfc3339(clock()));
                 let written = std::fs::OpenOptions::new()
                     .append(true)
                     .create(true)
@@ -285,23 +282,35 @@ mod tests {
         LogConfig { level: Level::Debug, log_requests: false, target, stderr_level: None }
     }
 
+    /// A clock the test moves; a plain `fn`, as `main` hands its clock down.
+    static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    fn test_clock() -> i64 {
+        NOW.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     #[test]
-    fn lines_below_the_level_are_dropped_and_file_lines_carry_the_request_time() {
+    fn lines_below_the_level_are_dropped_and_file_lines_carry_the_time_they_are_written() {
         let dir = temp_dir("file");
         let path = dir.join("ddns.log");
-        let base = Log::new(Level::Info).with_target(&config(LogTarget::File { path: path.clone() }), 0);
-        let log = base.for_request("0000abcd".to_owned(), 86_400);
+        NOW.store(0, std::sync::atomic::Ordering::SeqCst);
+        // As a FastCGI server: its logger is made at start, each request's from it later.
+        let base = Log::new(Level::Info).with_target(&config(LogTarget::File { path: path.clone() }), test_clock);
+        NOW.store(86_400, std::sync::atomic::Ordering::SeqCst);
+        let log = base.for_request("0000abcd".to_owned());
         log.debug("not this");
         log.info("this");
         log.warn("and this");
-        log.error("and that");
-        Log::new(Level::Warn).with_target(&config(LogTarget::File { path: path.clone() }), 0).info("nor this");
-        let tag = format!("1970-01-02T00:00:00Z ddns-cgi[{}]:", pid());
+        NOW.store(86_461, std::sync::atomic::Ordering::SeqCst);
+        log.error("and that, a minute later");
+        base.warn("the server's own line");
+        Log::new(Level::Warn).with_target(&config(LogTarget::File { path: path.clone() }), test_clock).info("nor this");
+        let tag = |stamp: &str| format!("{stamp} ddns-cgi[{}]:", pid());
         let text = std::fs::read_to_string(&path).expect("log file");
         let want = [
-            format!("{tag} [INFO] [0000abcd] this"),
-            format!("{tag} [WARNING] [0000abcd] and this"),
-            format!("{tag} [ERROR] [0000abcd] and that"),
+            format!("{} [INFO] [0000abcd] this", tag("1970-01-02T00:00:00Z")),
+            format!("{} [WARNING] [0000abcd] and this", tag("1970-01-02T00:00:00Z")),
+            format!("{} [ERROR] [0000abcd] and that, a minute later", tag("1970-01-02T00:01:01Z")),
+            format!("{} [WARNING] the server's own line", tag("1970-01-02T00:01:01Z")),
         ];
         assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
         std::fs::remove_dir_all(dir).expect("cleanup");
@@ -320,7 +329,7 @@ mod tests {
         };
         // local0 (16): PRI = 16 * 8 + severity.
         let target = LogTarget::Syslog { socket: path.clone(), facility: 16 };
-        let log = Log::new(Level::Debug).with_target(&config(target), 0).for_request("t1".to_owned(), 0);
+        let log = Log::new(Level::Debug).with_target(&config(target), || 0).for_request("t1".to_owned());
         let tag = format!("ddns-cgi[{}]:", pid());
         log.warn("w");
         assert_eq!(recv(&daemon), format!("<132>{tag} [WARNING] [t1] w"));

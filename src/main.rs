@@ -150,7 +150,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    let log = Log::new(config.log.level).with_txn(log.txn().to_owned()).with_target(&config.log, now);
+    let log = Log::new(config.log.level).with_txn(log.txn().to_owned()).with_target(&config.log, clock);
     let env = cgi::request_env(vars, config.http.proxy_header.as_deref());
     let body = match cgi::read_body(&env, std::io::stdin().lock()) {
         Ok(b) => b,

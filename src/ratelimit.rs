@@ -11,7 +11,8 @@
 //! their verification takes. [`settle`] then corrects the reservation to the outcome: a bad
 //! attempt keeps its rows, a good one trades them for a `good-addr` row, a neutral one drops
 //! them. Whatever fails on the way leaves the attempt counted as bad: the limit fails closed.
-//! This module does not decide the answer token; `update` answers `abuse` when it says so.
+//! This module does not decide the answer: `update` answers `abuse` when it says so, and the
+//! acme-dns registration (`acme::register`) `429 too_many_requests`.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -136,7 +137,7 @@ pub(crate) fn settle(
 
 /// The counter key of a client: the IPv4 address, or the IPv6 network of `ipv6_prefix` bits
 /// in CIDR notation (`2001:db8:1:2::/64`).
-fn client_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+pub(crate) fn client_key(ip: IpAddr, ipv6_prefix: u8) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {

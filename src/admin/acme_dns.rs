@@ -32,7 +32,7 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let registration = acme::create_account(acme_config, store, &name, &allowfrom, now)
+            let registration = acme::create_account(acme_config, store, &name, &allowfrom, None, now)
                 .map_err(|e| CliError::failure(e.to_string()))?;
             let storage = std::collections::BTreeMap::from([(name.as_str(), &registration)]);
             let json = serde_json::to_string_pretty(&storage).map_err(|e| CliError::failure(e.to_string()))?;

@@ -107,6 +107,11 @@ pub(crate) struct AcmeConfig {
     pub(crate) register: bool,
     /// Who may register; empty allows any client (when `register` is on).
     pub(crate) register_from: Vec<Cidr>,
+    /// Accounts in all beyond which registration creates none (0: none at all).
+    pub(crate) max_accounts: u32,
+    /// Accounts one client network (an IPv4 address, an IPv6 prefix of
+    /// `[rate_limit] ipv6_prefix` bits) may register (0: none).
+    pub(crate) max_accounts_per_network: u32,
 }
 
 /// `[relay]`: how updates are forwarded to upstream dyndns2 providers (`hostname relay`).

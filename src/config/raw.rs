@@ -60,6 +60,8 @@ pub(super) struct RawAcme {
     pub(super) register: Option<bool>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,
+    pub(super) max_accounts: Option<i64>,
+    pub(super) max_accounts_per_network: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

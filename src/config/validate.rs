@@ -272,6 +272,14 @@ impl Validator<'_> {
             ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
             register: raw.register.unwrap_or(false),
             register_from,
+            max_accounts: self.range("acme.max_accounts", raw.max_accounts, 1000, 0, 1_000_000)?,
+            max_accounts_per_network: self.range(
+                "acme.max_accounts_per_network",
+                raw.max_accounts_per_network,
+                10,
+                0,
+                1_000_000,
+            )?,
         })
     }
 

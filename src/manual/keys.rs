@@ -559,6 +559,22 @@ pub(crate) const KEYS: &[Key] = &[
         about: "The clients that may register; empty allows any (when `register` is on).",
     },
     Key {
+        section: "acme",
+        name: "max_accounts",
+        kind: "integer",
+        default: Default::Value("1000"),
+        bounds: Bounds::Range(0, 1_000_000),
+        about: "Registration creates no account once this many exist (however made; `acme add` is not held to it); 0 closes registration.",
+    },
+    Key {
+        section: "acme",
+        name: "max_accounts_per_network",
+        kind: "integer",
+        default: Default::Value("10"),
+        bounds: Bounds::Range(0, 1_000_000),
+        about: "Accounts one client may register: an IPv4 address, or an IPv6 prefix of `[rate_limit] ipv6_prefix` bits (/64), as the rate limits count clients.",
+    },
+    Key {
         section: "relay",
         name: "connect_timeout_ms",
         kind: "integer",

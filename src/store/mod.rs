@@ -412,8 +412,13 @@ impl Store {
         dispatch!(self, s => s.record_relay(id, outcome, now))
     }
 
-    pub(crate) fn add_acme_account(&mut self, account: &NewAcmeAccount<'_>, now: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.add_acme_account(account, now))
+    pub(crate) fn add_acme_account(
+        &mut self,
+        account: &NewAcmeAccount<'_>,
+        caps: Option<AccountCaps>,
+        now: i64,
+    ) -> Result<Result<(), CapReached>, StoreError> {
+        dispatch!(self, s => s.add_acme_account(account, caps, now))
     }
 
     pub(crate) fn acme_account(&self, username: &str) -> Result<Option<AcmeAccount>, StoreError> {

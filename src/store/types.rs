@@ -187,6 +187,26 @@ pub(crate) struct NewAcmeAccount<'a> {
     pub(crate) key_digest: &'a [u8],
     pub(crate) subdomain: &'a str,
     pub(crate) allowfrom: &'a str,
+    /// The counter key (`ratelimit::client_key`) of the client that registered it through
+    /// the API; `None` for `acme add`.
+    pub(crate) registered_from: Option<&'a str>,
+}
+
+/// The caps a registration through the API is held to, checked in the transaction that
+/// inserts it, so that concurrent registrations cannot pass them together.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AccountCaps {
+    /// Accounts in all (however created); at this many, no new one.
+    pub(crate) max_total: u64,
+    /// Accounts registered from the new one's `registered_from` network.
+    pub(crate) max_per_network: u64,
+}
+
+/// Which cap a registration would pass, with the accounts counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CapReached {
+    Total(u64),
+    Network(u64),
 }
 
 /// An upstream dyndns2 provider that a hostname's accepted updates are forwarded to (`relay`).

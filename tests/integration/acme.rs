@@ -183,6 +183,151 @@ fn allowfrom_and_registration() {
     expect_json(&w.cgi(&post("/acme/register", "").remote("203.0.113.1")), 401, forbidden);
 }
 
+/// FNV-1a (64 bit) of a name, as `store` picks a host's stripe file and advisory lock key.
+fn fnv1a(fqdn: &str) -> u64 {
+    fqdn.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// A host lock held by the test as ddns-cgi takes it: the flock of the name's stripe file
+/// beside the SQLite database, or the session advisory lock on PostgreSQL. Released on drop.
+enum HeldLock {
+    Stripe(std::fs::File),
+    Pg(Box<postgres::Client>),
+}
+
+impl HeldLock {
+    fn take(w: &World, fqdn: &str) -> HeldLock {
+        if let Some(name) = &w.pg {
+            let mut client = crate::util::pg::PgServer::shared().connect(name);
+            let key = i64::from_ne_bytes(fnv1a(fqdn).to_ne_bytes());
+            client.execute("SELECT pg_advisory_lock($1)", &[&key]).expect("advisory lock");
+            return HeldLock::Pg(Box::new(client));
+        }
+        let mut dir = w.db.file_name().expect("database file").to_os_string();
+        dir.push("-locks");
+        let path = w.db.with_file_name(dir).join(format!("{:02x}", fnv1a(fqdn) % 256));
+        // ddns-cgi made it at the account's first update, with the database's owner.
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.lock().expect("flock");
+        HeldLock::Stripe(file)
+    }
+
+    /// Whether another holder waits for this lock now (`/proc/locks` marks a blocked flock
+    /// with `->`; PostgreSQL lists an advisory lock not granted).
+    fn waited_for(&mut self, w: &World) -> bool {
+        match self {
+            HeldLock::Stripe(file) => {
+                let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().expect("stat"));
+                let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+                let on_file = format!(":{inode}");
+                locks.lines().any(|l| l.contains("->") && l.split_whitespace().any(|f| f.ends_with(&on_file)))
+            }
+            HeldLock::Pg(client) => {
+                let db = w.pg.as_deref().expect("postgres");
+                let sql = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                           WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1";
+                let n: i64 = client.query_one(sql, &[&db]).expect("pg_locks").get(0);
+                n > 0
+            }
+        }
+    }
+}
+
+#[test]
+fn an_account_deleted_while_its_update_waits_for_the_lock_is_forbidden() {
+    // Issue: an account deleted between its authentication and the challenge name's lock
+    // answered 200 with the value, though nothing was published or stored.
+    let w = world!(acme_world(""));
+    let a = add_account(&w, "example.org", &[]);
+    expect_json(&w.cgi(&update_req(&a, &a.subdomain, TXT_A)), 200, serde_json::json!({ "txt": TXT_A }));
+    let mut lock = HeldLock::take(&w, &a.fulldomain);
+    let r = std::thread::scope(|s| {
+        let request = s.spawn(|| w.cgi(&update_req(&a, &a.subdomain, TXT_B)));
+        // It has authenticated once it waits for the lock.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !lock.waited_for(&w) {
+            assert!(Instant::now() < deadline && !request.is_finished(), "the update never waited for the lock");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        w.sql(&format!("DELETE FROM acme_accounts WHERE username = '{}'", a.username));
+        drop(lock);
+        request.join().expect("the request thread")
+    });
+    // What an unknown account gets, and nothing changed.
+    expect_json(&r, 401, serde_json::json!({ "error": "forbidden" }));
+    assert!(r.log.contains(&format!("account `{}` was deleted after it authenticated", a.username)), "{}", r.log);
+    assert_eq!(txt(&w, &a.fulldomain), [TXT_A]);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 0);
+}
+
+/// `POST /acme/register` from `client` with an empty body.
+fn register_from(w: &World, client: &str) -> Response {
+    w.cgi(&post("/acme/register", "").remote(client))
+}
+
+#[test]
+fn registration_counts_in_the_rate_limits() {
+    // Issue: `POST /acme/register`, when enabled, had no rate limit.
+    let limits = "[rate_limit]\nenabled = true\ngood_max_requests = 2\nbad_max_requests = 2\n";
+    let w = world!(acme_world(&format!("register = true\n\n{limits}")));
+    let limited = serde_json::json!({ "error": "too_many_requests" });
+    // Registrations count as good requests of their client: two, then no more.
+    for _ in 0..2 {
+        let r = register_from(&w, "198.51.100.7");
+        assert_eq!(r.status, 201, "{}", r.log);
+    }
+    let r = register_from(&w, "198.51.100.7");
+    expect_json(&r, 429, limited.clone());
+    assert!(r.log.contains("rate limit: good-addr `198.51.100.7`"), "{}", r.log);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 2);
+    // Refused registrations count as bad ones: two, then even a good one is limited.
+    for _ in 0..2 {
+        expect_json(
+            &w.cgi(&post("/acme/register", "{\"allowfrom\": ").remote("203.0.113.9")),
+            400,
+            serde_json::json!({ "error": "malformed_json_payload" }),
+        );
+    }
+    expect_json(&register_from(&w, "203.0.113.9"), 429, limited);
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 2, "a limited registration writes nothing");
+    // As `abuse` is: in the audit trail, and not itself counted (the two limited requests
+    // added no rows to the three counted ones per client).
+    assert_eq!(w.count("SELECT count(*) FROM audit WHERE kind = 'refused' AND answer = 'abuse'"), 2);
+    assert_eq!(w.count("SELECT count(*) FROM rate_limit"), 4);
+    // Another client is not limited by them.
+    assert_eq!(register_from(&w, "192.0.2.44").status, 201);
+}
+
+#[test]
+fn registration_is_capped_in_all_and_per_network() {
+    // Issue: `POST /acme/register` had no cap on accounts.
+    let w = world!(acme_world("register = true\nmax_accounts = 5\nmax_accounts_per_network = 2\n"));
+    let capped = serde_json::json!({ "error": "too_many_accounts" });
+    let accounts = || w.count("SELECT count(*) FROM acme_accounts");
+    // Two per IPv4 address.
+    for _ in 0..2 {
+        assert_eq!(register_from(&w, "198.51.100.7").status, 201);
+    }
+    let r = register_from(&w, "198.51.100.7");
+    expect_json(&r, 403, capped.clone());
+    assert!(r.log.contains("`198.51.100.7` registered 2 accounts, `acme.max_accounts_per_network` is 2"), "{}", r.log);
+    assert_eq!(accounts(), 2);
+    // Two per IPv6 /64, whichever of its addresses asks.
+    assert_eq!(register_from(&w, "2001:db8:1:2::1").status, 201);
+    assert_eq!(register_from(&w, "2001:db8:1:2:ffff::99").status, 201);
+    expect_json(&register_from(&w, "2001:db8:1:2::abc"), 403, capped.clone());
+    assert_eq!(accounts(), 4);
+    // Five in all.
+    assert_eq!(register_from(&w, "192.0.2.1").status, 201);
+    let r = register_from(&w, "192.0.2.2");
+    expect_json(&r, 403, capped);
+    assert!(r.log.contains("5 accounts exist, `acme.max_accounts` is 5"), "{}", r.log);
+    assert_eq!(accounts(), 5);
+    // The operator's `acme add` is not held to them.
+    add_account(&w, "example.org", &[]);
+    assert_eq!(accounts(), 6);
+}
+
 #[test]
 fn acme_add_needs_the_section_and_prints_the_cname() {
     let w = world!(World::knot());

@@ -1,15 +1,15 @@
 //! `ddns-cgi fastcgi` against a raw FastCGI client (records written by hand, so a test can
 //! stop anywhere): the same bytes as CGI, peers that close mid-request, aborted and oversized
 //! requests, 200 requests on one keep-alive connection, 64 concurrent connections, SIGTERM
-//! under load, and a group commit whose message fails. Every update is checked in Knot and in
+//! under load, a group commit whose message fails, and `FCGI_GET_VALUES`. Every update is checked in Knot and in
 //! the database; the server must not panic.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::util::web::{
-    ABORT_REQUEST, FcgiClient, Front, GET_VALUES, LaunchOptions, Launched, Launcher, PARAMS, STDIN, WebServer, cgi_raw,
-    fcgi_update_params, pair_header,
+    ABORT_REQUEST, FcgiClient, Front, GET_VALUES, GET_VALUES_RESULT, LaunchOptions, Launched, Launcher, PARAMS, STDIN,
+    WebServer, cgi_raw, decode_pairs, fcgi_update_params, pair_header,
 };
 use crate::util::{PASSWORD, Setup, USER, World, base64};
 use crate::web::{HOME, NO_RATE_LIMIT, web_world};
@@ -663,4 +663,40 @@ fn the_proxy_header_and_a_large_body_reach_the_handler_as_in_cgi() {
     assert!(log.contains("client=203.0.113.9 "), "{log}");
     assert!(log.contains("request body of 8193 bytes exceeds 8192"), "{log}");
     assert_eq!(world.a(HOME), ["192.0.2.74"]);
+}
+
+/// The content of an `FCGI_GET_VALUES` record asking for `names` (§4.1: empty values).
+fn asking(names: &[&str]) -> Vec<u8> {
+    let len = |n: &str| u32::try_from(n.len()).expect("short name");
+    names.iter().flat_map(|n| [pair_header(len(n), 0), n.as_bytes().to_vec()].concat()).collect()
+}
+
+#[test]
+fn get_values_answers_the_true_limits_each_name_once() {
+    // Issue: `FCGI_MAX_CONNS` was answered as a `u8` (at most 255), and 65,535 bytes of
+    // repeated names got an answer cut at 65,535 bytes, in the middle of a pair.
+    let world = world!(web_world());
+    let (launched, port) = world!(small_machine(&world, &["--max-connections", "300"]));
+    let mut c = FcgiClient::connect_tcp(port);
+    let values = |c: &mut FcgiClient| {
+        let (kind, id, content) = c.read_record().unwrap_or_else(|| panic!("no answer\n{}", launched.log()));
+        assert_eq!((kind, id), (GET_VALUES_RESULT, 0));
+        decode_pairs(&content)
+            .unwrap_or_else(|| panic!("a pair is cut off in the {} bytes of the answer", content.len()))
+    };
+    let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+    assert!(c.record(GET_VALUES, 0, &asking(&["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS", "FCGI_OTHER"])));
+    let all = [pair("FCGI_MAX_CONNS", "300"), pair("FCGI_MAX_REQS", "300"), pair("FCGI_MPXS_CONNS", "0")];
+    assert_eq!(values(&mut c), all);
+    // A whole record of repeated names, on the same connection: each known name once.
+    let mut repeated = asking(&["FCGI_MAX_REQS", "FCGI_MPXS_CONNS"]).repeat(2000);
+    repeated.extend(asking(&["FCGI_MAX_CONNS"]).repeat((65_535 - repeated.len()) / 16));
+    assert!(repeated.len() > 65_000, "{}", repeated.len());
+    assert!(c.record(GET_VALUES, 0, &repeated));
+    assert_eq!(values(&mut c), all);
+    // The connection still serves a request.
+    let auth = auth();
+    assert!(c.request(1, false, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.73"), &auth), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.73\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.73"]);
 }

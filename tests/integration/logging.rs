@@ -437,3 +437,57 @@ fn each_host_answer_has_its_log_line() {
     r.expect(200, "nochg\n");
     assert!(r.log.contains(&format!("{HOME}: already offline")), "{}", r.log);
 }
+
+/// Seconds since the epoch of a file line's `2026-01-02T03:04:05Z` stamp (days from civil,
+/// proleptic Gregorian).
+fn stamp_epoch(line: &str) -> i64 {
+    let stamp = line.split_once(' ').map_or(line, |(s, _)| s);
+    let n = |range: std::ops::Range<usize>| -> i64 {
+        stamp.get(range).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a stamp: {line}"))
+    };
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+#[test]
+fn a_fastcgi_servers_file_lines_carry_the_time_they_were_written() {
+    // Issue: with `target = "file"`, every line of a FastCGI server was stamped with the
+    // server's start time (a hostile-peer warning at 18:39:10 read 18:38:16).
+    use crate::util::web::{FcgiClient, GET_VALUES, Launched, Launcher, pair_header};
+    let w = world!(World::knot());
+    let file = w.dir.path().join("ddns-cgi.log");
+    set_log(&w, &format!("target = \"file\"\nlog_file = \"{}\"\n", file.display()));
+    let started = crate::util::epoch();
+    let (launched, _, port) = world!(Launched::start(&w, Launcher::Listen));
+    let read = || std::fs::read_to_string(&file).unwrap_or_default();
+    // The socket accepts before the server has written its first line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let serving = loop {
+        if let Some(line) = read().lines().find(|l| l.contains("fastcgi: serving with")) {
+            break line.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no start line:\n{}\n{}", read(), launched.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(stamp_epoch(&serving) >= started, "{serving}");
+    // Not a timing assertion: the wait only makes "now" differ from the start by seconds.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let before = crate::util::epoch();
+    // A hostile peer: a GET_VALUES pair claiming 2 GiB closes its connection with a warning.
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.record(GET_VALUES, 0, &[pair_header(14, u32::MAX >> 1), b"FCGI_MAX_CONNS".to_vec()].concat()));
+    assert!(c.wait_closed(std::time::Duration::from_secs(10)).is_some(), "{}", launched.log());
+    let after = crate::util::epoch();
+    let text = read();
+    let warning = text.lines().find(|l| l.contains("[WARNING] fastcgi: closing the connection"));
+    let warning = warning.unwrap_or_else(|| panic!("no warning in the file:\n{text}"));
+    let at = stamp_epoch(warning);
+    assert!((before..=after).contains(&at), "{warning}: not within {before}..={after}\n{text}");
+    assert!(at >= stamp_epoch(&serving) + 2, "stamped with the start time: {warning}\n{serving}");
+}

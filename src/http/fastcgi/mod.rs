@@ -177,7 +177,8 @@ struct Shared {
     /// The group commit: changes of one zone that arrive while one is in flight go together.
     batcher: update::Batcher,
     workers: Arc<Semaphore>,
-    max_conns: u8,
+    /// `--max-connections`, answered to `FCGI_GET_VALUES` as `FCGI_MAX_CONNS` and `FCGI_MAX_REQS`.
+    max_conns: u16,
     /// How long a connection may take to send its next request.
     idle_timeout: Duration,
     /// The process's logger (its syslog socket connected once); each request's comes from it.
@@ -186,7 +187,7 @@ struct Shared {
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
-    let log = Log::new(server.config.log.level).with_target(&server.config.log, (server.clock)());
+    let log = Log::new(server.config.log.level).with_target(&server.config.log, server.clock);
     let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(usize::from(server.options.workers) + 2)
@@ -202,7 +203,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         clock: server.clock,
         stores: Mutex::new(vec![store]),
         workers: Arc::new(Semaphore::new(usize::from(server.options.workers))),
-        max_conns: u8::try_from(server.options.max_connections).unwrap_or(u8::MAX),
+        max_conns: server.options.max_connections,
         idle_timeout: Duration::from_secs(u64::from(server.options.idle_timeout)),
         log: log.clone(),
     });
@@ -461,7 +462,7 @@ impl Shared {
 /// Runs the handler on a worker thread with a database connection from the pool. A panic
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
-    let log = shared.log.for_request(log::transaction_id(), (shared.clock)());
+    let log = shared.log.for_request(log::transaction_id());
     if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
         return reply;
     }

@@ -77,7 +77,8 @@ pub(super) struct Decoder {
     used: usize,
     max_request: usize,
     max_pair: usize,
-    /// The value of `FCGI_MAX_CONNS` and `FCGI_MAX_REQS` (§4.1).
+    /// The value of `FCGI_MAX_CONNS` and `FCGI_MAX_REQS` (§4.1): the connections served at
+    /// once, each with one request at a time (`FCGI_MPXS_CONNS` is 0).
     max_conns: usize,
 }
 
@@ -221,15 +222,21 @@ impl Decoder {
         if check_pairs(content, 0, self.max_pair)? != content.len() {
             return Err("a FastCGI name-value pair runs past the end of FCGI_GET_VALUES".to_owned());
         }
+        // §4.1: the known names get their values, in decimal, and unknown ones are left out.
+        // Each known name is answered once however often it is asked, so the answer is three
+        // pairs at most and always fits one record (65,535 bytes of repeated names would
+        // otherwise ask for more than a record holds, and the answer was cut mid-pair).
         let max_conns = self.max_conns.to_string();
+        let known: [(&[u8], &[u8]); 3] = [
+            (b"FCGI_MAX_CONNS", max_conns.as_bytes()),
+            (b"FCGI_MAX_REQS", max_conns.as_bytes()),
+            (b"FCGI_MPXS_CONNS", b"0"),
+        ];
         let mut values = Vec::new();
-        for (name, _) in (Pairs { rest: content }) {
-            let value = match name {
-                b"FCGI_MAX_CONNS" | b"FCGI_MAX_REQS" => max_conns.as_bytes(),
-                b"FCGI_MPXS_CONNS" => b"0",
-                _ => continue,
-            };
-            push_pair(&mut values, name, value);
+        for (name, value) in known {
+            if (Pairs { rest: content }).any(|(asked, _)| asked == name) {
+                push_pair(&mut values, name, value);
+            }
         }
         let mut out = Vec::with_capacity(HEADER_BYTES + values.len());
         push_record(&mut out, GET_VALUES_RESULT, 0, &values);
@@ -479,6 +486,29 @@ mod tests {
             matches!(&steps[..], [Step::Send(end), Step::Request(r)] if *end == end_request(1, REQUEST_COMPLETE) && r.id == 2),
             "{steps:?}"
         );
+    }
+
+    #[test]
+    fn get_values_answers_true_values_each_known_name_once() {
+        let all = pairs(&[("FCGI_MAX_REQS", ""), ("FCGI_MAX_CONNS", ""), ("FCGI_MPXS_CONNS", "")]);
+        // Above 255: the value was once a `u8`.
+        let steps = feed(&mut Decoder::new(MAX, MAX, 4096), &record(GET_VALUES, 0, &all), 100).expect("valid");
+        let expected = pairs(&[("FCGI_MAX_CONNS", "4096"), ("FCGI_MAX_REQS", "4096"), ("FCGI_MPXS_CONNS", "0")]);
+        assert_eq!(steps, [Step::Send(record(GET_VALUES_RESULT, 0, &expected))]);
+        // A whole record of repeated names: each known one answered once, whole pairs, one
+        // record. Answering each repetition made 65,535 bytes of questions ask for more than
+        // a record holds, and the answer was cut in the middle of a pair.
+        let one = pairs(&[("FCGI_MAX_CONNS", "")]);
+        let mut repeated: Vec<u8> = one.repeat(MAX_CONTENT_BYTES / one.len());
+        // Filled to the last byte with an unknown name (two length bytes and `X`).
+        repeated.extend(pairs(&[("X", &"v".repeat(MAX_CONTENT_BYTES - repeated.len() - 3))]));
+        assert_eq!(repeated.len(), MAX_CONTENT_BYTES);
+        let steps = feed(&mut Decoder::new(2 * MAX, MAX, 300), &record(GET_VALUES, 0, &repeated), 4096).expect("valid");
+        let expected = record(GET_VALUES_RESULT, 0, &pairs(&[("FCGI_MAX_CONNS", "300")]));
+        assert_eq!(steps, [Step::Send(expected)]);
+        // Only unknown names: an empty answer (§4.1), still a record.
+        let steps = feed(&mut Decoder::new(MAX, MAX, 8), &record(GET_VALUES, 0, &pairs(&[("FCGI_X", "")])), 100);
+        assert_eq!(steps, Ok(vec![Step::Send(record(GET_VALUES_RESULT, 0, &[]))]));
     }
 
     /// `record` with `padding` bytes after the content, as nginx aligns records to 8 bytes.

@@ -44,6 +44,9 @@ const LOCK_CLASS: i32 = 0x6464_6e73;
 /// Second keys under [`LOCK_CLASS`].
 const MIGRATION_LOCK: i32 = 1;
 const EXPIRY_LOCK: i32 = 2;
+/// Held (transaction-scoped) while a registration through the acme-dns API counts the
+/// accounts and inserts its own.
+const REGISTRATION_LOCK: i32 = 3;
 
 /// What `check` learns from one session.
 #[derive(Debug)]

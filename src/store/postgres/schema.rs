@@ -113,4 +113,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value BIGINT NOT NULL,
         PRIMARY KEY (name, label)
     );",
+    // 4: the network an acme-dns account was registered from, as SQLite's version 9.
+    "ALTER TABLE acme_accounts ADD COLUMN registered_from TEXT;
+    CREATE INDEX acme_accounts_registered_from ON acme_accounts(registered_from);",
 ];

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension as _, TransactionBehavior, params};
 
 use super::Store;
-use crate::store::{AcmeAccount, NewAcmeAccount, StoreError};
+use crate::store::{AccountCaps, AcmeAccount, CapReached, NewAcmeAccount, StoreError};
 
 const ACCOUNT_COLUMNS: &str = "id, name, username, key_digest, subdomain, allowfrom, txt_new, txt_old";
 
@@ -22,10 +22,33 @@ fn account_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AcmeAccount> {
 }
 
 impl Store {
-    /// Creates an account. User name and subdomain are random UUIDs; a collision is
-    /// reported as [`StoreError::Exists`] rather than silently sharing a name.
-    pub(crate) fn add_acme_account(&mut self, account: &NewAcmeAccount<'_>, now: i64) -> Result<(), StoreError> {
+    /// Creates an account, unless it would pass `caps` (`Ok(Err(..))`, nothing written). User
+    /// name and subdomain are random UUIDs; a collision is reported as
+    /// [`StoreError::Exists`] rather than silently sharing a name. The counts and the insert
+    /// are one write transaction, so concurrent registrations are counted one after another.
+    pub(crate) fn add_acme_account(
+        &mut self,
+        account: &NewAcmeAccount<'_>,
+        caps: Option<AccountCaps>,
+        now: i64,
+    ) -> Result<Result<(), CapReached>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(caps) = caps {
+            let total: i64 = tx.query_row("SELECT count(*) FROM acme_accounts", [], |r| r.get(0))?;
+            let total = u64::try_from(total).unwrap_or(0);
+            if total >= caps.max_total {
+                return Ok(Err(CapReached::Total(total)));
+            }
+            let mine: i64 = tx.query_row(
+                "SELECT count(*) FROM acme_accounts WHERE registered_from = ?1",
+                [account.registered_from],
+                |r| r.get(0),
+            )?;
+            let mine = u64::try_from(mine).unwrap_or(0);
+            if mine >= caps.max_per_network {
+                return Ok(Err(CapReached::Network(mine)));
+            }
+        }
         let taken: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM acme_accounts WHERE username = ?1 OR subdomain = ?2)",
             params![account.username, account.subdomain],
@@ -35,12 +58,20 @@ impl Store {
             return Err(StoreError::Exists { what: "acme account", name: account.username.to_owned() });
         }
         tx.execute(
-            "INSERT INTO acme_accounts (name, username, key_digest, subdomain, allowfrom, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![account.name, account.username, account.key_digest, account.subdomain, account.allowfrom, now],
+            "INSERT INTO acme_accounts (name, username, key_digest, subdomain, allowfrom, registered_from, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                account.name,
+                account.username,
+                account.key_digest,
+                account.subdomain,
+                account.allowfrom,
+                account.registered_from,
+                now
+            ],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// The account with this user name; one read on its unique index.

@@ -138,4 +138,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `at` alone, which `rate_limit_lookup` (scope, key, at) cannot serve, so without this the
     // trim scanned the whole table on every counted request.
     "CREATE INDEX rate_limit_at ON rate_limit(at);",
+    // The network an acme-dns account was registered from through the API (`POST
+    // /acme/register`), keyed as the rate limits key clients (an IPv4 address, an IPv6 /64);
+    // NULL for `acme add`. `[acme] max_accounts_per_network` counts by it.
+    "ALTER TABLE acme_accounts ADD COLUMN registered_from TEXT;
+    CREATE INDEX acme_accounts_registered_from ON acme_accounts(registered_from);",
 ];

@@ -50,6 +50,7 @@ pub const PARAMS: u8 = 4;
 pub const STDIN: u8 = 5;
 pub const STDOUT: u8 = 6;
 pub const GET_VALUES: u8 = 9;
+pub const GET_VALUES_RESULT: u8 = 10;
 
 /// A name-value pair header (§3.4): each length in 1 byte below 128, else in 4 bytes with the
 /// high bit set. The lengths may claim more than follows.
@@ -146,6 +147,18 @@ impl FcgiClient {
             && self.record(STDIN, id, &[])
     }
 
+    /// Reads one record: its type, request id and content (padding dropped); `None` when the
+    /// connection ended first.
+    pub fn read_record(&mut self) -> Option<(u8, u16, Vec<u8>)> {
+        let mut head = [0u8; 8];
+        self.stream.read_exact(&mut head).ok()?;
+        let len = usize::from(u16::from_be_bytes([head[4], head[5]]));
+        let mut content = vec![0u8; len + usize::from(head[6])];
+        self.stream.read_exact(&mut content).ok()?;
+        content.truncate(len);
+        Some((head[1], u16::from_be_bytes([head[2], head[3]]), content))
+    }
+
     /// Reads records until END_REQUEST of `id`; returns the STDOUT bytes, `None` when the
     /// connection ended first.
     pub fn response(&mut self, id: u16) -> Option<Vec<u8>> {
@@ -164,6 +177,30 @@ impl FcgiClient {
             }
         }
     }
+}
+
+/// The name-value pairs of a record's content (§3.4), as text; `None` when a pair is cut off.
+pub fn decode_pairs(mut content: &[u8]) -> Option<Vec<(String, String)>> {
+    fn length(bytes: &mut &[u8]) -> Option<usize> {
+        let first = *bytes.first()?;
+        let (len, used) = if first < 0x80 {
+            (usize::from(first), 1)
+        } else {
+            let four: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+            (usize::try_from(u32::from_be_bytes(four) & 0x7fff_ffff).ok()?, 4)
+        };
+        *bytes = bytes.get(used..)?;
+        Some(len)
+    }
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let (name_len, value_len) = (length(&mut content)?, length(&mut content)?);
+        let name = content.get(..name_len)?;
+        let value = content.get(name_len..name_len + value_len)?;
+        out.push((String::from_utf8_lossy(name).into_owned(), String::from_utf8_lossy(value).into_owned()));
+        content = content.get(name_len + value_len..)?;
+    }
+    Some(out)
 }
 
 /// FastCGI params as nginx's `fastcgi_params` sends them for an update.

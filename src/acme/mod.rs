@@ -16,7 +16,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
@@ -26,18 +26,13 @@ use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request;
 use crate::secret::Secret;
-use crate::store::{AcmeAccount, NewAcmeAccount, Store, StoreError};
+use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 
-/// Largest JSON body parsed: an update is about 100 bytes, a registration with a few
-/// networks not much more.
-pub(crate) const MAX_BODY_BYTES: usize = 2048;
-/// acme-dns keys: 40 characters of the base64url alphabet (`validKey`).
-const KEY_LEN: usize = 40;
-/// ACME key authorisation digests: SHA-256 in unpadded base64url (RFC 8555 §8.4), which
-/// acme-dns requires exactly (`validTXT`).
-const TXT_LEN: usize = 43;
-/// Most networks an account may be limited to.
-const MAX_ALLOWFROM: usize = 32;
+mod body;
+mod register;
+
+use body::{valid_subdomain, valid_txt};
+pub(crate) use register::create_account;
 
 /// The acme-dns routes below `[acme] path`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +52,8 @@ enum Outcome {
     /// 200, empty: acme-dns's `GET /health`.
     Healthy,
     /// 401 `forbidden`: unknown user, wrong key, another account's subdomain, a client
-    /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all.
+    /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all; also
+    /// an account deleted while its update waited for the lock, now unknown too.
     Forbidden,
     /// 400 `bad_subdomain`.
     BadSubdomain,
@@ -71,6 +67,12 @@ enum Outcome {
     NotFound,
     /// 405: the routes take POST (`health` GET).
     MethodNotAllowed,
+    /// 403 `too_many_accounts` (registration): `[acme] max_accounts` accounts exist, or the
+    /// client's network registered `max_accounts_per_network`. acme-dns has no such cap.
+    TooManyAccounts { per_network: bool },
+    /// 429 `too_many_requests` (registration): over a rate limit, as dyndns2's `abuse`.
+    /// acme-dns has no rate limits; RFC 6585 §4 is the status for it.
+    TooManyRequests,
     /// 500 `db_error`: the database failed (acme-dns's word for it).
     DbError,
     /// 500 `dns_error`: the DNS server did not take the TXT records; nothing was stored.
@@ -104,21 +106,6 @@ fn expose<S: serde::Serializer>(secret: &Secret<String>, s: S) -> Result<S::Ok, 
     s.serialize_str(secret.expose())
 }
 
-/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them.
-#[derive(Deserialize)]
-struct UpdateBody {
-    #[serde(default)]
-    subdomain: String,
-    #[serde(default)]
-    txt: String,
-}
-
-#[derive(Deserialize)]
-struct RegisterBody {
-    #[serde(default)]
-    allowfrom: Vec<String>,
-}
-
 /// Why creating or updating an account failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AcmeError {
@@ -135,6 +122,12 @@ pub(crate) enum AcmeError {
     /// An `allowfrom` entry that is not a network.
     #[error("`allowfrom` entry {0}")]
     Allowfrom(String),
+    /// A registration would pass `[acme] max_accounts` or `max_accounts_per_network`.
+    #[error("`acme.max_accounts` or `acme.max_accounts_per_network` is reached")]
+    Cap(CapReached),
+    /// The account was deleted between its authentication and its lock; nothing was sent.
+    #[error("the account was deleted after it authenticated")]
+    Gone,
 }
 
 /// Answers the request when its path is one of the API's, `None` otherwise (dyndns2 then
@@ -156,7 +149,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
             user = username;
             outcome
         }
-        (Route::Register, "POST") => register(acme, store, req, client, log),
+        (Route::Register, "POST") => register::register(config, acme, store, req, client, log),
         (Route::Health, "GET") => Outcome::Healthy,
         (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
     };
@@ -220,14 +213,10 @@ fn update(
         log.info(format_args!("acme: update for `{}` from a client outside its allowfrom", account.username));
         return (Outcome::Forbidden, user);
     }
-    if req.body.len() > MAX_BODY_BYTES {
-        log.info(format_args!("acme: update body of {} bytes exceeds {MAX_BODY_BYTES}", req.body.len()));
-        return (Outcome::Forbidden, user);
-    }
-    let post: UpdateBody = match serde_json::from_slice(req.body) {
+    let post = match body::update(req.body) {
         Ok(p) => p,
         Err(e) => {
-            log.info(format_args!("acme: malformed update body: {e}"));
+            log.info(format_args!("acme: update refused: {e}"));
             return (Outcome::Forbidden, user);
         }
     };
@@ -256,6 +245,14 @@ fn update(
             log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", account.subdomain, acme.zone));
             Outcome::DnsError
         }
+        // Answered as an unknown account is, since that is what it now is.
+        Err(AcmeError::Gone) => {
+            log.info(format_args!(
+                "acme: update refused: account `{}` was deleted after it authenticated; nothing published",
+                account.username
+            ));
+            Outcome::Forbidden
+        }
         Err(e) => {
             log.error(format_args!("acme: `{}.{}`: {e}", account.subdomain, acme.zone));
             Outcome::DbError
@@ -269,9 +266,9 @@ fn update(
 /// indexed read; the digest is compared in constant time.
 fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<AcmeAccount>, StoreError> {
     let header = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
-    let username = parse_uuid(header("HTTP_X_API_USER"));
+    let username = body::parse_uuid(header("HTTP_X_API_USER"));
     let key = header("HTTP_X_API_KEY");
-    let key_shaped = key.len() == KEY_LEN && key.bytes().all(is_base64url);
+    let key_shaped = body::key_shaped(key);
     let digest = token::digest(if key_shaped { key } else { "" });
     let account = match (&username, key_shaped) {
         (Some(u), true) => store.acme_account(u)?,
@@ -309,14 +306,19 @@ fn publish(
     // that name (there should be none) is ordered with it too.
     let key = fqdn.to_ascii();
     let key = key.trim_end_matches('.');
-    store.with_acme_locked(account.id, key, now, |current| {
+    let published = store.with_acme_locked(account.id, key, now, |current| {
+        // The row read under the lock must still be the account that authenticated: the id
+        // of a deleted account may be taken by a new one.
+        if current.username != account.username || current.key_digest != account.key_digest {
+            return Err(AcmeError::Gone);
+        }
         let (new, old) = next_values(current, txt);
         let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
         let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;
         dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
         Ok::<_, AcmeError>((new, old))
     })?;
-    Ok(())
+    published.ok_or(AcmeError::Gone)
 }
 
 /// The two values to keep after `txt` arrives: it, and the newest before it.
@@ -325,82 +327,6 @@ fn next_values(account: &AcmeAccount, txt: &str) -> (String, Option<String>) {
         Some(newest) if newest == txt => (txt.to_owned(), account.txt_old.clone()),
         newest => (txt.to_owned(), newest.clone()),
     }
-}
-
-/// `POST <path>/register`: off unless `[acme] register`; limited to `register_from`.
-fn register(acme: &AcmeConfig, store: &mut Store, req: &Incoming<'_>, client: Option<IpAddr>, log: &Log) -> Outcome {
-    if !acme.register {
-        return Outcome::NotFound;
-    }
-    let inside = |ip: IpAddr| acme.register_from.iter().any(|n| n.contains(ip));
-    if !acme.register_from.is_empty() && !client.is_some_and(inside) {
-        log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
-        return Outcome::Forbidden;
-    }
-    let allowfrom = if req.body.is_empty() {
-        Vec::new()
-    } else {
-        if req.body.len() > MAX_BODY_BYTES {
-            return Outcome::MalformedJson;
-        }
-        match serde_json::from_slice::<RegisterBody>(req.body) {
-            Ok(b) => b.allowfrom,
-            Err(e) => {
-                log.info(format_args!("acme: malformed registration body: {e}"));
-                return Outcome::MalformedJson;
-            }
-        }
-    };
-    match create_account(acme, store, "", &allowfrom, req.now) {
-        Ok(registration) => {
-            log.info(format_args!("acme: registered `{}`", registration.username));
-            Outcome::Registered(registration)
-        }
-        Err(AcmeError::Allowfrom(reason)) => {
-            log.info(format_args!("acme: registration refused: `allowfrom` entry {reason}"));
-            Outcome::InvalidAllowfrom
-        }
-        Err(e) => {
-            log.error(format_args!("acme: registration failed: {e}"));
-            Outcome::DbError
-        }
-    }
-}
-
-/// Creates an account for `name` (the domain it serves, or empty) limited to `allowfrom`
-/// (acme-dns's CIDR list; brackets around IPv6 are dropped as acme-dns does). The key is
-/// returned once and only its digest stored.
-pub(crate) fn create_account(
-    acme: &AcmeConfig,
-    store: &mut Store,
-    name: &str,
-    allowfrom: &[String],
-    now: i64,
-) -> Result<Registration, AcmeError> {
-    if allowfrom.len() > MAX_ALLOWFROM {
-        return Err(AcmeError::Allowfrom(format!("list has {} networks, at most {MAX_ALLOWFROM}", allowfrom.len())));
-    }
-    let mut networks: Vec<String> = Vec::with_capacity(allowfrom.len());
-    for entry in allowfrom {
-        let clean: String = entry.chars().filter(|c| !matches!(c, '[' | ']')).collect();
-        clean.trim().parse::<Cidr>().map_err(AcmeError::Allowfrom)?;
-        networks.push(clean.trim().to_owned());
-    }
-    let username = uuid().map_err(AcmeError::Random)?;
-    let subdomain = uuid().map_err(AcmeError::Random)?;
-    let key = generate_key().map_err(AcmeError::Random)?;
-    let digest = token::digest(key.expose());
-    let joined = networks.join(",");
-    let account =
-        NewAcmeAccount { name, username: &username, key_digest: &digest, subdomain: &subdomain, allowfrom: &joined };
-    store.add_acme_account(&account, now)?;
-    Ok(Registration {
-        fulldomain: format!("{subdomain}.{}", acme.zone),
-        username,
-        password: key,
-        subdomain,
-        allowfrom: networks,
-    })
 }
 
 /// Whether the client may update an account limited to `allowfrom` (empty: any client).
@@ -423,6 +349,8 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         Outcome::InvalidAllowfrom => error(400, "invalid_allowfrom_cidr"),
         Outcome::NotFound => error(404, "not_found"),
         Outcome::MethodNotAllowed => error(405, "method_not_allowed"),
+        Outcome::TooManyAccounts { .. } => error(403, "too_many_accounts"),
+        Outcome::TooManyRequests => error(429, "too_many_requests"),
         Outcome::DbError => error(500, "db_error"),
         Outcome::DnsError => error(500, "dns_error"),
     };
@@ -452,77 +380,16 @@ fn summary(outcome: &Outcome) -> &'static str {
         Outcome::InvalidAllowfrom => "invalid_allowfrom_cidr",
         Outcome::NotFound => "not_found",
         Outcome::MethodNotAllowed => "method_not_allowed",
+        Outcome::TooManyAccounts { .. } => "too_many_accounts",
+        Outcome::TooManyRequests => "too_many_requests",
         Outcome::DbError => "db_error",
         Outcome::DnsError => "dns_error",
     }
 }
 
-fn is_base64url(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
-/// acme-dns's `validTXT`.
-fn valid_txt(s: &str) -> bool {
-    s.len() == TXT_LEN && s.bytes().all(is_base64url)
-}
-
-/// acme-dns's `validSubdomain`: one DNS label of letters, digits and inner hyphens.
-fn valid_subdomain(s: &str) -> bool {
-    let b = s.as_bytes();
-    (1..=63).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-}
-
-/// A UUID in its hyphenated form (RFC 9562 §4), lower-cased; `None` for anything else.
-fn parse_uuid(s: &str) -> Option<String> {
-    let groups: Vec<&str> = s.split('-').collect();
-    let shaped = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
-    shaped.then(|| s.to_ascii_lowercase())
-}
-
-/// A random (version 4) UUID, RFC 9562 §5.4.
-fn uuid() -> Result<String, getrandom::Error> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b)?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
-}
-
-/// A key as acme-dns makes them (`generatePassword(40)`): 40 characters of its 64-letter
-/// alphabet, each from 6 uniform random bits.
-fn generate_key() -> Result<Secret<String>, getrandom::Error> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz1234567890-_";
-    let mut bytes = [0u8; KEY_LEN];
-    getrandom::fill(&mut bytes)?;
-    Ok(Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shapes_as_acme_dns_checks_them() {
-        assert!(valid_txt(&"a".repeat(43)));
-        assert!(valid_txt("LPsIwTo7o8BoG0-vjCyGQGBWSVIPxI-i_X336eUOQZo"));
-        assert!(
-            !valid_txt(&"a".repeat(42)) && !valid_txt(&"a".repeat(44)) && !valid_txt(&format!("{}=", "a".repeat(42)))
-        );
-        assert!(valid_subdomain("d420c923-bbd7-4056-ab64-c3ca54c9b3cf"));
-        assert!(!valid_subdomain("") && !valid_subdomain("-a") && !valid_subdomain("a.b"));
-        let id = uuid().expect("uuid");
-        assert_eq!(parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
-        assert_eq!(id.as_bytes()[14], b'4');
-        assert_eq!(parse_uuid("not-a-uuid"), None);
-        assert_eq!(parse_uuid(&format!("{id}0")), None);
-        let key = generate_key().expect("key");
-        assert!(key.expose().len() == KEY_LEN && key.expose().bytes().all(is_base64url));
-    }
 
     #[test]
     fn two_newest_values_are_kept() {

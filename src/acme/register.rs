@@ -1,0 +1,213 @@
+//! New acme-dns accounts: `POST <path>/register` (off unless `[acme] register`) and `acme
+//! add` ([`create_account`]). A registration through the API is counted in the persisted
+//! rate limits as a dyndns2 request is (reserved per client address before anything is
+//! written, settled by its outcome; over a limit it answers 429 and is not itself counted,
+//! as `abuse` is), and held to `[acme] max_accounts` and `max_accounts_per_network`, which
+//! the store checks in the transaction that inserts the account. `acme add`, the operator's
+//! own command, is held to neither.
+
+use std::net::IpAddr;
+
+use super::{AcmeError, Outcome, Registration, body};
+use crate::audit::{self, Refusal};
+use crate::auth::token;
+use crate::config::{AcmeConfig, Config};
+use crate::http::Incoming;
+use crate::log::Log;
+use crate::ratelimit;
+use crate::secret::Secret;
+use crate::store::{AccountCaps, CapReached, NewAcmeAccount, Store};
+
+/// A registration through the API: the client's network (its rate-limit key) and the caps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ApiRegistration<'a> {
+    pub(crate) network: &'a str,
+    pub(crate) caps: AccountCaps,
+}
+
+/// `POST <path>/register`: the rate-limit reservation first, then the registration, then the
+/// reservation settled by what became of it.
+pub(super) fn register(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> Outcome {
+    if !acme.register {
+        return Outcome::NotFound;
+    }
+    let reservation = match ratelimit::reserve(&config.rate_limit, store, client, None, req.now) {
+        Ok(Ok(r)) => r,
+        Ok(Err(l)) => {
+            log.warn(format_args!(
+                "rate limit: {} `{}` made {} counted requests in {} s; registration refused",
+                l.scope, l.key, l.n_requests, l.window_seconds
+            ));
+            let refusal = Refusal { answer: "abuse", client, user: None, hostname: None, reason: Some(l.scope) };
+            audit::record_refused(config, store, vec![refusal.row(log.txn(), req.now)], log);
+            return Outcome::TooManyRequests;
+        }
+        // Not counted, not let through: the limit must not fail open under load.
+        Err(e) => {
+            log.error(format_args!("acme: cannot reserve the rate limit for this registration: {e}"));
+            return Outcome::DbError;
+        }
+    };
+    let outcome = registered(config, acme, store, req, client, log);
+    if let Err(e) = ratelimit::settle(store, reservation, counted_as(&outcome), req.now) {
+        log.error(format_args!("acme: cannot settle the rate limit; the registration stays counted as bad: {e}"));
+    }
+    outcome
+}
+
+/// The registration itself, once counted.
+fn registered(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> Outcome {
+    let inside = |ip: IpAddr| acme.register_from.iter().any(|n| n.contains(ip));
+    if !acme.register_from.is_empty() && !client.is_some_and(inside) {
+        log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
+        return Outcome::Forbidden;
+    }
+    let allowfrom = match body::register(req.body) {
+        Ok(list) => list,
+        Err(e) => {
+            log.info(format_args!("acme: registration refused: {e}"));
+            return Outcome::MalformedJson;
+        }
+    };
+    // Clients without an address (no REMOTE_ADDR) share one network.
+    let network =
+        client.map_or_else(|| "unknown".to_owned(), |ip| ratelimit::client_key(ip, config.rate_limit.ipv6_prefix));
+    let caps = AccountCaps {
+        max_total: u64::from(acme.max_accounts),
+        max_per_network: u64::from(acme.max_accounts_per_network),
+    };
+    match create_account(acme, store, "", &allowfrom, Some(ApiRegistration { network: &network, caps }), req.now) {
+        Ok(registration) => {
+            log.info(format_args!("acme: registered `{}` from `{network}`", registration.username));
+            Outcome::Registered(registration)
+        }
+        Err(AcmeError::Allowfrom(reason)) => {
+            log.info(format_args!("acme: registration refused: `allowfrom` entry {reason}"));
+            Outcome::InvalidAllowfrom
+        }
+        Err(AcmeError::Cap(CapReached::Total(n))) => {
+            log.warn(format_args!(
+                "acme: registration refused: {n} accounts exist, `acme.max_accounts` is {}",
+                acme.max_accounts
+            ));
+            Outcome::TooManyAccounts { per_network: false }
+        }
+        Err(AcmeError::Cap(CapReached::Network(n))) => {
+            log.info(format_args!(
+                "acme: registration refused: `{network}` registered {n} accounts, `acme.max_accounts_per_network` is {}",
+                acme.max_accounts_per_network
+            ));
+            Outcome::TooManyAccounts { per_network: true }
+        }
+        Err(e) => {
+            log.error(format_args!("acme: registration failed: {e}"));
+            Outcome::DbError
+        }
+    }
+}
+
+/// How a registration counts toward the rate limits: a new account as a good request, the
+/// client's mistakes (and its network's cap) as bad ones, what is not its fault not at all.
+/// No `_` arm: a new outcome must choose.
+fn counted_as(outcome: &Outcome) -> ratelimit::Outcome {
+    match outcome {
+        Outcome::Registered(_) => ratelimit::Outcome::Good,
+        Outcome::Forbidden
+        | Outcome::MalformedJson
+        | Outcome::InvalidAllowfrom
+        | Outcome::TooManyAccounts { per_network: true } => ratelimit::Outcome::Bad,
+        Outcome::TooManyAccounts { per_network: false } | Outcome::DbError | Outcome::DnsError => {
+            ratelimit::Outcome::Neutral
+        }
+        // Not answers of a registration; a limited request is never settled.
+        Outcome::Updated { .. }
+        | Outcome::Healthy
+        | Outcome::BadSubdomain
+        | Outcome::BadTxt
+        | Outcome::NotFound
+        | Outcome::MethodNotAllowed
+        | Outcome::TooManyRequests => ratelimit::Outcome::Neutral,
+    }
+}
+
+/// Creates an account for `name` (the domain it serves, or empty) limited to `allowfrom`
+/// (acme-dns's CIDR list; brackets around IPv6 are dropped as acme-dns does); `api` when it
+/// is registered through the API, whose caps it must stay within. The key is returned once
+/// and only its digest stored.
+pub(crate) fn create_account(
+    acme: &AcmeConfig,
+    store: &mut Store,
+    name: &str,
+    allowfrom: &[String],
+    api: Option<ApiRegistration<'_>>,
+    now: i64,
+) -> Result<Registration, AcmeError> {
+    let networks = body::networks(allowfrom).map_err(AcmeError::Allowfrom)?;
+    let username = uuid().map_err(AcmeError::Random)?;
+    let subdomain = uuid().map_err(AcmeError::Random)?;
+    let key = generate_key().map_err(AcmeError::Random)?;
+    let digest = token::digest(key.expose());
+    let joined = networks.join(",");
+    let account = NewAcmeAccount {
+        name,
+        username: &username,
+        key_digest: &digest,
+        subdomain: &subdomain,
+        allowfrom: &joined,
+        registered_from: api.map(|a| a.network),
+    };
+    store.add_acme_account(&account, api.map(|a| a.caps), now)?.map_err(AcmeError::Cap)?;
+    Ok(Registration {
+        fulldomain: format!("{subdomain}.{}", acme.zone),
+        username,
+        password: key,
+        subdomain,
+        allowfrom: networks,
+    })
+}
+
+/// A random (version 4) UUID, RFC 9562 §5.4.
+fn uuid() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+/// A key as acme-dns makes them (`generatePassword(40)`): 40 characters of its 64-letter
+/// alphabet, each from 6 uniform random bits.
+fn generate_key() -> Result<Secret<String>, getrandom::Error> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz1234567890-_";
+    let mut bytes = [0u8; body::KEY_LEN];
+    getrandom::fill(&mut bytes)?;
+    Ok(Secret::new(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_credentials_have_acme_dns_shapes() {
+        let id = uuid().expect("uuid");
+        assert_eq!(body::parse_uuid(&id.to_ascii_uppercase()), Some(id.clone()));
+        assert_eq!(id.as_bytes()[14], b'4');
+        assert!(body::key_shaped(generate_key().expect("key").expose()));
+    }
+}
