@@ -156,16 +156,19 @@ pub(crate) const HEADER: [&str; 9] =
 /// escaped as in the log (`log::escape`), so a row cannot add or rewrite a line of the table.
 pub(crate) fn cells(r: &AuditRow) -> Vec<String> {
     let show = |v: &Option<String>| v.as_deref().map_or_else(|| "-".to_owned(), |s| log::escape(s).into_owned());
+    // A value that is not there is `(none)`, with spaces round the arrow: `-` beside `->`
+    // read as `ipv4 -->192.0.2.1` for a host's first address.
+    let was = |v: &Option<String>| v.as_deref().map_or_else(|| "(none)".to_owned(), |s| log::escape(s).into_owned());
     let change = if r.kind == "change" {
         let mut c = format!(
-            "ipv4 {}->{} ipv6 {}->{}",
-            show(&r.old_ipv4),
-            show(&r.new_ipv4),
-            show(&r.old_ipv6),
-            show(&r.new_ipv6)
+            "ipv4 {} -> {} ipv6 {} -> {}",
+            was(&r.old_ipv4),
+            was(&r.new_ipv4),
+            was(&r.old_ipv6),
+            was(&r.new_ipv6)
         );
         if r.old_txt.is_some() || r.new_txt.is_some() {
-            let _ = write!(c, " txt {}->{}", show(&r.old_txt), show(&r.new_txt));
+            let _ = write!(c, " txt {} -> {}", was(&r.old_txt), was(&r.new_txt));
         }
         if let Some(rcode) = &r.rcode {
             let _ = write!(c, " rcode {}", log::escape(rcode));

@@ -117,7 +117,7 @@ fn history_shows_each_change_with_old_and_new_records() {
 
     let table = w.admin(&["hostname", "history", HOME]).success().stdout();
     assert_eq!(table.lines().count(), 1 + 5, "{table}");
-    assert!(table.contains("ipv4 192.0.2.1->192.0.2.2") && table.contains("txt -->v1"), "{table}");
+    assert!(table.contains("ipv4 192.0.2.1 -> 192.0.2.2") && table.contains("txt (none) -> v1"), "{table}");
     assert!(table.contains(&format!("{USER} (token)")), "{table}");
     // Unknown hostnames have no history; an invalid one is a usage error.
     assert_eq!(rows(&w, &["hostname", "history", "nowhere.dyn.example.test", "--json"]), Vec::<Value>::new());
