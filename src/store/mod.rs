@@ -28,6 +28,14 @@ pub(crate) use types::*;
 pub(crate) use postgres::Probe as PgProbe;
 pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 
+/// [`Host::touch_interval`] of the row `hostnames h` in SQL, for a host that expires
+/// (`expiry_ttl > 0`, the only rows the expiry run reads); `least` is the engine's
+/// two-argument minimum (`MIN` on SQLite, `LEAST` on PostgreSQL). Both engines divide
+/// integers as Rust does for non-negative values, rounding down.
+fn touch_interval_sql(least: &str) -> String {
+    format!("{least}({TOUCH_INTERVAL_SECS}, h.expiry_ttl / {TOUCH_FRACTION})")
+}
+
 /// An open database, on one of the engines.
 #[derive(Debug)]
 pub(crate) enum Store {

@@ -44,6 +44,29 @@ pub(crate) struct Host {
     pub(crate) txt: Option<String>,
 }
 
+/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (ARCHITECTURE.md,
+/// "Repeats"): a host's touch interval is this, or its `expiry_ttl` divided by
+/// [`TOUCH_FRACTION`] if shorter ([`Host::touch_interval`]).
+pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// The touch interval is at most this fraction of `expiry_ttl` (so at least 6 s, as
+/// `expiry_ttl` is at least 60 s when the host expires at all).
+pub(crate) const TOUCH_FRACTION: i64 = 10;
+
+impl Host {
+    /// How long a repeat may leave the last-update time unwritten: [`TOUCH_INTERVAL_SECS`],
+    /// or a tenth of `expiry_ttl` when that is shorter. The stored time may be this much
+    /// older than the host's last repeat, so the expiry run adds it to the cut-off
+    /// (`store`'s `touch_interval_sql`, the same rule in SQL): a host never expires less than
+    /// `expiry_ttl` after its last refresh.
+    pub(crate) fn touch_interval(&self) -> i64 {
+        match self.expiry_ttl {
+            0 => TOUCH_INTERVAL_SECS,
+            ttl => TOUCH_INTERVAL_SECS.min(i64::from(ttl) / TOUCH_FRACTION),
+        }
+    }
+}
+
 /// A hostname to create.
 #[derive(Debug)]
 pub(crate) struct NewHost<'a> {

@@ -237,11 +237,14 @@ fn unique_violation(e: postgres::Error, what: &'static str, name: &str) -> Store
     e.into()
 }
 
-/// When a host of `hostnames h` is due for expiry at `$due`: as in `store::sqlite`.
+/// When a host of `hostnames h` is due for expiry at `$due`: as in `store::sqlite`, its
+/// touch interval added to the cut-off.
 fn due(due_at: &str) -> String {
     format!(
         "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-         AND h.last_update + h.expiry_ttl <= {due_at} AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)"
+         AND h.last_update + h.expiry_ttl + {} <= {due_at}
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
+        super::touch_interval_sql("LEAST")
     )
 }
 

@@ -183,9 +183,17 @@ impl Store {
 }
 
 /// When a host of `hostnames h` is due for expiry at `:due_at`: it expires at all, is not
-/// expired yet, was updated at least `expiry_ttl` seconds before, and has records to remove.
-const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)";
+/// expired yet, was updated at least `expiry_ttl` plus its touch interval seconds before (a
+/// repeat within the interval leaves the stored time as it was, so the host may have been
+/// refreshed up to that much later), and has records to remove.
+fn due() -> String {
+    format!(
+        "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
+         AND h.last_update + h.expiry_ttl + {} <= :due_at
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
+        super::touch_interval_sql("MIN")
+    )
+}
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`; a macro so
 /// that the queries of the request path can be `concat!`ed into constant text.
