@@ -36,6 +36,12 @@ fn touch_interval_sql(least: &str) -> String {
     format!("{least}({TOUCH_INTERVAL_SECS}, h.expiry_ttl / {TOUCH_FRACTION})")
 }
 
+/// What [`Store::with_hosts_locked_audited`] hands its `decide`: marks the hosts with these
+/// ids `dns_pending` (`Host::dns_pending`), committed before it returns, so that a change
+/// whose row write then fails, or whose process dies after the DNS server accepted it,
+/// leaves a row the next request repairs. The write that stores the accepted change clears it.
+pub(crate) type MarkPending<'a> = dyn FnMut(&[i64]) -> Result<(), StoreError> + 'a;
+
 /// An open database, on one of the engines.
 #[derive(Debug)]
 pub(crate) enum Store {
@@ -184,13 +190,14 @@ impl Store {
         dispatch!(self, s => s.add_host(host, now))
     }
 
-    /// Reads the hosts under their host locks, lets `decide` act on them (send the DNS
-    /// update), and writes back what it returns in one short transaction, still under the
-    /// locks (see ARCHITECTURE.md, "Ordering changes of one host").
+    /// Reads the hosts under their host locks, lets `decide` act on them (mark the hosts it
+    /// sends with [`MarkPending`], send the DNS update), and writes back what it returns in
+    /// one short transaction, still under the locks (see ARCHITECTURE.md, "Ordering changes
+    /// of one host").
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(&[Option<Host>], &mut MarkPending<'_>) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,

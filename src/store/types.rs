@@ -42,6 +42,10 @@ pub(crate) struct Host {
     pub(crate) offline: bool,
     /// The TXT value published with `txt=`; `None` when the host has no TXT record.
     pub(crate) txt: Option<String>,
+    /// A change was sent to the DNS server and its row write has not followed (it failed, or
+    /// is under way): DNS may hold other records than this row, so the next change publishes
+    /// the row's records whole, even for a repeat.
+    pub(crate) dns_pending: bool,
 }
 
 /// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (ARCHITECTURE.md,

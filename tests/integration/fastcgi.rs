@@ -1,7 +1,7 @@
 //! `ddns-cgi fastcgi` against a raw FastCGI client (records written by hand, so a test can
 //! stop anywhere): the same bytes as CGI, peers that close mid-request, aborted and oversized
 //! requests, 200 requests on one keep-alive connection, 64 concurrent connections, SIGTERM
-//! under load, and a group commit whose message fails. Every update is checked in Knot and in
+//! under load, a group commit whose message fails, and one whose row write fails. Every update is checked in Knot and in
 //! the database; the server must not panic.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -663,4 +663,15 @@ fn the_proxy_header_and_a_large_body_reach_the_handler_as_in_cgi() {
     assert!(log.contains("client=203.0.113.9 "), "{log}");
     assert!(log.contains("request body of 8193 bytes exceeds 8192"), "{log}");
     assert_eq!(world.a(HOME), ["192.0.2.74"]);
+}
+
+/// DNS ahead of the row (the row write failed after the server accepted, `911`) is repaired
+/// by the next request through the group commit, a repeat too, which the runtime thread must
+/// not answer from the row.
+#[test]
+fn dns_ahead_of_a_failed_row_write_is_repaired_through_the_group_commit() {
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    crate::resilience::dns_ahead_of_the_row_is_repaired(&world, &|q| update(&web, q));
+    assert_no_panic(&web);
 }

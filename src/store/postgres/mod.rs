@@ -249,10 +249,10 @@ fn due(due_at: &str) -> String {
 }
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
-const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt";
+const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt, h.dns_pending";
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 12;
+const N_HOST_COLUMNS: usize = 13;
 
 fn host_from(r: &postgres::Row) -> Host {
     let ipv4: Option<String> = r.get(6);
@@ -272,6 +272,7 @@ fn host_from(r: &postgres::Row) -> Host {
         expired: r.get::<_, i64>(9) != 0,
         offline: r.get::<_, i64>(10) != 0,
         txt: r.get(11),
+        dns_pending: r.get::<_, i64>(12) != 0,
     }
 }
 

@@ -113,4 +113,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value BIGINT NOT NULL,
         PRIMARY KEY (name, label)
     );",
+    // As SQLite's `dns_pending` (`store::sqlite::schema`): set before a change of the host goes
+    // to the DNS server, cleared by the write that stores what it accepted.
+    "ALTER TABLE hostnames ADD COLUMN dns_pending BIGINT NOT NULL DEFAULT 0;",
 ];

@@ -199,7 +199,8 @@ fn due() -> String {
 /// that the queries of the request path can be `concat!`ed into constant text.
 macro_rules! host_columns {
     () => {
-        "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt"
+        "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt,
+        h.dns_pending"
     };
 }
 use host_columns;
@@ -208,7 +209,7 @@ use host_columns;
 const HOST_COLUMNS: &str = host_columns!();
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 12;
+const N_HOST_COLUMNS: usize = 13;
 
 fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let ipv4: Option<String> = r.get(6)?;
@@ -227,6 +228,7 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         expired: r.get(9)?,
         offline: r.get(10)?,
         txt: r.get(11)?,
+        dns_pending: r.get(12)?,
     })
 }
 

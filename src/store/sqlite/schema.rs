@@ -138,4 +138,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `at` alone, which `rate_limit_lookup` (scope, key, at) cannot serve, so without this the
     // trim scanned the whole table on every counted request.
     "CREATE INDEX rate_limit_at ON rate_limit(at);",
+    // `dns_pending`: set in its own short transaction before a change of the host goes to the
+    // DNS server, cleared by the write that stores what the server accepted. A row left with
+    // it set (the write failed, or the process died in between) may be behind DNS: the next
+    // request for the host publishes the row's records again (`update::changes`).
+    "ALTER TABLE hostnames ADD COLUMN dns_pending INTEGER NOT NULL DEFAULT 0;",
 ];

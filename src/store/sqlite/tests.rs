@@ -543,6 +543,7 @@ fn the_expiry_cut_off_uses_the_touch_interval_of_the_repeat() {
             expired: false,
             offline: false,
             txt: None,
+            dns_pending: false,
         };
         assert_eq!(in_sql, host.touch_interval(), "expiry_ttl {expiry_ttl}");
     }

@@ -135,11 +135,17 @@ enum Repeat {
     Current(HostAnswer, HostState),
     /// Nothing to send, but the row's time is due for a touch: a write under the host lock.
     TouchDue,
-    /// Something to send (or an answer other than `nochg`).
+    /// Something to send (or an answer other than `nochg`), or a row marked `dns_pending`,
+    /// whose records are sent again.
     Change,
 }
 
 fn repeat_of(host: &Host, change: &Change, now: i64) -> Repeat {
+    // DNS may hold a change whose row write failed: only the locked run, which publishes the
+    // row's records again, may answer.
+    if host.dns_pending {
+        return Repeat::Change;
+    }
     let mut state = HostState::of(host);
     match state.apply(change) {
         answer @ HostAnswer::Nochg(_) if !touch_due(host, now) => Repeat::Current(answer, state),
@@ -286,6 +292,7 @@ mod tests {
             expired: false,
             offline: false,
             txt: None,
+            dns_pending: false,
         }
     }
 

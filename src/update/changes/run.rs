@@ -1,7 +1,9 @@
 //! One run of changes (a CGI request's, or a group commit's in FastCGI): the rows read under
-//! their host locks, each host's changes replayed in order, one UPDATE per zone (split by
-//! size; each host alone again when a message with several fails), the rows and their audit
-//! rows written in one transaction only for what DNS accepted.
+//! their host locks, each host's changes replayed in order, the hosts to send marked
+//! `dns_pending`, one UPDATE per zone (split by size; each host alone again when a message
+//! with several fails), the rows and their audit rows written in one transaction only for
+//! what DNS accepted (which clears the mark). A row still marked when a run reads it gets its
+//! records published whole.
 
 use hickory_proto::rr::Name;
 
@@ -34,15 +36,18 @@ struct Planned {
 /// changes in arrival order (so each request gets the answer it would get alone, in that
 /// order; a change superseded by a later one of the same run still answers `good` with its
 /// own addresses, as it would had it been sent and then replaced), sends one UPDATE per zone
-/// for the hosts whose records change (split by size, over TCP when over a datagram's), and
-/// writes the rows in one transaction. If a message with several hosts fails, each host is
-/// sent on its own, so one refused name does not fail the others. A host whose change failed
-/// answers `dnserr` from its first change that needed DNS on, and nothing of it is stored.
+/// for the hosts whose records change (split by size, over TCP when over a datagram's; each
+/// marked `dns_pending` first), and writes the rows in one transaction. If a message with
+/// several hosts fails, each host is sent on its own, so one refused name does not fail the
+/// others. A host whose change failed answers `dnserr` from its first change that needed DNS
+/// on, and nothing of it is stored but the mark (the server may have applied it all the same,
+/// e.g. when its answer was lost). A host whose row is marked has its records sent whole, and
+/// answers `dnserr` for every change when that fails.
 pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64) -> Vec<HostAnswer> {
     let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
     fqdns.sort_unstable();
     fqdns.dedup();
-    let result = store.with_hosts_locked_audited(&fqdns, |rows| {
+    let result = store.with_hosts_locked_audited(&fqdns, |rows, mark_pending| {
         let mut answers = vec![HostAnswer::ServerError; batch.len()];
         let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
         for (fqdn, row) in fqdns.iter().zip(rows) {
@@ -77,8 +82,20 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 planned.push(None);
                 continue;
             }
+            // A change of this host reached DNS without its row write (or may have): DNS is
+            // not known to hold the row, so the row's records go out whole, and every change
+            // of this run depends on that message, a repeat too.
+            let before = if row.dns_pending {
+                batch[owned[0]].log.warn(format_args!(
+                    "{fqdn}: an earlier change may be in DNS without its row; publishing the row's records again"
+                ));
+                first_sent = Some(owned[0]);
+                None
+            } else {
+                Some(HostState::of(row))
+            };
             let (change, failed) = match Name::from_ascii(format!("{fqdn}.")) {
-                Ok(name) => (dns_change(name, &HostState::of(row), &state), false),
+                Ok(name) => (dns_change(name, before.as_ref(), &state), false),
                 Err(e) => {
                     for i in owned.iter().filter(|i| Some(**i) >= first_sent) {
                         batch[*i].log.error(format_args!("{fqdn}: DNS update failed: not a DNS name: {e}"));
@@ -98,6 +115,17 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 steps,
             }));
         }
+        // Marked before anything is sent: if the row write below fails, or this process dies
+        // first, the mark stays and the next request for the host publishes its row again
+        // (ARCHITECTURE.md, the invariant on rows and DNS). A mark that cannot be written
+        // fails the run before DNS moves.
+        let sending: Vec<i64> = planned
+            .iter()
+            .flatten()
+            .filter(|p| p.change.is_some() && config.zone(&p.row.zone).is_some())
+            .map(|p| p.row.id)
+            .collect();
+        mark_pending(&sending)?;
         send_planned(config, &mut planned, &batch, now);
         let writes: Vec<HostWrite> = planned
             .iter()
