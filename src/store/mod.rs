@@ -12,6 +12,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::config::DatabaseConfig;
 
@@ -397,6 +398,41 @@ impl Store {
 
     pub(crate) fn record_relay(&mut self, id: i64, outcome: &RelayOutcome, now: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.record_relay(id, outcome, now))
+    }
+
+    /// Runs `body` under the relay lock of `fqdn` (ARCHITECTURE.md, the invariant on relays):
+    /// a lock per host apart from its host lock, so that one host's relays take turns while
+    /// its updates go on. Waits at most `wait`, trying again with short pauses (a flock or an
+    /// advisory lock cannot wait with a deadline of the caller's own); `Ok(None)` when
+    /// another holder kept it that long. The caller must hold no host lock.
+    pub(crate) fn with_relay_locked<T>(
+        &mut self,
+        fqdn: &str,
+        wait: Duration,
+        body: impl FnOnce(&mut Store) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let guard = match self {
+                Store::Sqlite(s) => s.try_lock_relay(fqdn)?.map(Some),
+                Store::Postgres(s) => s.try_lock_relay(fqdn)?.then_some(None),
+            };
+            if let Some(guard) = guard {
+                let out = body(self);
+                if let Store::Postgres(s) = self {
+                    s.unlock_relay();
+                }
+                drop(guard);
+                return Ok(Some(out));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 
     pub(crate) fn add_acme_account(&mut self, account: &NewAcmeAccount<'_>, now: i64) -> Result<(), StoreError> {

@@ -13,6 +13,8 @@
 //! (like the stripes), held across the DNS exchange, and released after the row write. The
 //! server drops a session's advisory locks when the session ends, so a killed front-end never
 //! leaves a host locked. A wait is bounded by `lock_timeout` (`database.busy_timeout_ms`).
+//! A host's relay lock (`relay`) is a two-key advisory lock in a key space of its own, only
+//! ever tried (`pg_try_advisory_lock`), never held with a host lock.
 
 use std::cell::{RefCell, RefMut};
 
@@ -44,6 +46,10 @@ const LOCK_CLASS: i32 = 0x6464_6e73;
 /// Second keys under [`LOCK_CLASS`].
 const MIGRATION_LOCK: i32 = 1;
 const EXPIRY_LOCK: i32 = 2;
+/// The first key of the relay locks (`pg_advisory_lock(int, int)`, "ddnr" in ASCII), whose
+/// second key is the low half of the host's [`lock_key`]: a key space apart from the host
+/// locks and from [`LOCK_CLASS`]'s.
+const RELAY_LOCK_CLASS: i32 = 0x6464_6e72;
 
 /// What `check` learns from one session.
 #[derive(Debug)]
@@ -64,6 +70,8 @@ pub(crate) struct Store {
     held: Vec<i64>,
     /// Whether this session holds the expiry run's lock.
     expiry_held: bool,
+    /// The relay lock this session holds (its second key), as `held` for the host locks.
+    relay_held: Option<i32>,
 }
 
 impl Drop for Store {
@@ -71,6 +79,7 @@ impl Drop for Store {
     /// notices the session ended, which can be after the next cron run (or test) connects.
     fn drop(&mut self) {
         self.unlock_hosts();
+        self.unlock_relay();
         if self.expiry_held {
             let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK]);
         }
@@ -128,7 +137,7 @@ impl Store {
         }
         config.connect_timeout(busy_timeout);
         let conn = tls::connect(pg, config)?;
-        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false })
+        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false, relay_held: None })
     }
 
     fn c(&self) -> RefMut<'_, Client> {
@@ -215,6 +224,29 @@ impl Store {
         let out = body(self);
         self.unlock_hosts();
         out
+    }
+
+    /// Tries the relay lock of `fqdn` (a session-level advisory lock under
+    /// [`RELAY_LOCK_CLASS`]); `false` while another session holds it. Released with
+    /// [`Store::unlock_relay`], or by the next try after a panic in between.
+    pub(crate) fn try_lock_relay(&mut self, fqdn: &str) -> Result<bool, StoreError> {
+        self.unlock_relay();
+        // The low 32 bits of the host key: hosts that share them only wait for each other.
+        let key = lock_key(fqdn) as i32;
+        let row = self.c().query_one("SELECT pg_try_advisory_lock($1, $2)", &[&RELAY_LOCK_CLASS, &key])?;
+        let taken: bool = row.get(0);
+        if taken {
+            self.relay_held = Some(key);
+        }
+        Ok(taken)
+    }
+
+    /// Releases the relay lock this session holds, if any. A failure means the session is
+    /// gone, and its locks with it.
+    pub(crate) fn unlock_relay(&mut self) {
+        if let Some(key) = self.relay_held.take() {
+            let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&RELAY_LOCK_CLASS, &key]);
+        }
     }
 
     /// Tries the expiry run's global lock, held by this session until it ends. `false` when
