@@ -91,6 +91,9 @@ pub(crate) enum HostWrite {
     /// The DNS server accepted these addresses and this TXT value with this TTL: store them
     /// and clear `expired` and `offline`.
     Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<String>, dns_ttl: u32, now: i64 },
+    /// The change was marked `dns_pending` and then failed in a way known to leave DNS as it
+    /// was (never sent, or refused in a verified answer): clear the mark, nothing else.
+    Unmark,
     /// The DNS server removed the host's records on the owner's request: clear the
     /// addresses and the TXT value (the row never claims more than DNS has) and mark the
     /// host offline.

@@ -45,6 +45,11 @@ fn paused_server_times_out_then_recovers() {
     r.expect(200, "dnserr\n");
     assert!(r.log.contains("no answer from") && r.log.contains("within 1500 ms"), "{}", r.log);
     assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    // No answer says nothing of what the server did (here it applies the update once it
+    // resumes): the row stays marked, and even a repeat of it publishes it again.
+    assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 1);
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
     w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
     assert_eq!(w.a(HOME), ["192.0.2.2"]);
 }
@@ -428,6 +433,12 @@ fn update_refused_by_policy_is_dnserr_with_rcode() {
         assert!(!r.log.contains("failed TSIG verification"), "{kind:?}: {}", r.log);
         assert_eq!(w.stored(HOME), (Some("192.0.2.9".into()), None));
         assert!(w.aaaa(HOME).is_empty());
+        // A verified refusal changed nothing in DNS: the row is not left marked, and a repeat
+        // of it is the common one, answered from the row.
+        assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 0);
+        let r = w.update(&format!("hostname={HOME}&myip=192.0.2.9"));
+        r.expect(200, "nochg 192.0.2.9\n");
+        assert!(!r.log.contains("publishing the row's records again"), "{kind:?}: {}", r.log);
     }
 }
 

@@ -141,6 +141,9 @@ fn write_host(conn: &mut impl GenericClient, id: i64, write: HostWrite) -> Resul
         HostWrite::Touch { now } => {
             conn.execute("UPDATE hostnames SET last_update = $1 WHERE id = $2", &[&now, &id])?;
         }
+        HostWrite::Unmark => {
+            conn.execute("UPDATE hostnames SET dns_pending = 0 WHERE id = $1", &[&id])?;
+        }
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
             conn.execute(
                 "UPDATE hostnames SET ipv4 = $1, ipv6 = $2, txt = $3, dns_ttl = $4, last_update = $5, expired = 0,

@@ -212,6 +212,9 @@ pub(super) fn write_host(conn: &Connection, id: i64, write: HostWrite) -> rusqli
         HostWrite::Touch { now } => {
             conn.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, id])?;
         }
+        HostWrite::Unmark => {
+            conn.execute("UPDATE hostnames SET dns_pending = 0 WHERE id = ?1", [id])?;
+        }
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
             conn.execute(
                 "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
