@@ -160,6 +160,7 @@ mod tests {
             expired: true,
             offline: false,
             txt: None,
+            dns_pending: false,
         }
     }
 

@@ -10,9 +10,14 @@
 //! indexed read and nothing else: no HTTP client, no TLS roots, no clock.
 //!
 //! The relay runs after the local update's transaction committed, so the database lock is
-//! never held across an HTTP exchange. Every exchange is bounded (`[relay]` timeouts) and all
-//! relays of one request share one total budget, so a slow upstream cannot hold the answer past
-//! the web server's timeout. This module never logs a password: it is sent only in the
+//! never held across an HTTP exchange, nor a host lock. A host's relays take turns under its
+//! relay lock (`Store::with_relay_locked`), and each turn reads the row and the relays'
+//! records again and sends what the row holds (a relay-only host: the request's addresses):
+//! two updates of one host may relay in any order, and whoever relays last leaves each
+//! upstream with the row's addresses, recorded as what it accepted. Every exchange is bounded
+//! (`[relay]` timeouts) and all relays of one request, the wait for the relay lock included,
+//! share one total budget, so a slow upstream cannot hold the answer past the web server's
+//! timeout. This module never logs a password: it is sent only in the
 //! `Authorization` header, URLs carry no user-info (`check_url` refuses it, `display_url`
 //! redacts it anyway) and query values other than the hostname are shown as `***`.
 
@@ -45,7 +50,8 @@ const MAX_LOGGED_ANSWER: usize = 120;
 #[derive(Debug)]
 pub(crate) struct Session<'a> {
     config: &'a RelayConfig,
-    /// When the first exchange of this request started; the clock is read only then.
+    /// When this request's first relay turn started (its wait for the relay lock); the clock
+    /// is read only then.
     started: Option<Instant>,
     roots: Option<RootCerts>,
 }
@@ -93,11 +99,12 @@ pub(crate) struct Target<'a> {
 }
 
 /// Runs the update of one host with its relays: `local` (the RFC 2136 update under the lock)
-/// unless every relay of the host replaces it, then the relays. The host's answer is the
-/// local one when every contacted relay succeeded, and `dnserr` when one failed: the local
-/// records stay updated, and the client's retry (`nochg` locally) sends again only to the
-/// upstreams that do not hold the addresses yet. Relays are only looked up for a host of
-/// `user`; any other host takes the local path, which answers `nohost`.
+/// unless every relay of the host replaces it, then the relays, under the host's relay lock
+/// ([`relay_turn`]). The host's answer is the local one when every contacted relay succeeded,
+/// and `dnserr` when one failed (or the relay lock stayed taken for the whole budget): the
+/// local records stay updated, and the client's retry (`nochg` locally) sends again only to
+/// the upstreams that do not hold the row's addresses yet. Relays are only looked up for a
+/// host of `user`; any other host takes the local path, which answers `nohost`.
 pub(crate) fn around(
     store: &mut Store,
     session: &mut Session<'_>,
@@ -128,7 +135,21 @@ pub(crate) fn around(
             }
         }
     };
-    let tally = forward(store, session, &relays, target, now, log);
+    // Started before the wait: the wait for another update's relays counts against this
+    // request's budget.
+    let wait = session.remaining();
+    let turn =
+        store.with_relay_locked(fqdn, wait, |store| relay_turn(store, session, target, replaces_local, now, log));
+    let tally = match turn? {
+        Some(tally) => tally?,
+        None => {
+            log.error(format_args!(
+                "{fqdn}: relays not sent: another update of this host was relaying for all of `relay.total_timeout_ms` ({} ms)",
+                session.config.total_timeout.as_millis()
+            ));
+            Tally { n_failed: 1, ..Tally::default() }
+        }
+    };
     let answer = match (local_answer, tally) {
         (_, Tally { n_failed: 1.., .. }) => HostAnswer::Dnserr,
         (Some(local), _) => local,
@@ -151,16 +172,44 @@ struct Tally {
     n_failed: u32,
 }
 
+/// One update's turn at the host's relays, under its relay lock: the relays (their records of
+/// what each upstream accepted) and the row are read again now, and each upstream that does
+/// not hold the row's addresses gets them. Another update of the host may have changed the row
+/// after this one's local update; then it is the row's newer addresses that go, and that
+/// update's own turn, which comes later, finds them there. A relay-only host's row holds no
+/// addresses: its turn sends the request's.
+fn relay_turn(
+    store: &mut Store,
+    session: &mut Session<'_>,
+    target: Target<'_>,
+    replaces_local: bool,
+    now: i64,
+    log: &Log,
+) -> Result<Tally, StoreError> {
+    let fqdn = target.fqdn;
+    let relays = store.relays_for_update(fqdn, target.user.id)?;
+    let new = if replaces_local {
+        target.addresses
+    } else {
+        let Some(host) = store.host(fqdn)? else { return Ok(Tally::default()) };
+        if host.offline || host.expired || (host.ipv4.is_none() && host.ipv6.is_none()) {
+            log.info(format_args!("{fqdn}: not relayed: the host has no address since (offline or expired)"));
+            return Ok(Tally::default());
+        }
+        Addresses { ipv4: host.ipv4, ipv6: host.ipv6 }
+    };
+    Ok(forward(store, session, &relays, fqdn, new, now, log))
+}
+
 fn forward(
     store: &mut Store,
     session: &mut Session<'_>,
     relays: &[Relay],
-    target: Target<'_>,
+    fqdn: &str,
+    new: Addresses,
     now: i64,
     log: &Log,
 ) -> Tally {
-    let fqdn = target.fqdn;
-    let new = target.addresses;
     let mut tally = Tally::default();
     for relay in relays {
         let shown = display_url(&relay.url);

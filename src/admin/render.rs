@@ -40,11 +40,12 @@ pub(super) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, CliError>
     Ok(out)
 }
 
-/// When the host's records go: `never`, `expired`, `-` (no records yet), or a time.
+/// When the host's records go: `never`, `expired`, `-` (no records yet), or a time: the
+/// expiry run's cut-off, the touch interval included (`Host::touch_interval`).
 fn expires(host: &Host) -> Option<i64> {
     match (host.expiry_ttl, host.last_update) {
         (0, _) | (_, None) => None,
-        (ttl, Some(t)) => Some(t + i64::from(ttl)),
+        (ttl, Some(t)) => Some(t + i64::from(ttl) + host.touch_interval()),
     }
 }
 

@@ -10,6 +10,10 @@
 //! Deadlock freedom: a holder of several locks takes them in ascending stripe order, each
 //! stripe once, and nobody waits for a stripe while holding SQLite's write lock (the store
 //! writes in a short transaction after the DNS exchange, with its stripes already held).
+//!
+//! A host also has a relay lock (`relay-XX` files, the same stripes), which orders its relays
+//! to upstream providers (`relay`); it is only ever tried, never waited for in the kernel,
+//! and never held together with a host lock.
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
@@ -78,6 +82,20 @@ impl HostLocks {
             files.push(file);
         }
         Ok(HostGuard { _files: files })
+    }
+
+    /// Tries to take the relay lock of `fqdn` without waiting: a stripe of its own
+    /// (`relay-XX` beside the host stripes, the same hash), so that one host's relays go one at
+    /// a time without holding its host lock. `None` while another holds it. Nobody holds a
+    /// relay lock and a host lock at once, so no order between the two is needed.
+    pub(crate) fn try_lock_relay(&self, fqdn: &str) -> Result<Option<HostGuard>, StoreError> {
+        let path = self.dir.join(format!("relay-{:02x}", stripe(fqdn)));
+        let file = self.open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(HostGuard { _files: vec![file] })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Lock { path, source }),
+        }
     }
 
     /// Opens a stripe file, creating it (and the directory) with the database's permissions
@@ -162,6 +180,23 @@ mod tests {
         other.try_lock().expect("free after the guard is dropped");
         let meta = std::fs::metadata(&locks.dir).expect("dir meta");
         assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_relay_lock_excludes_another_relay_turn_and_not_the_host_lock() {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-relay-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("db.sqlite");
+        std::fs::write(&db, b"").expect("db");
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let locks = HostLocks::beside(&db, &std::fs::metadata(&db).expect("meta"));
+        let turn = locks.try_lock_relay("a.example.test").expect("try").expect("free");
+        assert!(locks.try_lock_relay("a.example.test").expect("try").is_none(), "a second turn waits");
+        // The host's updates go on meanwhile: its host lock is another file.
+        drop(locks.lock(["a.example.test"]).expect("host lock"));
+        drop(turn);
+        assert!(locks.try_lock_relay("a.example.test").expect("try").is_some(), "free after the turn");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -12,7 +12,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::DatabaseConfig;
 
@@ -28,6 +28,20 @@ pub(crate) use types::*;
 // The metric counter names are the same on both engines.
 pub(crate) use postgres::Probe as PgProbe;
 pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
+
+/// [`Host::touch_interval`] of the row `hostnames h` in SQL, for a host that expires
+/// (`expiry_ttl > 0`, the only rows the expiry run reads); `least` is the engine's
+/// two-argument minimum (`MIN` on SQLite, `LEAST` on PostgreSQL). Both engines divide
+/// integers as Rust does for non-negative values, rounding down.
+fn touch_interval_sql(least: &str) -> String {
+    format!("{least}({TOUCH_INTERVAL_SECS}, h.expiry_ttl / {TOUCH_FRACTION})")
+}
+
+/// What [`Store::with_hosts_locked_audited`] hands its `decide`: marks the hosts with these
+/// ids `dns_pending` (`Host::dns_pending`), committed before it returns, so that a change
+/// whose row write then fails, or whose process dies after the DNS server accepted it,
+/// leaves a row the next request repairs. The write that stores the accepted change clears it.
+pub(crate) type MarkPending<'a> = dyn FnMut(&[i64]) -> Result<(), StoreError> + 'a;
 
 /// An open database, on one of the engines.
 #[derive(Debug)]
@@ -201,16 +215,21 @@ impl Store {
         dispatch!(self, s => s.add_host(host, now))
     }
 
-    /// Reads the hosts under their host locks, lets `decide` act on them (send the DNS
-    /// update), and writes back what it returns in one short transaction, still under the
-    /// locks (see ARCHITECTURE.md, "Ordering changes of one host"). `decide` also gets the
-    /// digest of each host's token as it stands under the lock (`None`: no such host, or no
-    /// token), in the same read: a change a token authorised goes ahead only if it is still
-    /// there, and `set_token`/`revoke_token` take the host lock too.
+    /// Reads the hosts under their host locks, lets `decide` act on them (mark the hosts it
+    /// sends with [`MarkPending`], send the DNS update), and writes back what it returns in
+    /// one short transaction, still under the locks (see ARCHITECTURE.md, "Ordering changes
+    /// of one host"). `decide` also gets the digest of each host's token as it stands under
+    /// the lock (`None`: no such host, or no token), in the same read: a change a token
+    /// authorised goes ahead only if it is still there, and `set_token`/`revoke_token` take
+    /// the host lock too.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(
+            &[Option<Host>],
+            &[Option<Vec<u8>>],
+            &mut MarkPending<'_>,
+        ) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
@@ -410,6 +429,41 @@ impl Store {
 
     pub(crate) fn record_relay(&mut self, id: i64, outcome: &RelayOutcome, now: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.record_relay(id, outcome, now))
+    }
+
+    /// Runs `body` under the relay lock of `fqdn` (ARCHITECTURE.md, the invariant on relays):
+    /// a lock per host apart from its host lock, so that one host's relays take turns while
+    /// its updates go on. Waits at most `wait`, trying again with short pauses (a flock or an
+    /// advisory lock cannot wait with a deadline of the caller's own); `Ok(None)` when
+    /// another holder kept it that long. The caller must hold no host lock.
+    pub(crate) fn with_relay_locked<T>(
+        &mut self,
+        fqdn: &str,
+        wait: Duration,
+        body: impl FnOnce(&mut Store) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let guard = match self {
+                Store::Sqlite(s) => s.try_lock_relay(fqdn)?.map(Some),
+                Store::Postgres(s) => s.try_lock_relay(fqdn)?.then_some(None),
+            };
+            if let Some(guard) = guard {
+                let out = body(self);
+                if let Store::Postgres(s) = self {
+                    s.unlock_relay();
+                }
+                drop(guard);
+                return Ok(Some(out));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 
     pub(crate) fn add_acme_account(

@@ -42,6 +42,33 @@ pub(crate) struct Host {
     pub(crate) offline: bool,
     /// The TXT value published with `txt=`; `None` when the host has no TXT record.
     pub(crate) txt: Option<String>,
+    /// A change was sent to the DNS server and its row write has not followed (it failed, or
+    /// is under way): DNS may hold other records than this row, so the next change publishes
+    /// the row's records whole, even for a repeat.
+    pub(crate) dns_pending: bool,
+}
+
+/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (ARCHITECTURE.md,
+/// "Repeats"): a host's touch interval is this, or its `expiry_ttl` divided by
+/// [`TOUCH_FRACTION`] if shorter ([`Host::touch_interval`]).
+pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// The touch interval is at most this fraction of `expiry_ttl` (so at least 6 s, as
+/// `expiry_ttl` is at least 60 s when the host expires at all).
+pub(crate) const TOUCH_FRACTION: i64 = 10;
+
+impl Host {
+    /// How long a repeat may leave the last-update time unwritten: [`TOUCH_INTERVAL_SECS`],
+    /// or a tenth of `expiry_ttl` when that is shorter. The stored time may be this much
+    /// older than the host's last repeat, so the expiry run adds it to the cut-off
+    /// (`store`'s `touch_interval_sql`, the same rule in SQL): a host never expires less than
+    /// `expiry_ttl` after its last refresh.
+    pub(crate) fn touch_interval(&self) -> i64 {
+        match self.expiry_ttl {
+            0 => TOUCH_INTERVAL_SECS,
+            ttl => TOUCH_INTERVAL_SECS.min(i64::from(ttl) / TOUCH_FRACTION),
+        }
+    }
 }
 
 /// A hostname to create.
@@ -64,6 +91,9 @@ pub(crate) enum HostWrite {
     /// The DNS server accepted these addresses and this TXT value with this TTL: store them
     /// and clear `expired` and `offline`.
     Addresses { ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<String>, dns_ttl: u32, now: i64 },
+    /// The change was marked `dns_pending` and then failed in a way known to leave DNS as it
+    /// was (never sent, or refused in a verified answer): clear the mark, nothing else.
+    Unmark,
     /// The DNS server removed the host's records on the owner's request: clear the
     /// addresses and the TXT value (the row never claims more than DNS has) and mark the
     /// host offline.

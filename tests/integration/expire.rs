@@ -284,7 +284,7 @@ fn last_update(w: &World, fqdn: &str) -> i64 {
 }
 
 #[test]
-fn a_repeat_within_the_touch_interval_writes_nothing_and_expiry_counts_from_the_stored_time() {
+fn a_repeat_within_the_touch_interval_writes_nothing_and_expiry_adds_the_interval() {
     let w = world!(world_with(DnsKind::Knot, "", &[HOME, TWO]));
     for (host, ip) in [(HOME, "192.0.2.1"), (TWO, "192.0.2.2")] {
         // An hour: the touch interval is then a minute.
@@ -300,19 +300,43 @@ fn a_repeat_within_the_touch_interval_writes_nothing_and_expiry_counts_from_the_
     assert_eq!(last_update(&w, HOME), t0 - 20, "a repeat inside the interval writes nothing");
     assert!(last_update(&w, TWO) >= t0, "a repeat beyond the interval touches the row");
 
-    // Both repeated at t0. Expiry counts from the stored time, which is at most the interval
-    // before the last repeat: neither is due before HOME's stored time plus its expiry_ttl...
-    assert_eq!(w.expire(t0 - 20 + 3599).success().stdout(), summary(0, 0, 0, 0, 0));
+    // Both repeated at t0. The stored time may be up to the interval before the last repeat,
+    // so expiry adds the interval: neither is due an hour after the repeat...
+    assert_eq!(w.expire(t0 + 3599).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!(w.expire(t0 - 20 + 3600 + 59).success().stdout(), summary(0, 0, 0, 0, 0));
     assert_eq!((w.a(HOME), w.a(TWO)), (vec!["192.0.2.1".to_owned()], vec!["192.0.2.2".to_owned()]));
-    // ... then HOME is (20 s before its last repeat plus an hour), and TWO, touched, is not.
-    assert_eq!(w.expire(t0 - 20 + 3600).success().stdout(), summary(1, 1, 1, 0, 0));
+    // ... then HOME is (its stored time plus an hour and a minute), and TWO, touched, is not.
+    assert_eq!(w.expire(t0 - 20 + 3600 + 60).success().stdout(), summary(1, 1, 1, 0, 0));
     assert!(w.a(HOME).is_empty(), "{}", w.dns.log());
     assert_eq!(w.a(TWO), ["192.0.2.2"]);
-    // TWO, which sent nothing since, is due an hour after its touch.
+    // TWO, which sent nothing since, is due an hour and a minute after its touch.
     let touched = last_update(&w, TWO);
-    assert_eq!(w.expire(touched + 3599).success().stdout(), summary(0, 0, 0, 0, 0));
-    assert_eq!(w.expire(touched + 3600).success().stdout(), summary(1, 1, 1, 0, 0));
+    assert_eq!(w.expire(touched + 3659).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!(w.expire(touched + 3660).success().stdout(), summary(1, 1, 1, 0, 0));
     assert!(w.a(TWO).is_empty(), "{}", w.dns.log());
+}
+
+/// The hardening issue's case: `expiry_ttl` 60 (touch interval 6 s), updated, refreshed with
+/// `nochg` 3 s later (not recorded), and an expiry run 61 s after the update, 58 s after the
+/// refresh. It must not remove the host: a host refreshed less than `expiry_ttl` ago stays.
+#[test]
+fn a_host_refreshed_inside_the_touch_interval_does_not_expire_before_its_expiry_ttl() {
+    let w = world!(world_with(DnsKind::Knot, "", &[HOME]));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    // The update as if made 3 s ago: the refresh below comes 3 s after it.
+    let updated = last_update(&w, HOME) - 3;
+    w.sql(&format!("UPDATE hostnames SET last_update = {updated} WHERE fqdn = '{HOME}'"));
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(last_update(&w, HOME), updated, "the refresh is inside the 6 s touch interval: not recorded");
+
+    // 61 s after the update, at most 58 s after the refresh: not due.
+    assert_eq!(w.expire(updated + 61).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    // The cut-off is the stored time plus `expiry_ttl` plus the touch interval (60 + 6 s):
+    // by then the refresh, at most 6 s after the update, is at least 60 s old.
+    assert_eq!(w.expire(updated + 65).success().stdout(), summary(0, 0, 0, 0, 0));
+    assert_eq!(w.expire(updated + 66).success().stdout(), summary(1, 1, 1, 0, 0));
+    assert!(w.a(HOME).is_empty(), "{}", w.dns.log());
 }
 
 #[test]

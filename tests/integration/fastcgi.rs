@@ -1,7 +1,8 @@
 //! `ddns-cgi fastcgi` against a raw FastCGI client (records written by hand, so a test can
 //! stop anywhere): the same bytes as CGI, peers that close mid-request, aborted and oversized
 //! requests, 200 requests on one keep-alive connection, 64 concurrent connections, SIGTERM
-//! under load, a group commit whose message fails, and `FCGI_GET_VALUES`. Every update is checked in Knot and in
+//! under load, a group commit whose message fails, one whose row write fails, and
+//! `FCGI_GET_VALUES`. Every update is checked in Knot and in
 //! the database; the server must not panic.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -699,4 +700,15 @@ fn get_values_answers_the_true_limits_each_name_once() {
     assert!(c.request(1, false, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.73"), &auth), b""));
     assert_eq!(c.response(1).map(|b| body(&b)), Some("good 192.0.2.73\n".to_owned()), "{}", launched.log());
     assert_eq!(world.a(HOME), ["192.0.2.73"]);
+}
+
+/// DNS ahead of the row (the row write failed after the server accepted, `911`) is repaired
+/// by the next request through the group commit, a repeat too, which the runtime thread must
+/// not answer from the row.
+#[test]
+fn dns_ahead_of_a_failed_row_write_is_repaired_through_the_group_commit() {
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFastcgi));
+    crate::resilience::dns_ahead_of_the_row_is_repaired(&world, &|q| update(&web, q));
+    assert_no_panic(&web);
 }

@@ -5,9 +5,14 @@
 //! `badauth` answers `dnserr`, keeps the local update and pauses the relay (the next update
 //! does not reach the upstream's access log) until `--clear-pause`; an upstream that refuses
 //! connections and one that never answers give `dnserr` within the configured bounds, local
-//! update kept. Every test ends with a grep over all it logged for the upstream password.
+//! update kept; concurrent updates of one host reach an upstream of the test's own in the
+//! host's order, each relay sending the row's address. Every test ends with a grep over all
+//! it logged for the upstream password.
 
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::util::web::{Front, WebServer};
@@ -299,4 +304,194 @@ fn relay_command_refuses_bad_input() {
     w.admin(&["hostname", "delete", HOME]).success();
     w.admin(&["hostname", "add", crate::util::USER, HOME, ZONE]).success();
     assert_eq!(w.admin(&["hostname", "relay", HOME, "--list"]).success().stdout().lines().count(), 1);
+}
+
+/// A dyndns2 upstream of the test's own that holds its first update for `delay` before it
+/// takes effect and is answered, as if that request had been slow on its way: an update sent
+/// meanwhile overtakes it. Every update is answered `good ADDRESSES`; `applied` is the `myip`
+/// values in the order they took effect, the last being what the upstream holds.
+struct SlowFirstUpstream {
+    port: u16,
+    applied: Arc<Mutex<Vec<String>>>,
+    /// How many updates arrived, and a wake-up for each.
+    arrived: Arc<(Mutex<usize>, Condvar)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl SlowFirstUpstream {
+    fn start(delay: Duration) -> SlowFirstUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let up = SlowFirstUpstream {
+            port,
+            applied: Arc::default(),
+            arrived: Arc::new((Mutex::new(0), Condvar::new())),
+            stop: Arc::default(),
+        };
+        let (applied, arrived, stop) = (up.applied.clone(), up.arrived.clone(), up.stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let (applied, arrived) = (applied.clone(), arrived.clone());
+                std::thread::spawn(move || answer_update(stream, delay, &applied, &arrived));
+            }
+        });
+        up
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/nic/update?hostname=office.example.net", self.port)
+    }
+
+    /// Waits until `n` updates have arrived.
+    fn wait_for(&self, n: usize) {
+        let (count, wake) = &*self.arrived;
+        let guard = count.lock().expect("count");
+        let (guard, timeout) = wake.wait_timeout_while(guard, Duration::from_secs(20), |c| *c < n).expect("count");
+        assert!(!timeout.timed_out(), "{} updates arrived, {n} expected", *guard);
+    }
+
+    fn applied(&self) -> Vec<String> {
+        self.applied.lock().expect("applied").clone()
+    }
+}
+
+impl Drop for SlowFirstUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads one GET, counts it, holds it when it is the first, applies its `myip` and answers.
+fn answer_update(stream: TcpStream, delay: Duration, applied: &Mutex<Vec<String>>, arrived: &(Mutex<usize>, Condvar)) {
+    stream.set_nonblocking(false).expect("blocking");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut first_line = String::new();
+    reader.read_line(&mut first_line).expect("request line");
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).expect("header") == 0 || header == "\r\n" {
+            break;
+        }
+    }
+    let myip = first_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|target| target.split(['?', '&']).find_map(|p| p.strip_prefix("myip=")))
+        .unwrap_or("")
+        .replace("%2C", ",");
+    let n = {
+        let (count, wake) = arrived;
+        let mut count = count.lock().expect("count");
+        *count += 1;
+        wake.notify_all();
+        *count
+    };
+    if n == 1 {
+        std::thread::sleep(delay);
+    }
+    applied.lock().expect("applied").push(myip.clone());
+    let body = format!("good {}\n", myip.replace(',', " "));
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// The answer body of a finished CGI update, and its log.
+fn finish(child: std::process::Child) -> (String, String) {
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let body = stdout.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (body, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The hardening issue's case: two concurrent updates of one host, the first one's relay held
+/// up by the upstream while the second one's relay would overtake it. The relays must reach
+/// the upstream in the host's order, so that it ends with the row's address, the relay's
+/// record is what the upstream holds, and a later repeat needs to send nothing.
+#[test]
+fn two_concurrent_updates_of_one_host_reach_the_upstream_in_the_hosts_order() {
+    let w = crate::world!(local_world(""));
+    let mut logs = Logs::default();
+    let up = SlowFirstUpstream::start(Duration::from_millis(1500));
+    let run = w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    );
+    run.success();
+    logs.run(&run);
+
+    let first = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.60"));
+    // The first update is done locally and its relay is at the upstream, held there.
+    up.wait_for(1);
+    let second = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.61"));
+    let ((first, first_log), (second, second_log)) = (finish(first), finish(second));
+    logs.0.push_str(&first_log);
+    logs.0.push_str(&second_log);
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("good 192.0.2.60\n", "good 192.0.2.61\n"),
+        "{first_log}{second_log}"
+    );
+    assert_eq!(w.a(HOME), ["192.0.2.61"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.61".to_owned()), None));
+    // The upstream took them in the host's order and holds what the row holds...
+    assert_eq!(up.applied(), ["192.0.2.60", "192.0.2.61"], "{first_log}{second_log}");
+    // ... and the relay's record says so.
+    assert_eq!(w.rows("SELECT last_ipv4, last_ipv6 FROM relays"), [[Some("192.0.2.61".to_owned()), None]]);
+    // A later repeat: `nochg`, and the upstream, which has the address, is not asked again.
+    update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.61")).expect(200, "nochg 192.0.2.61\n");
+    assert_eq!(up.applied().len(), 2);
+    // Had a record and the upstream parted (an answer lost), the repeat would send the row's
+    // address: the record is what decides.
+    w.sql("UPDATE relays SET last_ipv4 = '192.0.2.60'");
+    update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.61")).expect(200, "nochg 192.0.2.61\n");
+    assert_eq!(up.applied(), ["192.0.2.60", "192.0.2.61", "192.0.2.61"]);
+    assert_eq!(w.rows("SELECT last_ipv4 FROM relays"), [[Some("192.0.2.61".to_owned())]]);
+    let all = logs.0.clone();
+    assert!(!all.contains(UP_PASSWORD), "the upstream password was logged:\n{all}");
+}
+
+/// Two updates queue behind a third one's relay, their local updates done: whichever takes
+/// its turn first sends the row's address (the newer one, whatever its own request said), and
+/// the other finds the upstream holding it. Sending each request's own address would end, in
+/// one of the two orders, with the upstream behind the row, and always with three sends.
+#[test]
+fn relays_that_queue_behind_another_send_the_rows_address_once() {
+    let w = crate::world!(local_world(""));
+    let up = SlowFirstUpstream::start(Duration::from_millis(3000));
+    w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    )
+    .success();
+    let until_stored = |ip: &str| {
+        let until = Instant::now() + Duration::from_secs(10);
+        while w.stored(HOME).0.as_deref() != Some(ip) {
+            assert!(Instant::now() < until, "{ip} was not stored in time");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let held = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.59"));
+    up.wait_for(1);
+    let older = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.60"));
+    until_stored("192.0.2.60");
+    let newer = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.61"));
+    until_stored("192.0.2.61");
+    let answers: Vec<(String, String)> = [held, older, newer].into_iter().map(finish).collect();
+    let bodies: Vec<&str> = answers.iter().map(|(b, _)| b.as_str()).collect();
+    let logs: String = answers.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(bodies, ["good 192.0.2.59\n", "good 192.0.2.60\n", "good 192.0.2.61\n"], "{logs}");
+    assert_eq!(up.applied(), ["192.0.2.59", "192.0.2.61"], "{logs}");
+    assert!(logs.contains("upstream already has 192.0.2.61; not sent"), "{logs}");
+    assert_eq!(w.rows("SELECT last_ipv4 FROM relays"), [[Some("192.0.2.61".to_owned())]]);
+    assert_eq!(w.a(HOME), ["192.0.2.61"]);
+    assert!(!logs.contains(UP_PASSWORD), "the upstream password was logged:\n{logs}");
 }

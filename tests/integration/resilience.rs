@@ -1,6 +1,7 @@
 //! Faults against a real Knot beyond those in `faults`: a slow (SIGSTOPped) server, a zone the
-//! server does not serve, a corrupt or locked database, CGI processes killed mid-update, and
-//! 50 concurrent writers on one SQLite file.
+//! server does not serve, a corrupt or locked database, a row write that fails after DNS
+//! accepted (a trigger), CGI processes killed mid-update, and 50 concurrent writers on one
+//! SQLite file.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -44,6 +45,11 @@ fn paused_server_times_out_then_recovers() {
     r.expect(200, "dnserr\n");
     assert!(r.log.contains("no answer from") && r.log.contains("within 1500 ms"), "{}", r.log);
     assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    // No answer says nothing of what the server did (here it applies the update once it
+    // resumes): the row stays marked, and even a repeat of it publishes it again.
+    assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 1);
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
     w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
     assert_eq!(w.a(HOME), ["192.0.2.2"]);
 }
@@ -173,11 +179,79 @@ fn killed_updates_leave_a_consistent_database() {
         assert!(at_dns >= at_row, "after kill {i}: row `{row}` is ahead of DNS `{dns}`");
     }
     assert_eq!(integrity(&w), "ok");
-    // A killed process may have changed DNS without committing; the next update with a new
-    // address brings both back together.
+    // A killed process may have changed DNS without committing; it left the row marked, so
+    // even a request equal to the row publishes the row again: DNS ends equal to it.
+    let row = w.stored(HOME).0.expect("the row keeps an address");
+    w.update(&format!("hostname={HOME}&myip={row}")).expect(200, &format!("nochg {row}\n"));
+    assert_eq!(w.a(HOME), [row]);
+    // And an update with a new address brings both to it.
     w.update(&format!("hostname={HOME}&myip=192.0.2.99")).expect(200, "good 192.0.2.99\n");
     assert_eq!(w.a(HOME), ["192.0.2.99"]);
     assert_eq!(w.stored(HOME), (Some("192.0.2.99".into()), None));
+}
+
+/// Makes every write of a host's addresses fail inside the database (a real trigger, on
+/// either engine), or stops doing so; the `dns_pending` mark, which writes no address, still
+/// goes through.
+pub(crate) fn fail_row_writes(w: &World, fail: bool) {
+    let sql = match (w.pg.is_some(), fail) {
+        (false, true) => {
+            "CREATE TRIGGER fail_row_write BEFORE UPDATE OF ipv4 ON hostnames
+             BEGIN SELECT RAISE(ABORT, 'injected row write failure'); END;"
+        }
+        (false, false) => "DROP TRIGGER fail_row_write;",
+        (true, true) => {
+            "CREATE FUNCTION fail_row_write() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'injected row write failure'; END $$;
+             CREATE TRIGGER fail_row_write BEFORE UPDATE OF ipv4 ON hostnames
+             FOR EACH ROW EXECUTE FUNCTION fail_row_write();"
+        }
+        (true, false) => "DROP TRIGGER fail_row_write ON hostnames; DROP FUNCTION fail_row_write();",
+    };
+    w.sql(sql);
+}
+
+/// The hardening issue's case through `update` (CGI, or FastCGI's group commit): DNS accepts
+/// a change, the row write fails (`911`: DNS ahead of the row), and a later request equal to
+/// the old row must end with DNS equal to the row. Returns with the host at 192.0.2.1.
+pub(crate) fn dns_ahead_of_the_row_is_repaired(w: &World, update: &dyn Fn(&str) -> String) {
+    let q = |ip: &str| format!("hostname={HOME}&myip={ip}");
+    assert_eq!(update(&q("192.0.2.1")), "good 192.0.2.1\n");
+    fail_row_writes(w, true);
+    assert_eq!(update(&q("192.0.2.2")), "911\n");
+    assert_eq!(w.a(HOME), ["192.0.2.2"], "DNS took the change");
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None), "the row did not");
+    fail_row_writes(w, false);
+    // A repeat as the row stands, but the row is marked: its records are published again.
+    assert_eq!(update(&q("192.0.2.1")), "nochg 192.0.2.1\n");
+    assert_eq!(w.a(HOME), ["192.0.2.1"], "DNS was left ahead of the row");
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
+    assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 0);
+    // Repaired: the common repeat again, and a change as usual.
+    assert_eq!(update(&q("192.0.2.1")), "nochg 192.0.2.1\n");
+    assert_eq!(update(&q("192.0.2.3")), "good 192.0.2.3\n");
+    assert_eq!(w.a(HOME), ["192.0.2.3"]);
+    assert_eq!(update(&q("192.0.2.1")), "good 192.0.2.1\n");
+}
+
+#[test]
+fn dns_ahead_of_a_failed_row_write_is_repaired_by_the_next_request() {
+    let mut w = world!(World::knot());
+    dns_ahead_of_the_row_is_repaired(&w, &|q| w.update(q).body.clone());
+    // The repair itself may fail (here the server is down): the mark stays, and the request
+    // after it repairs. Nothing kept in memory decides this: each CGI process reads the mark.
+    fail_row_writes(&w, true);
+    w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "911\n");
+    fail_row_writes(&w, false);
+    w.dns.stop();
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1"));
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("publishing the row's records again"), "{}", r.log);
+    w.dns.restart();
+    assert_eq!(w.a(HOME), ["192.0.2.2"]);
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".into()), None));
 }
 
 #[test]
@@ -359,6 +433,12 @@ fn update_refused_by_policy_is_dnserr_with_rcode() {
         assert!(!r.log.contains("failed TSIG verification"), "{kind:?}: {}", r.log);
         assert_eq!(w.stored(HOME), (Some("192.0.2.9".into()), None));
         assert!(w.aaaa(HOME).is_empty());
+        // A verified refusal changed nothing in DNS: the row is not left marked, and a repeat
+        // of it is the common one, answered from the row.
+        assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 0);
+        let r = w.update(&format!("hostname={HOME}&myip=192.0.2.9"));
+        r.expect(200, "nochg 192.0.2.9\n");
+        assert!(!r.log.contains("publishing the row's records again"), "{kind:?}: {}", r.log);
     }
 }
 

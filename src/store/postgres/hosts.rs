@@ -4,7 +4,7 @@
 use postgres::GenericClient;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
-use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
@@ -23,12 +23,17 @@ impl Store {
     }
 
     /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this
-    /// session across `decide`, so across the DNS exchange), writes back what `decide` returns
-    /// in one short transaction, then releases the locks.
+    /// session across `decide`, so across the DNS exchange), lets `decide` mark the hosts it
+    /// sends (`dns_pending`, one statement), writes back what `decide` returns in one short
+    /// transaction, then releases the locks.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(
+            &[Option<Host>],
+            &[Option<Vec<u8>>],
+            &mut MarkPending<'_>,
+        ) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
@@ -46,7 +51,13 @@ impl Store {
                 hosts.push(row.as_ref().map(host_from));
                 tokens.push(row.and_then(|r| r.get(N_HOST_COLUMNS)));
             }
-            let (writes, audit, value) = decide(&hosts, &tokens)?;
+            let (writes, audit, value) = decide(&hosts, &tokens, &mut |ids| {
+                // One statement: its own transaction.
+                if !ids.is_empty() {
+                    conn.execute("UPDATE hostnames SET dns_pending = 1 WHERE id = ANY($1)", &[&ids])?;
+                }
+                Ok(())
+            })?;
             let writes: Vec<(i64, HostWrite)> = hosts
                 .iter()
                 .zip(writes)
@@ -143,16 +154,20 @@ fn write_host(conn: &mut impl GenericClient, id: i64, write: HostWrite) -> Resul
         HostWrite::Touch { now } => {
             conn.execute("UPDATE hostnames SET last_update = $1 WHERE id = $2", &[&now, &id])?;
         }
+        HostWrite::Unmark => {
+            conn.execute("UPDATE hostnames SET dns_pending = 0 WHERE id = $1", &[&id])?;
+        }
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
             conn.execute(
                 "UPDATE hostnames SET ipv4 = $1, ipv6 = $2, txt = $3, dns_ttl = $4, last_update = $5, expired = 0,
-                 offline = 0 WHERE id = $6",
+                 offline = 0, dns_pending = 0 WHERE id = $6",
                 &[&ipv4.map(|a| a.to_string()), &ipv6.map(|a| a.to_string()), &txt, &i64::from(dns_ttl), &now, &id],
             )?;
         }
         HostWrite::Offline { now } => {
             conn.execute(
-                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = $1, offline = 1 WHERE id = $2",
+                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = $1, offline = 1, dns_pending = 0
+                 WHERE id = $2",
                 &[&now, &id],
             )?;
         }

@@ -13,6 +13,8 @@
 //! (like the stripes), held across the DNS exchange, and released after the row write. The
 //! server drops a session's advisory locks when the session ends, so a killed front-end never
 //! leaves a host locked. A wait is bounded by `lock_timeout` (`database.busy_timeout_ms`).
+//! A host's relay lock (`relay`) is a two-key advisory lock in a key space of its own, only
+//! ever tried (`pg_try_advisory_lock`), never held with a host lock.
 
 use std::cell::{RefCell, RefMut};
 
@@ -47,6 +49,10 @@ const EXPIRY_LOCK: i32 = 2;
 /// Held (transaction-scoped) while a registration through the acme-dns API counts the
 /// accounts and inserts its own.
 const REGISTRATION_LOCK: i32 = 3;
+/// The first key of the relay locks (`pg_advisory_lock(int, int)`, "ddnr" in ASCII), whose
+/// second key is the low half of the host's [`lock_key`]: a key space apart from the host
+/// locks and from [`LOCK_CLASS`]'s.
+const RELAY_LOCK_CLASS: i32 = 0x6464_6e72;
 
 /// What `check` learns from one session.
 #[derive(Debug)]
@@ -67,6 +73,8 @@ pub(crate) struct Store {
     held: Vec<i64>,
     /// Whether this session holds the expiry run's lock.
     expiry_held: bool,
+    /// The relay lock this session holds (its second key), as `held` for the host locks.
+    relay_held: Option<i32>,
 }
 
 impl Drop for Store {
@@ -74,6 +82,7 @@ impl Drop for Store {
     /// notices the session ended, which can be after the next cron run (or test) connects.
     fn drop(&mut self) {
         self.unlock_hosts();
+        self.unlock_relay();
         if self.expiry_held {
             let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &EXPIRY_LOCK]);
         }
@@ -131,7 +140,7 @@ impl Store {
         }
         config.connect_timeout(busy_timeout);
         let conn = tls::connect(pg, config)?;
-        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false })
+        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false, relay_held: None })
     }
 
     fn c(&self) -> RefMut<'_, Client> {
@@ -220,6 +229,29 @@ impl Store {
         out
     }
 
+    /// Tries the relay lock of `fqdn` (a session-level advisory lock under
+    /// [`RELAY_LOCK_CLASS`]); `false` while another session holds it. Released with
+    /// [`Store::unlock_relay`], or by the next try after a panic in between.
+    pub(crate) fn try_lock_relay(&mut self, fqdn: &str) -> Result<bool, StoreError> {
+        self.unlock_relay();
+        // The low 32 bits of the host key: hosts that share them only wait for each other.
+        let key = lock_key(fqdn) as i32;
+        let row = self.c().query_one("SELECT pg_try_advisory_lock($1, $2)", &[&RELAY_LOCK_CLASS, &key])?;
+        let taken: bool = row.get(0);
+        if taken {
+            self.relay_held = Some(key);
+        }
+        Ok(taken)
+    }
+
+    /// Releases the relay lock this session holds, if any. A failure means the session is
+    /// gone, and its locks with it.
+    pub(crate) fn unlock_relay(&mut self) {
+        if let Some(key) = self.relay_held.take() {
+            let _ = self.conn.get_mut().execute("SELECT pg_advisory_unlock($1, $2)", &[&RELAY_LOCK_CLASS, &key]);
+        }
+    }
+
     /// Tries the expiry run's global lock, held by this session until it ends. `false` when
     /// another session (another front-end's run) holds it.
     pub(crate) fn try_expiry_lock(&mut self) -> Result<bool, StoreError> {
@@ -240,19 +272,22 @@ fn unique_violation(e: postgres::Error, what: &'static str, name: &str) -> Store
     e.into()
 }
 
-/// When a host of `hostnames h` is due for expiry at `$due`: as in `store::sqlite`.
+/// When a host of `hostnames h` is due for expiry at `$due`: as in `store::sqlite`, its
+/// touch interval added to the cut-off.
 fn due(due_at: &str) -> String {
     format!(
         "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-         AND h.last_update + h.expiry_ttl <= {due_at} AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)"
+         AND h.last_update + h.expiry_ttl + {} <= {due_at}
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
+        super::touch_interval_sql("LEAST")
     )
 }
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
-const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt";
+const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt, h.dns_pending";
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 12;
+const N_HOST_COLUMNS: usize = 13;
 
 fn host_from(r: &postgres::Row) -> Host {
     let ipv4: Option<String> = r.get(6);
@@ -272,6 +307,7 @@ fn host_from(r: &postgres::Row) -> Host {
         expired: r.get::<_, i64>(9) != 0,
         offline: r.get::<_, i64>(10) != 0,
         txt: r.get(11),
+        dns_pending: r.get::<_, i64>(12) != 0,
     }
 }
 

@@ -116,4 +116,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 4: the network an acme-dns account was registered from, as SQLite's version 9.
     "ALTER TABLE acme_accounts ADD COLUMN registered_from TEXT;
     CREATE INDEX acme_accounts_registered_from ON acme_accounts(registered_from);",
+    // 5: as SQLite's `dns_pending` (`store::sqlite::schema`): set before a change of the host goes
+    // to the DNS server, cleared by the write that stores what it accepted.
+    "ALTER TABLE hostnames ADD COLUMN dns_pending BIGINT NOT NULL DEFAULT 0;",
 ];

@@ -2,13 +2,13 @@
 
 use rusqlite::{OptionalExtension as _, TransactionBehavior, named_params, params};
 
-use super::{DUE, HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from};
+use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, due, host_from};
 use crate::store::{ExpiryChunk, Host, StoreError, Unnotified};
 
 impl Store {
     /// One expiry step: reads up to `limit` hosts of `zone` with id above `after` that are due
-    /// at `due_at` (`expiry_ttl > 0`, last update at least `expiry_ttl` seconds ago, not yet
-    /// expired, with an address), takes their host locks (ascending stripe order, like every
+    /// at `due_at` (`expiry_ttl > 0`, last update at least `expiry_ttl` plus the touch interval
+    /// seconds ago, not yet expired, with an address), takes their host locks (ascending stripe order, like every
     /// holder of several), reads them again, lets `delete` remove the records of those still
     /// due, and marks the hosts whose ids it returns as expired and not yet notified, all
     /// before releasing the locks. The host locks order this against updates and admin
@@ -27,7 +27,8 @@ impl Store {
         let candidates: Vec<Host> = {
             let mut stmt = self.conn.prepare(&format!(
                 "SELECT {HOST_COLUMNS} FROM hostnames h
-                 WHERE h.zone = :zone AND h.id > :after AND {DUE} ORDER BY h.id LIMIT :limit"
+                 WHERE h.zone = :zone AND h.id > :after AND {} ORDER BY h.id LIMIT :limit",
+                due()
             ))?;
             let rows = stmt.query_map(
                 named_params! {":zone": zone, ":after": after, ":due_at": due_at, ":limit": limit as i64},
@@ -39,7 +40,7 @@ impl Store {
         // An update may have restored a candidate between the first read and the locks.
         let hosts: Vec<Host> = {
             let mut stmt =
-                self.conn.prepare(&format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.id = :id AND {DUE}"))?;
+                self.conn.prepare(&format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.id = :id AND {}", due()))?;
             let mut hosts = Vec::with_capacity(candidates.len());
             for c in &candidates {
                 if let Some(h) = stmt.query_row(named_params! {":id": c.id, ":due_at": due_at}, host_from).optional()? {
@@ -67,7 +68,7 @@ impl Store {
     /// Zones that have hosts due at `due_at`, so the expiry run skips the others.
     pub(crate) fn zones_due(&self, due_at: i64) -> Result<Vec<String>, StoreError> {
         let mut stmt =
-            self.conn.prepare(&format!("SELECT DISTINCT h.zone FROM hostnames h WHERE {DUE} ORDER BY h.zone"))?;
+            self.conn.prepare(&format!("SELECT DISTINCT h.zone FROM hostnames h WHERE {} ORDER BY h.zone", due()))?;
         let rows = stmt.query_map(named_params! {":due_at": due_at}, |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -75,7 +76,7 @@ impl Store {
     /// How many hosts of `zone` are due at `due_at`: what an interrupted expiry run left.
     pub(crate) fn n_due(&self, zone: &str, due_at: i64) -> Result<usize, StoreError> {
         let n: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM hostnames h WHERE h.zone = :zone AND {DUE}"),
+            &format!("SELECT COUNT(*) FROM hostnames h WHERE h.zone = :zone AND {}", due()),
             named_params! {":zone": zone, ":due_at": due_at},
             |r| r.get(0),
         )?;

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, locked_row};
-use crate::store::{AuditWrite, Host, HostListing, HostWrite, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{AuditWrite, Host, HostListing, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope};
 
 impl Store {
     /// A hostname's row, read without its lock: what it is now, for a decision that the
@@ -55,7 +55,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.with_hosts_locked_audited(fqdns, |hosts, _| {
+        self.with_hosts_locked_audited(fqdns, |hosts, _, _| {
             let (writes, value) = decide(hosts)?;
             Ok((writes, AuditWrite::default(), value))
         })
@@ -69,24 +69,32 @@ impl Store {
     /// every change of a host's records (updates, admin commands, the expiry run) from all
     /// processes and threads, so the row always matches the last change the DNS server
     /// accepted; updates of other hosts do not wait, and SQLite's write lock is never held
-    /// across the DNS exchange. An `Err` from `decide`, or `HostWrite::None`, writes nothing.
+    /// across the DNS exchange. `decide` marks the hosts it is about to send with
+    /// [`MarkPending`] (`dns_pending`, in a short transaction of its own, which also fails the
+    /// change before DNS moves when the database cannot be written); the final write of an
+    /// address or offline state clears the mark. An `Err` from `decide`, or `HostWrite::None`,
+    /// writes nothing more.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
-        decide: impl FnOnce(&[Option<Host>], &[Option<Vec<u8>>]) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
+        decide: impl FnOnce(
+            &[Option<Host>],
+            &[Option<Vec<u8>>],
+            &mut MarkPending<'_>,
+        ) -> Result<(Vec<HostWrite>, AuditWrite, T), E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
         let _held = self.locks.lock(fqdns.iter().copied())?;
-        self.probe_writable()?;
         let (hosts, tokens): (Vec<Option<Host>>, Vec<Option<Vec<u8>>>) = fqdns
             .iter()
             .map(|fqdn| locked_row(&self.conn, fqdn))
             .collect::<Result<Vec<_>, StoreError>>()?
             .into_iter()
             .unzip();
-        let (writes, audit, value) = decide(&hosts, &tokens)?;
+        let conn = &mut self.conn;
+        let (writes, audit, value) = decide(&hosts, &tokens, &mut |ids| mark_pending(conn, ids))?;
         let writes: Vec<(i64, HostWrite)> = hosts
             .iter()
             .zip(writes)
@@ -109,8 +117,9 @@ impl Store {
     /// cannot be written (read-only, or locked past `busy_timeout` by a long writer) fails the
     /// change before DNS moves, not after. It leaves a window: a writer that takes the lock
     /// during the exchange and keeps it past the busy timeout makes the write after a
-    /// successful exchange fail, and DNS is ahead of the row (`911`) until the next update.
-    /// An empty transaction writes nothing to the WAL.
+    /// successful exchange fail, and DNS is ahead of the row (`911`). An update's run does not
+    /// probe: the `dns_pending` mark it writes before sending is its probe, and what makes the
+    /// next request repair such a row. An empty transaction writes nothing to the WAL.
     pub(super) fn probe_writable(&mut self) -> Result<(), StoreError> {
         self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?.commit()?;
         Ok(())
@@ -187,6 +196,23 @@ impl Store {
     }
 }
 
+/// Marks the hosts `ids` as `dns_pending` in one short transaction, before their change goes
+/// to the DNS server.
+fn mark_pending(conn: &mut Connection, ids: &[i64]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare_cached("UPDATE hostnames SET dns_pending = 1 WHERE id = ?1")?;
+        for id in ids {
+            stmt.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Writes what a locked update decided for the host with id `id`.
 pub(super) fn write_host(conn: &Connection, id: i64, write: HostWrite) -> rusqlite::Result<()> {
     match write {
@@ -194,16 +220,20 @@ pub(super) fn write_host(conn: &Connection, id: i64, write: HostWrite) -> rusqli
         HostWrite::Touch { now } => {
             conn.execute("UPDATE hostnames SET last_update = ?1 WHERE id = ?2", params![now, id])?;
         }
+        HostWrite::Unmark => {
+            conn.execute("UPDATE hostnames SET dns_pending = 0 WHERE id = ?1", [id])?;
+        }
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
             conn.execute(
                 "UPDATE hostnames SET ipv4 = ?1, ipv6 = ?2, txt = ?3, dns_ttl = ?4, last_update = ?5, expired = 0,
-                 offline = 0 WHERE id = ?6",
+                 offline = 0, dns_pending = 0 WHERE id = ?6",
                 params![ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()), txt, dns_ttl, now, id],
             )?;
         }
         HostWrite::Offline { now } => {
             conn.execute(
-                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1 WHERE id = ?2",
+                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = ?1, offline = 1, dns_pending = 0
+                 WHERE id = ?2",
                 params![now, id],
             )?;
         }

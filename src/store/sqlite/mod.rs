@@ -199,15 +199,24 @@ impl Store {
 }
 
 /// When a host of `hostnames h` is due for expiry at `:due_at`: it expires at all, is not
-/// expired yet, was updated at least `expiry_ttl` seconds before, and has records to remove.
-const DUE: &str = "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-    AND h.last_update + h.expiry_ttl <= :due_at AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)";
+/// expired yet, was updated at least `expiry_ttl` plus its touch interval seconds before (a
+/// repeat within the interval leaves the stored time as it was, so the host may have been
+/// refreshed up to that much later), and has records to remove.
+fn due() -> String {
+    format!(
+        "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
+         AND h.last_update + h.expiry_ttl + {} <= :due_at
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
+        super::touch_interval_sql("MIN")
+    )
+}
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`; a macro so
 /// that the queries of the request path can be `concat!`ed into constant text.
 macro_rules! host_columns {
     () => {
-        "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt"
+        "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt,
+        h.dns_pending"
     };
 }
 use host_columns;
@@ -216,7 +225,7 @@ use host_columns;
 const HOST_COLUMNS: &str = host_columns!();
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 12;
+const N_HOST_COLUMNS: usize = 13;
 
 fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let ipv4: Option<String> = r.get(6)?;
@@ -235,6 +244,7 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         expired: r.get(9)?,
         offline: r.get(10)?,
         txt: r.get(11)?,
+        dns_pending: r.get(12)?,
     })
 }
 

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
 use super::{Store, host_row};
 use crate::secret::Secret;
+use crate::store::lock::HostGuard;
 use crate::store::{NewRelay, Relay, RelayChange, RelayOutcome, RelayPause, StoreError};
 
 /// The columns [`relay_from`] reads, in order, from a `relays` table aliased `r`; a macro so
@@ -144,6 +145,12 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Tries the relay lock of `fqdn` (`store::lock`); `None` while another holds it. Held
+    /// until the guard is dropped.
+    pub(crate) fn try_lock_relay(&self, fqdn: &str) -> Result<Option<HostGuard>, StoreError> {
+        self.locks.try_lock_relay(fqdn)
     }
 
     /// Writes one attempt's outcome to the relay's row. A relay removed meanwhile is not an

@@ -143,4 +143,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // NULL for `acme add`. `[acme] max_accounts_per_network` counts by it.
     "ALTER TABLE acme_accounts ADD COLUMN registered_from TEXT;
     CREATE INDEX acme_accounts_registered_from ON acme_accounts(registered_from);",
+    // `dns_pending`: set in its own short transaction before a change of the host goes to the
+    // DNS server, cleared by the write that stores what the server accepted. A row left with
+    // it set (the write failed, or the process died in between) may be behind DNS: the next
+    // request for the host publishes the row's records again (`update::changes`).
+    "ALTER TABLE hostnames ADD COLUMN dns_pending INTEGER NOT NULL DEFAULT 0;",
 ];

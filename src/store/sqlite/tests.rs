@@ -250,12 +250,12 @@ fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
             })
             .expect("write");
     }
-    // Not due at 159, due at 160.
-    let chunk = store.expire_locked("dyn.example.com", 0, 10, 159, |h| (Vec::new(), h.len())).expect("chunk");
+    // Not due at 165, due at 166 (60 s and the touch interval, 6 s, after the write at 100).
+    let chunk = store.expire_locked("dyn.example.com", 0, 10, 165, |h| (Vec::new(), h.len())).expect("chunk");
     assert_eq!(chunk.value, 0);
     // Only the host the closure reports as deleted is marked.
     let chunk = store
-        .expire_locked("dyn.example.com", 0, 10, 160, |h| (h.first().map(|h| h.id).into_iter().collect(), h.len()))
+        .expire_locked("dyn.example.com", 0, 10, 166, |h| (h.first().map(|h| h.id).into_iter().collect(), h.len()))
         .expect("chunk");
     assert_eq!((chunk.value, chunk.n_expired), (2, 1));
     assert!(store.host("a.dyn.example.com").expect("q").expect("h").expired);
@@ -564,4 +564,31 @@ fn a_database_out_of_wal_mode_is_never_remembered_whatever_its_old_shm_says() {
     assert_eq!(email_together(&mut store, "alice"), (vec![true], None));
     drop(store);
     std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+#[test]
+fn the_expiry_cut_off_uses_the_touch_interval_of_the_repeat() {
+    // The SQL form and `Host::touch_interval` are one rule: the expiry run must add exactly
+    // the time a repeat may leave unwritten.
+    let conn = Connection::open_in_memory().expect("memory");
+    let sql = format!("SELECT {} FROM (SELECT ?1 AS expiry_ttl) h", crate::store::touch_interval_sql("MIN"));
+    for expiry_ttl in [60_u32, 61, 69, 70, 599, 600, 601, 3_600, 86_400, u32::MAX] {
+        let in_sql: i64 = conn.query_row(&sql, [expiry_ttl], |r| r.get(0)).expect("interval");
+        let host = crate::store::Host {
+            id: 1,
+            fqdn: "h.dyn.example.com".to_owned(),
+            zone: "dyn.example.com".to_owned(),
+            user_id: 1,
+            dns_ttl: 60,
+            expiry_ttl,
+            ipv4: None,
+            ipv6: None,
+            last_update: None,
+            expired: false,
+            offline: false,
+            txt: None,
+            dns_pending: false,
+        };
+        assert_eq!(in_sql, host.touch_interval(), "expiry_ttl {expiry_ttl}");
+    }
 }

@@ -157,11 +157,17 @@ enum Repeat {
     Current(HostAnswer, HostState),
     /// Nothing to send, but the row's time is due for a touch: a write under the host lock.
     TouchDue,
-    /// Something to send (or an answer other than `nochg`).
+    /// Something to send (or an answer other than `nochg`), or a row marked `dns_pending`,
+    /// whose records are sent again.
     Change,
 }
 
 fn repeat_of(host: &Host, change: &Change, now: i64) -> Repeat {
+    // DNS may hold a change whose row write failed: only the locked run, which publishes the
+    // row's records again, may answer.
+    if host.dns_pending {
+        return Repeat::Change;
+    }
     let mut state = HostState::of(host);
     match state.apply(change) {
         answer @ HostAnswer::Nochg(_) if !touch_due(host, now) => Repeat::Current(answer, state),
@@ -254,21 +260,11 @@ pub(super) fn fan_out(
     Ok(Some(parent))
 }
 
-/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten. Expiry counts
-/// from the stored time, so a host is expired at most this much earlier than its last repeat
-/// plus its `expiry_ttl` (and never while it repeats more often than `expiry_ttl` minus this).
-const TOUCH_INTERVAL_SECS: i64 = 60;
-
-/// Whether a repeat must write the host's last-update time: when the stored one is older than
-/// [`TOUCH_INTERVAL_SECS`], or than a tenth of the host's `expiry_ttl` (at least 60 s, so at
-/// least 6 s), whichever is shorter. A host that never updated, or whose clock ran backwards,
-/// is touched.
+/// Whether a repeat must write the host's last-update time: when the stored one is at least
+/// the host's touch interval old ([`Host::touch_interval`], which the expiry run adds to its
+/// cut-off). A host that never updated, or whose clock ran backwards, is touched.
 fn touch_due(host: &Host, now: i64) -> bool {
-    let interval = match host.expiry_ttl {
-        0 => TOUCH_INTERVAL_SECS,
-        ttl => TOUCH_INTERVAL_SECS.min(i64::from(ttl) / 10),
-    };
-    host.last_update.is_none_or(|t| now < t || now - t >= interval)
+    host.last_update.is_none_or(|t| now < t || now - t >= host.touch_interval())
 }
 
 fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state: &HostState) {
@@ -329,6 +325,7 @@ mod tests {
             expired: false,
             offline: false,
             txt: None,
+            dns_pending: false,
         }
     }
 

@@ -1,8 +1,10 @@
 //! One run of changes (a CGI request's, or a group commit's in FastCGI): the rows read under
 //! their host locks, each host's changes replayed in order (those a host token authorised
-//! held to that token as it stands and to the rrsets they send: `token_refusals`), one UPDATE
-//! per zone (split by size; each host alone again when a message with several fails), the
-//! rows and their audit rows written in one transaction only for what DNS accepted.
+//! held to that token as it stands and to the rrsets they send: `token_refusals`), the hosts
+//! to send marked `dns_pending`, one UPDATE per zone (split by size; each host alone again
+//! when a message with several fails), the rows and their audit rows written in one
+//! transaction only for what DNS accepted (which clears the mark). A row still marked when a
+//! run reads it gets its records published whole.
 
 use hickory_proto::rr::Name;
 
@@ -26,6 +28,11 @@ struct Planned {
     first_sent: Option<usize>,
     change: Option<dns::HostChange>,
     failed: bool,
+    /// Whether the failure is known to have left DNS as it was (never sent, or refused in a
+    /// verified answer), so the `dns_pending` mark this run set may go again.
+    unapplied: bool,
+    /// Whether this run marked the row `dns_pending` before sending.
+    marked: bool,
     /// What kept the change from DNS, for the audit trail and metrics (`audit::rcode_label`).
     error: Option<String>,
     /// Each change's position with the state before and after it, for the audit trail.
@@ -36,15 +43,19 @@ struct Planned {
 /// changes in arrival order (so each request gets the answer it would get alone, in that
 /// order; a change superseded by a later one of the same run still answers `good` with its
 /// own addresses, as it would had it been sent and then replaced), sends one UPDATE per zone
-/// for the hosts whose records change (split by size, over TCP when over a datagram's), and
-/// writes the rows in one transaction. If a message with several hosts fails, each host is
-/// sent on its own, so one refused name does not fail the others. A host whose change failed
-/// answers `dnserr` from its first change that needed DNS on, and nothing of it is stored.
+/// for the hosts whose records change (split by size, over TCP when over a datagram's; each
+/// marked `dns_pending` first), and writes the rows in one transaction. If a message with
+/// several hosts fails, each host is sent on its own, so one refused name does not fail the
+/// others. A host whose change failed answers `dnserr` from its first change that needed DNS
+/// on, and nothing of it is stored but the mark (the server may have applied it all the same,
+/// e.g. when its answer was lost; a verified refusal clears the mark again). A host whose row
+/// is marked has its records sent whole, and answers `dnserr` for every change when that
+/// fails.
 pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending>, now: i64) -> Vec<HostAnswer> {
     let mut fqdns: Vec<&str> = batch.iter().map(|p| p.fqdn.as_str()).collect();
     fqdns.sort_unstable();
     fqdns.dedup();
-    let result = store.with_hosts_locked_audited(&fqdns, |rows, tokens| {
+    let result = store.with_hosts_locked_audited(&fqdns, |rows, tokens, mark_pending| {
         let refused = token_refusals(&fqdns, rows, tokens, &batch);
         let mut answers = vec![HostAnswer::ServerError; batch.len()];
         let mut planned: Vec<Option<Planned>> = Vec::with_capacity(fqdns.len());
@@ -84,8 +95,20 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 planned.push(None);
                 continue;
             }
+            // A change of this host reached DNS without its row write (or may have): DNS is
+            // not known to hold the row, so the row's records go out whole, and every change
+            // of this run depends on that message, a repeat too.
+            let before = if row.dns_pending {
+                batch[owned[0]].log.warn(format_args!(
+                    "{fqdn}: an earlier change may be in DNS without its row; publishing the row's records again"
+                ));
+                first_sent = Some(owned[0]);
+                None
+            } else {
+                Some(HostState::of(row))
+            };
             let (change, failed) = match Name::from_ascii(format!("{fqdn}.")) {
-                Ok(name) => (dns_change(name, &HostState::of(row), &state), false),
+                Ok(name) => (dns_change(name, before.as_ref(), &state), false),
                 Err(e) => {
                     for i in owned.iter().filter(|i| Some(**i) >= first_sent) {
                         batch[*i].log.error(format_args!("{fqdn}: DNS update failed: not a DNS name: {e}"));
@@ -101,10 +124,24 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                 first_sent,
                 change,
                 failed,
+                unapplied: failed,
+                marked: false,
                 error,
                 steps,
             }));
         }
+        // Marked before anything is sent: if the row write below fails, or this process dies
+        // first, the mark stays and the next request for the host publishes its row again
+        // (ARCHITECTURE.md, the invariant on rows and DNS). A mark that cannot be written
+        // fails the run before DNS moves.
+        let mut sending = Vec::new();
+        for p in planned.iter_mut().flatten() {
+            if p.change.is_some() && config.zone(&p.row.zone).is_some() {
+                p.marked = true;
+                sending.push(p.row.id);
+            }
+        }
+        mark_pending(&sending)?;
         send_planned(config, &mut planned, &batch, now);
         let writes: Vec<HostWrite> = planned
             .iter()
@@ -114,7 +151,8 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
                     for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
                         answers[*i] = HostAnswer::Dnserr;
                     }
-                    HostWrite::None
+                    // This run's mark goes when DNS is known unchanged; one it found stays.
+                    if p.marked && p.unapplied && !p.row.dns_pending { HostWrite::Unmark } else { HostWrite::None }
                 }
                 Some(p) if p.state.offline => HostWrite::Offline { now },
                 Some(p) if p.first_sent.is_none() && touch_due(&p.row, now) => HostWrite::Touch { now },
@@ -138,7 +176,10 @@ pub(super) fn run_changes(config: &Config, store: &mut Store, batch: Vec<Pending
             .iter()
             .zip(&writes)
             .filter_map(|(p, w)| Some((p.as_ref()?, w)))
-            .flat_map(|(p, w)| audit_rows(p, *w != HostWrite::None, &batch, &answers, now))
+            .flat_map(|(p, w)| {
+                let written = !matches!(w, HostWrite::None | HostWrite::Unmark);
+                audit_rows(p, written, &batch, &answers, now)
+            })
             .collect();
         let audit = AuditWrite { rows, keep: config.audit.keep_days > 0 };
         Ok::<_, StoreError>((writes, audit, answers))
@@ -252,8 +293,9 @@ fn no_such_host(p: &Pending) {
 /// Sends the planned changes, one message per zone as far as size allows; marks the hosts
 /// whose change failed (logged to their requests).
 fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pending], now: i64) {
-    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display, label: String| {
+    let fail = |p: &mut Planned, reason: &dyn std::fmt::Display, label: String, unapplied: bool| {
         p.failed = true;
+        p.unapplied = unapplied;
         p.error = Some(label);
         for i in p.positions.iter().filter(|i| Some(**i) >= p.first_sent) {
             batch[*i].log.error(format_args!("{}: DNS update failed: {reason}", batch[*i].fqdn));
@@ -275,7 +317,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         p.row.fqdn,
                         config.path.display()
                     ));
-                    fail(p, &"zone not configured", "notconfigured".to_owned());
+                    fail(p, &"zone not configured", "notconfigured".to_owned(), true);
                 }
             }
             continue;
@@ -304,7 +346,7 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                 Ok(()) => {}
                 Err(e) if group.len() == 1 => {
                     if let Some(p) = planned[group[0]].as_mut() {
-                        fail(p, &e, audit::rcode_label(&e));
+                        fail(p, &e, audit::rcode_label(&e), left_dns_unchanged(&e));
                     }
                 }
                 Err(e) => {
@@ -317,12 +359,27 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
                         let Some(p) = planned[i].as_mut() else { continue };
                         let Some(change) = p.change.clone() else { continue };
                         if let Err(e) = send_changes(zone, &[change], now, &batch[p.positions[0]].log) {
-                            fail(p, &e, audit::rcode_label(&e));
+                            fail(p, &e, audit::rcode_label(&e), left_dns_unchanged(&e));
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Whether a failed exchange is known to have changed nothing in DNS: the message was never
+/// sent, or the server refused it in an answer that verified (an error rcode is the server
+/// saying it did not apply the UPDATE). A lost or unverifiable answer says nothing of what the
+/// server did, nor does a connection that broke after the message went out.
+fn left_dns_unchanged(e: &DnsError) -> bool {
+    match e {
+        DnsError::OutsideZone { .. } | DnsError::Build { .. } | DnsError::Rcode { .. } => true,
+        DnsError::Io { .. }
+        | DnsError::Timeout { .. }
+        | DnsError::Malformed { .. }
+        | DnsError::BadSignature { .. }
+        | DnsError::UnverifiedRcode { .. } => false,
     }
 }
 
@@ -376,6 +433,7 @@ mod tests {
             expired: false,
             offline: false,
             txt: None,
+            dns_pending: false,
         }
     }
 

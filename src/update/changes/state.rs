@@ -93,9 +93,21 @@ impl HostState {
 /// What to send to take a host from `before` to `after`; `None` when DNS stays as it is. A
 /// new TTL is the host's, not one family's: both published families are sent again with it.
 /// Going offline deletes both rrsets whatever the row says (deleting an absent rrset is a
-/// no-op, RFC 2136 §3.4.2.3), so a host is never left half offline.
-pub(super) fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> Option<dns::HostChange> {
+/// no-op, RFC 2136 §3.4.2.3), so a host is never left half offline. `before` is `None` when
+/// what DNS holds is not known (the row is `dns_pending`): then every rrset is replaced by
+/// `after`'s or deleted.
+pub(super) fn dns_change(fqdn: Name, before: Option<&HostState>, after: &HostState) -> Option<dns::HostChange> {
     use dns::Rrset;
+    let Some(before) = before else {
+        let (ipv4, ipv6) = after.published();
+        return Some(dns::HostChange {
+            fqdn,
+            ttl: after.dns_ttl,
+            a: ipv4.map_or(Rrset::Delete, Rrset::Replace),
+            aaaa: ipv6.map_or(Rrset::Delete, Rrset::Replace),
+            txt: after.published_txt().map_or(Rrset::Delete, |t| Rrset::Replace(t.to_owned())),
+        });
+    };
     if after.offline {
         return (!before.offline).then_some(dns::HostChange {
             fqdn,
@@ -137,7 +149,7 @@ pub(super) fn dns_change(fqdn: Name, before: &HostState, after: &HostState) -> O
 /// (replaced or deleted): what a host token must be allowed to change for it. Computed by
 /// `dns_change` itself, so the check and the message cannot differ. A `nochg` touches none.
 pub(super) fn touched(before: &HostState, after: &HostState) -> Vec<RecordType> {
-    let Some(change) = dns_change(Name::root(), before, after) else { return Vec::new() };
+    let Some(change) = dns_change(Name::root(), Some(before), after) else { return Vec::new() };
     [
         (change.a != dns::Rrset::Keep, RecordType::A),
         (change.aaaa != dns::Rrset::Keep, RecordType::Aaaa),
