@@ -4,6 +4,8 @@
 //! `&Config` and never re-check. This module reads the config file and the TSIG key files it
 //! names, nothing else: it does not touch the environment or the database.
 
+mod compat;
+pub(crate) mod duration;
 mod pg_url;
 mod raw;
 #[cfg(test)]
@@ -21,6 +23,7 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
 use crate::secret::Secret;
+pub(crate) use compat::{DAEMON_KEYS, Fate};
 use raw::RawConfig;
 use validate::Validator;
 
@@ -73,6 +76,9 @@ pub(crate) struct Config {
     pub(crate) relay: RelayConfig,
     pub(crate) audit: AuditConfig,
     pub(crate) metrics: MetricsConfig,
+    /// Keys of the Python ddns-daemon's config that ddns-cgi ignores, one message each
+    /// (`compat.rs`): the CLI and `check` print them, CGI and FastCGI log them at start.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `[audit]`: the audit trail of changes and refused attempts (`audit.rs`).
@@ -476,8 +482,10 @@ impl Config {
 
     /// Validates config text; `path` is used for messages and to resolve relative key files.
     pub(crate) fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
-        Validator { path }.config(raw)
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+        let validator = Validator { path };
+        let warnings = compat::fold_daemon(&validator, &mut raw)?;
+        Ok(Config { warnings, ..validator.config(raw)? })
     }
 
     /// The configured zone whose name is `zone` (stored form, no trailing dot).
