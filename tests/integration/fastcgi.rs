@@ -664,3 +664,23 @@ fn the_proxy_header_and_a_large_body_reach_the_handler_as_in_cgi() {
     assert!(log.contains("request body of 8193 bytes exceeds 8192"), "{log}");
     assert_eq!(world.a(HOME), ["192.0.2.74"]);
 }
+
+/// A key of the Python ddns-daemon's config that ddns-cgi ignores is logged once, when the
+/// FastCGI server starts, not per request; requests are served as usual.
+#[test]
+fn fastcgi_logs_the_daemon_config_warnings_once_at_start() {
+    let world = world!(web_world());
+    world.write_config("[dns_service]\ncleanup_interval = \"1m\"\n");
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let mut c = FcgiClient::connect_tcp(port);
+    for (id, addr) in [(1, "192.0.2.95"), (2, "192.0.2.96")] {
+        assert!(c.request(id, true, &fcgi_update_params(&format!("hostname={HOME}&myip={addr}"), &auth()), b""));
+        assert_eq!(c.response(id).map(|b| body(&b)), Some(format!("good {addr}\n")), "{}", launched.log());
+    }
+    assert_eq!(world.a(HOME), ["192.0.2.96"]);
+    let log = launched.log();
+    for key in ["`dns_service` is", "`dns_service.cleanup_interval` is"] {
+        let line = format!("[WARNING] config: {key} the Python ddns-daemon's and is ignored: ");
+        assert_eq!(log.matches(&line).count(), 1, "{line}\n{log}");
+    }
+}
