@@ -388,13 +388,13 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
     r.text(inline(
         "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.",
     ));
-    for (key, fate) in config::DAEMON_KEYS {
+    for (key, fate) in config::compat::DAEMON_KEYS {
         r.control("TP", []);
         r.text([bold(*key)]);
         let about = match fate {
-            config::Fate::Same(other) => vec![roman("Means "), bold(*other), roman(".")],
-            config::Fate::Ignored(why) => inline(&format!("Ignored with a warning: {why}.")),
-            config::Fate::Checked(what) => inline(&format!("Allowed: {what}.")),
+            config::compat::Fate::Same(other) => vec![roman("Means "), bold(*other), roman(".")],
+            config::compat::Fate::Ignored(why) => inline(&format!("Ignored with a warning: {why}.")),
+            config::compat::Fate::Checked(what) => inline(&format!("Allowed: {what}.")),
         };
         r.text(about);
     }

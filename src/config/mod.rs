@@ -4,7 +4,7 @@
 //! `&Config` and never re-check. This module reads the config file and the TSIG key files it
 //! names, nothing else: it does not touch the environment or the database.
 
-mod compat;
+pub(crate) mod compat;
 pub(crate) mod duration;
 mod pg_url;
 mod raw;
@@ -23,7 +23,6 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
 use crate::secret::Secret;
-pub(crate) use compat::{DAEMON_KEYS, Fate};
 use raw::RawConfig;
 use validate::Validator;
 

@@ -703,7 +703,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{Config, DAEMON_KEYS};
+    use crate::config::Config;
+    use crate::config::compat::DAEMON_KEYS;
 
     const KEY: &str = "hmac-sha256:ddns-key.:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
 
