@@ -223,8 +223,12 @@ fn cli_main(now: i64) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(2, &e.to_string()),
     };
-    for warning in &config.warnings {
-        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+    // Not from the expiry run: it runs every minute unattended, and cron mails whatever it
+    // writes to stderr; `check`, the other commands and the web server's log show them.
+    if !matches!(command, cli::Command::Expire(_)) {
+        for warning in &config.warnings {
+            let _ = writeln!(std::io::stderr(), "warning: {warning}");
+        }
     }
     // Admin commands stay quiet unless something is wrong (cron mails any output), or
     // `--debug` asks for everything.

@@ -386,7 +386,7 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
     }
     r.control("SH", ["THE PYTHON DDNS-DAEMON'S CONFIG"]);
     r.text(inline(
-        "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.",
+        "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands but the unattended `expire`, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.",
     ));
     for (key, fate) in config::compat::DAEMON_KEYS {
         r.control("TP", []);
