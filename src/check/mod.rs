@@ -1,5 +1,6 @@
 //! `ddns-cgi check`: the pre-flight check. It reads the configuration and reports one line
-//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it, the key
+//! per item, `ok` or `FAIL` with what to fix (or `warn`: a key of the Python ddns-daemon's
+//! config that is ignored): the config parses; who may read it, the key
 //! files and the PostgreSQL password file (a secret must not be readable by others); the
 //! database exists, has the current schema and is writable, with its directory, by the user
 //! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema

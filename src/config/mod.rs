@@ -1,6 +1,7 @@
 //! Configuration in two stages: a raw serde view of the TOML file with `deny_unknown_fields`,
 //! converted once by [`Config::from_toml`] into a validated [`Config`] (TSIG secrets decoded,
-//! zone names parsed, TTLs and addresses range-checked, defaults applied). Other modules take
+//! zone names parsed, TTLs and addresses range-checked, defaults applied; the Python
+//! ddns-daemon's keys folded in first by `compat`, with warnings). Other modules take
 //! `&Config` and never re-check. This module reads the config file and the TSIG key files it
 //! names, nothing else: it does not touch the environment or the database.
 
