@@ -195,7 +195,7 @@ pub(crate) fn cells(r: &AuditRow) -> Vec<String> {
 }
 
 /// The start of `log --since`: a date `YYYY-MM-DD` (its 00:00 UTC) or a duration back from
-/// `now`, a number with `s`, `m`, `h` or `d`.
+/// `now`, as `config::duration` reads it (`90`, `30m`, `12h`, `7d`).
 pub(crate) fn parse_since(since: &str, now: i64) -> Result<i64, String> {
     let bad = || {
         format!(
@@ -208,16 +208,9 @@ pub(crate) fn parse_since(since: &str, now: i64) -> Result<i64, String> {
         // `parse_expiry` gives the end of the day; a time before every date refuses none.
         return crate::auth::token::parse_expiry(since, i64::MIN).map(|end| end - 86_400).map_err(|_| bad());
     }
-    let Some(unit) = since.chars().last() else { return Err(bad()) };
-    let scale = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3_600,
-        'd' => 86_400,
-        _ => return Err(bad()),
-    };
-    let n: i64 = since.get(..since.len() - 1).and_then(|n| n.parse().ok()).filter(|n| *n >= 0).ok_or_else(bad)?;
-    n.checked_mul(scale).and_then(|back| now.checked_sub(back)).ok_or_else(bad)
+    // A bare number is seconds, as in the config; a negative one is refused.
+    let back = crate::config::duration::parse(since).map_err(|_| bad())?;
+    i64::try_from(back).ok().and_then(|back| now.checked_sub(back)).ok_or_else(bad)
 }
 
 /// The rows as a JSON array (`serde_json`).
@@ -235,6 +228,7 @@ mod tests {
         assert_eq!(parse_since("2026-01-02", now), Ok(1_767_312_000));
         assert_eq!(parse_since("30m", now), Ok(now - 1_800));
         assert_eq!(parse_since("7d", now), Ok(now - 7 * 86_400));
+        assert_eq!(parse_since("90", now), Ok(now - 90));
         for bad in ["", "d", "-1d", "7w", "2026-13-01", "yesterday", "99999999999999999999d"] {
             assert!(parse_since(bad, now).is_err(), "{bad}");
         }

@@ -151,6 +151,10 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
         }
     };
     let log = Log::new(config.log.level).with_txn(log.txn().to_owned()).with_target(&config.log, clock);
+    // Every CGI request is a start: the warnings stay in the log until the file is fixed.
+    for warning in &config.warnings {
+        log.warn(format_args!("config: {warning}"));
+    }
     let env = cgi::request_env(vars, config.http.proxy_header.as_deref());
     let body = match cgi::read_body(&env, std::io::stdin().lock()) {
         Ok(b) => b,
@@ -219,6 +223,13 @@ fn cli_main(now: i64) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(2, &e.to_string()),
     };
+    // Not from the expiry run: it runs every minute unattended, and cron mails whatever it
+    // writes to stderr; `check`, the other commands and the web server's log show them.
+    if !matches!(command, cli::Command::Expire(_)) {
+        for warning in &config.warnings {
+            let _ = writeln!(std::io::stderr(), "warning: {warning}");
+        }
+    }
     // Admin commands stay quiet unless something is wrong (cron mails any output), or
     // `--debug` asks for everything.
     let log = Log::new(if args.debug { Level::Debug } else { config.log.level.min(Level::Warn) });

@@ -348,6 +348,10 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
     r.text(inline(
         "The file may hold a TSIG secret or an SMTP password: keep it readable by root and the web server's group only (0640 root:www-data).",
     ));
+    r.control("PP", []);
+    r.text(inline(
+        "A key of type duration is a number of seconds, written as an integer (`3600`) or as a string with a unit, as nanodnsd writes them: `\"90\"`, `\"45s\"`, `\"15m\"`, `\"1h\"`, `\"1d\"` (seconds, minutes, hours, days; no sign, fraction or mixed units). Keys ending in `_ms` are integer milliseconds and `keep_days` integer days; they take no unit. The command-line flags that are seconds (`--dns-ttl`, `--expiry-ttl`, `--ttl`, `log --since`) take the same units.",
+    ));
     for section in keys::SECTIONS {
         let head = if section.array { format!("[[{}]]", section.name) } else { format!("[{}]", section.name) };
         r.control("SH", [head.as_str()]);
@@ -379,6 +383,20 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
             facts.push(roman("."));
             r.text(facts);
         }
+    }
+    r.control("SH", ["THE PYTHON DDNS-DAEMON'S CONFIG"]);
+    r.text(inline(
+        "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands but the unattended `expire`, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.",
+    ));
+    for (key, fate) in config::compat::DAEMON_KEYS {
+        r.control("TP", []);
+        r.text([bold(*key)]);
+        let about = match fate {
+            config::compat::Fate::Same(other) => vec![roman("Means "), bold(*other), roman(".")],
+            config::compat::Fate::Ignored(why) => inline(&format!("Ignored with a warning: {why}.")),
+            config::compat::Fate::Checked(what) => inline(&format!("Allowed: {what}.")),
+        };
+        r.text(about);
     }
     r.control("SH", ["EXAMPLE"]);
     r.text(inline("A complete file for one zone on a local Knot or BIND server:"));

@@ -1,5 +1,6 @@
 //! `ddns-cgi check`: the pre-flight check. It reads the configuration and reports one line
-//! per item, `ok` or `FAIL` with what to fix: the config parses; who may read it, the key
+//! per item, `ok` or `FAIL` with what to fix (or `warn`: a key of the Python ddns-daemon's
+//! config that is ignored): the config parses; who may read it, the key
 //! files and the PostgreSQL password file (a secret must not be readable by others); the
 //! database exists, has the current schema and is writable, with its directory, by the user
 //! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema
@@ -31,25 +32,48 @@ use accounts::{READ, SEARCH, WRITE};
 /// The outcome of a check: its lines, in order.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    lines: Vec<(bool, String)>,
+    lines: Vec<(Mark, String)>,
+}
+
+/// How one line of a [`Report`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    Ok,
+    /// Works, but deserves a look (a key the Python ddns-daemon's config has that is ignored).
+    Warn,
+    Fail,
 }
 
 impl Report {
     fn ok(&mut self, line: impl Into<String>) {
-        self.lines.push((true, line.into()));
+        self.lines.push((Mark::Ok, line.into()));
+    }
+
+    fn warn(&mut self, line: impl Into<String>) {
+        self.lines.push((Mark::Warn, line.into()));
     }
 
     fn fail(&mut self, line: impl Into<String>) {
-        self.lines.push((false, line.into()));
+        self.lines.push((Mark::Fail, line.into()));
     }
 
-    /// One line per item: `ok    ...` or `FAIL  ...`.
+    /// One line per item: `ok    ...`, `warn  ...` or `FAIL  ...`.
     pub(crate) fn text(&self) -> String {
-        self.lines.iter().map(|(ok, line)| format!("{}  {line}\n", if *ok { "ok  " } else { "FAIL" })).collect()
+        self.lines
+            .iter()
+            .map(|(mark, line)| {
+                let mark = match mark {
+                    Mark::Ok => "ok  ",
+                    Mark::Warn => "warn",
+                    Mark::Fail => "FAIL",
+                };
+                format!("{mark}  {line}\n")
+            })
+            .collect()
     }
 
     pub(crate) fn n_failed(&self) -> usize {
-        self.lines.iter().filter(|(ok, _)| !ok).count()
+        self.lines.iter().filter(|(mark, _)| *mark == Mark::Fail).count()
     }
 
     pub(crate) fn n_checked(&self) -> usize {
@@ -64,6 +88,9 @@ pub(crate) fn run(path: &Path, user: &Identity, accounts: &Accounts, now: i64) -
     let config = match Config::load(path) {
         Ok(c) => {
             r.ok(format!("config `{}`: parses, every key known", path.display()));
+            for warning in &c.warnings {
+                r.warn(format!("config: {warning}"));
+            }
             c
         }
         Err(e) => {

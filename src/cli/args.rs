@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::duration;
+
 #[derive(Debug, Parser)]
 #[command(name = "ddns-cgi", version, about = "Self-hosted dyndns2 update service for BIND and Knot")]
 #[command(after_help = "Run by a web server (GATEWAY_INTERFACE set), it answers one dyndns2 update as CGI.")]
@@ -262,11 +264,12 @@ pub(crate) enum HostnameCommand {
     Modify {
         /// Hostname (IDN names are accepted)
         fqdn: String,
-        /// TTL of the published A/AAAA records, 1..=86400
-        #[arg(long, value_name = "N")]
+        /// TTL of the published A/AAAA records, 1..=86400 seconds (or `15m`, `1h`, `1d`)
+        #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         dns_ttl: Option<u32>,
-        /// Seconds without update before the records are removed; 0 = never, else >= 60
-        #[arg(long, value_name = "N")]
+        /// Seconds (or `15m`, `1h`, `1d`) without update before the records are removed; 0 = never,
+        /// else >= 60
+        #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
     },
     /// Delete a hostname, removing its A/AAAA records from DNS first
@@ -312,8 +315,9 @@ pub(crate) enum HostnameCommand {
         /// parent's IPv4 (`0.0.0.10/24`: the parent's /24, host 10) [default: left alone]
         #[arg(long, value_name = "ADDR|BITS/LEN")]
         ipv4: Option<String>,
-        /// TTL of the child's records, 1..=86400 [default: its `dns_ttl`]
-        #[arg(long, value_name = "N")]
+        /// TTL of the child's records, 1..=86400 seconds (or `15m`, `1h`, `1d`) [default: its
+        /// `dns_ttl`]
+        #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         ttl: Option<u32>,
     },
     /// Stop CHILD following its parent's prefix; its records stay as they are
@@ -340,12 +344,14 @@ pub(crate) enum HostnameCommand {
         /// Configured zone the hostname lives in [default: the longest configured zone that
         /// ends the hostname]
         zone: Option<String>,
-        /// TTL of the published A/AAAA records, 1..=86400 [default: defaults.dns_ttl]
-        #[arg(long, value_name = "N")]
+        /// TTL of the published A/AAAA records, 1..=86400 seconds (or `15m`, `1h`, `1d`) [default:
+        /// defaults.dns_ttl]
+        #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         dns_ttl: Option<u32>,
-        /// Seconds without update before the records are removed; 0 = never, else >= 60
+        /// Seconds (or `15m`, `1h`, `1d`) without update before the records are removed; 0 = never,
+        /// else >= 60
         /// [default: defaults.expiry_ttl]
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
     },
 }

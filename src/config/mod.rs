@@ -1,9 +1,12 @@
 //! Configuration in two stages: a raw serde view of the TOML file with `deny_unknown_fields`,
 //! converted once by [`Config::from_toml`] into a validated [`Config`] (TSIG secrets decoded,
-//! zone names parsed, TTLs and addresses range-checked, defaults applied). Other modules take
+//! zone names parsed, TTLs and addresses range-checked, defaults applied; the Python
+//! ddns-daemon's keys folded in first by `compat`, with warnings). Other modules take
 //! `&Config` and never re-check. This module reads the config file and the TSIG key files it
 //! names, nothing else: it does not touch the environment or the database.
 
+pub(crate) mod compat;
+pub(crate) mod duration;
 mod pg_url;
 mod raw;
 #[cfg(test)]
@@ -73,6 +76,9 @@ pub(crate) struct Config {
     pub(crate) relay: RelayConfig,
     pub(crate) audit: AuditConfig,
     pub(crate) metrics: MetricsConfig,
+    /// Keys of the Python ddns-daemon's config that ddns-cgi ignores, one message each
+    /// (`compat.rs`): the CLI and `check` print them, CGI and FastCGI log them at start.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `[audit]`: the audit trail of changes and refused attempts (`audit.rs`).
@@ -481,8 +487,10 @@ impl Config {
 
     /// Validates config text; `path` is used for messages and to resolve relative key files.
     pub(crate) fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
-        Validator { path }.config(raw)
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+        let validator = Validator { path };
+        let warnings = compat::fold_daemon(&validator, &mut raw)?;
+        Ok(Config { warnings, ..validator.config(raw)? })
     }
 
     /// The configured zone whose name is `zone` (stored form, no trailing dot).

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::duration::Seconds;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -34,6 +36,39 @@ pub(super) struct RawConfig {
     pub(super) audit: RawAudit,
     #[serde(default)]
     pub(super) metrics: RawMetrics,
+    /// The Python ddns-daemon's tables (`compat.rs`).
+    pub(super) daemon: Option<RawDaemon>,
+    pub(super) dns_service: Option<RawDnsService>,
+}
+
+/// The Python ddns-daemon's `[daemon]`: its log and proxy keys mean `[log]` and `[http]`
+/// keys here, the listener and TLS keys are ignored with a warning (`compat.rs`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDaemon {
+    pub(super) host: Option<String>,
+    pub(super) port: Option<i64>,
+    pub(super) log_level: Option<String>,
+    pub(super) log_target: Option<String>,
+    pub(super) syslog_socket: Option<PathBuf>,
+    pub(super) syslog_facility: Option<String>,
+    pub(super) log_file: Option<PathBuf>,
+    pub(super) log_file_size: Option<i64>,
+    pub(super) log_versions: Option<i64>,
+    pub(super) log_requests: Option<bool>,
+    pub(super) ssl: Option<bool>,
+    pub(super) ssl_cert_file: Option<PathBuf>,
+    pub(super) ssl_key_file: Option<PathBuf>,
+    pub(super) proxy_header: Option<String>,
+    pub(super) trusted_proxies: Option<Vec<String>>,
+}
+
+/// The Python ddns-daemon's `[dns_service]` (dns-manager), ignored with a warning.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDnsService {
+    pub(super) manager_config_file: Option<PathBuf>,
+    pub(super) cleanup_interval: Option<Seconds>,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,7 +91,7 @@ pub(super) struct RawMetrics {
 pub(super) struct RawAcme {
     pub(super) zone: String,
     pub(super) path: Option<String>,
-    pub(super) ttl: Option<i64>,
+    pub(super) ttl: Option<Seconds>,
     pub(super) register: Option<bool>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,
@@ -94,6 +129,8 @@ pub(super) struct RawDatabase {
     pub(super) busy_timeout_ms: Option<u64>,
     pub(super) url: Option<String>,
     pub(super) postgres: Option<RawPostgres>,
+    /// The Python ddns-daemon's `sqlite` or `mariadb` (`compat.rs`).
+    pub(super) backend: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -135,21 +172,23 @@ pub(super) struct RawZone {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDefaults {
-    pub(super) dns_ttl: Option<i64>,
-    pub(super) expiry_ttl: Option<i64>,
-    pub(super) min_dns_ttl: Option<i64>,
-    pub(super) max_dns_ttl: Option<i64>,
+    pub(super) dns_ttl: Option<Seconds>,
+    pub(super) expiry_ttl: Option<Seconds>,
+    pub(super) min_dns_ttl: Option<Seconds>,
+    pub(super) max_dns_ttl: Option<Seconds>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRateLimit {
     pub(super) enabled: Option<bool>,
-    pub(super) good_window_seconds: Option<i64>,
+    pub(super) good_window_seconds: Option<Seconds>,
     pub(super) good_max_requests: Option<i64>,
-    pub(super) bad_window_seconds: Option<i64>,
+    pub(super) bad_window_seconds: Option<Seconds>,
     pub(super) bad_max_requests: Option<i64>,
     pub(super) ipv6_prefix: Option<i64>,
+    /// The Python ddns-daemon's pruning interval, ignored with a warning (`compat.rs`).
+    pub(super) cleanup_interval: Option<Seconds>,
 }
 
 #[derive(Deserialize, Default)]
@@ -178,7 +217,7 @@ pub(super) struct RawAuth {
     pub(super) argon2_m_kib: Option<i64>,
     pub(super) argon2_t: Option<i64>,
     pub(super) argon2_p: Option<i64>,
-    pub(super) cache_seconds: Option<i64>,
+    pub(super) cache_seconds: Option<Seconds>,
     pub(super) cache_entries: Option<i64>,
 }
 

@@ -176,7 +176,7 @@ fn bad_values() {
     );
     check_err(
         &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-        "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics` (in /etc/ddns-cgi/config.toml)",
+        "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics`, `daemon`, `dns_service` (in /etc/ddns-cgi/config.toml)",
     );
     check_err(
         &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),
@@ -190,11 +190,21 @@ fn bad_values() {
         &minimal("[[endpoints]]\npath = \"/x\"\naction = \"remove\"\n"),
         "`endpoints[0].action` must be `update` or `delete`, got `remove` (in /etc/ddns-cgi/config.toml)",
     );
-    // A config from before `params.address` existed, with `myip` under `ipv4`.
+    // Two written lists may not share a name; a name written into one list leaves the
+    // default of another (the Python ddns-daemon's `ipv4 = ["myip", ...]`).
     check_err(
-        &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv4 = [\"myip\", \"ipv4\"]\n"),
+        &minimal(
+            "[[endpoints]]\npath = \"/x\"\n[endpoints.params]\naddress = [\"myip\"]\nipv4 = [\"myip\", \"ipv4\"]\n",
+        ),
         "`endpoints[0].params.ipv4` repeats `myip` from `params.address`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
     );
+    let c = load(&minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv4 = [\"myip\", \"ipv4\"]\n"))
+        .expect("valid");
+    let p = &c.endpoints[0].params;
+    assert_eq!((p.address.len(), p.ipv4.join(",")), (0, "myip,ipv4".to_owned()));
+    let c = load(&minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv6 = [\"ip\", \"ip6lanprefix\"]\n"))
+        .expect("valid");
+    assert_eq!(c.endpoints[0].params.ipv6_prefix, ["ipv6prefix"]);
     check_err(
         &minimal("[[endpoints]]\npath = \"/x\"\n[endpoints.params]\nipv6 = [\"ip\"]\nipv6_prefix = [\"ip\"]\n"),
         "`endpoints[0].params.ipv6_prefix` repeats `ip` from `params.ipv6`; a name belongs to one address list (in /etc/ddns-cgi/config.toml)",
@@ -386,4 +396,46 @@ fn quoted_strings_are_redacted() {
     assert_eq!(redact_quoted("invalid basic string, expected `\"`"), "invalid basic string, expected `\"`");
     assert_eq!(redact_quoted(r#"string "a" or string "b\\" c"#), r#"string "..." or string "..." c"#);
     assert_eq!(redact_quoted(r#"open string "quote"#), r#"open string "...""#);
+}
+
+/// nanodnsd's units (`config::duration`) in every key that is seconds, within the same bounds.
+#[test]
+fn durations_take_units() {
+    let c = load(&minimal(
+        "[defaults]\ndns_ttl = \"5m\"\nexpiry_ttl = \"1d\"\nmin_dns_ttl = \"30s\"\nmax_dns_ttl = \"1h\"\n[rate_limit]\ngood_window_seconds = \"2m\"\nbad_window_seconds = 90\n[auth]\ncache_seconds = \"15m\"\n",
+    ))
+    .expect("valid");
+    let d = c.defaults;
+    assert_eq!((d.dns_ttl, d.expiry_ttl, d.min_dns_ttl, d.max_dns_ttl), (300, 86_400, 30, 3_600));
+    assert_eq!((c.rate_limit.good_window_seconds, c.rate_limit.bad_window_seconds), (120, 90));
+    assert_eq!(c.auth.cache_seconds, 900);
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = \"30s\"\n"),
+        "`defaults.expiry_ttl` must be 0 (never) or at least 60, got `30` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\ndns_ttl = \"2d\"\n"),
+        "`defaults.dns_ttl` must be between 1 and 86400, got `172800` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = \"1h30m\"\n"),
+        "`defaults.expiry_ttl`, line 8, column 14: must be a number of seconds or a duration such as `90`, `15m`, `1h`, `1d`, got `1h30m` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = \"-1h\"\n"),
+        "`defaults.expiry_ttl`, line 8, column 14: must be a number of seconds or a duration such as `90`, `15m`, `1h`, `1d`, got `-1h` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = \"\"\n"),
+        "`defaults.expiry_ttl`, line 8, column 14: must be a number of seconds or a duration such as `90`, `15m`, `1h`, `1d`, got `` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[defaults]\nexpiry_ttl = \"99999999999999999999d\"\n"),
+        "`defaults.expiry_ttl`, line 8, column 14: is too long, got `99999999999999999999d` (in /etc/ddns-cgi/config.toml)",
+    );
+    // Milliseconds stay integers.
+    let err = load(&minimal("").replacen("[dns]\ntsig_key", "[dns]\ntimeout_ms = \"2s\"\ntsig_key", 1))
+        .expect_err("milliseconds with a unit")
+        .to_string();
+    assert!(err.starts_with("`dns.timeout_ms`, line 4"), "{err}");
 }

@@ -34,12 +34,21 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid { path: self.path.to_owned(), key: key.to_owned(), message: message.into() }
     }
 
-    fn range(&self, key: &str, value: Option<i64>, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
-        let Some(v) = value else { return Ok(default) };
+    /// `value` (an integer, or [`Seconds`](super::duration::Seconds) written with a unit) within
+    /// `min..=max`, or `default` when absent.
+    fn range(
+        &self,
+        key: &str,
+        value: Option<impl Into<i64>>,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Result<u32, ConfigError> {
+        let Some(v) = value.map(Into::into) else { return Ok(default) };
         u32::try_from(v)
             .ok()
             .filter(|v| (min..=max).contains(v))
@@ -223,6 +232,7 @@ impl Validator<'_> {
             relay,
             audit,
             metrics,
+            warnings: Vec::new(),
         })
     }
 
@@ -331,7 +341,13 @@ impl Validator<'_> {
                 }
                 Some(v) => Ok(v),
             };
-            let params = ParamAliases {
+            let written = [
+                e.params.address.is_some(),
+                e.params.ipv4.is_some(),
+                e.params.ipv6.is_some(),
+                e.params.ipv6_prefix.is_some(),
+            ];
+            let mut params = ParamAliases {
                 hostname: list("hostname", e.params.hostname, d.hostname)?,
                 address: list("address", e.params.address, d.address)?,
                 ipv4: list("ipv4", e.params.ipv4, d.ipv4)?,
@@ -340,8 +356,23 @@ impl Validator<'_> {
                 username: list("username", e.params.username, d.username)?,
                 password: list("password", e.params.password, d.password)?,
             };
-            // A name in two address lists would make the family it promises ambiguous (and
-            // a config written before `address` existed had `myip` under `ipv4`).
+            // A name written into one address list leaves the default of another: the
+            // Python ddns-daemon's `ipv4 = ["myip", ...]` makes `myip` IPv4 only, as there.
+            let claimed: Vec<String> = [&params.address, &params.ipv4, &params.ipv6, &params.ipv6_prefix]
+                .into_iter()
+                .zip(written)
+                .filter(|(_, w)| *w)
+                .flat_map(|(names, _)| names.iter().cloned())
+                .collect();
+            for (names, w) in [&mut params.address, &mut params.ipv4, &mut params.ipv6, &mut params.ipv6_prefix]
+                .into_iter()
+                .zip(written)
+            {
+                if !w {
+                    names.retain(|n| !claimed.contains(n));
+                }
+            }
+            // A name in two written address lists would make the family it promises ambiguous.
             let lists = [
                 ("address", &params.address),
                 ("ipv4", &params.ipv4),
@@ -407,7 +438,7 @@ impl Validator<'_> {
         }
     }
 
-    fn expiry_ttl(&self, key: &str, value: Option<i64>) -> Result<u32, ConfigError> {
+    fn expiry_ttl(&self, key: &str, value: Option<impl Into<i64>>) -> Result<u32, ConfigError> {
         let v = self.range(key, value, 3_600, 0, 31_536_000)?;
         if v != 0 && v < 60 {
             return Err(self.invalid(key, format!("must be 0 (never) or at least 60, got `{v}`")));

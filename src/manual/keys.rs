@@ -20,7 +20,8 @@ pub(crate) struct Key {
     /// The section it belongs to ([`Section::name`]).
     pub(crate) section: &'static str,
     pub(crate) name: &'static str,
-    /// The TOML type, for people: `integer`, `string`, `boolean`, `path`, `list of strings`.
+    /// The TOML type, for people: `integer`, `string`, `boolean`, `path`, `list of strings`;
+    /// `duration` is seconds, as an integer or a string with a unit (`config::duration`).
     pub(crate) kind: &'static str,
     pub(crate) default: Default,
     pub(crate) bounds: Bounds,
@@ -255,7 +256,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "defaults",
         name: "dns_ttl",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("60"),
         bounds: TTL,
         about: "TTL of the published A and AAAA records, in seconds.",
@@ -263,7 +264,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "defaults",
         name: "min_dns_ttl",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("30"),
         bounds: TTL,
         about: "The lowest TTL a client may ask for with `ttl=`; at most `max_dns_ttl`. A value outside answers `badttl`.",
@@ -271,7 +272,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "defaults",
         name: "max_dns_ttl",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("86400"),
         bounds: TTL,
         about: "The highest TTL a client may ask for with `ttl=`.",
@@ -279,7 +280,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "defaults",
         name: "expiry_ttl",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("3600"),
         bounds: Bounds::Range(0, 31_536_000),
         about: "Seconds without an update before `ddns-cgi expire` removes a host's records; 0 means never, other values must be at least 60.",
@@ -295,7 +296,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "rate_limit",
         name: "good_window_seconds",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("60"),
         bounds: Bounds::Range(1, 86_400),
         about: "The window in which `good_max_requests` count.",
@@ -311,7 +312,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "rate_limit",
         name: "bad_window_seconds",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("60"),
         bounds: Bounds::Range(1, 86_400),
         about: "The window in which `bad_max_requests` count.",
@@ -433,7 +434,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "auth",
         name: "cache_seconds",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("300"),
         bounds: Bounds::Range(0, 86_400),
         about: "FastCGI mode only: how long a verified (user, password) is remembered in memory, as an HMAC under a per-process key, so that a repeat costs no Argon2 run; 0 turns the cache off. A changed password hash invalidates it at once.",
@@ -537,7 +538,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key {
         section: "acme",
         name: "ttl",
-        kind: "integer",
+        kind: "duration",
         default: Default::Value("1"),
         bounds: Bounds::Range(1, 86_400),
         about: "TTL of the challenge TXT records (acme-dns uses 1).",
@@ -719,6 +720,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::config::compat::DAEMON_KEYS;
 
     const KEY: &str = "hmac-sha256:ddns-key.:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
 
@@ -859,6 +861,7 @@ mod tests {
                 .filter(|k| k.section == section.name)
                 .map(|k| k.name)
                 .chain(SECTIONS.iter().filter_map(|s| s.name.strip_prefix(&format!("{}.", section.name))))
+                .chain(daemon_keys(section.name))
                 .collect();
             assert_eq!(accepted, documented, "[{}]: {err}", section.name);
         }
@@ -871,8 +874,60 @@ mod tests {
         let expected = err.split_once("expected").map(|(_, rest)| rest).unwrap_or_else(|| panic!("{err}"));
         let accepted: BTreeSet<&str> =
             expected.lines().next().unwrap_or_default().split('`').skip(1).step_by(2).collect();
-        let documented: BTreeSet<&str> = SECTIONS.iter().map(|s| s.name).filter(|n| !n.contains('.')).collect();
+        let documented: BTreeSet<&str> = SECTIONS
+            .iter()
+            .map(|s| s.name)
+            .filter(|n| !n.contains('.'))
+            .chain(DAEMON_KEYS.iter().filter_map(|(k, _)| k.split('.').next()))
+            .collect();
         assert_eq!(accepted, documented, "{err}");
+    }
+
+    /// The keys of the Python ddns-daemon's config that `section` accepts (`config::compat`).
+    fn daemon_keys(section: &str) -> impl Iterator<Item = &'static str> + '_ {
+        DAEMON_KEYS.iter().filter_map(move |(k, _)| k.strip_prefix(section)?.strip_prefix('.'))
+    }
+
+    /// The daemon's own tables accept exactly its keys (the manual lists them): a typo in
+    /// them is still an unknown key.
+    #[test]
+    fn the_daemon_tables_accept_its_keys_only() {
+        for table in ["daemon", "dns_service"] {
+            let lines = [(table, "no_such_key = 1")];
+            let err = load(&lines).expect_err("unknown key accepted");
+            assert!(err.contains("unknown field `no_such_key`"), "{err}");
+            let expected = err.split_once("expected").map(|(_, rest)| rest).unwrap_or_else(|| panic!("{err}"));
+            let accepted: BTreeSet<&str> =
+                expected.lines().next().unwrap_or_default().split('`').skip(1).step_by(2).collect();
+            assert_eq!(accepted, daemon_keys(table).collect(), "[{table}]: {err}");
+        }
+    }
+
+    /// The keys documented as durations take units, and no other integer key does.
+    #[test]
+    fn durations_take_units_and_other_integers_do_not() {
+        for k in KEYS.iter().filter(|k| matches!(k.bounds, Bounds::Range(..))) {
+            let ctx = context(k.section, k.name);
+            let with = |line: &str| -> Vec<(&str, String)> {
+                ctx.iter()
+                    .map(|(s, l)| (*s, (*l).to_owned()))
+                    .chain([(k.section, format!("{} = {line}", k.name))])
+                    .collect()
+            };
+            let as_lines = |v: &[(&'static str, String)]| -> String {
+                let refs: Vec<(&str, &str)> = v.iter().map(|(s, l)| (*s, l.as_str())).collect();
+                match load(&refs) {
+                    Ok(c) => format!("{c:?}"),
+                    Err(e) => format!("error: {e}"),
+                }
+            };
+            let (unit, plain) = (as_lines(&with("\"1m\"")), as_lines(&with("60")));
+            if k.kind == "duration" {
+                assert_eq!(unit, plain, "`{}.{}` = \"1m\"", k.section, k.name);
+            } else {
+                assert!(unit.starts_with("error: "), "`{}.{}` = \"1m\" accepted", k.section, k.name);
+            }
+        }
     }
 
     /// Every key of `config.example.toml` (set or commented out) is documented, and every

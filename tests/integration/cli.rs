@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::util::{USER, World, ZONE};
+use crate::util::{Cgi, PASSWORD, USER, World, ZONE};
 use crate::world;
 
 #[test]
@@ -356,5 +356,85 @@ fn ratelimit_list_and_clear() {
     assert_eq!(
         w.admin(&["ratelimit", "list"]).success().stdout(),
         "SCOPE  KEY  REQUESTS  LIMIT  WINDOW  LIMITED_UNTIL\n"
+    );
+}
+
+/// The Python ddns-daemon's config file (its README's example, verbatim) works once the zone
+/// and its key are added, the one thing it cannot say; the error says so. Each key ddns-cgi
+/// ignores is one warning: on stderr for a command, a `warn` line of `check`, and in the log
+/// of a CGI request, which still succeeds. The test also points `[database]` at its own.
+#[test]
+fn the_python_daemons_config_works_with_warnings() {
+    let w = world!(World::knot());
+    let ours = std::fs::read_to_string(&w.config).expect("read config");
+    let database = ours.split_once("[database]\n").and_then(|(_, r)| r.split_once("\n\n")).expect("[database]").0;
+    let daemon = include_str!("../fixtures/ddns-daemon.toml")
+        .replace("path = \"/var/lib/ddns-daemon/ddns.db\" # required for sqlite", database);
+    std::fs::write(&w.config, &daemon).expect("write config");
+    let r = w.admin(&["user", "list"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr().starts_with("error: `zones` must list at least one `[[zones]]` entry: the Python ddns-daemon's zones came from dns-manager; add `[[zones]]` with `name = \"dyn.example.com\"` for each zone, and under `[dns]` the `server` that accepts its updates and the `tsig_key` (or `tsig_key_file`) that signs them"), "{}", r.stderr());
+
+    let zone = format!(
+        "\n[dns]\nserver = \"{}\"\ntsig_key = \"{}\"\n[[zones]]\nname = \"{ZONE}\"\n",
+        w.dns.addr(),
+        w.key.line()
+    );
+    std::fs::write(&w.config, format!("{daemon}{zone}")).expect("write config");
+    let warnings = [
+        "`daemon.ssl_cert_file` is the Python ddns-daemon's and is ignored: TLS is the web server's (nginx or Apache), in front of ddns-cgi",
+        "`daemon.ssl_key_file` is the Python ddns-daemon's and is ignored: TLS is the web server's (nginx or Apache), in front of ddns-cgi",
+        "`dns_service` is the Python ddns-daemon's and is ignored: ddns-cgi updates the zones listed under `[[zones]]` itself, by RFC 2136 to `[dns] server` signed with `[dns] tsig_key`, without dns-manager",
+    ];
+    let r = w.admin(&["user", "list"]);
+    r.success();
+    assert_eq!(r.stderr(), warnings.map(|w| format!("warning: {w}\n")).concat());
+    assert!(r.stdout().contains(USER), "{}", r.stdout());
+
+    // The expiry run, every minute from cron, stays quiet: cron would mail each warning.
+    let r = w.admin(&["expire"]);
+    r.success();
+    assert_eq!(r.stderr(), "");
+
+    let check = w.admin(&["check"]);
+    let lines: Vec<String> = check.stdout().lines().map(str::to_owned).collect();
+    assert!(lines[0].starts_with("ok    config "), "{lines:?}");
+    assert_eq!(lines[1..4], warnings.map(|w| format!("warn  config: {w}")), "{lines:?}");
+
+    // The daemon's endpoints and names: `myip` is its IPv4 parameter.
+    const HOME: &str = "home.dyn.example.test";
+    let r = w.cgi(&Cgi::get(&format!("hostname={HOME}&myip=192.0.2.41")).path("/update").basic(USER, PASSWORD));
+    r.expect(200, "good 192.0.2.41\n");
+    for warning in warnings {
+        assert!(r.log.contains(&format!("config: {warning}")), "{}", r.log);
+    }
+    assert_eq!(w.a(HOME), ["192.0.2.41"]);
+}
+
+/// Durations on the command line take nanodnsd's units, like the config.
+#[test]
+fn ttl_flags_take_units() {
+    let w = world!(World::knot());
+    const HOST: &str = "units.dyn.example.test";
+    w.admin(&["hostname", "add", USER, HOST, ZONE, "--dns-ttl", "2m", "--expiry-ttl", "1d"]).success();
+    w.update(&format!("hostname={HOST}&myip=192.0.2.5")).expect(200, "good 192.0.2.5\n");
+    assert_eq!(w.dns.query_with_ttl(HOST, "A"), [(120, "192.0.2.5".to_owned())]);
+    let list = w.admin(&["hostname", "list", "--json"]).success().stdout();
+    assert!(list.contains("\"expiry_ttl\":86400"), "{list}");
+    w.admin(&["hostname", "modify", HOST, "--expiry-ttl", "90m"]).success();
+    let list = w.admin(&["hostname", "list", "--json"]).success().stdout();
+    assert!(list.contains("\"expiry_ttl\":5400"), "{list}");
+    let r = w.admin(&["hostname", "modify", HOST, "--expiry-ttl", "1h30m"]);
+    assert_eq!(r.code(), Some(2));
+    assert!(
+        r.stderr().contains("'--expiry-ttl <SECONDS>': must be a number of seconds or a duration such as `90`, `15m`, `1h`, `1d`, got `1h30m`"),
+        "{}",
+        r.stderr()
+    );
+    // The bounds are the flag's, whatever the unit.
+    let r = w.admin(&["hostname", "modify", HOST, "--dns-ttl", "2d"]);
+    assert_eq!(
+        (r.code(), r.stderr()),
+        (Some(2), "error: `--dns-ttl` must be between 1 and 86400, got `172800`\n".to_owned())
     );
 }

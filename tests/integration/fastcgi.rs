@@ -712,3 +712,23 @@ fn dns_ahead_of_a_failed_row_write_is_repaired_through_the_group_commit() {
     crate::resilience::dns_ahead_of_the_row_is_repaired(&world, &|q| update(&web, q));
     assert_no_panic(&web);
 }
+
+/// A key of the Python ddns-daemon's config that ddns-cgi ignores is logged once, when the
+/// FastCGI server starts, not per request; requests are served as usual.
+#[test]
+fn fastcgi_logs_the_daemon_config_warnings_once_at_start() {
+    let world = world!(web_world());
+    world.write_config("[dns_service]\ncleanup_interval = \"1m\"\n");
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let mut c = FcgiClient::connect_tcp(port);
+    for (id, addr) in [(1, "192.0.2.95"), (2, "192.0.2.96")] {
+        assert!(c.request(id, true, &fcgi_update_params(&format!("hostname={HOME}&myip={addr}"), &auth()), b""));
+        assert_eq!(c.response(id).map(|b| body(&b)), Some(format!("good {addr}\n")), "{}", launched.log());
+    }
+    assert_eq!(world.a(HOME), ["192.0.2.96"]);
+    let log = launched.log();
+    for key in ["`dns_service` is", "`dns_service.cleanup_interval` is"] {
+        let line = format!("[WARNING] config: {key} the Python ddns-daemon's and is ignored: ");
+        assert_eq!(log.matches(&line).count(), 1, "{line}\n{log}");
+    }
+}

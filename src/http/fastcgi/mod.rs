@@ -188,6 +188,9 @@ struct Shared {
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
     let log = Log::new(server.config.log.level).with_target(&server.config.log, server.clock);
+    for warning in &server.config.warnings {
+        log.warn(format_args!("config: {warning}"));
+    }
     let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(usize::from(server.options.workers) + 2)
