@@ -370,13 +370,16 @@ fn send_planned(config: &Config, planned: &mut [Option<Planned>], batch: &[Pendi
 
 /// Whether a failed exchange is known to have changed nothing in DNS: the message was never
 /// sent, or the server refused it in an answer that verified (an error rcode is the server
-/// saying it did not apply the UPDATE). A lost or unverifiable answer says nothing of what the
-/// server did, nor does a connection that broke after the message went out.
+/// saying it did not apply the UPDATE), or nothing listened where it went: a refused TCP
+/// connection, or the ICMP port-unreachable that a connected UDP socket reports as refused
+/// for its one datagram (`dns::exchange` sends each message once, on a socket of its own). A
+/// lost or unverifiable answer says nothing of what the server did, nor does a connection
+/// that broke after the message went out.
 fn left_dns_unchanged(e: &DnsError) -> bool {
     match e {
         DnsError::OutsideZone { .. } | DnsError::Build { .. } | DnsError::Rcode { .. } => true,
-        DnsError::Io { .. }
-        | DnsError::Timeout { .. }
+        DnsError::Io { source, .. } => source.kind() == std::io::ErrorKind::ConnectionRefused,
+        DnsError::Timeout { .. }
         | DnsError::Malformed { .. }
         | DnsError::BadSignature { .. }
         | DnsError::UnverifiedRcode { .. } => false,
@@ -521,5 +524,16 @@ mod tests {
         assert_eq!(refusals(&[row(1, CAM), home.clone()], &batch, Some(DIGEST)), [Some("type"); 3]);
         // Without the child, both go ahead.
         assert_eq!(refusals(&[row(1, CAM), home], &batch[1..], Some(DIGEST)), [None, None]);
+    }
+
+    #[test]
+    fn only_a_failure_that_never_reached_a_listener_leaves_dns_known_unchanged() {
+        // DNS down: nothing listened, so no `dns_pending` mark is left to warn about on the
+        // next request. A reset or a timeout may come after the server applied the UPDATE.
+        let server = "127.0.0.1:53".parse().expect("address");
+        let io = |kind| DnsError::Io { server, source: std::io::Error::from(kind) };
+        assert!(left_dns_unchanged(&io(std::io::ErrorKind::ConnectionRefused)));
+        assert!(!left_dns_unchanged(&io(std::io::ErrorKind::ConnectionReset)));
+        assert!(!left_dns_unchanged(&DnsError::Timeout { server, timeout_ms: 1 }));
     }
 }
