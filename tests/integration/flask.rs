@@ -2,14 +2,15 @@
 //! `/update-by-path/SECRET/FQDN` with no, one and two addresses (also split into
 //! `SCRIPT_NAME` and `PATH_INFO` as Apache does), `/update-by-query` with `fqdn` and with
 //! `zone_name` + `record_name`, `ip_1`/`ip_2`/`ipv4`/`ipv6` and `ttl`, `/delete-by-path` and
-//! `/delete-by-query`, once through FastCGI. Refused forms (two addresses of one family,
+//! `/delete-by-query`, once through FastCGI, and through each shipped web-server config
+//! (which keeps these URLs out of its access log). Refused forms (two addresses of one family,
 //! another host's token, a secret that is no token, unclear hostnames) change neither the
 //! row nor DNS. Every test ends with a grep of everything it logged, and of the audit
 //! table, for the secrets.
 
 use crate::tokens::{HOME, LOG_REQUESTS, Logged, NAS, new_token, token_world};
-use crate::util::web::{FcgiClient, Launched, Launcher};
-use crate::util::{Cgi, World, ZONE};
+use crate::util::web::{FcgiClient, Front, Launched, Launcher, WebServer, curl};
+use crate::util::{Cgi, PASSWORD, USER, World, ZONE};
 
 /// The address the harness's CGI requests come from.
 const CLIENT: &str = "198.51.100.77";
@@ -206,4 +207,67 @@ fn update_by_path_through_fastcgi() {
     let log = launched.log();
     assert!(log.contains("/update-by-path/***"), "{log}");
     assert_no_secrets(&w, &Logged(log), &[&token]);
+}
+
+/// Every form through a shipped web-server config; no secret in any log of the stack, and
+/// none of these URLs in the access log, which is written.
+fn flask_urls_through(front: Front) {
+    let w = world!(token_world("log_requests = true\n[rate_limit]\nenabled = false\n"));
+    let Some(web) = WebServer::start(&w, front) else { return };
+    let token = new_token(&w, HOME, &[]);
+    let t = token.as_str();
+    // Without an address, the client's (the web server's peer, 127.0.0.1).
+    curl(&[&web.url(&format!("/update-by-path/{t}/{HOME}"))]).expect(200, "good 127.0.0.1\n");
+    assert_records(&w, Some("127.0.0.1"), None);
+    curl(&[&web.url(&format!("/update-by-path/{t}/{HOME}/192.0.2.1"))]).expect(200, "good 192.0.2.1\n");
+    let both = web.url(&format!("/update-by-path/{t}/{HOME}/192.0.2.2/2001:db8::2"));
+    curl(&[&both]).expect(200, "good 192.0.2.2 2001:db8::2\n");
+    assert_records(&w, Some("192.0.2.2"), Some("2001:db8::2"));
+    let query = web.url(&format!("/update-by-query?secret={t}&fqdn={HOME}&ip_1=192.0.2.3&ttl=120"));
+    curl(&[&query]).expect(200, "good 192.0.2.3\n");
+    assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(120, "192.0.2.3".to_owned())]);
+    curl(&[&web.url(&format!("/update-by-path/{FLASK_SECRET}/{HOME}/192.0.2.4"))]).expect(401, "badauth\n");
+    curl(&[&web.url(&format!("/delete-by-path/{t}/{HOME}"))]).expect(200, "good\n");
+    assert_records(&w, None, None);
+    curl(&[&both]).expect(200, "good 192.0.2.2 2001:db8::2\n");
+    curl(&[&web.url(&format!("/delete-by-query?secret={t}&fqdn={HOME}"))]).expect(200, "good\n");
+    assert_records(&w, None, None);
+    curl(&["-u", &format!("{USER}:{PASSWORD}"), &web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.5"))])
+        .expect(200, "good 192.0.2.5\n");
+    let logged = Logged(web.logs());
+    assert!(logged.0.contains("/update-by-path/***"), "request lines are on:\n{}", logged.0);
+    // Apache writes the access log line after the answer: wait for the last request's, and
+    // the earlier ones are written too.
+    let last = format!("GET /nic/update?hostname={HOME}&myip=192.0.2.5");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let access = loop {
+        let access = std::fs::read_to_string(web.dir.join("access.log")).expect("access log");
+        if access.contains(&last) || std::time::Instant::now() > deadline {
+            break access;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(access.contains(&last), "{access}");
+    assert!(!access.contains("-by-"), "a Flask URL in the access log:\n{access}");
+    assert_no_secrets(&w, &logged, &[t]);
+}
+
+#[test]
+fn flask_urls_through_nginx_fcgiwrap() {
+    flask_urls_through(Front::NginxFcgiwrap);
+}
+
+#[test]
+fn flask_urls_through_nginx_fastcgi() {
+    flask_urls_through(Front::NginxFastcgi);
+}
+
+#[test]
+fn flask_urls_through_apache_mod_cgi() {
+    flask_urls_through(Front::ApacheCgi);
+}
+
+#[test]
+fn flask_urls_through_apache_mod_fcgid() {
+    flask_urls_through(Front::ApacheFcgid);
 }
