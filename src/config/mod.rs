@@ -358,6 +358,7 @@ pub(crate) struct AuthConfig {
 pub(crate) struct Endpoint {
     pub(crate) path: String,
     pub(crate) action: Action,
+    pub(crate) api: Api,
     pub(crate) params: ParamAliases,
 }
 
@@ -370,13 +371,29 @@ pub(crate) enum Action {
     Delete,
 }
 
+/// The URL and parameter shapes an endpoint reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// dyndns2: the parameters named by `ParamAliases`, `/PATH/TOKEN[/FQDN]` below the path.
+    Dyndns2,
+    /// The Flask dyndns API (`jfddns`): `/PATH/SECRET/FQDN[/IP_1[/IP_2]]` below the path, or
+    /// at the path `secret`, `fqdn` (or `zone_name` with `record_name`), `ip_1`, `ip_2`,
+    /// `ipv4`, `ipv6` and `ttl`; its names are fixed, `ParamAliases` is not read.
+    Flask,
+}
+
 /// The endpoints that exist when the config lists none.
-const DEFAULT_ENDPOINTS: &[(&str, Action)] = &[
-    ("/update", Action::Update),
-    ("/nic/update", Action::Update),
+const DEFAULT_ENDPOINTS: &[(&str, Action, Api)] = &[
+    ("/update", Action::Update, Api::Dyndns2),
+    ("/nic/update", Action::Update, Api::Dyndns2),
     // nanodnsd's path, so its documented Fritz!Box URL works when pasted unchanged.
-    ("/api/update", Action::Update),
-    ("/nic/delete", Action::Delete),
+    ("/api/update", Action::Update, Api::Dyndns2),
+    ("/nic/delete", Action::Delete, Api::Dyndns2),
+    // The Flask dyndns API's paths, so its URLs work unchanged with a host token as secret.
+    ("/update-by-path", Action::Update, Api::Flask),
+    ("/update-by-query", Action::Update, Api::Flask),
+    ("/delete-by-path", Action::Delete, Api::Flask),
+    ("/delete-by-query", Action::Delete, Api::Flask),
 ];
 
 /// For each value, the query/body parameter names that carry it; the first one present wins.

@@ -226,6 +226,7 @@ pub(super) struct RawAuth {
 pub(super) struct RawEndpoint {
     pub(super) path: String,
     pub(super) action: Option<String>,
+    pub(super) api: Option<String>,
     #[serde(default)]
     pub(super) params: RawParams,
 }
@@ -240,4 +241,12 @@ pub(super) struct RawParams {
     pub(super) ipv6_prefix: Option<Vec<String>>,
     pub(super) username: Option<Vec<String>>,
     pub(super) password: Option<Vec<String>>,
+}
+
+impl RawParams {
+    /// Whether any parameter name is configured.
+    pub(super) fn is_set(&self) -> bool {
+        let RawParams { hostname, address, ipv4, ipv6, ipv6_prefix, username, password } = self;
+        [hostname, address, ipv4, ipv6, ipv6_prefix, username, password].iter().any(|l| l.is_some())
+    }
 }

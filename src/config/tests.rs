@@ -78,12 +78,16 @@ fn defaults_apply() {
     assert_eq!(c.zones[0].name_str(), "dyn.example.com");
     assert_eq!((&c.log.target, c.log.stderr_level), (&LogTarget::Stderr, Some(Level::Warn)));
     assert_eq!(
-        c.endpoints.iter().map(|e| (e.path.as_str(), e.action)).collect::<Vec<_>>(),
+        c.endpoints.iter().map(|e| (e.path.as_str(), e.action, e.api)).collect::<Vec<_>>(),
         [
-            ("/update", Action::Update),
-            ("/nic/update", Action::Update),
-            ("/api/update", Action::Update),
-            ("/nic/delete", Action::Delete)
+            ("/update", Action::Update, Api::Dyndns2),
+            ("/nic/update", Action::Update, Api::Dyndns2),
+            ("/api/update", Action::Update, Api::Dyndns2),
+            ("/nic/delete", Action::Delete, Api::Dyndns2),
+            ("/update-by-path", Action::Update, Api::Flask),
+            ("/update-by-query", Action::Update, Api::Flask),
+            ("/delete-by-path", Action::Delete, Api::Flask),
+            ("/delete-by-query", Action::Delete, Api::Flask),
         ]
     );
     assert!(c.endpoints.iter().all(|e| e.params.password.contains(&"token".to_owned())));
@@ -189,6 +193,14 @@ fn bad_values() {
     check_err(
         &minimal("[[endpoints]]\npath = \"/x\"\naction = \"remove\"\n"),
         "`endpoints[0].action` must be `update` or `delete`, got `remove` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\napi = \"jfddns\"\n"),
+        "`endpoints[0].api` must be `dyndns2` or `flask`, got `jfddns` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\napi = \"flask\"\n[endpoints.params]\nipv4 = [\"ip\"]\n"),
+        "`endpoints[0].params` does not apply to `api = \"flask\"`, whose parameter names are fixed (in /etc/ddns-cgi/config.toml)",
     );
     // Two written lists may not share a name; a name written into one list leaves the
     // default of another (the Python ddns-daemon's `ipv4 = ["myip", ...]`).

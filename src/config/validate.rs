@@ -13,7 +13,7 @@ use super::pg_url::split_tls_params;
 use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawEndpoint, RawLog, RawMetrics};
 use super::tsig::{parse_key_file, parse_key_line};
 use super::{
-    AcmeConfig, Action, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
+    AcmeConfig, Action, Api, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
     DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
     ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
 };
@@ -187,9 +187,10 @@ impl Validator<'_> {
         let endpoints = if raw.endpoints.is_empty() {
             DEFAULT_ENDPOINTS
                 .iter()
-                .map(|(path, action)| Endpoint {
+                .map(|(path, action, api)| Endpoint {
                     path: (*path).to_owned(),
                     action: *action,
+                    api: *api,
                     params: ParamAliases::default(),
                 })
                 .collect()
@@ -333,6 +334,7 @@ impl Validator<'_> {
             if out.iter().any(|o| o.path == e.path) {
                 return Err(self.invalid(&key, format!("repeats path `{}`", e.path)));
             }
+            let params_set = e.params.is_set();
             let d = ParamAliases::default();
             let list = |name: &str, v: Option<Vec<String>>, default: Vec<String>| match v {
                 None => Ok(default),
@@ -399,7 +401,24 @@ impl Validator<'_> {
                     ));
                 }
             };
-            out.push(Endpoint { path: e.path, action, params });
+            let api = match e.api.as_deref() {
+                None | Some("dyndns2") => Api::Dyndns2,
+                // The Flask API's parameter names are its own; aliases would be ignored.
+                Some("flask") if params_set => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].params"),
+                        "does not apply to `api = \"flask\"`, whose parameter names are fixed",
+                    ));
+                }
+                Some("flask") => Api::Flask,
+                Some(other) => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].api"),
+                        format!("must be `dyndns2` or `flask`, got `{other}`"),
+                    ));
+                }
+            };
+            out.push(Endpoint { path: e.path, action, api, params });
         }
         Ok(out)
     }

@@ -112,7 +112,7 @@ pub(crate) const SECTIONS: &[Section] = &[
     Section {
         name: "endpoints",
         array: true,
-        about: "The HTTP paths that accept requests. Without any entry, `/update`, `/nic/update` and `/api/update` update and `/nic/delete` deletes, with the default parameter names. Listing any entry replaces them all.",
+        about: "The HTTP paths that accept requests. Without any entry, `/update`, `/nic/update` and `/api/update` update and `/nic/delete` deletes, with the default parameter names, and the Flask dyndns API's `/update-by-path`, `/update-by-query` (update), `/delete-by-path` and `/delete-by-query` (delete) exist with `api = \"flask\"`. Listing any entry replaces them all.",
     },
     Section {
         name: "endpoints.params",
@@ -654,6 +654,14 @@ pub(crate) const KEYS: &[Key] = &[
         default: Default::Value("\"update\""),
         bounds: Bounds::OneOf(&["update", "delete"]),
         about: "`update` publishes addresses (`offline=yes` removes them instead); `delete` removes the host's A and AAAA records.",
+    },
+    Key {
+        section: "endpoints",
+        name: "api",
+        kind: "string",
+        default: Default::Value("\"dyndns2\""),
+        bounds: Bounds::OneOf(&["dyndns2", "flask"]),
+        about: "`dyndns2` reads the names of `[endpoints.params]`; `flask` reads the Flask dyndns API's forms, `/PATH/SECRET/FQDN[/IP_1[/IP_2]]` below the path and `secret`, `fqdn` (or `zone_name` and `record_name`), `ip_1`, `ip_2`, `ipv4`, `ipv6`, `ttl` at it, with a host token as the secret, and takes no `[endpoints.params]`.",
     },
     Key {
         section: "endpoints.params",

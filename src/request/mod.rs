@@ -6,9 +6,11 @@
 //! caller has authenticated the user, so an unauthenticated client learns nothing. A secret in
 //! the path (`/update/TOKEN[/FQDN]`, for devices that cannot send headers) becomes
 //! [`Credentials::Token`]; whether it is a valid token is for `update` to find out, and
-//! [`log_path`] is the path with it redacted.
+//! [`log_path`] is the path with it redacted. An endpoint of the Flask dyndns API (`flask`)
+//! gives the same `Request` from that API's forms.
 
 mod client;
+mod flask;
 mod hostname;
 mod params;
 mod route;
@@ -21,14 +23,15 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
 
-use crate::config::{Action, Config};
+use crate::config::{Action, Api, Config};
 use crate::secret::Secret;
 pub(crate) use client::client;
 use client::client_address;
+use flask::FlaskRequest;
 pub(crate) use hostname::normalize_hostname;
 pub(crate) use params::parse_form;
 use params::{Params, host_arg, is_unicast};
-use route::route;
+use route::{Route, route};
 pub(crate) use route::{log_path, request_path, request_uri_path};
 
 /// Largest request body we read (and `QUERY_STRING` we accept); a dyndns2 request is tiny.
@@ -194,6 +197,10 @@ pub(crate) enum HostArg {
 pub(crate) enum HostsError {
     /// No `hostname` parameter, or an empty one.
     Missing,
+    /// The Flask API's hostname parameters are incomplete or contradict each other
+    /// (`zone_name` without `record_name`, or with `fqdn`). Unlike `Missing`, a token never
+    /// stands in for the hostname: the client meant to name one.
+    Unclear { reason: &'static str },
     /// More than [`MAX_HOSTS`] entries.
     TooMany { n_hosts: usize },
 }
@@ -297,9 +304,14 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
     let params = Params { pairs: params, endpoint };
 
     let client = client_address(env, config);
-    let ipv6_prefix = params.ipv6_prefix();
-    let txt = params.txt();
-    let addresses = ipv6_prefix.clone().and_then(|_| params.addresses()).and_then(|a| match a {
+    let Explicit { credentials, hostnames, addresses, ipv6_prefix, txt } = match endpoint.api {
+        Api::Dyndns2 => dyndns2(env, route, &params),
+        Api::Flask => {
+            let FlaskRequest { credentials, hostnames, addresses } = flask::read(&route, &params.pairs);
+            Explicit { credentials, hostnames, addresses, ipv6_prefix: Ok(None), txt: None }
+        }
+    };
+    let addresses = ipv6_prefix.clone().and(addresses).and_then(|a| match a {
         Some(a) => Ok(a),
         // A TXT-only request leaves the addresses alone: no fallback to the client's.
         None if txt.is_some() => Ok(Addresses { ipv4: None, ipv6: None }),
@@ -317,18 +329,9 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
 
     let intent = match endpoint.action {
         Action::Delete => Intent::Offline,
-        Action::Update if params.offline() => Intent::Offline,
+        // The Flask API has no `offline`: its deletion is its delete endpoint.
+        Action::Update if endpoint.api == Api::Dyndns2 && params.offline() => Intent::Offline,
         Action::Update => Intent::Update,
-    };
-    // The path names the credentials and host most explicitly, so it wins, as Basic wins
-    // over parameters.
-    let hostnames = match route.hostname {
-        Some(raw) => Ok(vec![host_arg(&raw)]),
-        None => params.hostnames(),
-    };
-    let credentials = match route.token {
-        Some(token) => Some(Credentials::Token { token: Secret::new(token) }),
-        None => basic_credentials(env).or_else(|| params.credentials()),
     };
     Ok(Request {
         credentials,
@@ -342,6 +345,36 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         proxy_fallback: client.fallback(),
         format: format(env),
     })
+}
+
+/// What a request names explicitly, before the client-address fallback.
+struct Explicit {
+    credentials: Option<Credentials>,
+    hostnames: Result<Vec<HostArg>, HostsError>,
+    addresses: Result<Option<Addresses>, AddressError>,
+    ipv6_prefix: Result<Option<Ipv6Prefix>, AddressError>,
+    txt: Option<Result<TxtChange, TxtError>>,
+}
+
+/// The dyndns2 parameters through the endpoint's aliases, with `/TOKEN[/FQDN]` from the path.
+fn dyndns2(env: &Env, route: Route<'_>, params: &Params<'_>) -> Explicit {
+    // The path names the credentials and host most explicitly, so it wins, as Basic wins
+    // over parameters.
+    let hostnames = match route.hostname {
+        Some(raw) => Ok(vec![host_arg(&raw)]),
+        None => params.hostnames(),
+    };
+    let credentials = match route.token {
+        Some(token) => Some(Credentials::Token { token: Secret::new(token) }),
+        None => basic_credentials(env).or_else(|| params.credentials()),
+    };
+    Explicit {
+        credentials,
+        hostnames,
+        addresses: params.addresses(),
+        ipv6_prefix: params.ipv6_prefix(),
+        txt: params.txt(),
+    }
 }
 
 /// HTTP Basic credentials (RFC 7617). The user-pass is split at the first colon, so passwords

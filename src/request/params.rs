@@ -151,7 +151,7 @@ fn txt_change(value: &str) -> Result<TxtChange, TxtError> {
     Ok(TxtChange::Set(value.to_owned()))
 }
 
-fn wrong_family(param: &str, value: &str, family: u8) -> AddressError {
+pub(super) fn wrong_family(param: &str, value: &str, family: u8) -> AddressError {
     AddressError::WrongFamily { param: param.to_owned(), value: truncate(value, 64), family }
 }
 
@@ -166,7 +166,7 @@ pub(super) fn host_arg(raw: &str) -> HostArg {
 /// are accepted: no unspecified, multicast, broadcast or link-local addresses, no IPv4-mapped
 /// IPv6 (send the IPv4 in `myip` instead) and no zone index (`fe80::1%eth0`). Loopback and
 /// private ranges are accepted: they are real uses on a LAN or a test bench.
-fn parse_address(param: &str, value: &str) -> Result<IpAddr, AddressError> {
+pub(super) fn parse_address(param: &str, value: &str) -> Result<IpAddr, AddressError> {
     let err_value = || truncate(value, 64);
     let ip: IpAddr =
         value.parse().map_err(|_| AddressError::Unparsable { param: param.to_owned(), value: err_value() })?;

@@ -1,8 +1,8 @@
 //! Where a request's path leads: the endpoint, or below it the path form of a token
-//! (`/TOKEN[/FQDN]`), from `SCRIPT_NAME` + `PATH_INFO` or `REQUEST_URI`; and [`log_path`], the
-//! path with such a token redacted.
+//! (`/TOKEN[/FQDN]`, or the Flask API's `/SECRET/FQDN[/IP_1[/IP_2]]`), from `SCRIPT_NAME` +
+//! `PATH_INFO` or `REQUEST_URI`; and [`log_path`], the path with such a secret redacted.
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Api, Config, Endpoint};
 
 use super::params::decode_component;
 use super::{Env, MAX_QUERY_BYTES, truncate};
@@ -28,12 +28,14 @@ pub(crate) fn request_uri_path(env: &Env) -> Option<String> {
 }
 
 /// Where a request's path leads: the endpoint, and for the path form of a token the token
-/// and the hostname after it.
+/// and the hostname after it (and for the Flask API's, the addresses after that).
 #[derive(Debug)]
 pub(super) struct Route<'a> {
     pub(super) endpoint: &'a Endpoint,
     pub(super) token: Option<String>,
     pub(super) hostname: Option<String>,
+    /// The Flask path form's `IP_1` and `IP_2` segments, unparsed; empty otherwise.
+    pub(super) addresses: Vec<String>,
 }
 
 /// The longest path segment taken as a token. Real tokens are 48 characters; a longer
@@ -47,7 +49,8 @@ pub(super) fn route<'a>(env: &Env, config: &'a Config) -> Option<Route<'a>> {
 }
 
 /// An endpoint's path itself (a trailing slash either side is ignored), or below it
-/// `/TOKEN` or `/TOKEN/FQDN`. The token segment must be base64url characters; anything else
+/// `/TOKEN` or `/TOKEN/FQDN` (a Flask endpoint: `/SECRET/FQDN`, `/SECRET/FQDN/IP_1` or
+/// `/SECRET/FQDN/IP_1/IP_2`). The token segment must be base64url characters; anything else
 /// below an endpoint is an unknown path.
 fn route_of<'a>(path: &str, config: &'a Config) -> Option<Route<'a>> {
     let exact = config
@@ -55,24 +58,37 @@ fn route_of<'a>(path: &str, config: &'a Config) -> Option<Route<'a>> {
         .iter()
         .find(|e| e.path == path || e.path.strip_suffix('/') == Some(path) || path.strip_suffix('/') == Some(&e.path));
     if let Some(endpoint) = exact {
-        return Some(Route { endpoint, token: None, hostname: None });
+        return Some(Route { endpoint, token: None, hostname: None, addresses: Vec::new() });
     }
     config.endpoints.iter().find_map(|endpoint| {
         let rest = path.strip_prefix(endpoint.path.trim_end_matches('/'))?.strip_prefix('/')?;
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let (token, hostname) = match rest.split_once('/') {
-            Some((t, h)) if !h.is_empty() && !h.contains('/') => (t, Some(h.to_owned())),
-            Some(_) => return None,
-            None => (rest, None),
+        let mut segments = rest.split('/');
+        let token = segments.next().unwrap_or("");
+        let rest: Vec<&str> = segments.collect();
+        if rest.iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        // Flask's routes take the FQDN and at most two addresses; another shape is its 404.
+        let (hostname, addresses) = match (endpoint.api, rest.as_slice()) {
+            (Api::Dyndns2, []) => (None, Vec::new()),
+            (Api::Dyndns2, [hostname]) => (Some(*hostname), Vec::new()),
+            (Api::Flask, [hostname, addresses @ ..]) if addresses.len() <= 2 => (Some(*hostname), addresses.to_vec()),
+            (Api::Dyndns2 | Api::Flask, _) => return None,
         };
         let token_shaped = (1..=MAX_PATH_TOKEN).contains(&token.len())
             && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        token_shaped.then(|| Route { endpoint, token: Some(token.to_owned()), hostname })
+        token_shaped.then(|| Route {
+            endpoint,
+            token: Some(token.to_owned()),
+            hostname: hostname.map(str::to_owned),
+            addresses: addresses.into_iter().map(str::to_owned).collect(),
+        })
     })
 }
 
-/// The request path as it may be logged: a secret in the path becomes `***`
-/// (`/update/***`). An unknown path may be a token URL sent to the wrong place, so only its
+/// The request path as it may be logged: a secret in the path becomes `***`, and what
+/// follows it with it (`/update/***`, `/update-by-path/***`); the query string is never logged. An unknown path may be a token URL sent to the wrong place, so only its
 /// first segment is kept, and only when it is a short lower-case word.
 pub(crate) fn log_path(env: &Env, config: &Config) -> String {
     if let Some(route) = route(env, config) {

@@ -345,6 +345,22 @@ fn logged_paths_hide_tokens() {
     check_log_path(&[("SCRIPT_NAME", &format!("/update/{tok}/a.b/c"))], "/update/***");
     check_log_path(&[("SCRIPT_NAME", &format!("/{tok}"))], "/***");
     check_log_path(&[("SCRIPT_NAME", &format!("/updates/{tok}"))], "/updates/***");
+    // The Flask API's path forms; its query form logs no query at all.
+    check_log_path(&[("SCRIPT_NAME", &format!("/update-by-path/{tok}/a.b"))], "/update-by-path/***");
+    check_log_path(
+        &[("SCRIPT_NAME", &format!("/update-by-path/{tok}/a.b/192.0.2.1/2001:db8::1"))],
+        "/update-by-path/***",
+    );
+    check_log_path(&[("SCRIPT_NAME", "/delete-by-path/12345678/a.b")], "/delete-by-path/***");
+    check_log_path(&[("SCRIPT_NAME", &format!("/update-by-path/{tok}/a.b/1/2/3"))], "/update-by-path/***");
+    check_log_path(
+        &[("SCRIPT_NAME", "/x"), ("REQUEST_URI", &format!("/update-by-path/{tok}/a.b?ttl=60"))],
+        "/update-by-path/***",
+    );
+    check_log_path(
+        &[("SCRIPT_NAME", "/update-by-query"), ("QUERY_STRING", &format!("secret={tok}"))],
+        "/update-by-query",
+    );
 }
 
 #[test]

@@ -45,6 +45,9 @@ pub(crate) enum UpdateError {
     /// No hostname parameter.
     #[error("no hostname given")]
     NoHostname,
+    /// The Flask API's hostname parameters are incomplete or contradict each other.
+    #[error("hostname unclear: {reason}")]
+    UnclearHostname { reason: &'static str },
     /// More hostnames than dyndns2 allows.
     #[error("{n_hosts} hostnames given, at most {} allowed", request::MAX_HOSTS)]
     TooManyHosts { n_hosts: usize },
@@ -76,7 +79,7 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::NoCredentials | UpdateError::BadCredentials { .. } | UpdateError::BadToken { .. } => {
             AccountAnswer::Badauth
         }
-        UpdateError::NoHostname => AccountAnswer::Notfqdn,
+        UpdateError::NoHostname | UpdateError::UnclearHostname { .. } => AccountAnswer::Notfqdn,
         UpdateError::TooManyHosts { .. } => AccountAnswer::Numhost,
         UpdateError::Address(_) => AccountAnswer::Badip,
         UpdateError::Ttl(_) => AccountAnswer::Badttl,
@@ -291,6 +294,7 @@ fn record_refusals(
         Err(
             e @ (UpdateError::Reject(_)
             | UpdateError::NoHostname
+            | UpdateError::UnclearHostname { .. }
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
             | UpdateError::Ttl(_)
@@ -364,6 +368,7 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
             | UpdateError::BadCredentials { .. }
             | UpdateError::BadToken { .. }
             | UpdateError::NoHostname
+            | UpdateError::UnclearHostname { .. }
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
             | UpdateError::Ttl(_)
@@ -469,6 +474,7 @@ fn targets(
         (Some(fqdn), Err(HostsError::Missing)) => Ok(Cow::Owned(vec![HostArg::Valid(fqdn)])),
         (_, Ok(list)) => Ok(Cow::Borrowed(list)),
         (_, Err(HostsError::Missing)) => Err(UpdateError::NoHostname),
+        (_, Err(HostsError::Unclear { reason })) => Err(UpdateError::UnclearHostname { reason }),
         (_, Err(HostsError::TooMany { n_hosts })) => Err(UpdateError::TooManyHosts { n_hosts: *n_hosts }),
     }
 }

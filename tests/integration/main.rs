@@ -31,6 +31,7 @@ mod changelog;
 mod clients;
 mod fanout;
 mod fastcgi;
+mod flask;
 mod hardening;
 mod hostile;
 mod locking;
