@@ -127,12 +127,6 @@ impl Credentials {
             Credentials::Token { .. } => None,
         }
     }
-
-    /// The user name given, for logs, the audit trail and the per-user rate limit: one that
-    /// holds a token (typed into the wrong field) shows as `ddns_***` (`token::shown_name`).
-    pub(crate) fn shown_username(&self) -> Option<&str> {
-        self.username().map(crate::auth::token::shown_name)
-    }
 }
 
 /// What a request asks for each of its hosts.
