@@ -685,7 +685,7 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "list of strings",
         default: Default::Value("[\"myip\"]"),
         bounds: PARAM_NAMES,
-        about: "An IPv4 address, an IPv6 address, or one of each comma-separated (dyndns2 `myip`). Without any address parameter the client's address is used.",
+        about: "An IPv4 address, an IPv6 address, or one of each comma-separated (dyndns2 `myip`). Without any address parameter the client's address is used (on an endpoint with `absent = \"remove\"` both families are removed instead).",
     },
     Key {
         section: "endpoints.params",
