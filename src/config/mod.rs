@@ -359,6 +359,9 @@ pub(crate) struct Endpoint {
     pub(crate) path: String,
     pub(crate) action: Action,
     pub(crate) api: Api,
+    /// What an update does to the host's records of an address family the request does not
+    /// give.
+    pub(crate) absent: Absent,
     pub(crate) params: ParamAliases,
 }
 
@@ -382,18 +385,30 @@ pub(crate) enum Api {
     Flask,
 }
 
+/// What an update does to the host's records of an address family the request does not give
+/// (no parameter for it, or an empty one: the Fritz!Box's `ipv6=` when it has no IPv6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Absent {
+    /// Leave them as they are: dyndns2, where `myip=192.0.2.1` says nothing about AAAA.
+    Keep,
+    /// Remove them: nanodnsd, whose `/api/update` removes the record of an IP parameter
+    /// that is missing, so a router that lost IPv6 takes its AAAA record down with it.
+    Remove,
+}
+
 /// The endpoints that exist when the config lists none.
-const DEFAULT_ENDPOINTS: &[(&str, Action, Api)] = &[
-    ("/update", Action::Update, Api::Dyndns2),
-    ("/nic/update", Action::Update, Api::Dyndns2),
-    // nanodnsd's path, so its documented Fritz!Box URL works when pasted unchanged.
-    ("/api/update", Action::Update, Api::Dyndns2),
-    ("/nic/delete", Action::Delete, Api::Dyndns2),
+const DEFAULT_ENDPOINTS: &[(&str, Action, Api, Absent)] = &[
+    ("/update", Action::Update, Api::Dyndns2, Absent::Keep),
+    ("/nic/update", Action::Update, Api::Dyndns2, Absent::Keep),
+    // nanodnsd's path, so its documented Fritz!Box URL works when pasted unchanged, with
+    // nanodnsd's meaning: a missing `ipv4` or `ipv6` removes that record.
+    ("/api/update", Action::Update, Api::Dyndns2, Absent::Remove),
+    ("/nic/delete", Action::Delete, Api::Dyndns2, Absent::Keep),
     // The Flask dyndns API's paths, so its URLs work unchanged with a host token as secret.
-    ("/update-by-path", Action::Update, Api::Flask),
-    ("/update-by-query", Action::Update, Api::Flask),
-    ("/delete-by-path", Action::Delete, Api::Flask),
-    ("/delete-by-query", Action::Delete, Api::Flask),
+    ("/update-by-path", Action::Update, Api::Flask, Absent::Keep),
+    ("/update-by-query", Action::Update, Api::Flask, Absent::Keep),
+    ("/delete-by-path", Action::Delete, Api::Flask, Absent::Keep),
+    ("/delete-by-query", Action::Delete, Api::Flask, Absent::Keep),
 ];
 
 /// For each value, the query/body parameter names that carry it; the first one present wins.

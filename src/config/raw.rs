@@ -227,6 +227,7 @@ pub(super) struct RawEndpoint {
     pub(super) path: String,
     pub(super) action: Option<String>,
     pub(super) api: Option<String>,
+    pub(super) absent: Option<String>,
     #[serde(default)]
     pub(super) params: RawParams,
 }

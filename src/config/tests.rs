@@ -78,16 +78,17 @@ fn defaults_apply() {
     assert_eq!(c.zones[0].name_str(), "dyn.example.com");
     assert_eq!((&c.log.target, c.log.stderr_level), (&LogTarget::Stderr, Some(Level::Warn)));
     assert_eq!(
-        c.endpoints.iter().map(|e| (e.path.as_str(), e.action, e.api)).collect::<Vec<_>>(),
+        c.endpoints.iter().map(|e| (e.path.as_str(), e.action, e.api, e.absent)).collect::<Vec<_>>(),
         [
-            ("/update", Action::Update, Api::Dyndns2),
-            ("/nic/update", Action::Update, Api::Dyndns2),
-            ("/api/update", Action::Update, Api::Dyndns2),
-            ("/nic/delete", Action::Delete, Api::Dyndns2),
-            ("/update-by-path", Action::Update, Api::Flask),
-            ("/update-by-query", Action::Update, Api::Flask),
-            ("/delete-by-path", Action::Delete, Api::Flask),
-            ("/delete-by-query", Action::Delete, Api::Flask),
+            ("/update", Action::Update, Api::Dyndns2, Absent::Keep),
+            ("/nic/update", Action::Update, Api::Dyndns2, Absent::Keep),
+            // nanodnsd's path, with its meaning: a missing IP parameter removes the record.
+            ("/api/update", Action::Update, Api::Dyndns2, Absent::Remove),
+            ("/nic/delete", Action::Delete, Api::Dyndns2, Absent::Keep),
+            ("/update-by-path", Action::Update, Api::Flask, Absent::Keep),
+            ("/update-by-query", Action::Update, Api::Flask, Absent::Keep),
+            ("/delete-by-path", Action::Delete, Api::Flask, Absent::Keep),
+            ("/delete-by-query", Action::Delete, Api::Flask, Absent::Keep),
         ]
     );
     assert!(c.endpoints.iter().all(|e| e.params.password.contains(&"token".to_owned())));
@@ -193,6 +194,14 @@ fn bad_values() {
     check_err(
         &minimal("[[endpoints]]\npath = \"/x\"\naction = \"remove\"\n"),
         "`endpoints[0].action` must be `update` or `delete`, got `remove` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\nabsent = \"delete\"\n"),
+        "`endpoints[0].absent` must be `keep` or `remove`, got `delete` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[[endpoints]]\npath = \"/x\"\naction = \"delete\"\nabsent = \"remove\"\n"),
+        "`endpoints[0].absent` does not apply to `action = \"delete\"`, which removes every family (in /etc/ddns-cgi/config.toml)",
     );
     check_err(
         &minimal("[[endpoints]]\npath = \"/x\"\napi = \"jfddns\"\n"),

@@ -13,9 +13,10 @@ use super::pg_url::split_tls_params;
 use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawEndpoint, RawLog, RawMetrics};
 use super::tsig::{parse_key_file, parse_key_line};
 use super::{
-    AcmeConfig, Action, Api, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
-    DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
-    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
+    Absent, AcmeConfig, Action, Api, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE,
+    DEFAULT_ENDPOINTS, DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget,
+    MailTransport, MetricsConfig, ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey,
+    Zone, is_mailbox, read_bounded,
 };
 
 /// A `[log]` level name; `warn` is accepted for `warning`.
@@ -187,10 +188,11 @@ impl Validator<'_> {
         let endpoints = if raw.endpoints.is_empty() {
             DEFAULT_ENDPOINTS
                 .iter()
-                .map(|(path, action, api)| Endpoint {
+                .map(|(path, action, api, absent)| Endpoint {
                     path: (*path).to_owned(),
                     action: *action,
                     api: *api,
+                    absent: *absent,
                     params: ParamAliases::default(),
                 })
                 .collect()
@@ -418,7 +420,24 @@ impl Validator<'_> {
                     ));
                 }
             };
-            out.push(Endpoint { path: e.path, action, api, params });
+            let absent = match (e.absent.as_deref(), action) {
+                (None | Some("keep"), _) => Absent::Keep,
+                // A deletion removes every family; `remove` there would promise a choice.
+                (Some("remove"), Action::Delete) => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].absent"),
+                        "does not apply to `action = \"delete\"`, which removes every family",
+                    ));
+                }
+                (Some("remove"), Action::Update) => Absent::Remove,
+                (Some(other), _) => {
+                    return Err(self.invalid(
+                        &format!("endpoints[{i}].absent"),
+                        format!("must be `keep` or `remove`, got `{other}`"),
+                    ));
+                }
+            };
+            out.push(Endpoint { path: e.path, action, api, absent, params });
         }
         Ok(out)
     }

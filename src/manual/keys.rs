@@ -664,6 +664,14 @@ pub(crate) const KEYS: &[Key] = &[
         about: "`dyndns2` reads the names of `[endpoints.params]`; `flask` reads the Flask dyndns API's forms, `/PATH/SECRET/FQDN[/IP_1[/IP_2]]` below the path and `secret`, `fqdn` (or `zone_name` and `record_name`), `ip_1`, `ip_2`, `ipv4`, `ipv6`, `ttl` at it, with a host token as the secret, and takes no `[endpoints.params]`.",
     },
     Key {
+        section: "endpoints",
+        name: "absent",
+        kind: "string",
+        default: Default::Value("\"keep\""),
+        bounds: Bounds::OneOf(&["keep", "remove"]),
+        about: "What an update does to the host's records of an address family the request does not give (no parameter for it, or an empty one). `keep` leaves them, as dyndns2 does; `remove` deletes them, as nanodnsd does: a Fritz!Box that lost IPv6 sends an empty `ipv6=` and the AAAA record goes; a request with no address at all removes both (no client-address fallback). A request with `txt=` and no address changes only the TXT record either way. The default endpoint `/api/update` is `remove`, every other is `keep`. Only for `action = \"update\"`.",
+    },
+    Key {
         section: "endpoints.params",
         name: "hostname",
         kind: "list of strings",
@@ -677,7 +685,7 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "list of strings",
         default: Default::Value("[\"myip\"]"),
         bounds: PARAM_NAMES,
-        about: "An IPv4 address, an IPv6 address, or one of each comma-separated (dyndns2 `myip`). Without any address parameter the client's address is used.",
+        about: "An IPv4 address, an IPv6 address, or one of each comma-separated (dyndns2 `myip`). Without any address parameter the client's address is used (on an endpoint with `absent = \"remove\"` both families are removed instead).",
     },
     Key {
         section: "endpoints.params",

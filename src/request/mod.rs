@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use base64::Engine as _;
 
-use crate::config::{Action, Api, Config};
+use crate::config::{Absent, Action, Api, Config};
 use crate::secret::Secret;
 pub(crate) use client::client;
 use client::client_address;
@@ -90,6 +90,9 @@ pub(crate) struct Request {
     pub(crate) hostnames: Result<Vec<HostArg>, HostsError>,
     /// The addresses to publish; not looked at when the hosts go offline.
     pub(crate) addresses: Result<Addresses, AddressError>,
+    /// What the update does to a family `addresses` lacks: the endpoint's `absent`, but
+    /// `Keep` for a TXT-only request, which changes only the TXT record.
+    pub(crate) absent: Absent,
     /// The IPv6 prefix the client announced (Fritz!OS `<ip6lanprefix>`), checked but not
     /// used yet; only set when `addresses` is `Ok`.
     pub(crate) ipv6_prefix: Option<Ipv6Prefix>,
@@ -199,7 +202,9 @@ pub(crate) enum HostsError {
     TooMany { n_hosts: usize },
 }
 
-/// The addresses to publish. At least one is set.
+/// The addresses to publish. Both are `None` for a TXT-only request, and on an endpoint with
+/// `absent = "remove"` when the request gives no address (both families are removed);
+/// otherwise at least one is set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Addresses {
     pub(crate) ipv4: Option<Ipv4Addr>,
@@ -305,10 +310,18 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
             Explicit { credentials, hostnames, addresses, ipv6_prefix: Ok(None), txt: None }
         }
     };
+    // A TXT-only request changes only the TXT record, whatever the endpoint's `absent`.
+    let absent = match (&addresses, &txt) {
+        (Ok(None), Some(_)) => Absent::Keep,
+        _ => endpoint.absent,
+    };
     let addresses = ipv6_prefix.clone().and(addresses).and_then(|a| match a {
         Some(a) => Ok(a),
         // A TXT-only request leaves the addresses alone: no fallback to the client's.
         None if txt.is_some() => Ok(Addresses { ipv4: None, ipv6: None }),
+        // nanodnsd has no fallback to the client's address: a request without any IP
+        // parameter removes both records, as every missing one removes its own.
+        None if absent == Absent::Remove => Ok(Addresses { ipv4: None, ipv6: None }),
         None => match &client.publishable() {
             // The peer's address gets the same unicast check as an explicit one: a
             // misconfigured proxy header must not publish a multicast or unspecified address.
@@ -332,6 +345,7 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         intent,
         hostnames,
         addresses,
+        absent,
         ipv6_prefix: ipv6_prefix.ok().flatten(),
         ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
         txt,

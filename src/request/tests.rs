@@ -406,3 +406,41 @@ fn json_when_accepted() {
     assert_eq!(parse(&e, b"", &config("")).expect("ok").format, Format::Json);
     assert_eq!(get("").format, Format::Text);
 }
+
+/// What a family the request does not give does: per endpoint (`absent`), `remove` on
+/// nanodnsd's `/api/update` and `keep` elsewhere; a TXT-only request keeps either way, and
+/// on a `remove` endpoint a request without any address removes both (no client fallback).
+#[test]
+fn absent_families_per_endpoint() {
+    let cfg = config("");
+    let run = |path: &str, query: &str| {
+        let r = parse(&env(&[("QUERY_STRING", query), ("SCRIPT_NAME", path)]), b"", &cfg).expect("parses");
+        (r.absent, r.addresses)
+    };
+    let v4 = Some("192.0.2.1".parse().expect("ip"));
+    let none = Addresses { ipv4: None, ipv6: None };
+    let only_v4 = Addresses { ipv4: v4, ipv6: None };
+    let client = Addresses { ipv4: Some("198.51.100.7".parse().expect("ip")), ipv6: None };
+    for (path, query, expected) in [
+        ("/api/update", "hostname=a.b&ipv4=192.0.2.1", (Absent::Remove, Ok(only_v4))),
+        ("/api/update", "hostname=a.b&ipv4=192.0.2.1&ipv6=", (Absent::Remove, Ok(only_v4))),
+        ("/api/update", "hostname=a.b&ipv4=&ipv6=", (Absent::Remove, Ok(none))),
+        ("/api/update", "hostname=a.b", (Absent::Remove, Ok(none))),
+        ("/api/update", "hostname=a.b&txt=x", (Absent::Keep, Ok(none))),
+        ("/api/update", "hostname=a.b&txt=x&ipv4=192.0.2.1", (Absent::Remove, Ok(only_v4))),
+        ("/nic/update", "hostname=a.b&ipv4=192.0.2.1&ipv6=", (Absent::Keep, Ok(only_v4))),
+        ("/nic/update", "hostname=a.b", (Absent::Keep, Ok(client))),
+        ("/update", "hostname=a.b&myip=192.0.2.1", (Absent::Keep, Ok(only_v4))),
+    ] {
+        assert_eq!(run(path, query), expected, "{path}?{query}");
+    }
+    // An endpoint written without `absent` keeps, one written with `remove` removes.
+    let cfg = config(
+        "[[endpoints]]\npath = \"/nic/update\"\n[[endpoints]]\npath = \"/fritz\"\nabsent = \"remove\"\n[[endpoints]]\npath = \"/api/update\"\n",
+    );
+    let run = |path: &str| {
+        let q = "hostname=a.b&ipv4=192.0.2.1";
+        parse(&env(&[("QUERY_STRING", q), ("SCRIPT_NAME", path)]), b"", &cfg).expect("parses").absent
+    };
+    assert_eq!([run("/nic/update"), run("/fritz"), run("/api/update")], [Absent::Keep, Absent::Remove, Absent::Keep]);
+}

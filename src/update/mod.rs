@@ -486,7 +486,7 @@ fn change_of(request: &Request) -> Result<Change, UpdateError> {
             let addresses = request.addresses.clone()?;
             let ttl = request.ttl.clone()?;
             let txt = request.txt.clone().transpose()?;
-            Ok(Change::Publish(Publish { addresses, ttl, txt }))
+            Ok(Change::Publish(Publish { addresses, absent: request.absent, ttl, txt }))
         }
         Intent::Offline => {
             // Checked although unused: a client that sends a bad TTL learns it either way.

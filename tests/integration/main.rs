@@ -3,6 +3,7 @@
 
 mod util;
 
+mod absent;
 mod admin;
 mod answers;
 mod check;

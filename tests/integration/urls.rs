@@ -168,11 +168,11 @@ fn fritzbox_nanodnsd_form_with_placeholders() {
     w.cgi(&fritzbox(&template, "198.51.100.1", "2001:db8:1:3::1", "2001:db8:1:3::%2F64"))
         .expect(200, "good 198.51.100.1 2001:db8:1:3::1\n");
     assert_eq!(w.aaaa(HOME), ["2001:db8:1:3::1"]);
-    // The box lost IPv6: `<ip6addr>` and `<ip6lanprefix>` are empty. An IPv4-only update; the
-    // AAAA record is left as it was.
+    // The box lost IPv6: `<ip6addr>` and `<ip6lanprefix>` are empty. On `/api/update` a
+    // missing IP parameter removes its record, as nanodnsd documents: the AAAA goes.
     w.cgi(&fritzbox(&template, "198.51.100.2", "", "")).expect(200, "good 198.51.100.2\n");
-    assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["198.51.100.2".to_owned()], vec!["2001:db8:1:3::1".to_owned()]));
-    assert_eq!(w.stored(HOME), (Some("198.51.100.2".into()), Some("2001:db8:1:3::1".into())));
+    assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["198.51.100.2".to_owned()], Vec::<String>::new()));
+    assert_eq!(w.stored(HOME), (Some("198.51.100.2".into()), None));
     // A prefix that is not an IPv6 prefix: badip, nothing changes.
     for bad in ["2001:db8:1:2::/129", "192.0.2.0/24", "2001:db8:1:2::", "2001:db8::/x", "fe80::/64"] {
         refused(&w, &fritzbox(&template, "198.51.100.3", "2001:db8:1:2::3", bad), 200, "badip\n");

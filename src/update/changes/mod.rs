@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::audit::Origin;
 use crate::auth::token::Scope;
-use crate::config::Config;
+use crate::config::{Absent, Config};
 use crate::log::Log;
 use crate::reply::{self, HostAnswer};
 use crate::request::{self, Addresses, TxtChange};
@@ -31,6 +31,9 @@ pub(super) enum Change {
 #[derive(Clone, Debug)]
 pub(super) struct Publish {
     pub(super) addresses: Addresses,
+    /// What happens to the host's records of a family `addresses` lacks: kept, or removed
+    /// (the endpoint's `absent`).
+    pub(super) absent: Absent,
     pub(super) ttl: Option<u32>,
     pub(super) txt: Option<TxtChange>,
 }
@@ -200,9 +203,12 @@ pub(super) fn fan_out(
     now: i64,
     log: &Log,
 ) -> Result<Option<HostAnswer>, StoreError> {
-    let parent_ipv4 = match publish.addresses.ipv4 {
-        Some(a) => Some(a),
-        None => store.stored_ipv4(fqdn)?,
+    // A parent whose A record this update removes has no IPv4 for its children to follow:
+    // they keep their own.
+    let parent_ipv4 = match (publish.addresses.ipv4, publish.absent) {
+        (Some(a), _) => Some(a),
+        (None, Absent::Keep) => store.stored_ipv4(fqdn)?,
+        (None, Absent::Remove) => None,
     };
     let crate::fanout::Plan { children, unusable } =
         match crate::fanout::plan(store, fqdn, user.id, prefix, parent_ipv4)? {
@@ -238,6 +244,7 @@ pub(super) fn fan_out(
         user_name: user.name.clone(),
         change: Change::Publish(Publish {
             addresses: Addresses { ipv4: c.ipv4, ipv6: Some(c.ipv6) },
+            absent: Absent::Keep,
             ttl: c.dns_ttl,
             txt: None,
         }),
@@ -274,13 +281,13 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
         }
         (HostAnswer::Good(new), Change::Publish(publish)) => log.info(format_args!(
             "{fqdn}: updated ({}{}, ttl {})",
-            show(new.ipv4, new.ipv6),
+            show(new.ipv4, new.ipv6, publish.absent),
             show_txt(publish.txt.as_ref()),
             state.dns_ttl
         )),
         (HostAnswer::Nochg(_), Change::Offline) => log.info(format_args!("{fqdn}: already offline")),
-        (HostAnswer::Nochg(new), Change::Publish(_)) => {
-            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
+        (HostAnswer::Nochg(new), Change::Publish(publish)) => {
+            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6, publish.absent)))
         }
         (
             HostAnswer::Nohost
@@ -293,9 +300,15 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
     }
 }
 
-fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
-    let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
-    let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
+/// The addresses of a log line; a family not given shows as `-` when it is kept and as
+/// `none` when it is removed (`absent = "remove"`).
+fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, absent: Absent) -> String {
+    let missing = match absent {
+        Absent::Keep => "-",
+        Absent::Remove => "none",
+    };
+    let v4 = ipv4.map_or_else(|| missing.to_owned(), |a| a.to_string());
+    let v6 = ipv6.map_or_else(|| missing.to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
 }
 

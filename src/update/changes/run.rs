@@ -415,7 +415,7 @@ mod tests {
     use super::*;
     use crate::audit::{AuthMethod, Origin};
     use crate::auth::token::Scope;
-    use crate::config::Level;
+    use crate::config::{Absent, Level};
     use crate::request::{Addresses, TxtChange};
 
     const HOME: &str = "home.dyn.example.test";
@@ -443,6 +443,7 @@ mod tests {
     fn publish(ipv4: Option<[u8; 4]>, ipv6: Option<Ipv6Addr>, ttl: Option<u32>, txt: Option<&str>) -> Change {
         Change::Publish(Publish {
             addresses: Addresses { ipv4: ipv4.map(Ipv4Addr::from), ipv6 },
+            absent: Absent::Keep,
             ttl,
             txt: txt.map(|t| TxtChange::Set(t.to_owned())),
         })
@@ -505,6 +506,41 @@ mod tests {
         assert_eq!(refusals(&home, &batch[4..5], None), [Some("revoked")]);
         // Password changes alone are never held.
         assert_eq!(refusals(&home, &batch[..1], None), [None]);
+    }
+
+    /// On an endpoint with `absent = "remove"` (nanodnsd's `/api/update`), the family a
+    /// request leaves out is deleted, so its type is the token's business too.
+    #[test]
+    fn a_removed_family_needs_its_type_in_the_scope() {
+        let removing = |ipv4: [u8; 4]| {
+            Change::Publish(Publish {
+                addresses: Addresses { ipv4: Some(Ipv4Addr::from(ipv4)), ipv6: None },
+                absent: Absent::Remove,
+                ttl: None,
+                txt: None,
+            })
+        };
+        // HOME has A and AAAA: the new A deletes the AAAA, which an A-only token may not.
+        let home = [row(1, HOME)];
+        assert_eq!(
+            refusals(&home, &[pending(HOME, "a", removing([192, 0, 2, 2]), hold("A"))], Some(DIGEST)),
+            [Some("type")]
+        );
+        assert_eq!(
+            refusals(&home, &[pending(HOME, "a", removing([192, 0, 2, 2]), hold("A,AAAA"))], Some(DIGEST)),
+            [None]
+        );
+        // Even with the A unchanged, the deletion alone needs AAAA.
+        assert_eq!(
+            refusals(&home, &[pending(HOME, "a", removing([192, 0, 2, 1]), hold("A"))], Some(DIGEST)),
+            [Some("type")]
+        );
+        // With no AAAA to delete, the A-only token is enough.
+        let v4_only = [Host { ipv6: None, ..row(1, HOME) }];
+        assert_eq!(
+            refusals(&v4_only, &[pending(HOME, "a", removing([192, 0, 2, 2]), hold("A"))], Some(DIGEST)),
+            [None]
+        );
     }
 
     #[test]

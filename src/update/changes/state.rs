@@ -8,6 +8,7 @@ use hickory_proto::rr::Name;
 
 use super::{Change, Publish};
 use crate::auth::token::RecordType;
+use crate::config::Absent;
 use crate::dns;
 use crate::reply::HostAnswer;
 use crate::request::{Addresses, TxtChange};
@@ -48,12 +49,14 @@ impl HostState {
 
     /// Applies one change, as if it came alone: the answer it gets. A host that is expired or
     /// offline has no records, so any update restores it (`good`, never `nochg`); the family
-    /// not sent stays absent.
+    /// not sent stays absent. A family the change does not give is kept as DNS holds it, or
+    /// removed when the endpoint says so (`absent = "remove"`, nanodnsd's `/api/update`): a
+    /// host left with no address keeps its TXT record and is not offline.
     /// A TXT value (`txt=`) is set or cleared the same way; a request without one keeps the
     /// host's TXT as DNS holds it.
     pub(super) fn apply(&mut self, change: &Change) -> HostAnswer {
         match change {
-            Change::Publish(Publish { addresses: new, ttl, txt }) => {
+            Change::Publish(Publish { addresses: new, absent, ttl, txt }) => {
                 let new = *new;
                 let dns_ttl = ttl.unwrap_or(self.dns_ttl);
                 let txt_after = match txt {
@@ -61,21 +64,16 @@ impl HostState {
                     Some(TxtChange::Clear) => None,
                     None => self.published_txt().map(str::to_owned),
                 };
-                let unchanged = new.ipv4.is_none_or(|a| Some(a) == self.ipv4)
-                    && new.ipv6.is_none_or(|a| Some(a) == self.ipv6)
-                    && (txt.is_none() || txt_after == self.txt);
+                let (old_v4, old_v6) = self.published();
+                let (ipv4, ipv6) = match absent {
+                    Absent::Keep => (new.ipv4.or(old_v4), new.ipv6.or(old_v6)),
+                    Absent::Remove => (new.ipv4, new.ipv6),
+                };
+                let unchanged = ipv4 == self.ipv4 && ipv6 == self.ipv6 && (txt.is_none() || txt_after == self.txt);
                 if unchanged && dns_ttl == self.dns_ttl && !self.expired && !self.offline {
                     return HostAnswer::Nochg(new);
                 }
-                let (old_v4, old_v6) = self.published();
-                *self = HostState {
-                    ipv4: new.ipv4.or(old_v4),
-                    ipv6: new.ipv6.or(old_v6),
-                    txt: txt_after,
-                    dns_ttl,
-                    expired: false,
-                    offline: false,
-                };
+                *self = HostState { ipv4, ipv6, txt: txt_after, dns_ttl, expired: false, offline: false };
                 HostAnswer::Good(new)
             }
             Change::Offline => {
@@ -158,4 +156,114 @@ pub(super) fn touched(before: &HostState, after: &HostState) -> Vec<RecordType> 
     .into_iter()
     .filter_map(|(sent, t)| sent.then_some(t))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::Rrset;
+
+    const V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const V4_NEW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+    fn state(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<&str>) -> HostState {
+        HostState { ipv4, ipv6, txt: txt.map(str::to_owned), dns_ttl: 60, expired: false, offline: false }
+    }
+
+    fn publish(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, absent: Absent, txt: Option<TxtChange>) -> Change {
+        Change::Publish(Publish { addresses: Addresses { ipv4, ipv6 }, absent, ttl: None, txt })
+    }
+
+    /// What one change does to a host with A, AAAA and TXT: the answer's token and
+    /// addresses, the state after it, and the A and AAAA rrsets of its message.
+    #[track_caller]
+    fn check(change: Change, answer: &str, after: HostState, a: Rrset<Ipv4Addr>, aaaa: Rrset<Ipv6Addr>) {
+        let before = state(Some(V4), Some(V6), Some("note"));
+        let mut s = before.clone();
+        let got = s.apply(&change);
+        let shown = match &got {
+            HostAnswer::Good(x) | HostAnswer::Nochg(x) => {
+                format!("{} {:?} {:?}", crate::reply::host_token(&got), x.ipv4, x.ipv6)
+            }
+            other => crate::reply::host_token(other).to_owned(),
+        };
+        assert_eq!((shown.as_str(), &s), (answer, &after), "{change:?}");
+        let message = dns_change(Name::root(), Some(&before), &s);
+        let rrsets = message.map_or((Rrset::Keep, Rrset::Keep), |m| (m.a, m.aaaa));
+        assert_eq!(rrsets, (a, aaaa), "{change:?}");
+    }
+
+    #[test]
+    fn an_absent_family_is_kept_or_removed_as_the_endpoint_says() {
+        use Absent::{Keep, Remove};
+        let txt = Some("note");
+        // dyndns2: the family not given stays.
+        check(
+            publish(Some(V4_NEW), None, Keep, None),
+            "good Some(192.0.2.2) None",
+            state(Some(V4_NEW), Some(V6), txt),
+            Rrset::Replace(V4_NEW),
+            Rrset::Keep,
+        );
+        check(
+            publish(Some(V4), None, Keep, None),
+            "nochg Some(192.0.2.1) None",
+            state(Some(V4), Some(V6), txt),
+            Rrset::Keep,
+            Rrset::Keep,
+        );
+        // nanodnsd: `ipv4` alone (no `ipv6`, or an empty one) deletes the AAAA, even when
+        // the A is unchanged; the TXT stays.
+        check(
+            publish(Some(V4_NEW), None, Remove, None),
+            "good Some(192.0.2.2) None",
+            state(Some(V4_NEW), None, txt),
+            Rrset::Replace(V4_NEW),
+            Rrset::Delete,
+        );
+        check(
+            publish(Some(V4), None, Remove, None),
+            "good Some(192.0.2.1) None",
+            state(Some(V4), None, txt),
+            Rrset::Keep,
+            Rrset::Delete,
+        );
+        // `ipv6` alone deletes the A.
+        check(
+            publish(None, Some(V6), Remove, None),
+            "good None Some(2001:db8::1)",
+            state(None, Some(V6), txt),
+            Rrset::Delete,
+            Rrset::Keep,
+        );
+        // Both given and current: nothing to do.
+        check(
+            publish(Some(V4), Some(V6), Remove, None),
+            "nochg Some(192.0.2.1) Some(2001:db8::1)",
+            state(Some(V4), Some(V6), txt),
+            Rrset::Keep,
+            Rrset::Keep,
+        );
+        // Neither: both go, the host is not offline and keeps its TXT.
+        check(
+            publish(None, None, Remove, None),
+            "good None None",
+            state(None, None, txt),
+            Rrset::Delete,
+            Rrset::Delete,
+        );
+    }
+
+    #[test]
+    fn a_host_with_no_address_left_repeats_as_nochg_and_comes_back() {
+        let mut s = state(None, None, Some("note"));
+        assert_eq!(
+            s.apply(&publish(None, None, Absent::Remove, None)),
+            HostAnswer::Nochg(Addresses { ipv4: None, ipv6: None })
+        );
+        let back = publish(Some(V4), None, Absent::Remove, None);
+        assert_eq!(s.apply(&back), HostAnswer::Good(Addresses { ipv4: Some(V4), ipv6: None }));
+        assert_eq!(s, state(Some(V4), None, Some("note")));
+    }
 }
