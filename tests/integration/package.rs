@@ -406,7 +406,12 @@ fn package_installs_serves_and_purges() {
 
     // Remove: the program goes, the configuration, the key and the database stay.
     let said = dpkg(&["-r", PACKAGE]);
-    assert!(said.contains("ddns-cgi: kept the database in /var/lib/ddns-cgi"), "{said}");
+    assert!(
+        said.contains(
+            "ddns-cgi: the database in /var/lib/ddns-cgi and the TSIG key /etc/ddns-cgi/tsig.key stay until the package is purged"
+        ),
+        "{said}"
+    );
     assert_eq!(status(), "deinstall ok config-files");
     let kept: Vec<&String> = files.iter().filter(|f| exists(f)).collect();
     let expected_kept: Vec<&String> = files.iter().filter(|f| conffiles().contains(*f)).collect();
