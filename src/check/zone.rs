@@ -22,7 +22,9 @@ impl Checker<'_> {
             }
             Err(e) => {
                 return self.report.fail(format!(
-                    "zone `{name}`: DNS server {server} does not answer ({e}); start it, or correct `server`"
+                    "zone `{name}`: DNS server {server} does not answer ({e}); start it, or correct `server` \
+                     (Knot from Debian listens nowhere until `listen` is set in /etc/knot/knot.conf, and \
+                     binds a new address only on a restart, not a reload)"
                 ));
             }
         };

@@ -193,7 +193,7 @@ fn the_server_down() {
         assert_eq!(
             failures(&lines),
             [format!(
-                "FAIL  zone `{ZONE}`: DNS server {addr} does not answer (cannot reach {addr}: Connection refused (os error 111)); start it, or correct `server`"
+                "FAIL  zone `{ZONE}`: DNS server {addr} does not answer (cannot reach {addr}: Connection refused (os error 111)); start it, or correct `server` (Knot from Debian listens nowhere until `listen` is set in /etc/knot/knot.conf, and binds a new address only on a restart, not a reload)"
             )],
             "{kind:?}"
         );
