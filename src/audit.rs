@@ -20,11 +20,13 @@ use crate::store::{AuditRow, AuditWrite, Store};
 /// (`log::bounded`), so a client cannot fill the database with one request.
 const MAX_FIELD_BYTES: usize = 128;
 
-/// How a request authenticated, for a change's row.
+/// How a request authenticated, for a change's row; `Admin` for a change made on the
+/// command line (`hostname set`), whose row names the login that ran it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AuthMethod {
     Password,
     Token,
+    Admin,
 }
 
 impl AuthMethod {
@@ -32,6 +34,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Password => "password",
             AuthMethod::Token => "token",
+            AuthMethod::Admin => "admin",
         }
     }
 }

@@ -1,7 +1,8 @@
-//! `hostname list/modify/delete/token/underive`, and the dispatch of `hostname relay` and
+//! `hostname list/modify/set/delete/token/underive`, and the dispatch of `hostname relay` and
 //! `hostname history` to their files. Commands that remove or re-publish records talk to DNS
 //! first and change the row only after the server accepted, inside the host's write
-//! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`).
+//! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`); `hostname set`
+//! takes the path of a request's change (`update::admin_set`), audited with the admin.
 
 use hickory_proto::rr::Name;
 
@@ -10,7 +11,10 @@ use crate::cli::{self, CliError, HostnameCommand};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
+use crate::reply::HostAnswer;
+use crate::request::Addresses;
 use crate::store::{Host, HostListing, Store, StoreError};
+use crate::update::{self, Set};
 
 use super::history::history;
 use super::relays::relay;
@@ -22,6 +26,7 @@ pub(crate) fn hostname(
     store: &mut Store,
     command: HostnameCommand,
     now: i64,
+    actor: &str,
     log: &Log,
 ) -> Result<String, CliError> {
     match command {
@@ -102,6 +107,14 @@ pub(crate) fn hostname(
                 ))),
             }
         }
+        HostnameCommand::Set { fqdn, ipv4, ipv6 } => {
+            let fqdn = host_arg(&fqdn)?;
+            let set = Set {
+                ipv4: ipv4.as_deref().map(|v| address(v, "IPv4")).transpose()?,
+                ipv6: ipv6.as_deref().map(|v| address(v, "IPv6")).transpose()?,
+            };
+            set_host(config, store, &fqdn, set, actor, now, log)
+        }
         HostnameCommand::Delete { fqdn } => {
             let fqdn = host_arg(&fqdn)?;
             delete_host(config, store, &fqdn, now, log)?;
@@ -159,6 +172,42 @@ impl From<StoreError> for ModifyError {
 impl From<DnsError> for ModifyError {
     fn from(e: DnsError) -> Self {
         ModifyError::Admin(AdminError::Dns(e))
+    }
+}
+
+/// `hostname set`: an address of one family, or `none`.
+fn address<A: std::str::FromStr>(value: &str, family: &str) -> Result<Option<A>, CliError> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| CliError::failure(format!("`{value}` is not an {family} address (or `none`)")))
+}
+
+/// `hostname set`: through the run a request's change takes (`update::admin_set`).
+fn set_host(
+    config: &Config,
+    store: &mut Store,
+    fqdn: &str,
+    set: Set,
+    actor: &str,
+    now: i64,
+    log: &Log,
+) -> Result<String, CliError> {
+    let shown = |a: Addresses| {
+        let v4 = a.ipv4.map_or_else(|| "none".to_owned(), |a| a.to_string());
+        let v6 = a.ipv6.map_or_else(|| "none".to_owned(), |a| a.to_string());
+        format!("ipv4 {v4}, ipv6 {v6}")
+    };
+    match update::admin_set(config, store, fqdn, set, actor, now, log)? {
+        HostAnswer::Good(a) => Ok(format!("hostname `{fqdn}` now has {} in DNS\n", shown(a))),
+        HostAnswer::Nochg(a) => Ok(format!("hostname `{fqdn}` already has {} in DNS; nothing sent\n", shown(a))),
+        HostAnswer::Nohost => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+        HostAnswer::Dnserr => Err(CliError::failure(format!(
+            "the DNS server did not accept the addresses of `{fqdn}` (see the error above); its row is unchanged"
+        ))),
+        HostAnswer::ServerError | HostAnswer::Notfqdn | HostAnswer::TokenRefused(_) => {
+            Err(CliError::failure(format!("cannot set the addresses of `{fqdn}` (see the error above)")))
+        }
     }
 }
 

@@ -272,6 +272,20 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
     },
+    /// Set a hostname's addresses by hand: one RFC 2136 update, then the row, audited with
+    /// the login that ran it; an offline or expired hostname comes back with them. Its relays
+    /// and the hostnames that follow its prefix are not sent
+    #[command(group = clap::ArgGroup::new("family").required(true).multiple(true).args(["ipv4", "ipv6"]))]
+    Set {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+        /// The A record's address, or `none` to remove the A record [default: left alone]
+        #[arg(long, value_name = "ADDR|none")]
+        ipv4: Option<String>,
+        /// The AAAA record's address, or `none` to remove the AAAA record [default: left alone]
+        #[arg(long, value_name = "ADDR|none")]
+        ipv6: Option<String>,
+    },
     /// Delete a hostname, removing its A/AAAA records from DNS first
     Delete {
         /// Hostname (IDN names are accepted)

@@ -44,7 +44,8 @@ impl From<StoreError> for CliError {
 
 /// Runs an admin command. `now` is the clock, in seconds since the epoch. Returns what to
 /// print on stdout.
-pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Result<String, CliError> {
+/// `actor` is the login running the command, for the audit rows of the changes it makes.
+pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log: &Log) -> Result<String, CliError> {
     // Before the database is opened: `--owner` must own the file before SQLite writes to it.
     if let Command::InitDb(args) = &command {
         return admin::init_db(config, args.owner.as_deref(), log);
@@ -110,7 +111,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             derive(config, &mut store, &DeriveArgs { parent, child, ipv6_iid, ipv4, ttl }, now)
         }
         Command::User(command) => admin::user(config, &mut store, command, now, log),
-        Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
+        Command::Hostname(command) => admin::hostname(config, &mut store, command, now, actor, log),
         Command::Acme(command) => admin::acme(config, &mut store, command, now),
         Command::Log(args) => admin::audit_log(&store, &args, now),
         Command::Metrics(MetricsArgs { textfile }) => {

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
 
-use super::{Change, Publish};
+use super::{Change, Publish, Set};
 use crate::auth::token::RecordType;
 use crate::dns;
 use crate::reply::HostAnswer;
@@ -77,6 +77,25 @@ impl HostState {
                     offline: false,
                 };
                 HostAnswer::Good(new)
+            }
+            Change::Set(Set { ipv4, ipv6 }) => {
+                // Each family given is set (or removed); one not given keeps what DNS holds,
+                // so a host that was offline or expired comes back with the given ones alone.
+                let (old_v4, old_v6) = self.published();
+                let after = Addresses { ipv4: ipv4.unwrap_or(old_v4), ipv6: ipv6.unwrap_or(old_v6) };
+                if (after.ipv4, after.ipv6) == (self.ipv4, self.ipv6) && !self.expired && !self.offline {
+                    return HostAnswer::Nochg(after);
+                }
+                let txt = self.published_txt().map(str::to_owned);
+                *self = HostState {
+                    ipv4: after.ipv4,
+                    ipv6: after.ipv6,
+                    txt,
+                    dns_ttl: self.dns_ttl,
+                    expired: false,
+                    offline: false,
+                };
+                HostAnswer::Good(after)
             }
             Change::Offline => {
                 let none = Addresses { ipv4: None, ipv6: None };
