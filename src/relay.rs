@@ -108,7 +108,7 @@ pub(crate) struct Target<'a> {
 pub(crate) fn around(
     store: &mut Store,
     session: &mut Session<'_>,
-    target: Target<'_>,
+    mut target: Target<'_>,
     now: i64,
     log: &Log,
     local: impl FnOnce(&mut Store) -> Result<HostAnswer, StoreError>,
@@ -121,6 +121,13 @@ pub(crate) fn around(
     let replaces_local = relays.iter().all(|r| r.replaces_local);
     let local_answer = if replaces_local {
         log.debug(format_args!("{fqdn}: every relay replaces the local update; no RFC 2136 update"));
+        // A family the host does not accept (`store::Families`) is not forwarded either; the
+        // local path leaves it out of the row, which the other relays send.
+        if let Some(host) = store.host(fqdn)? {
+            let a = target.addresses;
+            target.addresses =
+                Addresses { ipv4: a.ipv4.filter(|_| host.families.ipv4), ipv6: a.ipv6.filter(|_| host.families.ipv6) };
+        }
         None
     } else {
         match local(store)? {

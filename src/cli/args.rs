@@ -260,10 +260,17 @@ pub(crate) enum HostnameCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Change a hostname's TTLs; live records are re-published with a new `--dns-ttl`
+    /// Change a hostname's TTLs or families; live records are re-published with a new
+    /// `--dns-ttl`, and a family switched off has its record removed (one update)
     Modify {
         /// Hostname (IDN names are accepted)
         fqdn: String,
+        /// Whether updates may set the A record; `off` removes it
+        #[arg(long, value_name = "on|off")]
+        ipv4: Option<Switch>,
+        /// Whether updates may set the AAAA record; `off` removes it
+        #[arg(long, value_name = "on|off")]
+        ipv6: Option<Switch>,
         /// TTL of the published A/AAAA records, 1..=86400 seconds (or `15m`, `1h`, `1d`)
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         dns_ttl: Option<u32>,
@@ -367,7 +374,28 @@ pub(crate) enum HostnameCommand {
         /// [default: defaults.expiry_ttl]
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
+        /// Whether updates may set the A record; with `off`, an update's IPv4 address is
+        /// ignored for this hostname
+        #[arg(long, value_name = "on|off", default_value = "on")]
+        ipv4: Switch,
+        /// Whether updates may set the AAAA record; with `off`, an update's IPv6 address is
+        /// ignored for this hostname
+        #[arg(long, value_name = "on|off", default_value = "on")]
+        ipv6: Switch,
     },
+}
+
+/// A family's switch (`--ipv4 on|off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub(crate) fn on(self) -> bool {
+        self == Switch::On
+    }
 }
 
 #[derive(Debug, Args)]

@@ -147,7 +147,7 @@ fn hostname_list_modify_delete() {
     let host = |name: &str, user: &str, expiry_ttl: i64, ipv4: Value, ipv6: Value| {
         json!({
             "hostname": name, "user": user, "zone": ZONE, "dns_ttl": 60, "expiry_ttl": expiry_ttl,
-            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
+            "ipv4": ipv4, "ipv6": ipv6, "ipv4_enabled": true, "ipv6_enabled": true, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
         })
     };
     assert_eq!(
@@ -181,7 +181,12 @@ fn hostname_list_modify_delete() {
         2,
         "`--expiry-ttl` must be 0 (never) or at least 60, got `30`",
     );
-    check(&w, &["hostname", "modify", HOME], 2, "nothing to change; give `--dns-ttl` or `--expiry-ttl`");
+    check(
+        &w,
+        &["hostname", "modify", HOME],
+        2,
+        "nothing to change; give `--dns-ttl`, `--expiry-ttl`, `--ipv4` or `--ipv6`",
+    );
     check(
         &w,
         &["hostname", "modify", "none.dyn.example.test", "--dns-ttl", "60"],

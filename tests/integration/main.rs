@@ -29,6 +29,7 @@ mod audit;
 mod backup;
 mod changelog;
 mod clients;
+mod families;
 mod fanout;
 mod fastcgi;
 mod flask;

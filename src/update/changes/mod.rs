@@ -315,10 +315,11 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
             log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
         }
         (HostAnswer::Good(new), Change::Publish(publish)) => log.info(format_args!(
-            "{fqdn}: updated ({}{}, ttl {})",
+            "{fqdn}: updated ({}{}, ttl {}){}",
             show(new.ipv4, new.ipv6),
             show_txt(publish.txt.as_ref()),
-            state.dns_ttl
+            state.dns_ttl,
+            ignored(publish, state)
         )),
         (HostAnswer::Good(new), Change::Set(_)) => log.info(format_args!(
             "{fqdn}: set by an administrator ({}, ttl {})",
@@ -329,8 +330,8 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
         (HostAnswer::Nochg(new), Change::Set(_)) => {
             log.info(format_args!("{fqdn}: no change by the administrator ({})", show(new.ipv4, new.ipv6)))
         }
-        (HostAnswer::Nochg(new), Change::Publish(_)) => {
-            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6)))
+        (HostAnswer::Nochg(new), Change::Publish(publish)) => {
+            log.info(format_args!("{fqdn}: no change ({}){}", show(new.ipv4, new.ipv6), ignored(publish, state)))
         }
         (
             HostAnswer::Nohost
@@ -347,6 +348,19 @@ fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>) -> String {
     let v4 = ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string());
     let v6 = ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
+}
+
+/// What of an update the host's families left out, for its log line (the DDnsBroker's "IPv4
+/// enabled"/"IPv6 enabled" off): `; ipv6 `…` ignored: off for this host`.
+fn ignored(publish: &Publish, state: &HostState) -> String {
+    let mut out = String::new();
+    if let Some(a) = publish.addresses.ipv4.filter(|_| !state.families.ipv4) {
+        out.push_str(&format!("; ipv4 `{a}` ignored: off for this host"));
+    }
+    if let Some(a) = publish.addresses.ipv6.filter(|_| !state.families.ipv6) {
+        out.push_str(&format!("; ipv6 `{a}` ignored: off for this host"));
+    }
+    out
 }
 
 fn show_txt(change: Option<&TxtChange>) -> &'static str {
@@ -376,6 +390,7 @@ mod tests {
             offline: false,
             txt: None,
             dns_pending: false,
+            families: crate::store::Families::BOTH,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::auth::token::RecordType;
 use crate::dns;
 use crate::reply::HostAnswer;
 use crate::request::{Addresses, TxtChange};
-use crate::store::Host;
+use crate::store::{Families, Host};
 
 /// A host's state as far as its records go, replayed change by change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub(super) struct HostState {
     pub(super) dns_ttl: u32,
     pub(super) expired: bool,
     pub(super) offline: bool,
+    /// The families the host accepts: an update's address of another is ignored.
+    pub(super) families: Families,
 }
 
 impl HostState {
@@ -33,7 +35,14 @@ impl HostState {
             dns_ttl: host.dns_ttl,
             expired: host.expired,
             offline: host.offline,
+            families: host.families,
         }
+    }
+
+    /// The addresses of an update that this host accepts (`Families`); the others are
+    /// ignored, and the answer lists only what is published.
+    pub(super) fn accepted(&self, new: Addresses) -> Addresses {
+        Addresses { ipv4: new.ipv4.filter(|_| self.families.ipv4), ipv6: new.ipv6.filter(|_| self.families.ipv6) }
     }
 
     /// What DNS holds: nothing for an expired or offline host.
@@ -53,8 +62,16 @@ impl HostState {
     /// host's TXT as DNS holds it.
     pub(super) fn apply(&mut self, change: &Change) -> HostAnswer {
         match change {
-            Change::Publish(Publish { addresses: new, ttl, txt }) => {
-                let new = *new;
+            Change::Publish(Publish { addresses: sent, ttl, txt }) => {
+                let new = self.accepted(*sent);
+                // An update that carried only a family this host does not accept changes
+                // nothing: `nochg` of nothing, which a router takes as done (an error would
+                // make it retry), whatever the host's state.
+                let ignored_all =
+                    (sent.ipv4.is_some() || sent.ipv6.is_some()) && new.ipv4.is_none() && new.ipv6.is_none();
+                if ignored_all && ttl.is_none() && txt.is_none() {
+                    return HostAnswer::Nochg(new);
+                }
                 let dns_ttl = ttl.unwrap_or(self.dns_ttl);
                 let txt_after = match txt {
                     Some(TxtChange::Set(value)) => Some(value.clone()),
@@ -75,6 +92,7 @@ impl HostState {
                     dns_ttl,
                     expired: false,
                     offline: false,
+                    families: self.families,
                 };
                 HostAnswer::Good(new)
             }
@@ -94,6 +112,7 @@ impl HostState {
                     dns_ttl: self.dns_ttl,
                     expired: false,
                     offline: false,
+                    families: self.families,
                 };
                 HostAnswer::Good(after)
             }
