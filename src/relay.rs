@@ -446,6 +446,16 @@ pub(crate) fn check_url(url: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// The upstream record's FQDN in a checked URL: its one `hostname=` value, for
+/// `--user-is-fqdn` (the DDnsBroker's "Username is FQDN"). `None` for several names
+/// (`a,b`) or a percent-encoded one: which would be the user is then not plain.
+pub(crate) fn url_hostname(url: &str) -> Option<&str> {
+    let query = url.split_once('?')?.1;
+    let value = query.split('&').find_map(|p| p.strip_prefix("hostname="))?;
+    (!value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .then_some(value)
+}
+
 /// A URL as it may be logged or listed: user-info replaced by `***@`, and every query value
 /// but `hostname` and `myip` replaced by `***` (some providers take a password or token in
 /// the query).
@@ -562,5 +572,16 @@ mod tests {
         assert_eq!(myip(Addresses { ipv4: Some(v4), ipv6: Some(v6) }), "192.0.2.1,2001:db8::1");
         assert_eq!(myip(Addresses { ipv4: None, ipv6: Some(v6) }), "2001:db8::1");
         assert_eq!(last_accepted(None, None), "-");
+    }
+
+    #[test]
+    fn the_record_fqdn_is_the_one_plain_hostname_of_the_url() {
+        assert_eq!(url_hostname("https://x/nic/update?hostname=Office.example.net&k=v"), Some("Office.example.net"));
+        assert_eq!(url_hostname("https://x/nic/update?a=b&hostname=h.example"), Some("h.example"));
+        for url in
+            ["https://x/nic/update?hostname=a.example,b.example", "https://x/u?hostname=a%2Eb", "https://x/u?hostname="]
+        {
+            assert_eq!(url_hostname(url), None, "{url}");
+        }
     }
 }

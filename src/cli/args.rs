@@ -408,6 +408,10 @@ pub(crate) struct RelayArgs {
     /// With `--url`: the user name at the upstream
     #[arg(long, value_name = "USER", requires = "url")]
     pub(crate) user: Option<String>,
+    /// With `--url`: the user name at the upstream is the record's FQDN, the URL's
+    /// `hostname=` (as providers that take the hostname as the user name want it)
+    #[arg(long, requires = "url", conflicts_with = "user")]
+    pub(crate) user_is_fqdn: bool,
     /// With `--url`: read the upstream's password as one line from standard input instead of
     /// prompting
     #[arg(long, requires = "url")]
