@@ -5,7 +5,7 @@
 //! row (`update::changes::run_changes`), so the trail and the hostnames never disagree; a refusal's
 //! row is one small write after the answer is decided, whose failure is logged and never
 //! changes the answer. No row holds a secret: the user name (bounded), the method
-//! (`password` or `token`) and the client, never a password or a token. The credential-less
+//! (`password`, `token`, or `admin` for `hostname set`) and the client, never a password or a token. The credential-less
 //! first request of wget-like clients (answered with the Basic challenge) is not recorded.
 
 use std::fmt::Write as _;
