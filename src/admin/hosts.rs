@@ -213,7 +213,14 @@ fn set_host(
     };
     // The row decides again under the lock, but a family switched off is the admin's own
     // setting: say so rather than publish what updates may not.
+    let mut back = "";
     if let Some(host) = store.host(fqdn)? {
+        // Read without the lock, only to say so: the run decides on the row as it is then.
+        back = match (host.offline, host.expired) {
+            (true, _) => " (it was offline and is online again)",
+            (false, true) => " (it had expired and is online again)",
+            (false, false) => "",
+        };
         for (family, given, on) in [
             ("ipv4", set.ipv4.flatten().is_some(), host.families.ipv4),
             ("ipv6", set.ipv6.flatten().is_some(), host.families.ipv6),
@@ -226,7 +233,7 @@ fn set_host(
         }
     }
     match update::admin_set(config, store, fqdn, set, actor, now, log)? {
-        HostAnswer::Good(a) => Ok(format!("hostname `{fqdn}` now has {} in DNS\n", shown(a))),
+        HostAnswer::Good(a) => Ok(format!("hostname `{fqdn}` now has {} in DNS{back}\n", shown(a))),
         HostAnswer::Nochg(a) => Ok(format!("hostname `{fqdn}` already has {} in DNS; nothing sent\n", shown(a))),
         HostAnswer::Nohost => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
         HostAnswer::Dnserr => Err(CliError::failure(format!(

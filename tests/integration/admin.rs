@@ -284,7 +284,10 @@ fn hostname_set_publishes_by_hand_in_one_update_and_audits_the_admin() {
     w.update(&format!("hostname={HOME}&offline=yes")).expect(200, "good\n");
     assert!(w.aaaa(HOME).is_empty());
     let r = set(&["--ipv4", "192.0.2.9"]);
-    assert_eq!(r.success().stdout(), format!("hostname `{HOME}` now has ipv4 192.0.2.9, ipv6 none in DNS\n"));
+    assert_eq!(
+        r.success().stdout(),
+        format!("hostname `{HOME}` now has ipv4 192.0.2.9, ipv6 none in DNS (it was offline and is online again)\n")
+    );
     assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["192.0.2.9".to_owned()], Vec::<String>::new()));
     let row = w.rows(&format!("SELECT offline, ipv4, ipv6 FROM hostnames WHERE fqdn = '{HOME}'"));
     assert_eq!(row, [[Some("0".to_owned()), Some("192.0.2.9".to_owned()), None]]);
