@@ -5,7 +5,7 @@
 //! row (`update::changes::run_changes`), so the trail and the hostnames never disagree; a refusal's
 //! row is one small write after the answer is decided, whose failure is logged and never
 //! changes the answer. No row holds a secret: the user name (bounded), the method
-//! (`password` or `token`) and the client, never a password or a token. The credential-less
+//! (`password`, `token`, or `admin` for `hostname set`) and the client, never a password or a token. The credential-less
 //! first request of wget-like clients (answered with the Basic challenge) is not recorded.
 
 use std::fmt::Write as _;
@@ -20,11 +20,13 @@ use crate::store::{AuditRow, AuditWrite, Store};
 /// (`log::bounded`), so a client cannot fill the database with one request.
 const MAX_FIELD_BYTES: usize = 128;
 
-/// How a request authenticated, for a change's row.
+/// How a request authenticated, for a change's row; `Admin` for a change made on the
+/// command line (`hostname set`), whose row names the login that ran it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AuthMethod {
     Password,
     Token,
+    Admin,
 }
 
 impl AuthMethod {
@@ -32,6 +34,7 @@ impl AuthMethod {
         match self {
             AuthMethod::Password => "password",
             AuthMethod::Token => "token",
+            AuthMethod::Admin => "admin",
         }
     }
 }

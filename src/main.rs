@@ -234,7 +234,13 @@ fn cli_main(now: i64) -> ExitCode {
     // `--debug` asks for everything.
     let log = Log::new(if args.debug { Level::Debug } else { config.log.level.min(Level::Warn) });
     log.debug(format_args!("using config {}", path.display()));
-    finish(cli::run(&config, command, now, &log))
+    // Who ran the command, for the audit trail of an administrator's change (`hostname set`):
+    // the login behind sudo, else the process's own.
+    let actor = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "admin".to_owned());
+    finish(cli::run(&config, command, now, &actor, &log))
 }
 
 /// A command's output on stdout, or its error on stderr with its exit code.

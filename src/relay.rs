@@ -108,7 +108,7 @@ pub(crate) struct Target<'a> {
 pub(crate) fn around(
     store: &mut Store,
     session: &mut Session<'_>,
-    target: Target<'_>,
+    mut target: Target<'_>,
     now: i64,
     log: &Log,
     local: impl FnOnce(&mut Store) -> Result<HostAnswer, StoreError>,
@@ -121,6 +121,13 @@ pub(crate) fn around(
     let replaces_local = relays.iter().all(|r| r.replaces_local);
     let local_answer = if replaces_local {
         log.debug(format_args!("{fqdn}: every relay replaces the local update; no RFC 2136 update"));
+        // A family the host does not accept (`store::Families`) is not forwarded either; the
+        // local path leaves it out of the row, which the other relays send.
+        if let Some(host) = store.host(fqdn)? {
+            let a = target.addresses;
+            target.addresses =
+                Addresses { ipv4: a.ipv4.filter(|_| host.families.ipv4), ipv6: a.ipv6.filter(|_| host.families.ipv6) };
+        }
         None
     } else {
         match local(store)? {
@@ -439,6 +446,16 @@ pub(crate) fn check_url(url: &str) -> Result<(), UrlError> {
     Ok(())
 }
 
+/// The upstream record's FQDN in a checked URL: its one `hostname=` value, for
+/// `--user-is-fqdn` (the DDnsBroker's "Username is FQDN"). `None` for several names
+/// (`a,b`) or a percent-encoded one: which would be the user is then not plain.
+pub(crate) fn url_hostname(url: &str) -> Option<&str> {
+    let query = url.split_once('?')?.1;
+    let value = query.split('&').find_map(|p| p.strip_prefix("hostname="))?;
+    (!value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .then_some(value)
+}
+
 /// A URL as it may be logged or listed: user-info replaced by `***@`, and every query value
 /// but `hostname` and `myip` replaced by `***` (some providers take a password or token in
 /// the query).
@@ -555,5 +572,16 @@ mod tests {
         assert_eq!(myip(Addresses { ipv4: Some(v4), ipv6: Some(v6) }), "192.0.2.1,2001:db8::1");
         assert_eq!(myip(Addresses { ipv4: None, ipv6: Some(v6) }), "2001:db8::1");
         assert_eq!(last_accepted(None, None), "-");
+    }
+
+    #[test]
+    fn the_record_fqdn_is_the_one_plain_hostname_of_the_url() {
+        assert_eq!(url_hostname("https://x/nic/update?hostname=Office.example.net&k=v"), Some("Office.example.net"));
+        assert_eq!(url_hostname("https://x/nic/update?a=b&hostname=h.example"), Some("h.example"));
+        for url in
+            ["https://x/nic/update?hostname=a.example,b.example", "https://x/u?hostname=a%2Eb", "https://x/u?hostname="]
+        {
+            assert_eq!(url_hostname(url), None, "{url}");
+        }
     }
 }

@@ -1,16 +1,20 @@
-//! `hostname list/modify/delete/token/underive`, and the dispatch of `hostname relay` and
+//! `hostname list/modify/set/delete/token/underive`, and the dispatch of `hostname relay` and
 //! `hostname history` to their files. Commands that remove or re-publish records talk to DNS
 //! first and change the row only after the server accepted, inside the host's write
-//! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`).
+//! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`); `hostname set`
+//! takes the path of a request's change (`update::admin_set`), audited with the admin.
 
 use hickory_proto::rr::Name;
 
 use crate::auth::token::{self, Scope};
-use crate::cli::{self, CliError, HostnameCommand};
+use crate::cli::{self, CliError, HostnameCommand, Switch};
 use crate::config::{self, Config};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
-use crate::store::{Host, HostListing, Store, StoreError};
+use crate::reply::HostAnswer;
+use crate::request::Addresses;
+use crate::store::{Families, Host, HostListing, HostSettings, Store, StoreError};
+use crate::update::{self, Set};
 
 use super::history::history;
 use super::relays::relay;
@@ -22,6 +26,7 @@ pub(crate) fn hostname(
     store: &mut Store,
     command: HostnameCommand,
     now: i64,
+    actor: &str,
     log: &Log,
 ) -> Result<String, CliError> {
     match command {
@@ -71,36 +76,57 @@ pub(crate) fn hostname(
             }
             Ok(table(&header, rows))
         }
-        HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl } => {
+        HostnameCommand::Modify { fqdn, dns_ttl, expiry_ttl, ipv4, ipv6 } => {
             let fqdn = host_arg(&fqdn)?;
-            if dns_ttl.is_none() && expiry_ttl.is_none() {
-                return Err(CliError::failure("nothing to change; give `--dns-ttl` or `--expiry-ttl`"));
+            if dns_ttl.is_none() && expiry_ttl.is_none() && ipv4.is_none() && ipv6.is_none() {
+                return Err(CliError::failure(
+                    "nothing to change; give `--dns-ttl`, `--expiry-ttl`, `--ipv4` or `--ipv6`",
+                ));
             }
             let changed = store.modify_host_locked(&fqdn, |host| {
-                let (new_dns_ttl, new_expiry_ttl) =
-                    (dns_ttl.unwrap_or(host.dns_ttl), expiry_ttl.unwrap_or(host.expiry_ttl));
-                cli::check_ttls(new_dns_ttl, new_expiry_ttl).map_err(ModifyError::Usage)?;
-                if new_dns_ttl != host.dns_ttl && is_live(host) {
-                    // The TTL lives in the records (RFC 1035 §3.2.1): re-publish them.
+                let settings = HostSettings {
+                    dns_ttl: dns_ttl.unwrap_or(host.dns_ttl),
+                    expiry_ttl: expiry_ttl.unwrap_or(host.expiry_ttl),
+                    families: Families {
+                        ipv4: ipv4.map_or(host.families.ipv4, Switch::on),
+                        ipv6: ipv6.map_or(host.families.ipv6, Switch::on),
+                    },
+                };
+                cli::check_ttls(settings.dns_ttl, settings.expiry_ttl).map_err(ModifyError::Usage)?;
+                if let Some(change) = modify_change(host, &settings).map_err(ModifyError::Admin)? {
                     let zone = zone_of(config, host).map_err(ModifyError::Admin)?;
-                    let fqdn = name(&host.fqdn).map_err(ModifyError::Admin)?;
-                    let mut message = dns::replace_message(&zone.name, &fqdn, new_dns_ttl, host.ipv4, host.ipv6)?;
-                    if let Some(txt) = &host.txt {
-                        dns::replace_txt(&mut message, &fqdn, new_dns_ttl, &[txt]);
-                    }
+                    let message = dns::change_message(&zone.name, &[change])?;
                     dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
-                    log.debug(format_args!("`{}`: re-published with TTL {new_dns_ttl}", host.fqdn));
+                    log.debug(format_args!("`{}`: re-published with TTL {}", host.fqdn, settings.dns_ttl));
                 }
-                Ok((new_dns_ttl, new_expiry_ttl))
+                Ok(settings)
             });
             match changed {
-                Ok(Some((d, e))) => Ok(format!("hostname `{fqdn}` now has dns_ttl {d} and expiry_ttl {e}\n")),
+                Ok(Some(s)) => Ok(format!(
+                    "hostname `{fqdn}` now has dns_ttl {} and expiry_ttl {}{}\n",
+                    s.dns_ttl,
+                    s.expiry_ttl,
+                    match (s.families.ipv4, s.families.ipv6) {
+                        (true, true) => "",
+                        (true, false) => ", ipv6 off",
+                        (false, true) => ", ipv4 off",
+                        (false, false) => ", ipv4 and ipv6 off",
+                    }
+                )),
                 Ok(None) => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
                 Err(ModifyError::Usage(e)) => Err(e),
                 Err(ModifyError::Admin(e)) => Err(CliError::failure(format!(
                     "cannot re-publish the records of `{fqdn}`, nothing was changed: {e}"
                 ))),
             }
+        }
+        HostnameCommand::Set { fqdn, ipv4, ipv6 } => {
+            let fqdn = host_arg(&fqdn)?;
+            let set = Set {
+                ipv4: ipv4.as_deref().map(|v| address(v, "IPv4")).transpose()?,
+                ipv6: ipv6.as_deref().map(|v| address(v, "IPv6")).transpose()?,
+            };
+            set_host(config, store, &fqdn, set, actor, now, log)
         }
         HostnameCommand::Delete { fqdn } => {
             let fqdn = host_arg(&fqdn)?;
@@ -160,6 +186,90 @@ impl From<DnsError> for ModifyError {
     fn from(e: DnsError) -> Self {
         ModifyError::Admin(AdminError::Dns(e))
     }
+}
+
+/// `hostname set`: an address of one family, or `none`.
+fn address<A: std::str::FromStr>(value: &str, family: &str) -> Result<Option<A>, CliError> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| CliError::failure(format!("`{value}` is not an {family} address (or `none`)")))
+}
+
+/// `hostname set`: through the run a request's change takes (`update::admin_set`).
+fn set_host(
+    config: &Config,
+    store: &mut Store,
+    fqdn: &str,
+    set: Set,
+    actor: &str,
+    now: i64,
+    log: &Log,
+) -> Result<String, CliError> {
+    let shown = |a: Addresses| {
+        let v4 = a.ipv4.map_or_else(|| "none".to_owned(), |a| a.to_string());
+        let v6 = a.ipv6.map_or_else(|| "none".to_owned(), |a| a.to_string());
+        format!("ipv4 {v4}, ipv6 {v6}")
+    };
+    // The row decides again under the lock, but a family switched off is the admin's own
+    // setting: say so rather than publish what updates may not.
+    let mut back = "";
+    if let Some(host) = store.host(fqdn)? {
+        // Read without the lock, only to say so: the run decides on the row as it is then.
+        back = match (host.offline, host.expired) {
+            (true, _) => " (it was offline and is online again)",
+            (false, true) => " (it had expired and is online again)",
+            (false, false) => "",
+        };
+        for (family, given, on) in [
+            ("ipv4", set.ipv4.flatten().is_some(), host.families.ipv4),
+            ("ipv6", set.ipv6.flatten().is_some(), host.families.ipv6),
+        ] {
+            if given && !on {
+                return Err(CliError::failure(format!(
+                    "`{fqdn}` has {family} off; turn it on first (`hostname modify {fqdn} --{family} on`)"
+                )));
+            }
+        }
+    }
+    match update::admin_set(config, store, fqdn, set, actor, now, log)? {
+        HostAnswer::Good(a) => Ok(format!("hostname `{fqdn}` now has {} in DNS{back}\n", shown(a))),
+        HostAnswer::Nochg(a) => Ok(format!("hostname `{fqdn}` already has {} in DNS; nothing sent\n", shown(a))),
+        HostAnswer::Nohost => Err(CliError::not_found(format!("hostname `{fqdn}` does not exist"))),
+        HostAnswer::Dnserr => Err(CliError::failure(format!(
+            "the DNS server did not accept the addresses of `{fqdn}` (see the error above); its row is unchanged"
+        ))),
+        HostAnswer::ServerError | HostAnswer::Notfqdn | HostAnswer::TokenRefused(_) => {
+            Err(CliError::failure(format!("cannot set the addresses of `{fqdn}` (see the error above)")))
+        }
+    }
+}
+
+/// What `hostname modify` sends DNS for `settings`: with a new TTL every live record again
+/// (the TTL lives in the records, RFC 1035 §3.2.1), and for a family switched off the deletion
+/// of its rrset. `None` when DNS stays as it is (nothing live, or nothing that changes it).
+fn modify_change(host: &Host, settings: &HostSettings) -> Result<Option<dns::HostChange>, AdminError> {
+    use dns::Rrset;
+    if !is_live(host) {
+        return Ok(None);
+    }
+    let new_ttl = settings.dns_ttl != host.dns_ttl;
+    fn rrset<T: Clone>(value: Option<&T>, on: bool, new_ttl: bool) -> Rrset<T> {
+        match value {
+            Some(_) if !on => Rrset::Delete,
+            Some(v) if new_ttl => Rrset::Replace(v.clone()),
+            _ => Rrset::Keep,
+        }
+    }
+    let change = dns::HostChange {
+        fqdn: name(&host.fqdn)?,
+        ttl: settings.dns_ttl,
+        a: rrset(host.ipv4.as_ref(), settings.families.ipv4, new_ttl),
+        aaaa: rrset(host.ipv6.as_ref(), settings.families.ipv6, new_ttl),
+        txt: rrset(host.txt.as_ref(), true, new_ttl),
+    };
+    let sends = change.a != Rrset::Keep || change.aaaa != Rrset::Keep || change.txt != Rrset::Keep;
+    Ok(sends.then_some(change))
 }
 
 /// Removes the host's records, then its row, in one transaction; a DNS failure keeps both.

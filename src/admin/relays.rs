@@ -24,8 +24,19 @@ pub(super) fn relay(store: &mut Store, args: RelayArgs, now: i64) -> Result<Stri
         |url: &str| CliError::not_found(format!("hostname `{fqdn}` has no relay to `{}`", relay::display_url(url)));
     if let Some(url) = &args.url {
         relay::check_url(url).map_err(|e| CliError::failure(e.to_string()))?;
-        let Some(username) = args.user.as_deref() else {
-            return Err(CliError::failure("`--url` needs `--user` with the user name at the upstream"));
+        let username = match (args.user.as_deref(), args.user_is_fqdn) {
+            (Some(user), _) => user,
+            (None, true) => relay::url_hostname(url).ok_or_else(|| {
+                CliError::failure(format!(
+                    "`--user-is-fqdn` needs one plain name in the URL's `hostname=`, got `{}`",
+                    relay::display_url(url)
+                ))
+            })?,
+            (None, false) => {
+                return Err(CliError::failure(
+                    "`--url` needs `--user` with the user name at the upstream, or `--user-is-fqdn`",
+                ));
+            }
         };
         if username.is_empty()
             || username.len() > 256

@@ -64,12 +64,21 @@ pub(super) fn host_row(listing: &HostListing, relays: (u32, u32)) -> Vec<String>
         h.zone.clone(),
         h.dns_ttl.to_string(),
         h.expiry_ttl.to_string(),
-        h.ipv4.map_or_else(|| "-".to_owned(), |a| a.to_string()),
-        h.ipv6.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        // A family switched off has no address: `off` says why.
+        family_cell(h.ipv4, h.families.ipv4),
+        family_cell(h.ipv6, h.families.ipv6),
         h.last_update.map_or_else(|| "-".to_owned(), crate::log::rfc3339),
         expires,
         token_cell(listing.token.as_ref()),
     ]
+}
+
+fn family_cell(address: Option<impl std::fmt::Display>, on: bool) -> String {
+    match address {
+        _ if !on => "off".to_owned(),
+        Some(a) => a.to_string(),
+        None => "-".to_owned(),
+    }
 }
 
 /// The HOSTNAME cell: the name, marked when it has relays (` (relays: 2)`, and `, only` when
@@ -131,6 +140,9 @@ pub(super) struct HostJson<'a> {
     expiry_ttl: u32,
     ipv4: Option<Ipv4Addr>,
     ipv6: Option<Ipv6Addr>,
+    /// Whether updates may set each family (`hostname add/modify --ipv4 on|off`).
+    ipv4_enabled: bool,
+    ipv6_enabled: bool,
     last_update: Option<i64>,
     expires_at: Option<i64>,
     expired: bool,
@@ -169,6 +181,8 @@ impl<'a> HostJson<'a> {
             expiry_ttl: h.expiry_ttl,
             ipv4: h.ipv4,
             ipv6: h.ipv6,
+            ipv4_enabled: h.families.ipv4,
+            ipv6_enabled: h.families.ipv6,
             last_update: h.last_update,
             expires_at: expires(h),
             expired: h.expired,

@@ -260,10 +260,17 @@ pub(crate) enum HostnameCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Change a hostname's TTLs; live records are re-published with a new `--dns-ttl`
+    /// Change a hostname's TTLs or families; live records are re-published with a new
+    /// `--dns-ttl`, and a family switched off has its record removed (one update)
     Modify {
         /// Hostname (IDN names are accepted)
         fqdn: String,
+        /// Whether updates may set the A record; `off` removes it
+        #[arg(long, value_name = "on|off")]
+        ipv4: Option<Switch>,
+        /// Whether updates may set the AAAA record; `off` removes it
+        #[arg(long, value_name = "on|off")]
+        ipv6: Option<Switch>,
         /// TTL of the published A/AAAA records, 1..=86400 seconds (or `15m`, `1h`, `1d`)
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         dns_ttl: Option<u32>,
@@ -271,6 +278,20 @@ pub(crate) enum HostnameCommand {
         /// else >= 60
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
+    },
+    /// Set a hostname's addresses by hand: one RFC 2136 update, then the row, audited with
+    /// the login that ran it; an offline or expired hostname comes back with them. Its relays
+    /// and the hostnames that follow its prefix are not sent
+    #[command(group = clap::ArgGroup::new("family").required(true).multiple(true).args(["ipv4", "ipv6"]))]
+    Set {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+        /// The A record's address, or `none` to remove the A record [default: left alone]
+        #[arg(long, value_name = "ADDR|none")]
+        ipv4: Option<String>,
+        /// The AAAA record's address, or `none` to remove the AAAA record [default: left alone]
+        #[arg(long, value_name = "ADDR|none")]
+        ipv6: Option<String>,
     },
     /// Delete a hostname, removing its A/AAAA records from DNS first
     Delete {
@@ -353,7 +374,28 @@ pub(crate) enum HostnameCommand {
         /// [default: defaults.expiry_ttl]
         #[arg(long, value_name = "SECONDS", value_parser = duration::parse_u32)]
         expiry_ttl: Option<u32>,
+        /// Whether updates may set the A record; with `off`, an update's IPv4 address is
+        /// ignored for this hostname
+        #[arg(long, value_name = "on|off", default_value = "on")]
+        ipv4: Switch,
+        /// Whether updates may set the AAAA record; with `off`, an update's IPv6 address is
+        /// ignored for this hostname
+        #[arg(long, value_name = "on|off", default_value = "on")]
+        ipv6: Switch,
     },
+}
+
+/// A family's switch (`--ipv4 on|off`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub(crate) fn on(self) -> bool {
+        self == Switch::On
+    }
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +408,10 @@ pub(crate) struct RelayArgs {
     /// With `--url`: the user name at the upstream
     #[arg(long, value_name = "USER", requires = "url")]
     pub(crate) user: Option<String>,
+    /// With `--url`: the user name at the upstream is the record's FQDN, the URL's
+    /// `hostname=` (as providers that take the hostname as the user name want it)
+    #[arg(long, requires = "url", conflicts_with = "user")]
+    pub(crate) user_is_fqdn: bool,
     /// With `--url`: read the upstream's password as one line from standard input instead of
     /// prompting
     #[arg(long, requires = "url")]

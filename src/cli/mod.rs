@@ -13,7 +13,7 @@ use crate::config::{self, Config};
 use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
-use crate::store::{DeriveOutcome, NewHost, OpenMode, Store, StoreError};
+use crate::store::{DeriveOutcome, Families, NewHost, OpenMode, Store, StoreError};
 
 mod args;
 
@@ -44,7 +44,8 @@ impl From<StoreError> for CliError {
 
 /// Runs an admin command. `now` is the clock, in seconds since the epoch. Returns what to
 /// print on stdout.
-pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Result<String, CliError> {
+/// `actor` is the login running the command, for the audit rows of the changes it makes.
+pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log: &Log) -> Result<String, CliError> {
     // Before the database is opened: `--owner` must own the file before SQLite writes to it.
     if let Command::InitDb(args) = &command {
         return admin::init_db(config, args.owner.as_deref(), log);
@@ -74,7 +75,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             store.add_user(&name, &email, &hash, now)?;
             Ok(format!("user `{name}` added\n"))
         }
-        Command::Hostname(HostnameCommand::Add { user, fqdn, zone, dns_ttl, expiry_ttl }) => {
+        Command::Hostname(HostnameCommand::Add { user, fqdn, zone, dns_ttl, expiry_ttl, ipv4, ipv6 }) => {
             let Some(owner) = store.user(&user)? else {
                 return Err(CliError::not_found(format!("user `{user}` does not exist")));
             };
@@ -102,6 +103,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
                 user_id: owner.id,
                 dns_ttl,
                 expiry_ttl: expiry_ttl.unwrap_or(config.defaults.expiry_ttl),
+                families: Families { ipv4: ipv4.on(), ipv6: ipv6.on() },
             };
             store.add_host(&new, now)?;
             Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
@@ -110,7 +112,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, log: &Log) -> Res
             derive(config, &mut store, &DeriveArgs { parent, child, ipv6_iid, ipv4, ttl }, now)
         }
         Command::User(command) => admin::user(config, &mut store, command, now, log),
-        Command::Hostname(command) => admin::hostname(config, &mut store, command, now, log),
+        Command::Hostname(command) => admin::hostname(config, &mut store, command, now, actor, log),
         Command::Acme(command) => admin::acme(config, &mut store, command, now),
         Command::Log(args) => admin::audit_log(&store, &args, now),
         Command::Metrics(MetricsArgs { textfile }) => {
@@ -252,6 +254,7 @@ fn derive(config: &Config, store: &mut Store, args: &DeriveArgs, now: i64) -> Re
             user_id: 0,
             dns_ttl: args.ttl.unwrap_or(config.defaults.dns_ttl),
             expiry_ttl: config.defaults.expiry_ttl,
+            families: Families::BOTH,
         },
         ipv6_iid: iid,
         ipv4_rule: ipv4_rule.map(|r| r.to_string()),

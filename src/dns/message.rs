@@ -13,7 +13,9 @@ use super::DnsError;
 
 /// Builds one UPDATE that replaces the A and/or AAAA rrset of `fqdn` atomically: for each
 /// family given, "delete an rrset" (RFC 2136 §2.5.2) followed by "add to an rrset" (§2.5.1)
-/// in the same message. Families not given are left untouched.
+/// in the same message. Families not given are left untouched. The tests' plain replacement;
+/// the service builds its changes with [`change_message`].
+#[cfg(test)]
 pub(crate) fn replace_message(
     zone: &Name,
     fqdn: &Name,

@@ -1,5 +1,5 @@
 //! RFC 2136 dynamic updates signed with TSIG (RFC 8945), sent to the zone's primary server.
-//! Building a message ([`replace_message`]) is separate from signing and sending it
+//! Building a message ([`change_message`]) is separate from signing and sending it
 //! ([`exchange`]). The transport is a blocking, connected UDP socket, retried over TCP when the
 //! answer is truncated: a connected socket reports `ECONNREFUSED` at once when the server is
 //! down, and we see the real rcode (NOTAUTH/BADSIG, REFUSED, NOTZONE), which the async
@@ -20,9 +20,11 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 mod message;
 mod transport;
 
+#[cfg(test)]
+pub(crate) use message::replace_message;
 pub(crate) use message::{
     HostChange, MAX_BATCH_OCTETS, MAX_UDP_OCTETS, Published, Rrset, change_message, delete_message, expire_message,
-    probe_message, replace_message, replace_txt, txt_message,
+    probe_message, txt_message,
 };
 pub(crate) use transport::{exchange, exchange_tcp, query_soa, serial_lag, signed_time, soa_serial};
 

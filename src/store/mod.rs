@@ -301,8 +301,8 @@ impl Store {
     pub(crate) fn modify_host_locked<E>(
         &mut self,
         fqdn: &str,
-        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
-    ) -> Result<Option<(u32, u32)>, E>
+        decide: impl FnOnce(&Host) -> Result<HostSettings, E>,
+    ) -> Result<Option<HostSettings>, E>
     where
         E: From<StoreError>,
     {

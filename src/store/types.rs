@@ -46,6 +46,30 @@ pub(crate) struct Host {
     /// is under way): DNS may hold other records than this row, so the next change publishes
     /// the row's records whole, even for a repeat.
     pub(crate) dns_pending: bool,
+    /// Which address families the host's updates may set (`hostname add/modify --ipv4
+    /// on|off`); an update's address of a family that is off is ignored for this host.
+    pub(crate) families: Families,
+}
+
+/// The address families a host accepts, as the DDnsBroker's "IPv4 enabled" / "IPv6 enabled".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Families {
+    pub(crate) ipv4: bool,
+    pub(crate) ipv6: bool,
+}
+
+impl Families {
+    /// Both families: a new host's, and every host's before the switches existed.
+    pub(crate) const BOTH: Families = Families { ipv4: true, ipv6: true };
+}
+
+/// What `hostname modify` writes: the TTLs and the families. A family switched off has its
+/// address cleared with it (its record was removed from DNS first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HostSettings {
+    pub(crate) dns_ttl: u32,
+    pub(crate) expiry_ttl: u32,
+    pub(crate) families: Families,
 }
 
 /// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (ARCHITECTURE.md,
@@ -79,6 +103,8 @@ pub(crate) struct NewHost<'a> {
     pub(crate) user_id: i64,
     pub(crate) dns_ttl: u32,
     pub(crate) expiry_ttl: u32,
+    /// `hostname add` sets them; a hostname `derive` creates accepts both.
+    pub(crate) families: Families,
 }
 
 /// What to write back after a locked host read.

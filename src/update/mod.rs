@@ -23,7 +23,7 @@ mod auth;
 mod changes;
 
 use auth::{Authorized, Checked, authenticate};
-pub(crate) use changes::Batcher;
+pub(crate) use changes::{Batcher, Set, admin_set};
 use changes::{Change, Publish, change_host, current_repeat, fan_out};
 
 /// A failure that ends the request with one account-level answer.
@@ -430,7 +430,8 @@ fn update(
                             })
                         })
                     }
-                    Change::Offline => change_host(
+                    // A request never carries an administrator's `Set`.
+                    Change::Offline | Change::Set(_) => change_host(
                         config,
                         store,
                         resident.batcher,

@@ -147,7 +147,7 @@ fn hostname_list_modify_delete() {
     let host = |name: &str, user: &str, expiry_ttl: i64, ipv4: Value, ipv6: Value| {
         json!({
             "hostname": name, "user": user, "zone": ZONE, "dns_ttl": 60, "expiry_ttl": expiry_ttl,
-            "ipv4": ipv4, "ipv6": ipv6, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
+            "ipv4": ipv4, "ipv6": ipv6, "ipv4_enabled": true, "ipv6_enabled": true, "last_update": null, "expires_at": null, "expired": false, "token": null, "n_relays": 0, "relay_only": false,
         })
     };
     assert_eq!(
@@ -181,7 +181,12 @@ fn hostname_list_modify_delete() {
         2,
         "`--expiry-ttl` must be 0 (never) or at least 60, got `30`",
     );
-    check(&w, &["hostname", "modify", HOME], 2, "nothing to change; give `--dns-ttl` or `--expiry-ttl`");
+    check(
+        &w,
+        &["hostname", "modify", HOME],
+        2,
+        "nothing to change; give `--dns-ttl`, `--expiry-ttl`, `--ipv4` or `--ipv6`",
+    );
     check(
         &w,
         &["hostname", "modify", "none.dyn.example.test", "--dns-ttl", "60"],
@@ -246,6 +251,97 @@ fn dns_failure_deletes_and_changes_nothing() {
     assert_eq!(w.stored(HOME), (Some("192.0.2.1".to_owned()), None));
     assert_eq!(w.dns.query_with_ttl(HOME, "A"), [(60, "192.0.2.1".to_owned())]);
     assert!(w.admin(&["user", "list"]).success().stdout().contains("alice"));
+}
+
+#[test]
+fn hostname_set_publishes_by_hand_in_one_update_and_audits_the_admin() {
+    let mut w = world!(World::knot());
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1&txt=v1")).expect(200, "good 192.0.2.1\n");
+    let set = |args: &[&str]| {
+        let mut all = vec!["hostname", "set", HOME];
+        all.extend_from_slice(args);
+        w.admin_env(&all, "", &[("SUDO_USER", "carol"), ("USER", "root")])
+    };
+    // One family given: the other and the TXT record stay.
+    let r = set(&["--ipv6", "2001:db8::5"]);
+    assert_eq!(r.success().stdout(), format!("hostname `{HOME}` now has ipv4 192.0.2.1, ipv6 2001:db8::5 in DNS\n"));
+    assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["192.0.2.1".to_owned()], vec!["2001:db8::5".to_owned()]));
+    assert_eq!(w.dns.query(HOME, "TXT"), ["\"v1\""]);
+    assert_eq!(w.stored(HOME), (Some("192.0.2.1".to_owned()), Some("2001:db8::5".to_owned())));
+    // The same again sends nothing.
+    let r = set(&["--ipv4", "192.0.2.1", "--ipv6", "2001:db8::5"]);
+    assert_eq!(
+        r.success().stdout(),
+        format!("hostname `{HOME}` already has ipv4 192.0.2.1, ipv6 2001:db8::5 in DNS; nothing sent\n")
+    );
+    // `none` removes a family, the other set in the same message.
+    let r = set(&["--ipv4", "none", "--ipv6", "2001:db8::6"]);
+    assert_eq!(r.success().stdout(), format!("hostname `{HOME}` now has ipv4 none, ipv6 2001:db8::6 in DNS\n"));
+    assert!(w.a(HOME).is_empty());
+    assert_eq!(w.aaaa(HOME), ["2001:db8::6"]);
+    assert_eq!(w.stored(HOME), (None, Some("2001:db8::6".to_owned())));
+    // An offline host comes back online with the given addresses alone.
+    w.update(&format!("hostname={HOME}&offline=yes")).expect(200, "good\n");
+    assert!(w.aaaa(HOME).is_empty());
+    let r = set(&["--ipv4", "192.0.2.9"]);
+    assert_eq!(
+        r.success().stdout(),
+        format!("hostname `{HOME}` now has ipv4 192.0.2.9, ipv6 none in DNS (it was offline and is online again)\n")
+    );
+    assert_eq!((w.a(HOME), w.aaaa(HOME)), (vec!["192.0.2.9".to_owned()], Vec::<String>::new()));
+    let row = w.rows(&format!("SELECT offline, ipv4, ipv6 FROM hostnames WHERE fqdn = '{HOME}'"));
+    assert_eq!(row, [[Some("0".to_owned()), Some("192.0.2.9".to_owned()), None]]);
+    // Each change is audited as the admin's: the login behind sudo, method `admin`.
+    let history = json(&w, &["hostname", "history", HOME, "--json", "--limit", "3"]);
+    let seen: Vec<_> = history
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r[k].as_str().map(str::to_owned);
+            (f("kind"), f("answer"), f("user"), f("auth"), f("old_ipv4"), f("new_ipv4"), f("new_ipv6"))
+        })
+        .collect();
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        seen,
+        [
+            (s("change"), s("good"), s("carol"), s("admin"), None, s("192.0.2.9"), None),
+            (s("change"), s("good"), s(USER), s("password"), None, None, None),
+            (s("change"), s("good"), s("carol"), s("admin"), s("192.0.2.1"), None, s("2001:db8::6")),
+        ]
+    );
+
+    // Usage errors, an unknown hostname, and DNS down: nothing changes.
+    assert_eq!(w.admin(&["hostname", "set", HOME]).code(), Some(2));
+    check(
+        &w,
+        &["hostname", "set", HOME, "--ipv4", "2001:db8::1"],
+        2,
+        "`2001:db8::1` is not an IPv4 address (or `none`)",
+    );
+    check(&w, &["hostname", "set", HOME, "--ipv6", "nope"], 2, "`nope` is not an IPv6 address (or `none`)");
+    check(
+        &w,
+        &["hostname", "set", "none.dyn.example.test", "--ipv4", "192.0.2.2"],
+        1,
+        "hostname `none.dyn.example.test` does not exist",
+    );
+    w.dns.stop();
+    let r = w.admin(&["hostname", "set", HOME, "--ipv4", "192.0.2.2"]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    let refused = format!("cannot reach {}: Connection refused (os error 111)", w.dns.addr());
+    assert!(r.stderr().contains(&format!("{HOME}: DNS update failed: {refused}")), "{}", r.stderr());
+    assert!(
+        r.stderr().ends_with(&format!(
+            "error: the DNS server did not accept the addresses of `{HOME}` (see the error above); its row is unchanged\n"
+        )),
+        "{}",
+        r.stderr()
+    );
+    w.dns.restart();
+    assert_eq!(w.stored(HOME), (Some("192.0.2.9".to_owned()), None));
+    assert_eq!(w.a(HOME), ["192.0.2.9"]);
 }
 
 #[test]

@@ -138,6 +138,37 @@ fn relayed_update_reaches_both_dns_servers() {
 }
 
 #[test]
+fn user_is_fqdn_sends_the_record_fqdn_as_the_upstream_user() {
+    // The upstream knows the record's FQDN as its user (as he.net's dyndns does).
+    let up = crate::world!(World::knot());
+    up.add_user(OFFICE, UP_PASSWORD);
+    up.admin(&["hostname", "add", OFFICE, OFFICE, ZONE]).success();
+    let web = crate::world!(WebServer::start(&up, Front::NginxFcgiwrap));
+    let w = crate::world!(local_world(""));
+    let mut logs = Logs::default();
+    let url = web.url(&format!("/nic/update?hostname={OFFICE}"));
+    let args = ["hostname", "relay", HOME, "--url", &url, "--user-is-fqdn", "--password-stdin"];
+    let run = w.admin_stdin(&args, &format!("{UP_PASSWORD}\n"));
+    logs.run(&run);
+    assert_eq!(run.success().stdout(), format!("`{HOME}` now relays to {url} (in addition to the local update)\n"));
+    update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.20")).expect(200, "good 192.0.2.20\n");
+    assert_eq!(up.a(OFFICE), ["192.0.2.20"], "upstream logs:\n{}", web.logs());
+    let list = w.admin(&["hostname", "relay", HOME, "--list", "--json"]);
+    logs.run(&list);
+    assert!(list.stdout().contains(&format!("\"user\":\"{OFFICE}\"")), "{}", list.stdout());
+    // Neither a user name given too, nor a URL whose record is not one plain name.
+    assert_eq!(
+        w.admin(&["hostname", "relay", HOME, "--url", &url, "--user", UP_USER, "--user-is-fqdn"]).code(),
+        Some(2)
+    );
+    let two = web.url(&format!("/nic/update?hostname={OFFICE},{HOME}"));
+    let r = w.admin_stdin(&["hostname", "relay", HOME, "--url", &two, "--user-is-fqdn", "--password-stdin"], "pw\n");
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr().contains("`--user-is-fqdn` needs one plain name in the URL's `hostname=`"), "{}", r.stderr());
+    logs.assert_no_password(&web);
+}
+
+#[test]
 fn relay_only_skips_the_local_update() {
     let (up, web) = crate::world!(upstream(UP_PASSWORD));
     let w = crate::world!(local_world(""));
@@ -149,6 +180,13 @@ fn relay_only_skips_the_local_update() {
     assert_eq!(w.stored(LAPTOP), (None, None));
     update(&w, &mut logs, &format!("hostname={LAPTOP}&myip=192.0.2.20")).expect(200, "nochg 192.0.2.20\n");
     assert_eq!(n_upstream_requests(&web), 1);
+    // A family the host does not accept is not forwarded either, nor in the answer.
+    w.admin(&["hostname", "modify", LAPTOP, "--ipv6", "off"]).success();
+    update(&w, &mut logs, &format!("hostname={LAPTOP}&myip=192.0.2.22,2001:db8::22")).expect(200, "good 192.0.2.22\n");
+    assert_eq!((up.a(OFFICE), up.aaaa(OFFICE)), (vec!["192.0.2.22".to_owned()], Vec::<String>::new()));
+    update(&w, &mut logs, &format!("hostname={LAPTOP}&myip=2001:db8::23")).expect(200, "nochg\n");
+    assert_eq!(n_upstream_requests(&web), 2);
+    w.admin(&["hostname", "modify", LAPTOP, "--ipv6", "on"]).success();
     let list = w.admin(&["hostname", "list"]);
     logs.run(&list);
     let row = list.stdout().lines().find(|l| l.starts_with(LAPTOP)).expect("laptop row").to_owned();
@@ -159,7 +197,7 @@ fn relay_only_skips_the_local_update() {
     logs.run(&run);
     update(&w, &mut logs, &format!("hostname={LAPTOP}&myip=192.0.2.21")).expect(200, "good 192.0.2.21\n");
     assert_eq!(w.a(LAPTOP), ["192.0.2.21"]);
-    assert_eq!(up.a(OFFICE), ["192.0.2.20"]);
+    assert_eq!(up.a(OFFICE), ["192.0.2.22"]);
     logs.assert_no_password(&web);
 }
 

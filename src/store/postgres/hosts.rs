@@ -4,16 +4,27 @@
 use postgres::GenericClient;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
-use crate::store::{AuditWrite, Host, HostListing, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{
+    AuditWrite, Host, HostListing, HostSettings, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope,
+};
 
 impl Store {
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
         let n = self
             .c()
             .execute(
-                "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fqdn) DO NOTHING",
-                &[&host.fqdn, &host.zone, &host.user_id, &i64::from(host.dns_ttl), &i64::from(host.expiry_ttl), &now],
+                "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at, ipv4_enabled, ipv6_enabled)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fqdn) DO NOTHING",
+                &[
+                    &host.fqdn,
+                    &host.zone,
+                    &host.user_id,
+                    &i64::from(host.dns_ttl),
+                    &i64::from(host.expiry_ttl),
+                    &now,
+                    &i64::from(host.families.ipv4),
+                    &i64::from(host.families.ipv6),
+                ],
             )
             .map_err(|e| unique_violation(e, "hostname", host.fqdn))?;
         if n == 0 {
@@ -111,21 +122,32 @@ impl Store {
     pub(crate) fn modify_host_locked<E>(
         &mut self,
         fqdn: &str,
-        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
-    ) -> Result<Option<(u32, u32)>, E>
+        decide: impl FnOnce(&Host) -> Result<HostSettings, E>,
+    ) -> Result<Option<HostSettings>, E>
     where
         E: From<StoreError>,
     {
         self.locked([fqdn], |store| {
             let conn = store.conn.get_mut();
             let Some(host) = host_row(conn, fqdn)? else { return Ok(None) };
-            let (dns_ttl, expiry_ttl) = decide(&host)?;
+            let settings = decide(&host)?;
+            let (ipv4_enabled, ipv6_enabled) = (i64::from(settings.families.ipv4), i64::from(settings.families.ipv6));
             conn.execute(
-                "UPDATE hostnames SET dns_ttl = $1, expiry_ttl = $2 WHERE id = $3",
-                &[&i64::from(dns_ttl), &i64::from(expiry_ttl), &host.id],
+                "UPDATE hostnames SET dns_ttl = $1, expiry_ttl = $2, ipv4_enabled = $3, ipv6_enabled = $4,
+                    ipv4 = CASE WHEN $6 THEN ipv4 END, ipv6 = CASE WHEN $7 THEN ipv6 END
+                 WHERE id = $5",
+                &[
+                    &i64::from(settings.dns_ttl),
+                    &i64::from(settings.expiry_ttl),
+                    &ipv4_enabled,
+                    &ipv6_enabled,
+                    &host.id,
+                    &settings.families.ipv4,
+                    &settings.families.ipv6,
+                ],
             )
             .map_err(StoreError::from)?;
-            Ok(Some((dns_ttl, expiry_ttl)))
+            Ok(Some(settings))
         })
     }
 

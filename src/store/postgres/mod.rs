@@ -20,7 +20,7 @@ use std::cell::{RefCell, RefMut};
 
 use postgres::Client;
 
-use super::{Host, OpenMode, StoreError};
+use super::{Families, Host, OpenMode, StoreError};
 use crate::config::PostgresConfig;
 
 mod acme;
@@ -284,10 +284,10 @@ fn due(due_at: &str) -> String {
 }
 
 /// The columns [`host_from`] reads, in order, from a `hostnames` table aliased `h`.
-const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt, h.dns_pending";
+const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt, h.dns_pending, h.ipv4_enabled, h.ipv6_enabled";
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 13;
+const N_HOST_COLUMNS: usize = 15;
 
 fn host_from(r: &postgres::Row) -> Host {
     let ipv4: Option<String> = r.get(6);
@@ -308,6 +308,7 @@ fn host_from(r: &postgres::Row) -> Host {
         offline: r.get::<_, i64>(10) != 0,
         txt: r.get(11),
         dns_pending: r.get::<_, i64>(12) != 0,
+        families: Families { ipv4: r.get::<_, i64>(13) != 0, ipv6: r.get::<_, i64>(14) != 0 },
     }
 }
 

@@ -119,4 +119,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5: as SQLite's `dns_pending` (`store::sqlite::schema`): set before a change of the host goes
     // to the DNS server, cleared by the write that stores what it accepted.
     "ALTER TABLE hostnames ADD COLUMN dns_pending BIGINT NOT NULL DEFAULT 0;",
+    // 6: as SQLite's `ipv4_enabled`/`ipv6_enabled`: the address families a host accepts.
+    "ALTER TABLE hostnames ADD COLUMN ipv4_enabled BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE hostnames ADD COLUMN ipv6_enabled BIGINT NOT NULL DEFAULT 1;",
 ];

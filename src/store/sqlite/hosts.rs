@@ -4,7 +4,9 @@
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, locked_row};
-use crate::store::{AuditWrite, Host, HostListing, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope};
+use crate::store::{
+    AuditWrite, Host, HostListing, HostSettings, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope,
+};
 
 impl Store {
     /// A hostname's row, read without its lock: what it is now, for a decision that the
@@ -21,9 +23,18 @@ impl Store {
             return Err(StoreError::Exists { what: "hostname", name: host.fqdn.to_owned() });
         }
         tx.execute(
-            "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![host.fqdn, host.zone, host.user_id, host.dns_ttl, host.expiry_ttl, now],
+            "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at, ipv4_enabled, ipv6_enabled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                host.fqdn,
+                host.zone,
+                host.user_id,
+                host.dns_ttl,
+                host.expiry_ttl,
+                now,
+                host.families.ipv4,
+                host.families.ipv6
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -156,23 +167,25 @@ impl Store {
     pub(crate) fn modify_host_locked<E>(
         &mut self,
         fqdn: &str,
-        decide: impl FnOnce(&Host) -> Result<(u32, u32), E>,
-    ) -> Result<Option<(u32, u32)>, E>
+        decide: impl FnOnce(&Host) -> Result<HostSettings, E>,
+    ) -> Result<Option<HostSettings>, E>
     where
         E: From<StoreError>,
     {
         let _held = self.locks.lock([fqdn])?;
         self.probe_writable()?;
         let Some(host) = host_row(&self.conn, fqdn)? else { return Ok(None) };
-        let (dns_ttl, expiry_ttl) = decide(&host)?;
+        let settings = decide(&host)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         tx.execute(
-            "UPDATE hostnames SET dns_ttl = ?1, expiry_ttl = ?2 WHERE id = ?3",
-            params![dns_ttl, expiry_ttl, host.id],
+            "UPDATE hostnames SET dns_ttl = ?1, expiry_ttl = ?2, ipv4_enabled = ?3, ipv6_enabled = ?4,
+                ipv4 = CASE WHEN ?3 THEN ipv4 END, ipv6 = CASE WHEN ?4 THEN ipv6 END
+             WHERE id = ?5",
+            params![settings.dns_ttl, settings.expiry_ttl, settings.families.ipv4, settings.families.ipv6, host.id],
         )
         .map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
-        Ok(Some((dns_ttl, expiry_ttl)))
+        Ok(Some(settings))
     }
 
     /// Deletes a host under its host lock after `unpublish` (removing its DNS records)

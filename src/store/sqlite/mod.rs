@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavio
 
 use self::memo::Memo;
 use super::lock::HostLocks;
-use super::{Host, OpenMode, StoreError};
+use super::{Families, Host, OpenMode, StoreError};
 
 mod acme;
 mod audit;
@@ -216,7 +216,7 @@ fn due() -> String {
 macro_rules! host_columns {
     () => {
         "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry_ttl, h.ipv4, h.ipv6, h.last_update, h.expired, h.offline, h.txt,
-        h.dns_pending"
+        h.dns_pending, h.ipv4_enabled, h.ipv6_enabled"
     };
 }
 use host_columns;
@@ -225,7 +225,7 @@ use host_columns;
 const HOST_COLUMNS: &str = host_columns!();
 
 /// How many columns [`HOST_COLUMNS`] names: the index of the first column a query adds.
-const N_HOST_COLUMNS: usize = 13;
+const N_HOST_COLUMNS: usize = 15;
 
 fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
     let ipv4: Option<String> = r.get(6)?;
@@ -245,6 +245,7 @@ fn host_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Host> {
         offline: r.get(10)?,
         txt: r.get(11)?,
         dns_pending: r.get(12)?,
+        families: Families { ipv4: r.get(13)?, ipv6: r.get(14)? },
     })
 }
 

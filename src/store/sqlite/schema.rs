@@ -148,4 +148,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // it set (the write failed, or the process died in between) may be behind DNS: the next
     // request for the host publishes the row's records again (`update::changes`).
     "ALTER TABLE hostnames ADD COLUMN dns_pending INTEGER NOT NULL DEFAULT 0;",
+    // Which address families a host's updates may set (`store::Families`, the DDnsBroker's
+    // "IPv4 enabled"/"IPv6 enabled"); both for every host so far.
+    "ALTER TABLE hostnames ADD COLUMN ipv4_enabled INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE hostnames ADD COLUMN ipv6_enabled INTEGER NOT NULL DEFAULT 1;",
 ];

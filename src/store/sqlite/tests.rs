@@ -165,8 +165,14 @@ fn locked_write_rolls_back_on_error() {
     let (dir, mut store) = temp_store();
     store.add_user("alice", "a@example.com", "hash", 1).expect("user");
     let user = store.user("alice").expect("q").expect("some");
-    let new =
-        NewHost { fqdn: "h.dyn.example.com", zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+    let new = NewHost {
+        fqdn: "h.dyn.example.com",
+        zone: "dyn.example.com",
+        user_id: user.id,
+        dns_ttl: 60,
+        expiry_ttl: 0,
+        families: crate::store::Families::BOTH,
+    };
     store.add_host(&new, 1).expect("host");
     assert!(matches!(store.add_host(&new, 1), Err(StoreError::Exists { .. })));
 
@@ -206,7 +212,14 @@ fn tokens_are_found_by_digest_replaced_revoked_and_deleted_with_the_host() {
     store.add_user("alice", "a@example.com", "hash", 1).expect("user");
     let user = store.user("alice").expect("q").expect("some");
     for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
-        let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+        let new = NewHost {
+            fqdn,
+            zone: "dyn.example.com",
+            user_id: user.id,
+            dns_ttl: 60,
+            expiry_ttl: 0,
+            families: crate::store::Families::BOTH,
+        };
         store.add_host(&new, 1).expect("host");
     }
     let scope = TokenScope { types: Some("A".into()), networks: None, expires_at: Some(99) };
@@ -241,7 +254,14 @@ fn expiry_marks_only_what_was_deleted_and_mail_is_claimed_once() {
     store.add_user("alice", "a@example.com", "hash", 1).expect("user");
     let user = store.user("alice").expect("q").expect("some");
     for fqdn in ["a.dyn.example.com", "b.dyn.example.com"] {
-        let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 60 };
+        let new = NewHost {
+            fqdn,
+            zone: "dyn.example.com",
+            user_id: user.id,
+            dns_ttl: 60,
+            expiry_ttl: 60,
+            families: crate::store::Families::BOTH,
+        };
         store.add_host(&new, 1).expect("host");
         let ip: Ipv4Addr = "192.0.2.1".parse().expect("ip");
         store
@@ -443,7 +463,14 @@ fn every_remembered_kind_replays_as_read() {
     sqlite.add_user("alice", "a@example.com", "hash", 1).expect("user");
     let user = sqlite.user("alice").expect("q").expect("some");
     let fqdn = "h.dyn.example.com";
-    let new = NewHost { fqdn, zone: "dyn.example.com", user_id: user.id, dns_ttl: 60, expiry_ttl: 0 };
+    let new = NewHost {
+        fqdn,
+        zone: "dyn.example.com",
+        user_id: user.id,
+        dns_ttl: 60,
+        expiry_ttl: 0,
+        families: crate::store::Families::BOTH,
+    };
     sqlite.add_host(&new, 1).expect("host");
     let password = Secret::new("upstream-secret".to_owned());
     let relay = NewRelay {
@@ -588,6 +615,7 @@ fn the_expiry_cut_off_uses_the_touch_interval_of_the_repeat() {
             offline: false,
             txt: None,
             dns_pending: false,
+            families: crate::store::Families::BOTH,
         };
         assert_eq!(in_sql, host.touch_interval(), "expiry_ttl {expiry_ttl}");
     }

@@ -1,11 +1,12 @@
-//! The changes of an update: what a request does to each host (`Change`), each host's
+//! The changes of an update: what a request (or an administrator's `hostname set`,
+//! `admin_set`) does to each host (`Change`), each host's
 //! changes replayed in order under its host lock (`state::HostState`), one RFC 2136 message per
 //! zone and one transaction for the batch (`run::run_changes`), and the `ipv6prefix` fan-out's
 //! glue. The database changes only after the DNS server answered NOERROR.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::audit::Origin;
+use crate::audit::{AuthMethod, Origin};
 use crate::auth::token::Scope;
 use crate::config::{Absent, Config};
 use crate::log::Log;
@@ -25,6 +26,16 @@ pub(super) enum Change {
     Publish(Publish),
     /// Remove the host's A, AAAA and TXT records.
     Offline,
+    /// An administrator's `hostname set`: these addresses, whatever the host's state.
+    Set(Set),
+}
+
+/// The addresses `hostname set` gives a host: `Some(None)` removes that family's record,
+/// `None` keeps what DNS holds of it. The TTL and the TXT value stay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Set {
+    pub(crate) ipv4: Option<Option<Ipv4Addr>>,
+    pub(crate) ipv6: Option<Option<Ipv6Addr>>,
 }
 
 /// Publish these addresses (and TXT change), with this TTL when the client asked for one.
@@ -267,6 +278,37 @@ pub(super) fn fan_out(
     Ok(Some(parent))
 }
 
+/// An administrator's `hostname set` of `fqdn`: the same run as a request's change (under the
+/// host lock, `dns_pending` first, the row written only after NOERROR), with an audit row of
+/// kind `change` whose method is `admin` and whose user is `actor`, the login that ran the
+/// command. The host's relays are not sent (an upstream provider hears from the host's own
+/// updates), nor are the hostnames that follow its prefix. `Nochg` when DNS already holds
+/// these addresses; a DNS failure is logged to `log` with the server and the rcode.
+pub(crate) fn admin_set(
+    config: &Config,
+    store: &mut Store,
+    fqdn: &str,
+    set: Set,
+    actor: &str,
+    now: i64,
+    log: &Log,
+) -> Result<HostAnswer, StoreError> {
+    let Some(host) = store.host(fqdn)? else { return Ok(HostAnswer::Nohost) };
+    let log = log.with_txn(crate::log::transaction_id());
+    let origin = Origin { client: None, auth: AuthMethod::Admin, user: actor.to_owned(), txn: log.txn().to_owned() };
+    let pending = Pending {
+        fqdn: host.fqdn,
+        // The owner's, so the run treats the row as this change's own.
+        user_id: host.user_id,
+        user_name: actor.to_owned(),
+        change: Change::Set(set),
+        log,
+        origin,
+        token: None,
+    };
+    Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError))
+}
+
 /// Whether a repeat must write the host's last-update time: when the stored one is at least
 /// the host's touch interval old ([`Host::touch_interval`], which the expiry run adds to its
 /// cut-off). A host that never updated, or whose clock ran backwards, is touched.
@@ -280,15 +322,27 @@ fn log_answer(log: &Log, fqdn: &str, change: &Change, answer: &HostAnswer, state
             log.info(format_args!("{fqdn}: offline (A, AAAA and TXT removed)"));
         }
         (HostAnswer::Good(new), Change::Publish(publish)) => log.info(format_args!(
-            "{fqdn}: updated ({}{}, ttl {})",
+            "{fqdn}: updated ({}{}, ttl {}){}",
             show(new.ipv4, new.ipv6, publish.absent),
             show_txt(publish.txt.as_ref()),
+            state.dns_ttl,
+            ignored(publish, state)
+        )),
+        (HostAnswer::Good(new), Change::Set(_)) => log.info(format_args!(
+            "{fqdn}: set by an administrator ({}, ttl {})",
+            show(new.ipv4, new.ipv6, Absent::Remove),
             state.dns_ttl
         )),
         (HostAnswer::Nochg(_), Change::Offline) => log.info(format_args!("{fqdn}: already offline")),
-        (HostAnswer::Nochg(new), Change::Publish(publish)) => {
-            log.info(format_args!("{fqdn}: no change ({})", show(new.ipv4, new.ipv6, publish.absent)))
-        }
+        (HostAnswer::Nochg(new), Change::Set(_)) => log.info(format_args!(
+            "{fqdn}: no change by the administrator ({})",
+            show(new.ipv4, new.ipv6, Absent::Remove)
+        )),
+        (HostAnswer::Nochg(new), Change::Publish(publish)) => log.info(format_args!(
+            "{fqdn}: no change ({}){}",
+            show(new.ipv4, new.ipv6, publish.absent),
+            ignored(publish, state)
+        )),
         (
             HostAnswer::Nohost
             | HostAnswer::Notfqdn
@@ -310,6 +364,19 @@ fn show(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, absent: Absent) -> Strin
     let v4 = ipv4.map_or_else(|| missing.to_owned(), |a| a.to_string());
     let v6 = ipv6.map_or_else(|| missing.to_owned(), |a| a.to_string());
     format!("ipv4={v4} ipv6={v6}")
+}
+
+/// What of an update the host's families left out, for its log line (the DDnsBroker's "IPv4
+/// enabled"/"IPv6 enabled" off): `; ipv6 `…` ignored: off for this host`.
+fn ignored(publish: &Publish, state: &HostState) -> String {
+    let mut out = String::new();
+    if let Some(a) = publish.addresses.ipv4.filter(|_| !state.families.ipv4) {
+        out.push_str(&format!("; ipv4 `{a}` ignored: off for this host"));
+    }
+    if let Some(a) = publish.addresses.ipv6.filter(|_| !state.families.ipv6) {
+        out.push_str(&format!("; ipv6 `{a}` ignored: off for this host"));
+    }
+    out
 }
 
 fn show_txt(change: Option<&TxtChange>) -> &'static str {
@@ -339,6 +406,7 @@ mod tests {
             offline: false,
             txt: None,
             dns_pending: false,
+            families: crate::store::Families::BOTH,
         }
     }
 

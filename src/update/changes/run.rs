@@ -437,6 +437,7 @@ mod tests {
             offline: false,
             txt: None,
             dns_pending: false,
+            families: crate::store::Families::BOTH,
         }
     }
 

@@ -6,13 +6,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::Name;
 
-use super::{Change, Publish};
+use super::{Change, Publish, Set};
 use crate::auth::token::RecordType;
 use crate::config::Absent;
 use crate::dns;
 use crate::reply::HostAnswer;
 use crate::request::{Addresses, TxtChange};
-use crate::store::Host;
+use crate::store::{Families, Host};
 
 /// A host's state as far as its records go, replayed change by change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub(super) struct HostState {
     pub(super) dns_ttl: u32,
     pub(super) expired: bool,
     pub(super) offline: bool,
+    /// The families the host accepts: an update's address of another is ignored.
+    pub(super) families: Families,
 }
 
 impl HostState {
@@ -34,7 +36,14 @@ impl HostState {
             dns_ttl: host.dns_ttl,
             expired: host.expired,
             offline: host.offline,
+            families: host.families,
         }
+    }
+
+    /// The addresses of an update that this host accepts (`Families`); the others are
+    /// ignored, and the answer lists only what is published.
+    pub(super) fn accepted(&self, new: Addresses) -> Addresses {
+        Addresses { ipv4: new.ipv4.filter(|_| self.families.ipv4), ipv6: new.ipv6.filter(|_| self.families.ipv6) }
     }
 
     /// What DNS holds: nothing for an expired or offline host.
@@ -51,13 +60,22 @@ impl HostState {
     /// offline has no records, so any update restores it (`good`, never `nochg`); the family
     /// not sent stays absent. A family the change does not give is kept as DNS holds it, or
     /// removed when the endpoint says so (`absent = "remove"`, nanodnsd's `/api/update`): a
-    /// host left with no address keeps its TXT record and is not offline.
+    /// host left with no address keeps its TXT record and is not offline. An address of a
+    /// family the host does not accept (`hostname modify --ipv6 off`) is dropped first.
     /// A TXT value (`txt=`) is set or cleared the same way; a request without one keeps the
     /// host's TXT as DNS holds it.
     pub(super) fn apply(&mut self, change: &Change) -> HostAnswer {
         match change {
-            Change::Publish(Publish { addresses: new, absent, ttl, txt }) => {
-                let new = *new;
+            Change::Publish(Publish { addresses: sent, absent, ttl, txt }) => {
+                let new = self.accepted(*sent);
+                // An update that carried only a family this host does not accept changes
+                // nothing: `nochg` of nothing, which a router takes as done (an error would
+                // make it retry), whatever the host's state.
+                let ignored_all =
+                    (sent.ipv4.is_some() || sent.ipv6.is_some()) && new.ipv4.is_none() && new.ipv6.is_none();
+                if ignored_all && ttl.is_none() && txt.is_none() {
+                    return HostAnswer::Nochg(new);
+                }
                 let dns_ttl = ttl.unwrap_or(self.dns_ttl);
                 let txt_after = match txt {
                     Some(TxtChange::Set(value)) => Some(value.clone()),
@@ -73,8 +91,36 @@ impl HostState {
                 if unchanged && dns_ttl == self.dns_ttl && !self.expired && !self.offline {
                     return HostAnswer::Nochg(new);
                 }
-                *self = HostState { ipv4, ipv6, txt: txt_after, dns_ttl, expired: false, offline: false };
+                *self = HostState {
+                    ipv4,
+                    ipv6,
+                    txt: txt_after,
+                    dns_ttl,
+                    expired: false,
+                    offline: false,
+                    families: self.families,
+                };
                 HostAnswer::Good(new)
+            }
+            Change::Set(Set { ipv4, ipv6 }) => {
+                // Each family given is set (or removed); one not given keeps what DNS holds,
+                // so a host that was offline or expired comes back with the given ones alone.
+                let (old_v4, old_v6) = self.published();
+                let after = Addresses { ipv4: ipv4.unwrap_or(old_v4), ipv6: ipv6.unwrap_or(old_v6) };
+                if (after.ipv4, after.ipv6) == (self.ipv4, self.ipv6) && !self.expired && !self.offline {
+                    return HostAnswer::Nochg(after);
+                }
+                let txt = self.published_txt().map(str::to_owned);
+                *self = HostState {
+                    ipv4: after.ipv4,
+                    ipv6: after.ipv6,
+                    txt,
+                    dns_ttl: self.dns_ttl,
+                    expired: false,
+                    offline: false,
+                    families: self.families,
+                };
+                HostAnswer::Good(after)
             }
             Change::Offline => {
                 let none = Addresses { ipv4: None, ipv6: None };
@@ -168,7 +214,15 @@ mod tests {
     const V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 
     fn state(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, txt: Option<&str>) -> HostState {
-        HostState { ipv4, ipv6, txt: txt.map(str::to_owned), dns_ttl: 60, expired: false, offline: false }
+        HostState {
+            ipv4,
+            ipv6,
+            txt: txt.map(str::to_owned),
+            dns_ttl: 60,
+            expired: false,
+            offline: false,
+            families: crate::store::Families::BOTH,
+        }
     }
 
     fn publish(ipv4: Option<Ipv4Addr>, ipv6: Option<Ipv6Addr>, absent: Absent, txt: Option<TxtChange>) -> Change {

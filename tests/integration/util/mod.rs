@@ -156,8 +156,13 @@ impl World {
     }
 
     pub fn admin_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        self.admin_env(args, stdin, &[])
+    }
+
+    /// Runs an admin command with `--config`, `stdin` and only the variables `env`.
+    pub fn admin_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(bin());
-        cmd.env_clear().arg("--config").arg(&self.config).args(args);
+        cmd.env_clear().envs(env.iter().copied()).arg("--config").arg(&self.config).args(args);
         let run = Run::spawn(cmd, stdin.as_bytes(), format!("ddns-cgi {}", args.join(" ")));
         self.assert_no_secrets(&run);
         run
