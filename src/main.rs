@@ -174,7 +174,7 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
         &config,
         &mut store,
         update::Resident::default(),
-        &http::Incoming { env: &env, body: &body, now, started },
+        &request::Incoming { env: &env, body: &body, now, started },
         &log,
     )
 }
@@ -240,7 +240,7 @@ fn cli_main(now: i64) -> ExitCode {
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "admin".to_owned());
-    finish(cli::run(&config, command, now, &actor, &log))
+    finish(admin::run(&config, command, now, &actor, &log))
 }
 
 /// A command's output on stdout, or its error on stderr with its exit code.

@@ -13,10 +13,10 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::http::Incoming;
 use crate::log::Log;
 use crate::reply::{self, AccountAnswer, Answer, Reply};
 use crate::request;
+use crate::request::Incoming;
 use crate::store::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, Store, StoreError, UPDATES};
 
 /// A failure to write the textfile.

@@ -21,10 +21,10 @@ use serde::Serialize;
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
 use crate::dns::{self, DnsError};
-use crate::http::Incoming;
 use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request;
+use crate::request::Incoming;
 use crate::secret::Secret;
 use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 

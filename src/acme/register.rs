@@ -12,9 +12,9 @@ use super::{AcmeError, Outcome, Registration, body};
 use crate::audit::{self, Refusal};
 use crate::auth::token;
 use crate::config::{AcmeConfig, Config};
-use crate::http::Incoming;
 use crate::log::Log;
 use crate::ratelimit;
+use crate::request::Incoming;
 use crate::secret::Secret;
 use crate::store::{AccountCaps, CapReached, NewAcmeAccount, Store};
 

@@ -1,6 +1,7 @@
-//! The admin commands beyond the core ones in `cli`: listing, changing and deleting users and
-//! hostnames, creating or revoking a hostname's token (shown once, stored as a digest), and
-//! its relays to upstream providers (passwords listed as `***`).
+//! The admin commands: `run` dispatches a parsed command line (`cli`) and holds the core
+//! ones; the others list, change and delete users and hostnames, create or revoke a
+//! hostname's token (shown once, stored as a digest), and manage its relays to upstream
+//! providers (passwords listed as `***`).
 //! Commands that remove or re-publish records talk to DNS first and change the database only
 //! after the server accepted, inside the same write transaction, so a failed DNS exchange
 //! leaves everything as it was. Output is an aligned table for people or JSON for scripts;
@@ -8,8 +9,9 @@
 //!
 //! One submodule per concern: `users`, `hosts` (list, modify, delete, token, underive),
 //! `relays`, `history` (`hostname history` and `log`), `acme_dns`, `init_db`, `rate_limits`,
-//! `backup` (`backup` and `restore` of the SQLite file, with `in_use`: who has it open), and
-//! `render` (the aligned table, the `--json` writer and the listings' wire shapes).
+//! `backup` (`backup` and `restore` of the SQLite file, with `in_use`: who has it open),
+//! `run` (the dispatch and the core commands), and `render` (the aligned table, the `--json`
+//! writer and the listings' wire shapes).
 
 mod acme_dns;
 mod backup;
@@ -20,6 +22,7 @@ mod init_db;
 mod rate_limits;
 mod relays;
 mod render;
+mod run;
 mod users;
 
 use crate::cli::CliError;
@@ -33,6 +36,7 @@ pub(crate) use history::audit_log;
 pub(crate) use hosts::hostname;
 pub(crate) use init_db::init_db;
 pub(crate) use rate_limits::ratelimit;
+pub(crate) use run::run;
 pub(crate) use users::user;
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.

@@ -5,30 +5,16 @@
 //! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
 //! (`update::handle`) everywhere else.
 
-use std::time::Instant;
-
 use crate::auth::PasswordCache;
 use crate::config::Config;
 use crate::log::Log;
 use crate::reply::{self, Reply};
-use crate::request::Env;
+use crate::request::Incoming;
 use crate::store::Store;
 use crate::{acme, metrics, update};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
-
-/// One request as a transport hands it over.
-#[derive(Debug)]
-pub(crate) struct Incoming<'a> {
-    pub(crate) env: &'a Env,
-    /// Bounded by the transport (`request::MAX_BODY_BYTES` + 1).
-    pub(crate) body: &'a [u8],
-    /// Seconds since the epoch.
-    pub(crate) now: i64,
-    /// When the request arrived, for the logged duration.
-    pub(crate) started: Instant,
-}
 
 /// Answers one request, and logs its request line when `[log] log_requests` is on.
 pub(crate) fn serve(

@@ -73,6 +73,18 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
 /// header.
 pub(crate) type Env = BTreeMap<String, String>;
 
+/// One request as a transport hands it over.
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    pub(crate) env: &'a Env,
+    /// Bounded by the transport (`request::MAX_BODY_BYTES` + 1).
+    pub(crate) body: &'a [u8],
+    /// Seconds since the epoch.
+    pub(crate) now: i64,
+    /// When the request arrived, for the logged duration.
+    pub(crate) started: std::time::Instant,
+}
+
 /// The dyndns2 parameter that takes a host offline (`offline=yes`).
 const OFFLINE_PARAM: &str = "offline";
 /// The parameter that asks for a TTL.

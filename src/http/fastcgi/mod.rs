@@ -486,7 +486,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
             },
         };
         let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
-        let incoming = super::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
+        let incoming = crate::request::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
         let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
         shared.put_back(store);
         reply
@@ -513,7 +513,7 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
         }
         stores.pop()?
     };
-    let incoming = super::Incoming { env, body, now: (shared.clock)(), started };
+    let incoming = crate::request::Incoming { env, body, now: (shared.clock)(), started };
     let config = &shared.config;
     let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         super::serve_repeat(config, &mut store, shared.passwords.as_ref(), &incoming, log)
