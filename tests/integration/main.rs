@@ -38,6 +38,7 @@ mod hostile;
 mod locking;
 mod logging;
 mod manual;
+mod matrix;
 mod netns;
 mod package;
 mod perf;
