@@ -123,7 +123,7 @@ fn reads_mikrotik(r: &Http, n_hosts: usize) -> Seen {
 // AVM knowledge base "Setting up dynamic DNS in the FRITZ!Box", "User-defined" provider: the
 // box fills <domain> <ipaddr> <ip6addr> <ip6lanprefix> <username> <pass> verbatim, empty
 // without IPv6; the dyndns2 form relies on the Basic credentials it sends.
-const FRITZ_DYNDNS2: Device = Device {
+pub(super) const FRITZ_DYNDNS2: Device = Device {
     name: "Fritz!Box, dyndns2 URL, dual stack",
     method: "GET",
     target: "/nic/update?hostname=<domain>&myip=<ipaddr>,<ip6addr>&ip6lanprefix=<ip6lanprefix>",
