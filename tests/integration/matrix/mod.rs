@@ -15,7 +15,7 @@ mod devices;
 
 use devices::{CASES, MATRIX, words};
 
-use crate::util::web::{Front, Http, WebServer, curl, give_to_web_user};
+use crate::util::web::{Front, Http, WebServer, curl, give_to_web_user, shipped};
 use crate::util::{PASSWORD, Setup, USER, World};
 use crate::web::{HOME, NAS, NO_RATE_LIMIT};
 
@@ -352,5 +352,16 @@ fn fritzbox_recheck_loop_never_sees_abuse_under_the_default_limits() {
         }
         assert_eq!(records(&w), published, "{front:?}");
         assert_eq!(w.a(HOME), [vars.v4.as_str()]);
+    }
+}
+/// The URLs `contrib/routers.md` gives are the ones the matrix replays.
+#[test]
+fn routers_md_gives_the_replayed_urls() {
+    let text = shipped("contrib/routers.md");
+    for (device, _) in MATRIX.iter().filter(|(d, _)| !d.target.contains("{hostname}")) {
+        let with_host = device.target.replace("<domain>", "home.dyn.example.com");
+        let documented =
+            [device.target, &with_host].into_iter().any(|t| text.contains(&format!("ddns.example.com{t}")));
+        assert!(documented, "contrib/routers.md lacks {} ({})", device.target, device.name);
     }
 }
