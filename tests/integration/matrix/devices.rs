@@ -2,7 +2,7 @@
 //! documentation), what each one sends, and the table of what each concludes per case. The
 //! comment on each device names where its request shape comes from.
 
-use super::{Case, Creds, Device, Encoding, Seen};
+use super::{Case, Creds, Device, Encoding, Seen, Vars};
 use crate::util::web::{Http, shipped};
 use crate::web::{HOME, NAS};
 
@@ -25,7 +25,7 @@ fn label(word: &str) -> &'static str {
 /// Fritz!Box; Synology DSM documents the words its custom providers may answer
 /// (`/etc/ddns_provider.conf`: good, nochg, nohost, abuse, notfqdn, badauth, 911, ...) but
 /// not how it treats the status, so both are modelled on the body alone.
-fn reads_first_word(r: &Http, _n_hosts: usize) -> Seen {
+fn reads_first_word(r: &Http, _sent: &Vars) -> Seen {
     match words(&r.body).first().copied().unwrap_or("") {
         w @ ("good" | "nochg") => Seen::Done(label(w)),
         w => Seen::Failed(label(w)),
@@ -35,10 +35,11 @@ fn reads_first_word(r: &Http, _n_hosts: usize) -> Seen {
 /// ddclient 3.11 and 4.0 (`nic_dyndns2_update`, `header_ok`): a status other than 2xx is a
 /// failure without reading the body ("401 authentication failed"); then one status line per
 /// host in order, one line for several hosts applies to all, `nochg` counts as `good`.
-fn reads_ddclient(r: &Http, n_hosts: usize) -> Seen {
+fn reads_ddclient(r: &Http, sent: &Vars) -> Seen {
     if !(200..300).contains(&r.status) {
         return Seen::Failed("http status");
     }
+    let n_hosts = sent.hosts.len();
     let mut statuses = words(&r.body);
     if statuses.len() == 1 && n_hosts > 1 {
         statuses = vec![statuses[0]; n_hosts];
@@ -54,18 +55,18 @@ fn reads_ddclient(r: &Http, n_hosts: usize) -> Seen {
 /// ddclient 3.9 (`header_ok` accepts only `200`; `401` is "authorization failed"), then the
 /// first word of each line, lower-cased, `nochg` counted as `good`. EdgeOS and the USG run
 /// this generation.
-fn reads_ddclient_3_9(r: &Http, n_hosts: usize) -> Seen {
+fn reads_ddclient_3_9(r: &Http, sent: &Vars) -> Seen {
     if r.status != 200 {
         return Seen::Failed("http status");
     }
-    reads_ddclient(r, n_hosts)
+    reads_ddclient(r, sent)
 }
 
 /// inadyn 2.x custom provider (`plugins/generic.c` `response`, `src/http.c`
 /// `http_status_valid`): only `200` is read further (`401`/`403` are an authentication
 /// failure); then the update counts if the body contains, case-insensitively, one of
 /// `OK good true updated success nochg`.
-fn reads_inadyn(r: &Http, _n_hosts: usize) -> Seen {
+fn reads_inadyn(r: &Http, _sent: &Vars) -> Seen {
     match r.status {
         200 => {}
         401 | 403 => return Seen::Failed("auth"),
@@ -82,10 +83,11 @@ fn reads_inadyn(r: &Http, _n_hosts: usize) -> Seen {
 /// pfSense "Custom" (`dyndns.class`): the body, trimmed of `\t\n\r`, must equal one of the
 /// `|`-separated alternatives of Result Match after `%IP%` is replaced. The Result Match is
 /// the one `contrib/routers.md` gives.
-fn reads_pfsense(r: &Http, _n_hosts: usize) -> Seen {
+fn reads_pfsense(r: &Http, sent: &Vars) -> Seen {
     let body = r.body.trim_matches(['\t', '\n', '\r']);
-    let ip = body.split(' ').nth(1).unwrap_or("");
-    let matched = pfsense_result_match().split('|').any(|alt| !ip.is_empty() && alt.replace("%IP%", ip) == body);
+    // `%IP%` is the address pfSense sent, which is the one it expects back.
+    let ip = if sent.v4.is_empty() { &sent.v6 } else { &sent.v4 };
+    let matched = pfsense_result_match().split('|').any(|alt| alt.replace("%IP%", ip) == body);
     if matched { Seen::Done("match") } else { Seen::Failed("no match") }
 }
 
@@ -97,7 +99,7 @@ fn pfsense_result_match() -> String {
 
 /// OPNsense's native dyndns2 backend (`lib/account/dyndns2.py`): any 2xx is success and the
 /// first word becomes the account's status; anything else is logged as a failure.
-fn reads_opnsense(r: &Http, _n_hosts: usize) -> Seen {
+fn reads_opnsense(r: &Http, _sent: &Vars) -> Seen {
     let first = words(&r.body).first().copied().unwrap_or("");
     if (200..300).contains(&r.status) { Seen::Done(label(first)) } else { Seen::Failed("http status") }
 }
@@ -105,17 +107,17 @@ fn reads_opnsense(r: &Http, _n_hosts: usize) -> Seen {
 /// OpenWrt ddns-scripts with a custom `update_url` (`dynamic_dns_functions.sh`
 /// `send_update`): the transfer must succeed (uclient-fetch and wget fail on a 4xx), and
 /// without `UPD_ANSWER`, which custom URLs do not set, any body is accepted.
-fn reads_openwrt(r: &Http, _n_hosts: usize) -> Seen {
+fn reads_openwrt(r: &Http, _sent: &Vars) -> Seen {
     if r.status == 200 { Seen::Done("ok") } else { Seen::Failed("transfer") }
 }
 
 /// The RouterOS script of `contrib/routers.md`: `/tool fetch ... output=user as-value` inside
 /// `:do {} on-error=`, done when the data starts with `good` or `nochg`.
-fn reads_mikrotik(r: &Http, n_hosts: usize) -> Seen {
+fn reads_mikrotik(r: &Http, sent: &Vars) -> Seen {
     if r.status != 200 {
         return Seen::Failed("fetch error");
     }
-    reads_first_word(r, n_hosts)
+    reads_first_word(r, sent)
 }
 
 // ---- the devices -------------------------------------------------------------------------
