@@ -97,6 +97,18 @@ fn pfsense_result_match() -> String {
     row.split('`').nth(1).expect("Result Match in backticks").replace("\\|", "|")
 }
 
+/// QNAP QTS "Customized" DDNS: a QNAP's `ddns.conf` holds `pass_criteria = nochg,good` beside
+/// the `update_url`; QNAP documents neither, so this reads the words anywhere in the body,
+/// whatever the status.
+fn reads_qnap(r: &Http, _sent: &Vars) -> Seen {
+    let first = words(&r.body).first().copied().unwrap_or("");
+    if ["nochg", "good"].iter().any(|w| r.body.contains(w)) {
+        Seen::Done(label(first))
+    } else {
+        Seen::Failed(label(first))
+    }
+}
+
 /// OPNsense's native dyndns2 backend (`lib/account/dyndns2.py`): any 2xx is success and the
 /// first word becomes the account's status; anything else is logged as a failure.
 fn reads_opnsense(r: &Http, _sent: &Vars) -> Seen {
@@ -225,6 +237,16 @@ const SYNOLOGY: Device = Device {
     client_address: false,
     reads: reads_first_word,
 };
+// QNAP QTS: Network & Virtual Switch > DDNS > Add > "Customized", with %HOST% %IP% %USER%
+// %PASS% in the URL. QNAP publishes no reference for it: the placeholders are those public
+// QNAP recipes use, with the credentials in the query, which works whether or not QTS also
+// sends them as Basic.
+const QNAP: Device = Device {
+    name: "QNAP QTS customized DDNS",
+    target: "/nic/update?hostname=%HOST%&myip=%IP%&username=%USER%&password=%PASS%",
+    reads: reads_qnap,
+    ..SYNOLOGY
+};
 // pfSense "Custom" and "Custom (v6)": %IP% replaced, Basic through CURLOPT_USERPWD,
 // "phpDynDNS/0.7" (dyndns.class `_update`); the URL is the one in `contrib/routers.md`.
 const PFSENSE: Device = Device {
@@ -308,6 +330,7 @@ pub(super) const MATRIX: &[(&Device, [Seen; 5])] = &[
     (&EDGEOS, [Done("good"), Done("good"), Failed("http status"), Failed("nohost"), Failed("abuse")]),
     (&DDCLIENT, [Done("good"), Done("good"), Failed("http status"), Failed("nohost"), Failed("abuse")]),
     (&SYNOLOGY, [Done("good"), Done("nochg"), Failed("badauth"), Failed("nohost"), Failed("abuse")]),
+    (&QNAP, [Done("good"), Done("nochg"), Failed("badauth"), Failed("nohost"), Failed("abuse")]),
     (&PFSENSE, [Done("match"), Done("match"), Failed("no match"), Failed("no match"), Failed("no match")]),
     (&PFSENSE_V6, [Done("match"), Done("match"), Failed("no match"), Failed("no match"), Failed("no match")]),
     (&OPNSENSE, [Done("good"), Done("nochg"), Failed("http status"), Done("nohost"), Done("abuse")]),

@@ -189,9 +189,9 @@ fn fill(device: &Device, vars: &Vars) -> String {
     let one_ip = enc(if vars.v4.is_empty() { &vars.v6 } else { &vars.v4 });
     let mut target = device.target.to_owned();
     for (placeholders, value) in [
-        (&["<domain>", "%h", "__HOSTNAME__", "[DOMAIN]", "{hostname}"][..], hostname.as_str()),
-        (&["<username>", "%u", "__USERNAME__", "[USERNAME]"][..], &enc(USER)),
-        (&["<pass>", "%p", "__PASSWORD__", "[PASSWORD]"][..], &enc(vars.password)),
+        (&["<domain>", "%h", "__HOSTNAME__", "[DOMAIN]", "%HOST%", "{hostname}"][..], hostname.as_str()),
+        (&["<username>", "%u", "__USERNAME__", "[USERNAME]", "%USER%"][..], &enc(USER)),
+        (&["<pass>", "%p", "__PASSWORD__", "[PASSWORD]", "%PASS%"][..], &enc(vars.password)),
         (&["<ipaddr>"][..], &enc(&vars.v4)),
         (&["<ip6addr>"][..], &enc(&vars.v6)),
         (&["<ip6lanprefix>"][..], &vars.prefix),
