@@ -40,6 +40,7 @@ mod layout;
 mod locking;
 mod logging;
 mod manual;
+mod matrix;
 mod netns;
 mod package;
 mod perf;
