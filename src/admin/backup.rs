@@ -271,4 +271,11 @@ mod tests {
         assert_eq!(set_aside(&db, now).expect("nothing to move"), None);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
+
+    #[test]
+    fn a_bare_database_name_lives_in_the_current_directory() {
+        // `File::open("")` fails: the directory flushed after a rename must be `.`.
+        assert_eq!(parent(Path::new("ddns.db")), PathBuf::from("."));
+        assert_eq!(parent(Path::new("/var/lib/ddns/ddns.db")), PathBuf::from("/var/lib/ddns"));
+    }
 }

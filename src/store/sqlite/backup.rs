@@ -183,4 +183,51 @@ mod tests {
         assert_eq!(copied.expect("backup after the release").schema_version, super::MIGRATIONS.len() as i64);
         std::fs::remove_dir_all(dir).expect("cleanup");
     }
+
+    /// A database file made by hand: the first `version` migrations, `user_version` set.
+    fn made(dir: &std::path::Path, name: &str, version: usize, extra: &str) -> PathBuf {
+        let path = dir.join(name);
+        let conn = Connection::open(&path).expect("create");
+        for sql in &super::MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("migration");
+        }
+        conn.execute_batch(&format!("{extra} PRAGMA user_version = {version};")).expect("version");
+        path
+    }
+
+    #[test]
+    fn only_a_whole_database_of_a_known_version_is_restorable() {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-restorable-{}-{}", std::process::id(), rand()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let known = super::MIGRATIONS.len();
+        // The current version and the oldest one are both taken, with what they hold.
+        for version in [known, 1] {
+            let path = made(&dir, &format!("v{version}.db"), version, "");
+            let found = Store::check_restorable(&path, &path).expect("restorable");
+            assert_eq!((found.schema_version, found.n_users, found.n_hostnames), (version as i64, 0, 0));
+        }
+        let newer = made(&dir, "newer.db", known, "");
+        Connection::open(&newer).and_then(|c| c.pragma_update(None, "user_version", known as i64 + 1)).expect("newer");
+        assert!(matches!(Store::check_restorable(&newer, &newer), Err(StoreError::TooNew { .. })));
+        let foreign = made(&dir, "foreign.db", 0, "CREATE TABLE photos(id INTEGER);");
+        let refused = Store::check_restorable(&foreign, &foreign);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why.contains("missing every table")),
+            "{refused:?}"
+        );
+        let short = made(&dir, "short.db", known, "DROP TABLE users;");
+        let refused = Store::check_restorable(&short, &short);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why.contains("missing users")),
+            "{refused:?}"
+        );
+        let text = dir.join("text.db");
+        std::fs::write(&text, "not a database, but long enough to have a header ".repeat(40)).expect("text");
+        let refused = Store::check_restorable(&text, &text);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why == "not a SQLite database"),
+            "{refused:?}"
+        );
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
 }
