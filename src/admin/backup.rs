@@ -278,4 +278,13 @@ mod tests {
         assert_eq!(parent(Path::new("ddns.db")), PathBuf::from("."));
         assert_eq!(parent(Path::new("/var/lib/ddns/ddns.db")), PathBuf::from("/var/lib/ddns"));
     }
+
+    #[test]
+    fn a_missing_database_is_named_with_the_command_that_creates_it() {
+        let db = Path::new("/nonexistent/ddns.db");
+        let missing = open_error(db, std::io::Error::from(std::io::ErrorKind::NotFound)).message;
+        assert!(missing.contains("does not exist; create it with `ddns-cgi init-db`"), "{missing}");
+        let denied = open_error(db, std::io::Error::from(std::io::ErrorKind::PermissionDenied)).message;
+        assert!(denied.starts_with("cannot open database `/nonexistent/ddns.db`"), "{denied}");
+    }
 }
