@@ -473,6 +473,10 @@ mod tests {
         for token in tokens {
             assert!(answers.contains(&format!("\\fB{token}\\fR")), "`{token}` is not in the answer table");
         }
+        // And each says what it means, in words of its own.
+        let meanings: std::collections::HashSet<&str> = reply::answer_docs().iter().map(|d| d.meaning).collect();
+        assert!(!meanings.contains(""), "an answer without its meaning");
+        assert_eq!(meanings.len(), reply::answer_docs().len(), "two answers share a meaning");
     }
 
     #[test]

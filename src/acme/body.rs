@@ -147,6 +147,11 @@ mod tests {
         assert_eq!(register(b""), Ok(vec![]));
         assert_eq!(register(b"{\"allowfrom\": [\"192.0.2.0/24\"]}"), Ok(vec!["192.0.2.0/24".to_owned()]));
         assert!(matches!(register(b"\"x\""), Err(BodyError::Json(_))));
+        // The bound itself is allowed: a body of exactly MAX_BODY_BYTES is parsed.
+        let pad = MAX_BODY_BYTES - "{\"txt\": \"\"}".len();
+        let exact = format!("{{\"txt\": \"{}\"}}", "a".repeat(pad));
+        assert_eq!(exact.len(), MAX_BODY_BYTES);
+        assert_eq!(update(exact.as_bytes()).map(|b| b.txt.len()), Ok(pad));
     }
 
     #[test]
@@ -158,6 +163,7 @@ mod tests {
         );
         assert!(networks(&list(&["not-a-network"])).is_err());
         assert!(networks(&vec!["192.0.2.0/24".to_owned(); MAX_ALLOWFROM + 1]).is_err());
+        assert_eq!(networks(&vec!["192.0.2.0/24".to_owned(); MAX_ALLOWFROM]).map(|n| n.len()), Ok(MAX_ALLOWFROM));
         assert_eq!(networks(&[]), Ok(vec![]));
     }
 }

@@ -210,4 +210,20 @@ mod tests {
         assert_eq!(id.as_bytes()[14], b'4');
         assert!(body::key_shaped(generate_key().expect("key").expose()));
     }
+
+    #[test]
+    fn uuids_carry_version_4_and_the_rfc_variant_over_random_bits() {
+        // Version nibble `4`, variant bits `10` (`8` to `b`), the other bits random: over 64
+        // draws every one of them keeps the fixed bits, and the bits beside them vary.
+        let ids: Vec<String> = (0..64).map(|_| uuid().expect("uuid")).collect();
+        for id in &ids {
+            let b = id.as_bytes();
+            assert_eq!(b[14], b'4', "{id}");
+            assert!(b"89ab".contains(&b[19]), "{id}");
+        }
+        for at in [15, 19, 20] {
+            let seen: std::collections::HashSet<u8> = ids.iter().map(|id| id.as_bytes()[at]).collect();
+            assert!(seen.len() > 1, "position {at} never varies");
+        }
+    }
 }

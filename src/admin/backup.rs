@@ -241,3 +241,50 @@ fn pg_target(pg: &PostgresConfig) -> (String, String) {
     }
     (out.join(" "), c.get_dbname().unwrap_or("NAME").to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_set_aside_twice_in_one_second_keeps_both_under_stamped_names() {
+        let dir = std::env::temp_dir().join(format!(
+            "ddns-cgi-aside-{}-{}",
+            std::process::id(),
+            getrandom::u64().expect("random")
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("d.db");
+        let now = 1_800_000_000; // 2027-01-15T08:00:00Z
+        let stamped = |tail: &str| dir.join(format!("d.db.replaced-20270115T080000Z{tail}"));
+        std::fs::write(&db, b"first").expect("db");
+        assert_eq!(set_aside(&db, now).expect("aside"), Some((stamped(""), vec![])));
+        // Within the same second, without side files: the first one is not overwritten.
+        std::fs::write(&db, b"second").expect("db");
+        assert_eq!(set_aside(&db, now).expect("aside"), Some((stamped("-2"), vec![])));
+        assert_eq!(std::fs::read(stamped("")).expect("first"), b"first");
+        assert_eq!(std::fs::read(stamped("-2")).expect("second"), b"second");
+        // A name whose main file is gone but whose `-wal` is left is taken too.
+        std::fs::write(beside(&stamped("-3"), "-wal"), b"left").expect("wal");
+        std::fs::write(&db, b"third").expect("db");
+        assert_eq!(set_aside(&db, now).expect("aside"), Some((stamped("-4"), vec![])));
+        assert_eq!(set_aside(&db, now).expect("nothing to move"), None);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_bare_database_name_lives_in_the_current_directory() {
+        // `File::open("")` fails: the directory flushed after a rename must be `.`.
+        assert_eq!(parent(Path::new("ddns.db")), PathBuf::from("."));
+        assert_eq!(parent(Path::new("/var/lib/ddns/ddns.db")), PathBuf::from("/var/lib/ddns"));
+    }
+
+    #[test]
+    fn a_missing_database_is_named_with_the_command_that_creates_it() {
+        let db = Path::new("/nonexistent/ddns.db");
+        let missing = open_error(db, std::io::Error::from(std::io::ErrorKind::NotFound)).message;
+        assert!(missing.contains("does not exist; create it with `ddns-cgi init-db`"), "{missing}");
+        let denied = open_error(db, std::io::Error::from(std::io::ErrorKind::PermissionDenied)).message;
+        assert!(denied.starts_with("cannot open database `/nonexistent/ddns.db`"), "{denied}");
+    }
+}

@@ -107,18 +107,25 @@ mod tests {
 
     #[test]
     fn lockers_are_read_from_proc_locks() {
-        // Device 253:1 (0xfd:0x01), as stat(2) encodes it; another file on it, and a waiter.
+        // Device 253:1 (0xfd:0x01), as stat(2) encodes it; another file on it, a waiter, and
+        // holders whose pid is not given (-1, 0).
         let dev = (253 << 8) | 1;
         let files = HashSet::from([(dev, 5678)]);
         let text = "1: POSIX  ADVISORY  READ 1234 fd:01:5678 128 128\n\
                     2: POSIX  ADVISORY  WRITE 99 fd:01:5679 0 EOF\n\
                     3: -> POSIX  ADVISORY  WRITE 4321 fd:01:5678 128 128\n\
                     4: OFDLCK ADVISORY  READ -1 fd:01:5678 0 0\n\
+                    5: POSIX  ADVISORY  READ 0 fd:01:5678 128 128\n\
                     garbage\n";
         assert_eq!(lockers(text, &files), [1234, 4321]);
         assert_eq!((major(dev), minor(dev)), (253, 1));
         // 259:300 (an NVMe partition's numbers), whose minor needs the high bits.
         assert_eq!((major(0x0011_032c), minor(0x0011_032c)), (259, 300));
+        // Numbers past 12 and 8 bits, whose high parts sit above bit 32 and 20 (glibc's
+        // `gnu_dev_makedev`).
+        let (maj, min): (u64, u64) = (0x1234, 0x5_6789);
+        let dev = ((maj & 0xfff) << 8) | ((maj & !0xfff) << 32) | (min & 0xff) | ((min & !0xff) << 12);
+        assert_eq!((major(dev), minor(dev)), (maj, min));
     }
 
     #[test]
@@ -133,5 +140,33 @@ mod tests {
         drop(file);
         assert!(!has_open(std::process::id(), &files));
         std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn another_process_holding_only_the_wal_file_is_found_by_name() {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-in-use-other-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("x.db");
+        std::fs::write(&db, b"").expect("db");
+        std::fs::write(beside(&db, "-wal"), b"").expect("wal");
+        // A child with the `-wal` file as its stdin: open, not locked, and not this process.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .stdin(std::fs::File::open(beside(&db, "-wal")).expect("open wal"))
+            .spawn()
+            .expect("spawn sleep");
+        // Its name is the parent's until it has called exec.
+        for _ in 0..500 {
+            let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id())).unwrap_or_default();
+            if comm.trim() == "sleep" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let found = holders(&db);
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        std::fs::remove_dir_all(dir).expect("cleanup");
+        assert_eq!(found, [Holder { pid: child.id(), name: "sleep".to_owned() }]);
     }
 }

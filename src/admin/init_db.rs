@@ -102,3 +102,29 @@ pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn private_files_are_created_0600_and_only_if_asked_taken_as_found() {
+        let dir = std::env::temp_dir().join(format!(
+            "ddns-cgi-private-{}-{}",
+            std::process::id(),
+            getrandom::u64().expect("random")
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("d.db");
+        // `OrExisting` creates a missing file, and opens it again when it is there.
+        drop(create_private(&path, Fresh::OrExisting, None).expect("created"));
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        drop(create_private(&path, Fresh::OrExisting, None).expect("opened as found"));
+        // `Only` never takes a file that is there.
+        assert!(create_private(&path, Fresh::Only, None).is_err());
+        drop(create_private(&dir.join("new.db"), Fresh::Only, None).expect("created new"));
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+}

@@ -380,6 +380,10 @@ mod tests {
         assert_eq!(shown_name("alice"), "alice");
         assert_eq!(shown_name(REDACTED_NAME), REDACTED_NAME);
         assert!(!holds_token("ddns_"));
+        // `-` and `_` are base64url, as a real token's random part may hold; `+` is not.
+        assert!(holds_token(&format!("ddns_{}", "-".repeat(ENCODED_LEN))));
+        assert!(holds_token(&format!("ddns_{}", "_".repeat(ENCODED_LEN))));
+        assert!(!holds_token(&format!("ddns_{}", "+".repeat(ENCODED_LEN))));
     }
 
     #[test]

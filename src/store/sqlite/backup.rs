@@ -115,3 +115,119 @@ fn contents(conn: &Connection) -> Result<Contents, StoreError> {
         n_audit: if has_audit { count("audit")? } else { 0 },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use rusqlite::Connection;
+
+    use super::super::Store;
+    use crate::store::{OpenMode, StoreError};
+
+    fn temp_store() -> (PathBuf, Store) {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-backup-{}-{}", std::process::id(), rand()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = Store::open(&dir.join("t.db"), Duration::from_secs(1), OpenMode::Create).expect("open");
+        (dir, store)
+    }
+
+    fn rand() -> u64 {
+        getrandom::u64().expect("random")
+    }
+
+    #[test]
+    fn a_backup_copies_every_page_in_one_step() {
+        let (dir, store) = temp_store();
+        // Many pages: copied a page a step, the copy would need more than one step.
+        let writer = Connection::open(dir.join("t.db")).expect("writer");
+        writer
+            .execute_batch("CREATE TABLE filler(x BLOB); INSERT INTO filler VALUES (zeroblob(200000));")
+            .expect("fill");
+        let dest = dir.join("copy.db");
+        std::fs::File::create(&dest).expect("dest");
+        // No time to wait at all: nothing holds the database, so none is needed.
+        let copied = store.backup_into(&dest, Duration::ZERO).expect("one-step backup");
+        assert_eq!(copied.schema_version, super::MIGRATIONS.len() as i64);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_backup_waits_up_to_busy_timeout_for_a_database_held_exclusively() {
+        // A database in rollback mode (a restored or hand-made file before any migration
+        // set WAL), opened without a busy handler of its own: a reader's lock is refused
+        // while another connection holds an exclusive one, and the backup step says `Busy`.
+        let (dir, store) = temp_store();
+        drop(store);
+        let path = dir.join("t.db");
+        let _: String = Connection::open(&path)
+            .and_then(|c| c.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)))
+            .expect("rollback mode");
+        let store = Store::open(&path, Duration::ZERO, OpenMode::Existing).expect("open");
+        let holder = Connection::open(&path).expect("holder");
+        holder.execute_batch("BEGIN EXCLUSIVE;").expect("hold");
+        let dest = dir.join("copy.db");
+        std::fs::File::create(&dest).expect("dest");
+        let refused = store.backup_into(&dest, Duration::from_millis(100));
+        assert!(
+            matches!(&refused, Err(StoreError::Sql(e)) if e.to_string().contains("busy_timeout_ms")),
+            "{refused:?}"
+        );
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            holder.execute_batch("COMMIT;").expect("release");
+        });
+        let copied = store.backup_into(&dest, Duration::from_secs(10));
+        release.join().expect("release thread");
+        assert_eq!(copied.expect("backup after the release").schema_version, super::MIGRATIONS.len() as i64);
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+
+    /// A database file made by hand: the first `version` migrations, `user_version` set.
+    fn made(dir: &std::path::Path, name: &str, version: usize, extra: &str) -> PathBuf {
+        let path = dir.join(name);
+        let conn = Connection::open(&path).expect("create");
+        for sql in &super::MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("migration");
+        }
+        conn.execute_batch(&format!("{extra} PRAGMA user_version = {version};")).expect("version");
+        path
+    }
+
+    #[test]
+    fn only_a_whole_database_of_a_known_version_is_restorable() {
+        let dir = std::env::temp_dir().join(format!("ddns-cgi-restorable-{}-{}", std::process::id(), rand()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let known = super::MIGRATIONS.len();
+        // The current version and the oldest one are both taken, with what they hold.
+        for version in [known, 1] {
+            let path = made(&dir, &format!("v{version}.db"), version, "");
+            let found = Store::check_restorable(&path, &path).expect("restorable");
+            assert_eq!((found.schema_version, found.n_users, found.n_hostnames), (version as i64, 0, 0));
+        }
+        let newer = made(&dir, "newer.db", known, "");
+        Connection::open(&newer).and_then(|c| c.pragma_update(None, "user_version", known as i64 + 1)).expect("newer");
+        assert!(matches!(Store::check_restorable(&newer, &newer), Err(StoreError::TooNew { .. })));
+        let foreign = made(&dir, "foreign.db", 0, "CREATE TABLE photos(id INTEGER);");
+        let refused = Store::check_restorable(&foreign, &foreign);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why.contains("missing every table")),
+            "{refused:?}"
+        );
+        let short = made(&dir, "short.db", known, "DROP TABLE users;");
+        let refused = Store::check_restorable(&short, &short);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why.contains("missing users")),
+            "{refused:?}"
+        );
+        let text = dir.join("text.db");
+        std::fs::write(&text, "not a database, but long enough to have a header ".repeat(40)).expect("text");
+        let refused = Store::check_restorable(&text, &text);
+        assert!(
+            matches!(&refused, Err(StoreError::NotOurs { why, .. }) if why == "not a SQLite database"),
+            "{refused:?}"
+        );
+        std::fs::remove_dir_all(dir).expect("cleanup");
+    }
+}
