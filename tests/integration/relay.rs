@@ -537,21 +537,35 @@ fn relays_that_queue_behind_another_send_the_rows_address_once() {
 /// The relay lock of `fqdn` held by the test as ddns-cgi takes it: the flock of its
 /// `relay-XX` stripe file beside the SQLite database, or the two-key advisory lock on
 /// PostgreSQL. Released on drop.
-enum HeldRelayLock {
+pub(crate) enum HeldRelayLock {
     Stripe(#[allow(dead_code)] std::fs::File),
     Pg(Box<postgres::Client>),
 }
 
 impl HeldRelayLock {
+    /// Takes the lock without waiting: `None` while ddns-cgi (or anyone) holds it.
+    pub(crate) fn try_take(w: &World, fqdn: &str) -> Option<HeldRelayLock> {
+        Self::lock(w, fqdn, false)
+    }
+
     fn take(w: &World, fqdn: &str) -> HeldRelayLock {
+        Self::lock(w, fqdn, true).expect("waited for the relay lock")
+    }
+
+    fn lock(w: &World, fqdn: &str, wait: bool) -> Option<HeldRelayLock> {
         let hash =
             fqdn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
         if let Some(name) = &w.pg {
             let mut client = crate::util::pg::PgServer::shared().connect(name);
             // `store::postgres`'s relay lock class, and the low 32 bits of the host key.
             let (class, key) = (0x6464_6e72_i32, hash as i32);
-            client.execute("SELECT pg_advisory_lock($1, $2)", &[&class, &key]).expect("advisory lock");
-            return HeldRelayLock::Pg(Box::new(client));
+            let sql = if wait {
+                "SELECT pg_advisory_lock($1, $2)::text"
+            } else {
+                "SELECT pg_try_advisory_lock($1, $2)::text"
+            };
+            let taken: String = client.query_one(sql, &[&class, &key]).expect("advisory lock").get(0);
+            return (wait || taken == "true").then(|| HeldRelayLock::Pg(Box::new(client)));
         }
         let mut dir = w.db.file_name().expect("database file").to_os_string();
         dir.push("-locks");
@@ -564,8 +578,12 @@ impl HeldRelayLock {
             .write(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        file.lock().expect("flock");
-        HeldRelayLock::Stripe(file)
+        if wait {
+            file.lock().expect("flock");
+        } else if file.try_lock().is_err() {
+            return None;
+        }
+        Some(HeldRelayLock::Stripe(file))
     }
 }
 
