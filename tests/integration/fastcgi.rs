@@ -1,8 +1,8 @@
 //! `ddns-cgi fastcgi` against a raw FastCGI client (records written by hand, so a test can
 //! stop anywhere): the same bytes as CGI, peers that close mid-request, aborted and oversized
 //! requests, 200 requests on one keep-alive connection, 64 concurrent connections, SIGTERM
-//! under load, a group commit whose message fails, one whose row write fails, and
-//! `FCGI_GET_VALUES`. Every update is checked in Knot and in
+//! under load, a group commit whose message fails, one whose row write fails,
+//! `FCGI_GET_VALUES`, and a relay turn that releases its relay lock in the long-lived server. Every update is checked in Knot and in
 //! the database; the server must not panic.
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,8 +6,10 @@
 //! does not reach the upstream's access log) until `--clear-pause`; an upstream that refuses
 //! connections and one that never answers give `dnserr` within the configured bounds, local
 //! update kept; concurrent updates of one host reach an upstream of the test's own in the
-//! host's order, each relay sending the row's address. Every test ends with a grep over all
-//! it logged for the upstream password.
+//! host's order, each relay sending the row's address; a relay lock the test holds for the
+//! whole budget gives `dnserr` after waiting it out without spinning, and a host that expired
+//! while its update waited is not relayed. Every test ends with a grep over all it logged for
+//! the upstream password.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -662,5 +664,46 @@ fn a_host_that_expires_while_its_relay_waits_is_not_relayed() {
     assert_eq!(body, "good 192.0.2.80\n", "{log}");
     assert!(log.contains("not relayed: the host has no address since"), "{log}");
     assert!(up.applied().is_empty(), "{:?}\n{log}", up.applied());
+    assert!(!log.contains(UP_PASSWORD), "the upstream password was logged:\n{log}");
+}
+
+/// The CPU time (user and system, in clock ticks) process `pid` has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("stat").1.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// An update waiting for another's relay turn sleeps between its tries (a flock or an
+/// advisory lock cannot wait with a deadline): a CGI process that spun for the whole budget
+/// would take a core from the server it waits for.
+#[test]
+fn a_relay_turn_is_waited_for_without_spinning() {
+    let w = crate::world!(local_world("[relay]\ntotal_timeout_ms = 4000\n"));
+    let up = SlowFirstUpstream::start(Duration::ZERO);
+    w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    )
+    .success();
+    let held = HeldRelayLock::take(&w, HOME);
+    let child = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.90"));
+    let until = Instant::now() + Duration::from_secs(3);
+    while w.stored(HOME).0.as_deref() != Some("192.0.2.90") {
+        assert!(Instant::now() < until, "the local update was not stored in time");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu_ticks(child.id()) - before;
+    drop(held);
+    let (body, log) = finish(child);
+    assert_eq!(body, "good 192.0.2.90\n", "{log}");
+    assert_eq!(up.applied(), ["192.0.2.90"]);
+    // Backing off to 20 ms between tries costs next to nothing; spinning costs about as many
+    // ticks as the scheduler gives it (100 a second on an idle core).
+    assert!(used <= 10, "the wait used {used} clock ticks of CPU in 1.5 s\n{log}");
     assert!(!log.contains(UP_PASSWORD), "the upstream password was logged:\n{log}");
 }

@@ -1,7 +1,7 @@
 //! Faults against a real Knot beyond those in `faults`: a slow (SIGSTOPped) server, a zone the
 //! server does not serve, a corrupt or locked database, a row write that fails after DNS
 //! accepted (a trigger), CGI processes killed mid-update, and 50 concurrent writers on one
-//! SQLite file.
+//! SQLite file; a repeat that only touches its row leaves no `dns_pending` mark.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
