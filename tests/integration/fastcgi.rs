@@ -1,8 +1,8 @@
 //! `ddns-cgi fastcgi` against a raw FastCGI client (records written by hand, so a test can
 //! stop anywhere): the same bytes as CGI, peers that close mid-request, aborted and oversized
 //! requests, 200 requests on one keep-alive connection, 64 concurrent connections, SIGTERM
-//! under load, a group commit whose message fails, one whose row write fails, and
-//! `FCGI_GET_VALUES`. Every update is checked in Knot and in
+//! under load, a group commit whose message fails, one whose row write fails,
+//! `FCGI_GET_VALUES`, and a relay turn that releases its relay lock in the long-lived server. Every update is checked in Knot and in
 //! the database; the server must not panic.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -731,4 +731,30 @@ fn fastcgi_logs_the_daemon_config_warnings_once_at_start() {
         let line = format!("[WARNING] config: {key} the Python ddns-daemon's and is ignored: ");
         assert_eq!(log.matches(&line).count(), 1, "{line}\n{log}");
     }
+}
+
+/// A relay turn releases the host's relay lock when it ends, also in the FastCGI server,
+/// whose pooled stores outlive the request: on PostgreSQL the lock is a session-level advisory
+/// lock that only an explicit unlock (or the session's end) releases, so a turn that kept it
+/// would make every other process's relay of the host wait out its budget.
+#[test]
+fn a_relay_turn_releases_the_relay_lock_in_the_long_lived_server() {
+    let world = world!(web_world());
+    // An upstream that refuses connections: the turn is taken, and fails at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}/nic/update?hostname=office.example.net");
+    world
+        .admin_stdin(&["hostname", "relay", HOME, "--url", &url, "--user", "relayer", "--password-stdin"], "up-pw\n")
+        .success();
+    let (launched, _, port) = world!(Launched::start(&world, Launcher::Listen));
+    let mut c = FcgiClient::connect_tcp(port);
+    assert!(c.request(1, true, &fcgi_update_params(&format!("hostname={HOME}&myip=192.0.2.74"), &auth()), b""));
+    assert_eq!(c.response(1).map(|b| body(&b)), Some("dnserr\n".to_owned()), "{}", launched.log());
+    assert_eq!(world.a(HOME), ["192.0.2.74"]);
+    assert!(
+        crate::relay::HeldRelayLock::try_take(&world, HOME).is_some(),
+        "the server still holds the relay lock after its answer\n{}",
+        launched.log()
+    );
+    assert!(!launched.log().contains("panicked"), "{}", launched.log());
 }

@@ -6,8 +6,10 @@
 //! does not reach the upstream's access log) until `--clear-pause`; an upstream that refuses
 //! connections and one that never answers give `dnserr` within the configured bounds, local
 //! update kept; concurrent updates of one host reach an upstream of the test's own in the
-//! host's order, each relay sending the row's address. Every test ends with a grep over all
-//! it logged for the upstream password.
+//! host's order, each relay sending the row's address; a relay lock the test holds for the
+//! whole budget gives `dnserr` after waiting it out without spinning, and a host that expired
+//! while its update waited is not relayed. Every test ends with a grep over all it logged for
+//! the upstream password.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -532,4 +534,176 @@ fn relays_that_queue_behind_another_send_the_rows_address_once() {
     assert_eq!(w.rows("SELECT last_ipv4 FROM relays"), [[Some("192.0.2.61".to_owned())]]);
     assert_eq!(w.a(HOME), ["192.0.2.61"]);
     assert!(!logs.contains(UP_PASSWORD), "the upstream password was logged:\n{logs}");
+}
+
+/// The relay lock of `fqdn` held by the test as ddns-cgi takes it: the flock of its
+/// `relay-XX` stripe file beside the SQLite database, or the two-key advisory lock on
+/// PostgreSQL. Released on drop.
+pub(crate) enum HeldRelayLock {
+    Stripe(#[allow(dead_code)] std::fs::File),
+    Pg(Box<postgres::Client>),
+}
+
+impl HeldRelayLock {
+    /// Takes the lock without waiting: `None` while ddns-cgi (or anyone) holds it.
+    pub(crate) fn try_take(w: &World, fqdn: &str) -> Option<HeldRelayLock> {
+        Self::lock(w, fqdn, false)
+    }
+
+    fn take(w: &World, fqdn: &str) -> HeldRelayLock {
+        Self::lock(w, fqdn, true).expect("waited for the relay lock")
+    }
+
+    fn lock(w: &World, fqdn: &str, wait: bool) -> Option<HeldRelayLock> {
+        let hash =
+            fqdn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        if let Some(name) = &w.pg {
+            let mut client = crate::util::pg::PgServer::shared().connect(name);
+            // `store::postgres`'s relay lock class, and the low 32 bits of the host key.
+            let (class, key) = (0x6464_6e72_i32, hash as i32);
+            let sql = if wait {
+                "SELECT pg_advisory_lock($1, $2)::text"
+            } else {
+                "SELECT pg_try_advisory_lock($1, $2)::text"
+            };
+            let taken: String = client.query_one(sql, &[&class, &key]).expect("advisory lock").get(0);
+            return (wait || taken == "true").then(|| HeldRelayLock::Pg(Box::new(client)));
+        }
+        let mut dir = w.db.file_name().expect("database file").to_os_string();
+        dir.push("-locks");
+        let dir = w.db.with_file_name(dir);
+        std::fs::create_dir_all(&dir).expect("lock directory");
+        let path = dir.join(format!("relay-{:02x}", hash % 256));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if wait {
+            file.lock().expect("flock");
+        } else if file.try_lock().is_err() {
+            return None;
+        }
+        Some(HeldRelayLock::Stripe(file))
+    }
+}
+
+impl Drop for HeldRelayLock {
+    fn drop(&mut self) {
+        if let HeldRelayLock::Pg(client) = self {
+            let _ = client.execute("SELECT pg_advisory_unlock_all()", &[]);
+        }
+    }
+}
+
+/// Another update's relay turn that outlasts this request's budget: the local update stays,
+/// the answer is `dnserr` (the client retries; the upstream was not sent the address) after
+/// waiting the whole budget, not at once; a turn released within the budget is waited for
+/// and relays.
+#[test]
+fn a_relay_lock_held_for_the_whole_budget_answers_dnserr_and_keeps_the_local_update() {
+    let w = crate::world!(local_world("[relay]\ntotal_timeout_ms = 1500\n"));
+    let mut logs = Logs::default();
+    let up = SlowFirstUpstream::start(Duration::ZERO);
+    let run = w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    );
+    run.success();
+    logs.run(&run);
+
+    let held = HeldRelayLock::take(&w, HOME);
+    let started = Instant::now();
+    let r = update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.70"));
+    let took = started.elapsed();
+    r.expect(200, "dnserr\n");
+    assert!(r.log.contains("another update of this host was relaying"), "{}", r.log);
+    assert!(took >= Duration::from_millis(1000), "gave up before the budget was spent: {took:?}\n{}", r.log);
+    assert_eq!(w.a(HOME), ["192.0.2.70"]);
+    assert!(up.applied().is_empty(), "{:?}", up.applied());
+
+    // Released while the next update waits: it takes its turn and relays.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    update(&w, &mut logs, &format!("hostname={HOME}&myip=192.0.2.71")).expect(200, "good 192.0.2.71\n");
+    release.join().expect("release");
+    assert_eq!(up.applied(), ["192.0.2.71"]);
+    assert_eq!(w.a(HOME), ["192.0.2.71"]);
+    let all = logs.0.clone();
+    assert!(!all.contains(UP_PASSWORD), "the upstream password was logged:\n{all}");
+}
+
+/// A host that expired while its update waited for the relay lock: the turn reads the row
+/// again, finds it expired (its addresses kept for a restoring update, but out of DNS), and
+/// relays nothing; the answer is the local one.
+#[test]
+fn a_host_that_expires_while_its_relay_waits_is_not_relayed() {
+    let w = crate::world!(local_world("[relay]\ntotal_timeout_ms = 10000\n"));
+    w.admin(&["hostname", "modify", HOME, "--expiry-ttl", "60"]).success();
+    let up = SlowFirstUpstream::start(Duration::ZERO);
+    w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    )
+    .success();
+    let held = HeldRelayLock::take(&w, HOME);
+    let child = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.80"));
+    let until = Instant::now() + Duration::from_secs(8);
+    while w.stored(HOME).0.as_deref() != Some("192.0.2.80") {
+        assert!(Instant::now() < until, "the local update was not stored in time");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    w.admin(&["expire", "--now", &(now + 100_000).to_string()]).success();
+    assert!(w.a(HOME).is_empty(), "expired");
+    drop(held);
+    let (body, log) = finish(child);
+    assert_eq!(body, "good 192.0.2.80\n", "{log}");
+    assert!(log.contains("not relayed: the host has no address since"), "{log}");
+    assert!(up.applied().is_empty(), "{:?}\n{log}", up.applied());
+    assert!(!log.contains(UP_PASSWORD), "the upstream password was logged:\n{log}");
+}
+
+/// The CPU time (user and system, in clock ticks) process `pid` has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("stat").1.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// An update waiting for another's relay turn sleeps between its tries (a flock or an
+/// advisory lock cannot wait with a deadline): a CGI process that spun for the whole budget
+/// would take a core from the server it waits for.
+#[test]
+fn a_relay_turn_is_waited_for_without_spinning() {
+    let w = crate::world!(local_world("[relay]\ntotal_timeout_ms = 4000\n"));
+    let up = SlowFirstUpstream::start(Duration::ZERO);
+    w.admin_stdin(
+        &["hostname", "relay", HOME, "--url", &up.url(), "--user", UP_USER, "--password-stdin"],
+        &format!("{UP_PASSWORD}\n"),
+    )
+    .success();
+    let held = HeldRelayLock::take(&w, HOME);
+    let child = w.spawn_update(&format!("hostname={HOME}&myip=192.0.2.90"));
+    let until = Instant::now() + Duration::from_secs(3);
+    while w.stored(HOME).0.as_deref() != Some("192.0.2.90") {
+        assert!(Instant::now() < until, "the local update was not stored in time");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu_ticks(child.id()) - before;
+    drop(held);
+    let (body, log) = finish(child);
+    assert_eq!(body, "good 192.0.2.90\n", "{log}");
+    assert_eq!(up.applied(), ["192.0.2.90"]);
+    // Backing off to 20 ms between tries costs next to nothing; spinning costs about as many
+    // ticks as the scheduler gives it (100 a second on an idle core).
+    assert!(used <= 10, "the wait used {used} clock ticks of CPU in 1.5 s\n{log}");
+    assert!(!log.contains(UP_PASSWORD), "the upstream password was logged:\n{log}");
 }

@@ -1,7 +1,7 @@
 //! Faults against a real Knot beyond those in `faults`: a slow (SIGSTOPped) server, a zone the
 //! server does not serve, a corrupt or locked database, a row write that fails after DNS
 //! accepted (a trigger), CGI processes killed mid-update, and 50 concurrent writers on one
-//! SQLite file.
+//! SQLite file; a repeat that only touches its row leaves no `dns_pending` mark.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -232,6 +232,24 @@ pub(crate) fn dns_ahead_of_the_row_is_repaired(w: &World, update: &dyn Fn(&str) 
     assert_eq!(update(&q("192.0.2.3")), "good 192.0.2.3\n");
     assert_eq!(w.a(HOME), ["192.0.2.3"]);
     assert_eq!(update(&q("192.0.2.1")), "good 192.0.2.1\n");
+}
+
+/// A repeat whose row is due for a touch takes the locked path but sends nothing: only a host
+/// whose change goes to DNS is marked `dns_pending`, so the touch leaves no mark, and the next
+/// repeat is the common one, not a republication of the row.
+#[test]
+fn a_repeat_that_only_touches_the_row_leaves_no_dns_pending_mark() {
+    let w = world!(World::knot());
+    let q = format!("hostname={HOME}&myip=192.0.2.5");
+    w.update(&q).expect(200, "good 192.0.2.5\n");
+    w.sql(&format!("UPDATE hostnames SET last_update = last_update - 86400 WHERE fqdn = '{HOME}'"));
+    let before = w.count(&format!("SELECT last_update FROM hostnames WHERE fqdn = '{HOME}'"));
+    w.update(&q).expect(200, "nochg 192.0.2.5\n");
+    assert!(w.count(&format!("SELECT last_update FROM hostnames WHERE fqdn = '{HOME}'")) > before, "not touched");
+    assert_eq!(w.count(&format!("SELECT dns_pending FROM hostnames WHERE fqdn = '{HOME}'")), 0);
+    let r = w.update(&q);
+    r.expect(200, "nochg 192.0.2.5\n");
+    assert!(!r.log.contains("publishing the row's records again"), "{}", r.log);
 }
 
 #[test]
