@@ -74,6 +74,13 @@ awk -v name="$name" -v revision="${revision:-1}" -v maintainer="$maintainer" '
       print "error: the section of `" version "` has no date (`## [" version "] - YYYY-MM-DD`)" > "/dev/stderr"
       failed = 1; exit 2
     }
+    # Newest first, each release later than the one below it: dpkg and lintian
+    # (latest-changelog-entry-without-new-date) read the order from the dates.
+    if (newer_date != "" && date >= newer_date) {
+      print "error: `" version "` is dated " date ", not before the newer release dated " newer_date > "/dev/stderr"
+      failed = 1; exit 2
+    }
+    newer_date = date
     if (entries++) print ""
     print name " (" version "-" revision ") unstable; urgency=medium"
     print ""

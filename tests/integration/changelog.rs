@@ -76,4 +76,13 @@ fn debian_changelog_is_generated_from_changelog_md_with_the_package_version() {
     std::fs::write(&broken, undated).expect("write a changelog");
     let (ok, _, stderr) = generate(&[&broken]);
     assert!(!ok && stderr.contains("has no date"), "{stderr}");
+    // Two releases on one date (lintian's latest-changelog-entry-without-new-date): the older
+    // is given the newer's date.
+    let dates: Vec<&str> =
+        source.lines().filter(|l| l.starts_with("## [0")).filter_map(|l| l.split(" - ").nth(1)).collect();
+    assert!(dates.len() >= 2, "two releases to compare: {dates:?}");
+    let same_day = source.replace(&format!(" - {}", dates[1]), &format!(" - {}", dates[0]));
+    std::fs::write(&broken, same_day).expect("write a changelog");
+    let (ok, _, stderr) = generate(&[&broken]);
+    assert!(!ok && stderr.contains("not before the newer release"), "{stderr}");
 }
