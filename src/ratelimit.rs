@@ -48,6 +48,18 @@ pub(crate) struct Limited {
     pub(crate) window_seconds: u32,
 }
 
+/// The log line's account of the limit hit, the same for every request that can hit one
+/// (dyndns2's updates, acme-dns registrations).
+impl std::fmt::Display for Limited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} `{}` made {} counted requests in {} s",
+            self.scope, self.key, self.n_requests, self.window_seconds
+        )
+    }
+}
+
 /// An attempt counted as bad until [`settle`] says otherwise. Empty when limits are off.
 #[derive(Debug, Default)]
 #[must_use = "a reservation stays counted as bad unless it is settled"]

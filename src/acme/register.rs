@@ -41,10 +41,7 @@ pub(super) fn register(
     let reservation = match ratelimit::reserve(&config.rate_limit, store, client, None, req.now) {
         Ok(Ok(r)) => r,
         Ok(Err(l)) => {
-            log.warn(format_args!(
-                "rate limit: {} `{}` made {} counted requests in {} s; registration refused",
-                l.scope, l.key, l.n_requests, l.window_seconds
-            ));
+            log.warn(format_args!("rate limit: {l}; registration refused"));
             let refusal = Refusal { answer: "abuse", client, user: None, hostname: None, reason: Some(l.scope) };
             audit::record_refused(config, store, vec![refusal.row(log.txn(), req.now)], log);
             return Outcome::TooManyRequests;

@@ -328,10 +328,7 @@ fn reserve(
     match ratelimit::reserve(&config.rate_limit, store, client, username, now) {
         Ok(Ok(reservation)) => Ok(reservation),
         Ok(Err(l)) => {
-            log.warn(format_args!(
-                "rate limit: {} `{}` made {} counted requests in {} s; answering abuse",
-                l.scope, l.key, l.n_requests, l.window_seconds
-            ));
+            log.warn(format_args!("rate limit: {l}; answering abuse"));
             let refusal = Refusal { answer: "abuse", client, user: username, hostname: None, reason: Some(l.scope) };
             audit::record_refused(config, store, vec![refusal.row(log.txn(), now)], log);
             Err(Answer::Account(AccountAnswer::Abuse))
