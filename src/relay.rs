@@ -124,9 +124,8 @@ pub(crate) fn around(
         // A family the host does not accept (`store::Families`) is not forwarded either; the
         // local path leaves it out of the row, which the other relays send.
         if let Some(host) = store.host(fqdn)? {
-            let a = target.addresses;
-            target.addresses =
-                Addresses { ipv4: a.ipv4.filter(|_| host.families.ipv4), ipv6: a.ipv6.filter(|_| host.families.ipv6) };
+            let (ipv4, ipv6) = host.families.accepted(target.addresses.ipv4, target.addresses.ipv6);
+            target.addresses = Addresses { ipv4, ipv6 };
         }
         None
     } else {

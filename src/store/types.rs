@@ -61,6 +61,15 @@ pub(crate) struct Families {
 impl Families {
     /// Both families: a new host's, and every host's before the switches existed.
     pub(crate) const BOTH: Families = Families { ipv4: true, ipv6: true };
+
+    /// The addresses of these that the host accepts: a family that is off gives `None`.
+    pub(crate) fn accepted(
+        self,
+        ipv4: Option<Ipv4Addr>,
+        ipv6: Option<Ipv6Addr>,
+    ) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        (ipv4.filter(|_| self.ipv4), ipv6.filter(|_| self.ipv6))
+    }
 }
 
 /// What `hostname modify` writes: the TTLs and the families. A family switched off has its

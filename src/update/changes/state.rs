@@ -43,7 +43,8 @@ impl HostState {
     /// The addresses of an update that this host accepts (`Families`); the others are
     /// ignored, and the answer lists only what is published.
     pub(super) fn accepted(&self, new: Addresses) -> Addresses {
-        Addresses { ipv4: new.ipv4.filter(|_| self.families.ipv4), ipv6: new.ipv6.filter(|_| self.families.ipv6) }
+        let (ipv4, ipv6) = self.families.accepted(new.ipv4, new.ipv6);
+        Addresses { ipv4, ipv6 }
     }
 
     /// What DNS holds: nothing for an expired or offline host.
