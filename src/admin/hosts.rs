@@ -166,6 +166,7 @@ pub(crate) fn hostname(
         HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
         HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
+        HostnameCommand::Import { .. } => Err(CliError::failure("`hostname import` is handled by the core commands")),
     }
 }
 

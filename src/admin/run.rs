@@ -8,7 +8,7 @@ use crate::cli::{
     CliError, Command, ExpireArgs, HostnameCommand, MetricsArgs, UserCommand, check_email, check_ttls, read_password,
     validate_user_name,
 };
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::expire;
 use crate::log::Log;
 use crate::request::normalize_hostname;
@@ -51,22 +51,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log:
             let Some(owner) = store.user(&user)? else {
                 return Err(CliError::not_found(format!("user `{user}` does not exist")));
             };
-            let fqdn_ascii = normalize_hostname(&fqdn)
-                .ok_or_else(|| CliError::failure(format!("`{fqdn}` is not a valid hostname")))?;
-            let zone_cfg = match &zone {
-                Some(zone) => {
-                    let zone_name = normalize_hostname(zone)
-                        .ok_or_else(|| CliError::failure(format!("`{zone}` is not a valid zone name")))?;
-                    config.zone(&zone_name).ok_or_else(|| {
-                        CliError::failure(format!("zone `{zone}` is not configured in {}", config.path.display()))
-                    })?
-                }
-                None => zone_of_host(config, &fqdn_ascii)?,
-            };
-            let zone_str = zone_cfg.name_str();
-            if fqdn_ascii != zone_str && !fqdn_ascii.ends_with(&format!(".{zone_str}")) {
-                return Err(CliError::failure(format!("`{fqdn}` is not inside zone `{zone_str}`")));
-            }
+            let (fqdn_ascii, zone_str) = super::placed_host(config, &fqdn, zone.as_deref())?;
             let dns_ttl = dns_ttl.unwrap_or(config.defaults.dns_ttl);
             check_ttls(dns_ttl, expiry_ttl.unwrap_or(config.defaults.expiry_ttl))?;
             let new = NewHost {
@@ -79,6 +64,9 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log:
             };
             store.add_host(&new, now)?;
             Ok(format!("hostname `{fqdn_ascii}` added for `{user}` in zone `{zone_str}`\n"))
+        }
+        Command::Hostname(HostnameCommand::Import { file, format }) => {
+            super::import(config, &mut store, &file, format, now, log)
         }
         Command::Hostname(HostnameCommand::Derive { parent, child, ipv6_iid, ipv4, ttl }) => {
             derive(config, &mut store, &DeriveArgs { parent, child, ipv6_iid, ipv4, ttl }, now)
@@ -157,7 +145,7 @@ fn derive(config: &Config, store: &mut Store, args: &DeriveArgs, now: i64) -> Re
     if let Some(ttl) = args.ttl {
         check_ttls(ttl, config.defaults.expiry_ttl)?;
     }
-    let zone = zone_of_host(config, &child)?.name_str();
+    let zone = super::zone_of_host(config, &child)?.name_str();
     let new = crate::store::NewDerivation {
         parent: &parent,
         child: NewHost {
@@ -189,26 +177,4 @@ fn derive(config: &Config, store: &mut Store, args: &DeriveArgs, now: i64) -> Re
             "`{child}` cannot follow `{parent}`: that would be a cycle (`{parent}` is `{child}` or follows it)"
         ))),
     }
-}
-
-/// The configured zone a hostname belongs to: the longest zone name that is the hostname or
-/// ends it at a label boundary (`a.sub.dyn.example.com` is in `sub.dyn.example.com` when both
-/// that and `dyn.example.com` are configured).
-fn zone_of_host<'a>(config: &'a Config, fqdn: &str) -> Result<&'a config::Zone, CliError> {
-    config
-        .zones
-        .iter()
-        .filter(|z| {
-            let zone = z.name_str();
-            fqdn == zone || fqdn.strip_suffix(zone.as_str()).is_some_and(|rest| rest.ends_with('.'))
-        })
-        .max_by_key(|z| z.name.num_labels())
-        .ok_or_else(|| {
-            let zones: Vec<String> = config.zones.iter().map(|z| format!("`{}`", z.name_str())).collect();
-            CliError::failure(format!(
-                "`{fqdn}` is not inside any configured zone ({}); add a `[[zones]]` entry to {}",
-                zones.join(", "),
-                config.path.display()
-            ))
-        })
 }

@@ -356,6 +356,19 @@ pub(crate) enum HostnameCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Add many hostnames, with a token each, in one transaction: FILE (`-`: standard input)
+    /// holds JSON lines, or CSV with a header line, of `user`, `hostname` and optionally
+    /// `zone`, `dns_ttl`, `expiry_ttl`, `ipv4`, `ipv6` (`on|off`), `token` (`yes|no`, default
+    /// yes) and the token's `types`, `from`, `expires`, as `hostname add` and `hostname token`
+    /// take them. Prints each hostname with its new token (shown once) as a JSON line; any
+    /// wrong line, unknown user or existing hostname refuses the whole file
+    Import {
+        /// The file to read (`-`: standard input)
+        file: std::path::PathBuf,
+        /// How FILE is written [default: JSON lines if its first character is `{`, else CSV]
+        #[arg(long, value_enum)]
+        format: Option<ImportFormat>,
+    },
     /// Add a hostname for USER inside a configured zone
     Add {
         /// Owner of the hostname
@@ -383,6 +396,15 @@ pub(crate) enum HostnameCommand {
         #[arg(long, value_name = "on|off", default_value = "on")]
         ipv6: Switch,
     },
+}
+
+/// How `hostname import` reads its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// One JSON object a line
+    Jsonl,
+    /// Comma-separated values with a header line naming the columns
+    Csv,
 }
 
 /// A family's switch (`--ipv4 on|off`).

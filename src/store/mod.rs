@@ -215,6 +215,14 @@ impl Store {
         dispatch!(self, s => s.add_host(host, now))
     }
 
+    /// `hostname import`: every host, and its token if it has one, in one transaction; a
+    /// hostname that exists already refuses the whole import ([`StoreError::Exists`]), with
+    /// nothing written. The hosts are new, so no change authorised by an older token can be
+    /// in flight for them: no host lock is needed.
+    pub(crate) fn import_hosts(&mut self, hosts: &[ImportedHost<'_>], now: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.import_hosts(hosts, now))
+    }
+
     /// Reads the hosts under their host locks, lets `decide` act on them (mark the hosts it
     /// sends with [`MarkPending`], send the DNS update), and writes back what it returns in
     /// one short transaction, still under the locks (see ARCHITECTURE.md, "Ordering changes

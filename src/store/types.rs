@@ -116,6 +116,13 @@ pub(crate) struct NewHost<'a> {
     pub(crate) families: Families,
 }
 
+/// One hostname of `hostname import`, with the digest and scope of the token to store for
+/// it, if the import makes one.
+pub(crate) struct ImportedHost<'a> {
+    pub(crate) host: NewHost<'a>,
+    pub(crate) token: Option<(&'a [u8], &'a TokenScope)>,
+}
+
 /// What to write back after a locked host read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HostWrite {

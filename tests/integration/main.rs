@@ -36,6 +36,7 @@ mod fastcgi;
 mod flask;
 mod hardening;
 mod hostile;
+mod import;
 mod layout;
 mod locking;
 mod logging;

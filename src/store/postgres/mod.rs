@@ -28,6 +28,7 @@ mod audit;
 mod derived;
 mod expiry;
 mod hosts;
+mod import;
 mod ratelimit;
 mod relays;
 mod schema;

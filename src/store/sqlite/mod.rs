@@ -21,6 +21,7 @@ mod backup;
 mod derived;
 mod expiry;
 mod hosts;
+mod import;
 mod memo;
 mod ratelimit;
 mod relays;

@@ -620,3 +620,33 @@ fn the_expiry_cut_off_uses_the_touch_interval_of_the_repeat() {
         assert_eq!(in_sql, host.touch_interval(), "expiry_ttl {expiry_ttl}");
     }
 }
+
+#[test]
+fn an_import_with_a_name_that_exists_writes_nothing() {
+    let (dir, mut store) = temp_store();
+    store.add_user("alice", "a@example.com", "hash", 1).expect("user");
+    let user = store.user("alice").expect("q").expect("some");
+    let host = |fqdn| NewHost {
+        fqdn,
+        zone: "dyn.example.com",
+        user_id: user.id,
+        dns_ttl: 60,
+        expiry_ttl: 0,
+        families: crate::store::Families::BOTH,
+    };
+    store.add_host(&host("b.dyn.example.com"), 1).expect("host");
+    let scope = TokenScope { types: None, networks: None, expires_at: None };
+    let digest = [7u8; 32];
+    let rows = [
+        crate::store::ImportedHost { host: host("a.dyn.example.com"), token: Some((&digest, &scope)) },
+        crate::store::ImportedHost { host: host("b.dyn.example.com"), token: None },
+    ];
+    assert!(matches!(store.import_hosts(&rows, 2), Err(StoreError::Exists { .. })));
+    assert!(store.host("a.dyn.example.com").expect("q").is_none(), "the first row stayed");
+    assert!(store.token(&digest).expect("q").is_none(), "its token stayed");
+
+    store.import_hosts(&rows[..1], 2).expect("import");
+    let grant = store.token(&digest).expect("q").expect("the token");
+    assert_eq!(grant.host.fqdn, "a.dyn.example.com");
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}

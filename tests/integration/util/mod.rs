@@ -170,12 +170,13 @@ impl World {
 
     /// Every output of every run in the suite goes through here: none may show the world's
     /// password, its Basic credential, its TSIG secret or a host token (the security stance:
-    /// secrets never reach logs, errors or answers). `hostname token` prints its new token on
-    /// stdout, and nothing else does.
+    /// secrets never reach logs, errors or answers). `hostname token` and `hostname import`
+    /// print their new tokens on stdout, and nothing else does.
     #[track_caller]
     fn assert_no_secrets(&self, run: &Run) {
         let basic = base64(&format!("{USER}:{PASSWORD}"));
-        let prints_token = run.what.starts_with("ddns-cgi hostname token ");
+        let prints_token =
+            run.what.starts_with("ddns-cgi hostname token ") || run.what.starts_with("ddns-cgi hostname import ");
         for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
             for secret in [PASSWORD, basic.as_str(), self.key.secret_b64.as_str()] {
                 assert!(!text.contains(secret), "{} printed a secret on {stream}:\n{text}", run.what);
