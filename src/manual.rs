@@ -4,6 +4,8 @@
 //! scripts from `clap_complete`. Only the `manpage` and `completions` commands run this code:
 //! a CGI or FastCGI request never reaches it, and it reads no config.
 
+#[cfg(test)]
+mod examples;
 mod keys;
 #[cfg(test)]
 mod markdown;
