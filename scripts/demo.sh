@@ -36,7 +36,7 @@ echo "==> Knot serves $zone on 127.0.0.1:$port"
 write_config "$work/config.toml" "$work/ddns.db" "$port" "$zone" "$secret"
 
 run() { echo "\$ ddns-cgi $*"; "$bin" --config "$work/config.toml" "$@"; }
-# As root, the database is created for the web server's user, as the README's set-up does.
+# As root, the database is created for the web server's user, as the book's set-up does.
 if [ "$(id -u)" -eq 0 ]; then run init-db --owner www-data; else run init-db; fi
 echo "demo-password" | run user add demo demo@example.test --password-stdin
 run hostname add demo "home.$zone" "$zone"

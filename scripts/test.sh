@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real servers and clients, then runs the
-# formatting and lint gate, builds the Debian package and runs lintian on it, runs every
+# formatting and lint gate, builds the book (its examples and links are tests in `cargo
+# test`), builds the Debian package and runs lintian on it, runs every
 # test, and the benchmark once in its short mode (it proves scripts/bench.sh still runs; no
 # thresholds). The tests require the real servers and clients (a missing one fails its test,
 # naming the Debian package); the opt-out DDNS_SKIP_SERVERS is for partial local runs with
@@ -31,6 +32,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
 # they do not (as request once named auth) breaks them, and nothing else would notice.
 echo "==> the fuzz targets build (cargo check in fuzz/)"
 (cd fuzz && cargo check --locked --quiet)
+echo "==> the book (scripts/docs.sh: mdBook into target/book, no warnings)"
+scripts/docs.sh
 echo "==> Debian package (scripts/package.sh)"
 DDNS_DEB="$(bash scripts/package.sh)"
 export DDNS_DEB DDNS_REQUIRE_PACKAGE=1

@@ -4,7 +4,11 @@
 //! scripts from `clap_complete`. Only the `manpage` and `completions` commands run this code:
 //! a CGI or FastCGI request never reaches it, and it reads no config.
 
+#[cfg(test)]
+mod examples;
 mod keys;
+#[cfg(test)]
+mod markdown;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -337,21 +341,12 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
     r.control("SH", ["SYNOPSIS"]);
     r.text([italic(config::DEFAULT_PATH)]);
     r.control("SH", ["DESCRIPTION"]);
-    r.text(inline(
-        "ddns-cgi reads a TOML file: the one named by `--config`, else by the environment variable `DDNS_CGI_CONFIG`, else the path above. In CGI mode it is read at every request; the FastCGI server and mod_fcgid read it once at start, so reload them after a change.",
-    ));
-    r.control("PP", []);
-    r.text(inline(
-        "An unknown key, a value of the wrong type or outside its bounds stops ddns-cgi with a message that names the key and the file (in CGI mode, the request answers `911` and the message goes to the log). Messages never quote the file, which may hold secrets. Below, each key is shown with its type, its default (what an absent key means) and the values allowed.",
-    ));
-    r.control("PP", []);
-    r.text(inline(
-        "The file may hold a TSIG secret or an SMTP password: keep it readable by root and the web server's group only (0640 root:www-data).",
-    ));
-    r.control("PP", []);
-    r.text(inline(
-        "A key of type duration is a number of seconds, written as an integer (`3600`) or as a string with a unit, as nanodnsd writes them: `\"90\"`, `\"45s\"`, `\"15m\"`, `\"1h\"`, `\"1d\"` (seconds, minutes, hours, days; no sign, fraction or mixed units). Keys ending in `_ms` are integer milliseconds and `keep_days` integer days; they take no unit. The command-line flags that are seconds (`--dns-ttl`, `--expiry-ttl`, `--ttl`, `log --since`) take the same units.",
-    ));
+    for (i, paragraph) in keys::ABOUT_FILE.iter().enumerate() {
+        if i > 0 {
+            r.control("PP", []);
+        }
+        r.text(inline(paragraph));
+    }
     for section in keys::SECTIONS {
         let head = if section.array { format!("[[{}]]", section.name) } else { format!("[{}]", section.name) };
         r.control("SH", [head.as_str()]);
@@ -385,9 +380,7 @@ pub(crate) fn ddns_cgi_toml_5() -> String {
         }
     }
     r.control("SH", ["THE PYTHON DDNS-DAEMON'S CONFIG"]);
-    r.text(inline(
-        "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands but the unattended `expire`, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.",
-    ));
+    r.text(inline(keys::ABOUT_DAEMON));
     for (key, fate) in config::compat::DAEMON_KEYS {
         r.control("TP", []);
         r.text([bold(*key)]);

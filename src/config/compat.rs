@@ -19,8 +19,7 @@ pub(crate) enum Fate {
     Checked(&'static str),
 }
 
-const WEB_SERVER: &str =
-    "ddns-cgi does not listen itself, the web server in front of it does (nginx or Apache, README \"Deploying\")";
+const WEB_SERVER: &str = "ddns-cgi does not listen itself, the web server in front of it does (nginx or Apache; the book's \"Web servers\" chapter)";
 const TLS: &str = "TLS is the web server's (nginx or Apache), in front of ddns-cgi";
 const ROTATION: &str = "logrotate rotates `log_file` (contrib/logrotate/ddns-cgi)";
 const ZONES: &str = "ddns-cgi updates the zones listed under `[[zones]]` itself, by RFC 2136 to `[dns] server` signed with `[dns] tsig_key`, without dns-manager";

@@ -51,8 +51,25 @@ pub(crate) enum Bounds {
     Rule(&'static str),
 }
 
+/// What the file is and how it is read: the paragraphs before the keys, in `ddns-cgi.toml(5)`
+/// and in the book's configuration reference. Text in backticks is set in bold (code in the
+/// book).
+pub(crate) const ABOUT_FILE: &[&str] = &[
+    "ddns-cgi reads a TOML file: the one named by `--config`, else by the environment variable `DDNS_CGI_CONFIG`, else `/etc/ddns-cgi/config.toml`. In CGI mode it is read at every request; the FastCGI server and mod_fcgid read it once at start, so reload them after a change.",
+    "An unknown key, a value of the wrong type or outside its bounds stops ddns-cgi with a message that names the key and the file (in CGI mode, the request answers `911` and the message goes to the log). Messages never quote the file, which may hold secrets. Below, each key is shown with its type, its default (what an absent key means) and the values allowed.",
+    "The file may hold a TSIG secret or an SMTP password: keep it readable by root and the web server's group only (0640 root:www-data).",
+    "A key of type duration is a number of seconds, written as an integer (`3600`) or as a string with a unit, as nanodnsd writes them: `\"90\"`, `\"45s\"`, `\"15m\"`, `\"1h\"`, `\"1d\"` (seconds, minutes, hours, days; no sign, fraction or mixed units). Keys ending in `_ms` are integer milliseconds and `keep_days` integer days; they take no unit. The command-line flags that are seconds (`--dns-ttl`, `--expiry-ttl`, `--ttl`, `log --since`) take the same units.",
+];
+
+/// Before the list of the Python ddns-daemon's keys (`config::compat::DAEMON_KEYS`).
+pub(crate) const ABOUT_DAEMON: &str = "The config file of the Python ddns-daemon works as it is. Its keys that ddns-cgi has under another name mean that key, with the same values and default; the others are accepted, and each one present logs a warning (on stderr for commands but the unattended `expire`, as a `warn` line of `ddns-cgi check`, in the log at start in CGI and FastCGI) that names what does its work here. Its file names no zone: add `[[zones]]` and the `[dns]` server and key. Its `log_target = \"stdout\"` means `stderr`, since stdout carries the CGI answer. Giving a key both ways is an error.";
+
 pub(crate) const SECTIONS: &[Section] = &[
-    Section { name: "database", array: false, about: "The SQLite database of users, hostnames and rate-limit counts." },
+    Section {
+        name: "database",
+        array: false,
+        about: "The database of users, hostnames, tokens, rate-limit counts and the audit trail: a SQLite file, or PostgreSQL shared by several front-ends.",
+    },
     Section {
         name: "dns",
         array: false,
@@ -653,7 +670,7 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "string",
         default: Default::Value("\"update\""),
         bounds: Bounds::OneOf(&["update", "delete"]),
-        about: "`update` publishes addresses (`offline=yes` removes them instead); `delete` removes the host's A and AAAA records.",
+        about: "`update` publishes addresses (`offline=yes` removes them instead); `delete` removes the host's A, AAAA and TXT records.",
     },
     Key {
         section: "endpoints",

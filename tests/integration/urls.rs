@@ -71,9 +71,9 @@ fn documented_url(rel: &str, marker: &str) -> String {
     let (_, after) = text.split_once(marker).unwrap_or_else(|| panic!("{rel} has no `{marker}`"));
     let (_, url) = after.split_once("`https://").unwrap_or_else(|| panic!("{rel}: no URL after `{marker}`"));
     let url = url.split('`').next().unwrap_or("");
-    // The README gives the same copy-paste URLs.
+    // The book gives the same copy-paste URLs.
     let url = format!("https://{url}");
-    assert!(shipped("README.md").contains(&url), "README.md lacks the URL {url} from {rel}");
+    assert!(shipped("docs/src/routers.md").contains(&url), "docs/src/routers.md lacks the URL {url} from {rel}");
     url
 }
 
