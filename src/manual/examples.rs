@@ -238,10 +238,29 @@ fn ddns_cgi_args(words: &[String]) -> Option<Vec<String>> {
                 rest = &rest[end + 1..];
             }
             Some(w) if w.contains('=') && !w.starts_with('-') => rest = &rest[1..],
-            Some("ddns-cgi") => return Some(rest.to_vec()),
+            Some("ddns-cgi") => return Some(without_redirections(rest)),
             _ => return None,
         }
     }
+}
+
+/// The words without the shell's redirections (`> FILE`, `2>/dev/null`, `< FILE`), which
+/// the shell takes away before the program sees its arguments.
+fn without_redirections(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for w in words {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let op = w.trim_start_matches(|c: char| c.is_ascii_digit() || c == '&');
+        if let Some(target) = op.strip_prefix(">>").or_else(|| op.strip_prefix('>')).or_else(|| op.strip_prefix('<')) {
+            skip_next = target.is_empty();
+            continue;
+        }
+        out.push(w.clone());
+    }
+    out
 }
 
 #[test]
@@ -425,6 +444,9 @@ fn the_helpers_read_markdown_and_shell_as_meant() {
     assert_eq!(w, vec!["ddns-cgi", "backup", "/var/backups/ddns-$(date +%F).db", "a b"]);
     let args = ddns_cgi_args(&words("runuser -u www-data -- ddns-cgi user list").expect("balanced"));
     assert_eq!(args, Some(vec!["ddns-cgi".to_owned(), "user".to_owned(), "list".to_owned()]));
+    let args = ddns_cgi_args(&words("ddns-cgi hostname import - < in.csv > out.jsonl 2>/dev/null").expect("balanced"));
+    let expected: Vec<String> = ["ddns-cgi", "hostname", "import", "-"].map(str::to_owned).into();
+    assert_eq!(args, Some(expected));
     assert_eq!(
         urls("`https://[U]:[P]@ddns.example.com/nic/update?hostname=[DOMAIN]&myip=[IP]`"),
         vec!["https://ddns.example.com/nic/update?hostname=[DOMAIN]&myip=[IP]".to_owned()]
