@@ -29,9 +29,13 @@ trap 'rm -rf "$tmp"' EXIT
 # The run's meta rows: date, commit, version, seconds.
 meta() { awk -F'\t' -v k="$1" '$1 == "meta" && $2 == k { print $3; exit }' "$data"; }
 run_date="$(meta date)" run_commit="$(meta commit)" run_version="$(meta version)" run_secs="$(meta seconds)"
-run_conns="$(meta connections)"
+run_conns="$(meta connections)" run_mode="$(meta mode)" run_profile="$(meta profile)"
 run_conns="${run_conns:-8}"
-subtitle="run of ${run_date:-?} on ${run_version:+$run_version, }commit ${run_commit:-?}, ${run_conns} connections, ${run_secs:-?} s per flow"
+# `abc1234 (with uncommitted changes)` is written `abc1234+`.
+case "$run_commit" in *" (with uncommitted changes)") run_commit="${run_commit%% *}+" ;; esac
+subtitle="${run_version:+$run_version at }${run_commit:-?}, ${run_date:-?}: ${run_mode:-full} mode, ${run_profile:-release} build, ${run_conns} connections, ${run_secs:-?} s a flow"
+run_dns_secs="$(meta dns_seconds)"
+subtitle_dns="${run_version:+$run_version at }${run_commit:-?}, ${run_date:-?}: ${run_mode:-full} mode, ${run_dns_secs:-?} s a measurement"
 
 # The value of a row, or nothing.
 value() { awk -F'\t' -v l="$1" '$1 != "meta" && $2 == l { print $3; exit }' "$data"; }
@@ -101,7 +105,9 @@ draw_bars() {
   gnuplot <<GNUPLOT
 set terminal svg size 960,$height fixed noenhanced font "DejaVu Sans,13" background rgb "white"
 set output "$file"
-set title "$title\n$subtitle" font ",15"
+set label 1 "$title" at screen 0.5, screen 1 center offset 0, -1.3 font ",15"
+set label 2 "$subtitle" at screen 0.5, screen 1 center offset 0, -2.7 font ",12" tc rgb "#444444"
+set tmargin 5
 set xlabel "$xlabel"
 $xrange
 $xscale
@@ -207,7 +213,9 @@ if [ -s "$tmp/dns.dat" ]; then
   gnuplot <<GNUPLOT
 set terminal svg size 960,560 fixed noenhanced font "DejaVu Sans,13" background rgb "white"
 set output "$out/bench-dns.svg"
-set title "The DNS servers alone: signed RFC 2136 updates, by hosts per message\n$subtitle" font ",15"
+set label 1 "The DNS servers alone: signed RFC 2136 updates, by hosts per message" at screen 0.5, screen 1 center offset 0, -1.3 font ",15"
+set label 2 "$subtitle_dns" at screen 0.5, screen 1 center offset 0, -2.7 font ",12" tc rgb "#444444"
+set tmargin 5
 set xlabel "hosts per UPDATE message"
 set ylabel "host updates per second (log scale)"
 set logscale xy 10
