@@ -37,6 +37,9 @@
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
+#   BENCH_OUT (target/bench)         where the run's results.tsv (one row per measurement,
+#                           the format of benches/history/*.tsv) and its charts
+#                           (scripts/charts.sh: bench-*.svg, with gnuplot) are written
 # Runs the web stack as www-data when started as root, as the tests do (Knot as knot, BIND as
 # bind, PostgreSQL as postgres); `ddns-cgi fastcgi` gets the environment of the shipped
 # nginx/ddns-cgi.service. CI runs --short at the end of scripts/test.sh; figures and the
@@ -589,6 +592,12 @@ run_wrk() { # LABEL PORT MODE PATH [FLOWFILE]
   fi
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "-"; else if (a / b < 1) printf "%.3f", a / b; else printf "%.2f", a / b }'; }
+# One row of results.tsv: SECTION LABEL VALUE UNIT [P50 P99 LIMIT CPU_APP CPU_NGINX] ("-" as empty).
+tsv() {
+  local row
+  row=$(printf '%s\t' "$1" "$2" "$3" "$4" "${5:-}" "${6:-}" "${7:-}" "${8:-}" "${9:-}")
+  sed 's/\t-\t/\t\t/g; s/\t-\t/\t\t/g; s/\t$//' <<<"$row" >>"$work/results.rows"
+}
 
 limits_md=() cpu_md=()
 # ---------------------------------------------------------------------------------------
@@ -606,6 +615,7 @@ dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]
   printf '    %-4s %2s client(s), %2s host(s)/message, %s: %8s messages/s %9s updates/s (p50 %s ms, p99 %s ms, max %s ms; %s answers took 0.5 s or more)\n' \
     "$name" "$2" "$3" "$how" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms" "$D_max_ms" "$D_over_500ms"
   limits_md+=("| $name: $3 host(s) per signed UPDATE, $2 client(s), $how | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors | $D_over_500ms |")
+  tsv limit "$(dns_label "$@")" "$D_updates_per_s" updates/s "$D_p50_ms" "$D_p99_ms"
 }
 for r in "${dns_runs[@]}"; do
   # shellcheck disable=SC2086 # the run's fields are words
@@ -622,6 +632,7 @@ static_rate="" hello_rate=""
 if selected limit-static || [ "$need_static" = 1 ]; then
   run_wrk static "$fcgi_port" static /static
   static_rate=$R_RPS
+  tsv limit limit-static "$R_RPS" req/s "$R_P50" "$R_P99" "" "" "$R_CPU_NGINX"
   cpu_md+=("| nginx static | $R_RPS | - | $R_CPU_NGINX |")
   echo "    nginx static \`return 200\`: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
   limits_md+=("| nginx \`return 200 \"nochg\\n\"\`, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
@@ -629,6 +640,7 @@ fi
 if selected limit-fcgi-hello || [ "$need_fcgi_hello" = 1 ]; then
   APP_PID=$hello_pid run_wrk fcgi_hello "$fcgi_port" static /fcgi-hello
   fcgi_hello_rate=$R_RPS
+  tsv limit limit-fcgi-hello "$R_RPS" req/s "$R_P50" "$R_P99" "" "$R_CPU_APP" "$R_CPU_NGINX"
   cpu_md+=("| FastCGI hello | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
   echo "    FastCGI hello: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
   limits_md+=("| FastCGI hello (benches/programs/fcgi_hello.rs: records only, no work) through the same nginx, $conns connections | **$R_RPS req/s**${static_rate:+ = $(ratio "$R_RPS" "$static_rate") of nginx static} | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
@@ -636,6 +648,7 @@ fi
 if selected limit-hello || [ "$need_hello" = 1 ]; then
   run_wrk hello "$cgi_port" static /hello
   hello_rate=$R_RPS
+  tsv limit limit-hello "$R_RPS" req/s "$R_P50" "$R_P99"
   echo "    CGI hello through fcgiwrap: $R_RPS req/s (p50 $R_P50 ms, p99 $R_P99 ms)"
   limits_md+=("| CGI hello (benches/programs/cgi_hello.rs) through nginx + fcgiwrap, $conns connections | **$R_RPS req/s** | $R_P50 | $R_P99 | $((R_UNEXPECTED + R_ERRORS)) | |")
 fi
@@ -676,13 +689,15 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
     poller_stop "$label"
     check_rows "$label"
   fi
-  local bind_ratio=""
+  local bind_ratio="" limit_label cpu_app="" cpu_nginx=""
   case "$store/$front/$answer" in
-    bind/*/good) limit=$bind_rate limit_name="BIND, $conns clients" ;;
-    */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") ;;
-    */FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
-    */CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
+    bind/*/good) limit=$bind_rate limit_name="BIND, $conns clients" limit_label=$(dns_label bind "$conns" 1 udp) ;;
+    */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") limit_label=$(dns_label knot "$conns" 1 udp) ;;
+    */FastCGI/*) limit=$static_rate limit_name="nginx static" limit_label=limit-static ;;
+    */CGI/*) limit=$hello_rate limit_name="CGI hello" limit_label=limit-hello ;;
   esac
+  [ "$front" = FastCGI ] && [ "$answer" != badauth ] && cpu_app=$R_CPU_APP cpu_nginx=$R_CPU_NGINX
+  tsv flow "$label" "$R_RPS" req/s "$R_P50" "$R_P99" "$limit_label" "$cpu_app" "$cpu_nginx"
   local wrong="$R_UNEXPECTED"
   [ "$wrong" != 0 ] && wrong="**$wrong WRONG**"
   F_rps[$label]=$R_RPS F_p50[$label]=$R_P50 F_p99[$label]=$R_P99
@@ -741,6 +756,9 @@ one_cgi() { # LABEL QUERY [AUTHORIZATION] -> median wall ms, max RSS KiB
   median=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
   printf '    %-24s %8s ms %8s KiB  (%s)\n' "$label" "$median" "$rss" "$(head -c 40 "$work/out/one" | tr '\r\n' '  ')"
   one_md+=("| $label | $median | $rss |")
+  local key="one-${label// /-}"
+  tsv one-request "${key,,}-wall" "$median" ms
+  tsv one-request "${key,,}-rss" "$rss" KiB
 }
 if selected one-request; then
 echo "==> one CGI request per flow (sqlite store)"
@@ -785,6 +803,8 @@ single=$("$work/bin/dns_load" --server "$dns" --zone "$zone" --key-file "$work/t
 single_secs=$(sed 's/.* seconds=\([0-9.]*\).*/\1/' <<<"$single")
 expire_per_host=$(awk -v s="$single_secs" -v m="$expire_single" -v n="$expire_hosts" 'BEGIN { printf "%.1f", s * n / m }')
 echo "    one message per host: $single_secs s for $expire_single hosts, so about $expire_per_host s for $expire_hosts"
+[ -n "${expire_batched:-}" ] && tsv expire expire-batched "$expire_batched" s
+tsv expire expire-one-per-message "$expire_per_host" s
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -798,9 +818,6 @@ bind_version=""
 [ "$use_bind" = 1 ] && bind_version=", BIND $(named -v | awk '{print $2}') ($([ "$use_bind_flows" = 1 ] && echo "limits and the flows against BIND" || echo "limits only"))"
 pg_line=""
 [ "$use_postgres" = 1 ] && pg_line=", PostgreSQL $pg_version (\`synchronous_commit = off\`, as SQLite's \`synchronous = NORMAL\`)"
-echo
-echo "## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)"
-echo
 # The command that reproduces this run: the BENCH_ variables set, quoted when not plain.
 command_line() {
   local v
@@ -810,6 +827,31 @@ command_line() {
   done
   echo "scripts/bench.sh${*:+ $*}"
 }
+# The results as data (BENCH_OUT/results.tsv, the format of benches/history/*.tsv), and
+# their charts (scripts/charts.sh), kept whatever the run's verdict.
+out_dir="${BENCH_OUT:-$repo/target/bench}"
+umask 022 # for anyone to read; nothing secret is written from here on
+mkdir -p "$out_dir"
+{
+  echo "# ddns-cgi benchmark results, written by scripts/bench.sh; one row per measurement."
+  echo "# section: meta, limit, flow, one-request, expire; limit: the row a flow's ratio is against."
+  printf 'section\tlabel\tvalue\tunit\tp50_ms\tp99_ms\tlimit\tcpu_app_us\tcpu_nginx_us\n'
+  printf 'meta\t%s\t%s\n' date "$(date -u +%Y-%m-%d)" commit "$commit" \
+    version "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" mode "$mode" profile "$profile" \
+    seconds "$secs" dns_seconds "$dns_secs" connections "$conns" expire_hosts "$expire_hosts" \
+    command "$(command_line "$@")" \
+    machine "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); Knot $(knotd --version | awk '{print $NF}')"
+  cat "$work/results.rows" 2>/dev/null || true
+} >"$out_dir/results.tsv"
+if command -v gnuplot >/dev/null; then
+  scripts/charts.sh "$out_dir/results.tsv" "$out_dir" | sed 's/^==>/   /' || echo "!!! the charts were not drawn (scripts/charts.sh failed)"
+else
+  echo "!!! charts not drawn: gnuplot is missing (Debian package gnuplot-nox)"
+fi
+echo "==> results: $out_dir/results.tsv; charts: $out_dir/bench-*.svg"
+echo
+echo "## Run of $(date -u +%Y-%m-%d) on commit $commit ($mode mode, $profile build, ${elapsed} s)"
+echo
 echo "Command: \`$(command_line "$@")\`"
 echo
 cat <<REPORT

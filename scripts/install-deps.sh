@@ -20,6 +20,8 @@ packages=(
   pebble python3-venv  # the ACME DNS-01 test (tests/integration/acme.rs)
   # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
   wrk python3
+  # scripts/charts.sh (run by scripts/bench.sh): the benchmark's charts as SVG.
+  gnuplot-nox fonts-dejavu-core
   # PostgreSQL, the shared database (tests/integration/postgres.rs, and the second pass of
   # scripts/test.sh): the harness runs its own initdb and server, never the system cluster.
   postgresql

@@ -5,8 +5,13 @@
 # Installs cargo-deb first when it is missing. Prints the path of the .deb as its
 # last line. The release build is the one the benchmark scripts use, so running this first
 # makes them start at once.
-# Usage: scripts/package.sh
+# Usage: scripts/package.sh [OUTDIR]   (the .deb goes to OUTDIR, default target/debian)
 set -euo pipefail
+output="${1:-}"
+if [ -n "$output" ]; then
+  mkdir -p "$output"
+  output="$(cd "$output" && pwd)"
+fi
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -38,4 +43,4 @@ gzip -9n "$assets/changelog.Debian"
 echo "==> cargo deb" >&2
 # --no-build: the binary above is the one packaged; cargo-deb strips nothing more (the
 # release profile strips already).
-cargo deb --no-build --quiet | tail -1
+cargo deb --no-build --quiet ${output:+--output "$output"} | tail -1

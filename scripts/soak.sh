@@ -14,7 +14,7 @@
 # SOAK_WORKERS sets `--workers`, default 8). The server runs with the environment of the
 # shipped nginx/ddns-cgi.service (MALLOC_MMAP_THRESHOLD_: glibc keeps freed Argon2 blocks,
 # 19 MiB each, in its arenas otherwise; MALLOC_ARENA_MAX: an arena per worker thread grows
-# memory for minutes); BENCHMARKS.md has runs with and without them.
+# memory for minutes); benches/history/ has runs with and without them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}"

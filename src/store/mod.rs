@@ -225,8 +225,8 @@ impl Store {
 
     /// Reads the hosts under their host locks, lets `decide` act on them (mark the hosts it
     /// sends with [`MarkPending`], send the DNS update), and writes back what it returns in
-    /// one short transaction, still under the locks (see ARCHITECTURE.md, "Ordering changes
-    /// of one host"). `decide` also gets the digest of each host's token as it stands under
+    /// one short transaction, still under the locks (see docs/design/host-ordering.md, "The
+    /// host lock"). `decide` also gets the digest of each host's token as it stands under
     /// the lock (`None`: no such host, or no token), in the same read: a change a token
     /// authorised goes ahead only if it is still there, and `set_token`/`revoke_token` take
     /// the host lock too.
@@ -439,7 +439,7 @@ impl Store {
         dispatch!(self, s => s.record_relay(id, outcome, now))
     }
 
-    /// Runs `body` under the relay lock of `fqdn` (ARCHITECTURE.md, the invariant on relays):
+    /// Runs `body` under the relay lock of `fqdn` (docs/design/host-ordering.md, "The relay lock"):
     /// a lock per host apart from its host lock, so that one host's relays take turns while
     /// its updates go on. Waits at most `wait`, trying again with short pauses (a flock or an
     /// advisory lock cannot wait with a deadline of the caller's own); `Ok(None)` when

@@ -81,8 +81,8 @@ pub(crate) struct HostSettings {
     pub(crate) families: Families,
 }
 
-/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (ARCHITECTURE.md,
-/// "Repeats"): a host's touch interval is this, or its `expiry_ttl` divided by
+/// The longest a repeat (`nochg`) leaves a host's last-update time unwritten (docs/design/repeats.md,
+/// "The touch"): a host's touch interval is this, or its `expiry_ttl` divided by
 /// [`TOUCH_FRACTION`] if shorter ([`Host::touch_interval`]).
 pub(crate) const TOUCH_INTERVAL_SECS: i64 = 60;
 

@@ -204,7 +204,7 @@ pub(crate) fn handle(
 }
 
 /// Answers the common repeat without blocking: one hostname, its records current and its row
-/// touched recently (ARCHITECTURE.md, "Repeats"), authenticated by a host token or a password
+/// touched recently (docs/design/repeats.md), authenticated by a host token or a password
 /// `passwords` verified earlier, with the rate limits off (their reservation is a write) and
 /// no relay. It reads (the token or the user, the relays, the host's row) and writes nothing,
 /// which is what `handle` would do for such a request, with the same answer and log line, so

@@ -29,6 +29,7 @@ mod acme;
 mod audit;
 mod backup;
 mod changelog;
+mod charts;
 mod clients;
 mod docs;
 mod families;

@@ -167,7 +167,7 @@ pub(super) fn current_repeat(
 enum Repeat {
     /// The common repeat: the records are current and the row was touched recently, so there
     /// is nothing to send and nothing to write. The answer is that of the read (one statement,
-    /// one read transaction); see ARCHITECTURE.md, "Repeats".
+    /// one read transaction); see docs/design/repeats.md.
     Current(HostAnswer, HostState),
     /// Nothing to send, but the row's time is due for a touch: a write under the host lock.
     TouchDue,
