@@ -3,6 +3,7 @@
 //! `hostname history` and `log`, pruned; the counters the metrics are made of.
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::Store;
 use crate::store::{
@@ -81,14 +82,28 @@ impl Store {
 pub(super) fn record(conn: &mut impl GenericClient, audit: &AuditWrite) -> Result<(), StoreError> {
     for row in &audit.rows {
         if audit.keep {
-            conn.execute(
+            let text = Type::TEXT;
+            conn.execute_typed(
                 &format!(
                     "INSERT INTO audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 ),
                 &[
-                    &row.at, &row.kind, &row.answer, &row.txn, &row.client, &row.hostname, &row.user, &row.auth,
-                    &row.old_ipv4, &row.old_ipv6, &row.new_ipv4, &row.new_ipv6, &row.old_txt, &row.new_txt, &row.rcode,
-                    &row.reason,
+                    (&row.at, Type::INT8),
+                    (&row.kind, text.clone()),
+                    (&row.answer, text.clone()),
+                    (&row.txn, text.clone()),
+                    (&row.client, text.clone()),
+                    (&row.hostname, text.clone()),
+                    (&row.user, text.clone()),
+                    (&row.auth, text.clone()),
+                    (&row.old_ipv4, text.clone()),
+                    (&row.old_ipv6, text.clone()),
+                    (&row.new_ipv4, text.clone()),
+                    (&row.new_ipv6, text.clone()),
+                    (&row.old_txt, text.clone()),
+                    (&row.new_txt, text.clone()),
+                    (&row.rcode, text.clone()),
+                    (&row.reason, text),
                 ],
             )?;
         }
@@ -104,10 +119,10 @@ pub(super) fn record(conn: &mut impl GenericClient, audit: &AuditWrite) -> Resul
 }
 
 fn bump(conn: &mut impl GenericClient, name: &str, label: &str, n: i64) -> Result<(), StoreError> {
-    conn.execute(
+    conn.execute_typed(
         "INSERT INTO counters (name, label, value) VALUES ($1, $2, $3)
          ON CONFLICT (name, label) DO UPDATE SET value = counters.value + EXCLUDED.value",
-        &[&name, &label, &n],
+        &[(&name, Type::TEXT), (&label, Type::TEXT), (&n, Type::INT8)],
     )?;
     Ok(())
 }

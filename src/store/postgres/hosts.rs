@@ -2,6 +2,7 @@
 //! listing, modification and deletion.
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
 use crate::store::{
@@ -58,14 +59,17 @@ impl Store {
             let mut hosts: Vec<Option<Host>> = Vec::with_capacity(fqdns.len());
             let mut tokens: Vec<Option<Vec<u8>>> = Vec::with_capacity(fqdns.len());
             for fqdn in fqdns {
-                let row = conn.query_opt(&sql, &[fqdn]).map_err(StoreError::from)?;
+                let row = conn.query_typed_opt(&sql, &[(fqdn, Type::TEXT)]).map_err(StoreError::from)?;
                 hosts.push(row.as_ref().map(host_from));
                 tokens.push(row.and_then(|r| r.get(N_HOST_COLUMNS)));
             }
             let (writes, audit, value) = decide(&hosts, &tokens, &mut |ids| {
                 // One statement: its own transaction.
                 if !ids.is_empty() {
-                    conn.execute("UPDATE hostnames SET dns_pending = 1 WHERE id = ANY($1)", &[&ids])?;
+                    conn.execute_typed(
+                        "UPDATE hostnames SET dns_pending = 1 WHERE id = ANY($1)",
+                        &[(&ids, Type::INT8_ARRAY)],
+                    )?;
                 }
                 Ok(())
             })?;
@@ -94,7 +98,7 @@ impl Store {
     /// locked read-modify-write makes again.
     pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
         let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = $1");
-        Ok(self.c().query_opt(&sql, &[&fqdn])?.map(|r| host_from(&r)))
+        Ok(self.c().query_typed_opt(&sql, &[(&fqdn, Type::TEXT)])?.map(|r| host_from(&r)))
     }
 
     pub(crate) fn hosts(&self, user_id: Option<i64>) -> Result<Vec<HostListing>, StoreError> {
@@ -169,28 +173,40 @@ impl Store {
     }
 }
 
-/// Writes what a locked update decided for the host with id `id`.
+/// Writes what a locked update decided for the host with id `id`. Typed statements: one
+/// round trip each (see `store::postgres`, "Round trips").
 fn write_host(conn: &mut impl GenericClient, id: i64, write: HostWrite) -> Result<(), StoreError> {
     match write {
         HostWrite::None => {}
         HostWrite::Touch { now } => {
-            conn.execute("UPDATE hostnames SET last_update = $1 WHERE id = $2", &[&now, &id])?;
+            conn.execute_typed(
+                "UPDATE hostnames SET last_update = $1 WHERE id = $2",
+                &[(&now, Type::INT8), (&id, Type::INT8)],
+            )?;
         }
         HostWrite::Unmark => {
-            conn.execute("UPDATE hostnames SET dns_pending = 0 WHERE id = $1", &[&id])?;
+            conn.execute_typed("UPDATE hostnames SET dns_pending = 0 WHERE id = $1", &[(&id, Type::INT8)])?;
         }
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
-            conn.execute(
+            let (ipv4, ipv6) = (ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()));
+            conn.execute_typed(
                 "UPDATE hostnames SET ipv4 = $1, ipv6 = $2, txt = $3, dns_ttl = $4, last_update = $5, expired = 0,
                  offline = 0, dns_pending = 0 WHERE id = $6",
-                &[&ipv4.map(|a| a.to_string()), &ipv6.map(|a| a.to_string()), &txt, &i64::from(dns_ttl), &now, &id],
+                &[
+                    (&ipv4, Type::TEXT),
+                    (&ipv6, Type::TEXT),
+                    (&txt, Type::TEXT),
+                    (&i64::from(dns_ttl), Type::INT8),
+                    (&now, Type::INT8),
+                    (&id, Type::INT8),
+                ],
             )?;
         }
         HostWrite::Offline { now } => {
-            conn.execute(
+            conn.execute_typed(
                 "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = $1, offline = 1, dns_pending = 0
                  WHERE id = $2",
-                &[&now, &id],
+                &[(&now, Type::INT8), (&id, Type::INT8)],
             )?;
         }
     }

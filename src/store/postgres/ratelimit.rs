@@ -2,6 +2,7 @@
 //! and the listing and clearing of `ddns-cgi ratelimit`.
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{Store, lock_key};
 use crate::store::{CountedRow, Counter, RateLimitCounter, StoreError};
@@ -36,17 +37,17 @@ impl Store {
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+            tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
         }
         if let Some(over) = first_over(&mut tx, counters)? {
             return Ok(Err(over));
         }
-        tx.execute("DELETE FROM rate_limit WHERE at < $1", &[&older_than])?;
+        tx.execute_typed("DELETE FROM rate_limit WHERE at < $1", &[(&older_than, Type::INT8)])?;
         let mut counted = Vec::with_capacity(rows.len());
         for (scope, key) in rows {
-            let row = tx.query_one(
+            let row = tx.query_typed_one(
                 "INSERT INTO rate_limit (scope, key, at) VALUES ($1, $2, $3) RETURNING id",
-                &[scope, key, &now],
+                &[(scope, Type::TEXT), (key, Type::TEXT), (&now, Type::INT8)],
             )?;
             counted.push(CountedRow { id: row.get(0), scope, key: key.clone(), at: now });
         }
@@ -64,13 +65,16 @@ impl Store {
         let mut tx = conn.transaction()?;
         for row in remove {
             // Identity ids are never reused; the other columns are checked all the same.
-            tx.execute(
+            tx.execute_typed(
                 "DELETE FROM rate_limit WHERE id = $1 AND scope = $2 AND key = $3 AND at = $4",
-                &[&row.id, &row.scope, &row.key, &row.at],
+                &[(&row.id, Type::INT8), (&row.scope, Type::TEXT), (&row.key, Type::TEXT), (&row.at, Type::INT8)],
             )?;
         }
         for (scope, key) in add {
-            tx.execute("INSERT INTO rate_limit (scope, key, at) VALUES ($1, $2, $3)", &[scope, key, &now])?;
+            tx.execute_typed(
+                "INSERT INTO rate_limit (scope, key, at) VALUES ($1, $2, $3)",
+                &[(scope, Type::TEXT), (key, Type::TEXT), (&now, Type::INT8)],
+            )?;
         }
         tx.commit()?;
         Ok(())
@@ -122,9 +126,9 @@ fn first_over<'a>(
     counters: &[Counter<'a>],
 ) -> Result<Option<(Counter<'a>, u64)>, StoreError> {
     for c in counters {
-        let row = conn.query_one(
+        let row = conn.query_typed_one(
             "SELECT COUNT(*) FROM rate_limit WHERE scope = $1 AND key = $2 AND at >= $3",
-            &[&c.scope, &c.key, &c.since],
+            &[(&c.scope, Type::TEXT), (&c.key, Type::TEXT), (&c.since, Type::INT8)],
         )?;
         let n = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
         if n >= c.max {

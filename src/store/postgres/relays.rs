@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use postgres::GenericClient;
+use postgres::types::Type;
 
 use super::{Store, host_row};
 use crate::secret::Secret;
@@ -105,12 +106,12 @@ impl Store {
     }
 
     pub(crate) fn relays_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
-        let rows = self.c().query(
+        let rows = self.c().query_typed(
             &format!(
                 "SELECT {RELAY_COLUMNS} FROM relays r JOIN hostnames h ON h.id = r.hostname_id
                  WHERE h.fqdn = $1 AND h.user_id = $2 ORDER BY r.id"
             ),
-            &[&fqdn, &user_id],
+            &[(&fqdn, Type::TEXT), (&user_id, Type::INT8)],
         )?;
         Ok(rows.iter().map(relay_from).collect())
     }

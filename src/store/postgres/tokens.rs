@@ -1,5 +1,7 @@
 //! Per-host tokens: only their SHA-256 digests and scopes are stored.
 
+use postgres::types::Type;
+
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{StoreError, TokenGrant, TokenScope, User};
 
@@ -42,14 +44,14 @@ impl Store {
     }
 
     pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
-        let row = self.c().query_opt(
+        let row = self.c().query_typed_opt(
             &format!(
                 "SELECT {HOST_COLUMNS}, u.id, u.name, u.email, u.password_hash,
                         t.digest, t.types, t.networks, t.expires_at
                  FROM tokens t JOIN hostnames h ON h.id = t.hostname_id JOIN users u ON u.id = h.user_id
                  WHERE t.digest = $1"
             ),
-            &[&digest],
+            &[(&digest, Type::BYTEA)],
         )?;
         Ok(row.map(|r| {
             let n = N_HOST_COLUMNS;

@@ -1,11 +1,16 @@
 //! Users and their password hashes.
 
+use postgres::types::Type;
+
 use super::{Store, unique_violation};
 use crate::store::{StoreError, User, UserSummary};
 
 impl Store {
     pub(crate) fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        let row = self.c().query_opt("SELECT id, name, email, password_hash FROM users WHERE name = $1", &[&name])?;
+        let row = self.c().query_typed_opt(
+            "SELECT id, name, email, password_hash FROM users WHERE name = $1",
+            &[(&name, Type::TEXT)],
+        )?;
         Ok(row.map(|r| User { id: r.get(0), name: r.get(1), email: r.get(2), password_hash: r.get(3) }))
     }
 
