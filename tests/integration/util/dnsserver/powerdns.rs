@@ -88,6 +88,9 @@ impl DnsServer {
         let sqlite3 = find_program("sqlite3").expect("checked in start");
         let out = Command::new(sqlite3).arg(database).stdin(schema).output().expect("run sqlite3");
         assert!(out.status.success(), "sqlite3 {database} < {SCHEMA}: {}", String::from_utf8_lossy(&out.stderr));
+        // As the shipped instructions say: the database will hold the TSIG secret.
+        std::fs::set_permissions(database, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod database");
         let dir_slash = format!("{}/", self.dir.display());
         let key_id = key.name.trim_end_matches('.');
         let replacements = [
