@@ -3,8 +3,9 @@
 //! included by the harness's own `pdns.conf` (loopback port, private directory, logs on
 //! stdout), a fresh SQLite database made from the schema Debian ships, and
 //! `ddns-cgi-zone.sh` run with the test's zone names, key and paths (the zone loaded with
-//! `pdnsutil load-zone`, the key imported, the update metadata set). Runs as `pdns` when the
-//! tests run as root. Queried with `dig`, like BIND.
+//! `pdnsutil load-zone`, the key imported, the update metadata set); as a hidden primary, with
+//! `hidden-primary.sh` run after it. Runs as `pdns` when the tests run as root. Queried with
+//! `dig`, like BIND.
 
 use super::*;
 
@@ -100,17 +101,35 @@ impl DnsServer {
             (SHIPPED_ZONE_FILE_DIR, dir_slash.as_str()),
         ];
         let script = self.render_zones(ZONE_SCRIPT, "\n# Keep the zone's commands last", &replacements);
-        // The shipped commands, each pointed at this server's configuration.
+        self.run_shipped_script(&script, "ddns-cgi-zone.sh");
+    }
+
+    /// Runs a rendered shipped script, each `pdnsutil` pointed at this server's configuration.
+    fn run_shipped_script(&self, script: &str, name: &str) {
         let pdnsutil = find_program("pdnsutil").expect("checked in start");
         let script =
             script.replace("\npdnsutil ", &format!("\n{} --config-dir={} ", pdnsutil.display(), self.dir.display()));
         let out = Command::new("sh").arg("-c").arg(&script).output().expect("run sh");
         assert!(
             out.status.success(),
-            "the shipped ddns-cgi-zone.sh failed:\n{}{}",
+            "the shipped {name} failed:\n{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Makes this server the hidden primary of its zone: the update setup of
+    /// [`powerdns_config`](Self::powerdns_config), `primary=yes` as the shipped
+    /// `hidden-primary.sh` says, then that script (`hidden`, rendered by the caller with the
+    /// replication's addresses, ports and transfer key); starts the server.
+    pub(super) fn start_powerdns_primary(&mut self, key: &TsigKey, hidden: &str) {
+        self.powerdns_config(key);
+        std::fs::write(self.dir.join("pdns.d/primary.conf"), "primary=yes\n").expect("write primary.conf");
+        self.run_shipped_script(hidden, "hidden-primary.sh");
+        self.give_to_server_user();
+        if let Err(e) = self.spawn() {
+            panic!("pdns_server did not start as a hidden primary on port {}:\n{e}", self.port);
+        }
     }
 
     /// Runs `pdnsutil` with this server's configuration (a PowerDNS zone lives in the
