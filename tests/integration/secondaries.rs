@@ -4,7 +4,8 @@
 //! IXFR (RFC 1995). Shown: updates reach both secondaries; with one secondary stopped, updates
 //! still succeed and the other serves them; a restarted secondary catches up by IXFR; and the
 //! optional read-back (`confirm`) answers only once the secondaries serve the change, or after
-//! its bound, naming the lagging server.
+//! its bound, naming the lagging server. A PowerDNS hidden primary (`contrib/powerdns/`)
+//! feeds the same two secondaries.
 
 use std::time::{Duration, Instant};
 
@@ -130,6 +131,25 @@ fn a_bind_hidden_primary_feeds_both_secondaries() {
     serves(&ns2, HOME, "192.0.2.21");
     assert!(ns1.log().contains("IXFR, incoming"), "{}", ns1.log());
     assert_eq!((ns1.serial(), ns2.serial()), (w.dns.serial(), w.dns.serial()));
+}
+
+#[test]
+fn a_powerdns_hidden_primary_feeds_both_secondaries_and_read_back_waits_for_them() {
+    // PowerDNS from contrib/powerdns/ (ddns-cgi-zone.sh, then hidden-primary.sh): it NOTIFYs
+    // after each UPDATE (NOTIFY-DNSUPDATE) and sends the whole zone, where Knot and BIND send
+    // the difference.
+    let d = world!(deployment(DnsKind::PowerDns));
+    d.w.update(&format!("hostname={HOME}&myip=192.0.2.40")).expect(200, "good 192.0.2.40\n");
+    serves(&d.ns1, HOME, "192.0.2.40");
+    serves(&d.ns2, HOME, "192.0.2.40");
+    // With read-back on, the answer comes once both serve the change.
+    d.confirm(5_000);
+    let r = d.w.update(&format!("hostname={HOME}&myip=192.0.2.41"));
+    r.expect(200, "good 192.0.2.41\n");
+    assert!(r.log.contains("every secondary serves serial"), "{}", r.log);
+    assert_eq!(d.ns1.query(HOME, "A"), ["192.0.2.41"]);
+    assert_eq!(d.ns2.query(HOME, "A"), ["192.0.2.41"]);
+    assert_eq!((d.ns1.serial(), d.ns2.serial()), (d.w.dns.serial(), d.w.dns.serial()));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A hidden primary and its public secondaries, from the shipped files in `contrib/knot/` and
-//! `contrib/bind/` (`hidden-primary.conf`, `secondary.conf`) with this test's zone, ports,
-//! keys and paths put in for the documentation values they hold.
+//! `contrib/bind/` (`hidden-primary.conf`, `secondary.conf`) and `contrib/powerdns/`
+//! (`hidden-primary.sh`, a primary only) with this test's zone, ports, keys and paths put in
+//! for the documentation values they hold.
 
 // The shipped files and the server start of `DnsServer`, shared with the parent.
 use super::*;
@@ -16,6 +17,8 @@ fn replication_files(kind: DnsKind) -> (&'static str, &'static str) {
             include_str!("../../../../contrib/bind/hidden-primary.conf"),
             include_str!("../../../../contrib/bind/secondary.conf"),
         ),
+        // PowerDNS ships a hidden primary only: the secondaries are Knot and BIND.
+        DnsKind::PowerDns => (include_str!("../../../../contrib/powerdns/hidden-primary.sh"), ""),
     }
 }
 
@@ -63,13 +66,14 @@ impl Replication {
         for (ip, port, to) in hosts {
             text = text.replace(&format!("{ip}@53"), &format!("{to}@{port}"));
             text = text.replace(&format!("{ip} port 53"), &format!("{to} port {port}"));
+            text = text.replace(&format!("{ip}:53"), &format!("{to}:{port}"));
         }
         for (ip, _, to) in hosts {
             text = text.replace(ip, &to.to_string());
         }
         // Every server address was one of the three, on the port this test gave it.
         assert!(
-            !text.contains("@53") && !text.contains(" port 53 "),
+            !text.contains("@53") && !text.contains(" port 53 ") && !text.contains(":53"),
             "an address the harness does not fill in:\n{text}"
         );
         let dir = dir.display().to_string();
@@ -98,7 +102,7 @@ fn replication_port() -> u16 {
 
 impl DnsServer {
     /// Starts the hidden primary of `zone` for `replication` from the shipped
-    /// `hidden-primary.conf`, accepting updates signed with `key` (which must be named
+    /// `hidden-primary.conf` (PowerDNS: `hidden-primary.sh`), accepting updates signed with `key` (which must be named
     /// `ddns-key`, as in the shipped files) and notifying both secondaries.
     pub fn start_hidden_primary(
         kind: DnsKind,
@@ -114,6 +118,10 @@ impl DnsServer {
         );
         std::fs::write(server.dir.join(format!("{zone}.zone")), soa).expect("write zone");
         let shipped = replication.render(replication_files(kind).0, zone, &server.dir);
+        if kind == DnsKind::PowerDns {
+            server.start_powerdns_primary(key, &shipped);
+            return Some(server);
+        }
         // The update key and policy come from the shipped update setup (`ddns-cgi.conf`
         // without its zone entry, which `hidden-primary.conf` replaces; BIND's key file).
         let secret = [(SHIPPED_SECRET, key.secret_b64.as_str()), (SHIPPED_ALGORITHM, key.algorithm.as_str())];
@@ -128,6 +136,7 @@ impl DnsServer {
                 )
             }
             DnsKind::Bind => format!("{}{}{shipped}", server.replica_head(), render(BIND_KEY, &secret)),
+            DnsKind::PowerDns => unreachable!("started above"),
         };
         server.spawn_replica(&text);
         Some(server)
@@ -148,6 +157,7 @@ impl DnsServer {
             replication.secondaries[index],
             replication.hosts[index + 1],
         )?;
+        assert_ne!(kind, DnsKind::PowerDns, "the shipped secondaries are Knot and BIND");
         let shipped = replication.render(replication_files(kind).1, &server.zones[0], &server.dir);
         let text = match kind {
             // Knot's defaults for a secondary: the zone file is written after each transfer
@@ -160,6 +170,7 @@ impl DnsServer {
                 )
             }
             DnsKind::Bind => format!("{}{shipped}", server.replica_head()),
+            DnsKind::PowerDns => unreachable!("refused above"),
         };
         server.spawn_replica(&text);
         Some(server)
@@ -198,6 +209,7 @@ impl DnsServer {
                  controls {{ }};\n\
                  logging {{ channel file {{ file \"{dir}/server.log\"; severity debug 1; print-time yes; print-severity yes; print-category yes; }}; category default {{ file; }}; }};\n"
             ),
+            DnsKind::PowerDns => unreachable!("PowerDNS starts from its own config (powerdns.rs)"),
         }
     }
 
