@@ -207,6 +207,52 @@ pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> 
         .ok_or_else(|| malformed(format!("no SOA of `{zone}` in the answer")))
 }
 
+/// The addresses `server` serves for `fqdn` of type `rtype` (A or AAAA), for read-back: the
+/// primary must serve a change before its serial can say which version holds it (see
+/// `confirm`). Unsigned and over UDP like [`soa_serial`] (retried over TCP when truncated);
+/// only an authoritative answer counts, NXDOMAIN and no data being no addresses.
+pub(crate) fn served_addresses(
+    server: SocketAddr,
+    fqdn: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Vec<std::net::IpAddr>, DnsError> {
+    let mut query = Query::new();
+    query.set_name(fqdn.clone()).set_query_class(DNSClass::IN).set_query_type(rtype);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    let rcode = response.metadata.response_code;
+    if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    if !response.metadata.authoritative {
+        return Err(malformed(format!("not authoritative for `{fqdn}`")));
+    }
+    let mut addresses: Vec<std::net::IpAddr> = response
+        .answers
+        .iter()
+        .filter(|r| r.name == *fqdn)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(std::net::IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(std::net::IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect();
+    addresses.sort();
+    Ok(addresses)
+}
+
 /// How far `served` is behind `wanted` in serial number arithmetic (RFC 1982 §3.2, as zone
 /// serials wrap around): 0 when `served` is `wanted` or newer. Two serials exactly 2^31
 /// apart are undefined in RFC 1982; they count as behind, the side that waits.

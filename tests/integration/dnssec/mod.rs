@@ -1,0 +1,127 @@
+//! Dynamic hosts in DNSSEC-signed zones, against Knot (`dnssec-signing: on`) and BIND
+//! (`dnssec-policy default; inline-signing yes;`) started from the shipped snippets' DNSSEC
+//! variants: every update (A, AAAA, TXT), fan-out, offline, expiry and a group-committed
+//! multi-host message comes out signed, and `delv`, given the zone's own trust anchor, fully
+//! validates the new records and the proofs that removed ones are gone (NXDOMAIN or NODATA).
+//! [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under read-back.
+//! One signed server per test, reused for every step, keeps the suite's time modest.
+
+use crate::util::dnsserver::Validated;
+use crate::util::{DnsKind, DnsServer, Setup, World, ZONE, epoch};
+
+mod batch;
+
+pub(crate) const HOME: &str = "home.dyn.example.test";
+const PC: &str = "pc.dyn.example.test";
+const NAS: &str = "nas.dyn.example.test";
+const OFF: &str = "off.dyn.example.test";
+const OLD: &str = "old.dyn.example.test";
+
+/// A world like [`World::new`]'s whose DNS server signs the zone.
+pub(crate) fn signed_world(kind: DnsKind, hosts: &[&str], extra: &str) -> Option<World> {
+    let mut w = World::new(Setup { kind, extra_config: extra, hosts })?;
+    let signed = DnsServer::start_signed(kind, &[&format!("{ZONE}.")], &w.key)?;
+    let old = w.dns.addr().to_string();
+    w.edit_config(|c| c.replace(&old, &signed.addr().to_string()));
+    w.dns = signed;
+    Some(w)
+}
+
+fn records(values: &[&str]) -> Validated {
+    Validated::Records(values.iter().map(|v| (*v).to_owned()).collect())
+}
+
+/// A validated proof that `fqdn` has no `rtype` records: NXDOMAIN or NODATA.
+#[track_caller]
+fn absent(w: &World, fqdn: &str, rtype: &str) {
+    let v = w.dns.validated(fqdn, rtype);
+    assert!(matches!(v, Validated::NxDomain | Validated::NoData), "{fqdn} {rtype}: {v:?}");
+}
+
+/// Every kind of change ddns-cgi sends, in one signed zone, each validated.
+fn updates_validate(kind: DnsKind) {
+    let w = world!(signed_world(kind, &[HOME, OFF, OLD], ""));
+    // The zone itself validates from its trust anchor before anything changes.
+    assert!(matches!(w.dns.validated(ZONE, "SOA"), Validated::Records(r) if r.len() == 1));
+    absent(&w, HOME, "A");
+
+    // Dual stack with a fan-out: the parent and its children in one message.
+    for (child, iid) in [(PC, "::5"), (NAS, "::6")] {
+        w.admin(&["hostname", "derive", HOME, child, "--ipv6-iid", iid]).success();
+    }
+    let r = w.update(&format!("hostname={HOME}&myip=192.0.2.1,2001:db8:1:2::1&ipv6prefix=2001:db8:1:2::/64"));
+    assert!(r.body.starts_with("good 192.0.2.1"), "{}\n{}", r.body, r.log);
+    assert!(r.log.contains("3 hostnames: DNS exchange"), "{}", r.log);
+    assert_eq!(w.dns.validated(HOME, "A"), records(&["192.0.2.1"]));
+    assert_eq!(w.dns.validated(HOME, "AAAA"), records(&["2001:db8:1:2::1"]));
+    assert_eq!(w.dns.validated(PC, "AAAA"), records(&["2001:db8:1:2::5"]));
+    assert_eq!(w.dns.validated(NAS, "AAAA"), records(&["2001:db8:1:2::6"]));
+    // A name between two hosts, and a type a host lacks, are proven absent.
+    absent(&w, "nobody.dyn.example.test", "A");
+    absent(&w, PC, "A");
+
+    // A new address replaces the old one, signed anew.
+    w.update(&format!("hostname={HOME}&myip=192.0.2.2")).expect(200, "good 192.0.2.2\n");
+    assert_eq!(w.dns.validated(HOME, "A"), records(&["192.0.2.2"]));
+
+    // TXT, set and removed.
+    w.update(&format!("hostname={HOME}&txt=hello%20world")).expect(200, "good\n");
+    assert_eq!(w.dns.validated(HOME, "TXT"), records(&["\"hello world\""]));
+    w.update(&format!("hostname={HOME}&txt=")).expect(200, "good\n");
+    absent(&w, HOME, "TXT");
+    assert_eq!(w.dns.validated(HOME, "A"), records(&["192.0.2.2"]));
+
+    // Offline: the name's records go, and their absence is proven.
+    w.update(&format!("hostname={OFF}&myip=192.0.2.9,2001:db8::9")).expect(200, "good 192.0.2.9 2001:db8::9\n");
+    assert_eq!(w.dns.validated(OFF, "A"), records(&["192.0.2.9"]));
+    w.update(&format!("hostname={OFF}&offline=yes")).expect(200, "good\n");
+    absent(&w, OFF, "A");
+    absent(&w, OFF, "AAAA");
+
+    // Expiry: a host not updated within its expiry time loses its records.
+    w.admin(&["hostname", "modify", OLD, "--expiry-ttl", "60"]).success();
+    let t0 = epoch();
+    w.update(&format!("hostname={OLD}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    assert_eq!(w.dns.validated(OLD, "A"), records(&["192.0.2.7"]));
+    let run = w.expire(t0 + 120);
+    assert!(run.success().stdout().starts_with("expired 1 hostnames"), "{}", run.stdout());
+    absent(&w, OLD, "A");
+
+    // What stayed still validates, and the zone's own keys and proofs are untouched.
+    assert_eq!(w.dns.validated(HOME, "A"), records(&["192.0.2.2"]));
+    assert_eq!(w.dns.validated(PC, "AAAA"), records(&["2001:db8:1:2::5"]));
+    assert!(matches!(w.dns.validated(ZONE, "DNSKEY"), Validated::Records(r) if !r.is_empty()));
+}
+
+#[test]
+fn knot_signs_every_change_and_delv_validates_it() {
+    updates_validate(DnsKind::Knot);
+}
+
+#[test]
+fn bind_signs_every_change_and_delv_validates_it() {
+    updates_validate(DnsKind::Bind);
+}
+
+/// The shipped update policies let ddns-cgi's key change A, AAAA and TXT records only, in the
+/// unsigned and the signed variant: never the DNSSEC records (RRSIG, NSEC, NSEC3, DNSKEY) the
+/// server maintains. Uncommenting the DNSSEC lines must not widen them.
+#[test]
+fn the_shipped_update_policies_allow_only_a_aaaa_and_txt() {
+    let knot = include_str!("../../../contrib/knot/ddns-cgi.conf");
+    let bind = include_str!("../../../contrib/bind/named.conf.ddns-cgi");
+    let active = |text: &str, comment: &str| -> Vec<String> {
+        text.lines().filter(|l| !l.trim_start().starts_with(comment)).map(str::to_owned).collect()
+    };
+    let knot_types: Vec<String> = active(knot, "#").into_iter().filter(|l| l.contains("update-type")).collect();
+    assert_eq!(knot_types, ["    update-type: [A, AAAA, TXT]"]);
+    let bind_grants: Vec<String> = active(bind, "//").into_iter().filter(|l| l.contains("grant")).collect();
+    assert_eq!(bind_grants, ["\tupdate-policy { grant ddns-key zonesub A AAAA TXT; };"]);
+    for (text, comment) in [(knot, "#"), (bind, "//")] {
+        for l in active(text, comment) {
+            for rtype in ["RRSIG", "NSEC", "DNSKEY", "ANY"] {
+                assert!(!l.contains(rtype), "a shipped policy line names {rtype}: {l}");
+            }
+        }
+    }
+}
