@@ -1,6 +1,6 @@
 //! The checks of one zone's DNS servers: the primary answers and is authoritative, accepts a
 //! TSIG-signed UPDATE that changes nothing and agrees with our clock; each read-back
-//! (`confirm`) server serves the primary's serial.
+//! (`confirm`) server serves the primary's serial; then the zone's DNSSEC items (`dnssec`).
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RData;
@@ -72,6 +72,7 @@ impl Checker<'_> {
             _ => self.report.fail(line),
         }
         self.secondaries(zone);
+        self.dnssec(zone, now);
     }
 
     /// One line per read-back server (`confirm`): whether it serves the primary's serial. A

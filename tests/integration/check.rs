@@ -100,6 +100,9 @@ fn a_working_setup_is_all_ok_and_the_probe_changes_nothing() {
                 "ok    zone `{ZONE}`: {addr} accepts updates signed with key `ddns-key.` (an UPDATE that changes nothing)"
             ),
             "CLOCK".to_owned(),
+            format!(
+                "ok    zone `{ZONE}`: not signed (no DNSKEY, no RRSIG on the SOA); to sign it, see the DNSSEC variants in contrib/"
+            ),
             "ok    log: to stderr (in CGI, the web server's error log)".to_owned(),
             "ok    mail: off (`[email] enabled` is false)".to_owned(),
         ]);

@@ -6,7 +6,7 @@
 //! [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under read-back.
 //! One signed server per test, reused for every step, keeps the suite's time modest.
 
-use crate::util::dnsserver::Validated;
+use crate::util::dnsserver::{Signing, Validated};
 use crate::util::{DnsKind, DnsServer, Setup, World, ZONE, epoch};
 
 mod batch;
@@ -19,8 +19,19 @@ const OLD: &str = "old.dyn.example.test";
 
 /// A world like [`World::new`]'s whose DNS server signs the zone.
 pub(crate) fn signed_world(kind: DnsKind, hosts: &[&str], extra: &str) -> Option<World> {
+    world_on(kind, hosts, extra, Signing::Live)
+}
+
+/// A world like [`World::new`]'s whose DNS server serves the zone signed as `signing` says.
+fn world_on(kind: DnsKind, hosts: &[&str], extra: &str, signing: Signing) -> Option<World> {
     let mut w = World::new(Setup { kind, extra_config: extra, hosts })?;
-    let signed = DnsServer::start_signed(kind, &[&format!("{ZONE}.")], &w.key)?;
+    let zones = [format!("{ZONE}.")];
+    let zones = [zones[0].as_str()];
+    let signed = match signing {
+        Signing::Live => DnsServer::start_signed(kind, &zones, &w.key)?,
+        Signing::Expired | Signing::OptOut => DnsServer::start_signed_by_hand(kind, &zones, &w.key, signing)?,
+        Signing::Unsigned => panic!("use World::new"),
+    };
     let old = w.dns.addr().to_string();
     w.edit_config(|c| c.replace(&old, &signed.addr().to_string()));
     w.dns = signed;
@@ -36,6 +47,12 @@ fn records(values: &[&str]) -> Validated {
 fn absent(w: &World, fqdn: &str, rtype: &str) {
     let v = w.dns.validated(fqdn, rtype);
     assert!(matches!(v, Validated::NxDomain | Validated::NoData), "{fqdn} {rtype}: {v:?}");
+}
+
+/// `ddns-cgi check`'s output, the config made private first (it holds the TSIG secret).
+pub(crate) fn check(w: &World) -> crate::util::Run {
+    std::fs::set_permissions(&w.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod config");
+    w.admin(&["check"])
 }
 
 /// Every kind of change ddns-cgi sends, in one signed zone, each validated.
@@ -91,6 +108,40 @@ fn updates_validate(kind: DnsKind) {
     assert_eq!(w.dns.validated(HOME, "A"), records(&["192.0.2.2"]));
     assert_eq!(w.dns.validated(PC, "AAAA"), records(&["2001:db8:1:2::5"]));
     assert!(matches!(w.dns.validated(ZONE, "DNSKEY"), Validated::Records(r) if !r.is_empty()));
+
+    // `check` sees a signed zone whose signatures verify, for days to come.
+    let r = check(&w);
+    let line = r.stdout().lines().find(|l| l.contains(": signed")).map(str::to_owned);
+    let prefix = format!("ok    zone `{ZONE}`: signed (");
+    assert!(line.as_deref().is_some_and(|l| l.starts_with(&prefix)), "{}", r.stdout());
+    assert!(line.as_deref().is_some_and(|l| l.contains("DNSKEY verify, valid until")), "{}", r.stdout());
+    assert_eq!(r.code(), Some(0), "{}{}", r.stdout(), r.stderr());
+}
+
+/// `check` on a zone signed by hand whose signatures expired an hour ago: it names the
+/// expiry and exits 2; delv agrees the zone does not validate.
+#[test]
+fn check_fails_a_zone_whose_signatures_expired() {
+    let w = world!(world_on(DnsKind::Knot, &[HOME], "", Signing::Expired));
+    let r = check(&w);
+    let expected = format!("FAIL  zone `{ZONE}`: signed, but the signatures over its SOA expired 60 min ago (");
+    assert!(r.stdout().lines().any(|l| l.starts_with(&expected)), "{}", r.stdout());
+    assert_eq!(r.code(), Some(2), "{}{}", r.stdout(), r.stderr());
+    let delv = w.dns.delv(ZONE, "SOA");
+    assert!(!delv.contains("fully validated") && delv.contains("expired"), "{delv}");
+}
+
+/// `check` on a zone signed with NSEC3 opt-out: the signatures verify, and a warning says
+/// what opt-out costs.
+#[test]
+fn check_warns_of_nsec3_opt_out() {
+    let w = world!(world_on(DnsKind::Knot, &[HOME], "", Signing::OptOut));
+    let r = check(&w);
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains(&format!("zone `{ZONE}`: "))).collect();
+    assert!(lines.iter().any(|l| l.starts_with(&format!("ok    zone `{ZONE}`: signed (2 DNSKEY(s))"))), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.starts_with(&format!("warn  zone `{ZONE}`: NSEC3 with opt-out: "))), "{lines:#?}");
+    assert_eq!(r.code(), Some(0), "{}{}", r.stdout(), r.stderr());
 }
 
 #[test]

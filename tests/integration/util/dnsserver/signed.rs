@@ -1,8 +1,8 @@
 //! Signed zones for the DNSSEC tests: a server that signs its zones and every update itself,
 //! as the commented DNSSEC variants of the shipped snippets set it up (Knot `dnssec-signing:
 //! on`, BIND `dnssec-policy default; inline-signing yes;`), or one that serves a zone file
-//! signed once by hand (`dnssec-signzone`) whose signatures have expired, for `check`'s verdict
-//! on a broken zone. Answers are validated with `delv` given the zone's own trust anchor: the
+//! signed once by hand (`dnssec-signzone`) with signatures that have expired or with NSEC3
+//! opt-out, for `check`'s verdicts. Answers are validated with `delv` given the zone's own trust anchor: the
 //! KSK the server publishes, as the admin would hand its DS to the parent. Like the rest of
 //! the harness, it knows nothing of ddns-cgi.
 
@@ -22,6 +22,8 @@ pub enum Signing {
     /// The zone file is signed by hand with signatures that expired an hour ago; the server
     /// serves it as it is and signs nothing.
     Expired,
+    /// The zone file is signed by hand, valid for 30 days, with NSEC3 and opt-out.
+    OptOut,
 }
 
 impl Signing {
@@ -43,7 +45,7 @@ impl Signing {
     pub(super) fn bind_threads(self) -> &'static str {
         match self {
             Signing::Live => "4",
-            Signing::Unsigned | Signing::Expired => "1",
+            Signing::Unsigned | Signing::Expired | Signing::OptOut => "1",
         }
     }
 
@@ -51,7 +53,7 @@ impl Signing {
     pub(super) fn zone_text(self, shipped: &str, zone: &str, dir: &Path) -> String {
         match self {
             Signing::Unsigned | Signing::Live => shipped.to_owned(),
-            Signing::Expired => sign_expired(shipped, zone, dir),
+            Signing::Expired | Signing::OptOut => sign_by_hand(self, shipped, zone, dir),
         }
     }
 }
@@ -80,9 +82,10 @@ fn run(program: &str, package: &str, args: &[&str], cwd: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `shipped` (for `zone`) signed with a fresh KSK and ZSK, its signatures valid from two hours
-/// ago until one hour ago; the keys stay in `dir/presign`.
-fn sign_expired(shipped: &str, zone: &str, dir: &Path) -> String {
+/// `shipped` (for `zone`) signed with a fresh KSK and ZSK: for `Expired` with NSEC and
+/// signatures valid from two hours ago until one hour ago, for `OptOut` with NSEC3 opt-out
+/// and signatures valid for 30 days; the keys stay in `dir/presign`.
+fn sign_by_hand(signing: Signing, shipped: &str, zone: &str, dir: &Path) -> String {
     let keys = dir.join("presign");
     std::fs::create_dir_all(&keys).expect("create presign dir");
     let unsigned = keys.join(format!("{zone}.zone"));
@@ -94,15 +97,18 @@ fn sign_expired(shipped: &str, zone: &str, dir: &Path) -> String {
         run("dnssec-keygen", "bind9-utils", &args, &keys);
     }
     let now = super::super::epoch();
-    let (start, end) = ((now - 7200).to_string(), (now - 3600).to_string());
+    let (start, end) =
+        if signing == Signing::Expired { (now - 7200, now - 3600) } else { (now - 3600, now + 30 * 86_400) };
+    let (start, end) = (start.to_string(), end.to_string());
     let signed = format!("{zone}.signed");
+    let unsigned = format!("{zone}.zone");
     // -P: no verification of the result, which would refuse the expired signatures.
-    run(
-        "dnssec-signzone",
-        "bind9-utils",
-        &["-K", ".", "-S", "-P", "-q", "-s", &start, "-e", &end, "-o", zone, "-f", &signed, &format!("{zone}.zone")],
-        &keys,
-    );
+    let mut args = vec!["-K", ".", "-S", "-P", "-q", "-s", &start, "-e", &end, "-o", zone, "-f", &signed];
+    if signing == Signing::OptOut {
+        args.extend(["-3", "-", "-A"]);
+    }
+    args.push(&unsigned);
+    run("dnssec-signzone", "bind9-utils", &args, &keys);
     std::fs::read_to_string(keys.join(signed)).expect("read signed zone")
 }
 
@@ -117,11 +123,13 @@ impl DnsServer {
         Some(server)
     }
 
-    /// A server of `kind` serving `zones` signed by hand with expired signatures.
-    pub fn start_expired(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
+    /// A server of `kind` serving `zones` signed by hand (`Expired` or `OptOut`), signing
+    /// nothing itself.
+    pub fn start_signed_by_hand(kind: DnsKind, zones: &[&str], key: &TsigKey, signing: Signing) -> Option<DnsServer> {
+        assert!(matches!(signing, Signing::Expired | Signing::OptOut), "not signed by hand: {signing:?}");
         require_program("dnssec-signzone", "bind9-utils")?;
         require_program("delv", "bind9-dnsutils")?;
-        DnsServer::start_with(kind, zones, key, false, Signing::Expired)
+        DnsServer::start_with(kind, zones, key, false, signing)
     }
 
     /// Waits until every zone's SOA comes with its RRSIG and a KSK is published.
