@@ -1,12 +1,15 @@
 //! The DNSSEC items of a zone's check: whether the zone is signed (a DNSKEY rrset at the apex,
 //! an RRSIG over the SOA), whether the SOA's and the DNSKEY rrset's signatures verify with the
 //! zone's own keys (RFC 4035 §5.3) and until when, and whether NSEC3 opt-out (RFC 5155 §6)
-//! leaves names of the zone without a secure proof of absence. It asks the primary with the DO
-//! bit; it does not build a chain of trust from the root (a validating resolver's job), so
-//! "verifies" means "signed by a key the zone publishes". Nothing here sends an UPDATE.
+//! leaves names of the zone without a secure proof of absence; with `[dns] resolver` set,
+//! whether the parent zone holds a DS record for one of the zone's keys. It asks the primary
+//! (and the resolver) with the DO bit; it does not build a chain of trust from the root (a
+//! validating resolver's job), so "verifies" means "signed by a key the zone publishes".
+//! Nothing here sends an UPDATE.
 
 use hickory_proto::dnssec::Verifier as _;
-use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, RRSIG};
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::Checker;
@@ -153,6 +156,55 @@ impl Checker<'_> {
             self.report.ok(line);
         }
         self.opt_out(zone);
+        if let Some(resolver) = zone.resolver {
+            self.parent_ds(zone, resolver, &dnskeys);
+        }
+    }
+
+    /// Whether the parent zone holds a DS record for one of the zone's keys, as `resolver`
+    /// sees it (RFC 4035 §5: without one the chain of trust ends at the parent, and validators
+    /// treat the zone as unsigned; with DS records none of which matches a key, as bogus).
+    fn parent_ds(&mut self, zone: &Zone, resolver: std::net::SocketAddr, keys: &[DNSKEY]) {
+        let name = zone.name_str();
+        let answer = match dns::query_dnssec(resolver, &zone.name, RecordType::DS, zone.timeout) {
+            Ok(a) => a,
+            Err(e) => {
+                return self.report.warn(format!(
+                    "zone `{name}`: cannot ask the resolver {resolver} for the zone's DS record: {e}; the delegation is not checked"
+                ));
+            }
+        };
+        let rcode = answer.metadata.response_code;
+        if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+            return self.report.warn(format!(
+                "zone `{name}`: the resolver {resolver} answered {} for the zone's DS record; the delegation is not checked",
+                dns::rcode_name(rcode)
+            ));
+        }
+        let ds: Vec<&DS> = answer
+            .answers
+            .iter()
+            .filter(|r| r.name == zone.name)
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::DS(ds)) => Some(ds),
+                _ => None,
+            })
+            .collect();
+        if ds.is_empty() {
+            return self.report.warn(format!(
+                "zone `{name}`: the parent zone has no DS record for it (resolver {resolver}); validators treat the zone as unsigned: hand the parent the DS of the zone's KSK (Knot `keymgr {name} ds`, BIND `dnssec-dsfromkey`)"
+            ));
+        }
+        match ds.iter().find_map(|d| keys.iter().find(|k| d.covers(&zone.name, k).unwrap_or(false)).map(|_| d)) {
+            Some(d) => self.report.ok(format!(
+                "zone `{name}`: the parent zone holds a DS record for key {} (resolver {resolver}): validators can see the zone as secure",
+                d.key_tag()
+            )),
+            None => self.report.fail(format!(
+                "zone `{name}`: the parent zone's DS records (key tags {}) match none of the zone's DNSKEYs (resolver {resolver}); validators answer SERVFAIL for its names: hand the parent the DS of the current KSK",
+                ds.iter().map(|d| d.key_tag().to_string()).collect::<Vec<_>>().join(", ")
+            )),
+        }
     }
 
     /// NSEC3 with opt-out (RFC 5155 §6): a proof that a name does not exist may cover it by

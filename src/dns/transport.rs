@@ -241,8 +241,9 @@ pub(crate) fn served_addresses(
     Ok(addresses)
 }
 
-/// Asks `server` for `name`/`rtype` with the DO bit (RFC 3225) set, so a signed zone's
-/// answer comes with its RRSIGs and denial proofs, for `check`'s DNSSEC items. Unsigned, over
+/// Asks `server` for `name`/`rtype` with the DO bit (RFC 3225) and RD set, so a signed zone's
+/// answer comes with its RRSIGs and denial proofs, for `check`'s DNSSEC items (also of a
+/// resolver, for the parent's DS). Unsigned, over
 /// UDP with a 4096-octet EDNS buffer, retried over TCP when truncated; the answer is returned
 /// whatever its rcode.
 pub(crate) fn query_dnssec(
@@ -271,6 +272,8 @@ fn ask(
         let mut edns = Edns::new();
         edns.set_max_payload(4096).set_dnssec_ok(true);
         message.set_edns(edns);
+        // A resolver asked for the parent's DS needs it; an authority ignores it.
+        message.metadata.recursion_desired = true;
     }
     let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
     let id = message.metadata.id;

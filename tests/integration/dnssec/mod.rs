@@ -3,7 +3,10 @@
 //! variants: every update (A, AAAA, TXT), fan-out, offline, expiry and a group-committed
 //! multi-host message comes out signed, and `delv`, given the zone's own trust anchor, fully
 //! validates the new records and the proofs that removed ones are gone (NXDOMAIN or NODATA).
-//! [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under read-back.
+//! `ddns-cgi check` says so on those zones, fails a zone whose signatures expired and warns
+//! of NSEC3 opt-out and of a parent without DS (the unsigned verdict is in `check`'s own
+//! test). [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under
+//! read-back.
 //! One signed server per test, reused for every step, keeps the suite's time modest.
 
 use crate::util::dnsserver::{Signing, Validated};
@@ -131,16 +134,33 @@ fn check_fails_a_zone_whose_signatures_expired() {
     assert!(!delv.contains("fully validated") && delv.contains("expired"), "{delv}");
 }
 
-/// `check` on a zone signed with NSEC3 opt-out: the signatures verify, and a warning says
-/// what opt-out costs.
+/// `check` on a zone signed with NSEC3 opt-out, with `[dns] resolver` pointing at a server
+/// of the parent zone that holds no DS for it: the signatures verify, and warnings say what
+/// opt-out costs and that validators take the zone as unsigned.
 #[test]
-fn check_warns_of_nsec3_opt_out() {
+fn check_warns_of_nsec3_opt_out_and_a_missing_ds() {
     let w = world!(world_on(DnsKind::Knot, &[HOME], "", Signing::OptOut));
+    let Some(parent) = DnsServer::start(DnsKind::Knot, &["example.test."], &w.key) else { return };
+    let resolver = parent.addr();
+    w.edit_config(|c| c.replacen("timeout_ms = 1500\n", &format!("timeout_ms = 1500\nresolver = \"{resolver}\"\n"), 1));
     let r = check(&w);
     let out = r.stdout();
     let lines: Vec<&str> = out.lines().filter(|l| l.contains(&format!("zone `{ZONE}`: "))).collect();
-    assert!(lines.iter().any(|l| l.starts_with(&format!("ok    zone `{ZONE}`: signed (2 DNSKEY(s))"))), "{lines:#?}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("warn  zone `{ZONE}`: NSEC3 with opt-out: "))), "{lines:#?}");
+    let expected = [
+        format!(
+            "ok    zone `{ZONE}`: signed (2 DNSKEY(s)); the signatures over its SOA and DNSKEY verify, valid until "
+        ),
+        format!(
+            "warn  zone `{ZONE}`: NSEC3 with opt-out: validators take the absence of an offline or expired host as insecure, not proven; "
+        ),
+        format!(
+            "warn  zone `{ZONE}`: the parent zone has no DS record for it (resolver {resolver}); validators treat the zone as unsigned: "
+        ),
+    ];
+    assert_eq!(lines.len(), 4 + expected.len(), "{lines:#?}");
+    for (line, prefix) in lines[4..].iter().zip(&expected) {
+        assert!(line.starts_with(prefix.as_str()), "{line}\nexpected {prefix}");
+    }
     assert_eq!(r.code(), Some(0), "{}{}", r.stdout(), r.stderr());
 }
 
