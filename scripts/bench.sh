@@ -7,7 +7,7 @@
 #     and per-host token auth (token rows are skipped loudly when the build has no tokens);
 #   - the limits, measured in the same run: the DNS server's own rate of TSIG-signed updates
 #     (benches/programs/dns_load.rs; 1, 8, 32 and 64 hosts per message), Knot's and a
-#     throwaway BIND's, nginx answering a static `nochg`, and a minimal compiled CGI program
+#     throwaway BIND's and PowerDNS's, nginx answering a static `nochg`, and a minimal compiled CGI program
 #     through the same fcgiwrap (benches/programs/cgi_hello.rs); every flow row states its
 #     ratio to its limit, `good` rows to Knot's and to BIND's rate of one-host updates from
 #     as many clients;
@@ -15,7 +15,8 @@
 #     SQLite, with the same checks;
 #   - the many-hostname `good` flows (FastCGI password and token, CGI token) again against
 #     BIND (labels *-bind: a second SQLite database whose config sends to BIND), side by side
-#     with Knot, with the same checks, each row's ratio to BIND's own rate;
+#     with Knot, with the same checks, each row's ratio to BIND's own rate; and the same
+#     against PowerDNS (labels *-pdns, gsqlite3 from contrib/powerdns/);
 #   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
 #     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
 #   - correctness under load: after each `good` flow every host's records (kdig) equal its
@@ -30,6 +31,7 @@
 #                           only the flows, limits and sections they match run, plus the
 #                           limits a selected flow's ratio needs; e.g. fastcgi-good-token-many
 #                           (on every store, BIND's too), ^postgres-, -bind$, limit-bind,
+#                           -pdns$, limit-pdns,
 #                           one-request, expire
 #   BENCH_POSTGRES (1 if PostgreSQL is installed; 0 in --short)  the PostgreSQL rows
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
@@ -38,7 +40,7 @@
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
 # Runs the web stack as www-data when started as root, as the tests do (Knot as knot, BIND as
-# bind, PostgreSQL as postgres); `ddns-cgi fastcgi` gets the environment of the shipped
+# bind, PowerDNS as pdns, PostgreSQL as postgres); `ddns-cgi fastcgi` gets the environment of the shipped
 # nginx/ddns-cgi.service. CI runs --short at the end of scripts/test.sh; figures and the
 # machine are recorded in BENCHMARKS.md.
 set -euo pipefail
@@ -90,12 +92,15 @@ case "${BENCH_POSTGRES:-}" in
 esac
 bind=1
 command -v named >/dev/null || bind=0
+pdns=1 pdns_missing_package="$(pdns_missing)"
+[ -z "$pdns_missing_package" ] || pdns=0
 # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]. The runs with a pause (one client that
 # waits 30 ms after each answer) count Knot's one-second stalls (BENCHMARKS.md): a tight loop
 # seldom meets them, a client that pauses does, and BIND beside it shows none.
 dns_runs=("knot 1 1 udp" "knot $conns 1 udp" "knot 1 1 udp 30")
 for k in 1 8 32 64; do dns_runs+=("knot 1 $k tcp" "knot $conns $k tcp"); done
 [ "$bind" = 1 ] && dns_runs+=("bind 1 1 udp" "bind $conns 1 udp" "bind $conns 1 tcp" "bind 1 1 udp 30")
+[ "$pdns" = 1 ] && dns_runs+=("pdns 1 1 udp" "pdns $conns 1 udp" "pdns $conns 1 tcp" "pdns 1 1 udp 30")
 dns_label() { echo "limit-$1-c$2-h$3-$4${5:+-pause$5}"; } # KIND CLIENTS HOSTS TRANSPORT [PAUSE_MS]
 flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (sqlite),
   # postgres-cgi-good-token-many (postgres), fastcgi-good-token-many-bind (bind)
@@ -104,6 +109,7 @@ flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (
   case "$store" in
     sqlite) echo "${1,,}-$2-$3-$4" ;;
     bind) echo "${1,,}-$2-$3-$4-bind" ;;
+    pdns) echo "${1,,}-$2-$3-$4-pdns" ;;
     *) echo "$store-${1,,}-$2-$3-$4" ;;
   esac
 }
@@ -111,8 +117,9 @@ flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (
 # `good` (see "The flows" below); on PostgreSQL the many-hostname ones; against BIND the
 # many-hostname `good` ones (FastCGI with password and token, CGI with token: CGI with a
 # password is Argon2's rate, not the DNS server's).
-sqlite_flows=() postgres_flows=() bind_flows=()
+sqlite_flows=() postgres_flows=() bind_flows=() pdns_flows=()
 [ "$bind" = 1 ] && bind_flows=("CGI good token many" "FastCGI good password many" "FastCGI good token many")
+[ "$pdns" = 1 ] && pdns_flows=("CGI good token many" "FastCGI good password many" "FastCGI good token many")
 for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
   for front in CGI FastCGI; do
     for auth in password token; do
@@ -131,11 +138,13 @@ labels+=(limit-static limit-fcgi-hello limit-hello)
 for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
 for f in "${bind_flows[@]}"; do labels+=("$(flow_label bind $f)"); done
+for f in "${pdns_flows[@]}"; do labels+=("$(flow_label pdns $f)"); done
 labels+=(one-request expire)
 if [ "$list" = 1 ]; then
   printf '%s\n' "${labels[@]}"
   [ "$postgres" = 1 ] || echo "(no postgres-* labels: $postgres_why)"
   [ "$bind" = 1 ] || echo "(no limit-bind-* or *-bind labels: named is not installed, Debian package bind9)"
+  [ "$pdns" = 1 ] || echo "(no limit-pdns-* or *-pdns labels: PowerDNS is not installed, Debian package $pdns_missing_package)"
   exit 0
 fi
 flows_re="${BENCH_FLOWS:-}"
@@ -165,6 +174,11 @@ for r in "${dns_runs[@]}"; do
   case "$r" in bind*) if run_dns $r; then use_bind=1; fi ;; esac
 done
 [ "$bind" = 1 ] && any_selected '-bind$' && use_bind_flows=1 use_bind=1
+use_pdns=0 use_pdns_flows=0
+for r in "${dns_runs[@]}"; do
+  case "$r" in pdns*) if run_dns $r; then use_pdns=1; fi ;; esac
+done
+[ "$pdns" = 1 ] && any_selected '-pdns$' && use_pdns_flows=1 use_pdns=1
 use_postgres=0
 [ "$postgres" = 1 ] && any_selected '^postgres-' && use_postgres=1
 
@@ -197,6 +211,7 @@ cleanup() {
   done
   stop_knot
   stop_bind
+  stop_pdns
   stop_postgres
   rm -rf "$work"
 }
@@ -246,6 +261,12 @@ if [ "$use_bind" = 1 ]; then
 elif [ "$bind" = 0 ]; then
   echo "!!! n/a: named is not installed (Debian package bind9): no BIND limit nor *-bind flows, \`good\` rows name Knot's only"
 fi
+if [ "$use_pdns" = 1 ]; then
+  start_pdns "$work/pdns" "$zone" "$secret"
+  echo "==> PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) (gsqlite3) on 127.0.0.1:$PDNS_PORT, for its own limit$([ "$use_pdns_flows" = 1 ] && echo " and the *-pdns flows")"
+elif [ "$pdns" = 0 ]; then
+  echo "!!! n/a: PowerDNS is not installed (Debian package $pdns_missing_package): no PowerDNS limit nor *-pdns flows"
+fi
 [ "$postgres" = 1 ] || echo "!!! PostgreSQL rows skipped: $postgres_why"
 
 mkdir -p "$work/bin" "$work/web/tmp" "$work/out"
@@ -285,6 +306,12 @@ if [ "$use_bind_flows" = 1 ]; then
   S_cfg[bind]="$web/config-bind.toml" S_prefix[bind]=b S_socket[bind]="$web/fastcgi-bind.sock"
   S_dns[bind]=$BIND_PORT S_name[bind]="sqlite store, against BIND"
   write_config "${S_cfg[bind]}" "$web/ddns-bind.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
+fi
+if [ "$use_pdns_flows" = 1 ]; then
+  stores+=(pdns)
+  S_cfg[pdns]="$web/config-pdns.toml" S_prefix[pdns]=d S_socket[pdns]="$web/fastcgi-pdns.sock"
+  S_dns[pdns]=$PDNS_PORT S_name[pdns]="sqlite store, against PowerDNS"
+  write_config "${S_cfg[pdns]}" "$web/ddns-pdns.db" "$PDNS_PORT" "$zone" "$secret" "$no_rate_limit"
 fi
 [ -n "$web_user" ] && chown -R "$web_user:$web_user" "$web"
 # The current store: use_store sets cfg, the ports (dns_port: the DNS server it updates), the
@@ -594,10 +621,11 @@ limits_md=() cpu_md=()
 # ---------------------------------------------------------------------------------------
 # Limits: the DNS servers' rates, nginx static, CGI hello
 echo "==> limits"
-dns_rate="" bind_rate=""
+dns_rate="" bind_rate="" pdns_rate=""
 dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]
   local out server=$dns name=Knot pause="${5:-0}" how="$4"
   [ "$1" = bind ] && server="127.0.0.1:$BIND_PORT" name=BIND
+  [ "$1" = pdns ] && server="127.0.0.1:$PDNS_PORT" name=PowerDNS
   [ "$pause" = 0 ] || how="$4, pausing $pause ms after each answer"
   out=$("$work/bin/dns_load" --server "$server" --zone "$zone" --key-file "$work/tsig.key" \
     --clients "$2" --hosts-per-message "$3" --transport "$4" --think-ms "$pause" --seconds "$dns_secs")
@@ -615,6 +643,7 @@ for r in "${dns_runs[@]}"; do
   case "$r" in
     "knot $conns 1 udp") dns_rate=$D_updates_per_s ;;
     "bind $conns 1 udp") bind_rate=$D_updates_per_s ;;
+    "pdns $conns 1 udp") pdns_rate=$D_updates_per_s ;;
   esac
 done
 
@@ -679,6 +708,7 @@ flow() { # FRONT ANSWER AUTH HOSTS, on the current store
   local bind_ratio=""
   case "$store/$front/$answer" in
     bind/*/good) limit=$bind_rate limit_name="BIND, $conns clients" ;;
+    pdns/*/good) limit=$pdns_rate limit_name="PowerDNS, $conns clients" ;;
     */good) limit=$dns_rate limit_name="Knot, $conns clients" bind_ratio=$(ratio "$R_RPS" "$bind_rate") ;;
     */FastCGI/*) limit=$static_rate limit_name="nginx static" ;;
     */CGI/*) limit=$hello_rate limit_name="CGI hello" ;;
@@ -695,6 +725,7 @@ run_flows() { # STORE good|other
     sqlite) list=("${sqlite_flows[@]}") ;;
     postgres) list=("${postgres_flows[@]}") ;;
     bind) list=("${bind_flows[@]}") ;;
+    pdns) list=("${pdns_flows[@]}") ;;
   esac
   for f in "${list[@]}"; do
     read -r front answer auth hosts <<<"$f"
@@ -796,6 +827,8 @@ mode="full"
 [ "$short" = 1 ] && mode="short"
 bind_version=""
 [ "$use_bind" = 1 ] && bind_version=", BIND $(named -v | awk '{print $2}') ($([ "$use_bind_flows" = 1 ] && echo "limits and the flows against BIND" || echo "limits only"))"
+# The servers beside Knot: BIND, then PowerDNS.
+[ "$use_pdns" = 1 ] && bind_version="$bind_version, PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) with gsqlite3 ($([ "$use_pdns_flows" = 1 ] && echo "limits and the flows against PowerDNS" || echo "limits only"))"
 pg_line=""
 [ "$use_postgres" = 1 ] && pg_line=", PostgreSQL $pg_version (\`synchronous_commit = off\`, as SQLite's \`synchronous = NORMAL\`)"
 echo
@@ -910,6 +943,31 @@ updates from $conns clients over UDP (Limits).
 | front | answer | auth | hostnames | Knot req/s | Knot p50 / p99 ms | / Knot's rate | BIND req/s | BIND p50 / p99 ms | / BIND's rate | BIND / Knot |
 |---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${bind_rows[@]}")
+REPORT
+fi
+pdns_rows=()
+for f in "${pdns_flows[@]}"; do
+  read -r front answer auth hosts <<<"$f"
+  l=$(flow_label "$front" "$answer" "$auth" "$hosts") lp=$(flow_label pdns "$front" "$answer" "$auth" "$hosts")
+  [ -n "${F_rps[$lp]:-}" ] || continue
+  knot_cells="- | - | -"
+  [ -n "${F_rps[$l]:-}" ] && knot_cells="${F_rps[$l]} | ${F_p50[$l]} / ${F_p99[$l]} | $(ratio "${F_rps[$l]}" "$dns_rate")"
+  pdns_rows+=("| $front | $answer | $auth | $hosts | $knot_cells | **${F_rps[$lp]}** | ${F_p50[$lp]} / ${F_p99[$lp]} | $(ratio "${F_rps[$lp]}" "$pdns_rate") | $(ratio "${F_rps[$lp]}" "${F_rps[$l]:-0}") |")
+done
+if [ "${#pdns_rows[@]}" -gt 0 ]; then
+  cat <<REPORT
+
+### Knot vs PowerDNS, \`good\`, many hostnames
+
+The same flows against PowerDNS (gsqlite3, set up from contrib/powerdns/), as against BIND
+above: a third SQLite database, config, \`ddns-cgi fastcgi\` and nginx servers, its own $conns
+users and hostnames in PowerDNS's copy of the zone; after each flow every host's records on
+PowerDNS equal its row. Each ratio is to that server's own rate of one-host updates from
+$conns clients over UDP (Limits).
+
+| front | answer | auth | hostnames | Knot req/s | Knot p50 / p99 ms | / Knot's rate | PowerDNS req/s | PowerDNS p50 / p99 ms | / PowerDNS's rate | PowerDNS / Knot |
+|---|---|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${pdns_rows[@]}")
 REPORT
 fi
 if selected one-request; then

@@ -7,6 +7,9 @@ set -euo pipefail
 packages=(
   build-essential pkg-config ca-certificates curl
   knot knot-dnsutils bind9 bind9-dnsutils
+  # PowerDNS with its SQLite backend, and the client that loads the backend's schema
+  # (tests/integration/util/dnsserver/powerdns.rs, the PowerDNS pass of scripts/test.sh).
+  pdns-server pdns-backend-sqlite3 sqlite3
   python3-aiosmtpd
   nginx fcgiwrap apache2 libapache2-mod-fcgid ddclient inadyn wget busybox spawn-fcgi systemd
   iproute2  # ip netns, veth links: tests/integration/netns.rs

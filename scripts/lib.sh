@@ -14,6 +14,12 @@
 #                                renders them; sets BIND_PORT and BIND_PID (runs as `bind`
 #                                when root, as the tests do)
 #   stop_bind                    kill it
+#   start_pdns DIR ZONE SECRET   the same for PowerDNS (pdns_server, gsqlite3): a fresh
+#                                database from Debian's schema, the shipped contrib/powerdns
+#                                snippet and zone script, as tests/integration/util/dnsserver/
+#                                powerdns.rs renders them; sets PDNS_PORT and PDNS_PID (runs
+#                                as `pdns` when root)
+#   stop_pdns                    kill it
 #   start_postgres DIR           a throwaway PostgreSQL cluster in DIR (initdb, trust
 #                                authentication), listening only on a Unix socket in DIR, as
 #                                tests/integration/util/pg.rs starts it; sets PG_PORT (the
@@ -149,6 +155,63 @@ stop_bind() {
     kill "$BIND_PID" 2>/dev/null || true
     wait "$BIND_PID" 2>/dev/null || true
     BIND_PID=""
+  fi
+}
+
+# What PowerDNS needs beyond pdns_server: the gsqlite3 backend's schema and the sqlite3 client.
+PDNS_SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
+pdns_missing() { # prints the missing Debian package, if any
+  command -v pdns_server >/dev/null || { echo pdns-server; return; }
+  [ -f "$PDNS_SCHEMA" ] || { echo pdns-backend-sqlite3; return; }
+  command -v sqlite3 >/dev/null || echo sqlite3
+}
+
+start_pdns() {
+  local dir="$1" zone="$2" secret="$3" try missing user_conf=""
+  missing="$(pdns_missing)"
+  [ -z "$missing" ] || { echo "PowerDNS is missing (Debian package $missing)" >&2; return 1; }
+  mkdir -p "$dir/pdns.d"
+  cp contrib/powerdns/dyn.example.com.zone "$dir/$zone.zone"
+  sed -e "s|/var/lib/powerdns/pdns.sqlite3|$dir/pdns.sqlite3|" contrib/powerdns/ddns-cgi.conf >"$dir/pdns.d/ddns-cgi.conf"
+  sqlite3 "$dir/pdns.sqlite3" <"$PDNS_SCHEMA"
+  chmod 600 "$dir/pdns.sqlite3" # it holds the TSIG secret
+  [ "$(id -u)" -eq 0 ] && user_conf=$'setuid=pdns\nsetgid=pdns\n'
+  # The shipped zone script with this zone, key and directory; each pdnsutil reads this
+  # server's configuration (written first: pdnsutil finds the database through it).
+  printf 'launch=\ninclude-dir=%s/pdns.d\n' "$dir" >"$dir/pdns.conf"
+  sed -e "s|REPLACE-WITH-BASE64-SECRET|$secret|" -e "s|/etc/powerdns/|$dir/|g" -e "s|dyn\.example\.com|$zone|g" \
+    -e "s|^pdnsutil |pdnsutil --config-dir=$dir |" contrib/powerdns/ddns-cgi-zone.sh >"$dir/zone.sh"
+  # The rendered script holds the secret: gone once it ran.
+  sh "$dir/zone.sh" >"$dir/zone.log" 2>&1 || { rm -f "$dir/zone.sh"; cat "$dir/zone.log" >&2; return 1; }
+  rm -f "$dir/zone.sh"
+  for try in 1 2 3 4 5; do
+    PDNS_PORT=$((20000 + RANDOM % 40000))
+    printf '%s' "local-address=127.0.0.1
+local-port=$PDNS_PORT
+socket-dir=$dir
+${user_conf}guardian=no
+daemon=no
+disable-syslog=yes
+security-poll-suffix=
+launch=
+include-dir=$dir/pdns.d
+" >"$dir/pdns.conf"
+    if [ "$(id -u)" -eq 0 ]; then chown -R pdns:pdns "$dir"; chmod 755 "$dir" "$(dirname "$dir")"; fi
+    pdns_server --config-dir="$dir" >"$dir/stdout.log" 2>&1 &
+    PDNS_PID=$!
+    await_ready "$PDNS_PID" soa_answers "$PDNS_PORT" "$zone" && return 0
+    PDNS_PID=""
+  done
+  echo "pdns_server did not start:" >&2
+  cat "$dir/stdout.log" >&2
+  return 1
+}
+
+stop_pdns() {
+  if [ -n "${PDNS_PID:-}" ]; then
+    kill "$PDNS_PID" 2>/dev/null || true
+    wait "$PDNS_PID" 2>/dev/null || true
+    PDNS_PID=""
   fi
 }
 

@@ -6,16 +6,18 @@
 //! database exists, has the current schema and is writable, with its directory, by the user
 //! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema
 //! is current, and whether the session is encrypted, as the server reports it);
-//! for each zone, the DNS server answers, is authoritative, accepts a TSIG-signed UPDATE that
-//! changes nothing, and agrees with our clock, and whether it is signed and its signatures
-//! verify (and until when); the log target takes lines; the mail relay
-//! answers. Access is computed from owner, group and mode bits for that user (`--as-user`,
-//! else the user running the check), as the kernel does without ACLs; nothing is written
-//! anywhere but to the DNS server (the no-op UPDATE). This module also resolves user names
-//! for `init-db --owner`. It prints nothing itself.
+//! for each zone, the DNS server answers, is authoritative (and is PowerDNS, when it says so),
+//! accepts a TSIG-signed UPDATE that changes nothing, agrees with our clock, and refuses that
+//! UPDATE unsigned, and whether the zone is signed and its signatures verify (and until
+//! when); the log target takes lines; the mail relay answers. Access is computed
+//! from owner, group and mode bits for that user (`--as-user`, else the user running the
+//! check), as the kernel does without ACLs; nothing is written anywhere but to the DNS server
+//! (the no-op UPDATE, signed and unsigned). This module also resolves user names for
+//! `init-db --owner`. It prints nothing itself.
 //!
 //! [`accounts`] holds the system's users and groups and the permission rule; [`zone`] the
-//! checks of each zone's DNS servers, [`dnssec`] its signatures; this file the report and the other items.
+//! checks of each zone's DNS servers, [`server`] the PowerDNS recognition and hints,
+//! [`dnssec`] the zone's signatures; this file the report and the other items.
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::os::unix::net::UnixDatagram;
@@ -27,6 +29,7 @@ use crate::store::{self, PgProbe, Store};
 
 mod accounts;
 mod dnssec;
+mod server;
 mod zone;
 
 pub(crate) use accounts::{Accounts, Identity};

@@ -1,5 +1,6 @@
 //! Unit tests of `check`: users and groups from passwd- and group-shaped tables, the
-//! process's own identity, access by owner, group and mode bits, and the clock lines.
+//! process's own identity, access by owner, group and mode bits, the clock lines, and the
+//! recognition of PowerDNS.
 
 use super::zone::clock_line;
 use super::*;
@@ -62,4 +63,22 @@ fn the_process_identity_uses_effective_ids() {
     let status = "Name:\tddns-cgi\nUid:\t0\t33\t33\t33\nGid:\t0\t33\t33\t33\nGroups:\t4 33 900 \n";
     let id = accounts().process(status).expect("identity");
     assert_eq!(id, Identity { name: "www-data".into(), uid: 33, gids: vec![33, 4, 900] });
+}
+
+#[test]
+fn powerdns_is_recognised_by_its_version_text() {
+    use super::server::Software;
+    #[track_caller]
+    fn check(version: Option<&str>, powerdns: bool) {
+        let software = Software::from_version(version);
+        assert_eq!(matches!(software, Software::PowerDns { .. }), powerdns, "{version:?}");
+    }
+    check(Some("PowerDNS Authoritative Server 4.7.3"), true);
+    // `version-string=anonymous`.
+    check(Some("Served by PowerDNS - https://www.powerdns.com/"), true);
+    check(Some("Knot DNS 3.2.6"), false);
+    check(Some("9.18.28-1~deb12u2-Debian"), false);
+    // `version-string` set to the administrator's own text, or no answer.
+    check(Some("none of your business"), false);
+    check(None, false);
 }

@@ -7,7 +7,8 @@
 //! the database or HTTP.
 //!
 //! [`message`] builds the UPDATE messages (RFC 2136); [`transport`] signs them, sends them over
-//! UDP or TCP and verifies the answer, and reads a zone's SOA for `check` and read-back. This
+//! UDP or TCP and verifies the answer, reads a zone's SOA for `check` and read-back, and sends
+//! `check`'s unsigned probes (its `version.bind` query, an unsigned UPDATE). This
 //! file keeps the error type and the rcode names both use.
 
 use std::fmt;
@@ -27,7 +28,8 @@ pub(crate) use message::{
     probe_message, txt_message,
 };
 pub(crate) use transport::{
-    exchange, exchange_tcp, query_dnssec, query_soa, serial_lag, served_addresses, signed_time, soa_serial,
+    exchange, exchange_tcp, exchange_unsigned, query_dnssec, query_soa, serial_lag, served_addresses, server_version,
+    signed_time, soa_serial,
 };
 
 /// Allowed clock difference for TSIG (RFC 8945 §10 recommends 300 seconds).

@@ -2,7 +2,8 @@
 //! server over a connected UDP socket, retried over TCP when truncated (RFC 1035 §4.2), each
 //! bounded by the zone's timeout; verifying the answer's TSIG; the unsigned SOA queries of
 //! `check` (`query_soa`, and `query_dnssec` with the DO bit for its DNSSEC items) and of
-//! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`).
+//! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`), and
+//! `check`'s other unsigned messages (`server_version`, `exchange_unsigned`).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -36,11 +37,37 @@ pub(crate) fn exchange_tcp(zone: &Zone, message: Message, now: u64) -> Result<Me
 /// zone (the AA bit). The answer is returned whatever its rcode; only a missing, late or
 /// malformed answer is an error.
 pub(crate) fn query_soa(zone: &Zone) -> Result<Message, DnsError> {
-    let server = zone.server;
     let mut query = Query::new();
     query.set_name(zone.name.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
     let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
     message.add_query(query);
+    exchange_unsigned(zone, &message)
+}
+
+/// Asks the zone's server what software it runs: the TXT record `version.bind` in class CH,
+/// which BIND, Knot and PowerDNS answer unless told not to. The text, or `None` when the
+/// server does not say (refused, no answer, no TXT); for `check`, which words its hints for
+/// the server it recognises.
+pub(crate) fn server_version(zone: &Zone) -> Option<String> {
+    let name = Name::from_ascii("version.bind.").ok()?;
+    let mut query = Query::new();
+    query.set_name(name).set_query_class(DNSClass::CH).set_query_type(RecordType::TXT);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let response = exchange_unsigned(zone, &message).ok()?;
+    response.answers.iter().find_map(|r| match &r.data {
+        RData::TXT(txt) => {
+            Some(txt.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<String>())
+        }
+        _ => None,
+    })
+}
+
+/// Sends `message` to the zone's server without a TSIG record and returns the answer whatever
+/// its rcode; only a missing, late or malformed answer is an error. For `check`'s queries and
+/// its unsigned UPDATE probe, which asks whether the server takes an UPDATE nobody signed.
+pub(crate) fn exchange_unsigned(zone: &Zone, message: &Message) -> Result<Message, DnsError> {
+    let server = zone.server;
     let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
     let answer = send_udp(server, &request, message.metadata.id, zone.timeout)?;
     let response = Message::from_vec(&answer).map_err(|e| DnsError::Malformed { server, reason: e.to_string() })?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::util::dnsserver::{free_port, require_program};
 use crate::util::web::{Front, WebServer, curl};
-use crate::util::{Cgi, Response, Setup, World, ZONE};
+use crate::util::{Cgi, DnsKind, Response, Setup, World, ZONE};
 
 /// The challenge names live in the test zone itself, so Knot answers the CNAME and the TXT
 /// it points to in one response.
@@ -374,8 +374,15 @@ fn every_shipped_front_routes_the_api() {
 
 /// Adds `name CNAME target` to the test zone as an operator adds the challenge CNAME: in the
 /// zone file, outside ddns-cgi (the update key may change only A, AAAA and TXT records, as the
-/// shipped policy grants). The server is restarted to load it, before any update.
+/// shipped policy grants). The server is restarted to load it, before any update. PowerDNS
+/// keeps the zone in its database: there the operator's `pdnsutil add-record`.
 fn add_cname(w: &mut World, name: &str, target: &str) {
+    if w.dns.kind() == DnsKind::PowerDns {
+        let relative = name.trim_end_matches('.').trim_end_matches(ZONE).trim_end_matches('.');
+        w.dns.pdnsutil(&["add-record", ZONE, relative, "CNAME", "60", &format!("{target}.")]);
+        assert_eq!(w.dns.query(name, "CNAME"), [format!("{target}.")]);
+        return;
+    }
     w.dns.stop();
     let file = w.dns.dir().join(format!("{ZONE}.zone"));
     let mut zone = std::fs::read_to_string(&file).expect("read the zone file");

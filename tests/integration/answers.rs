@@ -5,8 +5,9 @@ use crate::world;
 
 const HOME: &str = "home.dyn.example.test";
 
+/// Runs `test` against Knot and BIND (PowerDNS in the PowerDNS pass).
 fn both_kinds(test: impl Fn(World)) {
-    for kind in [DnsKind::Knot, DnsKind::Bind] {
+    for kind in DnsKind::each() {
         let w = world!(World::new(Setup { kind, ..Setup::default() }));
         test(w);
     }

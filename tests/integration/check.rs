@@ -100,6 +100,11 @@ fn a_working_setup_is_all_ok_and_the_probe_changes_nothing() {
                 "ok    zone `{ZONE}`: {addr} accepts updates signed with key `ddns-key.` (an UPDATE that changes nothing)"
             ),
             "CLOCK".to_owned(),
+            // The same UPDATE unsigned: refused, as the shipped policies grant only the key.
+            format!(
+                "ok    zone `{ZONE}`: {addr} refuses an UPDATE without TSIG (answered {})",
+                if kind == DnsKind::Knot { "NOTAUTH" } else { "REFUSED" }
+            ),
             format!(
                 "ok    zone `{ZONE}`: not signed (no DNSKEY, no RRSIG on the SOA); to sign it, see the DNSSEC variants in contrib/"
             ),
@@ -175,7 +180,7 @@ fn a_zone_the_server_does_not_serve() {
         assert_eq!(
             failures(&lines),
             [format!(
-                "FAIL  zone `other.test`: {addr} is not authoritative for it (answered REFUSED without the AA bit); serve the zone there (see contrib/knot/, contrib/bind/), or correct `server` or the zone's `name`"
+                "FAIL  zone `other.test`: {addr} is not authoritative for it (answered REFUSED without the AA bit); serve the zone there (see contrib/knot/, contrib/bind/, contrib/powerdns/), or correct `server` or the zone's `name`"
             )],
             "{kind:?}"
         );

@@ -224,7 +224,9 @@ fn children_in_two_zones_go_in_one_message_per_zone() {
     use crate::util::{DnsKind, DnsServer};
     const OTHER: &str = "other.example.test";
     let mut w = world!(World::knot());
-    let Some(both) = DnsServer::start(DnsKind::Knot, &[&format!("{ZONE}."), &format!("{OTHER}.")], &w.key) else {
+    let Some(both) =
+        DnsServer::start(DnsKind::default_for_tests(), &[&format!("{ZONE}."), &format!("{OTHER}.")], &w.key)
+    else {
         return;
     };
     w.dns = both;

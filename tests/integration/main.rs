@@ -47,6 +47,7 @@ mod package;
 mod perf;
 mod postgres;
 mod postgres_tls;
+mod powerdns;
 mod ratelimit;
 mod relay;
 mod resilience;

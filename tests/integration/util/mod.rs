@@ -78,13 +78,14 @@ pub struct Setup<'a> {
 
 impl Default for Setup<'_> {
     fn default() -> Self {
-        Setup { kind: DnsKind::Knot, extra_config: "", hosts: &["home.dyn.example.test"] }
+        Setup { kind: DnsKind::default_for_tests(), extra_config: "", hosts: &["home.dyn.example.test"] }
     }
 }
 
 impl World {
-    /// A Knot world with one host, `home.dyn.example.test`. When Knot is not installed the
-    /// test fails; `None` only under the opt-out `DDNS_SKIP_SERVERS=1` (see [`skip`]).
+    /// A Knot world with one host, `home.dyn.example.test` (PowerDNS in the PowerDNS pass,
+    /// `DDNS_TEST_DNS=powerdns`). When the server is not installed the test fails; `None`
+    /// only under the opt-out `DDNS_SKIP_SERVERS=1` (see [`skip`]).
     pub fn knot() -> Option<World> {
         World::new(Setup::default())
     }

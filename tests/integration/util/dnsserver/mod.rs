@@ -1,10 +1,11 @@
-//! Real authoritative DNS servers for tests: Knot (`knotd`) or BIND (`named`) started on a
-//! random free loopback port in a temporary directory, run as the `knot`/`bind` user when the
-//! tests run as root, and killed on drop. The key, the update policy, the zones and the zone
-//! file are the snippets shipped in `contrib/knot/` and `contrib/bind/`, rendered with the
-//! test's zone names, key and paths; only the server-wide settings (port, directory, log) are
-//! the harness's. Queries go through the real `kdig`/`dig` clients. This module knows nothing
-//! of ddns-cgi.
+//! Real authoritative DNS servers for tests: Knot (`knotd`), BIND (`named`) or PowerDNS
+//! (`pdns_server`, [`powerdns`]) started on a random free loopback port in a temporary
+//! directory, run as the `knot`/`bind`/`pdns` user when the tests run as root, and killed on
+//! drop. The key, the update policy, the zones and the zone file are the snippets shipped in
+//! `contrib/knot/`, `contrib/bind/` and `contrib/powerdns/`, rendered with the test's zone
+//! names, key and paths; only the server-wide settings (port, directory, log) are the
+//! harness's. Queries go through the real `kdig`/`dig` clients. This module knows nothing of
+//! ddns-cgi.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod powerdns;
 mod replication;
 mod signed;
 
@@ -22,6 +24,7 @@ pub use signed::*;
 pub enum DnsKind {
     Knot,
     Bind,
+    PowerDns,
 }
 
 impl DnsKind {
@@ -29,6 +32,7 @@ impl DnsKind {
         match self {
             DnsKind::Knot => "knotd",
             DnsKind::Bind => "named",
+            DnsKind::PowerDns => "pdns_server",
         }
     }
 
@@ -36,6 +40,7 @@ impl DnsKind {
         match self {
             DnsKind::Knot => "knot",
             DnsKind::Bind => "bind9",
+            DnsKind::PowerDns => "pdns-server",
         }
     }
 
@@ -43,6 +48,7 @@ impl DnsKind {
         match self {
             DnsKind::Knot => "knot",
             DnsKind::Bind => "bind",
+            DnsKind::PowerDns => "pdns",
         }
     }
 }
@@ -189,6 +195,9 @@ impl DnsServer {
     /// they are not and skipping is allowed (see [`require_program`]).
     fn server_dir(kind: DnsKind, tag: &str) -> Option<PathBuf> {
         require_program(kind.binary(), kind.package())?;
+        if kind == DnsKind::PowerDns {
+            DnsServer::require_powerdns_parts()?;
+        }
         require_program(
             if kind == DnsKind::Knot { "kdig" } else { "dig" },
             if kind == DnsKind::Knot { "knot-dnsutils" } else { "bind9-dnsutils" },
@@ -214,6 +223,7 @@ impl DnsServer {
             let shipped = match kind {
                 DnsKind::Knot => KNOT_ZONE,
                 DnsKind::Bind => BIND_ZONE,
+                DnsKind::PowerDns => powerdns::ZONE_FILE,
             };
             let text = signing.zone_text(shipped, zone, &dir);
             std::fs::write(dir.join(format!("{zone}.zone")), text).expect("write zone");
@@ -313,6 +323,7 @@ impl DnsServer {
                      include \"{dir}/named.conf.ddns-cgi\";\n"
                 )
             }
+            DnsKind::PowerDns => self.powerdns_config(key),
         };
         std::fs::write(self.config_path(), text).expect("write server config");
         self.give_to_server_user();
@@ -355,6 +366,7 @@ impl DnsServer {
         self.dir.join(match self.kind {
             DnsKind::Knot => "knot.conf",
             DnsKind::Bind => "named.conf",
+            DnsKind::PowerDns => "pdns.conf",
         })
     }
 
@@ -370,6 +382,9 @@ impl DnsServer {
                 if is_root() {
                     cmd.arg("-u").arg("bind");
                 }
+            }
+            DnsKind::PowerDns => {
+                cmd.arg(format!("--config-dir={}", self.dir.display()));
             }
         }
         let out = std::fs::File::create(self.dir.join("stdout.log")).expect("stdout log");
@@ -407,7 +422,7 @@ impl DnsServer {
     fn dig(&self, args: &[&str]) -> Result<String, String> {
         let (prog, opts): (&str, &[&str]) = match self.kind {
             DnsKind::Knot => ("kdig", &["+timeout=1", "+retry=1"]),
-            DnsKind::Bind => ("dig", &["+time=1", "+tries=2"]),
+            DnsKind::Bind | DnsKind::PowerDns => ("dig", &["+time=1", "+tries=2"]),
         };
         let program = find_program(prog).ok_or_else(|| format!("{prog} missing"))?;
         let out = super::netns::command_in(self.netns.as_deref(), program)
@@ -461,7 +476,8 @@ impl DnsServer {
     /// Starts the server again on the same port with the data it had.
     pub fn restart(&mut self) {
         self.stop();
-        // Knot keeps updates in its journal, BIND in the .jnl beside the zone file.
+        // Knot keeps updates in its journal, BIND in the .jnl beside the zone file, PowerDNS in
+        // its database.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match self.spawn() {

@@ -16,6 +16,7 @@ fn replication_files(kind: DnsKind) -> (&'static str, &'static str) {
             include_str!("../../../../contrib/bind/hidden-primary.conf"),
             include_str!("../../../../contrib/bind/secondary.conf"),
         ),
+        DnsKind::PowerDns => panic!("the replication files are Knot's and BIND's; PowerDNS ships none"),
     }
 }
 
@@ -128,6 +129,7 @@ impl DnsServer {
                 )
             }
             DnsKind::Bind => format!("{}{}{shipped}", server.replica_head(), render(BIND_KEY, &secret)),
+            DnsKind::PowerDns => unreachable!("replication_files refuses PowerDNS"),
         };
         server.spawn_replica(&text);
         Some(server)
@@ -160,6 +162,7 @@ impl DnsServer {
                 )
             }
             DnsKind::Bind => format!("{}{shipped}", server.replica_head()),
+            DnsKind::PowerDns => unreachable!("replication_files refuses PowerDNS"),
         };
         server.spawn_replica(&text);
         Some(server)
@@ -208,6 +211,7 @@ impl DnsServer {
                  controls {{ }};\n\
                  logging {{ channel file {{ file \"{dir}/server.log\"; severity debug 1; print-time yes; print-severity yes; print-category yes; }}; category default {{ file; }}; }};\n"
             ),
+            DnsKind::PowerDns => unreachable!("replication_files refuses PowerDNS"),
         }
     }
 
