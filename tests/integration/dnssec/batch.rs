@@ -52,6 +52,11 @@ fn bind_group_commit_validates() {
     group_commit_validates(DnsKind::Bind);
 }
 
+#[test]
+fn powerdns_group_commit_validates() {
+    group_commit_validates(DnsKind::PowerDns);
+}
+
 /// With BIND's inline signing an update lands in the unsigned zone, and the signed zone, the
 /// one BIND serves, takes it a moment later under a serial of its own. Read-back listing the
 /// primary itself must wait for the signed version that holds the change: a client asking

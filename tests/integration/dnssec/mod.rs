@@ -1,6 +1,6 @@
-//! Dynamic hosts in DNSSEC-signed zones, against Knot (`dnssec-signing: on`) and BIND
-//! (`dnssec-policy default; inline-signing yes;`) started from the shipped snippets' DNSSEC
-//! variants: every update (A, AAAA, TXT), fan-out, offline, expiry and a group-committed
+//! Dynamic hosts in DNSSEC-signed zones, against Knot (`dnssec-signing: on`), BIND
+//! (`dnssec-policy default; inline-signing yes;`) and PowerDNS (`pdnsutil secure-zone`, live
+//! signing) started from the shipped snippets' DNSSEC variants: every update (A, AAAA, TXT), fan-out, offline, expiry and a group-committed
 //! multi-host message comes out signed, and `delv`, given the zone's own trust anchor, fully
 //! validates the new records and the proofs that removed ones are gone (NXDOMAIN or NODATA).
 //! `ddns-cgi check` says so on those zones, fails a zone whose signatures expired and warns
@@ -174,6 +174,11 @@ fn knot_signs_every_change_and_delv_validates_it() {
 #[test]
 fn bind_signs_every_change_and_delv_validates_it() {
     updates_validate(DnsKind::Bind);
+}
+
+#[test]
+fn powerdns_signs_every_change_and_delv_validates_it() {
+    updates_validate(DnsKind::PowerDns);
 }
 
 /// The shipped update policies let ddns-cgi's key change A, AAAA and TXT records only, in the

@@ -1,6 +1,6 @@
 //! Signed zones for the DNSSEC tests: a server that signs its zones and every update itself,
 //! as the commented DNSSEC variants of the shipped snippets set it up (Knot `dnssec-signing:
-//! on`, BIND `dnssec-policy default; inline-signing yes;`), or one that serves a zone file
+//! on`, BIND `dnssec-policy default; inline-signing yes;`, PowerDNS `pdnsutil secure-zone`), or one that serves a zone file
 //! signed once by hand (`dnssec-signzone`) with signatures that have expired or with NSEC3
 //! opt-out, for `check`'s verdicts. Answers are validated with `delv` given the zone's own trust anchor: the
 //! KSK the server publishes, as the admin would hand its DS to the parent. Like the rest of
@@ -34,6 +34,10 @@ impl Signing {
             (Signing::Live, DnsKind::Bind) => vec![
                 ("\t// dnssec-policy default;", "\tdnssec-policy default;"),
                 ("\t// inline-signing yes;", "\tinline-signing yes;"),
+            ],
+            (Signing::Live, DnsKind::PowerDns) => vec![
+                ("# pdnsutil secure-zone dyn.example.com", "pdnsutil secure-zone dyn.example.com"),
+                ("# pdnsutil rectify-zone dyn.example.com", "pdnsutil rectify-zone dyn.example.com"),
             ],
             _ => Vec::new(),
         }
