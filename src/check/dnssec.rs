@@ -273,9 +273,91 @@ mod tests {
         assert_eq!(span(-5), "0 s");
     }
 
+    use hickory_proto::dnssec::crypto::Ed25519SigningKey;
+    use hickory_proto::dnssec::rdata::sig::SigInput;
+    use hickory_proto::dnssec::{Algorithm, SigningKey as _, TBS};
+    use hickory_proto::rr::SerialNumber;
+    use hickory_proto::rr::rdata::SOA;
+
+    const NOW: i64 = 1_800_000_000;
+
+    /// The zone's SOA, and a zone key (flags 257) with its signing half.
+    fn zone() -> (Name, Record, Ed25519SigningKey, DNSKEY) {
+        let name = Name::from_ascii("dyn.example.com.").expect("name");
+        let soa = SOA::new(
+            Name::from_ascii("ns1.example.com.").expect("name"),
+            Name::from_ascii("hostmaster.example.com.").expect("name"),
+            1,
+            3600,
+            600,
+            86_400,
+            60,
+        );
+        let record = Record::from_rdata(name.clone(), 300, RData::SOA(soa));
+        let pkcs8 = Ed25519SigningKey::generate_pkcs8().expect("generate");
+        let key = Ed25519SigningKey::from_pkcs8(&pkcs8).expect("key");
+        let dnskey = DNSKEY::with_flags(257, key.to_public_key().expect("public key"));
+        (name, record, key, dnskey)
+    }
+
+    /// An RRSIG over `soa` by `key` valid from `inception` to `expiration`.
+    fn rrsig(
+        name: &Name,
+        soa: &Record,
+        key: &Ed25519SigningKey,
+        dnskey: &DNSKEY,
+        inception: i64,
+        expiration: i64,
+    ) -> Record {
+        let stamp = |t: i64| SerialNumber::new(u32::try_from(t).expect("time"));
+        let input = SigInput {
+            type_covered: RecordType::SOA,
+            algorithm: Algorithm::ED25519,
+            num_labels: name.num_labels(),
+            original_ttl: 300,
+            sig_expiration: stamp(expiration),
+            sig_inception: stamp(inception),
+            key_tag: dnskey.calculate_key_tag().expect("key tag"),
+            signer_name: name.clone(),
+        };
+        let tbs = TBS::from_input(name, DNSClass::IN, &input, std::iter::once(soa)).expect("tbs");
+        let sig = key.sign(&tbs).expect("sign");
+        Record::from_rdata(name.clone(), 300, RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))))
+    }
+
     #[test]
-    fn no_signature_is_bogus() {
-        let zone = Name::from_ascii("dyn.example.com.").expect("name");
-        assert_eq!(verdict(&zone, RecordType::SOA, &[], &[], 0), Verdict::Bogus);
+    fn signatures_are_judged_by_key_and_time() {
+        let (name, soa, key, dnskey) = zone();
+        let keys = std::slice::from_ref(&dnskey);
+        let judge = |inception: i64, expiration: i64| {
+            let sig = rrsig(&name, &soa, &key, &dnskey, inception, expiration);
+            verdict(&name, RecordType::SOA, &[soa.clone(), sig], keys, NOW)
+        };
+        assert_eq!(judge(NOW - 3600, NOW + 86_400), Verdict::Valid { until: NOW + 86_400 });
+        assert_eq!(judge(NOW - 7200, NOW - 3600), Verdict::Expired { at: NOW - 3600 });
+        assert_eq!(judge(NOW + 3600, NOW + 7200), Verdict::NotYet { from: NOW + 3600 });
+        // Of two good signatures the later end counts; an expired one beside a valid one is
+        // no failure (a server rolling its signatures serves both for a while).
+        let old = rrsig(&name, &soa, &key, &dnskey, NOW - 7200, NOW - 3600);
+        let new = rrsig(&name, &soa, &key, &dnskey, NOW - 60, NOW + 600);
+        assert_eq!(
+            verdict(&name, RecordType::SOA, &[soa.clone(), old, new], keys, NOW),
+            Verdict::Valid { until: NOW + 600 }
+        );
+    }
+
+    #[test]
+    fn a_signature_no_zone_key_verifies_is_bogus() {
+        let (name, soa, key, dnskey) = zone();
+        let sig = rrsig(&name, &soa, &key, &dnskey, NOW - 3600, NOW + 86_400);
+        // Another key, a changed SOA, or no signature at all.
+        let (_, _, _, other) = zone();
+        assert_eq!(verdict(&name, RecordType::SOA, &[soa.clone(), sig.clone()], &[other], NOW), Verdict::Bogus);
+        let mut edited = soa.clone();
+        if let RData::SOA(s) = &mut edited.data {
+            s.serial = 2;
+        }
+        assert_eq!(verdict(&name, RecordType::SOA, &[edited, sig], std::slice::from_ref(&dnskey), NOW), Verdict::Bogus);
+        assert_eq!(verdict(&name, RecordType::SOA, &[soa], &[dnskey], NOW), Verdict::Bogus);
     }
 }
