@@ -195,7 +195,13 @@ impl Checker<'_> {
                 "zone `{name}`: the parent zone has no DS record for it (resolver {resolver}); validators treat the zone as unsigned: hand the parent the DS of the zone's KSK (Knot `keymgr {name} ds`, BIND `dnssec-dsfromkey`)"
             ));
         }
-        match ds.iter().find_map(|d| keys.iter().find(|k| d.covers(&zone.name, k).unwrap_or(false)).map(|_| d)) {
+        // RFC 4035 §5.2: the key tag, the algorithm and the digest of the DNSKEY must match.
+        let matches = |d: &DS, k: &DNSKEY| {
+            d.algorithm() == k.algorithm()
+                && k.calculate_key_tag().is_ok_and(|tag| tag == d.key_tag())
+                && d.covers(&zone.name, k).unwrap_or(false)
+        };
+        match ds.iter().find(|d| keys.iter().any(|k| matches(d, k))) {
             Some(d) => self.report.ok(format!(
                 "zone `{name}`: the parent zone holds a DS record for key {} (resolver {resolver}): validators can see the zone as secure",
                 d.key_tag()

@@ -3,9 +3,9 @@
 //! signing) started from the shipped snippets' DNSSEC variants: every update (A, AAAA, TXT), fan-out, offline, expiry and a group-committed
 //! multi-host message comes out signed, and `delv`, given the zone's own trust anchor, fully
 //! validates the new records and the proofs that removed ones are gone (NXDOMAIN or NODATA).
-//! `ddns-cgi check` says so on those zones, fails a zone whose signatures expired and warns
-//! of NSEC3 opt-out and of a parent without DS (the unsigned verdict is in `check`'s own
-//! test). [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under
+//! `ddns-cgi check` says so on those zones, fails a zone whose signatures expired, warns of
+//! NSEC3 opt-out, and judges the parent's DS (missing, matching, stale) as a resolver serves
+//! it (the unsigned verdict is in `check`'s own test). [`batch`] holds the FastCGI group commit and BIND's inline-signing lag under
 //! read-back.
 //! One signed server per test, reused for every step, keeps the suite's time modest.
 
@@ -134,18 +134,23 @@ fn check_fails_a_zone_whose_signatures_expired() {
     assert!(!delv.contains("fully validated") && delv.contains("expired"), "{delv}");
 }
 
-/// `check` on a zone signed with NSEC3 opt-out, with `[dns] resolver` pointing at a server
-/// of the parent zone that holds no DS for it: the signatures verify, and warnings say what
-/// opt-out costs and that validators take the zone as unsigned.
+/// `check` on a zone signed with NSEC3 opt-out, with `[dns] resolver` pointing at a PowerDNS
+/// serving the parent zone: the signatures verify and opt-out is named; the parent's DS is
+/// missing (warn), then the zone's own (ok), then one of another key (FAIL).
 #[test]
-fn check_warns_of_nsec3_opt_out_and_a_missing_ds() {
+fn check_warns_of_nsec3_opt_out_and_judges_the_parents_ds() {
     let w = world!(world_on(DnsKind::Knot, &[HOME], "", Signing::OptOut));
-    let Some(parent) = DnsServer::start(DnsKind::Knot, &["example.test."], &w.key) else { return };
+    let Some(mut parent) = DnsServer::start(DnsKind::PowerDns, &["example.test."], &w.key) else { return };
     let resolver = parent.addr();
     w.edit_config(|c| c.replacen("timeout_ms = 1500\n", &format!("timeout_ms = 1500\nresolver = \"{resolver}\"\n"), 1));
-    let r = check(&w);
-    let out = r.stdout();
-    let lines: Vec<&str> = out.lines().filter(|l| l.contains(&format!("zone `{ZONE}`: "))).collect();
+    let zone_lines = |w: &World| {
+        let r = check(w);
+        let lines: Vec<String> =
+            r.stdout().lines().filter(|l| l.contains(&format!("zone `{ZONE}`: "))).map(str::to_owned).collect();
+        (r.code(), lines)
+    };
+    let (code, lines) = zone_lines(&w);
+    // The DNSSEC lines come last among the zone's.
     let expected = [
         format!(
             "ok    zone `{ZONE}`: signed (2 DNSKEY(s)); the signatures over its SOA and DNSKEY verify, valid until "
@@ -157,13 +162,35 @@ fn check_warns_of_nsec3_opt_out_and_a_missing_ds() {
             "warn  zone `{ZONE}`: the parent zone has no DS record for it (resolver {resolver}); validators treat the zone as unsigned: "
         ),
     ];
-    // The DNSSEC lines come last among the zone's.
     let dnssec = &lines[lines.len().saturating_sub(expected.len())..];
     assert!(dnssec.len() == expected.len(), "{lines:#?}");
     for (line, prefix) in dnssec.iter().zip(&expected) {
         assert!(line.starts_with(prefix.as_str()), "{line}\nexpected {prefix}");
     }
-    assert_eq!(r.code(), Some(0), "{}{}", r.stdout(), r.stderr());
+    assert_eq!(code, Some(0), "{lines:#?}");
+
+    // The parent gets the zone's DS (restarted, so no cached denial answers).
+    let ds = w.dns.ds(ZONE);
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    parent.pdnsutil(&["add-record", "example.test", "dyn", "DS", &ds[0]]);
+    parent.restart();
+    let tag = ds[0].split(' ').next().unwrap_or_default();
+    let (code, lines) = zone_lines(&w);
+    let ok = format!(
+        "ok    zone `{ZONE}`: the parent zone holds a DS record for key {tag} (resolver {resolver}): validators can see the zone as secure"
+    );
+    assert_eq!(lines.last(), Some(&ok), "{lines:#?}");
+    assert_eq!(code, Some(0), "{lines:#?}");
+
+    // A DS whose digest is of no key the zone has: validators would answer SERVFAIL.
+    let last = if ds[0].ends_with('0') { '1' } else { '0' };
+    let stale = format!("{}{last}", &ds[0][..ds[0].len() - 1]);
+    parent.pdnsutil(&["replace-rrset", "example.test", "dyn", "DS", &stale]);
+    parent.restart();
+    let (code, lines) = zone_lines(&w);
+    let fail = format!("FAIL  zone `{ZONE}`: the parent zone's DS records (key tags {tag}) match none");
+    assert!(lines.last().is_some_and(|l| l.starts_with(&fail)), "{lines:#?}");
+    assert_eq!(code, Some(2), "{lines:#?}");
 }
 
 #[test]

@@ -161,6 +161,22 @@ impl DnsServer {
             .collect()
     }
 
+    /// The DS records (SHA-256) of `zone`'s KSKs as its parent would publish them, rdata only
+    /// (`TAG ALG 2 HEX`), made by `dnssec-dsfromkey` from the DNSKEYs the server serves.
+    pub fn ds(&self, zone: &str) -> Vec<String> {
+        let zone = zone.trim_end_matches('.');
+        let keys = self.dig(&[&format!("{zone}."), "DNSKEY", "+noall", "+answer"]).expect("DNSKEY query");
+        let file = self.dir.join(format!("{zone}.dnskey"));
+        std::fs::write(&file, keys).expect("write DNSKEY set");
+        let file = file.display().to_string();
+        let out = run("dnssec-dsfromkey", "bind9-utils", &["-2", "-f", &file, &format!("{zone}.")], &self.dir);
+        out.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() >= 7 && f[2] == "DS")
+            .map(|f| f[3..].join(" "))
+            .collect()
+    }
+
     /// The zone holding `fqdn` (the longest served zone that is a suffix of it).
     fn zone_of(&self, fqdn: &str) -> String {
         let fqdn = fqdn.trim_end_matches('.');
