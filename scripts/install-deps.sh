@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config ca-certificates curl
   knot knot-dnsutils bind9 bind9-dnsutils
+  bind9-utils  # dnssec-keygen, dnssec-signzone: zones signed by hand (tests/integration/dnssec/)
   # PowerDNS with its SQLite backend, and the client that loads the backend's schema
   # (tests/integration/util/dnsserver/powerdns.rs, the PowerDNS pass of scripts/test.sh).
   pdns-server pdns-backend-sqlite3 sqlite3

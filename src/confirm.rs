@@ -17,16 +17,26 @@
 //! Comparing against a serial read before the update would not be sound: an update through
 //! another front-end could raise the serial in between, and a secondary at that serial
 //! would not yet have ours.
+//!
+//! A primary that signs inline (BIND's `inline-signing yes`) breaks "commits before it
+//! answers" for what it serves: it applies the UPDATE to the unsigned zone, answers, and
+//! copies the change into the signed zone, the one it serves and transfers, a moment later
+//! under a serial of its own; the serial read at once can be the signed zone's old one. So
+//! before reading the serial we wait until the primary itself serves each changed host's new
+//! addresses (the families the answer names): the serial read after that is of a signed
+//! version holding them. A TXT-only or offline change names no address and is not watched
+//! this way; a later change of the same host before we look makes the wait run out, logged.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use hickory_proto::rr::Name;
+use hickory_proto::rr::{Name, RecordType};
 
 use crate::config::{Config, Zone};
 use crate::dns::{self, DnsError};
 use crate::log::Log;
 use crate::reply::{HostAnswer, HostLine};
+use crate::request::Addresses;
 
 /// The first pause between two rounds of SOA queries; it doubles up to [`MAX_PAUSE`]. A
 /// secondary on the same network fetches an IXFR in a few milliseconds after the NOTIFY.
@@ -41,26 +51,76 @@ const MAX_QUERY: Duration = Duration::from_millis(500);
 /// any server. Never fails: what it could not confirm is logged, the answers stand.
 pub(crate) fn published(config: &Config, lines: &[HostLine], log: &Log) {
     let started = Instant::now();
-    let mut zones: Vec<&Zone> = Vec::new();
+    // Each zone with read-back, and its changed hosts with the addresses they now have.
+    let mut zones: Vec<(&Zone, Vec<(Name, Addresses)>)> = Vec::new();
     for line in lines {
-        match line.answer {
-            HostAnswer::Good(_) => {}
+        let addresses = match &line.answer {
+            HostAnswer::Good(addresses) => addresses,
             HostAnswer::Nochg(_)
             | HostAnswer::Nohost
             | HostAnswer::Notfqdn
             | HostAnswer::Dnserr
             | HostAnswer::ServerError
             | HostAnswer::TokenRefused(_) => continue,
-        }
-        if let Some(zone) = zone_of(config, &line.hostname)
-            && !zone.confirm.is_empty()
-            && !zones.iter().any(|z| z.name == zone.name)
-        {
-            zones.push(zone);
+        };
+        let Some(zone) = zone_of(config, &line.hostname).filter(|z| !z.confirm.is_empty()) else { continue };
+        let host = Name::from_ascii(format!("{}.", line.hostname)).ok().map(|n| (n, *addresses));
+        match zones.iter_mut().find(|(z, _)| z.name == zone.name) {
+            Some((_, hosts)) => hosts.extend(host),
+            None => zones.push((zone, host.into_iter().collect())),
         }
     }
-    for zone in zones {
-        wait(zone, started + zone.confirm_timeout, log);
+    for (zone, hosts) in zones {
+        let deadline = started + zone.confirm_timeout;
+        if primary_serves(zone, &hosts, deadline, log) {
+            wait(zone, deadline, log);
+        }
+    }
+}
+
+/// Waits, until `deadline`, until the zone's primary serves each of `hosts`' addresses (the
+/// families given; see the module doc on inline signing). Whether it does; what it still
+/// lacks at the deadline is logged.
+fn primary_serves(zone: &Zone, hosts: &[(Name, Addresses)], deadline: Instant, log: &Log) -> bool {
+    let name = zone.name_str();
+    let mut pending: Vec<(&Name, RecordType, IpAddr)> = hosts
+        .iter()
+        .flat_map(|(host, a)| {
+            let v4 = a.ipv4.map(|ip| (host, RecordType::A, IpAddr::V4(ip)));
+            let v6 = a.ipv6.map(|ip| (host, RecordType::AAAA, IpAddr::V6(ip)));
+            v4.into_iter().chain(v6)
+        })
+        .collect();
+    let mut pause = FIRST_PAUSE;
+    let mut last = String::new();
+    loop {
+        pending.retain(|(host, rtype, ip)| {
+            let timeout = deadline.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(1), MAX_QUERY);
+            match dns::served_addresses(zone.server, host, *rtype, timeout) {
+                Ok(served) if served == [*ip] => false,
+                Ok(served) => {
+                    last = format!("`{host}` {rtype} is {served:?}, not `{ip}`");
+                    true
+                }
+                Err(e) => {
+                    last = format!("`{host}` {rtype}: {e}");
+                    true
+                }
+            }
+        });
+        if pending.is_empty() {
+            return true;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            log.warn(format_args!(
+                "zone `{name}`: the primary {} does not serve the change yet ({last}); not waiting for the secondaries, answering anyway",
+                zone.server
+            ));
+            return false;
+        }
+        std::thread::sleep(pause.min(remaining));
+        pause = (pause * 2).min(MAX_PAUSE);
     }
 }
 

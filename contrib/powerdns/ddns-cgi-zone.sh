@@ -25,3 +25,10 @@ pdnsutil set-meta dyn.example.com ALLOW-DNSUPDATE-FROM 127.0.0.1/32 ::1/128
 # 4. Each accepted UPDATE adds one to the SOA serial, as Knot and BIND do (RFC 2136 §3.7).
 #    PowerDNS's DEFAULT jumps to today's YYYYMMDD01 instead, which works as well.
 pdnsutil set-meta dyn.example.com SOA-EDIT-DNSUPDATE INCREASE
+# 5. DNSSEC: to sign the zone, uncomment these two lines. PowerDNS makes the keys (ECDSA
+#    P-256, NSEC) and signs each answer as it sends it (live signing), so every update comes
+#    out signed; ddns-cgi needs no change. Give the parent the DS record that
+#    `pdnsutil show-zone dyn.example.com` prints, then `ddns-cgi check` says whether
+#    validators see the zone as secure.
+# pdnsutil secure-zone dyn.example.com
+# pdnsutil rectify-zone dyn.example.com

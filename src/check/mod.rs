@@ -1,21 +1,23 @@
 //! `ddns-cgi check`: the pre-flight check. It reads the configuration and reports one line
-//! per item, `ok` or `FAIL` with what to fix (or `warn`: a key of the Python ddns-daemon's
-//! config that is ignored): the config parses; who may read it, the key
+//! per item, `ok` or `FAIL` with what to fix (or `warn`: works but deserves a look, such as
+//! a key of the Python ddns-daemon's config that is ignored, or signatures that expire soon):
+//! the config parses; who may read it, the key
 //! files and the PostgreSQL password file (a secret must not be readable by others); the
 //! database exists, has the current schema and is writable, with its directory, by the user
 //! the web server runs ddns-cgi as (on PostgreSQL: the server takes the session, the schema
 //! is current, and whether the session is encrypted, as the server reports it);
 //! for each zone, the DNS server answers, is authoritative (and is PowerDNS, when it says so),
 //! accepts a TSIG-signed UPDATE that changes nothing, agrees with our clock, and refuses that
-//! UPDATE unsigned; the log target takes lines; the mail relay answers. Access is computed
+//! UPDATE unsigned, and whether the zone is signed and its signatures verify (and until
+//! when); the log target takes lines; the mail relay answers. Access is computed
 //! from owner, group and mode bits for that user (`--as-user`, else the user running the
 //! check), as the kernel does without ACLs; nothing is written anywhere but to the DNS server
 //! (the no-op UPDATE, signed and unsigned). This module also resolves user names for
 //! `init-db --owner`. It prints nothing itself.
 //!
 //! [`accounts`] holds the system's users and groups and the permission rule; [`zone`] the
-//! checks of each zone's DNS servers, [`server`] the PowerDNS recognition and hints; this file
-//! the report and the other items.
+//! checks of each zone's DNS servers, [`server`] the PowerDNS recognition and hints,
+//! [`dnssec`] the zone's signatures; this file the report and the other items.
 
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::os::unix::net::UnixDatagram;
@@ -26,6 +28,7 @@ use crate::mail;
 use crate::store::{self, PgProbe, Store};
 
 mod accounts;
+mod dnssec;
 mod server;
 mod zone;
 
@@ -42,7 +45,8 @@ pub(crate) struct Report {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mark {
     Ok,
-    /// Works, but deserves a look (a key the Python ddns-daemon's config has that is ignored).
+    /// Works, but deserves a look (a key the Python ddns-daemon's config has that is ignored,
+    /// signatures that expire soon, NSEC3 opt-out).
     Warn,
     Fail,
 }

@@ -1,7 +1,8 @@
 //! The checks of one zone's DNS servers: the primary answers and is authoritative, accepts a
 //! TSIG-signed UPDATE that changes nothing, agrees with our clock and refuses the same UPDATE
-//! unsigned; each read-back (`confirm`) server serves the primary's serial. A primary that
-//! says it is PowerDNS ([`super::server`]) is named, and its hints are in PowerDNS's words.
+//! unsigned; each read-back (`confirm`) server serves the primary's serial; then the zone's
+//! DNSSEC items (`dnssec`). A primary that says it is PowerDNS ([`super::server`]) is named,
+//! and its hints are in PowerDNS's words.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RData;
@@ -47,6 +48,7 @@ impl Checker<'_> {
         }
         self.unsigned(zone, &software);
         self.secondaries(zone);
+        self.dnssec(zone, now);
     }
 
     /// The primary answers and is authoritative for the zone: one line each, and one naming

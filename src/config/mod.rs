@@ -250,6 +250,9 @@ pub(crate) struct Zone {
     pub(crate) confirm: Vec<SocketAddr>,
     /// How long an update waits for them (`dns.confirm_timeout_ms`).
     pub(crate) confirm_timeout: Duration,
+    /// A recursive resolver `check` asks for the zone's DS record in its parent
+    /// (`dns.resolver`); `None`: the delegation is not checked.
+    pub(crate) resolver: Option<SocketAddr>,
 }
 
 impl Zone {

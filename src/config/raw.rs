@@ -157,6 +157,7 @@ pub(super) struct RawDns {
     pub(super) tsig_key_file: Option<PathBuf>,
     pub(super) confirm: Option<Vec<String>>,
     pub(super) confirm_timeout_ms: Option<u64>,
+    pub(super) resolver: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -84,6 +84,8 @@ impl Validator<'_> {
             ));
         }
 
+        let resolver = raw.dns.resolver.as_deref().map(|s| self.socket_addr("dns.resolver", s)).transpose()?;
+
         if raw.zones.is_empty() {
             return Err(self.invalid("zones", "must list at least one `[[zones]]` entry"));
         }
@@ -118,6 +120,7 @@ impl Validator<'_> {
                 timeout: Duration::from_millis(timeout_ms),
                 confirm,
                 confirm_timeout: Duration::from_millis(confirm_timeout_ms),
+                resolver,
             });
         }
 

@@ -235,3 +235,43 @@ fn rcode_messages_name_the_code() {
     };
     assert_eq!(e.to_string(), "127.0.0.1:53 answered NOTAUTH (TSIG error BADSIG)");
 }
+
+#[test]
+fn no_message_touches_a_type_but_a_aaaa_and_txt() {
+    // Signed zones (issue 24): the server owns RRSIG, NSEC, NSEC3 and DNSKEY and keeps them
+    // right as A, AAAA and TXT change; an UPDATE that added or deleted any of them, or deleted
+    // a whole name (type ANY, RFC 2136 §2.5.3), would break the zone's proofs. Every builder,
+    // with every kind of change, names only A, AAAA and TXT in its update section.
+    let zone = name("dyn.example.com.");
+    let fqdn = name("h.dyn.example.com.");
+    let (v4, v6) = (Some("192.0.2.1".parse().expect("ip")), Some("2001:db8::1".parse().expect("ip")));
+    let change = |a, aaaa, txt| HostChange { fqdn: fqdn.clone(), ttl: 60, a, aaaa, txt };
+    let published = Published { fqdn: fqdn.clone(), ipv4: v4, ipv6: v6, txt: Some("v".into()) };
+    let messages = [
+        replace_message(&zone, &fqdn, 60, v4, v6),
+        delete_message(&zone, &fqdn),
+        change_message(
+            &zone,
+            &[
+                change(Rrset::Replace(v4.expect("v4")), Rrset::Replace(v6.expect("v6")), Rrset::Replace("t".into())),
+                change(Rrset::Delete, Rrset::Delete, Rrset::Delete),
+                change(Rrset::Keep, Rrset::Keep, Rrset::Keep),
+            ],
+        ),
+        expire_message(&zone, &[published]),
+        txt_message(&zone, &fqdn, 60, &["a", "b"]),
+        txt_message(&zone, &fqdn, 60, &[]),
+        probe_message(&zone),
+    ];
+    for message in messages {
+        let message = message.expect("message");
+        assert!(!message.authorities.is_empty(), "{message:?}");
+        for r in &message.authorities {
+            assert!(
+                matches!(r.record_type(), RecordType::A | RecordType::AAAA | RecordType::TXT),
+                "an update names {}: {r:?}",
+                r.record_type()
+            );
+        }
+    }
+}

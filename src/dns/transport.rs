@@ -1,14 +1,15 @@
 //! Signing a message with the zone's TSIG key (RFC 8945) and exchanging it with the zone's
 //! server over a connected UDP socket, retried over TCP when truncated (RFC 1035 §4.2), each
 //! bounded by the zone's timeout; verifying the answer's TSIG; the unsigned SOA queries of
-//! `check` (`query_soa`) and of read-back (`soa_serial`, with RFC 1982 `serial_lag`), and
+//! `check` (`query_soa`, and `query_dnssec` with the DO bit for its DNSSEC items) and of
+//! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`), and
 //! `check`'s other unsigned messages (`server_version`, `exchange_unsigned`).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType, TSigner};
 
@@ -232,6 +233,87 @@ pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> 
             _ => None,
         })
         .ok_or_else(|| malformed(format!("no SOA of `{zone}` in the answer")))
+}
+
+/// The addresses `server` serves for `fqdn` of type `rtype` (A or AAAA), for read-back: the
+/// primary must serve a change before its serial can say which version holds it (see
+/// `confirm`). Unsigned and over UDP like [`soa_serial`] (retried over TCP when truncated);
+/// only an authoritative answer counts, NXDOMAIN and no data being no addresses.
+pub(crate) fn served_addresses(
+    server: SocketAddr,
+    fqdn: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Vec<std::net::IpAddr>, DnsError> {
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = ask(server, fqdn, rtype, false, timeout)?;
+    let rcode = response.metadata.response_code;
+    if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    if !response.metadata.authoritative {
+        return Err(malformed(format!("not authoritative for `{fqdn}`")));
+    }
+    let mut addresses: Vec<std::net::IpAddr> = response
+        .answers
+        .iter()
+        .filter(|r| r.name == *fqdn)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(std::net::IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(std::net::IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect();
+    addresses.sort();
+    Ok(addresses)
+}
+
+/// Asks `server` for `name`/`rtype` with the DO bit (RFC 3225) and RD set, so a signed zone's
+/// answer comes with its RRSIGs and denial proofs, for `check`'s DNSSEC items (also of a
+/// resolver, for the parent's DS). Unsigned, over
+/// UDP with a 4096-octet EDNS buffer, retried over TCP when truncated; the answer is returned
+/// whatever its rcode.
+pub(crate) fn query_dnssec(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Message, DnsError> {
+    ask(server, name, rtype, true, timeout)
+}
+
+/// One unsigned query and its parsed response (any rcode), over UDP, retried over TCP when
+/// the answer is truncated.
+fn ask(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    dnssec_ok: bool,
+    timeout: Duration,
+) -> Result<Message, DnsError> {
+    let mut query = Query::new();
+    query.set_name(name.clone()).set_query_class(DNSClass::IN).set_query_type(rtype);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    if dnssec_ok {
+        let mut edns = Edns::new();
+        edns.set_max_payload(4096).set_dnssec_ok(true);
+        message.set_edns(edns);
+        // A resolver asked for the parent's DS needs it; an authority ignores it.
+        message.metadata.recursion_desired = true;
+    }
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    Ok(response)
 }
 
 /// How far `served` is behind `wanted` in serial number arithmetic (RFC 1982 §3.2, as zone

@@ -231,6 +231,14 @@ pub(crate) const KEYS: &[Key] = &[
         about: "How long an update waits for the `confirm` servers, in milliseconds.",
     },
     Key {
+        section: "dns",
+        name: "resolver",
+        kind: "string",
+        default: Default::Note("none"),
+        bounds: Bounds::Rule("`ip:port` (or an address alone for port 53)"),
+        about: "A recursive resolver that `ddns-cgi check` asks for a signed zone's DS record in the parent zone: without one, validators treat the zone as unsigned. Unset: the delegation is not checked. Updates never use it.",
+    },
+    Key {
         section: "zones",
         name: "name",
         kind: "string",

@@ -105,6 +105,9 @@ fn a_working_setup_is_all_ok_and_the_probe_changes_nothing() {
                 "ok    zone `{ZONE}`: {addr} refuses an UPDATE without TSIG (answered {})",
                 if kind == DnsKind::Knot { "NOTAUTH" } else { "REFUSED" }
             ),
+            format!(
+                "ok    zone `{ZONE}`: not signed (no DNSKEY, no RRSIG on the SOA); to sign it, see the DNSSEC variants in contrib/"
+            ),
             "ok    log: to stderr (in CGI, the web server's error log)".to_owned(),
             "ok    mail: off (`[email] enabled` is false)".to_owned(),
         ]);

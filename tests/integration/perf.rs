@@ -69,7 +69,7 @@ fn knot_updates(w: &World) -> u64 {
 
 /// Waits until the FastCGI server has authenticated `n` requests of [`USER`] in all: they are
 /// past the handler's checks and at their host's change.
-fn wait_authenticated(web: &WebServer, n: usize) {
+pub(crate) fn wait_authenticated(web: &WebServer, n: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while web.fastcgi_log().matches(&format!("password of `{USER}`")).count() < n {
         assert!(std::time::Instant::now() < deadline, "requests did not arrive:\n{}", web.fastcgi_log());
@@ -80,7 +80,7 @@ fn wait_authenticated(web: &WebServer, n: usize) {
 }
 
 /// Starts `curl` for one update through the web server; joins to its (status, body).
-fn spawn_curl(web: &WebServer, query: &str, creds: &str) -> std::thread::JoinHandle<(u16, String)> {
+pub(crate) fn spawn_curl(web: &WebServer, query: &str, creds: &str) -> std::thread::JoinHandle<(u16, String)> {
     let (url, creds) = (web.url(&format!("/nic/update?{query}")), creds.to_owned());
     std::thread::spawn(move || {
         let r = curl(&["-u", &creds, &url]);
@@ -91,7 +91,7 @@ fn spawn_curl(web: &WebServer, query: &str, creds: &str) -> std::thread::JoinHan
 /// A hold at a relay in front of the DNS server: while closed, every UPDATE message that
 /// arrives waits there, and is counted.
 #[derive(Default)]
-struct Hold {
+pub(crate) struct Hold {
     /// (messages held so far, open)
     state: std::sync::Mutex<(usize, bool)>,
     changed: std::sync::Condvar,
@@ -100,7 +100,7 @@ struct Hold {
 impl Hold {
     /// Starts a relay in front of `world`'s DNS server that holds every UPDATE at `hold`
     /// until it opens, and points the world's config at it.
-    fn relay(world: &World) -> (Arc<Hold>, crate::util::relay::Relay) {
+    pub(crate) fn relay(world: &World) -> (Arc<Hold>, crate::util::relay::Relay) {
         use crate::util::relay::{self, Plan, Relay};
         let hold = Arc::new(Hold::default());
         let relay = {
@@ -128,7 +128,7 @@ impl Hold {
     }
 
     /// Waits (bounded) until `n` messages are held; whether they are.
-    fn wait_held(&self, n: usize) -> bool {
+    pub(crate) fn wait_held(&self, n: usize) -> bool {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let mut s = self.state.lock().expect("hold");
         while s.0 < n && std::time::Instant::now() < deadline {
@@ -137,11 +137,11 @@ impl Hold {
         s.0 >= n
     }
 
-    fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.state.lock().expect("hold").0
     }
 
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         self.state.lock().expect("hold").1 = true;
         self.changed.notify_all();
     }

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 mod powerdns;
 mod replication;
+mod signed;
 
 pub use replication::*;
+pub use signed::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DnsKind {
@@ -165,6 +167,8 @@ pub struct DnsServer {
     zones: Vec<String>,
     /// Grant updates of A records only (to provoke a policy refusal).
     a_only: bool,
+    /// Whether and how the zones are signed (see [`signed`]).
+    signing: Signing,
     child: Option<Child>,
     /// The network namespace the server runs in (`ip netns exec`), and its address there
     /// besides 127.0.0.1; see [`super::netns`].
@@ -177,13 +181,13 @@ impl DnsServer {
     /// and accepts updates signed with `key`. `None` only when the server is not installed and
     /// skipping is allowed (see [`require_program`]).
     pub fn start(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
-        DnsServer::start_with(kind, zones, key, false)
+        DnsServer::start_with(kind, zones, key, false, Signing::Unsigned)
     }
 
     /// Like [`start`](Self::start), but the update policy grants A records only: an update of
     /// AAAA records is refused by policy (BIND `update-policy`, Knot `update-type`).
     pub fn start_a_only(kind: DnsKind, zones: &[&str], key: &TsigKey) -> Option<DnsServer> {
-        DnsServer::start_with(kind, zones, key, true)
+        DnsServer::start_with(kind, zones, key, true, Signing::Unsigned)
     }
 
     /// A fresh private directory for a server of `kind` (`ddns-cgi-TAG-USER-PID-N` under the
@@ -210,7 +214,7 @@ impl DnsServer {
         Some(dir)
     }
 
-    fn start_with(kind: DnsKind, zones: &[&str], key: &TsigKey, a_only: bool) -> Option<DnsServer> {
+    fn start_with(kind: DnsKind, zones: &[&str], key: &TsigKey, a_only: bool, signing: Signing) -> Option<DnsServer> {
         let dir = DnsServer::server_dir(kind, "dns")?;
         let zones: Vec<String> = zones.iter().map(|z| z.trim_end_matches('.').to_owned()).collect();
         for zone in &zones {
@@ -221,7 +225,8 @@ impl DnsServer {
                 DnsKind::Bind => BIND_ZONE,
                 DnsKind::PowerDns => powerdns::ZONE_FILE,
             };
-            std::fs::write(dir.join(format!("{zone}.zone")), shipped).expect("write zone");
+            let text = signing.zone_text(shipped, zone, &dir);
+            std::fs::write(dir.join(format!("{zone}.zone")), text).expect("write zone");
         }
         let mut server = DnsServer {
             kind,
@@ -229,6 +234,7 @@ impl DnsServer {
             dir,
             zones,
             a_only,
+            signing,
             child: None,
             netns: super::netns::current(),
             also_listen: None,
@@ -276,6 +282,7 @@ impl DnsServer {
                 if self.a_only {
                     replacements.push(("update-type: [A, AAAA, TXT]", "update-type: [A]"));
                 }
+                replacements.extend(self.signing.uncomment(self.kind));
                 let snippet = self.render_zones(KNOT_SNIPPET, "\n  - domain:", &replacements);
                 std::fs::write(self.dir.join("ddns-cgi.conf"), snippet).expect("write knot snippet");
                 let user = if root { "    user: knot:knot\n" } else { "" };
@@ -297,6 +304,7 @@ impl DnsServer {
                 if self.a_only {
                     replacements.push(("zonesub A AAAA TXT;", "zonesub A;"));
                 }
+                replacements.extend(self.signing.uncomment(self.kind));
                 let snippet = self.render_zones(BIND_SNIPPET, "\nzone \"", &replacements);
                 std::fs::write(self.dir.join("named.conf.ddns-cgi"), snippet).expect("write named snippet");
                 let key_file = render(
@@ -370,7 +378,7 @@ impl DnsServer {
                 cmd.arg("-c").arg(self.config_path());
             }
             DnsKind::Bind => {
-                cmd.arg("-f").arg("-c").arg(self.config_path()).arg("-n").arg("1");
+                cmd.arg("-f").arg("-c").arg(self.config_path()).arg("-n").arg(self.signing.bind_threads());
                 if is_root() {
                     cmd.arg("-u").arg("bind");
                 }

@@ -94,12 +94,13 @@ impl DnsServer {
             .expect("chmod database");
         let dir_slash = format!("{}/", self.dir.display());
         let key_id = key.name.trim_end_matches('.');
-        let replacements = [
+        let mut replacements = vec![
             (SHIPPED_SECRET, key.secret_b64.as_str()),
             (SHIPPED_ALGORITHM, key.algorithm.as_str()),
             (SHIPPED_KEY, key_id),
             (SHIPPED_ZONE_FILE_DIR, dir_slash.as_str()),
         ];
+        replacements.extend(self.signing.uncomment(self.kind));
         let script = self.render_zones(ZONE_SCRIPT, "\n# Keep the zone's commands last", &replacements);
         self.run_shipped_script(&script, "ddns-cgi-zone.sh");
     }

@@ -182,7 +182,17 @@ impl DnsServer {
         let zones = vec![zone.trim_end_matches('.').to_owned()];
         let netns = super::super::netns::current();
         let also_listen = (!host.is_loopback()).then_some(host);
-        Some(DnsServer { kind, port, dir, zones, a_only: false, child: None, netns, also_listen })
+        Some(DnsServer {
+            kind,
+            port,
+            dir,
+            zones,
+            a_only: false,
+            signing: Signing::Unsigned,
+            child: None,
+            netns,
+            also_listen,
+        })
     }
 
     /// The part of a config that is the test's, not the shipped file's: where to listen, the
