@@ -23,6 +23,7 @@ mod rate_limits;
 mod relays;
 mod render;
 mod run;
+mod status;
 mod users;
 
 use crate::cli::CliError;

@@ -4,12 +4,15 @@
 //! IXFR (RFC 1995). Shown: updates reach both secondaries; with one secondary stopped, updates
 //! still succeed and the other serves them; a restarted secondary catches up by IXFR; and the
 //! optional read-back (`confirm`) answers only once the secondaries serve the change, or after
-//! its bound, naming the lagging server.
+//! its bound, naming the lagging server. `wait.rs`: answers that wait only on request
+//! (`wait=`, `[acme] wait`), in CGI and in FastCGI, and `hostname status`.
 
 use std::time::{Duration, Instant};
 
 use crate::util::dnsserver::Replication;
 use crate::util::{DnsKind, DnsServer, PASSWORD, TempDir, TsigKey, USER, World, ZONE};
+
+mod wait;
 
 const HOME: &str = "home.dyn.example.test";
 
