@@ -95,18 +95,19 @@ fn wait_1_answers_only_once_both_secondaries_serve_the_new_address() {
     // answer come, and when it comes both serve the new address.
     d.ns2.pause();
     let resumed = std::sync::Mutex::new(None::<Instant>);
-    let r = std::thread::scope(|s| {
+    let (r, answered, served) = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(1_500));
-            d.ns2.resume();
             *resumed.lock().expect("lock") = Some(Instant::now());
+            d.ns2.resume();
         });
-        json_update(&d, &format!("hostname={HOME}&myip=192.0.2.60&wait=1"))
+        let r = json_update(&d, &format!("hostname={HOME}&myip=192.0.2.60&wait=1"));
+        // At the moment the answer arrives (the scope joins the resuming thread only later).
+        let answered = Instant::now();
+        (r, answered, [d.ns1.query(HOME, "A"), d.ns2.query(HOME, "A")])
     });
-    let answered = Instant::now();
-    assert_eq!(d.ns1.query(HOME, "A"), ["192.0.2.60"]);
-    assert_eq!(d.ns2.query(HOME, "A"), ["192.0.2.60"]);
     assert!(resumed.lock().expect("lock").is_some_and(|t| t <= answered), "answered before ns2 was resumed");
+    assert_eq!(served, [["192.0.2.60"], ["192.0.2.60"]]);
     assert_eq!(r.status, 200, "{}", r.log);
     let v = json(&r);
     assert_eq!((v["status"].as_str(), v["ipv4"].as_str()), (Some("good"), Some("192.0.2.60")), "{v}");
@@ -299,15 +300,20 @@ fn acme_wait_holds_the_update_until_the_secondaries_serve_the_txt() {
     // `[acme] wait = true`: the answer, the same bytes, comes once both serve the value.
     d.w.edit_config(|text| format!("{text}wait = true\n"));
     d.ns2.pause();
-    let r = std::thread::scope(|s| {
+    let resumed = std::sync::Mutex::new(None::<Instant>);
+    let (r, answered, at_answer) = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(1_500));
+            *resumed.lock().expect("lock") = Some(Instant::now());
             d.ns2.resume();
         });
-        update(TXT_2)
+        let r = update(TXT_2);
+        (r, Instant::now(), [served(&d.ns1), served(&d.ns2)])
     });
-    assert!(served(&d.ns1).contains(&TXT_2.to_owned()), "{:?}", served(&d.ns1));
-    assert!(served(&d.ns2).contains(&TXT_2.to_owned()), "{:?}", served(&d.ns2));
+    assert!(resumed.lock().expect("lock").is_some_and(|t| t <= answered), "answered before ns2 was resumed");
+    for txt in &at_answer {
+        assert!(txt.contains(&TXT_2.to_owned()), "{at_answer:?}");
+    }
     assert_eq!((r.status, r.body.as_str()), (200, format!("{{\"txt\":\"{TXT_2}\"}}").as_str()), "{}", r.log);
     assert!(counted.queries().iter().all(|n| *n > 0));
     assert!(r.log.contains("every secondary serves serial"), "{}", r.log);
@@ -358,4 +364,56 @@ fn hostname_status_shows_what_each_server_answers_now() {
     let run = d.w.admin(&["hostname", "status", "host.example.org"]);
     assert_eq!(run.code(), Some(1), "{}", run.stderr());
     assert!(run.stderr().contains("`host.example.org` is in no configured zone"), "{}", run.stderr());
+}
+
+#[test]
+fn a_stopping_fastcgi_server_answers_its_waiting_requests_at_once() {
+    const N: usize = 3;
+    let d = world!(deployment(DnsKind::Knot));
+    let counted = on_request(&d, 60_000, "");
+    let hosts: Vec<String> = (0..N).map(|i| format!("s{i}.{ZONE}")).collect();
+    for h in &hosts {
+        d.w.admin(&["hostname", "add", USER, h, ZONE]).success();
+    }
+    let (mut fastcgi, _, port) = world!(Launched::start(&d.w, Launcher::Listen));
+    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    // The paused secondary cannot serve the changes: only the stop can end the waits.
+    d.ns2.pause();
+    let answers: Vec<Option<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let auth = &auth;
+                let query = format!("hostname={host}&myip=198.51.100.{}&wait=1", i + 1);
+                s.spawn(move || {
+                    let mut c = FcgiClient::connect_tcp(port);
+                    c.set_read_timeout(Duration::from_secs(90));
+                    let params = [fcgi_update_params(&query, auth), vec![("HTTP_ACCEPT", "application/json")]].concat();
+                    c.request(1, true, &params, b"").then_some(())?;
+                    let raw = c.response(1)?;
+                    let text = String::from_utf8_lossy(&raw).into_owned();
+                    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while fastcgi.log().matches("the answer waits until the secondaries serve serial").count() < N {
+            assert!(Instant::now() < deadline, "not all {N} waiting:\n{}", fastcgi.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        fastcgi.signal_and_wait("-TERM");
+        handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+    });
+    let ns2 = counted.relays[1].addr.to_string();
+    for (host, answer) in hosts.iter().zip(&answers) {
+        let body = answer.as_deref().unwrap_or_else(|| panic!("{host}: no answer\n{}", fastcgi.log()));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!((v["status"].as_str(), v["hostname"].as_str()), (Some("good"), Some(host.as_str())), "{v}");
+        assert_eq!(v["secondaries"][1], serde_json::json!({"server": ns2, "served": false, "after_ms": null}), "{v}");
+    }
+    let log = fastcgi.log();
+    assert!(log.contains("SIGTERM") && log.contains("fastcgi: stopped"), "{log}");
+    assert!(!log.contains("requests still running"), "{log}");
+    d.ns2.resume();
 }
