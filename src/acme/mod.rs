@@ -7,7 +7,9 @@
 //! once). The user adds `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once.
 //! Answers, status codes and error strings are acme-dns's, so clients read them as they
 //! read acme-dns's. `POST <path>/register` creates accounts when `[acme] register` allows
-//! it; `acme add` does the same from the command line ([`create_account`]).
+//! it; `acme add` does the same from the command line ([`create_account`]). With `[acme]
+//! wait`, an update's answer is held until the acme zone's read-back servers serve the new
+//! values (`confirm.rs`; the transport waits), so a client needs no fixed propagation sleep.
 //!
 //! Keys are 40 random characters (240 bits) and only their SHA-256 digest is stored, as for
 //! host tokens: with full entropy a fast digest cannot be searched, so no Argon2 run (and no

@@ -1,7 +1,9 @@
 //! Signing a message with the zone's TSIG key (RFC 8945) and exchanging it with the zone's
 //! server over a connected UDP socket, retried over TCP when truncated (RFC 1035 §4.2), each
 //! bounded by the zone's timeout; verifying the answer's TSIG; the unsigned SOA queries of
-//! `check` (`query_soa`) and of read-back (`soa_serial`, with RFC 1982 `serial_lag`).
+//! `check` (`query_soa`) and of read-back (`soa_serial`, with RFC 1982 `serial_lag`; its query
+//! and answer check also apart, `soa_query` and `soa_in_answer`, for FastCGI's async poll),
+//! and the record queries of `hostname status` (`query_rrset`).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

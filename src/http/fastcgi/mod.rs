@@ -6,7 +6,8 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
-//! the common repeat is answered on it (`repeat_here`). `records` reads and writes the
+//! the common repeat is answered on it (`repeat_here`); an answer held for the read-back
+//! waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
 //! records, bounding what a peer can make it buffer (the request size, each name-value pair's
 //! claimed length), and a connection that does not complete a request within
 //! `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
