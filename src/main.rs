@@ -170,13 +170,16 @@ fn serve_cgi(path: &std::path::Path, vars: Vec<(OsString, OsString)>, now: i64, 
             return server_error();
         }
     };
-    http::serve(
+    let served = http::serve(
         &config,
         &mut store,
         update::Resident::default(),
         &request::Incoming { env: &env, body: &body, now, started },
         &log,
-    )
+    );
+    // The database is not needed while the answer waits for the read-back.
+    drop(store);
+    served.wait_here(&config)
 }
 
 fn cli_main(now: i64) -> ExitCode {

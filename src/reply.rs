@@ -5,7 +5,7 @@
 //! inadyn decides success by a case-insensitive substring match.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
 
@@ -155,7 +155,7 @@ fn account_meaning(a: AccountAnswer) -> &'static str {
         }
         AccountAnswer::Badttl => "A ttl parameter that is malformed or outside the configured bounds.",
         AccountAnswer::Badagent => {
-            "A malformed request: bad percent-encoding, an unsupported content type, a body over 8 KiB."
+            "A malformed request: bad percent-encoding, an unsupported content type, a body over 8 KiB, a `wait` that is not 0, 1 or a number of seconds."
         }
         AccountAnswer::MethodNotAllowed => "A method other than GET and POST.",
         AccountAnswer::NotFound => "No endpoint at this path.",
@@ -239,8 +239,28 @@ fn host_addresses(a: &HostAnswer) -> Option<&Addresses> {
     }
 }
 
+/// What one read-back server (`[dns] confirm`) did for a request that waited for it: shown
+/// in the JSON answer only, the text answer stays `good` whatever the servers did (a router
+/// must not retry a change that happened).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct ReadBack {
+    pub(crate) server: SocketAddr,
+    /// Whether it served the change before the answer went out.
+    pub(crate) served: bool,
+    /// Milliseconds from the primary's acceptance to the first answer of this server that
+    /// holds the change; `null` when it did not serve it in time.
+    pub(crate) after_ms: Option<u64>,
+}
+
 /// Builds the HTTP answer.
 pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
+    render_read_back(answer, format, &[])
+}
+
+/// Builds the HTTP answer of a request that waited for the read-back: `read_back` holds,
+/// per answer line, what its zone's servers did (empty for a line that did not wait, and
+/// missing lines count as empty). Only the JSON body shows it.
+pub(crate) fn render_read_back(answer: &Answer, format: Format, read_back: &[Vec<ReadBack>]) -> Reply {
     let (status, body) = match (answer, format) {
         (Answer::Account(a), Format::Text) => {
             let (status, token) = account_status(*a);
@@ -267,7 +287,15 @@ pub(crate) fn render(answer: &Answer, format: Format) -> Reply {
             (200, body)
         }
         (Answer::Hosts(lines), Format::Json) => {
-            let objects: Vec<HostJson<'_>> = lines.iter().map(HostJson::from).collect();
+            let objects: Vec<HostJson<'_>> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let mut object = HostJson::from(line);
+                    object.secondaries = read_back.get(i).filter(|r| !r.is_empty()).map(Vec::as_slice);
+                    object
+                })
+                .collect();
             let body = match objects.as_slice() {
                 [one] => json(one),
                 many => json(&many),
@@ -310,6 +338,10 @@ struct HostJson<'a> {
     hostname: &'a str,
     ipv4: Option<Ipv4Addr>,
     ipv6: Option<Ipv6Addr>,
+    /// Each read-back server, when the request waited for them (absent otherwise, so the
+    /// answers of clients that do not wait are as before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secondaries: Option<&'a [ReadBack]>,
 }
 
 impl<'a> From<&'a HostLine> for HostJson<'a> {
@@ -320,6 +352,7 @@ impl<'a> From<&'a HostLine> for HostJson<'a> {
             hostname: &line.hostname,
             ipv4: addrs.and_then(|a| a.ipv4),
             ipv6: addrs.and_then(|a| a.ipv6),
+            secondaries: None,
         }
     }
 }
@@ -390,6 +423,29 @@ mod tests {
             body,
             "[{\"status\":\"notfqdn\",\"hostname\":\"q\\\"b\\\\s\\u0001\\n\u{7f}\u{e9}\",\"ipv4\":null,\"ipv6\":null},\
              {\"status\":\"nochg\",\"hostname\":\"b.x\",\"ipv4\":null,\"ipv6\":\"2001:db8::1\"}]\n"
+        );
+    }
+
+    #[test]
+    fn read_back_shows_in_json_only_and_only_where_a_line_waited() {
+        let answer = Answer::Hosts(vec![
+            HostLine { hostname: "a.x".into(), answer: HostAnswer::Good(addrs(Some("192.0.2.1"), None)) },
+            HostLine { hostname: "b.x".into(), answer: HostAnswer::Nochg(addrs(Some("192.0.2.2"), None)) },
+        ]);
+        let read_back = vec![
+            vec![
+                ReadBack { server: "127.0.0.1:5301".parse().expect("addr"), served: true, after_ms: Some(12) },
+                ReadBack { server: "127.0.0.1:5302".parse().expect("addr"), served: false, after_ms: None },
+            ],
+            Vec::new(),
+        ];
+        assert_eq!(render_read_back(&answer, Format::Text, &read_back), render(&answer, Format::Text));
+        assert_eq!(
+            render_read_back(&answer, Format::Json, &read_back).body,
+            "[{\"status\":\"good\",\"hostname\":\"a.x\",\"ipv4\":\"192.0.2.1\",\"ipv6\":null,\"secondaries\":\
+             [{\"server\":\"127.0.0.1:5301\",\"served\":true,\"after_ms\":12},\
+             {\"server\":\"127.0.0.1:5302\",\"served\":false,\"after_ms\":null}]},\
+             {\"status\":\"nochg\",\"hostname\":\"b.x\",\"ipv4\":\"192.0.2.2\",\"ipv6\":null}]\n"
         );
     }
 

@@ -7,7 +7,9 @@
 //! once). The user adds `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once.
 //! Answers, status codes and error strings are acme-dns's, so clients read them as they
 //! read acme-dns's. `POST <path>/register` creates accounts when `[acme] register` allows
-//! it; `acme add` does the same from the command line ([`create_account`]).
+//! it; `acme add` does the same from the command line ([`create_account`]). With `[acme]
+//! wait`, an update's answer is held until the acme zone's read-back servers serve the new
+//! values (`confirm.rs`; the transport waits), so a client needs no fixed propagation sleep.
 //!
 //! Keys are 40 random characters (240 bits) and only their SHA-256 digest is stored, as for
 //! host tokens: with full entropy a fast digest cannot be searched, so no Argon2 run (and no
@@ -20,6 +22,7 @@ use serde::Serialize;
 
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
+use crate::confirm::{self, Watch};
 use crate::dns::{self, DnsError};
 use crate::log::{self, Log};
 use crate::reply::Reply;
@@ -137,7 +140,15 @@ pub(crate) fn claims(config: &Config, env: &request::Env) -> bool {
     config.acme.as_ref().and_then(|acme| route(env, acme)).is_some()
 }
 
-pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log: &Log) -> Option<Reply> {
+/// With `[acme] wait`, an update that published its values comes with the [`Watch`] of the
+/// acme zone's read-back: the transport sends the (unchanged) answer once the zone's
+/// `confirm` servers serve the values, or after `confirm_timeout_ms`.
+pub(crate) fn handle(
+    config: &Config,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Option<(Reply, Option<Watch>)> {
     let acme = config.acme.as_ref()?;
     let route = route(req.env, acme)?;
     let method = request::method(req.env);
@@ -171,7 +182,14 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
             req.started.elapsed().as_millis(),
         ));
     }
-    Some(reply)
+    let watch = match outcome {
+        Outcome::Updated { .. } if acme.wait => config
+            .zone(&acme.zone)
+            .and_then(|zone| Some((zone, confirm::hold(zone, Some(request::Wait::Yes))?)))
+            .and_then(|(zone, bound)| Watch::start(zone, bound, log)),
+        _ => None,
+    };
+    Some((reply, watch))
 }
 
 /// The route of the request's path (`SCRIPT_NAME` + `PATH_INFO`, else `REQUEST_URI`), when

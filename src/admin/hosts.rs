@@ -1,5 +1,5 @@
-//! `hostname list/modify/set/delete/token/underive`, and the dispatch of `hostname relay` and
-//! `hostname history` to their files. Commands that remove or re-publish records talk to DNS
+//! `hostname list/modify/set/delete/token/underive`, and the dispatch of `hostname relay`,
+//! `hostname history` and `hostname status` to their files. Commands that remove or re-publish records talk to DNS
 //! first and change the row only after the server accepted, inside the host's write
 //! transaction (`Store::modify_host_locked`, `Store::delete_host_locked`); `hostname set`
 //! takes the path of a request's change (`update::admin_set`), audited with the admin.
@@ -19,6 +19,7 @@ use crate::update::{self, Set};
 use super::history::history;
 use super::relays::relay;
 use super::render::{HostJson, follows_cell, host_row, json, table};
+use super::status::status;
 use super::{AdminError, host_arg};
 
 pub(crate) fn hostname(
@@ -164,6 +165,7 @@ pub(crate) fn hostname(
             }
         }
         HostnameCommand::History { fqdn, limit, output } => history(store, &fqdn, limit, output.json),
+        HostnameCommand::Status { fqdn, output } => status(config, &fqdn, output.json),
         HostnameCommand::Add { .. } => Err(CliError::failure("`hostname add` is handled by the core commands")),
         HostnameCommand::Derive { .. } => Err(CliError::failure("`hostname derive` is handled by the core commands")),
         HostnameCommand::Import { .. } => Err(CliError::failure("`hostname import` is handled by the core commands")),

@@ -8,7 +8,8 @@
 //! this module prints nothing itself.
 //!
 //! One submodule per concern: `users`, `hosts` (list, modify, delete, token, underive),
-//! `relays`, `history` (`hostname history` and `log`), `acme_dns`, `init_db`, `rate_limits`,
+//! `relays`, `history` (`hostname history` and `log`), `status` (`hostname status`: what
+//! DNS answers now), `acme_dns`, `init_db`, `rate_limits`,
 //! `backup` (`backup` and `restore` of the SQLite file, with `in_use`: who has it open),
 //! `import` (`hostname import`: many hostnames and tokens from a file in one transaction),
 //! `run` (the dispatch and the core commands), and `render` (the aligned table, the `--json`
@@ -25,6 +26,7 @@ mod rate_limits;
 mod relays;
 mod render;
 mod run;
+mod status;
 mod users;
 
 use crate::cli::CliError;

@@ -346,6 +346,14 @@ pub(crate) enum HostnameCommand {
         /// The derived hostname
         child: String,
     },
+    /// Show what the primary and each read-back server (`confirm`) answer now for a hostname:
+    /// its A, AAAA and TXT records and the zone's SOA serial
+    Status {
+        /// Hostname (IDN names are accepted)
+        fqdn: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Show a hostname's audit trail: its changes and refused attempts, newest first
     History {
         /// Hostname (IDN names are accepted)

@@ -118,6 +118,9 @@ pub(crate) struct AcmeConfig {
     /// Accounts one client network (an IPv4 address, an IPv6 prefix of
     /// `[rate_limit] ipv6_prefix` bits) may register (0: none).
     pub(crate) max_accounts_per_network: u32,
+    /// Whether `POST <path>/update` answers only once the zone's `confirm` servers serve the
+    /// new TXT values (`[acme] wait`; off, as acme-dns answers at once).
+    pub(crate) wait: bool,
 }
 
 /// `[relay]`: how updates are forwarded to upstream dyndns2 providers (`hostname relay`).
@@ -253,6 +256,17 @@ pub(crate) struct Zone {
     /// A recursive resolver `check` asks for the zone's DS record in its parent
     /// (`dns.resolver`); `None`: the delegation is not checked.
     pub(crate) resolver: Option<SocketAddr>,
+    /// Which updates wait for them (`dns.confirm_wait`).
+    pub(crate) confirm_wait: ConfirmWait,
+}
+
+/// Which dyndns2 updates wait for the read-back servers (`[dns] confirm_wait`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConfirmWait {
+    /// Every update that changed DNS (the behaviour before the key existed).
+    Always,
+    /// Only updates that ask with `wait=`; the others answer as if `confirm` were empty.
+    OnRequest,
 }
 
 impl Zone {

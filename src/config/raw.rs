@@ -97,6 +97,7 @@ pub(super) struct RawAcme {
     pub(super) register_from: Vec<String>,
     pub(super) max_accounts: Option<i64>,
     pub(super) max_accounts_per_network: Option<i64>,
+    pub(super) wait: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -158,6 +159,7 @@ pub(super) struct RawDns {
     pub(super) confirm: Option<Vec<String>>,
     pub(super) confirm_timeout_ms: Option<u64>,
     pub(super) resolver: Option<String>,
+    pub(super) confirm_wait: Option<String>,
 }
 
 #[derive(Deserialize)]

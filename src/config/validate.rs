@@ -13,9 +13,9 @@ use super::pg_url::split_tls_params;
 use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawLog, RawMetrics};
 use super::tsig::{parse_key_file, parse_key_line};
 use super::{
-    AcmeConfig, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS, DatabaseConfig,
-    Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig, ParamAliases,
-    PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
+    AcmeConfig, AuditConfig, AuthConfig, Cidr, Config, ConfigError, ConfirmWait, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
+    DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
+    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
 };
 
 mod endpoints;
@@ -83,6 +83,15 @@ impl Validator<'_> {
                 format!("must be between 10 and 60000, got `{confirm_timeout_ms}`"),
             ));
         }
+        let confirm_wait = match raw.dns.confirm_wait.as_deref() {
+            None | Some("always") => ConfirmWait::Always,
+            Some("on_request") => ConfirmWait::OnRequest,
+            Some(other) => {
+                return Err(
+                    self.invalid("dns.confirm_wait", format!("must be `always` or `on_request`, got `{other}`"))
+                );
+            }
+        };
 
         let resolver = raw.dns.resolver.as_deref().map(|s| self.socket_addr("dns.resolver", s)).transpose()?;
 
@@ -121,6 +130,7 @@ impl Validator<'_> {
                 confirm,
                 confirm_timeout: Duration::from_millis(confirm_timeout_ms),
                 resolver,
+                confirm_wait,
             });
         }
 
@@ -297,6 +307,7 @@ impl Validator<'_> {
                 0,
                 1_000_000,
             )?,
+            wait: raw.wait.unwrap_or(false),
         })
     }
 

@@ -1,9 +1,11 @@
 //! Signing a message with the zone's TSIG key (RFC 8945) and exchanging it with the zone's
 //! server over a connected UDP socket, retried over TCP when truncated (RFC 1035 §4.2), each
 //! bounded by the zone's timeout; verifying the answer's TSIG; the unsigned SOA queries of
-//! `check` (`query_soa`, and `query_dnssec` with the DO bit for its DNSSEC items) and of
-//! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`), and
-//! `check`'s other unsigned messages (`server_version`, `exchange_unsigned`).
+//! `check` (`query_soa`, and `query_dnssec` with the DO bit for its DNSSEC items), of
+//! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`; its query
+//! and answer check also apart, `soa_query` and `soa_in_answer`, for FastCGI's async poll),
+//! `check`'s other unsigned messages (`server_version`, `exchange_unsigned`), and the
+//! record queries of `hostname status` (`query_rrset`).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -203,18 +205,30 @@ fn send_tcp(server: SocketAddr, request: &[u8], id: u16, timeout: Duration) -> R
 /// REFUSED or without AA, and that is an error, not a serial. Being unsigned, a forged answer
 /// can at worst end a read-back wait early; it changes nothing.
 pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> Result<u32, DnsError> {
+    let (request, id) = soa_query(server, zone)?;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    soa_in_answer(server, zone, &answer)
+}
+
+/// The query of [`soa_serial`] on the wire, and its id: for FastCGI's read-back, which sends
+/// it without a thread (`http/fastcgi/wait.rs`).
+pub(crate) fn soa_query(server: SocketAddr, zone: &Name) -> Result<(Vec<u8>, u16), DnsError> {
     let mut query = Query::new();
     query.set_name(zone.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::SOA);
     let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
     message.add_query(query);
     let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
-    let id = message.metadata.id;
-    let mut answer = send_udp(server, &request, id, timeout)?;
-    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
-        answer = send_tcp(server, &request, id, timeout)?;
-    }
+    Ok((request, message.metadata.id))
+}
+
+/// The serial in an answer to [`soa_query`], held to the rules of [`soa_serial`]: NOERROR,
+/// authoritative, the zone's own SOA.
+pub(crate) fn soa_in_answer(server: SocketAddr, zone: &Name, answer: &[u8]) -> Result<u32, DnsError> {
     let malformed = |reason: String| DnsError::Malformed { server, reason };
-    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    let response = Message::from_vec(answer).map_err(|e| malformed(e.to_string()))?;
     if response.metadata.message_type != MessageType::Response {
         return Err(malformed("not a response".to_owned()));
     }
@@ -280,6 +294,35 @@ pub(crate) fn query_dnssec(
     timeout: Duration,
 ) -> Result<Message, DnsError> {
     ask(server, name, rtype, true, timeout)
+}
+
+/// What `server` answers now for `name`'s rrset of `rtype` (A, AAAA or TXT), unsigned, for
+/// `hostname status`: each record's data as text (a TXT record's strings joined), empty when
+/// the name or the type does not exist (NXDOMAIN, NODATA). Only an authoritative answer
+/// counts, as for [`soa_serial`]: a secondary that lost the zone is an error, not "no records".
+pub(crate) fn query_rrset(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Vec<String>, DnsError> {
+    let response = ask(server, name, rtype, false, timeout)?;
+    let rcode = response.metadata.response_code;
+    if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    if !response.metadata.authoritative {
+        return Err(DnsError::Malformed { server, reason: format!("not authoritative for `{name}`") });
+    }
+    Ok(response
+        .answers
+        .iter()
+        .filter(|r| r.name == *name && r.record_type() == rtype)
+        .map(|r| match &r.data {
+            RData::TXT(txt) => txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect::<String>(),
+            other => other.to_string(),
+        })
+        .collect())
 }
 
 /// One unsigned query and its parsed response (any rcode), over UDP, retried over TCP when

@@ -58,21 +58,26 @@ const MAX_LOGGED_PATH: usize = 256;
 const MAX_LOGGED_USER: usize = 64;
 const MAX_LOGGED_HOSTS: usize = 512;
 
-/// The one request line of `log_requests`, shared by CGI and FastCGI. The path is
+/// The one request line of `log_requests`, shared by CGI and FastCGI, without its duration
+/// (a request that waits for the read-back logs it when it answers). The path is
 /// `request::log_path`: a token in it is shown as `***`.
-pub(crate) fn log_request(log: &Log, config: &Config, env: &Env, handled: &Handled, started: std::time::Instant) {
+pub(crate) fn request_line(config: &Config, env: &Env, handled: &Handled) -> String {
     let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
     let hosts = if handled.hosts.is_empty() { "-".to_owned() } else { handled.hosts.join(",") };
-    log.info(format_args!(
-        "{} {} client={} user={} hosts={} answer={} duration={}ms",
+    format!(
+        "{} {} client={} user={} hosts={} answer={}",
         log::bounded(get("REQUEST_METHOD"), MAX_LOGGED_METHOD),
         log::bounded(&request::log_path(env, config), MAX_LOGGED_PATH),
         handled.client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
         log::bounded(handled.user.as_deref().unwrap_or("-"), MAX_LOGGED_USER),
         log::bounded(&hosts, MAX_LOGGED_HOSTS),
         handled.answer.summary(),
-        started.elapsed().as_millis(),
-    ));
+    )
+}
+
+/// Logs a request line with the request's duration so far.
+pub(crate) fn log_request(log: &Log, line: &str, started: std::time::Instant) {
+    log.info(format_args!("{line} duration={}ms", started.elapsed().as_millis()));
 }
 
 #[cfg(test)]

@@ -3,18 +3,87 @@
 //! body, call [`serve`], and write the same `Reply` bytes; they decide nothing. `serve` is the
 //! one place that picks the handler by path: the acme-dns API below `[acme] path`, the
 //! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
-//! (`update::handle`) everywhere else.
+//! (`update::handle`) everywhere else. An answer held for the read-back is a [`Later`]: CGI
+//! waits for it in the process, FastCGI without holding a worker.
+
+use std::time::Instant;
 
 use crate::auth::PasswordCache;
 use crate::config::Config;
+use crate::confirm::{self, Pending, Watch};
 use crate::log::Log;
-use crate::reply::{self, Reply};
-use crate::request::Incoming;
+use crate::reply::{self, Answer, Reply};
+use crate::request::{Format, Incoming};
 use crate::store::Store;
 use crate::{acme, metrics, update};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
+
+/// A request's answer: ready, or to be sent once the read-back servers serve its change.
+#[derive(Debug)]
+pub(crate) enum Served {
+    Now(Reply),
+    Later(Later),
+}
+
+/// An answer held for the read-back (`confirm.rs`): the request's work is done (the change
+/// committed, its lock released, its rate limit settled), only the answer waits. CGI waits
+/// for it in the process ([`Served::wait_here`]); FastCGI follows the same watches without a
+/// worker (`fastcgi/wait.rs`) and then calls [`Later::reply`].
+#[derive(Debug)]
+pub(crate) struct Later {
+    /// One per zone the request changed and waits for.
+    pub(crate) watches: Vec<Watch>,
+    held: Held,
+    /// The request's log (its transaction id): the lagging servers are logged with it.
+    pub(crate) log: Log,
+    /// The request line of `log_requests`, logged with its duration when the answer goes.
+    line: Option<String>,
+    started: Instant,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// A dyndns2 answer, rendered once the watches are over (the JSON body shows them);
+    /// `per_line[i]` is the watch of answer line `i`.
+    Update { answer: Answer, format: Format, per_line: Vec<Option<usize>> },
+    /// An answer that does not change with the read-back (acme-dns's `{"txt": ...}`).
+    Ready(Reply),
+}
+
+impl Later {
+    /// The reply, with what the watches saw (in the JSON body); logs each watch's outcome
+    /// and the request line.
+    pub(crate) fn reply(self) -> Reply {
+        for watch in &self.watches {
+            watch.finish(&self.log);
+        }
+        if let Some(line) = &self.line {
+            cgi::log_request(&self.log, line, self.started);
+        }
+        match self.held {
+            Held::Update { answer, format, per_line } => {
+                let pending = Pending { watches: self.watches, per_line };
+                reply::render_read_back(&answer, format, &pending.read_back())
+            }
+            Held::Ready(reply) => reply,
+        }
+    }
+}
+
+impl Served {
+    /// The reply, after waiting in this thread for the read-back if it is held for it.
+    pub(crate) fn wait_here(self, config: &Config) -> Reply {
+        match self {
+            Served::Now(reply) => reply,
+            Served::Later(mut later) => {
+                confirm::wait_here(config, &mut later.watches);
+                later.reply()
+            }
+        }
+    }
+}
 
 /// Answers one request, and logs its request line when `[log] log_requests` is on.
 pub(crate) fn serve(
@@ -23,15 +92,35 @@ pub(crate) fn serve(
     resident: update::Resident<'_>,
     req: &Incoming<'_>,
     log: &Log,
-) -> Reply {
-    if let Some(reply) = acme::handle(config, store, req, log) {
-        return reply;
+) -> Served {
+    if let Some((reply, watch)) = acme::handle(config, store, req, log) {
+        return match watch {
+            Some(watch) => Served::Later(Later {
+                watches: vec![watch],
+                held: Held::Ready(reply),
+                log: log.clone(),
+                line: None,
+                started: req.started,
+            }),
+            None => Served::Now(reply),
+        };
     }
     if let Some(reply) = metrics::handle(config, store, req, log) {
-        return reply;
+        return Served::Now(reply);
     }
-    let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
-    finish(config, req, &handled, log)
+    let mut handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
+    let Pending { watches, per_line } = std::mem::take(&mut handled.read_back);
+    if watches.is_empty() {
+        return Served::Now(finish(config, req, &handled, log));
+    }
+    let line = config.log.log_requests.then(|| cgi::request_line(config, req.env, &handled));
+    Served::Later(Later {
+        watches,
+        held: Held::Update { answer: handled.answer, format: handled.format, per_line },
+        log: log.clone(),
+        line,
+        started: req.started,
+    })
 }
 
 /// Answers the request if it is the common repeat (`update::repeat`), without blocking;
@@ -53,7 +142,7 @@ pub(crate) fn serve_repeat(
 /// The request line (when `[log] log_requests` is on) and the reply.
 fn finish(config: &Config, req: &Incoming<'_>, handled: &update::Handled, log: &Log) -> Reply {
     if config.log.log_requests {
-        cgi::log_request(log, config, req.env, handled, req.started);
+        cgi::log_request(log, &cgi::request_line(config, req.env, handled), req.started);
     }
     reply::render(&handled.answer, handled.format)
 }

@@ -228,7 +228,15 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "integer",
         default: Default::Value("2000"),
         bounds: Bounds::Range(10, 60_000),
-        about: "How long an update waits for the `confirm` servers, in milliseconds.",
+        about: "How long an update waits for the `confirm` servers, in milliseconds; also the most a request's `wait=SECONDS` may ask for.",
+    },
+    Key {
+        section: "dns",
+        name: "confirm_wait",
+        kind: "string",
+        default: Default::Value("\"always\""),
+        bounds: Bounds::OneOf(&["always", "on_request"]),
+        about: "Which dyndns2 updates wait for the `confirm` servers: `always` every update that changed DNS; `on_request` only those that ask with `wait=1` (or `wait=SECONDS`), the others answer as soon as the primary accepted.",
     },
     Key {
         section: "dns",
@@ -599,6 +607,14 @@ pub(crate) const KEYS: &[Key] = &[
         default: Default::Value("10"),
         bounds: Bounds::Range(0, 1_000_000),
         about: "Accounts one client may register: an IPv4 address, or an IPv6 prefix of `[rate_limit] ipv6_prefix` bits (/64), as the rate limits count clients.",
+    },
+    Key {
+        section: "acme",
+        name: "wait",
+        kind: "boolean",
+        default: Default::Value("false"),
+        bounds: Bounds::Rule("true or false"),
+        about: "Whether `POST <path>/update` answers only once the acme zone's `confirm` servers serve the new TXT values (bounded by `dns.confirm_timeout_ms`, then answered anyway), so a certificate client needs no fixed propagation sleep. Off: answered at once, as acme-dns does.",
     },
     Key {
         section: "relay",

@@ -91,6 +91,9 @@ const OFFLINE_PARAM: &str = "offline";
 const TTL_PARAM: &str = "ttl";
 /// The parameter that sets the host's TXT record (`txt=VALUE`) or, empty, removes it.
 const TXT_PARAM: &str = "txt";
+/// The parameter that asks to be answered only once the read-back servers serve the change
+/// (`wait=1`, `wait=SECONDS`; `confirm.rs`).
+const WAIT_PARAM: &str = "wait";
 
 /// A request that could be parsed far enough to be answered in dyndns2.
 #[derive(Debug)]
@@ -114,6 +117,9 @@ pub(crate) struct Request {
     /// request with `txt` and no address parameter changes only the TXT record: its
     /// `addresses` are then empty, never the client's address.
     pub(crate) txt: Option<Result<TxtChange, TxtError>>,
+    /// Whether the client asked to be answered only once the read-back servers serve the
+    /// change (`wait=`); `None` when it did not say.
+    pub(crate) wait: Result<Option<Wait>, WaitError>,
     /// The client's address (after trusted-proxy resolution), for logs and rate limits.
     pub(crate) client: Option<IpAddr>,
     /// Why the proxy header of a trusted proxy could not be used, when `client` is that
@@ -173,6 +179,27 @@ pub(crate) enum TtlError {
     Malformed { value: String },
     #[error("`ttl` value `{ttl}` is outside {min}..={max} (`defaults.min_dns_ttl`, `defaults.max_dns_ttl`)")]
     OutOfRange { ttl: u32, min: u32, max: u32 },
+}
+
+/// What a request's `wait` parameter asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// `wait=0` (also `no`, `false`, `off`): answer at once.
+    No,
+    /// `wait=1` (also `yes`, `true`, `on`): answer once the read-back servers serve the change,
+    /// or after `confirm_timeout_ms`. `1` is "yes", not one second, as dyndns2 clients write a
+    /// switch (`wildcard=ON`, `backmx=YES`); a bound in seconds starts at 2.
+    Yes,
+    /// `wait=SECONDS` (2 or more): as `Yes`, waiting at most this long (and at most
+    /// `confirm_timeout_ms`).
+    Seconds(u32),
+}
+
+/// Why a `wait` value cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum WaitError {
+    #[error("`wait` value `{value}` is not 0, 1 or a number of seconds")]
+    Malformed { value: String },
 }
 
 /// What a request asks of the host's TXT record.
@@ -361,6 +388,7 @@ pub(crate) fn parse(env: &Env, body: &[u8], config: &Config) -> Result<Request, 
         ipv6_prefix: ipv6_prefix.ok().flatten(),
         ttl: params.ttl(config.defaults.min_dns_ttl, config.defaults.max_dns_ttl),
         txt,
+        wait: params.wait(),
         client: client.ip(),
         proxy_fallback: client.fallback(),
         format: format(env),

@@ -9,7 +9,8 @@ use crate::secret::Secret;
 
 use super::{
     AddressError, Addresses, Credentials, HostArg, HostsError, Ipv6Prefix, MAX_HOSTS, MAX_PARAMS, MAX_TXT_BYTES,
-    OFFLINE_PARAM, RejectError, TTL_PARAM, TXT_PARAM, TtlError, TxtChange, TxtError, normalize_hostname, truncate,
+    OFFLINE_PARAM, RejectError, TTL_PARAM, TXT_PARAM, TtlError, TxtChange, TxtError, WAIT_PARAM, Wait, WaitError,
+    normalize_hostname, truncate,
 };
 
 pub(super) struct Params<'a> {
@@ -132,6 +133,25 @@ impl Params<'_> {
             return Err(TtlError::OutOfRange { ttl, min, max });
         }
         Ok(Some(ttl))
+    }
+
+    /// The `wait` parameter (`Wait`); the first one counts, as for `ttl`.
+    pub(super) fn wait(&self) -> Result<Option<Wait>, WaitError> {
+        let Some((_, value)) = self.first(&[WAIT_PARAM.to_owned()]) else { return Ok(None) };
+        let wait = match value.to_ascii_lowercase().as_str() {
+            "0" | "no" | "false" | "off" => Wait::No,
+            "1" | "yes" | "true" | "on" => Wait::Yes,
+            digits if !digits.is_empty() && digits.len() <= 10 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                match digits.parse::<u32>() {
+                    Ok(0) => Wait::No,
+                    Ok(1) => Wait::Yes,
+                    Ok(seconds) => Wait::Seconds(seconds),
+                    Err(_) => return Err(WaitError::Malformed { value: truncate(value, 32) }),
+                }
+            }
+            _ => return Err(WaitError::Malformed { value: truncate(value, 32) }),
+        };
+        Ok(Some(wait))
     }
 }
 

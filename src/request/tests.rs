@@ -444,3 +444,59 @@ fn absent_families_per_endpoint() {
     };
     assert_eq!([run("/nic/update"), run("/fritz"), run("/api/update")], [Absent::Keep, Absent::Remove, Absent::Keep]);
 }
+
+#[test]
+fn wait_is_a_switch_or_seconds_in_every_url_form() {
+    let cfg = config("");
+    let wait = |pairs: &[(&str, &str)]| parse(&env(pairs), b"", &cfg).expect("parses").wait;
+    let query = |q: &str| wait(&[("QUERY_STRING", q)]);
+    assert_eq!(query("hostname=a.b"), Ok(None));
+    // Empty counts as absent, as for `ttl`.
+    assert_eq!(query("hostname=a.b&wait="), Ok(None));
+    for (value, expected) in [
+        ("0", Wait::No),
+        ("no", Wait::No),
+        ("false", Wait::No),
+        ("1", Wait::Yes),
+        ("YES", Wait::Yes),
+        ("true", Wait::Yes),
+        ("on", Wait::Yes),
+        ("2", Wait::Seconds(2)),
+        ("30", Wait::Seconds(30)),
+        ("0030", Wait::Seconds(30)),
+        ("4294967295", Wait::Seconds(u32::MAX)),
+    ] {
+        assert_eq!(query(&format!("hostname=a.b&wait={value}")), Ok(Some(expected)), "{value}");
+    }
+    for bad in ["-1", "1.5", "abc", "4294967296", "1s", "99999999999"] {
+        assert!(
+            matches!(query(&format!("hostname=a.b&wait={bad}")), Err(WaitError::Malformed { .. })),
+            "{bad:?} is refused"
+        );
+    }
+    // The POST body, the token path, and the Flask API's path and query forms read it too.
+    let body = "hostname=a.b&myip=192.0.2.1&wait=1";
+    let len = body.len().to_string();
+    let post = [
+        ("REQUEST_METHOD", "POST"),
+        ("CONTENT_TYPE", "application/x-www-form-urlencoded"),
+        ("CONTENT_LENGTH", len.as_str()),
+    ];
+    let posted = parse(&env(&post), body.as_bytes(), &cfg).expect("parses");
+    assert_eq!(posted.wait, Ok(Some(Wait::Yes)));
+    assert_eq!(
+        wait(&[("SCRIPT_NAME", "/update/ddns_Ab-9_x/a.dyn.example.com"), ("QUERY_STRING", "wait=5")]),
+        Ok(Some(Wait::Seconds(5)))
+    );
+    assert_eq!(
+        wait(&[("SCRIPT_NAME", "/update-by-path/ddns_Ab-9_x/a.dyn.example.com/192.0.2.1"), ("QUERY_STRING", "wait=1")]),
+        Ok(Some(Wait::Yes))
+    );
+    assert_eq!(
+        wait(&[
+            ("SCRIPT_NAME", "/update-by-query"),
+            ("QUERY_STRING", "secret=ddns_Ab-9_x&fqdn=a.dyn.example.com&wait=yes")
+        ]),
+        Ok(Some(Wait::Yes))
+    );
+}

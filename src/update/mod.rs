@@ -16,6 +16,7 @@ use crate::relay;
 use crate::reply::{AccountAnswer, Answer, HostAnswer, HostLine};
 use crate::request::{
     self, AddressError, Credentials, Env, HostArg, HostsError, Intent, RejectError, Request, TtlError, TxtError,
+    WaitError,
 };
 use crate::store::{AuditRow, Store, StoreError};
 
@@ -60,6 +61,9 @@ pub(crate) enum UpdateError {
     /// The `txt` value is too long or not printable ASCII.
     #[error(transparent)]
     Txt(#[from] TxtError),
+    /// The `wait` value is not 0, 1 or a number of seconds.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
     /// The database failed (missing, locked past the busy timeout, read-only, corrupt).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -85,6 +89,8 @@ pub(crate) fn answer_for(err: &UpdateError) -> AccountAnswer {
         UpdateError::Ttl(_) => AccountAnswer::Badttl,
         // dyndns2 has no token for a bad TXT value; it is a malformed request.
         UpdateError::Txt(_) => AccountAnswer::Badagent,
+        // Nor for a bad `wait`: the client sent something no client means.
+        UpdateError::Wait(_) => AccountAnswer::Badagent,
         UpdateError::Store(_) => AccountAnswer::ServerError,
     }
 }
@@ -97,6 +103,8 @@ pub(crate) struct Handled {
     pub(crate) user: Option<String>,
     pub(crate) client: Option<IpAddr>,
     pub(crate) hosts: Vec<String>,
+    /// The read-back the answer waits for (`confirm`); empty: answer at once.
+    pub(crate) read_back: crate::confirm::Pending,
 }
 
 impl Handled {
@@ -116,6 +124,7 @@ impl Handled {
                     .collect(),
                 Err(_) => Vec::new(),
             },
+            read_back: crate::confirm::Pending::default(),
         }
     }
 }
@@ -168,6 +177,7 @@ pub(crate) fn handle(
                 user: None,
                 client: client.ip(),
                 hosts: Vec::new(),
+                read_back: crate::confirm::Pending::default(),
             };
         }
     };
@@ -185,8 +195,9 @@ pub(crate) fn handle(
     };
     let result = update(config, store, resident, &request, now, log);
     if let Ok(lines) = &result {
-        // Outside every lock: a slow secondary delays only this answer.
-        crate::confirm::published(config, lines, log);
+        // Outside every lock; the transport waits (`http::Served`): a slow secondary delays
+        // only this answer. `update` refused a bad `wait`, so it is `Ok` here.
+        handled.read_back = crate::confirm::watch_hosts(config, lines, request.wait.clone().ok().flatten(), log);
     }
     settle(store, reservation, outcome(&result), now, log);
     record_refusals(config, store, &request, &result, now, log);
@@ -240,6 +251,8 @@ pub(crate) fn repeat(
             return None;
         };
         let change = change_of(&request).ok()?;
+        // A bad `wait` is refused by `handle`; a good one does not matter to a `nochg`.
+        request.wait.as_ref().ok()?;
         let hostnames = targets(token_host, &request.hostnames).ok()?;
         let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
         if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
@@ -298,7 +311,8 @@ fn record_refusals(
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
             | UpdateError::Ttl(_)
-            | UpdateError::Txt(_)),
+            | UpdateError::Txt(_)
+            | UpdateError::Wait(_)),
         ) => vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(&e.to_string()))],
     };
     if !rows.is_empty() {
@@ -369,7 +383,8 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
             | UpdateError::TooManyHosts { .. }
             | UpdateError::Address(_)
             | UpdateError::Ttl(_)
-            | UpdateError::Txt(_),
+            | UpdateError::Txt(_)
+            | UpdateError::Wait(_),
         ) => Outcome::Bad,
         Err(UpdateError::NoCredentials | UpdateError::Store(_)) => Outcome::Neutral,
     }
@@ -389,6 +404,9 @@ fn update(
     let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
     let hostnames = targets(token_host, &request.hostnames)?;
     let change = change_of(request)?;
+    // Checked before anything changes, like `ttl`: a client that sends a bad `wait` learns it
+    // rather than getting an answer that did not wait.
+    request.wait.clone()?;
     let mut lines = Vec::with_capacity(hostnames.len());
     let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames.iter() {

@@ -5,12 +5,15 @@
 //! still succeed and the other serves them; a restarted secondary catches up by IXFR; and the
 //! optional read-back (`confirm`) answers only once the secondaries serve the change, or after
 //! its bound, naming the lagging server. A PowerDNS hidden primary (`contrib/powerdns/`)
-//! feeds the same two secondaries.
+//! feeds the same two secondaries. `wait.rs`: answers that wait only on request
+//! (`wait=`, `[acme] wait`), in CGI and in FastCGI, and `hostname status`.
 
 use std::time::{Duration, Instant};
 
 use crate::util::dnsserver::Replication;
 use crate::util::{DnsKind, DnsServer, PASSWORD, TempDir, TsigKey, USER, World, ZONE};
+
+mod wait;
 
 const HOME: &str = "home.dyn.example.test";
 

@@ -6,7 +6,8 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
-//! the common repeat is answered on it (`repeat_here`). `records` reads and writes the
+//! the common repeat is answered on it (`repeat_here`); an answer held for the read-back
+//! waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
 //! records, bounding what a peer can make it buffer (the request size, each name-value pair's
 //! claimed length), and a connection that does not complete a request within
 //! `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
@@ -25,7 +26,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::auth::PasswordCache;
 use crate::config::Config;
-use crate::http::cgi;
+use crate::http::{Served, cgi};
 use crate::log::{self, Log};
 use crate::reply::{self, AccountAnswer, Answer, Reply};
 use crate::request::{self, Env, Format};
@@ -34,6 +35,7 @@ use crate::update;
 
 mod listen;
 mod records;
+mod wait;
 
 use listen::{AsyncListener, Stream};
 pub(crate) use listen::{Listener, bind, check_listen, stdin_listener, web_server_addrs};
@@ -183,6 +185,8 @@ struct Shared {
     idle_timeout: Duration,
     /// The process's logger (its syslog socket connected once); each request's comes from it.
     log: Log,
+    /// The read-back pollers, one per zone with waiting answers (`wait.rs`).
+    pollers: wait::Pollers,
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
@@ -209,6 +213,7 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
         max_conns: server.options.max_connections,
         idle_timeout: Duration::from_secs(u64::from(server.options.idle_timeout)),
         log: log.clone(),
+        pollers: wait::Pollers::default(),
     });
     let result = runtime.block_on(run(server.listener, server.options, server.web_server_addrs, shared, log.clone()));
     if let Some(path) = server.cleanup {
@@ -361,7 +366,12 @@ where
         };
         let started = Instant::now();
         let (env, body) = request_input(&request, &shared.config);
-        let reply = handle(shared.clone(), env, body, started).await;
+        let reply = match handle(shared.clone(), env, body, started).await {
+            Served::Now(reply) => reply,
+            // The worker is free; this task, which owns the connection, waits for the
+            // read-back and answers on it as usual (keep-alive included).
+            Served::Later(later) => wait::answer(&shared, later, stop.clone()).await,
+        };
         let mut wire = Vec::new();
         // Writing into a Vec cannot fail.
         let _ = cgi::write_reply(&mut wire, &reply);
@@ -464,12 +474,12 @@ impl Shared {
 
 /// Runs the handler on a worker thread with a database connection from the pool. A panic
 /// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
-async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Reply {
+async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Served {
     let log = shared.log.for_request(log::transaction_id());
     if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
-        return reply;
+        return Served::Now(reply);
     }
-    let Ok(permit) = shared.workers.clone().acquire_owned().await else { return server_error() };
+    let Ok(permit) = shared.workers.clone().acquire_owned().await else { return Served::Now(server_error()) };
     let worker_log = log.clone();
     let job = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -481,7 +491,7 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 Ok(s) => s,
                 Err(e) => {
                     worker_log.error(format_args!("{e}"));
-                    return server_error();
+                    return Served::Now(server_error());
                 }
             },
         };
@@ -492,10 +502,10 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
         reply
     });
     match job.await {
-        Ok(reply) => reply,
+        Ok(served) => served,
         Err(e) => {
             log.error(format_args!("internal error: the request handler failed: {e}"));
-            server_error()
+            Served::Now(server_error())
         }
     }
 }
