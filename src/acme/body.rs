@@ -20,13 +20,16 @@ const TXT_LEN: usize = 43;
 /// Most networks an account may be limited to.
 pub(crate) const MAX_ALLOWFROM: usize = 32;
 
-/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them.
+/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them. `delete`
+/// is ours: `true` removes the value, for clients that cannot send `DELETE`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct UpdateBody {
     #[serde(default)]
     pub(crate) subdomain: String,
     #[serde(default)]
     pub(crate) txt: String,
+    #[serde(default)]
+    pub(crate) delete: bool,
 }
 
 #[derive(Deserialize)]

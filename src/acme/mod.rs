@@ -2,12 +2,15 @@
 //! clients which speak acme-dns (certbot's acme-dns plugins, lego, acme.sh, Caddy, Traefik)
 //! answer ACME DNS-01 challenges (RFC 8555 §8.4) through ddns-cgi: `POST <path>/update`
 //! with `X-Api-User`/`X-Api-Key` and `{"subdomain": "...", "txt": "..."}` publishes the
-//! value as a TXT record at `<subdomain>.<[acme] zone>` by RFC 2136, keeping the two newest
-//! values as acme-dns does (a certificate for `example.org` and `*.example.org` needs two at
-//! once). The user adds `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once.
-//! Answers, status codes and error strings are acme-dns's, so clients read them as they
-//! read acme-dns's. `POST <path>/register` creates accounts when `[acme] register` allows
-//! it; `acme add` does the same from the command line ([`create_account`]).
+//! value as a TXT record at `<subdomain>.<[acme] zone>` by RFC 2136, keeping the
+//! `[acme] values` newest (two by default, as acme-dns: a certificate for `example.org` and
+//! `*.example.org` needs two at once; `values`). The user adds
+//! `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once. Answers, status codes and
+//! error strings are acme-dns's, so clients read them as they read acme-dns's.
+//! `POST <path>/register` creates accounts when `[acme] register` allows it; `acme add` does
+//! the same from the command line ([`create_account`]). Beyond acme-dns: `DELETE
+//! <path>/update` (or `"delete": true`) removes one value, and `DELETE <path>/register`
+//! deletes the account whose credentials it carries, its records first.
 //!
 //! Keys are 40 random characters (240 bits) and only their SHA-256 digest is stored, as for
 //! host tokens: with full entropy a fast digest cannot be searched, so no Argon2 run (and no
@@ -15,12 +18,11 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
-use crate::dns::{self, DnsError};
+use crate::dns::DnsError;
 use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request;
@@ -30,9 +32,12 @@ use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 
 mod body;
 mod register;
+mod values;
 
 use body::{valid_subdomain, valid_txt};
 pub(crate) use register::create_account;
+use values::Change;
+pub(crate) use values::{Times as ValueTimes, delete_account, expire as expire_values};
 
 /// The acme-dns routes below `[acme] path`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +52,10 @@ enum Route {
 enum Outcome {
     /// 200 `{"txt": "..."}`.
     Updated { txt: String },
+    /// 200 `{"txt": "..."}`: the value is no longer published (or never was).
+    Removed { txt: String },
+    /// 200 `{"deleted": "<fulldomain>"}`: the account and its records are gone.
+    Deregistered { fulldomain: String },
     /// 201 with the new credentials.
     Registered(Registration),
     /// 200, empty: acme-dns's `GET /health`.
@@ -88,6 +97,11 @@ struct ErrorBody {
 #[derive(Serialize)]
 struct TxtBody<'a> {
     txt: &'a str,
+}
+
+#[derive(Serialize)]
+struct DeletedBody<'a> {
+    deleted: &'a str,
 }
 
 /// acme-dns's `RegResponse`, also the value lego, acme.sh and certbot-dns-acmedns keep per
@@ -144,12 +158,17 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
     let client = request::client(req.env, config).ip();
     let mut user = None;
     let outcome = match (route, method) {
-        (Route::Update, "POST") => {
-            let (outcome, username) = update(config, acme, store, req, client, log);
+        (Route::Update, "POST" | "DELETE") => {
+            let (outcome, username) = update(config, acme, store, req, client, method == "DELETE", log);
             user = username;
             outcome
         }
         (Route::Register, "POST") => register::register(config, acme, store, req, client, log),
+        (Route::Register, "DELETE") => {
+            let (outcome, username) = deregister(config, acme, store, req, client, log);
+            user = username;
+            outcome
+        }
         (Route::Health, "GET") => Outcome::Healthy,
         (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
     };
@@ -189,30 +208,85 @@ fn route(env: &request::Env, acme: &AcmeConfig) -> Option<Route> {
     })
 }
 
+/// `acme delete`: the account with this user name deleted, its records first; `Ok(None)` when
+/// there is none.
+pub(crate) fn delete_by_username(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    username: &str,
+    now: i64,
+) -> Result<Option<String>, AcmeError> {
+    let Some(username) = body::parse_uuid(username) else { return Ok(None) };
+    let Some(account) = store.acme_account(&username)? else { return Ok(None) };
+    match delete_account(config, acme, store, &account, now) {
+        Ok(()) => Ok(Some(format!("{}.{}", account.subdomain, acme.zone))),
+        Err(AcmeError::Gone) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a request has no account to act on.
+#[derive(Debug)]
+enum Unauthorized {
+    /// `forbidden`, with the user name when the credentials were right (for the log line).
+    Forbidden(Option<String>),
+    /// The database failed.
+    DbError,
+}
+
+impl Unauthorized {
+    /// The answer, and the user name for the log line.
+    fn answer(self) -> (Outcome, Option<String>) {
+        match self {
+            Unauthorized::Forbidden(user) => (Outcome::Forbidden, user),
+            Unauthorized::DbError => (Outcome::DbError, None),
+        }
+    }
+}
+
+/// The account whose credentials the request carries, held to its `allowfrom`: acme-dns's
+/// first two checks, both `forbidden`.
+fn authorized(
+    store: &Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> Result<AcmeAccount, Unauthorized> {
+    let account = match authenticate(store, req.env, log) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(Unauthorized::Forbidden(None)),
+        Err(e) => {
+            log.error(format_args!("acme: {e}"));
+            return Err(Unauthorized::DbError);
+        }
+    };
+    if !allowed_from(&account.allowfrom, client) {
+        log.info(format_args!("acme: request for `{}` from a client outside its allowfrom", account.username));
+        return Err(Unauthorized::Forbidden(Some(account.username)));
+    }
+    Ok(account)
+}
+
 /// `POST <path>/update`, in acme-dns's order: credentials, source network, body, subdomain
-/// (all `forbidden`), then the subdomain's and the value's syntax. Also returns the user
-/// name of an authenticated account, for the log line.
+/// (all `forbidden`), then the subdomain's and the value's syntax. `DELETE` (or `"delete":
+/// true` in the body) removes the value instead, after the same checks: an empty or
+/// malformed `txt` is `bad_txt` and removes nothing. Also returns the user name of an
+/// authenticated account, for the log line.
 fn update(
     config: &Config,
     acme: &AcmeConfig,
     store: &mut Store,
     req: &Incoming<'_>,
     client: Option<IpAddr>,
+    delete: bool,
     log: &Log,
 ) -> (Outcome, Option<String>) {
-    let account = match authenticate(store, req.env, log) {
-        Ok(Some(a)) => a,
-        Ok(None) => return (Outcome::Forbidden, None),
-        Err(e) => {
-            log.error(format_args!("acme: {e}"));
-            return (Outcome::DbError, None);
-        }
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
     };
     let user = Some(account.username.clone());
-    if !allowed_from(&account.allowfrom, client) {
-        log.info(format_args!("acme: update for `{}` from a client outside its allowfrom", account.username));
-        return (Outcome::Forbidden, user);
-    }
     let post = match body::update(req.body) {
         Ok(p) => p,
         Err(e) => {
@@ -236,7 +310,15 @@ fn update(
         log.info(format_args!("acme: `{}` sent a TXT value that is not 43 characters of base64url", account.username));
         return (Outcome::BadTxt, user);
     }
-    let outcome = match publish(config, acme, store, &account, &post.txt, req.now) {
+    let delete = delete || post.delete;
+    let change = if delete { Change::Remove(&post.txt) } else { Change::Add(&post.txt) };
+    let target = (account.id, account.subdomain.as_str());
+    let times = values::Times { now: req.now, judged_at: req.now };
+    let outcome = match values::apply(config, acme, store, target, Some(&account), change, times) {
+        Ok(()) if delete => {
+            log.info(format_args!("acme: `{}.{}` TXT value removed", account.subdomain, acme.zone));
+            Outcome::Removed { txt: post.txt }
+        }
         Ok(()) => {
             log.info(format_args!("acme: `{}.{}` TXT updated", account.subdomain, acme.zone));
             Outcome::Updated { txt: post.txt }
@@ -286,47 +368,41 @@ fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<A
     Ok(verified)
 }
 
-/// Publishes `txt` with the account's previous newest value, under the database lock: one
-/// UPDATE replaces the TXT rrset (RFC 2136 §2.5.2, §2.5.1), and the row is written only after
-/// the server accepted it. The same value twice does not push out the older one.
-fn publish(
+/// `DELETE <path>/register`: the account whose credentials the request carries is deleted,
+/// its TXT records first. acme-dns has no such route.
+fn deregister(
     config: &Config,
     acme: &AcmeConfig,
     store: &mut Store,
-    account: &AcmeAccount,
-    txt: &str,
-    now: i64,
-) -> Result<(), AcmeError> {
-    let Some(zone) = config.zone(&acme.zone) else {
-        return Err(AcmeError::NoZone(acme.zone.clone()));
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> (Outcome, Option<String>) {
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
     };
-    let fqdn = Name::from_ascii(format!("{}.{}.", account.subdomain, acme.zone))
-        .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })?;
-    // The lock of the challenge name: the same stripes as hosts, so an update of a host of
-    // that name (there should be none) is ordered with it too.
-    let key = fqdn.to_ascii();
-    let key = key.trim_end_matches('.');
-    let published = store.with_acme_locked(account.id, key, now, |current| {
-        // The row read under the lock must still be the account that authenticated: the id
-        // of a deleted account may be taken by a new one.
-        if current.username != account.username || current.key_digest != account.key_digest {
-            return Err(AcmeError::Gone);
+    let user = Some(account.username.clone());
+    let fulldomain = format!("{}.{}", account.subdomain, acme.zone);
+    let outcome = match delete_account(config, acme, store, &account, req.now) {
+        Ok(()) => {
+            log.info(format_args!("acme: account `{}` deleted with `{fulldomain}`", account.username));
+            Outcome::Deregistered { fulldomain }
         }
-        let (new, old) = next_values(current, txt);
-        let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
-        let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;
-        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
-        Ok::<_, AcmeError>((new, old))
-    })?;
-    published.ok_or(AcmeError::Gone)
-}
-
-/// The two values to keep after `txt` arrives: it, and the newest before it.
-fn next_values(account: &AcmeAccount, txt: &str) -> (String, Option<String>) {
-    match &account.txt_new {
-        Some(newest) if newest == txt => (txt.to_owned(), account.txt_old.clone()),
-        newest => (txt.to_owned(), newest.clone()),
-    }
+        Err(AcmeError::Dns(e)) => {
+            log.error(format_args!("acme: `{fulldomain}`: DNS update failed, account kept: {e}"));
+            Outcome::DnsError
+        }
+        Err(AcmeError::Gone) => {
+            log.info(format_args!("acme: account `{}` was deleted meanwhile", account.username));
+            Outcome::Forbidden
+        }
+        Err(e) => {
+            log.error(format_args!("acme: `{fulldomain}`: {e}"));
+            Outcome::DbError
+        }
+    };
+    (outcome, user)
 }
 
 /// Whether the client may update an account limited to `allowfrom` (empty: any client).
@@ -339,7 +415,8 @@ fn allowed_from(allowfrom: &str, client: Option<IpAddr>) -> bool {
 fn render(outcome: &Outcome, route: Route) -> Reply {
     let error = |status: u16, error: &'static str| (status, serde_json::to_string(&ErrorBody { error }));
     let (status, body) = match outcome {
-        Outcome::Updated { txt } => (200, serde_json::to_string(&TxtBody { txt })),
+        Outcome::Updated { txt } | Outcome::Removed { txt } => (200, serde_json::to_string(&TxtBody { txt })),
+        Outcome::Deregistered { fulldomain } => (200, serde_json::to_string(&DeletedBody { deleted: fulldomain })),
         Outcome::Registered(r) => (201, serde_json::to_string(r)),
         Outcome::Healthy => (200, Ok(String::new())),
         Outcome::Forbidden => error(401, "forbidden"),
@@ -362,7 +439,7 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         ("Cache-Control", "no-store".to_owned()),
     ];
     if matches!(outcome, Outcome::MethodNotAllowed) {
-        headers.push(("Allow", if route == Route::Health { "GET" } else { "POST" }.to_owned()));
+        headers.push(("Allow", if route == Route::Health { "GET" } else { "POST, DELETE" }.to_owned()));
     }
     Reply { status, headers, body }
 }
@@ -371,6 +448,8 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
 fn summary(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Updated { .. } => "updated",
+        Outcome::Removed { .. } => "removed",
+        Outcome::Deregistered { .. } => "deregistered",
         Outcome::Registered(_) => "registered",
         Outcome::Healthy => "healthy",
         Outcome::Forbidden => "forbidden",
@@ -390,28 +469,6 @@ fn summary(outcome: &Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn two_newest_values_are_kept() {
-        let mut account = AcmeAccount {
-            id: 1,
-            name: String::new(),
-            username: String::new(),
-            key_digest: Vec::new(),
-            subdomain: String::new(),
-            allowfrom: String::new(),
-            txt_new: None,
-            txt_old: None,
-        };
-        assert_eq!(next_values(&account, "a"), ("a".to_owned(), None));
-        account.txt_new = Some("a".to_owned());
-        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
-        account.txt_new = Some("b".to_owned());
-        account.txt_old = Some("a".to_owned());
-        assert_eq!(next_values(&account, "c"), ("c".to_owned(), Some("b".to_owned())));
-        // A repeated value does not push out the other one.
-        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
-    }
 
     #[test]
     fn allowfrom_lists() {

@@ -132,6 +132,8 @@ fn counted_as(outcome: &Outcome) -> ratelimit::Outcome {
         }
         // Not answers of a registration; a limited request is never settled.
         Outcome::Updated { .. }
+        | Outcome::Removed { .. }
+        | Outcome::Deregistered { .. }
         | Outcome::Healthy
         | Outcome::BadSubdomain
         | Outcome::BadTxt

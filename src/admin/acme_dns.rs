@@ -1,6 +1,7 @@
 //! `acme add`: a new acme-dns account for a domain, printed once with the CNAME the domain's
-//! zone needs. The account itself is made by `crate::acme`; this file only checks the
-//! arguments and writes the answer.
+//! zone needs; `acme delete`: an account gone, its records first. The accounts themselves are
+//! made and deleted by `crate::acme`; this file only checks the arguments and writes the
+//! answer.
 
 use crate::acme;
 use crate::cli::{AcmeCommand, CliError};
@@ -13,14 +14,23 @@ use crate::store::Store;
 /// the domain mapped to acme-dns's registration answer), then the CNAME that sends the
 /// domain's challenges (`_acme-challenge`, RFC 8555 §8.4) to the account's name.
 pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now: i64) -> Result<String, CliError> {
+    let Some(acme_config) = &config.acme else {
+        return Err(CliError::failure(format!(
+            "no `[acme]` section in {}; add one with the `zone` that holds the challenge names",
+            config.path.display()
+        )));
+    };
     match command {
+        AcmeCommand::Delete { username } => {
+            match acme::delete_by_username(config, acme_config, store, &username, now) {
+                Ok(Some(fulldomain)) => {
+                    Ok(format!("deleted acme-dns account `{username}`; `{fulldomain}` has no TXT records now\n"))
+                }
+                Ok(None) => Err(CliError::not_found(format!("no acme-dns account `{username}`"))),
+                Err(e) => Err(CliError::failure(format!("cannot delete acme-dns account `{username}`: {e}"))),
+            }
+        }
         AcmeCommand::Add { domain, allowfrom, output } => {
-            let Some(acme_config) = &config.acme else {
-                return Err(CliError::failure(format!(
-                    "no `[acme]` section in {}; add one with the `zone` that holds the challenge names",
-                    config.path.display()
-                )));
-            };
             // `*.example.org` is validated at `_acme-challenge.example.org` too.
             let bare = domain.strip_prefix("*.").unwrap_or(&domain);
             let name = normalize_hostname(bare)

@@ -186,6 +186,8 @@ pub(crate) enum AcmeCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Delete an acme-dns account (its user name, a UUID) after removing its TXT records
+    Delete { username: String },
 }
 
 #[derive(Debug, Subcommand)]

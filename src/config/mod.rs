@@ -109,6 +109,10 @@ pub(crate) struct AcmeConfig {
     pub(crate) path: String,
     /// TTL of the challenge TXT records (acme-dns publishes them with 1).
     pub(crate) ttl: u32,
+    /// Challenge values kept per account, the newest (acme-dns keeps two).
+    pub(crate) values: u32,
+    /// Seconds after it was set that the expiry run removes a value.
+    pub(crate) value_ttl: u32,
     /// Whether `POST <path>/register` creates accounts (off unless enabled).
     pub(crate) register: bool,
     /// Who may register; empty allows any client (when `register` is on).

@@ -92,6 +92,8 @@ pub(super) struct RawAcme {
     pub(super) zone: String,
     pub(super) path: Option<String>,
     pub(super) ttl: Option<Seconds>,
+    pub(super) values: Option<i64>,
+    pub(super) value_ttl: Option<Seconds>,
     pub(super) register: Option<bool>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,

@@ -284,6 +284,8 @@ impl Validator<'_> {
             zone: zone.name_str(),
             path,
             ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
+            values: self.range("acme.values", raw.values, 2, 1, 100)?,
+            value_ttl: self.range("acme.value_ttl", raw.value_ttl, 3600, 60, 604_800)?,
             register: raw.register.unwrap_or(false),
             register_from,
             max_accounts: self.range("acme.max_accounts", raw.max_accounts, 1000, 0, 1_000_000)?,

@@ -545,6 +545,22 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         section: "acme",
+        name: "values",
+        kind: "integer",
+        default: Default::Value("2"),
+        bounds: Bounds::Range(1, 100),
+        about: "Challenge values an account keeps published, the newest; acme-dns keeps 2. More let one certificate for many names, or several clients, validate at once.",
+    },
+    Key {
+        section: "acme",
+        name: "value_ttl",
+        kind: "duration",
+        default: Default::Value("3600"),
+        bounds: Bounds::Range(60, 604_800),
+        about: "The expiry run removes a challenge value this long after it was set (acme-dns keeps values until replaced).",
+    },
+    Key {
+        section: "acme",
         name: "register",
         kind: "boolean",
         default: Default::Value("false"),

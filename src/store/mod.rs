@@ -484,11 +484,27 @@ impl Store {
         id: i64,
         key: &str,
         now: i64,
-        publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
+        publish: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<Vec<AcmeValue>, E>,
     ) -> Result<Option<()>, E>
     where
         E: From<StoreError>,
     {
         dispatch!(self, s => s.with_acme_locked(id, key, now, publish))
+    }
+
+    pub(crate) fn delete_acme_locked<E>(
+        &mut self,
+        id: i64,
+        key: &str,
+        remove: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<(), E>,
+    ) -> Result<Option<()>, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.delete_acme_locked(id, key, remove))
+    }
+
+    pub(crate) fn acme_values_due(&self, cutoff: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        dispatch!(self, s => s.acme_values_due(cutoff))
     }
 }

@@ -239,9 +239,15 @@ pub(crate) struct AcmeAccount {
     pub(crate) subdomain: String,
     /// Networks updates may come from, comma-separated; empty allows any.
     pub(crate) allowfrom: String,
-    /// The newest challenge value, and the one before it: both are published.
-    pub(crate) txt_new: Option<String>,
-    pub(crate) txt_old: Option<String>,
+}
+
+/// One challenge value of an acme-dns account, published while it is among the account's
+/// `[acme] values` newest and younger than `[acme] value_ttl`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcmeValue {
+    pub(crate) txt: String,
+    /// When it was set (or set again), seconds since the epoch.
+    pub(crate) set_at: i64,
 }
 
 /// An acme-dns account to create.

@@ -1,10 +1,10 @@
-//! acme-dns accounts: creation, lookup by user name, and the locked update of their two
-//! challenge values.
+//! acme-dns accounts: creation, lookup by user name, deletion, and the locked update of their
+//! challenge values (`acme_values`), also by the expiry run.
 
 use super::{LOCK_CLASS, REGISTRATION_LOCK, Store, unique_violation};
-use crate::store::{AccountCaps, AcmeAccount, CapReached, NewAcmeAccount, StoreError};
+use crate::store::{AccountCaps, AcmeAccount, AcmeValue, CapReached, NewAcmeAccount, StoreError};
 
-const ACCOUNT_COLUMNS: &str = "id, name, username, key_digest, subdomain, allowfrom, txt_new, txt_old";
+const ACCOUNT_COLUMNS: &str = "id, name, username, key_digest, subdomain, allowfrom";
 
 fn account_from(r: &postgres::Row) -> AcmeAccount {
     AcmeAccount {
@@ -14,9 +14,24 @@ fn account_from(r: &postgres::Row) -> AcmeAccount {
         key_digest: r.get(3),
         subdomain: r.get(4),
         allowfrom: r.get(5),
-        txt_new: r.get(6),
-        txt_old: r.get(7),
     }
+}
+
+/// The account `id` and its values, newest first; `None` when it does not exist.
+fn account_and_values(
+    conn: &mut postgres::Client,
+    id: i64,
+) -> Result<Option<(AcmeAccount, Vec<AcmeValue>)>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = $1");
+    let Some(account) = conn.query_opt(&sql, &[&id])?.map(|r| account_from(&r)) else {
+        return Ok(None);
+    };
+    let values = conn
+        .query("SELECT txt, set_at FROM acme_values WHERE account_id = $1 ORDER BY position", &[&id])?
+        .iter()
+        .map(|r| AcmeValue { txt: r.get(0), set_at: r.get(1) })
+        .collect();
+    Ok(Some((account, values)))
 }
 
 impl Store {
@@ -81,25 +96,65 @@ impl Store {
         id: i64,
         key: &str,
         now: i64,
-        publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
+        publish: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<Vec<AcmeValue>, E>,
     ) -> Result<Option<()>, E>
     where
         E: From<StoreError>,
     {
         self.locked([key], |store| {
             let conn = store.conn.get_mut();
-            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = $1");
-            let Some(account) = conn.query_opt(&sql, &[&id]).map_err(StoreError::from)?.map(|r| account_from(&r))
-            else {
+            let Some((account, values)) = account_and_values(conn, id)? else {
                 return Ok(None);
             };
-            let (txt_new, txt_old) = publish(&account)?;
-            conn.execute(
-                "UPDATE acme_accounts SET txt_new = $1, txt_old = $2, updated_at = $3 WHERE id = $4",
-                &[&txt_new, &txt_old, &now, &id],
-            )
-            .map_err(StoreError::from)?;
+            let values = publish(&account, &values)?;
+            let mut tx = conn.transaction().map_err(StoreError::from)?;
+            tx.execute("DELETE FROM acme_values WHERE account_id = $1", &[&id]).map_err(StoreError::from)?;
+            for (position, value) in values.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO acme_values (account_id, position, txt, set_at) VALUES ($1, $2, $3, $4)",
+                    &[&id, &(position as i64), &value.txt, &value.set_at],
+                )
+                .map_err(StoreError::from)?;
+            }
+            tx.execute("UPDATE acme_accounts SET updated_at = $1 WHERE id = $2", &[&now, &id])
+                .map_err(StoreError::from)?;
+            tx.commit().map_err(StoreError::from)?;
             Ok(Some(()))
         })
+    }
+
+    /// As `store::sqlite`'s.
+    pub(crate) fn delete_acme_locked<E>(
+        &mut self,
+        id: i64,
+        key: &str,
+        remove: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<(), E>,
+    ) -> Result<Option<()>, E>
+    where
+        E: From<StoreError>,
+    {
+        self.locked([key], |store| {
+            let conn = store.conn.get_mut();
+            let Some((account, values)) = account_and_values(conn, id)? else {
+                return Ok(None);
+            };
+            remove(&account, &values)?;
+            let mut tx = conn.transaction().map_err(StoreError::from)?;
+            tx.execute("DELETE FROM acme_values WHERE account_id = $1", &[&id]).map_err(StoreError::from)?;
+            tx.execute("DELETE FROM acme_accounts WHERE id = $1", &[&id]).map_err(StoreError::from)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(Some(()))
+        })
+    }
+
+    /// As `store::sqlite`'s.
+    pub(crate) fn acme_values_due(&self, cutoff: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self.c().query(
+            "SELECT a.id, a.subdomain FROM acme_accounts a
+             WHERE EXISTS (SELECT 1 FROM acme_values v WHERE v.account_id = a.id AND v.set_at <= $1)
+             ORDER BY a.id",
+            &[&cutoff],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

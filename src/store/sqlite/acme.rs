@@ -1,12 +1,12 @@
-//! acme-dns accounts: creation, lookup by user name, and the locked update of their two
-//! challenge values.
+//! acme-dns accounts: creation, lookup by user name, deletion, and the locked update of their
+//! challenge values (`acme_values`), also by the expiry run.
 
 use rusqlite::{OptionalExtension as _, TransactionBehavior, params};
 
 use super::Store;
-use crate::store::{AccountCaps, AcmeAccount, CapReached, NewAcmeAccount, StoreError};
+use crate::store::{AccountCaps, AcmeAccount, AcmeValue, CapReached, NewAcmeAccount, StoreError};
 
-const ACCOUNT_COLUMNS: &str = "id, name, username, key_digest, subdomain, allowfrom, txt_new, txt_old";
+const ACCOUNT_COLUMNS: &str = "id, name, username, key_digest, subdomain, allowfrom";
 
 fn account_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AcmeAccount> {
     Ok(AcmeAccount {
@@ -16,9 +16,23 @@ fn account_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AcmeAccount> {
         key_digest: r.get(3)?,
         subdomain: r.get(4)?,
         allowfrom: r.get(5)?,
-        txt_new: r.get(6)?,
-        txt_old: r.get(7)?,
     })
+}
+
+/// The account `id` and its values, newest first; `None` when it does not exist.
+fn account_and_values(
+    conn: &rusqlite::Connection,
+    id: i64,
+) -> Result<Option<(AcmeAccount, Vec<AcmeValue>)>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = ?1");
+    let Some(account) = conn.query_row(&sql, [id], account_from).optional()? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare("SELECT txt, set_at FROM acme_values WHERE account_id = ?1 ORDER BY position")?;
+    let values = stmt
+        .query_map([id], |r| Ok(AcmeValue { txt: r.get(0)?, set_at: r.get(1)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((account, values)))
 }
 
 impl Store {
@@ -70,6 +84,9 @@ impl Store {
                 now
             ],
         )?;
+        // SQLite may give a new row the id of a deleted one: values left by a deletion that
+        // did not go through `delete_acme_locked` must not become the new account's.
+        tx.execute("DELETE FROM acme_values WHERE account_id = ?1", [tx.last_insert_rowid()])?;
         tx.commit()?;
         Ok(Ok(()))
     }
@@ -81,9 +98,9 @@ impl Store {
     }
 
     /// Holds the account's lock (the host lock of its challenge name, `key`) while `publish`
-    /// acts on the account as read (sends the TXT records to DNS), then stores the `(txt_new,
-    /// txt_old)` it returns in a short transaction, as `with_host_locked` does for hosts: two
-    /// certificate clients updating at once cannot lose a value, the row matches what DNS
+    /// acts on the account and its values as read (sends the TXT records to DNS), then stores
+    /// the values it returns in a short transaction, as `with_host_locked` does for hosts: two
+    /// certificate clients updating at once cannot lose a value, the rows match what DNS
     /// accepted, and SQLite's write lock is never held across the DNS exchange. An `Err` from
     /// `publish` writes nothing; `None` when the account no longer exists.
     pub(crate) fn with_acme_locked<E>(
@@ -91,25 +108,65 @@ impl Store {
         id: i64,
         key: &str,
         now: i64,
-        publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
+        publish: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<Vec<AcmeValue>, E>,
     ) -> Result<Option<()>, E>
     where
         E: From<StoreError>,
     {
         let _held = self.locks.lock(std::iter::once(key))?;
         self.probe_writable()?;
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = ?1");
-        let Some(account) = self.conn.query_row(&sql, [id], account_from).optional().map_err(StoreError::from)? else {
+        let Some((account, values)) = account_and_values(&self.conn, id)? else {
             return Ok(None);
         };
-        let (txt_new, txt_old) = publish(&account)?;
+        let values = publish(&account, &values)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        tx.execute(
-            "UPDATE acme_accounts SET txt_new = ?1, txt_old = ?2, updated_at = ?3 WHERE id = ?4",
-            params![txt_new, txt_old, now, id],
-        )
-        .map_err(StoreError::from)?;
+        tx.execute("DELETE FROM acme_values WHERE account_id = ?1", [id]).map_err(StoreError::from)?;
+        for (position, value) in values.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO acme_values (account_id, position, txt, set_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, position as i64, value.txt, value.set_at],
+            )
+            .map_err(StoreError::from)?;
+        }
+        tx.execute("UPDATE acme_accounts SET updated_at = ?1 WHERE id = ?2", params![now, id])
+            .map_err(StoreError::from)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(Some(()))
+    }
+
+    /// Deletes the account `id` under its lock once `remove` (which takes its records out of
+    /// DNS) succeeded; an `Err` from `remove` deletes nothing. `None` when it does not exist.
+    pub(crate) fn delete_acme_locked<E>(
+        &mut self,
+        id: i64,
+        key: &str,
+        remove: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<(), E>,
+    ) -> Result<Option<()>, E>
+    where
+        E: From<StoreError>,
+    {
+        let _held = self.locks.lock(std::iter::once(key))?;
+        self.probe_writable()?;
+        let Some((account, values)) = account_and_values(&self.conn, id)? else {
+            return Ok(None);
+        };
+        remove(&account, &values)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+        tx.execute("DELETE FROM acme_values WHERE account_id = ?1", [id]).map_err(StoreError::from)?;
+        tx.execute("DELETE FROM acme_accounts WHERE id = ?1", [id]).map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(Some(()))
+    }
+
+    /// The accounts (id, subdomain) with a value set at or before `cutoff`: the expiry run's
+    /// work.
+    pub(crate) fn acme_values_due(&self, cutoff: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.id, a.subdomain FROM acme_accounts a
+             WHERE EXISTS (SELECT 1 FROM acme_values v WHERE v.account_id = a.id AND v.set_at <= ?1)
+             ORDER BY a.id",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }

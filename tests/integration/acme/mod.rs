@@ -6,6 +6,8 @@
 //! certbot with the `certbot-dns-acmedns` plugin obtains one certificate for a name and its
 //! wildcard through ddns-cgi behind nginx.
 
+mod values;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,7 +131,7 @@ fn update_answers_as_acme_dns() {
     expect_json(&run(post("/acme/register", "")), 404, serde_json::json!({ "error": "not_found" }));
     // GET is not the update.
     let r = run(Cgi::get("").path("/acme/update"));
-    assert_eq!((r.status, r.header("Allow")), (405, Some("POST")));
+    assert_eq!((r.status, r.header("Allow")), (405, Some("POST, DELETE")));
     // The keys never reach a log; the request line names the account by its user name.
     for key in [&a.password, &b.password] {
         assert!(!logs.contains(key.as_str()), "a key was logged:\n{logs}");
@@ -368,6 +370,19 @@ fn every_shipped_front_routes_the_api() {
         assert_eq!(txt(&w, &a.fulldomain), [TXT_A], "{front:?}");
         let r = curl(&["-H", &user, "-H", "X-Api-Key: wrong", "--data", &body, &web.url("/acme/update")]);
         assert_eq!((r.status, r.body.as_str()), (401, "{\"error\":\"forbidden\"}"), "{front:?}: {}", r.raw);
+        // `DELETE` carries its body through each front too (the transports read a body for
+        // it), and removes the value.
+        let r = curl(&["-X", "DELETE", "-H", &user, "-H", &key, "--data", &body, &web.url("/acme/update")]);
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, format!("{{\"txt\":\"{TXT_A}\"}}").as_str()),
+            "{front:?}: {}",
+            r.raw
+        );
+        assert!(txt(&w, &a.fulldomain).is_empty(), "{front:?}");
+        let r = curl(&["-X", "DELETE", "-H", &user, "-H", &key, &web.url("/acme/register")]);
+        assert_eq!(r.status, 200, "{front:?}: {}", r.raw);
+        assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 0, "{front:?}");
         assert!(!web.logs().contains(&a.password), "{front:?} logged the key");
     }
 }
