@@ -8,7 +8,7 @@
 //! `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once. Answers, status codes and
 //! error strings are acme-dns's, so clients read them as they read acme-dns's.
 //! `POST <path>/register` creates accounts when `[acme] register` allows it; `acme add` does
-//! the same from the command line ([`create_account`]). Beyond acme-dns: `DELETE
+//! the same from the command line ([`register::create_account`]). Beyond acme-dns: `DELETE
 //! <path>/update` (or `"delete": true`) removes one value, and `DELETE <path>/register`
 //! deletes the account whose credentials it carries, its records first.
 //!
@@ -35,7 +35,7 @@ mod register;
 mod values;
 
 use body::{valid_subdomain, valid_txt};
-pub(crate) use register::create_account;
+pub(crate) use register::create_account_with_names;
 use values::Change;
 pub(crate) use values::{Times as ValueTimes, delete_account, expire as expire_values};
 
@@ -294,11 +294,11 @@ fn update(
             return (Outcome::Forbidden, user);
         }
     };
-    if post.subdomain != account.subdomain {
+    if !account.subdomains().any(|s| s == post.subdomain) {
         log.info(format_args!(
             "acme: `{}` may update `{}`, not `{}`",
             account.username,
-            account.subdomain,
+            account.subdomains().collect::<Vec<_>>().join("`, `"),
             log::bounded(&post.subdomain, 64)
         ));
         return (Outcome::Forbidden, user);
@@ -312,19 +312,19 @@ fn update(
     }
     let delete = delete || post.delete;
     let change = if delete { Change::Remove(&post.txt) } else { Change::Add(&post.txt) };
-    let target = (account.id, account.subdomain.as_str());
+    let target = (account.id, post.subdomain.as_str());
     let times = values::Times { now: req.now, judged_at: req.now };
     let outcome = match values::apply(config, acme, store, target, Some(&account), change, times) {
         Ok(()) if delete => {
-            log.info(format_args!("acme: `{}.{}` TXT value removed", account.subdomain, acme.zone));
+            log.info(format_args!("acme: `{}.{}` TXT value removed", post.subdomain, acme.zone));
             Outcome::Removed { txt: post.txt }
         }
         Ok(()) => {
-            log.info(format_args!("acme: `{}.{}` TXT updated", account.subdomain, acme.zone));
+            log.info(format_args!("acme: `{}.{}` TXT updated", post.subdomain, acme.zone));
             Outcome::Updated { txt: post.txt }
         }
         Err(AcmeError::Dns(e)) => {
-            log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", account.subdomain, acme.zone));
+            log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", post.subdomain, acme.zone));
             Outcome::DnsError
         }
         // Answered as an unknown account is, since that is what it now is.
@@ -336,7 +336,7 @@ fn update(
             Outcome::Forbidden
         }
         Err(e) => {
-            log.error(format_args!("acme: `{}.{}`: {e}", account.subdomain, acme.zone));
+            log.error(format_args!("acme: `{}.{}`: {e}", post.subdomain, acme.zone));
             Outcome::DbError
         }
     };

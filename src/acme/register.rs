@@ -155,28 +155,54 @@ pub(crate) fn create_account(
     api: Option<ApiRegistration<'_>>,
     now: i64,
 ) -> Result<Registration, AcmeError> {
+    let mut created = create_account_with_names(acme, store, &[name.to_owned()], allowfrom, api, now)?;
+    Ok(created.swap_remove(0).1)
+}
+
+/// Creates one account for all of `names` (at least one; `acme add NAME --name ...`), each
+/// with a subdomain of its own: one user name and key that may set the challenge values of
+/// every one of them and of nothing else. Returns each name with its registration (the same
+/// credentials, its own subdomain), first name first, as acme-dns clients keep them per
+/// domain.
+pub(crate) fn create_account_with_names(
+    acme: &AcmeConfig,
+    store: &mut Store,
+    names: &[String],
+    allowfrom: &[String],
+    api: Option<ApiRegistration<'_>>,
+    now: i64,
+) -> Result<Vec<(String, Registration)>, AcmeError> {
     let networks = body::networks(allowfrom).map_err(AcmeError::Allowfrom)?;
     let username = uuid().map_err(AcmeError::Random)?;
-    let subdomain = uuid().map_err(AcmeError::Random)?;
+    let mut subdomains = Vec::with_capacity(names.len().max(1));
+    for _ in 0..names.len().max(1) {
+        subdomains.push(uuid().map_err(AcmeError::Random)?);
+    }
     let key = generate_key().map_err(AcmeError::Random)?;
     let digest = token::digest(key.expose());
     let joined = networks.join(",");
+    let first = names.first().map_or("", String::as_str);
+    let extra: Vec<(String, String)> = names.iter().skip(1).cloned().zip(subdomains.iter().skip(1).cloned()).collect();
     let account = NewAcmeAccount {
-        name,
+        name: first,
         username: &username,
         key_digest: &digest,
-        subdomain: &subdomain,
+        subdomain: &subdomains[0],
         allowfrom: &joined,
         registered_from: api.map(|a| a.network),
+        extra: &extra,
     };
     store.add_acme_account(&account, api.map(|a| a.caps), now)?.map_err(AcmeError::Cap)?;
-    Ok(Registration {
+    let registration = |subdomain: &String| Registration {
         fulldomain: format!("{subdomain}.{}", acme.zone),
-        username,
-        password: key,
-        subdomain,
-        allowfrom: networks,
-    })
+        username: username.clone(),
+        password: Secret::new(key.expose().clone()),
+        subdomain: subdomain.clone(),
+        allowfrom: networks.clone(),
+    };
+    let mut out = vec![(first.to_owned(), registration(&subdomains[0]))];
+    out.extend(extra.iter().map(|(name, subdomain)| (name.clone(), registration(subdomain))));
+    Ok(out)
 }
 
 /// A random (version 4) UUID, RFC 9562 §5.4.

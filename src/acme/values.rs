@@ -96,7 +96,7 @@ pub(super) fn apply(
     let key = fqdn.to_ascii();
     let key = key.trim_end_matches('.');
     let keep = Keep::of(acme);
-    let done = store.with_acme_locked(id, key, now, |current, values| {
+    let done = store.with_acme_locked((id, subdomain), key, now, |current, values| {
         if let Some(a) = account
             && (current.username != a.username || current.key_digest != a.key_digest)
         {
@@ -114,9 +114,11 @@ pub(super) fn apply(
     done.ok_or(AcmeError::Gone)
 }
 
-/// Deletes an account: its TXT records out of DNS first (one UPDATE deleting the rrset), then
-/// its rows, under its lock. `account` as it authenticated (or as the shell named it); a row
-/// that is no longer it is [`AcmeError::Gone`].
+/// Deletes an account: the TXT records of each of its names out of DNS first (one UPDATE
+/// deleting the rrset per name), then its rows, under the locks of all its names. `account`
+/// as it authenticated (or as the shell named it); a row that is no longer it is
+/// [`AcmeError::Gone`]. A name whose deletion fails leaves the account as it was (the names
+/// before it have no records then, which is what a deleted account has).
 pub(crate) fn delete_account(
     config: &Config,
     acme: &AcmeConfig,
@@ -127,16 +129,17 @@ pub(crate) fn delete_account(
     let Some(zone) = config.zone(&acme.zone) else {
         return Err(AcmeError::NoZone(acme.zone.clone()));
     };
-    let fqdn = challenge_name(config, acme, &account.subdomain)?;
-    let key = fqdn.to_ascii();
-    let key = key.trim_end_matches('.');
-    let done = store.delete_acme_locked(account.id, key, |current, _values| {
+    let names = account.subdomains().map(|s| challenge_name(config, acme, s)).collect::<Result<Vec<_>, _>>()?;
+    let keys: Vec<String> = names.iter().map(|n| n.to_ascii().trim_end_matches('.').to_owned()).collect();
+    let done = store.delete_acme_locked(account.id, &keys, |current| {
         if current.username != account.username || current.key_digest != account.key_digest {
             return Err(AcmeError::Gone);
         }
         // Sent even when no value is stored: a record left by an older run goes too.
-        let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &[])?;
-        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+        for fqdn in &names {
+            let message = dns::txt_message(&zone.name, fqdn, acme.ttl, &[])?;
+            dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
+        }
         Ok::<_, AcmeError>(())
     })?;
     done.ok_or(AcmeError::Gone)

@@ -30,11 +30,18 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
                 Err(e) => Err(CliError::failure(format!("cannot delete acme-dns account `{username}`: {e}"))),
             }
         }
-        AcmeCommand::Add { domain, allowfrom, output } => {
+        AcmeCommand::Add { domain, names, allowfrom, output } => {
             // `*.example.org` is validated at `_acme-challenge.example.org` too.
-            let bare = domain.strip_prefix("*.").unwrap_or(&domain);
-            let name = normalize_hostname(bare)
-                .ok_or_else(|| CliError::failure(format!("`{domain}` is not a valid domain name")))?;
+            let mut all: Vec<String> = Vec::with_capacity(names.len() + 1);
+            for given in std::iter::once(&domain).chain(&names) {
+                let bare = given.strip_prefix("*.").unwrap_or(given);
+                let name = normalize_hostname(bare)
+                    .ok_or_else(|| CliError::failure(format!("`{given}` is not a valid domain name")))?;
+                if all.contains(&name) {
+                    return Err(CliError::failure(format!("`{given}` is named twice")));
+                }
+                all.push(name);
+            }
             let allowfrom: Vec<String> = allowfrom
                 .iter()
                 .flat_map(|l| l.split(','))
@@ -42,18 +49,22 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let registration = acme::create_account(acme_config, store, &name, &allowfrom, None, now)
+            let created = acme::create_account_with_names(acme_config, store, &all, &allowfrom, None, now)
                 .map_err(|e| CliError::failure(e.to_string()))?;
-            let storage = std::collections::BTreeMap::from([(name.as_str(), &registration)]);
+            let storage: std::collections::BTreeMap<&str, &acme::Registration> =
+                created.iter().map(|(name, r)| (name.as_str(), r)).collect();
             let json = serde_json::to_string_pretty(&storage).map_err(|e| CliError::failure(e.to_string()))?;
             if output.json {
                 return Ok(format!("{json}\n"));
             }
-            Ok(format!(
-                "{json}\n\nAdd this record to the zone of `{name}` (the key above is shown only once):\n\
-                 _acme-challenge.{name}. CNAME {}.\n",
-                registration.fulldomain
-            ))
+            let records: String =
+                created.iter().map(|(name, r)| format!("_acme-challenge.{name}. CNAME {}.\n", r.fulldomain)).collect();
+            let (what, these) = if created.len() == 1 {
+                (format!("the zone of `{}`", all.join("`")), "this record")
+            } else {
+                ("the zones of these names".to_owned(), "these records")
+            };
+            Ok(format!("{json}\n\nAdd {these} to {what} (the key above is shown only once):\n{records}"))
         }
     }
 }

@@ -180,6 +180,10 @@ pub(crate) enum AcmeCommand {
     /// once as acme-dns account storage JSON, with the CNAME record to add
     Add {
         domain: String,
+        /// A further domain the same credentials serve, with a challenge name of its own
+        /// (repeatable)
+        #[arg(long = "name", value_name = "DOMAIN")]
+        names: Vec<String>,
         /// Networks updates may come from (acme-dns `allowfrom`), comma-separated
         #[arg(long, value_name = "CIDR,...")]
         allowfrom: Option<String>,

@@ -239,6 +239,15 @@ pub(crate) struct AcmeAccount {
     pub(crate) subdomain: String,
     /// Networks updates may come from, comma-separated; empty allows any.
     pub(crate) allowfrom: String,
+    /// The subdomains of its further names (`acme add --name`), each below the acme zone.
+    pub(crate) extra: Vec<String>,
+}
+
+impl AcmeAccount {
+    /// Every subdomain the account may set values at: its first, then its further names'.
+    pub(crate) fn subdomains(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.subdomain.as_str()).chain(self.extra.iter().map(String::as_str))
+    }
 }
 
 /// One challenge value of an acme-dns account, published while it is among the account's
@@ -261,6 +270,8 @@ pub(crate) struct NewAcmeAccount<'a> {
     /// The counter key (`ratelimit::client_key`) of the client that registered it through
     /// the API; `None` for `acme add`.
     pub(crate) registered_from: Option<&'a str>,
+    /// Further names, each `(name, subdomain)` (`acme add --name`).
+    pub(crate) extra: &'a [(String, String)],
 }
 
 /// The caps a registration through the API is held to, checked in the transaction that

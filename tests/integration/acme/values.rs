@@ -173,3 +173,76 @@ fn an_account_deletes_itself_or_the_operator_deletes_it() {
         assert!(run.stderr().contains(&format!("no acme-dns account `{name}`")), "{}", run.stderr());
     }
 }
+
+#[test]
+fn one_credential_serves_several_names() {
+    let w = world!(acme_world(""));
+    let run =
+        w.admin(&["acme", "add", "example.org", "--name", "*.example.net", "--name", "shop.example.com", "--json"]);
+    run.success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).expect("json");
+    let names = ["example.org", "example.net", "shop.example.com"];
+    let accounts: Vec<Account> = names
+        .iter()
+        .map(|n| {
+            let e = &json[n];
+            let field = |k: &str| e[k].as_str().unwrap_or_else(|| panic!("{n}: no {k} in {json}")).to_owned();
+            Account {
+                username: field("username"),
+                password: field("password"),
+                subdomain: field("subdomain"),
+                fulldomain: field("fulldomain"),
+                json: e.to_string(),
+            }
+        })
+        .collect();
+    // One user name and key; a subdomain for each name.
+    assert!(accounts.iter().all(|a| a.username == accounts[0].username && a.password == accounts[0].password));
+    let mut subdomains: Vec<&str> = accounts.iter().map(|a| a.subdomain.as_str()).collect();
+    subdomains.dedup();
+    assert_eq!(subdomains.len(), 3, "{json}");
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 1);
+    // The text form names the CNAME of each.
+    let text = w.admin(&["acme", "add", "a.example", "--name", "b.example"]).success().stdout();
+    assert!(text.contains("Add these records to the zones of these names"), "{text}");
+    assert!(text.contains("_acme-challenge.a.example. CNAME ") && text.contains("_acme-challenge.b.example. CNAME "));
+    // The same name twice is refused.
+    let twice = w.admin(&["acme", "add", "c.example", "--name", "*.c.example"]);
+    assert_eq!(twice.code(), Some(2));
+    assert!(twice.stderr().contains("`*.c.example` is named twice"), "{}", twice.stderr());
+
+    // The credential sets values at each of its names, each name its own values.
+    for (a, v) in accounts.iter().zip([TXT_A, TXT_B, TXT_C]) {
+        expect_json(&w.cgi(&update_req(a, &a.subdomain, v)), 200, serde_json::json!({ "txt": v }));
+    }
+    expect_json(
+        &w.cgi(&update_req(&accounts[1], &accounts[1].subdomain, TXT_A)),
+        200,
+        serde_json::json!({ "txt": TXT_A }),
+    );
+    assert_eq!(txt(&w, &accounts[0].fulldomain), [TXT_A]);
+    assert_eq!(txt(&w, &accounts[1].fulldomain), sorted(&[TXT_A, TXT_B]));
+    assert_eq!(txt(&w, &accounts[2].fulldomain), [TXT_C]);
+    // And nowhere else: another account's name is forbidden.
+    let other = add_account(&w, "other.example", &[]);
+    let forbidden = serde_json::json!({ "error": "forbidden" });
+    expect_json(&w.cgi(&update_req(&accounts[0], &other.subdomain, TXT_A)), 401, forbidden.clone());
+    expect_json(&w.cgi(&update_req(&other, &accounts[2].subdomain, TXT_A)), 401, forbidden);
+    assert!(txt(&w, &other.fulldomain).is_empty());
+    // Removing a value at one name leaves the others.
+    expect_json(&w.cgi(&delete_req(&accounts[1], TXT_A)), 200, serde_json::json!({ "txt": TXT_A }));
+    assert_eq!(txt(&w, &accounts[1].fulldomain), [TXT_B]);
+    assert_eq!(txt(&w, &accounts[0].fulldomain), [TXT_A]);
+
+    // Deleting the account takes every name's records.
+    let mut req = post("/acme/register", "")
+        .env("HTTP_X_API_USER", &accounts[0].username)
+        .env("HTTP_X_API_KEY", &accounts[0].password);
+    req.method = "DELETE".into();
+    expect_json(&w.cgi(&req), 200, serde_json::json!({ "deleted": accounts[0].fulldomain }));
+    for a in &accounts {
+        assert!(txt(&w, &a.fulldomain).is_empty(), "{}", a.fulldomain);
+    }
+    assert_eq!(w.count("SELECT count(*) FROM acme_subdomains WHERE name = 'example.net'"), 0);
+    assert_eq!(w.count("SELECT count(*) FROM acme_values"), 0);
+}
