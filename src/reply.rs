@@ -27,7 +27,10 @@ impl Reply {
             400 => "Bad Request",
             401 => "Unauthorized",
             404 => "Not Found",
+            403 => "Forbidden",
             405 => "Method Not Allowed",
+            409 => "Conflict",
+            429 => "Too Many Requests",
             _ => "Internal Server Error",
         }
     }

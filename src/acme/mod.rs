@@ -64,8 +64,10 @@ enum Outcome {
     /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all; also
     /// an account deleted while its update waited for the lock, now unknown too.
     Forbidden,
-    /// 400 `bad_subdomain`.
+    /// 400 `bad_subdomain`; also a chosen subdomain that is not one DNS label.
     BadSubdomain,
+    /// 409 `subdomain_taken`: the chosen subdomain is an account's or a hostname's.
+    SubdomainTaken,
     /// 400 `bad_txt`: not 43 characters of base64url.
     BadTxt,
     /// 400 `malformed_json_payload` (registration).
@@ -421,6 +423,7 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         Outcome::Healthy => (200, Ok(String::new())),
         Outcome::Forbidden => error(401, "forbidden"),
         Outcome::BadSubdomain => error(400, "bad_subdomain"),
+        Outcome::SubdomainTaken => error(409, "subdomain_taken"),
         Outcome::BadTxt => error(400, "bad_txt"),
         Outcome::MalformedJson => error(400, "malformed_json_payload"),
         Outcome::InvalidAllowfrom => error(400, "invalid_allowfrom_cidr"),
@@ -454,6 +457,7 @@ fn summary(outcome: &Outcome) -> &'static str {
         Outcome::Healthy => "healthy",
         Outcome::Forbidden => "forbidden",
         Outcome::BadSubdomain => "bad_subdomain",
+        Outcome::SubdomainTaken => "subdomain_taken",
         Outcome::BadTxt => "bad_txt",
         Outcome::MalformedJson => "malformed_json_payload",
         Outcome::InvalidAllowfrom => "invalid_allowfrom_cidr",

@@ -49,7 +49,7 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            let created = acme::create_account_with_names(acme_config, store, &all, &allowfrom, None, now)
+            let created = acme::create_account_with_names(acme_config, store, &all, &allowfrom, now)
                 .map_err(|e| CliError::failure(e.to_string()))?;
             let storage: std::collections::BTreeMap<&str, &acme::Registration> =
                 created.iter().map(|(name, r)| (name.as_str(), r)).collect();

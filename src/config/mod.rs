@@ -115,6 +115,8 @@ pub(crate) struct AcmeConfig {
     pub(crate) value_ttl: u32,
     /// Whether `POST <path>/register` creates accounts (off unless enabled).
     pub(crate) register: bool,
+    /// Whether a registration may choose its subdomain (`"subdomain"` in its body).
+    pub(crate) choose_subdomain: bool,
     /// Who may register; empty allows any client (when `register` is on).
     pub(crate) register_from: Vec<Cidr>,
     /// Accounts in all beyond which registration creates none (0: none at all).

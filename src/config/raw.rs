@@ -95,6 +95,7 @@ pub(super) struct RawAcme {
     pub(super) values: Option<i64>,
     pub(super) value_ttl: Option<Seconds>,
     pub(super) register: Option<bool>,
+    pub(super) choose_subdomain: Option<bool>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,
     pub(super) max_accounts: Option<i64>,

@@ -287,6 +287,7 @@ impl Validator<'_> {
             values: self.range("acme.values", raw.values, 2, 1, 100)?,
             value_ttl: self.range("acme.value_ttl", raw.value_ttl, 3600, 60, 604_800)?,
             register: raw.register.unwrap_or(false),
+            choose_subdomain: raw.choose_subdomain.unwrap_or(false),
             register_from,
             max_accounts: self.range("acme.max_accounts", raw.max_accounts, 1000, 0, 1_000_000)?,
             max_accounts_per_network: self.range(

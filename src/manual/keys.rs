@@ -569,6 +569,14 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         section: "acme",
+        name: "choose_subdomain",
+        kind: "boolean",
+        default: Default::Value("false"),
+        bounds: Bounds::Rule("true or false"),
+        about: "Whether `POST <path>/register` may choose its subdomain (`{\"subdomain\": \"label\"}`: one DNS label, not taken by an account or a hostname of the zone); otherwise it is a random UUID, as acme-dns makes it.",
+    },
+    Key {
+        section: "acme",
         name: "register_from",
         kind: "list of strings",
         default: Default::Value("[]"),

@@ -246,3 +246,51 @@ fn one_credential_serves_several_names() {
     assert_eq!(w.count("SELECT count(*) FROM acme_subdomains WHERE name = 'example.net'"), 0);
     assert_eq!(w.count("SELECT count(*) FROM acme_values"), 0);
 }
+
+#[test]
+fn a_registration_chooses_its_subdomain() {
+    let w = world!(acme_world("register = true\nchoose_subdomain = true\n"));
+    let register = |body: &str| w.cgi(&post("/acme/register", body));
+    let r = register("{\"subdomain\": \"Shop\"}");
+    assert_eq!(r.status, 201, "{}", r.log);
+    let reg: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let field = |k: &str| reg[k].as_str().unwrap_or_default().to_owned();
+    assert_eq!((field("subdomain"), field("fulldomain")), ("shop".to_owned(), format!("shop.{}", crate::util::ZONE)));
+    let shop = Account {
+        username: field("username"),
+        password: field("password"),
+        subdomain: field("subdomain"),
+        fulldomain: field("fulldomain"),
+        json: r.body.clone(),
+    };
+    expect_json(&w.cgi(&update_req(&shop, "shop", TXT_A)), 200, serde_json::json!({ "txt": TXT_A }));
+    assert_eq!(txt(&w, &shop.fulldomain), [TXT_A]);
+    // Taken: by that account, or by a hostname of the zone (whose TXT records an account
+    // would otherwise replace). Nothing is created.
+    let taken = serde_json::json!({ "error": "subdomain_taken" });
+    expect_json(&register("{\"subdomain\": \"shop\"}"), 409, taken.clone());
+    expect_json(&register("{\"subdomain\": \"HOME\"}"), 409, taken);
+    // Not one DNS label: acme-dns's `bad_subdomain`.
+    let bad = serde_json::json!({ "error": "bad_subdomain" });
+    for label in ["a.b", "-x", "x-", "", "_acme-challenge", "ünï", &"x".repeat(64)] {
+        expect_json(&register(&format!("{{\"subdomain\": \"{label}\"}}")), 400, bad.clone());
+    }
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 1);
+    assert_eq!(w.dns.query(&format!("home.{}", crate::util::ZONE), "TXT"), Vec::<String>::new());
+    // Without a chosen one, a UUID as before.
+    let r = register("");
+    assert_eq!(r.status, 201, "{}", r.log);
+    let reg: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(reg["subdomain"].as_str().map(str::len), Some(36), "{}", r.body);
+}
+
+#[test]
+fn a_chosen_subdomain_is_ignored_unless_allowed() {
+    // acme-dns ignores fields it does not know; so does registration without the switch.
+    let w = world!(acme_world("register = true\n"));
+    let r = w.cgi(&post("/acme/register", "{\"subdomain\": \"shop\"}"));
+    assert_eq!(r.status, 201, "{}", r.log);
+    let reg: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_ne!(reg["subdomain"], "shop");
+    assert_eq!(reg["subdomain"].as_str().map(str::len), Some(36), "{}", r.body);
+}
