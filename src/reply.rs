@@ -31,6 +31,7 @@ impl Reply {
             405 => "Method Not Allowed",
             409 => "Conflict",
             429 => "Too Many Requests",
+            502 => "Bad Gateway",
             _ => "Internal Server Error",
         }
     }

@@ -31,10 +31,12 @@ use crate::secret::Secret;
 use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 
 mod body;
+mod check;
 mod register;
 mod values;
 
 use body::{valid_subdomain, valid_txt};
+pub(crate) use check::{CheckError, Checked, check as check_cname_of};
 pub(crate) use register::create_account_with_names;
 use values::Change;
 pub(crate) use values::{Times as ValueTimes, delete_account, expire as expire_values};
@@ -45,6 +47,7 @@ enum Route {
     Update,
     Register,
     Health,
+    Check,
 }
 
 /// What a request resulted in; [`render`] gives each its status and body.
@@ -60,6 +63,12 @@ enum Outcome {
     Registered(Registration),
     /// 200, empty: acme-dns's `GET /health`.
     Healthy,
+    /// 200 with what the CNAME check found (`GET <path>/check`).
+    Checked(Checked),
+    /// 400 `bad_domain`: the check's `domain` is not a domain name.
+    BadDomain,
+    /// 502 `resolver_error`: `[acme] resolver` did not answer the check.
+    ResolverError,
     /// 401 `forbidden`: unknown user, wrong key, another account's subdomain, a client
     /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all; also
     /// an account deleted while its update waited for the lock, now unknown too.
@@ -172,7 +181,12 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
             outcome
         }
         (Route::Health, "GET") => Outcome::Healthy,
-        (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
+        (Route::Check, "GET") => {
+            let (outcome, username) = check_cname(config, acme, store, req, client, log);
+            user = username;
+            outcome
+        }
+        (Route::Update | Route::Register | Route::Health | Route::Check, _) => Outcome::MethodNotAllowed,
     };
     let reply = render(&outcome, route);
     if config.log.log_requests {
@@ -184,6 +198,7 @@ pub(crate) fn handle(config: &Config, store: &mut Store, req: &Incoming<'_>, log
                 Route::Update => "/update",
                 Route::Register => "/register",
                 Route::Health => "/health",
+                Route::Check => "/check",
             },
             client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
             user.as_deref().unwrap_or("-"),
@@ -205,6 +220,7 @@ fn route(env: &request::Env, acme: &AcmeConfig) -> Option<Route> {
             "/update" => Some(Route::Update),
             "/register" => Some(Route::Register),
             "/health" => Some(Route::Health),
+            "/check" => Some(Route::Check),
             _ => None,
         }
     })
@@ -370,6 +386,49 @@ fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<A
     Ok(verified)
 }
 
+/// `GET <path>/check?domain=DOMAIN`: whether `_acme-challenge.DOMAIN` is a CNAME to one of the
+/// account's names, as `[acme] resolver` answers. acme-dns has no such route.
+fn check_cname(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> (Outcome, Option<String>) {
+    // Without a resolver to ask the route does not exist, as registration while it is off.
+    if acme.resolver.is_none() {
+        return (Outcome::NotFound, None);
+    }
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
+    };
+    let user = Some(account.username.clone());
+    let query = req.env.get("QUERY_STRING").map(String::as_str).unwrap_or("");
+    let params = if query.len() > request::MAX_QUERY_BYTES { None } else { request::parse_form(query.as_bytes()).ok() };
+    let Some(domain) = params.and_then(|p| p.into_iter().find(|(k, _)| k == "domain").map(|(_, v)| v)) else {
+        return (Outcome::BadDomain, user);
+    };
+    let outcome = match check::check(config, acme, &account, &domain) {
+        Ok(checked) => {
+            log.info(format_args!(
+                "acme: check of `{}`: CNAME `{}`, {}",
+                checked.name,
+                checked.cname.as_deref().unwrap_or("none"),
+                if checked.ok { "right" } else { "not the account's" }
+            ));
+            Outcome::Checked(checked)
+        }
+        Err(CheckError::BadDomain(_)) => Outcome::BadDomain,
+        Err(e @ (CheckError::Dns(_) | CheckError::NoResolver)) => {
+            log.warn(format_args!("acme: check of `{}`: {e}", log::bounded(&domain, 255)));
+            Outcome::ResolverError
+        }
+    };
+    (outcome, user)
+}
+
 /// `DELETE <path>/register`: the account whose credentials the request carries is deleted,
 /// its TXT records first. acme-dns has no such route.
 fn deregister(
@@ -421,6 +480,9 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         Outcome::Deregistered { fulldomain } => (200, serde_json::to_string(&DeletedBody { deleted: fulldomain })),
         Outcome::Registered(r) => (201, serde_json::to_string(r)),
         Outcome::Healthy => (200, Ok(String::new())),
+        Outcome::Checked(c) => (200, serde_json::to_string(c)),
+        Outcome::BadDomain => error(400, "bad_domain"),
+        Outcome::ResolverError => error(502, "resolver_error"),
         Outcome::Forbidden => error(401, "forbidden"),
         Outcome::BadSubdomain => error(400, "bad_subdomain"),
         Outcome::SubdomainTaken => error(409, "subdomain_taken"),
@@ -442,7 +504,11 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         ("Cache-Control", "no-store".to_owned()),
     ];
     if matches!(outcome, Outcome::MethodNotAllowed) {
-        headers.push(("Allow", if route == Route::Health { "GET" } else { "POST, DELETE" }.to_owned()));
+        let allow = match route {
+            Route::Health | Route::Check => "GET",
+            Route::Update | Route::Register => "POST, DELETE",
+        };
+        headers.push(("Allow", allow.to_owned()));
     }
     Reply { status, headers, body }
 }
@@ -455,6 +521,10 @@ fn summary(outcome: &Outcome) -> &'static str {
         Outcome::Deregistered { .. } => "deregistered",
         Outcome::Registered(_) => "registered",
         Outcome::Healthy => "healthy",
+        Outcome::Checked(c) if c.ok => "cname_right",
+        Outcome::Checked(_) => "cname_wrong",
+        Outcome::BadDomain => "bad_domain",
+        Outcome::ResolverError => "resolver_error",
         Outcome::Forbidden => "forbidden",
         Outcome::BadSubdomain => "bad_subdomain",
         Outcome::SubdomainTaken => "subdomain_taken",

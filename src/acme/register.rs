@@ -173,6 +173,9 @@ fn counted_as(outcome: &Outcome) -> ratelimit::Outcome {
         | Outcome::Removed { .. }
         | Outcome::Deregistered { .. }
         | Outcome::Healthy
+        | Outcome::Checked(_)
+        | Outcome::BadDomain
+        | Outcome::ResolverError
         | Outcome::BadTxt
         | Outcome::NotFound
         | Outcome::MethodNotAllowed

@@ -21,6 +21,7 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
         )));
     };
     match command {
+        AcmeCommand::Check { domain, output } => check(config, acme_config, store, &domain, output.json),
         AcmeCommand::Delete { username } => {
             match acme::delete_by_username(config, acme_config, store, &username, now) {
                 Ok(Some(fulldomain)) => {
@@ -67,4 +68,42 @@ pub(crate) fn acme(config: &Config, store: &mut Store, command: AcmeCommand, now
             Ok(format!("{json}\n\nAdd {these} to {what} (the key above is shown only once):\n{records}"))
         }
     }
+}
+
+/// `acme check DOMAIN`: the account that serves DOMAIN (by the name it was added for), and
+/// whether the resolver sees its CNAME; exit 1 (with what to add) when it does not.
+fn check(
+    config: &Config,
+    acme_config: &crate::config::AcmeConfig,
+    store: &Store,
+    domain: &str,
+    json: bool,
+) -> Result<String, CliError> {
+    let bare = domain.strip_prefix("*.").unwrap_or(domain);
+    let name =
+        normalize_hostname(bare).ok_or_else(|| CliError::failure(format!("`{domain}` is not a valid domain name")))?;
+    let store_error = |e: crate::store::StoreError| CliError::failure(e.to_string());
+    let account = match store.acme_username_for(&name).map_err(store_error)? {
+        Some(username) => store.acme_account(&username).map_err(store_error)?,
+        None => None,
+    };
+    let Some(account) = account else {
+        return Err(CliError::not_found(format!("no acme-dns account serves `{name}` (`acme add {name}` makes one)")));
+    };
+    let checked =
+        acme::check_cname_of(config, acme_config, &account, &name).map_err(|e| CliError::failure(e.to_string()))?;
+    let text = if json {
+        serde_json::to_string_pretty(&checked).map_err(|e| CliError::failure(e.to_string()))? + "\n"
+    } else {
+        match (&checked.cname, checked.ok) {
+            (Some(cname), true) => format!("ok: `{}` is a CNAME to `{cname}`\n", checked.name),
+            (cname, _) => {
+                let found =
+                    cname.as_ref().map_or_else(|| "has no CNAME".to_owned(), |c| format!("is a CNAME to `{c}`"));
+                let want = checked.expected.first().map_or("", String::as_str);
+                format!("`{}` {found}; it needs:\n{}. CNAME {want}.\n", checked.name, checked.name)
+            }
+        }
+    };
+    if checked.ok { Ok(text) } else { Err(CliError::not_found(text.trim_end().to_owned())) }
 }

@@ -192,6 +192,13 @@ pub(crate) enum AcmeCommand {
     },
     /// Delete an acme-dns account (its user name, a UUID) after removing its TXT records
     Delete { username: String },
+    /// Check that _acme-challenge.DOMAIN is a CNAME to its account's name, asking
+    /// `[acme] resolver`; exits 1 when it is not
+    Check {
+        domain: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

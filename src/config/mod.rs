@@ -117,6 +117,9 @@ pub(crate) struct AcmeConfig {
     pub(crate) register: bool,
     /// Whether a registration may choose its subdomain (`"subdomain"` in its body).
     pub(crate) choose_subdomain: bool,
+    /// The recursive resolver `GET <path>/check` and `acme check` ask; without one there is
+    /// no check.
+    pub(crate) resolver: Option<SocketAddr>,
     /// Who may register; empty allows any client (when `register` is on).
     pub(crate) register_from: Vec<Cidr>,
     /// Accounts in all beyond which registration creates none (0: none at all).

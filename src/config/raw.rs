@@ -96,6 +96,7 @@ pub(super) struct RawAcme {
     pub(super) value_ttl: Option<Seconds>,
     pub(super) register: Option<bool>,
     pub(super) choose_subdomain: Option<bool>,
+    pub(super) resolver: Option<String>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,
     pub(super) max_accounts: Option<i64>,

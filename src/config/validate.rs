@@ -288,6 +288,7 @@ impl Validator<'_> {
             value_ttl: self.range("acme.value_ttl", raw.value_ttl, 3600, 60, 604_800)?,
             register: raw.register.unwrap_or(false),
             choose_subdomain: raw.choose_subdomain.unwrap_or(false),
+            resolver: raw.resolver.as_deref().map(|r| self.socket_addr("acme.resolver", r)).transpose()?,
             register_from,
             max_accounts: self.range("acme.max_accounts", raw.max_accounts, 1000, 0, 1_000_000)?,
             max_accounts_per_network: self.range(

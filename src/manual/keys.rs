@@ -577,6 +577,14 @@ pub(crate) const KEYS: &[Key] = &[
     },
     Key {
         section: "acme",
+        name: "resolver",
+        kind: "string",
+        default: Default::Note("none: no CNAME check"),
+        bounds: Bounds::Rule("an address with an optional port (53), e.g. `\"127.0.0.1:53\"`"),
+        about: "The recursive resolver `GET <path>/check` and `ddns-cgi acme check` ask whether `_acme-challenge.DOMAIN` is a CNAME to the account's name, as a certificate authority would see it.",
+    },
+    Key {
+        section: "acme",
         name: "register_from",
         kind: "list of strings",
         default: Default::Value("[]"),

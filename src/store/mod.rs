@@ -504,6 +504,10 @@ impl Store {
         dispatch!(self, s => s.delete_acme_locked(id, keys, remove))
     }
 
+    pub(crate) fn acme_username_for(&self, name: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.acme_username_for(name))
+    }
+
     pub(crate) fn acme_values_due(&self, cutoff: i64) -> Result<Vec<(i64, String)>, StoreError> {
         dispatch!(self, s => s.acme_values_due(cutoff))
     }

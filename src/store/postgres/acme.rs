@@ -136,6 +136,17 @@ impl Store {
         read_account(&mut *conn, &sql, &username)
     }
 
+    /// As `store::sqlite`'s.
+    pub(crate) fn acme_username_for(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = self.c().query_opt(
+            "SELECT username FROM acme_accounts WHERE name = $1
+             UNION ALL SELECT a.username FROM acme_subdomains s JOIN acme_accounts a ON a.id = s.account_id
+             WHERE s.name = $1 LIMIT 1",
+            &[&name],
+        )?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// As `store::sqlite`'s, under the advisory host lock of the challenge name `key`.
     pub(crate) fn with_acme_locked<E>(
         &mut self,

@@ -127,6 +127,21 @@ impl Store {
         read_account(&self.conn, &sql, &username)
     }
 
+    /// The user name of the account that serves the domain `name` (its first or a further
+    /// name), for `acme check`.
+    pub(crate) fn acme_username_for(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT username FROM acme_accounts WHERE name = ?1
+                 UNION ALL SELECT a.username FROM acme_subdomains s JOIN acme_accounts a ON a.id = s.account_id
+                 WHERE s.name = ?1 LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Holds the lock of one of the account's challenge names (the host lock of `key`, the
     /// name of `subdomain`) while `publish` acts on the account and that subdomain's values
     /// as read (sends the TXT records to DNS), then stores the values it returns in a short
