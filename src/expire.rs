@@ -1,6 +1,7 @@
 //! The expiry run (`ddns-cgi expire`, from cron or a systemd timer): removes the A/AAAA records
-//! of hostnames not updated within their `expiry_ttl`, marks them expired, mails their owners
-//! and trims the rate-limit table. Deletions are batched: one RFC 2136 UPDATE per zone and
+//! of hostnames not updated within their `expiry_ttl`, marks them expired, mails their owners,
+//! removes acme-dns challenge values past `[acme] value_ttl` (`acme::expire_values`) and trims
+//! the rate-limit table. Deletions are batched: one RFC 2136 UPDATE per zone and
 //! chunk, sent over TCP, each host guarded by a prerequisite on the stored value. Every chunk
 //! runs under the host locks of its hosts, which the request path also takes, so an update
 //! of one of them that arrives meanwhile either happens before (the host is no longer due) or
@@ -101,6 +102,9 @@ pub(crate) fn run(config: &Config, store: &mut Store, times: Times, log: &Log) -
         Err(e) => report.fail(log, format!("cannot read the hostnames due: {e}")),
     }
     notify(config, store, now, log, &mut report);
+    let acme_times = crate::acme::ValueTimes { now, judged_at: due_at };
+    let (_, acme_failures) = crate::acme::expire_values(config, store, acme_times, log);
+    report.failures.extend(acme_failures);
     let window = config.rate_limit.good_window_seconds.max(config.rate_limit.bad_window_seconds);
     match store.trim_rate_limit(now - i64::from(window)) {
         Ok(n) => report.n_rate_limit_rows = n,

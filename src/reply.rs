@@ -27,7 +27,11 @@ impl Reply {
             400 => "Bad Request",
             401 => "Unauthorized",
             404 => "Not Found",
+            403 => "Forbidden",
             405 => "Method Not Allowed",
+            409 => "Conflict",
+            429 => "Too Many Requests",
+            502 => "Bad Gateway",
             _ => "Internal Server Error",
         }
     }

@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(!post.subdomain.starts_with('-') && !post.subdomain.contains('.'));
         }
     }
-    if let Ok(allowfrom) = body::register(data) {
+    if let Ok(registration) = body::register(data) {
+        let allowfrom = registration.allowfrom;
         assert!(data.len() <= body::MAX_BODY_BYTES);
         if let Ok(networks) = body::networks(&allowfrom) {
             assert!(networks.len() <= body::MAX_ALLOWFROM && networks.len() == allowfrom.len());

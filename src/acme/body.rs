@@ -20,19 +20,26 @@ const TXT_LEN: usize = 43;
 /// Most networks an account may be limited to.
 pub(crate) const MAX_ALLOWFROM: usize = 32;
 
-/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them.
+/// acme-dns's `ACMETxtPost`; missing fields are empty, as Go's decoder leaves them. `delete`
+/// is ours: `true` removes the value, for clients that cannot send `DELETE`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct UpdateBody {
     #[serde(default)]
     pub(crate) subdomain: String,
     #[serde(default)]
     pub(crate) txt: String,
+    #[serde(default)]
+    pub(crate) delete: bool,
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
+/// acme-dns's registration body, and the subdomain a registration may choose
+/// (`[acme] choose_subdomain`).
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+pub(crate) struct RegisterBody {
     #[serde(default)]
-    allowfrom: Vec<String>,
+    pub(crate) allowfrom: Vec<String>,
+    #[serde(default)]
+    pub(crate) subdomain: Option<String>,
 }
 
 /// Why a body was not read.
@@ -58,14 +65,13 @@ pub(crate) fn update(body: &[u8]) -> Result<UpdateBody, BodyError> {
     serde_json::from_slice(bounded(body)?).map_err(|e| BodyError::Json(e.to_string()))
 }
 
-/// The `allowfrom` list of `POST <path>/register`, as sent; an empty body is an empty list
+/// The body of `POST <path>/register`, as sent; an empty body is an empty `allowfrom` list
 /// (acme-dns registers without one).
-pub(crate) fn register(body: &[u8]) -> Result<Vec<String>, BodyError> {
+pub(crate) fn register(body: &[u8]) -> Result<RegisterBody, BodyError> {
     if body.is_empty() {
-        return Ok(Vec::new());
+        return Ok(RegisterBody::default());
     }
-    let parsed: RegisterBody = serde_json::from_slice(bounded(body)?).map_err(|e| BodyError::Json(e.to_string()))?;
-    Ok(parsed.allowfrom)
+    serde_json::from_slice(bounded(body)?).map_err(|e| BodyError::Json(e.to_string()))
 }
 
 /// An `allowfrom` list as it is stored: each entry a network (brackets around IPv6 dropped
@@ -144,8 +150,12 @@ mod tests {
         assert_eq!((ok.subdomain.as_str(), ok.txt.as_str()), ("", "x"));
         assert!(matches!(update(b"{\"subdomain\": "), Err(BodyError::Json(_))));
         assert!(matches!(update(b"{\"subdomain\": 5}"), Err(BodyError::Json(_))));
-        assert_eq!(register(b""), Ok(vec![]));
-        assert_eq!(register(b"{\"allowfrom\": [\"192.0.2.0/24\"]}"), Ok(vec!["192.0.2.0/24".to_owned()]));
+        assert_eq!(register(b"").map(|b| b.allowfrom), Ok(vec![]));
+        assert_eq!(
+            register(b"{\"allowfrom\": [\"192.0.2.0/24\"]}").map(|b| b.allowfrom),
+            Ok(vec!["192.0.2.0/24".to_owned()])
+        );
+        assert_eq!(register(b"{\"subdomain\": \"shop\"}").map(|b| b.subdomain), Ok(Some("shop".to_owned())));
         assert!(matches!(register(b"\"x\""), Err(BodyError::Json(_))));
         // The bound itself is allowed: a body of exactly MAX_BODY_BYTES is parsed.
         let pad = MAX_BODY_BYTES - "{\"txt\": \"\"}".len();

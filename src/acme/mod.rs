@@ -2,12 +2,15 @@
 //! clients which speak acme-dns (certbot's acme-dns plugins, lego, acme.sh, Caddy, Traefik)
 //! answer ACME DNS-01 challenges (RFC 8555 §8.4) through ddns-cgi: `POST <path>/update`
 //! with `X-Api-User`/`X-Api-Key` and `{"subdomain": "...", "txt": "..."}` publishes the
-//! value as a TXT record at `<subdomain>.<[acme] zone>` by RFC 2136, keeping the two newest
-//! values as acme-dns does (a certificate for `example.org` and `*.example.org` needs two at
-//! once). The user adds `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once.
-//! Answers, status codes and error strings are acme-dns's, so clients read them as they
-//! read acme-dns's. `POST <path>/register` creates accounts when `[acme] register` allows
-//! it; `acme add` does the same from the command line ([`create_account`]). With `[acme]
+//! value as a TXT record at `<subdomain>.<[acme] zone>` by RFC 2136, keeping the
+//! `[acme] values` newest (two by default, as acme-dns: a certificate for `example.org` and
+//! `*.example.org` needs two at once; `values`). The user adds
+//! `_acme-challenge.example.org. CNAME <subdomain>.<zone>.` once. Answers, status codes and
+//! error strings are acme-dns's, so clients read them as they read acme-dns's.
+//! `POST <path>/register` creates accounts when `[acme] register` allows it; `acme add` does
+//! the same from the command line ([`register::create_account`]). Beyond acme-dns: `DELETE
+//! <path>/update` (or `"delete": true`) removes one value, and `DELETE <path>/register`
+//! deletes the account whose credentials it carries, its records first. With `[acme]
 //! wait`, an update's answer is held until the acme zone's read-back servers serve the new
 //! values (`confirm.rs`; the transport waits), so a client needs no fixed propagation sleep.
 //!
@@ -17,13 +20,12 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::rr::Name;
 use serde::Serialize;
 
 use crate::auth::token;
 use crate::config::{AcmeConfig, Cidr, Config};
 use crate::confirm::{self, Watch};
-use crate::dns::{self, DnsError};
+use crate::dns::DnsError;
 use crate::log::{self, Log};
 use crate::reply::Reply;
 use crate::request;
@@ -32,10 +34,15 @@ use crate::secret::Secret;
 use crate::store::{AcmeAccount, CapReached, Store, StoreError};
 
 mod body;
+mod check;
 mod register;
+mod values;
 
 use body::{valid_subdomain, valid_txt};
-pub(crate) use register::create_account;
+pub(crate) use check::{CheckError, Checked, check as check_cname_of};
+pub(crate) use register::create_account_with_names;
+use values::Change;
+pub(crate) use values::{Times as ValueTimes, delete_account, expire as expire_values};
 
 /// The acme-dns routes below `[acme] path`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +50,7 @@ enum Route {
     Update,
     Register,
     Health,
+    Check,
 }
 
 /// What a request resulted in; [`render`] gives each its status and body.
@@ -50,16 +58,28 @@ enum Route {
 enum Outcome {
     /// 200 `{"txt": "..."}`.
     Updated { txt: String },
+    /// 200 `{"txt": "..."}`: the value is no longer published (or never was).
+    Removed { txt: String },
+    /// 200 `{"deleted": "<fulldomain>"}`: the account and its records are gone.
+    Deregistered { fulldomain: String },
     /// 201 with the new credentials.
     Registered(Registration),
     /// 200, empty: acme-dns's `GET /health`.
     Healthy,
+    /// 200 with what the CNAME check found (`GET <path>/check`).
+    Checked(Checked),
+    /// 400 `bad_domain`: the check's `domain` is not a domain name.
+    BadDomain,
+    /// 502 `resolver_error`: `[acme] resolver` did not answer the check.
+    ResolverError,
     /// 401 `forbidden`: unknown user, wrong key, another account's subdomain, a client
     /// outside `allowfrom` or an unreadable body, as acme-dns's `Auth` answers them all; also
     /// an account deleted while its update waited for the lock, now unknown too.
     Forbidden,
-    /// 400 `bad_subdomain`.
+    /// 400 `bad_subdomain`; also a chosen subdomain that is not one DNS label.
     BadSubdomain,
+    /// 409 `subdomain_taken`: the chosen subdomain is an account's or a hostname's.
+    SubdomainTaken,
     /// 400 `bad_txt`: not 43 characters of base64url.
     BadTxt,
     /// 400 `malformed_json_payload` (registration).
@@ -91,6 +111,11 @@ struct ErrorBody {
 #[derive(Serialize)]
 struct TxtBody<'a> {
     txt: &'a str,
+}
+
+#[derive(Serialize)]
+struct DeletedBody<'a> {
+    deleted: &'a str,
 }
 
 /// acme-dns's `RegResponse`, also the value lego, acme.sh and certbot-dns-acmedns keep per
@@ -155,14 +180,24 @@ pub(crate) fn handle(
     let client = request::client(req.env, config).ip();
     let mut user = None;
     let outcome = match (route, method) {
-        (Route::Update, "POST") => {
-            let (outcome, username) = update(config, acme, store, req, client, log);
+        (Route::Update, "POST" | "DELETE") => {
+            let (outcome, username) = update(config, acme, store, req, client, method == "DELETE", log);
             user = username;
             outcome
         }
         (Route::Register, "POST") => register::register(config, acme, store, req, client, log),
+        (Route::Register, "DELETE") => {
+            let (outcome, username) = deregister(config, acme, store, req, client, log);
+            user = username;
+            outcome
+        }
         (Route::Health, "GET") => Outcome::Healthy,
-        (Route::Update | Route::Register | Route::Health, _) => Outcome::MethodNotAllowed,
+        (Route::Check, "GET") => {
+            let (outcome, username) = check_cname(config, acme, store, req, client, log);
+            user = username;
+            outcome
+        }
+        (Route::Update | Route::Register | Route::Health | Route::Check, _) => Outcome::MethodNotAllowed,
     };
     let reply = render(&outcome, route);
     if config.log.log_requests {
@@ -174,6 +209,7 @@ pub(crate) fn handle(
                 Route::Update => "/update",
                 Route::Register => "/register",
                 Route::Health => "/health",
+                Route::Check => "/check",
             },
             client.map_or_else(|| "-".to_owned(), |c| c.to_string()),
             user.as_deref().unwrap_or("-"),
@@ -202,35 +238,91 @@ fn route(env: &request::Env, acme: &AcmeConfig) -> Option<Route> {
             "/update" => Some(Route::Update),
             "/register" => Some(Route::Register),
             "/health" => Some(Route::Health),
+            "/check" => Some(Route::Check),
             _ => None,
         }
     })
 }
 
+/// `acme delete`: the account with this user name deleted, its records first; `Ok(None)` when
+/// there is none.
+pub(crate) fn delete_by_username(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    username: &str,
+    now: i64,
+) -> Result<Option<String>, AcmeError> {
+    let Some(username) = body::parse_uuid(username) else { return Ok(None) };
+    let Some(account) = store.acme_account(&username)? else { return Ok(None) };
+    match delete_account(config, acme, store, &account, now) {
+        Ok(()) => Ok(Some(format!("{}.{}", account.subdomain, acme.zone))),
+        Err(AcmeError::Gone) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a request has no account to act on.
+#[derive(Debug)]
+enum Unauthorized {
+    /// `forbidden`, with the user name when the credentials were right (for the log line).
+    Forbidden(Option<String>),
+    /// The database failed.
+    DbError,
+}
+
+impl Unauthorized {
+    /// The answer, and the user name for the log line.
+    fn answer(self) -> (Outcome, Option<String>) {
+        match self {
+            Unauthorized::Forbidden(user) => (Outcome::Forbidden, user),
+            Unauthorized::DbError => (Outcome::DbError, None),
+        }
+    }
+}
+
+/// The account whose credentials the request carries, held to its `allowfrom`: acme-dns's
+/// first two checks, both `forbidden`.
+fn authorized(
+    store: &Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> Result<AcmeAccount, Unauthorized> {
+    let account = match authenticate(store, req.env, log) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(Unauthorized::Forbidden(None)),
+        Err(e) => {
+            log.error(format_args!("acme: {e}"));
+            return Err(Unauthorized::DbError);
+        }
+    };
+    if !allowed_from(&account.allowfrom, client) {
+        log.info(format_args!("acme: request for `{}` from a client outside its allowfrom", account.username));
+        return Err(Unauthorized::Forbidden(Some(account.username)));
+    }
+    Ok(account)
+}
+
 /// `POST <path>/update`, in acme-dns's order: credentials, source network, body, subdomain
-/// (all `forbidden`), then the subdomain's and the value's syntax. Also returns the user
-/// name of an authenticated account, for the log line.
+/// (all `forbidden`), then the subdomain's and the value's syntax. `DELETE` (or `"delete":
+/// true` in the body) removes the value instead, after the same checks: an empty or
+/// malformed `txt` is `bad_txt` and removes nothing. Also returns the user name of an
+/// authenticated account, for the log line.
 fn update(
     config: &Config,
     acme: &AcmeConfig,
     store: &mut Store,
     req: &Incoming<'_>,
     client: Option<IpAddr>,
+    delete: bool,
     log: &Log,
 ) -> (Outcome, Option<String>) {
-    let account = match authenticate(store, req.env, log) {
-        Ok(Some(a)) => a,
-        Ok(None) => return (Outcome::Forbidden, None),
-        Err(e) => {
-            log.error(format_args!("acme: {e}"));
-            return (Outcome::DbError, None);
-        }
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
     };
     let user = Some(account.username.clone());
-    if !allowed_from(&account.allowfrom, client) {
-        log.info(format_args!("acme: update for `{}` from a client outside its allowfrom", account.username));
-        return (Outcome::Forbidden, user);
-    }
     let post = match body::update(req.body) {
         Ok(p) => p,
         Err(e) => {
@@ -238,11 +330,11 @@ fn update(
             return (Outcome::Forbidden, user);
         }
     };
-    if post.subdomain != account.subdomain {
+    if !account.subdomains().any(|s| s == post.subdomain) {
         log.info(format_args!(
             "acme: `{}` may update `{}`, not `{}`",
             account.username,
-            account.subdomain,
+            account.subdomains().collect::<Vec<_>>().join("`, `"),
             log::bounded(&post.subdomain, 64)
         ));
         return (Outcome::Forbidden, user);
@@ -254,13 +346,21 @@ fn update(
         log.info(format_args!("acme: `{}` sent a TXT value that is not 43 characters of base64url", account.username));
         return (Outcome::BadTxt, user);
     }
-    let outcome = match publish(config, acme, store, &account, &post.txt, req.now) {
+    let delete = delete || post.delete;
+    let change = if delete { Change::Remove(&post.txt) } else { Change::Add(&post.txt) };
+    let target = (account.id, post.subdomain.as_str());
+    let times = values::Times { now: req.now, judged_at: req.now };
+    let outcome = match values::apply(config, acme, store, target, Some(&account), change, times) {
+        Ok(()) if delete => {
+            log.info(format_args!("acme: `{}.{}` TXT value removed", post.subdomain, acme.zone));
+            Outcome::Removed { txt: post.txt }
+        }
         Ok(()) => {
-            log.info(format_args!("acme: `{}.{}` TXT updated", account.subdomain, acme.zone));
+            log.info(format_args!("acme: `{}.{}` TXT updated", post.subdomain, acme.zone));
             Outcome::Updated { txt: post.txt }
         }
         Err(AcmeError::Dns(e)) => {
-            log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", account.subdomain, acme.zone));
+            log.error(format_args!("acme: `{}.{}`: DNS update failed: {e}", post.subdomain, acme.zone));
             Outcome::DnsError
         }
         // Answered as an unknown account is, since that is what it now is.
@@ -272,7 +372,7 @@ fn update(
             Outcome::Forbidden
         }
         Err(e) => {
-            log.error(format_args!("acme: `{}.{}`: {e}", account.subdomain, acme.zone));
+            log.error(format_args!("acme: `{}.{}`: {e}", post.subdomain, acme.zone));
             Outcome::DbError
         }
     };
@@ -304,47 +404,84 @@ fn authenticate(store: &Store, env: &request::Env, log: &Log) -> Result<Option<A
     Ok(verified)
 }
 
-/// Publishes `txt` with the account's previous newest value, under the database lock: one
-/// UPDATE replaces the TXT rrset (RFC 2136 §2.5.2, §2.5.1), and the row is written only after
-/// the server accepted it. The same value twice does not push out the older one.
-fn publish(
+/// `GET <path>/check?domain=DOMAIN`: whether `_acme-challenge.DOMAIN` is a CNAME to one of the
+/// account's names, as `[acme] resolver` answers. acme-dns has no such route.
+fn check_cname(
     config: &Config,
     acme: &AcmeConfig,
     store: &mut Store,
-    account: &AcmeAccount,
-    txt: &str,
-    now: i64,
-) -> Result<(), AcmeError> {
-    let Some(zone) = config.zone(&acme.zone) else {
-        return Err(AcmeError::NoZone(acme.zone.clone()));
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> (Outcome, Option<String>) {
+    // Without a resolver to ask the route does not exist, as registration while it is off.
+    if acme.resolver.is_none() {
+        return (Outcome::NotFound, None);
+    }
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
     };
-    let fqdn = Name::from_ascii(format!("{}.{}.", account.subdomain, acme.zone))
-        .map_err(|e| DnsError::Malformed { server: zone.server, reason: e.to_string() })?;
-    // The lock of the challenge name: the same stripes as hosts, so an update of a host of
-    // that name (there should be none) is ordered with it too.
-    let key = fqdn.to_ascii();
-    let key = key.trim_end_matches('.');
-    let published = store.with_acme_locked(account.id, key, now, |current| {
-        // The row read under the lock must still be the account that authenticated: the id
-        // of a deleted account may be taken by a new one.
-        if current.username != account.username || current.key_digest != account.key_digest {
-            return Err(AcmeError::Gone);
+    let user = Some(account.username.clone());
+    let query = req.env.get("QUERY_STRING").map(String::as_str).unwrap_or("");
+    let params = if query.len() > request::MAX_QUERY_BYTES { None } else { request::parse_form(query.as_bytes()).ok() };
+    let Some(domain) = params.and_then(|p| p.into_iter().find(|(k, _)| k == "domain").map(|(_, v)| v)) else {
+        return (Outcome::BadDomain, user);
+    };
+    let outcome = match check::check(config, acme, &account, &domain) {
+        Ok(checked) => {
+            log.info(format_args!(
+                "acme: check of `{}`: CNAME `{}`, {}",
+                checked.name,
+                checked.cname.as_deref().unwrap_or("none"),
+                if checked.ok { "right" } else { "not the account's" }
+            ));
+            Outcome::Checked(checked)
         }
-        let (new, old) = next_values(current, txt);
-        let values: Vec<&str> = [Some(new.as_str()), old.as_deref()].into_iter().flatten().collect();
-        let message = dns::txt_message(&zone.name, &fqdn, acme.ttl, &values)?;
-        dns::exchange(zone, message, u64::try_from(now).unwrap_or(0))?;
-        Ok::<_, AcmeError>((new, old))
-    })?;
-    published.ok_or(AcmeError::Gone)
+        Err(CheckError::BadDomain(_)) => Outcome::BadDomain,
+        Err(e @ (CheckError::Dns(_) | CheckError::NoResolver)) => {
+            log.warn(format_args!("acme: check of `{}`: {e}", log::bounded(&domain, 255)));
+            Outcome::ResolverError
+        }
+    };
+    (outcome, user)
 }
 
-/// The two values to keep after `txt` arrives: it, and the newest before it.
-fn next_values(account: &AcmeAccount, txt: &str) -> (String, Option<String>) {
-    match &account.txt_new {
-        Some(newest) if newest == txt => (txt.to_owned(), account.txt_old.clone()),
-        newest => (txt.to_owned(), newest.clone()),
-    }
+/// `DELETE <path>/register`: the account whose credentials the request carries is deleted,
+/// its TXT records first. acme-dns has no such route.
+fn deregister(
+    config: &Config,
+    acme: &AcmeConfig,
+    store: &mut Store,
+    req: &Incoming<'_>,
+    client: Option<IpAddr>,
+    log: &Log,
+) -> (Outcome, Option<String>) {
+    let account = match authorized(store, req, client, log) {
+        Ok(a) => a,
+        Err(refused) => return refused.answer(),
+    };
+    let user = Some(account.username.clone());
+    let fulldomain = format!("{}.{}", account.subdomain, acme.zone);
+    let outcome = match delete_account(config, acme, store, &account, req.now) {
+        Ok(()) => {
+            log.info(format_args!("acme: account `{}` deleted with `{fulldomain}`", account.username));
+            Outcome::Deregistered { fulldomain }
+        }
+        Err(AcmeError::Dns(e)) => {
+            log.error(format_args!("acme: `{fulldomain}`: DNS update failed, account kept: {e}"));
+            Outcome::DnsError
+        }
+        Err(AcmeError::Gone) => {
+            log.info(format_args!("acme: account `{}` was deleted meanwhile", account.username));
+            Outcome::Forbidden
+        }
+        Err(e) => {
+            log.error(format_args!("acme: `{fulldomain}`: {e}"));
+            Outcome::DbError
+        }
+    };
+    (outcome, user)
 }
 
 /// Whether the client may update an account limited to `allowfrom` (empty: any client).
@@ -357,11 +494,16 @@ fn allowed_from(allowfrom: &str, client: Option<IpAddr>) -> bool {
 fn render(outcome: &Outcome, route: Route) -> Reply {
     let error = |status: u16, error: &'static str| (status, serde_json::to_string(&ErrorBody { error }));
     let (status, body) = match outcome {
-        Outcome::Updated { txt } => (200, serde_json::to_string(&TxtBody { txt })),
+        Outcome::Updated { txt } | Outcome::Removed { txt } => (200, serde_json::to_string(&TxtBody { txt })),
+        Outcome::Deregistered { fulldomain } => (200, serde_json::to_string(&DeletedBody { deleted: fulldomain })),
         Outcome::Registered(r) => (201, serde_json::to_string(r)),
         Outcome::Healthy => (200, Ok(String::new())),
+        Outcome::Checked(c) => (200, serde_json::to_string(c)),
+        Outcome::BadDomain => error(400, "bad_domain"),
+        Outcome::ResolverError => error(502, "resolver_error"),
         Outcome::Forbidden => error(401, "forbidden"),
         Outcome::BadSubdomain => error(400, "bad_subdomain"),
+        Outcome::SubdomainTaken => error(409, "subdomain_taken"),
         Outcome::BadTxt => error(400, "bad_txt"),
         Outcome::MalformedJson => error(400, "malformed_json_payload"),
         Outcome::InvalidAllowfrom => error(400, "invalid_allowfrom_cidr"),
@@ -380,7 +522,11 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
         ("Cache-Control", "no-store".to_owned()),
     ];
     if matches!(outcome, Outcome::MethodNotAllowed) {
-        headers.push(("Allow", if route == Route::Health { "GET" } else { "POST" }.to_owned()));
+        let allow = match route {
+            Route::Health | Route::Check => "GET",
+            Route::Update | Route::Register => "POST, DELETE",
+        };
+        headers.push(("Allow", allow.to_owned()));
     }
     Reply { status, headers, body }
 }
@@ -389,10 +535,17 @@ fn render(outcome: &Outcome, route: Route) -> Reply {
 fn summary(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Updated { .. } => "updated",
+        Outcome::Removed { .. } => "removed",
+        Outcome::Deregistered { .. } => "deregistered",
         Outcome::Registered(_) => "registered",
         Outcome::Healthy => "healthy",
+        Outcome::Checked(c) if c.ok => "cname_right",
+        Outcome::Checked(_) => "cname_wrong",
+        Outcome::BadDomain => "bad_domain",
+        Outcome::ResolverError => "resolver_error",
         Outcome::Forbidden => "forbidden",
         Outcome::BadSubdomain => "bad_subdomain",
+        Outcome::SubdomainTaken => "subdomain_taken",
         Outcome::BadTxt => "bad_txt",
         Outcome::MalformedJson => "malformed_json_payload",
         Outcome::InvalidAllowfrom => "invalid_allowfrom_cidr",
@@ -408,28 +561,6 @@ fn summary(outcome: &Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn two_newest_values_are_kept() {
-        let mut account = AcmeAccount {
-            id: 1,
-            name: String::new(),
-            username: String::new(),
-            key_digest: Vec::new(),
-            subdomain: String::new(),
-            allowfrom: String::new(),
-            txt_new: None,
-            txt_old: None,
-        };
-        assert_eq!(next_values(&account, "a"), ("a".to_owned(), None));
-        account.txt_new = Some("a".to_owned());
-        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
-        account.txt_new = Some("b".to_owned());
-        account.txt_old = Some("a".to_owned());
-        assert_eq!(next_values(&account, "c"), ("c".to_owned(), Some("b".to_owned())));
-        // A repeated value does not push out the other one.
-        assert_eq!(next_values(&account, "b"), ("b".to_owned(), Some("a".to_owned())));
-    }
 
     #[test]
     fn allowfrom_lists() {

@@ -16,7 +16,7 @@ use crate::log::Log;
 use crate::ratelimit;
 use crate::request::Incoming;
 use crate::secret::Secret;
-use crate::store::{AccountCaps, CapReached, NewAcmeAccount, Store};
+use crate::store::{AccountCaps, CapReached, NewAcmeAccount, Store, StoreError};
 
 /// A registration through the API: the client's network (its rate-limit key) and the caps.
 #[derive(Clone, Copy, Debug)]
@@ -73,12 +73,28 @@ fn registered(
         log.info(format_args!("acme: registration from a client outside `acme.register_from`"));
         return Outcome::Forbidden;
     }
-    let allowfrom = match body::register(req.body) {
-        Ok(list) => list,
+    let (allowfrom, chosen) = match body::register(req.body) {
+        Ok(b) => (b.allowfrom, b.subdomain),
         Err(e) => {
             log.info(format_args!("acme: registration refused: {e}"));
             return Outcome::MalformedJson;
         }
+    };
+    // A chosen subdomain, where the config allows one; elsewhere it is ignored, as acme-dns
+    // ignores fields it does not know.
+    let chosen = match chosen {
+        Some(label) if acme.choose_subdomain => match chosen_subdomain(acme, store, &label) {
+            Ok(label) => Some(label),
+            Err(outcome) => {
+                log.info(format_args!("acme: registration refused: subdomain `{}`", crate::log::bounded(&label, 64)));
+                return outcome;
+            }
+        },
+        Some(_) => {
+            log.info(format_args!("acme: a chosen subdomain ignored: `acme.choose_subdomain` is off"));
+            None
+        }
+        None => None,
     };
     // Clients without an address (no REMOTE_ADDR) share one network.
     let network =
@@ -87,10 +103,15 @@ fn registered(
         max_total: u64::from(acme.max_accounts),
         max_per_network: u64::from(acme.max_accounts_per_network),
     };
-    match create_account(acme, store, "", &allowfrom, Some(ApiRegistration { network: &network, caps }), req.now) {
+    let api = Some(ApiRegistration { network: &network, caps });
+    match create_account(acme, store, chosen.as_deref(), &allowfrom, api, req.now) {
         Ok(registration) => {
             log.info(format_args!("acme: registered `{}` from `{network}`", registration.username));
             Outcome::Registered(registration)
+        }
+        // Taken between the check and the insert.
+        Err(AcmeError::Store(StoreError::Exists { what: "acme subdomain", .. })) if chosen.is_some() => {
+            Outcome::SubdomainTaken
         }
         Err(AcmeError::Allowfrom(reason)) => {
             log.info(format_args!("acme: registration refused: `allowfrom` entry {reason}"));
@@ -117,6 +138,21 @@ fn registered(
     }
 }
 
+/// A subdomain a registration chose, lower-cased: one DNS label (acme-dns's
+/// `validSubdomain`, else `bad_subdomain`) that no account and no hostname of the acme zone
+/// has (else `subdomain_taken`: an account must not replace a host's TXT records).
+fn chosen_subdomain(acme: &AcmeConfig, store: &Store, label: &str) -> Result<String, Outcome> {
+    let label = label.to_ascii_lowercase();
+    if !body::valid_subdomain(&label) {
+        return Err(Outcome::BadSubdomain);
+    }
+    match store.host(&format!("{label}.{}", acme.zone)) {
+        Ok(None) => Ok(label),
+        Ok(Some(_)) => Err(Outcome::SubdomainTaken),
+        Err(_) => Err(Outcome::DbError),
+    }
+}
+
 /// How a registration counts toward the rate limits: a new account as a good request, the
 /// client's mistakes (and its network's cap) as bad ones, what is not its fault not at all.
 /// No `_` arm: a new outcome must choose.
@@ -126,14 +162,20 @@ fn counted_as(outcome: &Outcome) -> ratelimit::Outcome {
         Outcome::Forbidden
         | Outcome::MalformedJson
         | Outcome::InvalidAllowfrom
+        | Outcome::BadSubdomain
+        | Outcome::SubdomainTaken
         | Outcome::TooManyAccounts { per_network: true } => ratelimit::Outcome::Bad,
         Outcome::TooManyAccounts { per_network: false } | Outcome::DbError | Outcome::DnsError => {
             ratelimit::Outcome::Neutral
         }
         // Not answers of a registration; a limited request is never settled.
         Outcome::Updated { .. }
+        | Outcome::Removed { .. }
+        | Outcome::Deregistered { .. }
         | Outcome::Healthy
-        | Outcome::BadSubdomain
+        | Outcome::Checked(_)
+        | Outcome::BadDomain
+        | Outcome::ResolverError
         | Outcome::BadTxt
         | Outcome::NotFound
         | Outcome::MethodNotAllowed
@@ -148,33 +190,74 @@ fn counted_as(outcome: &Outcome) -> ratelimit::Outcome {
 pub(crate) fn create_account(
     acme: &AcmeConfig,
     store: &mut Store,
-    name: &str,
+    chosen: Option<&str>,
     allowfrom: &[String],
     api: Option<ApiRegistration<'_>>,
     now: i64,
 ) -> Result<Registration, AcmeError> {
+    let mut created = create(acme, store, &[String::new()], chosen, allowfrom, api, now)?;
+    Ok(created.swap_remove(0).1)
+}
+
+/// Creates one account for all of `names` (at least one; `acme add NAME --name ...`), each
+/// with a subdomain of its own: one user name and key that may set the challenge values of
+/// every one of them and of nothing else. Returns each name with its registration (the same
+/// credentials, its own subdomain), first name first, as acme-dns clients keep them per
+/// domain.
+pub(crate) fn create_account_with_names(
+    acme: &AcmeConfig,
+    store: &mut Store,
+    names: &[String],
+    allowfrom: &[String],
+    now: i64,
+) -> Result<Vec<(String, Registration)>, AcmeError> {
+    create(acme, store, names, None, allowfrom, None, now)
+}
+
+/// Both of the above: `chosen` is the first name's subdomain, else a UUID.
+fn create(
+    acme: &AcmeConfig,
+    store: &mut Store,
+    names: &[String],
+    chosen: Option<&str>,
+    allowfrom: &[String],
+    api: Option<ApiRegistration<'_>>,
+    now: i64,
+) -> Result<Vec<(String, Registration)>, AcmeError> {
     let networks = body::networks(allowfrom).map_err(AcmeError::Allowfrom)?;
     let username = uuid().map_err(AcmeError::Random)?;
-    let subdomain = uuid().map_err(AcmeError::Random)?;
+    let mut subdomains = Vec::with_capacity(names.len().max(1));
+    if let Some(label) = chosen {
+        subdomains.push(label.to_owned());
+    }
+    while subdomains.len() < names.len().max(1) {
+        subdomains.push(uuid().map_err(AcmeError::Random)?);
+    }
     let key = generate_key().map_err(AcmeError::Random)?;
     let digest = token::digest(key.expose());
     let joined = networks.join(",");
+    let first = names.first().map_or("", String::as_str);
+    let extra: Vec<(String, String)> = names.iter().skip(1).cloned().zip(subdomains.iter().skip(1).cloned()).collect();
     let account = NewAcmeAccount {
-        name,
+        name: first,
         username: &username,
         key_digest: &digest,
-        subdomain: &subdomain,
+        subdomain: &subdomains[0],
         allowfrom: &joined,
         registered_from: api.map(|a| a.network),
+        extra: &extra,
     };
     store.add_acme_account(&account, api.map(|a| a.caps), now)?.map_err(AcmeError::Cap)?;
-    Ok(Registration {
+    let registration = |subdomain: &String| Registration {
         fulldomain: format!("{subdomain}.{}", acme.zone),
-        username,
-        password: key,
-        subdomain,
-        allowfrom: networks,
-    })
+        username: username.clone(),
+        password: Secret::new(key.expose().clone()),
+        subdomain: subdomain.clone(),
+        allowfrom: networks.clone(),
+    };
+    let mut out = vec![(first.to_owned(), registration(&subdomains[0]))];
+    out.extend(extra.iter().map(|(name, subdomain)| (name.clone(), registration(subdomain))));
+    Ok(out)
 }
 
 /// A random (version 4) UUID, RFC 9562 §5.4.

@@ -180,9 +180,22 @@ pub(crate) enum AcmeCommand {
     /// once as acme-dns account storage JSON, with the CNAME record to add
     Add {
         domain: String,
+        /// A further domain the same credentials serve, with a challenge name of its own
+        /// (repeatable)
+        #[arg(long = "name", value_name = "DOMAIN")]
+        names: Vec<String>,
         /// Networks updates may come from (acme-dns `allowfrom`), comma-separated
         #[arg(long, value_name = "CIDR,...")]
         allowfrom: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete an acme-dns account (its user name, a UUID) after removing its TXT records
+    Delete { username: String },
+    /// Check that _acme-challenge.DOMAIN is a CNAME to its account's name, asking
+    /// `[acme] resolver`; exits 1 when it is not
+    Check {
+        domain: String,
         #[command(flatten)]
         output: OutputArgs,
     },

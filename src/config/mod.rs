@@ -109,8 +109,17 @@ pub(crate) struct AcmeConfig {
     pub(crate) path: String,
     /// TTL of the challenge TXT records (acme-dns publishes them with 1).
     pub(crate) ttl: u32,
+    /// Challenge values kept per account, the newest (acme-dns keeps two).
+    pub(crate) values: u32,
+    /// Seconds after it was set that the expiry run removes a value.
+    pub(crate) value_ttl: u32,
     /// Whether `POST <path>/register` creates accounts (off unless enabled).
     pub(crate) register: bool,
+    /// Whether a registration may choose its subdomain (`"subdomain"` in its body).
+    pub(crate) choose_subdomain: bool,
+    /// The recursive resolver `GET <path>/check` and `acme check` ask; without one there is
+    /// no check.
+    pub(crate) resolver: Option<SocketAddr>,
     /// Who may register; empty allows any client (when `register` is on).
     pub(crate) register_from: Vec<Cidr>,
     /// Accounts in all beyond which registration creates none (0: none at all).

@@ -92,7 +92,11 @@ pub(super) struct RawAcme {
     pub(super) zone: String,
     pub(super) path: Option<String>,
     pub(super) ttl: Option<Seconds>,
+    pub(super) values: Option<i64>,
+    pub(super) value_ttl: Option<Seconds>,
     pub(super) register: Option<bool>,
+    pub(super) choose_subdomain: Option<bool>,
+    pub(super) resolver: Option<String>,
     #[serde(default)]
     pub(super) register_from: Vec<String>,
     pub(super) max_accounts: Option<i64>,

@@ -297,7 +297,11 @@ impl Validator<'_> {
             zone: zone.name_str(),
             path,
             ttl: self.range("acme.ttl", raw.ttl, 1, 1, 86_400)?,
+            values: self.range("acme.values", raw.values, 2, 1, 100)?,
+            value_ttl: self.range("acme.value_ttl", raw.value_ttl, 3600, 60, 604_800)?,
             register: raw.register.unwrap_or(false),
+            choose_subdomain: raw.choose_subdomain.unwrap_or(false),
+            resolver: raw.resolver.as_deref().map(|r| self.socket_addr("acme.resolver", r)).transpose()?,
             register_from,
             max_accounts: self.range("acme.max_accounts", raw.max_accounts, 1000, 0, 1_000_000)?,
             max_accounts_per_network: self.range(

@@ -28,8 +28,8 @@ pub(crate) use message::{
     probe_message, txt_message,
 };
 pub(crate) use transport::{
-    exchange, exchange_tcp, exchange_unsigned, query_dnssec, query_rrset, query_soa, serial_lag, served_addresses,
-    server_version, signed_time, soa_in_answer, soa_query, soa_serial,
+    exchange, exchange_tcp, exchange_unsigned, query_cname, query_dnssec, query_rrset, query_soa, serial_lag,
+    served_addresses, server_version, signed_time, soa_in_answer, soa_query, soa_serial,
 };
 
 /// Allowed clock difference for TSIG (RFC 8945 §10 recommends 300 seconds).

@@ -5,7 +5,8 @@
 //! read-back (`soa_serial`, with RFC 1982 `serial_lag`, and `served_addresses`; its query
 //! and answer check also apart, `soa_query` and `soa_in_answer`, for FastCGI's async poll),
 //! `check`'s other unsigned messages (`server_version`, `exchange_unsigned`), and the
-//! record queries of `hostname status` (`query_rrset`).
+//! record queries of `hostname status` (`query_rrset`), and `acme check`'s recursive CNAME
+//! query (`query_cname`).
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -323,6 +324,38 @@ pub(crate) fn query_rrset(
             other => other.to_string(),
         })
         .collect())
+}
+
+/// Asks the recursive resolver `server` (RD set, RFC 1035 §4.1.1) for the CNAME record of
+/// `name`, as a certificate authority would find it (`acme check`): `Some(target)`, or `None`
+/// when the name has none (NXDOMAIN, or no CNAME in the answer). Unsigned, over UDP, retried
+/// over TCP when truncated; any other rcode is an error.
+pub(crate) fn query_cname(server: SocketAddr, name: &Name, timeout: Duration) -> Result<Option<Name>, DnsError> {
+    let mut query = Query::new();
+    query.set_name(name.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::CNAME);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    match response.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Ok(None),
+        rcode => return Err(DnsError::Rcode { server, rcode, tsig_error: None }),
+    }
+    Ok(response.answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(target) if r.name == *name => Some(target.0.clone()),
+        _ => None,
+    }))
 }
 
 /// One unsigned query and its parsed response (any rcode), over UDP, retried over TCP when

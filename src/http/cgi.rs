@@ -25,7 +25,7 @@ pub(crate) fn request_env(vars: impl IntoIterator<Item = (OsString, OsString)>, 
 /// without reading all of it. RFC 3875 §4.2: the script must not read past `CONTENT_LENGTH`.
 /// A body that ends early is returned as it is; `request::parse` refuses it (`badagent`).
 pub(crate) fn read_body(env: &Env, input: impl Read) -> io::Result<Vec<u8>> {
-    if request::method(env) != "POST" {
+    if !request::has_body(env) {
         return Ok(Vec::new());
     }
     let Some(len) = request::content_length(env) else { return Ok(Vec::new()) };

@@ -298,6 +298,12 @@ pub(crate) fn method(env: &Env) -> &str {
     env.get("REQUEST_METHOD").map(String::as_str).unwrap_or("GET")
 }
 
+/// Whether the transport reads a body: `POST`, and `DELETE` (the acme-dns API's value and
+/// account deletions carry JSON). Every other method's body is left unread.
+pub(crate) fn has_body(env: &Env) -> bool {
+    matches!(method(env), "POST" | "DELETE")
+}
+
 /// The body length the client announces, `None` when absent or unparsable.
 pub(crate) fn content_length(env: &Env) -> Option<usize> {
     env.get("CONTENT_LENGTH").and_then(|v| v.trim().parse().ok())

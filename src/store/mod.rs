@@ -489,14 +489,34 @@ impl Store {
 
     pub(crate) fn with_acme_locked<E>(
         &mut self,
-        id: i64,
+        target: (i64, &str),
         key: &str,
         now: i64,
-        publish: impl FnOnce(&AcmeAccount) -> Result<(String, Option<String>), E>,
+        publish: impl FnOnce(&AcmeAccount, &[AcmeValue]) -> Result<Vec<AcmeValue>, E>,
     ) -> Result<Option<()>, E>
     where
         E: From<StoreError>,
     {
-        dispatch!(self, s => s.with_acme_locked(id, key, now, publish))
+        dispatch!(self, s => s.with_acme_locked(target, key, now, publish))
+    }
+
+    pub(crate) fn delete_acme_locked<E>(
+        &mut self,
+        id: i64,
+        keys: &[String],
+        remove: impl FnOnce(&AcmeAccount) -> Result<(), E>,
+    ) -> Result<Option<()>, E>
+    where
+        E: From<StoreError>,
+    {
+        dispatch!(self, s => s.delete_acme_locked(id, keys, remove))
+    }
+
+    pub(crate) fn acme_username_for(&self, name: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.acme_username_for(name))
+    }
+
+    pub(crate) fn acme_values_due(&self, cutoff: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        dispatch!(self, s => s.acme_values_due(cutoff))
     }
 }

@@ -246,9 +246,24 @@ pub(crate) struct AcmeAccount {
     pub(crate) subdomain: String,
     /// Networks updates may come from, comma-separated; empty allows any.
     pub(crate) allowfrom: String,
-    /// The newest challenge value, and the one before it: both are published.
-    pub(crate) txt_new: Option<String>,
-    pub(crate) txt_old: Option<String>,
+    /// The subdomains of its further names (`acme add --name`), each below the acme zone.
+    pub(crate) extra: Vec<String>,
+}
+
+impl AcmeAccount {
+    /// Every subdomain the account may set values at: its first, then its further names'.
+    pub(crate) fn subdomains(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.subdomain.as_str()).chain(self.extra.iter().map(String::as_str))
+    }
+}
+
+/// One challenge value of an acme-dns account, published while it is among the account's
+/// `[acme] values` newest and younger than `[acme] value_ttl`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AcmeValue {
+    pub(crate) txt: String,
+    /// When it was set (or set again), seconds since the epoch.
+    pub(crate) set_at: i64,
 }
 
 /// An acme-dns account to create.
@@ -262,6 +277,8 @@ pub(crate) struct NewAcmeAccount<'a> {
     /// The counter key (`ratelimit::client_key`) of the client that registered it through
     /// the API; `None` for `acme add`.
     pub(crate) registered_from: Option<&'a str>,
+    /// Further names, each `(name, subdomain)` (`acme add --name`).
+    pub(crate) extra: &'a [(String, String)],
 }
 
 /// The caps a registration through the API is held to, checked in the transaction that

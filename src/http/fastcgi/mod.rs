@@ -449,7 +449,7 @@ fn request_input(request: &records::Request, config: &Config) -> (Env, Vec<u8>) 
         })
         .collect();
     let mut body = Vec::new();
-    if request::method(&env) == "POST"
+    if request::has_body(&env)
         && let Some(len) = request::content_length(&env)
     {
         let limit = len.min(request::MAX_BODY_BYTES + 1);

@@ -122,4 +122,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 6: as SQLite's `ipv4_enabled`/`ipv6_enabled`: the address families a host accepts.
     "ALTER TABLE hostnames ADD COLUMN ipv4_enabled BIGINT NOT NULL DEFAULT 1;
     ALTER TABLE hostnames ADD COLUMN ipv6_enabled BIGINT NOT NULL DEFAULT 1;",
+    // 7: as SQLite's `acme_subdomains` and `acme_values`: an acme-dns account's further names,
+    // and the challenge values of each subdomain with the time each was set, the two of
+    // `txt_new`/`txt_old` moved in.
+    "CREATE TABLE acme_subdomains (
+        account_id BIGINT NOT NULL,
+        subdomain  TEXT NOT NULL UNIQUE,
+        name       TEXT NOT NULL
+    );
+    CREATE INDEX acme_subdomains_account ON acme_subdomains(account_id);
+    CREATE TABLE acme_values (
+        account_id BIGINT NOT NULL,
+        subdomain  TEXT NOT NULL,
+        position   BIGINT NOT NULL,
+        txt        TEXT NOT NULL,
+        set_at     BIGINT NOT NULL,
+        PRIMARY KEY (account_id, subdomain, position)
+    );
+    CREATE INDEX acme_values_set_at ON acme_values(set_at);
+    INSERT INTO acme_values (account_id, subdomain, position, txt, set_at)
+        SELECT id, subdomain, 0, txt_new, COALESCE(updated_at, created_at) FROM acme_accounts
+        WHERE txt_new IS NOT NULL;
+    INSERT INTO acme_values (account_id, subdomain, position, txt, set_at)
+        SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
+        WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
+    UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
 ];

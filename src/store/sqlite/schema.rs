@@ -152,4 +152,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // "IPv4 enabled"/"IPv6 enabled"); both for every host so far.
     "ALTER TABLE hostnames ADD COLUMN ipv4_enabled INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE hostnames ADD COLUMN ipv6_enabled INTEGER NOT NULL DEFAULT 1;",
+    // An acme-dns account's further names (`acme add NAME --name ...`): each with a
+    // subdomain of its own, unique among all accounts' (`acme_accounts.subdomain` is the
+    // first name's). And the challenge values of each subdomain, up to `[acme] values` of
+    // them, each with the time it was set (the expiry run removes it `[acme] value_ttl`
+    // later), newest first by `position`. The two values `txt_new` and `txt_old` held move
+    // here, set when the account was last updated; those columns stay, empty and unused (a
+    // column is not dropped on a migration that older binaries might still read).
+    "CREATE TABLE acme_subdomains (
+        account_id INTEGER NOT NULL,
+        subdomain  TEXT NOT NULL UNIQUE,
+        name       TEXT NOT NULL
+    );
+    CREATE INDEX acme_subdomains_account ON acme_subdomains(account_id);
+    CREATE TABLE acme_values (
+        account_id INTEGER NOT NULL,
+        subdomain  TEXT NOT NULL,
+        position   INTEGER NOT NULL,
+        txt        TEXT NOT NULL,
+        set_at     INTEGER NOT NULL,
+        PRIMARY KEY (account_id, subdomain, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX acme_values_set_at ON acme_values(set_at);
+    INSERT INTO acme_values (account_id, subdomain, position, txt, set_at)
+        SELECT id, subdomain, 0, txt_new, COALESCE(updated_at, created_at) FROM acme_accounts
+        WHERE txt_new IS NOT NULL;
+    INSERT INTO acme_values (account_id, subdomain, position, txt, set_at)
+        SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
+        WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
+    UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
 ];

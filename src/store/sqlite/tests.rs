@@ -73,6 +73,52 @@ fn version_1_database_gains_the_offline_column() {
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
 
+/// The migration to `acme_values` keeps an account's two values, newest first, set when the
+/// account was last updated; the old columns are emptied.
+#[test]
+fn acme_values_move_from_their_two_columns() {
+    let dir = std::env::temp_dir().join(format!("ddns-cgi-store-acme-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("t.db");
+    let before = MIGRATIONS.iter().position(|m| m.contains("CREATE TABLE acme_values")).expect("the migration");
+    {
+        let conn = Connection::open(&path).expect("create");
+        for m in &MIGRATIONS[..before] {
+            conn.execute_batch(m).expect("older schema");
+        }
+        conn.pragma_update(None, "user_version", before as i64).expect("version");
+        conn.execute_batch(
+            "INSERT INTO acme_accounts (name, username, key_digest, subdomain, txt_new, txt_old, updated_at, created_at)
+             VALUES ('a', 'u1', x'00', 's1', 'new', 'old', 50, 1),
+                    ('b', 'u2', x'00', 's2', 'only', NULL, NULL, 7),
+                    ('c', 'u3', x'00', 's3', NULL, NULL, NULL, 9);",
+        )
+        .expect("rows");
+    }
+    let store = Store::open(&path, Duration::from_secs(1), OpenMode::Existing).expect("migrate");
+    let rows: Vec<(String, i64, String, i64)> = store
+        .conn
+        .prepare(
+            "SELECT a.username, v.position, v.txt, v.set_at FROM acme_values v JOIN acme_accounts a
+             ON a.id = v.account_id ORDER BY a.username, v.position",
+        )
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let row = |u: &str, p: i64, t: &str, at: i64| (u.to_owned(), p, t.to_owned(), at);
+    assert_eq!(rows, [row("u1", 0, "new", 50), row("u1", 1, "old", 50), row("u2", 0, "only", 7)]);
+    let left: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM acme_accounts WHERE txt_new IS NOT NULL OR txt_old IS NOT NULL", [], |r| {
+            r.get(0)
+        })
+        .expect("count");
+    assert_eq!(left, 0);
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
 #[test]
 fn refuses_newer_schema() {
     let (dir, store) = temp_store();

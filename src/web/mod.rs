@@ -1,0 +1,2 @@
+pub(crate) mod recipes;
+pub(crate) mod timeline;
