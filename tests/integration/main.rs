@@ -30,6 +30,7 @@ mod audit;
 mod backup;
 mod changelog;
 mod clients;
+mod console;
 mod families;
 mod fanout;
 mod fastcgi;
