@@ -12,8 +12,10 @@ use hickory_proto::rr::{Name, RecordType};
 
 use super::Ctx;
 use super::pages::{DnsNow, HistoryRow, HostPage, HostRow, HostsPage};
+use super::recipes::{Target, recipes};
 use super::respond::{self, layout, not_found, page, redirect};
 use super::session::Session;
+use super::timeline::Timeline;
 use crate::auth::token::{self, Scope};
 use crate::reply::{self, HostAnswer, Reply};
 use crate::request::{self, normalize_hostname};
@@ -22,6 +24,9 @@ use crate::update::{self, ConsoleChange, Set};
 
 /// How many audit rows the host page shows.
 const HISTORY_ROWS: u32 = 100;
+/// How many audit rows the timeline reads, and how many days it shows.
+const TIMELINE_ROWS: u32 = 1000;
+const TIMELINE_DAYS: u32 = 28;
 
 /// A form on a host's page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +181,21 @@ pub(super) fn page_of(
     let fqdn = &listing.host.fqdn;
     let follows = derivations.iter().find(|d| &d.child == fqdn).map(|d| d.parent.as_str());
     let children = derivations.iter().filter(|d| &d.parent == fqdn).map(|d| d.child.clone()).collect();
-    let history = store.audit_history(fqdn, HISTORY_ROWS)?.iter().map(history_row).collect();
+    let rows = store.audit_history(fqdn, TIMELINE_ROWS)?;
+    let history = rows.iter().take(HISTORY_ROWS as usize).map(history_row).collect();
+    let view = Timeline { now: ctx.now, days: TIMELINE_DAYS, families: listing.host.families };
+    let timeline = super::timeline::svg(&rows, &view);
+    let (recipes, recipes_error) = match &new_token {
+        None => (Vec::new(), None),
+        Some(token) => {
+            let base = update_base(ctx);
+            let target = Target { base: &base, fqdn, token, families: listing.host.families };
+            match recipes(&target) {
+                Ok(r) => (r, None),
+                Err(e) => (Vec::new(), Some(format!("No client settings: {e}."))),
+            }
+        }
+    };
     let mut layout = layout(ctx, Some(session), fqdn);
     layout.notice = notice;
     let host_page = HostPage {
@@ -187,6 +206,9 @@ pub(super) fn page_of(
         children,
         history,
         new_token,
+        recipes,
+        recipes_error,
+        timeline,
     };
     Ok(page(200, &host_page))
 }
@@ -251,6 +273,18 @@ pub(super) fn act(
         return Ok(redirect(ctx, &format!("/hosts/{fqdn}")));
     }
     show(ctx, store, session, &fqdn, Some(notice))
+}
+
+/// Where clients send updates, for the recipes: the origin of `[web] url`, or the scheme and
+/// `Host` this request came with.
+fn update_base(ctx: &Ctx<'_>) -> String {
+    if let Some(url) = &ctx.web.url
+        && let Some(origin) = super::session::origin_of(url)
+    {
+        return origin.to_owned();
+    }
+    let scheme = if super::session::over_tls(ctx) { "https" } else { "http" };
+    format!("{scheme}://{}", ctx.env.get("HTTP_HOST").map(String::as_str).unwrap_or("localhost"))
 }
 
 /// The set form's fields: an address, `none` to remove that family, or empty to keep it.

@@ -26,8 +26,10 @@ mod assets;
 mod hosts;
 mod login;
 mod pages;
+mod recipes;
 mod respond;
 mod session;
+mod timeline;
 
 use respond::{not_found, redirect};
 

@@ -96,8 +96,13 @@ pub(super) struct HostPage {
     pub(super) dns: DnsNow,
     pub(super) children: Vec<String>,
     pub(super) history: Vec<HistoryRow>,
-    /// A token just created, shown this once.
+    /// A token just created, shown this once, with its client settings (`recipes`) or why
+    /// there are none.
     pub(super) new_token: Option<String>,
+    pub(super) recipes: Vec<super::recipes::Recipe>,
+    pub(super) recipes_error: Option<String>,
+    /// The address changes of the last weeks, an SVG made (and escaped) by `timeline`.
+    pub(super) timeline: String,
 }
 
 #[derive(Debug, Template)]

@@ -138,7 +138,7 @@ pub(super) fn cross_site(ctx: &Ctx<'_>) -> Option<&'static str> {
 }
 
 /// `https://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<&str> {
+pub(super) fn origin_of(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     let host_len = rest.find('/').unwrap_or(rest.len());
     Some(&url[..scheme.len() + 3 + host_len])

@@ -31,6 +31,8 @@ fn flow(front: Front) {
     assert_eq!(r.status, 200, "{}", r.raw);
     let token = token_on(&r.body);
     assert!(token.starts_with("ddns_"), "{token}");
+    // With the client settings filled in (routers.md's recipes), the token in them.
+    assert!(r.body.contains("ddclient") && r.body.matches(&token).count() > 2, "{}", r.body);
     assert!(!console.get(&a, &format!("/hosts/{HOME}")).body.contains(&token), "the token was shown twice");
     let update = format!("/nic/update?hostname={HOME}&myip=192.0.2.44");
     curl(&["-u", &format!("{USER}:{token}"), &console.web.url(&update)]).expect(200, "good 192.0.2.44\n");
@@ -39,6 +41,7 @@ fn flow(front: Front) {
     assert_eq!(text_of(&page.body, "stored-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert_eq!(text_of(&page.body, "dns-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert!(page.body.contains("types=A"), "{}", page.body);
+    assert!(page.body.contains("<svg") && page.body.contains("192.0.2.44</text>"), "{}", page.body);
 
     // Revoked: the token answers badauth.
     let r = console.submit(&a, &format!("/hosts/{HOME}"), &format!("/hosts/{HOME}/revoke"), &[]);
