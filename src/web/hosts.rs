@@ -16,7 +16,9 @@ use super::recipes::{Target, recipes};
 use super::respond::{self, layout, not_found, page, redirect};
 use super::session::Session;
 use super::timeline::Timeline;
+use crate::admin;
 use crate::auth::token::{self, Scope};
+use crate::cli::{AcmeCommand, Command, HostnameCommand, OutputArgs};
 use crate::reply::{self, HostAnswer, Reply};
 use crate::request::{self, normalize_hostname};
 use crate::store::{AuditRow, Host, HostListing, Store, StoreError};
@@ -28,6 +30,14 @@ const HISTORY_ROWS: u32 = 100;
 const TIMELINE_ROWS: u32 = 1000;
 const TIMELINE_DAYS: u32 = 28;
 
+/// What a page shows once, right after it was made.
+#[derive(Debug)]
+pub(super) enum Shown {
+    Nothing,
+    Token(String),
+    Acme(String),
+}
+
 /// A form on a host's page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Action {
@@ -36,6 +46,9 @@ pub(super) enum Action {
     Offline,
     Set,
     Txt,
+    Derive,
+    Underive,
+    Acme,
 }
 
 impl Action {
@@ -46,6 +59,9 @@ impl Action {
             "offline" => Some(Action::Offline),
             "set" => Some(Action::Set),
             "txt" => Some(Action::Txt),
+            "derive" => Some(Action::Derive),
+            "underive" => Some(Action::Underive),
+            "acme" => Some(Action::Acme),
             _ => None,
         }
     }
@@ -174,9 +190,14 @@ pub(super) fn page_of(
     store: &mut Store,
     session: &Session,
     listing: &HostListing,
-    new_token: Option<String>,
+    shown: Shown,
     notice: Option<String>,
 ) -> Result<Reply, StoreError> {
+    let (new_token, acme) = match shown {
+        Shown::Nothing => (None, None),
+        Shown::Token(t) => (Some(t), None),
+        Shown::Acme(a) => (None, Some(a)),
+    };
     let derivations = store.derivations()?;
     let fqdn = &listing.host.fqdn;
     let follows = derivations.iter().find(|d| &d.child == fqdn).map(|d| d.parent.as_str());
@@ -209,6 +230,8 @@ pub(super) fn page_of(
         recipes,
         recipes_error,
         timeline,
+        acme,
+        acme_on: ctx.config.acme.is_some(),
     };
     Ok(page(200, &host_page))
 }
@@ -221,7 +244,7 @@ pub(super) fn show(
     notice: Option<String>,
 ) -> Result<Reply, StoreError> {
     let Some(listing) = reachable(store, session, raw)? else { return Ok(not_found(ctx, Some(session))) };
-    page_of(ctx, store, session, &listing, None, notice)
+    page_of(ctx, store, session, &listing, Shown::Nothing, notice)
 }
 
 /// A form posted on a host's page. The host must be reachable for the session's user, else
@@ -249,6 +272,9 @@ pub(super) fn act(
             };
             return show(ctx, store, session, &fqdn, Some(notice));
         }
+        Action::Derive => return derive(ctx, store, session, &listing),
+        Action::Underive => return underive(ctx, store, session, &listing),
+        Action::Acme => return acme_account(ctx, store, session, &listing),
         Action::Offline => ConsoleChange::Offline,
         Action::Set => match set_of(ctx.field("ipv4"), ctx.field("ipv6")) {
             Ok(set) => ConsoleChange::Set(set),
@@ -324,5 +350,86 @@ fn new_token(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &Host
         scope.summary()
     ));
     let Some(listing) = reachable(store, session, fqdn)? else { return Ok(not_found(ctx, Some(session))) };
-    page_of(ctx, store, session, &listing, Some(secret.expose().to_owned()), None)
+    page_of(ctx, store, session, &listing, Shown::Token(secret.expose().to_owned()), None)
+}
+
+/// `hostname derive` for the host as parent, through the CLI's own code (`admin::run`): the
+/// same checks of the interface id, the IPv4 rule and the TTL, and the store's refusal of a
+/// cycle. A child that exists must be the user's too; one that is not answers as if it were
+/// someone's (without saying whose).
+fn derive(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &HostListing) -> Result<Reply, StoreError> {
+    let fqdn = listing.host.fqdn.clone();
+    let Some(child) = normalize_hostname(ctx.field("child").trim()) else {
+        return show(ctx, store, session, &fqdn, Some("Not derived: give the child's hostname.".to_owned()));
+    };
+    if store.host(&child)?.is_some() && reachable(store, session, &child)?.is_none() {
+        return show(ctx, store, session, &fqdn, Some(format!("Not derived: `{child}` is not yours.")));
+    }
+    let ttl = match ctx.field("ttl").trim() {
+        "" => None,
+        t => match t.parse::<u32>() {
+            Ok(t) => Some(t),
+            Err(_) => return show(ctx, store, session, &fqdn, Some(format!("Not derived: `{t}` is not a TTL."))),
+        },
+    };
+    let ipv4 = Some(ctx.field("ipv4").trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+    let command = Command::Hostname(HostnameCommand::Derive {
+        parent: fqdn.clone(),
+        child,
+        ipv6_iid: ctx.field("ipv6_iid").trim().to_owned(),
+        ipv4,
+        ttl,
+    });
+    let notice = match admin::run(ctx.config, command, ctx.now, &session.found.user.name, ctx.log) {
+        Ok(out) => out.trim().to_owned(),
+        Err(e) => format!("Not derived: {}", e.message),
+    };
+    show(ctx, store, session, &fqdn, Some(notice))
+}
+
+/// `hostname underive` of one of the host's children.
+fn underive(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &HostListing) -> Result<Reply, StoreError> {
+    let fqdn = listing.host.fqdn.clone();
+    let child = normalize_hostname(ctx.field("child").trim()).unwrap_or_default();
+    let ours = store.derivations()?.iter().any(|d| d.parent == fqdn && d.child == child);
+    if !ours || reachable(store, session, &child)?.is_none() {
+        return Ok(not_found(ctx, Some(session)));
+    }
+    let command = HostnameCommand::Underive { child };
+    let notice = match admin::hostname(ctx.config, store, command, ctx.now, &session.found.user.name, ctx.log) {
+        Ok(out) => out.trim().to_owned(),
+        Err(e) => e.message,
+    };
+    show(ctx, store, session, &fqdn, Some(notice))
+}
+
+/// `acme add` for the host's name or a name below it: the account's JSON (as lego and
+/// acme.sh store it) and the CNAME, shown once.
+fn acme_account(
+    ctx: &Ctx<'_>,
+    store: &mut Store,
+    session: &Session,
+    listing: &HostListing,
+) -> Result<Reply, StoreError> {
+    let fqdn = listing.host.fqdn.clone();
+    let raw = ctx.field("domain").trim();
+    let bare = raw.strip_prefix("*.").unwrap_or(raw);
+    let Some(domain) = normalize_hostname(bare) else {
+        return show(ctx, store, session, &fqdn, Some(format!("No account: `{raw}` is not a domain name.")));
+    };
+    if domain != fqdn && !domain.ends_with(&format!(".{fqdn}")) {
+        return show(ctx, store, session, &fqdn, Some(format!("No account: `{domain}` is not `{fqdn}` or below it.")));
+    }
+    let allowfrom = Some(ctx.field("allowfrom").trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+    let command = AcmeCommand::Add { domain, allowfrom, output: OutputArgs { json: false } };
+    match admin::acme(ctx.config, store, command, ctx.now) {
+        Ok(out) => {
+            ctx.log.info(format_args!(
+                "console: `{}` created an acme-dns account below `{fqdn}`",
+                session.found.user.name
+            ));
+            page_of(ctx, store, session, listing, Shown::Acme(out), None)
+        }
+        Err(e) => show(ctx, store, session, &fqdn, Some(format!("No account: {}", e.message))),
+    }
 }

@@ -103,6 +103,10 @@ pub(super) struct HostPage {
     pub(super) recipes_error: Option<String>,
     /// The address changes of the last weeks, an SVG made (and escaped) by `timeline`.
     pub(super) timeline: String,
+    /// An acme-dns account just created (its JSON and CNAME), shown this once.
+    pub(super) acme: Option<String>,
+    /// Whether `[acme]` is configured (the form is shown only then).
+    pub(super) acme_on: bool,
 }
 
 #[derive(Debug, Template)]

@@ -147,3 +147,50 @@ fn without_web_section_the_console_is_not_there() {
     assert_eq!(r.status, 404, "{}", r.raw);
     assert!(r.header("Content-Security-Policy").is_none(), "{}", r.raw);
 }
+
+/// A derived child from the host page follows the parent's prefix in DNS; the user stops it
+/// following; an acme-dns account is shown once with its CNAME. Another user's child cannot be
+/// taken, and bob cannot make an account below alice's host.
+fn derive_and_acme(front: Front) {
+    let world = world!(console_world("[acme]\nzone = \"dyn.example.test\"\n"));
+    let Some(console) = Console::start(&world, front) else { return };
+    let a = alice(&console);
+    let page = format!("/hosts/{HOME}");
+    let child = "pc.dyn.example.test";
+    let fields = [("child", child), ("ipv6_iid", "::1234:5678:9abc:def0")];
+    let r = console.submit(&a, &page, &format!("{page}/derive"), &fields);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(r.body.contains(&format!("hostname `{child}` added")), "{}", r.body);
+    world
+        .update(&format!("hostname={HOME}&myip=192.0.2.70&ipv6prefix=2001:db8:aa:bb::/64"))
+        .expect(200, "good 192.0.2.70\n");
+    assert_eq!(world.aaaa(child), ["2001:db8:aa:bb:1234:5678:9abc:def0"]);
+    // Bob's host is not alice's to derive.
+    let fields = [("child", NAS), ("ipv6_iid", "::1")];
+    let r = console.submit(&a, &page, &format!("{page}/derive"), &fields);
+    assert!(r.body.contains("is not yours") && !r.body.contains(BOB), "{}", r.body);
+    let r = console.submit(&a, &page, &format!("{page}/underive"), &[("child", child)]);
+    assert!(r.body.contains("no longer follows"), "{}", r.body);
+
+    let r = console.submit(&a, &page, &format!("{page}/acme"), &[("domain", HOME)]);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let shown = text_of(&r.body, "acme-value").unwrap_or_default();
+    assert!(shown.contains("fulldomain") && shown.contains(&format!("_acme-challenge.{HOME}. CNAME")), "{shown}");
+    assert!(!console.get(&a, &page).body.contains("fulldomain"), "shown twice");
+    let b = console.login(BOB, BOB_PASSWORD);
+    let n = world.count("SELECT COUNT(*) FROM acme_accounts");
+    let bobs = console.csrf(&b, "/hosts");
+    let r = console.post(Some(&b), &format!("{page}/acme"), &[("csrf", &bobs), ("domain", HOME)], &[]);
+    assert_eq!(r.status, 404, "{}", r.raw);
+    assert_eq!(world.count("SELECT COUNT(*) FROM acme_accounts"), n);
+}
+
+#[test]
+fn derive_and_acme_nginx_fastcgi() {
+    derive_and_acme(Front::NginxFastcgi);
+}
+
+#[test]
+fn derive_and_acme_apache_cgi() {
+    derive_and_acme(Front::ApacheCgi);
+}
