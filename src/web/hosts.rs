@@ -157,7 +157,7 @@ fn dns_now(ctx: &Ctx<'_>, h: &Host) -> DnsNow {
     DnsNow { a: ask(RecordType::A), aaaa: ask(RecordType::AAAA), txt: ask(RecordType::TXT) }
 }
 
-fn history_row(r: &AuditRow) -> HistoryRow {
+pub(super) fn history_row(r: &AuditRow) -> HistoryRow {
     let pair = |v4: &Option<String>, v6: &Option<String>| {
         [v4.as_deref(), v6.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
     };
