@@ -232,7 +232,14 @@ pub(super) fn act(
         _ => return Ok(not_found(ctx, Some(session))),
     };
     extra.notice = Some(match result {
-        Ok(out) => out.trim().to_owned(),
+        Ok(out) => {
+            let hostname = Some(field("fqdn")).filter(|f| !f.is_empty());
+            let about = [field("name"), field("user"), field("key")].into_iter().find(|v| !v.is_empty());
+            let detail =
+                format!("admin {} {action}{}", tab.name(), about.map(|a| format!(" `{a}`")).unwrap_or_default());
+            super::record(ctx, store, &actor, hostname.as_deref(), action, &detail);
+            out.trim().to_owned()
+        }
         Err(e) => format!("Not done: {}", e.message),
     });
     ctx.log.info(format_args!("console: admin `{actor}`: {} {action}", tab.name()));

@@ -202,6 +202,22 @@ fn answer(ctx: &Ctx<'_>, store: &mut Store, sub: &str, method: &str) -> Result<R
     Ok(reply)
 }
 
+/// Records a console change that sends nothing to DNS in the audit trail, with the web user as
+/// the actor (method `console`); a failure is logged and changes nothing else.
+fn record(ctx: &Ctx<'_>, store: &mut Store, actor: &str, hostname: Option<&str>, what: &str, detail: &str) {
+    let origin = crate::audit::Origin {
+        client: ctx.client,
+        auth: crate::audit::AuthMethod::Console,
+        user: actor.to_owned(),
+        txn: ctx.log.txn().to_owned(),
+    };
+    let row = crate::audit::account_change(&origin, hostname, what, detail, ctx.now);
+    let audit = crate::store::AuditWrite { rows: vec![row], keep: ctx.config.audit.keep_days > 0 };
+    if let Err(e) = store.record_audit(&audit) {
+        ctx.log.error(format_args!("console: cannot record `{what}` in the audit trail: {e}"));
+    }
+}
+
 /// A refused form post: 403, nothing changed, logged with the reason (never the token).
 fn refuse(ctx: &Ctx<'_>, why: &str) -> Reply {
     ctx.log.warn(format_args!(
