@@ -176,4 +176,10 @@ fn sessions_end_and_get_changes_nothing() {
     world.sql("UPDATE web_sessions SET created_at = created_at - 3601");
     assert_eq!(get(&cookie, "/hosts").status, 303, "a session outlived its lifetime");
     assert_eq!(world.count("SELECT COUNT(*) FROM web_sessions"), 0);
+
+    // `user passwd` on the command line ends the user's sessions at once.
+    let cookie = login();
+    assert_eq!(get(&cookie, "/hosts").status, 200);
+    world.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "another-password-7\n").success();
+    assert_eq!(get(&cookie, "/hosts").status, 303, "a session outlived `user passwd`");
 }
