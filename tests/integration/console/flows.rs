@@ -103,6 +103,17 @@ fn flow_apache_cgi() {
     flow(Front::ApacheCgi);
 }
 
+/// The other shipped snippets route the console too.
+#[test]
+fn flow_nginx_fcgiwrap() {
+    flow(Front::NginxFcgiwrap);
+}
+
+#[test]
+fn flow_apache_fcgid() {
+    flow(Front::ApacheFcgid);
+}
+
 fn invitation(front: Front) {
     let world = world!(console_world(""));
     let Some(console) = Console::start(&world, front) else { return };
