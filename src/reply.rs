@@ -24,10 +24,11 @@ impl Reply {
         match self.status {
             200 => "OK",
             201 => "Created",
+            303 => "See Other",
             400 => "Bad Request",
             401 => "Unauthorized",
-            404 => "Not Found",
             403 => "Forbidden",
+            404 => "Not Found",
             405 => "Method Not Allowed",
             409 => "Conflict",
             429 => "Too Many Requests",

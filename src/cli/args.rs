@@ -46,7 +46,7 @@ pub(crate) enum Command {
     #[command(visible_alias = "cleanup")]
     Expire(ExpireArgs),
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
-    Fastcgi(crate::http::fastcgi::Options),
+    Fastcgi(super::FastcgiOptions),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
     ///
     /// bash: `ddns-cgi completions bash > /etc/bash_completion.d/ddns-cgi`;
@@ -238,6 +238,25 @@ pub(crate) enum UserCommand {
         email: String,
         #[command(flatten)]
         password: PasswordArgs,
+        /// Make the user an admin of the web console (every user's hosts, the admin pages)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user an admin of the web console, or (with --revoke) an ordinary user again
+    Admin {
+        /// User name
+        name: String,
+        /// Take the admin flag away
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Invite a user: add them without a password (or keep an existing one) and print a
+    /// one-time link to the web console where they set it; built from `[web] url`
+    Invite {
+        /// User name: letters, digits, `.`, `_`, `-` or `@`, at most 64
+        name: String,
+        /// Address the expiry mails go to
+        email: String,
     },
 }
 

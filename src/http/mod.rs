@@ -2,9 +2,10 @@
 //! long-running server). Both turn what the web server sends into the same `Env` and bounded
 //! body, call [`serve`], and write the same `Reply` bytes; they decide nothing. `serve` is the
 //! one place that picks the handler by path: the acme-dns API below `[acme] path`, the
-//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
-//! (`update::handle`) everywhere else. An answer held for the read-back is a [`Later`]: CGI
-//! waits for it in the process, FastCGI without holding a worker.
+//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), the web console
+//! below `[web] path` (when `[web]` is set; a prefix check, before anything of dyndns2),
+//! dyndns2 (`update::handle`) everywhere else. An answer held for the read-back is a
+//! [`Later`]: CGI waits for it in the process, FastCGI without holding a worker.
 
 use std::time::Instant;
 
@@ -15,7 +16,7 @@ use crate::log::Log;
 use crate::reply::{self, Answer, Reply};
 use crate::request::{Format, Incoming};
 use crate::store::Store;
-use crate::{acme, metrics, update};
+use crate::{acme, metrics, update, web};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
@@ -108,6 +109,9 @@ pub(crate) fn serve(
     if let Some(reply) = metrics::handle(config, store, req, log) {
         return Served::Now(reply);
     }
+    if let Some(reply) = web::handle(config, store, req, log) {
+        return Served::Now(reply);
+    }
     let mut handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
     let Pending { watches, per_line } = std::mem::take(&mut handled.read_back);
     if watches.is_empty() {
@@ -132,7 +136,7 @@ pub(crate) fn serve_repeat(
     req: &Incoming<'_>,
     log: &Log,
 ) -> Option<Reply> {
-    if acme::claims(config, req.env) || metrics::claims(config, req.env) {
+    if acme::claims(config, req.env) || metrics::claims(config, req.env) || web::claims(config, req.env) {
         return None;
     }
     let handled = update::repeat(config, store, passwords, req.env, req.body, req.now, log)?;

@@ -13,7 +13,6 @@
 //!
 //! What this module returns is plain text in a structure (client, fields, file); it writes no
 //! HTML: the console's template escapes every value.
-#![allow(dead_code, reason = "the console (issue 20) shows these; it is merged separately")]
 
 use std::fmt;
 

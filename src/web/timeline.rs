@@ -10,7 +10,6 @@
 //! attribute (the console's Content-Security-Policy allows neither inline), no link. The same
 //! rows and `now` give the same bytes. It reads no clock and no store: the console hands it
 //! the audit rows and the time.
-#![allow(dead_code, reason = "the console (issue 20) shows these; it is merged separately")]
 
 use std::fmt::Write as _;
 

@@ -31,6 +31,7 @@ mod backup;
 mod changelog;
 mod charts;
 mod clients;
+mod console;
 mod dnssec;
 mod docs;
 mod families;

@@ -45,6 +45,7 @@ mod schema;
 mod tls;
 mod tokens;
 mod users;
+mod web;
 
 use schema::MIGRATIONS;
 

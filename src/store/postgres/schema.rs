@@ -147,4 +147,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
         WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
     UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
+
+    // 7: the web console's admin flag, sessions and invitations, as SQLite's version 12.
+    "ALTER TABLE users ADD COLUMN admin BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE web_sessions (
+        digest     BYTEA PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        last_seen  BIGINT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE TABLE invitations (
+        digest     BYTEA PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX invitations_user ON invitations(user_id);",
 ];

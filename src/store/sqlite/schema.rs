@@ -181,4 +181,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
         WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
     UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
+
+    // The web console (`web/`): `admin` marks the users who see everyone's things there
+    // (`user add --admin`, `user admin`); a session is found by the SHA-256 digest of its
+    // cookie's id, all that is stored of it, and ends after `[web] session_idle` without a
+    // request or `session_lifetime` in all; an invitation is found by the digest of its link's
+    // secret and sets the user's password once. Deleting the user deletes both.
+    "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE web_sessions (
+        digest     BLOB PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE TABLE invitations (
+        digest     BLOB PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX invitations_user ON invitations(user_id);",
 ];
