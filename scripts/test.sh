@@ -45,6 +45,6 @@ cargo test --locked
 echo "==> cargo test --test integration, on PostgreSQL (DDNS_TEST_DATABASE=postgres)"
 DDNS_TEST_DATABASE=postgres cargo test --locked --test integration -- \
   absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
-  fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families::
+  fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: console::
 echo "==> scripts/bench.sh --short (proves the benchmark still runs; no thresholds)"
 scripts/bench.sh --short

@@ -27,6 +27,8 @@ pub(crate) enum AuthMethod {
     Password,
     Token,
     Admin,
+    /// A change made in the web console (`web/`), whose row names the web user.
+    Console,
 }
 
 impl AuthMethod {
@@ -35,6 +37,7 @@ impl AuthMethod {
             AuthMethod::Password => "password",
             AuthMethod::Token => "token",
             AuthMethod::Admin => "admin",
+            AuthMethod::Console => "console",
         }
     }
 }

@@ -26,6 +26,7 @@ mod request;
 mod secret;
 mod store;
 mod update;
+mod web;
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -24,10 +24,13 @@ impl Reply {
         match self.status {
             200 => "OK",
             201 => "Created",
+            303 => "See Other",
             400 => "Bad Request",
             401 => "Unauthorized",
+            403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
+            429 => "Too Many Requests",
             _ => "Internal Server Error",
         }
     }

@@ -36,7 +36,7 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log:
         }
         Command::Check(_) => Err(CliError::failure("`check` runs before the config is loaded")),
         Command::Ratelimit(command) => super::ratelimit(config, &mut store, command, now),
-        Command::User(UserCommand::Add { name, email, password }) => {
+        Command::User(UserCommand::Add { name, email, password, admin }) => {
             validate_user_name(&name)?;
             check_email(&email)?;
             if store.user(&name)?.is_some() {
@@ -45,6 +45,10 @@ pub(crate) fn run(config: &Config, command: Command, now: i64, actor: &str, log:
             let password = read_password(&password)?;
             let hash = auth::hash_password(&password, &config.auth).map_err(|e| CliError::failure(e.to_string()))?;
             store.add_user(&name, &email, &hash, now)?;
+            if admin {
+                store.set_admin(&name, true)?;
+                return Ok(format!("user `{name}` added as an admin of the web console\n"));
+            }
             Ok(format!("user `{name}` added\n"))
         }
         Command::Hostname(HostnameCommand::Add { user, fqdn, zone, dns_ttl, expiry_ttl, ipv4, ipv6 }) => {

@@ -1,4 +1,4 @@
-//! `user list/delete/passwd/email`. Deleting a user with hostnames (`--force`) removes each
+//! `user list/delete/passwd/email/admin/invite`. Deleting a user with hostnames (`--force`) removes each
 //! hostname the way `hostname delete` does: DNS first, then the row.
 
 use crate::cli::{self, CliError, UserCommand};
@@ -57,7 +57,8 @@ pub(crate) fn user(
             let password = cli::read_password(&password)?;
             let hash =
                 crate::auth::hash_password(&password, &config.auth).map_err(|e| CliError::failure(e.to_string()))?;
-            store.set_password_hash(user.id, &hash)?;
+            // Ends the user's web console sessions in the same transaction.
+            store.change_password(user.id, &hash, None)?;
             Ok(format!("password of `{name}` changed\n"))
         }
         UserCommand::Email { name, email } => {
@@ -67,6 +68,58 @@ pub(crate) fn user(
             }
             Ok(format!("email of `{name}` set to `{email}`\n"))
         }
+        UserCommand::Admin { name, revoke } => {
+            if !store.set_admin(&name, !revoke)? {
+                return Err(CliError::not_found(format!("user `{name}` does not exist")));
+            }
+            Ok(if revoke {
+                format!("user `{name}` is no longer an admin of the web console\n")
+            } else {
+                format!("user `{name}` is now an admin of the web console\n")
+            })
+        }
+        UserCommand::Invite { name, email } => invite(config, store, &name, &email, now),
         UserCommand::Add { .. } => Err(CliError::failure("`user add` is handled by the core commands")),
     }
+}
+
+/// What an invited user's password hash is until they set one: no PHC string, so every
+/// verification fails (against the dummy hash, in the time of any other).
+pub(crate) const NO_PASSWORD: &str = "!invited";
+
+/// `user invite`: adds the user without a usable password when they do not exist (an
+/// existing user keeps theirs until the link is used), stores the digest of a new one-time
+/// secret, and prints the link `[web] url` + `/invite?code=SECRET` (the code is in the query
+/// string, which the console never logs). A new invitation replaces the user's earlier one.
+fn invite(config: &Config, store: &mut Store, name: &str, email: &str, now: i64) -> Result<String, CliError> {
+    let Some(web) = &config.web else {
+        return Err(CliError::failure(format!(
+            "no `[web]` section in {}; the console must be enabled for an invitation",
+            config.path.display()
+        )));
+    };
+    let Some(url) = &web.url else {
+        return Err(CliError::failure(format!(
+            "`web.url` is not set in {}; an invitation link needs the console's public URL",
+            config.path.display()
+        )));
+    };
+    cli::validate_user_name(name)?;
+    cli::check_email(email)?;
+    let user = match store.user(name)? {
+        Some(user) => user,
+        None => {
+            store.add_user(name, email, NO_PASSWORD, now)?;
+            store.user(name)?.ok_or_else(|| CliError::failure(format!("user `{name}` vanished")))?
+        }
+    };
+    let code = crate::auth::token::generate().map_err(|e| CliError::failure(format!("no randomness: {e}")))?;
+    // The code is the token's shape without its prefix: 43 base64url characters.
+    let code = code.expose().trim_start_matches(crate::auth::token::PREFIX).to_owned();
+    let expires_at = now + i64::from(web.invitation_lifetime);
+    store.add_invitation(&crate::auth::token::digest(&code), user.id, expires_at, now)?;
+    Ok(format!(
+        "{url}/invite?code={code}\n(for `{name}`, valid until {}; it works once)\n",
+        crate::log::rfc3339(expires_at)
+    ))
 }

@@ -225,6 +225,25 @@ pub(crate) enum UserCommand {
         email: String,
         #[command(flatten)]
         password: PasswordArgs,
+        /// Make the user an admin of the web console (every user's hosts, the admin pages)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user an admin of the web console, or (with --revoke) an ordinary user again
+    Admin {
+        /// User name
+        name: String,
+        /// Take the admin flag away
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Invite a user: add them without a password (or keep an existing one) and print a
+    /// one-time link to the web console where they set it; built from `[web] url`
+    Invite {
+        /// User name: letters, digits, `.`, `_`, `-` or `@`, at most 64
+        name: String,
+        /// Address the expiry mails go to
+        email: String,
     },
 }
 

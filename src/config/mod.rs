@@ -76,6 +76,8 @@ pub(crate) struct Config {
     pub(crate) relay: RelayConfig,
     pub(crate) audit: AuditConfig,
     pub(crate) metrics: MetricsConfig,
+    /// The web console (`[web]`); `None` when the section is absent, and its paths answer 404.
+    pub(crate) web: Option<WebConfig>,
     /// Keys of the Python ddns-daemon's config that ddns-cgi ignores, one message each
     /// (`compat.rs`): the CLI and `check` print them, CGI and FastCGI log them at start.
     pub(crate) warnings: Vec<String>,
@@ -86,6 +88,23 @@ pub(crate) struct Config {
 pub(crate) struct AuditConfig {
     /// How many days rows are kept (the expiry run prunes older ones); 0 records nothing.
     pub(crate) keep_days: u32,
+}
+
+/// `[web]`: the web console (`web/`).
+#[derive(Debug)]
+pub(crate) struct WebConfig {
+    /// The path the console lives under (`/console`; `/` for the root of its origin), without
+    /// a trailing slash except for `/` itself.
+    pub(crate) path: String,
+    /// The console's public base URL (`https://ddns.example.com/console`), for the links a
+    /// command run in a shell builds (`user invite`), which cannot learn it from a request.
+    pub(crate) url: Option<String>,
+    /// Seconds a session lives without a request.
+    pub(crate) session_idle: u32,
+    /// Seconds a session lives at most, however active.
+    pub(crate) session_lifetime: u32,
+    /// Seconds an invitation link works.
+    pub(crate) invitation_lifetime: u32,
 }
 
 /// `[metrics]`: the Prometheus text exposition (`metrics.rs`).

@@ -36,6 +36,8 @@ pub(super) struct RawConfig {
     pub(super) audit: RawAudit,
     #[serde(default)]
     pub(super) metrics: RawMetrics,
+    /// The web console (`web/`); absent: no console.
+    pub(super) web: Option<RawWeb>,
     /// The Python ddns-daemon's tables (`compat.rs`).
     pub(super) daemon: Option<RawDaemon>,
     pub(super) dns_service: Option<RawDnsService>,
@@ -84,6 +86,16 @@ pub(super) struct RawMetrics {
     pub(super) path: Option<String>,
     #[serde(default)]
     pub(super) allow: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    pub(super) path: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) session_idle: Option<Seconds>,
+    pub(super) session_lifetime: Option<Seconds>,
+    pub(super) invitation_lifetime: Option<Seconds>,
 }
 
 #[derive(Deserialize)]

@@ -181,7 +181,7 @@ fn bad_values() {
     );
     check_err(
         &minimal("[dns]\n").replacen("[dns]\ntsig_key", "[x]\ntsig_key", 1),
-        "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics`, `daemon`, `dns_service` (in /etc/ddns-cgi/config.toml)",
+        "line 3, column 2: unknown field `x`, expected one of `database`, `dns`, `zones`, `defaults`, `rate_limit`, `http`, `log`, `auth`, `endpoints`, `email`, `acme`, `relay`, `audit`, `metrics`, `web`, `daemon`, `dns_service` (in /etc/ddns-cgi/config.toml)",
     );
     check_err(
         &minimal("[defaults]\nmin_dns_ttl = 600\nmax_dns_ttl = 300\n"),

@@ -10,12 +10,12 @@ use hickory_proto::rr::Name;
 use crate::secret::Secret;
 
 use super::pg_url::split_tls_params;
-use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawLog, RawMetrics};
+use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawLog, RawMetrics, RawWeb};
 use super::tsig::{parse_key_file, parse_key_line};
 use super::{
     AcmeConfig, AuditConfig, AuthConfig, Cidr, Config, ConfigError, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS, DatabaseConfig,
     Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig, ParamAliases,
-    PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, Zone, is_mailbox, read_bounded,
+    PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, WebConfig, Zone, is_mailbox, read_bounded,
 };
 
 mod endpoints;
@@ -205,6 +205,7 @@ impl Validator<'_> {
         let acme = raw.acme.map(|a| self.acme(a, &zones, &endpoints)).transpose()?;
         let audit = AuditConfig { keep_days: self.range("audit.keep_days", raw.audit.keep_days, 90, 0, 36_500)? };
         let metrics = self.metrics(raw.metrics, &endpoints)?;
+        let web = raw.web.map(|w| self.web(w, &endpoints, acme.as_ref(), &metrics)).transpose()?;
 
         let ms = |key: &str, value: Option<i64>, default: u32| {
             self.range(key, value, default, 100, 30_000).map(|v| Duration::from_millis(u64::from(v)))
@@ -236,6 +237,7 @@ impl Validator<'_> {
             relay,
             audit,
             metrics,
+            web,
             warnings: Vec::new(),
         })
     }
@@ -257,6 +259,74 @@ impl Validator<'_> {
             .map(|s| s.parse::<Cidr>().map_err(|m| self.invalid("metrics.allow", m)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(MetricsConfig { textfile: raw.textfile.as_deref().map(|p| self.relative(p)), path, allow })
+    }
+
+    /// `[web]`: a plain path that is no other handler's (the console answers everything below
+    /// it, so an endpoint, `[acme] path` or `[metrics] path` below it would never be reached),
+    /// an `https://` URL, and the session and invitation lifetimes.
+    fn web(
+        &self,
+        raw: RawWeb,
+        endpoints: &[Endpoint],
+        acme: Option<&AcmeConfig>,
+        metrics: &MetricsConfig,
+    ) -> Result<WebConfig, ConfigError> {
+        let path = raw.path.unwrap_or_else(|| "/console".to_owned());
+        let trimmed = if path == "/" { "/".to_owned() } else { path.trim_end_matches('/').to_owned() };
+        let plain = trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+        if !trimmed.starts_with('/') || !plain || trimmed.contains("//") || trimmed.len() > 64 || trimmed.is_empty() {
+            return Err(
+                self.invalid("web.path", format!("must be a plain absolute path such as `/console`, got `{path}`"))
+            );
+        }
+        let below = |other: &str| {
+            let other = other.trim_end_matches('/');
+            trimmed == "/"
+                || other == trimmed
+                || other.starts_with(&format!("{trimmed}/"))
+                || trimmed.starts_with(&format!("{other}/"))
+        };
+        if trimmed != "/" {
+            if let Some(e) = endpoints.iter().find(|e| below(&e.path)) {
+                return Err(self.invalid("web.path", format!("overlaps the endpoint `{}`", e.path)));
+            }
+            if let Some(a) = acme.filter(|a| below(&a.path)) {
+                return Err(self.invalid("web.path", format!("overlaps `acme.path` `{}`", a.path)));
+            }
+            if below(&metrics.path) {
+                return Err(self.invalid("web.path", format!("overlaps `metrics.path` `{}`", metrics.path)));
+            }
+        }
+        let url = match raw.url {
+            None => None,
+            Some(u) => {
+                let u = u.trim_end_matches('/').to_owned();
+                let ok = u.strip_prefix("https://").is_some_and(|rest| {
+                    !rest.is_empty()
+                        && rest.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'"' | b'<' | b'>'))
+                });
+                if !ok {
+                    return Err(self.invalid(
+                        "web.url",
+                        format!("must be the console's public `https://` URL such as `https://ddns.example.com/console`, got `{u}`"),
+                    ));
+                }
+                Some(u)
+            }
+        };
+        Ok(WebConfig {
+            path: trimmed,
+            url,
+            session_idle: self.range("web.session_idle", raw.session_idle, 1_800, 60, 86_400)?,
+            session_lifetime: self.range("web.session_lifetime", raw.session_lifetime, 43_200, 60, 2_592_000)?,
+            invitation_lifetime: self.range(
+                "web.invitation_lifetime",
+                raw.invitation_lifetime,
+                259_200,
+                60,
+                2_592_000,
+            )?,
+        })
     }
 
     fn acme(&self, raw: RawAcme, zones: &[Zone], endpoints: &[Endpoint]) -> Result<AcmeConfig, ConfigError> {

@@ -26,7 +26,7 @@ pub(crate) use message::{
     HostChange, MAX_BATCH_OCTETS, MAX_UDP_OCTETS, Published, Rrset, change_message, delete_message, expire_message,
     probe_message, txt_message,
 };
-pub(crate) use transport::{exchange, exchange_tcp, query_soa, serial_lag, signed_time, soa_serial};
+pub(crate) use transport::{exchange, exchange_tcp, query_rrset, query_soa, serial_lag, signed_time, soa_serial};
 
 /// Allowed clock difference for TSIG (RFC 8945 §10 recommends 300 seconds).
 pub(crate) const TSIG_FUDGE: u16 = 300;

@@ -207,6 +207,55 @@ pub(crate) fn soa_serial(server: SocketAddr, zone: &Name, timeout: Duration) -> 
         .ok_or_else(|| malformed(format!("no SOA of `{zone}` in the answer")))
 }
 
+/// What `server` answers now for `name`'s rrset of `rtype` (A, AAAA or TXT), unsigned over
+/// UDP (TCP when truncated), each value as text: for the web console's host page, which shows
+/// the stored addresses beside what the primary serves. NXDOMAIN and an empty answer are an
+/// empty list; a TXT value's character-strings are joined.
+pub(crate) fn query_rrset(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Vec<String>, DnsError> {
+    let mut query = Query::new();
+    query.set_name(name.clone()).set_query_class(DNSClass::IN).set_query_type(rtype);
+    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
+    message.add_query(query);
+    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
+    let id = message.metadata.id;
+    let mut answer = send_udp(server, &request, id, timeout)?;
+    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
+        answer = send_tcp(server, &request, id, timeout)?;
+    }
+    let malformed = |reason: String| DnsError::Malformed { server, reason };
+    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
+    if response.metadata.message_type != MessageType::Response {
+        return Err(malformed("not a response".to_owned()));
+    }
+    let rcode = response.metadata.response_code;
+    if rcode == ResponseCode::NXDomain {
+        return Ok(Vec::new());
+    }
+    if rcode != ResponseCode::NoError {
+        return Err(DnsError::Rcode { server, rcode, tsig_error: None });
+    }
+    let mut values: Vec<String> = response
+        .answers
+        .iter()
+        .filter(|r| r.name == *name)
+        .filter_map(|r| match &r.data {
+            RData::A(a) if rtype == RecordType::A => Some(a.0.to_string()),
+            RData::AAAA(a) if rtype == RecordType::AAAA => Some(a.0.to_string()),
+            RData::TXT(t) if rtype == RecordType::TXT => {
+                Some(t.txt_data.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<String>())
+            }
+            _ => None,
+        })
+        .collect();
+    values.sort();
+    Ok(values)
+}
+
 /// How far `served` is behind `wanted` in serial number arithmetic (RFC 1982 §3.2, as zone
 /// serials wrap around): 0 when `served` is `wanted` or newer. Two serials exactly 2^31
 /// apart are undefined in RFC 1982; they count as behind, the side that waits.

@@ -2,8 +2,9 @@
 //! long-running server). Both turn what the web server sends into the same `Env` and bounded
 //! body, call [`serve`], and write the same `Reply` bytes; they decide nothing. `serve` is the
 //! one place that picks the handler by path: the acme-dns API below `[acme] path`, the
-//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), dyndns2
-//! (`update::handle`) everywhere else.
+//! Prometheus metrics at `[metrics] path` (when `[metrics] allow` is set), the web console
+//! below `[web] path` (when `[web]` is set; a prefix check, before anything of dyndns2),
+//! dyndns2 (`update::handle`) everywhere else.
 
 use crate::auth::PasswordCache;
 use crate::config::Config;
@@ -11,7 +12,7 @@ use crate::log::Log;
 use crate::reply::{self, Reply};
 use crate::request::Incoming;
 use crate::store::Store;
-use crate::{acme, metrics, update};
+use crate::{acme, metrics, update, web};
 
 pub(crate) mod cgi;
 pub(crate) mod fastcgi;
@@ -30,6 +31,9 @@ pub(crate) fn serve(
     if let Some(reply) = metrics::handle(config, store, req, log) {
         return reply;
     }
+    if let Some(reply) = web::handle(config, store, req, log) {
+        return reply;
+    }
     let handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
     finish(config, req, &handled, log)
 }
@@ -43,7 +47,7 @@ pub(crate) fn serve_repeat(
     req: &Incoming<'_>,
     log: &Log,
 ) -> Option<Reply> {
-    if acme::claims(config, req.env) || metrics::claims(config, req.env) {
+    if acme::claims(config, req.env) || metrics::claims(config, req.env) || web::claims(config, req.env) {
         return None;
     }
     let handled = update::repeat(config, store, passwords, req.env, req.body, req.now, log)?;

@@ -110,6 +110,11 @@ pub(crate) const SECTIONS: &[Section] = &[
         about: "Prometheus metrics: a node-exporter textfile the expiry run writes, and an HTTP path served to some networks only.",
     },
     Section {
+        name: "web",
+        array: false,
+        about: "The web console: users log in with their dyndns2 user name and password to look after their own hostnames and tokens, admins after everything. Without this section its paths answer 404. Sessions live in the database (only a digest of their id), so CGI processes and several front-ends share them.",
+    },
+    Section {
         name: "endpoints",
         array: true,
         about: "The HTTP paths that accept requests. Without any entry, `/update`, `/nic/update` and `/api/update` update and `/nic/delete` deletes, with the default parameter names, and the Flask dyndns API's `/update-by-path`, `/update-by-query` (update), `/delete-by-path` and `/delete-by-query` (delete) exist with `api = \"flask\"`. Listing any entry replaces them all.",
@@ -640,6 +645,46 @@ pub(crate) const KEYS: &[Key] = &[
         about: "The clients that may read the metrics over HTTP; empty serves none.",
     },
     Key {
+        section: "web",
+        name: "path",
+        kind: "string",
+        default: Default::Value("\"/console\""),
+        bounds: Bounds::Rule("a plain absolute path that overlaps no endpoint, `acme.path` or `metrics.path`"),
+        about: "Where the console lives; everything below it is the console's. At `/` the session cookie gets the `__Host-` prefix.",
+    },
+    Key {
+        section: "web",
+        name: "url",
+        kind: "string",
+        default: Default::Note("none: `user invite` cannot build a link"),
+        bounds: Bounds::Rule("an `https://` URL"),
+        about: "The console's public base URL (`https://ddns.example.com/console`), for invitation links made on the command line (`ddns-cgi user invite`), which cannot learn it from a request; also the only `Origin` a form post may come from when set.",
+    },
+    Key {
+        section: "web",
+        name: "session_idle",
+        kind: "duration",
+        default: Default::Value("1800"),
+        bounds: Bounds::Range(60, 86_400),
+        about: "Seconds a console session lives without a request.",
+    },
+    Key {
+        section: "web",
+        name: "session_lifetime",
+        kind: "duration",
+        default: Default::Value("43200"),
+        bounds: Bounds::Range(60, 2_592_000),
+        about: "Seconds a console session lives at most, however active; then the user logs in again.",
+    },
+    Key {
+        section: "web",
+        name: "invitation_lifetime",
+        kind: "duration",
+        default: Default::Value("259200"),
+        bounds: Bounds::Range(60, 2_592_000),
+        about: "Seconds an invitation link (`ddns-cgi user invite`, or the console's admin pages) works.",
+    },
+    Key {
         section: "endpoints",
         name: "path",
         kind: "string",
@@ -752,6 +797,9 @@ mod tests {
             ("endpoints", "path") => &[],
             ("acme", "zone") => &[],
             ("acme", _) => &[("acme", "zone = \"dyn.example.com\"")],
+            // The section's presence is what turns the console on.
+            ("web", "path") => &[("web", "session_idle = 1800")],
+            ("web", _) => &[("web", "path = \"/console\"")],
             ("endpoints" | "endpoints.params", _) => &[("endpoints", "path = \"/x\"")],
             _ => &[],
         }

@@ -29,8 +29,8 @@ pub(crate) use client::client;
 use client::client_address;
 use flask::FlaskRequest;
 pub(crate) use hostname::normalize_hostname;
-pub(crate) use params::parse_form;
 use params::{Params, host_arg, is_unicast};
+pub(crate) use params::{parse_form, txt_change};
 use route::{Route, route};
 pub(crate) use route::{log_path, request_path, request_uri_path};
 
@@ -67,6 +67,14 @@ pub(crate) const REQUEST_VARIABLES: &[&str] = &[
     // The acme-dns API's credentials (`acme.rs`).
     "HTTP_X_API_USER",
     "HTTP_X_API_KEY",
+    // The web console (`web/`): its session cookie, where a form post comes from (CSRF), and
+    // whether the request came over TLS (no login over plain HTTP but from loopback).
+    "HTTP_COOKIE",
+    "HTTP_ORIGIN",
+    "HTTP_SEC_FETCH_SITE",
+    "HTTP_HOST",
+    "HTTPS",
+    "REQUEST_SCHEME",
 ];
 
 /// The request's meta-variables: the names in [`REQUEST_VARIABLES`] plus the configured proxy

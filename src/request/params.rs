@@ -138,7 +138,7 @@ impl Params<'_> {
 /// Checks a `txt` value: at most [`MAX_TXT_BYTES`], printable ASCII only (RFC 1035
 /// character-strings are octets, but a control character or a byte of half a UTF-8
 /// sequence in a record helps nobody and would be cut across character-strings).
-fn txt_change(value: &str) -> Result<TxtChange, TxtError> {
+pub(crate) fn txt_change(value: &str) -> Result<TxtChange, TxtError> {
     if value.is_empty() {
         return Ok(TxtChange::Clear);
     }

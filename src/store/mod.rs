@@ -211,6 +211,80 @@ impl Store {
         dispatch!(self, s => s.delete_user(user_id))
     }
 
+    pub(crate) fn web_user(&self, name: &str) -> Result<Option<WebUser>, StoreError> {
+        dispatch!(self, s => s.web_user(name))
+    }
+
+    /// Sets or clears a user's admin flag; `false` when there is no such user.
+    pub(crate) fn set_admin(&mut self, name: &str, admin: bool) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.set_admin(name, admin))
+    }
+
+    /// Stores a new session by the digest of its id, and drops the sessions that ended
+    /// (idle since `idle_before`, or created before `created_before`).
+    pub(crate) fn add_session(
+        &mut self,
+        digest: &[u8],
+        user_id: i64,
+        now: i64,
+        ends: SessionEnds,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_session(digest, user_id, now, ends))
+    }
+
+    /// The live session with this digest, with its user, its last-seen time set to `now`
+    /// (one write only when it is older than a minute); `None` when there is none or it ended.
+    pub(crate) fn session(
+        &mut self,
+        digest: &[u8],
+        now: i64,
+        ends: SessionEnds,
+    ) -> Result<Option<WebSession>, StoreError> {
+        dispatch!(self, s => s.session(digest, now, ends))
+    }
+
+    pub(crate) fn end_session(&mut self, digest: &[u8]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.end_session(digest))
+    }
+
+    /// Sets a user's password hash and ends their sessions but `keep`, in one transaction.
+    pub(crate) fn change_password(
+        &mut self,
+        user_id: i64,
+        password_hash: &str,
+        keep: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.change_password(user_id, password_hash, keep))
+    }
+
+    /// Stores an invitation for the user (replacing any earlier one of theirs).
+    pub(crate) fn add_invitation(
+        &mut self,
+        digest: &[u8],
+        user_id: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_invitation(digest, user_id, expires_at, now))
+    }
+
+    /// The user a live invitation with this digest is for.
+    pub(crate) fn invitation(&self, digest: &[u8], now: i64) -> Result<Option<WebUser>, StoreError> {
+        dispatch!(self, s => s.invitation(digest, now))
+    }
+
+    /// Redeems a live invitation: sets the password hash, deletes the invitation and ends the
+    /// user's sessions, in one transaction. The user's name, or `None` when the invitation was
+    /// gone or expired (a second use of the link).
+    pub(crate) fn redeem_invitation(
+        &mut self,
+        digest: &[u8],
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.redeem_invitation(digest, password_hash, now))
+    }
+
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.add_host(host, now))
     }

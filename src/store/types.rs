@@ -24,6 +24,32 @@ pub(crate) struct User {
     pub(crate) password_hash: String,
 }
 
+/// A user as the web console sees one: the row with its admin flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WebUser {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) admin: bool,
+    pub(crate) password_hash: String,
+}
+
+/// A web console session found by its digest, with its user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WebSession {
+    pub(crate) user: WebUser,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen: i64,
+}
+
+/// When sessions have ended: those last seen before `idle_before` or created before
+/// `created_before` (the caller computes both from `now` and `[web]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SessionEnds {
+    pub(crate) idle_before: i64,
+    pub(crate) created_before: i64,
+}
+
 /// A hostname row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Host {

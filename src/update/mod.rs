@@ -23,7 +23,7 @@ mod auth;
 mod changes;
 
 use auth::{Authorized, Checked, authenticate};
-pub(crate) use changes::{Batcher, Set, admin_set};
+pub(crate) use changes::{Batcher, ConsoleChange, Set, admin_set, console_change};
 use changes::{Change, Publish, change_host, current_repeat, fan_out};
 
 /// A failure that ends the request with one account-level answer.

@@ -31,6 +31,7 @@ mod backup;
 mod browser;
 mod changelog;
 mod clients;
+mod console;
 mod families;
 mod fanout;
 mod fastcgi;

@@ -365,3 +365,33 @@ fn shipped_routes_and_router_urls_through_web_servers() {
         assert_eq!(world.aaaa(HOME), ["2001:db8::62"], "{front:?}");
     }
 }
+
+/// The curl lines of `contrib/routers.md` (the console fills in the same ones) update a host
+/// with its token through a web server: the address is the one the request comes from.
+#[test]
+fn routers_md_curl_lines_update_with_a_token() {
+    let text = shipped("contrib/routers.md");
+    let section = text.split("\n## curl").nth(1).expect("a curl section");
+    let lines: Vec<&str> = section.lines().filter(|l| l.starts_with("curl ")).collect();
+    assert_eq!(lines.len(), 2, "{section}");
+    // One line per family: the same request, over IPv4 or IPv6.
+    assert_eq!(lines[0].replacen("curl -4 ", "curl -6 ", 1), lines[1]);
+    let world = world!(web_world());
+    let web = world!(WebServer::start(&world, Front::NginxFcgiwrap));
+    let token = crate::tokens::new_token(&world, HOME, &[]);
+    let line = lines[0]
+        .replace("https://ddns.example.com", &web.url(""))
+        .replace("home.dyn.example.com", HOME)
+        .replace("TOKEN", &token);
+    let args: Vec<&str> = line.split(' ').skip(1).map(|a| a.trim_matches('\'')).collect();
+    assert!(args.iter().all(|a| !a.is_empty()), "{args:?}");
+    curl(&args).expect(200, "good 127.0.0.1\n");
+    assert_eq!(world.a(HOME), ["127.0.0.1"]);
+    curl(&args).expect(200, "nochg 127.0.0.1\n");
+    // `-f`: a wrong token is a `401`, which curl turns into a failure.
+    let wrong = line.replace(&token, "ddns_0000000000000000000000000000000000000000000");
+    let out = crate::util::netns::command("curl").args(wrong.split(' ').skip(1).map(|a| a.trim_matches('\''))).output();
+    let out = out.expect("curl runs");
+    assert_eq!(out.status.code(), Some(22), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(world.a(HOME), ["127.0.0.1"]);
+}

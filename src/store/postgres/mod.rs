@@ -34,6 +34,7 @@ mod schema;
 mod tls;
 mod tokens;
 mod users;
+mod web;
 
 use schema::MIGRATIONS;
 

@@ -122,4 +122,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 6: as SQLite's `ipv4_enabled`/`ipv6_enabled`: the address families a host accepts.
     "ALTER TABLE hostnames ADD COLUMN ipv4_enabled BIGINT NOT NULL DEFAULT 1;
     ALTER TABLE hostnames ADD COLUMN ipv6_enabled BIGINT NOT NULL DEFAULT 1;",
+    // 7: the web console's admin flag, sessions and invitations, as SQLite's version 12.
+    "ALTER TABLE users ADD COLUMN admin BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE web_sessions (
+        digest     BYTEA PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        last_seen  BIGINT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE TABLE invitations (
+        digest     BYTEA PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX invitations_user ON invitations(user_id);",
 ];

@@ -29,6 +29,7 @@ mod schema;
 mod tests;
 mod tokens;
 mod users;
+mod web;
 
 pub(crate) use audit::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, UPDATES};
 use schema::MIGRATIONS;

@@ -152,4 +152,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // "IPv4 enabled"/"IPv6 enabled"); both for every host so far.
     "ALTER TABLE hostnames ADD COLUMN ipv4_enabled INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE hostnames ADD COLUMN ipv6_enabled INTEGER NOT NULL DEFAULT 1;",
+    // The web console (`web/`): `admin` marks the users who see everyone's things there
+    // (`user add --admin`, `user admin`); a session is found by the SHA-256 digest of its
+    // cookie's id, all that is stored of it, and ends after `[web] session_idle` without a
+    // request or `session_lifetime` in all; an invitation is found by the digest of its link's
+    // secret and sets the user's password once. Deleting the user deletes both.
+    "ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE web_sessions (
+        digest     BLOB PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE TABLE invitations (
+        digest     BLOB PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX invitations_user ON invitations(user_id);",
 ];

@@ -309,6 +309,57 @@ pub(crate) fn admin_set(
     Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError))
 }
 
+/// What the web console asks of one host (`web/`), in its web user's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ConsoleChange {
+    /// As dyndns2 `offline=yes`: remove the A, AAAA and TXT records.
+    Offline,
+    /// As `hostname set`: these addresses, whatever the host's state (back online too).
+    Set(Set),
+    /// As a TXT-only update (`txt=`): publish this value or remove the record.
+    Txt(TxtChange),
+}
+
+/// A change the web console's user `actor` made to `fqdn` from `client`: the same run as a
+/// request's change and `hostname set` (under the host lock, `dns_pending` first, the row
+/// written only after NOERROR), with an audit row whose method is `console` and whose user is
+/// the web user. The console checked that `actor` may change the host; the row is the owner's.
+/// The host's relays and the hostnames that follow it are not sent, as for `hostname set`.
+#[allow(clippy::too_many_arguments, reason = "the console's context, passed down as is")]
+pub(crate) fn console_change(
+    config: &Config,
+    store: &mut Store,
+    fqdn: &str,
+    change: ConsoleChange,
+    actor: &str,
+    client: Option<std::net::IpAddr>,
+    now: i64,
+    log: &Log,
+) -> Result<HostAnswer, StoreError> {
+    let Some(host) = store.host(fqdn)? else { return Ok(HostAnswer::Nohost) };
+    let origin = Origin { client, auth: AuthMethod::Console, user: actor.to_owned(), txn: log.txn().to_owned() };
+    let change = match change {
+        ConsoleChange::Offline => Change::Offline,
+        ConsoleChange::Set(set) => Change::Set(set),
+        ConsoleChange::Txt(txt) => Change::Publish(Publish {
+            addresses: Addresses { ipv4: None, ipv6: None },
+            absent: Absent::Keep,
+            ttl: None,
+            txt: Some(txt),
+        }),
+    };
+    let pending = Pending {
+        fqdn: host.fqdn,
+        user_id: host.user_id,
+        user_name: actor.to_owned(),
+        change,
+        log: log.clone(),
+        origin,
+        token: None,
+    };
+    Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError))
+}
+
 /// Whether a repeat must write the host's last-update time: when the stored one is at least
 /// the host's touch interval old ([`Host::touch_interval`], which the expiry run adds to its
 /// cut-off). A host that never updated, or whose clock ran backwards, is touched.
