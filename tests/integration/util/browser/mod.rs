@@ -339,18 +339,22 @@ impl Browser {
         self.rt.block_on(e.send_keys(text)).unwrap_or_else(|err| panic!("type into `{css}`: {err}"));
     }
 
-    /// Clicks the element matching `css` (a link or a submit button) and waits for the page
-    /// it leads to: chromedriver waits for a navigation the click started.
+    /// Clicks the element matching `css`, a link or a submit button, and waits until the
+    /// page it leads to has loaded. chromedriver waits for a navigation it sees start, but a
+    /// form's submission can start after the click returned; so the old page is marked
+    /// first, and the wait is over when the page shown has no mark and is complete.
     #[track_caller]
     pub fn click(&self, css: &str) {
         let e = self.element(css);
+        self.script("window.__harness_old_page = true;", vec![]);
         self.rt.block_on(e.click()).unwrap_or_else(|err| panic!("click `{css}` on {}: {err}", self.url()));
-    }
-
-    /// Selects the `<option>` with `value` in the `<select>` matching `css`.
-    #[track_caller]
-    pub fn select(&self, css: &str, value: &str) {
-        self.click(&format!("{css} option[value=\"{value}\"]"));
+        let deadline = Instant::now() + WAIT;
+        let check = "return window.__harness_old_page !== true && document.readyState === 'complete';";
+        // A script sent while the old page unloads may fail; that is "not yet".
+        while !self.rt.block_on(self.client().execute(check, vec![])).is_ok_and(|v| v == Value::Bool(true)) {
+            assert!(Instant::now() < deadline, "clicking `{css}` led to no new page within {WAIT:?}: {}", self.url());
+            std::thread::sleep(Duration::from_millis(30));
+        }
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) as WebDriver's own script,
