@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::config::Config;
 use crate::dns::{self, DnsError};
 use crate::log::{self, Log};
-use crate::store::{AuditRow, AuditWrite, Store};
+use crate::store::{ACCOUNT_KIND, AuditRow, AuditWrite, Store};
 
 /// Longest user name, hostname or reason kept in a row, in bytes; longer ones are cut
 /// (`log::bounded`), so a client cannot fill the database with one request.
@@ -89,6 +89,30 @@ pub(crate) fn change(
         new_txt: after.txt.filter(|_| txt_changed).map(str::to_owned),
         rcode: rcode.map(str::to_owned),
         reason: None,
+    }
+}
+
+/// A web console change that sends nothing to DNS (kind [`ACCOUNT_KIND`]): `what` it was
+/// (`token`, `revoke`, `password`...), by whom from where, about which hostname if any, with
+/// a detail (a token's scope, the user an admin acted on). Never a secret.
+pub(crate) fn account_change(origin: &Origin, hostname: Option<&str>, what: &str, detail: &str, now: i64) -> AuditRow {
+    AuditRow {
+        at: now,
+        kind: ACCOUNT_KIND,
+        answer: what.to_owned(),
+        txn: origin.txn.clone(),
+        client: origin.client.map(|c| c.to_string()),
+        hostname: hostname.map(bounded),
+        user: Some(bounded(&origin.user)),
+        auth: Some(origin.auth.name().to_owned()),
+        old_ipv4: None,
+        old_ipv6: None,
+        new_ipv4: None,
+        new_ipv6: None,
+        old_txt: None,
+        new_txt: None,
+        rcode: None,
+        reason: Some(bounded(detail)),
     }
 }
 

@@ -37,7 +37,7 @@ pub(crate) use hosts::hostname;
 pub(crate) use init_db::init_db;
 pub(crate) use rate_limits::ratelimit;
 pub(crate) use run::run;
-pub(crate) use users::user;
+pub(crate) use users::{invitation, user};
 
 /// Why a DNS step of an admin command failed; the command then changes nothing.
 #[derive(Debug, thiserror::Error)]

@@ -87,39 +87,52 @@ pub(crate) fn user(
 /// verification fails (against the dummy hash, in the time of any other).
 pub(crate) const NO_PASSWORD: &str = "!invited";
 
-/// `user invite`: adds the user without a usable password when they do not exist (an
-/// existing user keeps theirs until the link is used), stores the digest of a new one-time
-/// secret, and prints the link `[web] url` + `/invite?code=SECRET` (the code is in the query
-/// string, which the console never logs). A new invitation replaces the user's earlier one.
+/// `user invite`: an invitation ([`invitation`]) printed as the link `[web] url` +
+/// `/invite?code=SECRET` (the code is in the query string, which the console never logs).
 fn invite(config: &Config, store: &mut Store, name: &str, email: &str, now: i64) -> Result<String, CliError> {
+    let Some(url) = config.web.as_ref().and_then(|w| w.url.as_ref()) else {
+        return Err(CliError::failure(format!(
+            "`web.url` is not set in {}; an invitation link needs the console's public URL (and `[web]`)",
+            config.path.display()
+        )));
+    };
+    let (code, expires_at) = invitation(config, store, name, email, now)?;
+    Ok(format!(
+        "{url}/invite?code={code}\n(for `{name}`, valid until {}; it works once)\n",
+        crate::log::rfc3339(expires_at)
+    ))
+}
+
+/// An invitation for `name`, also the console's (its admin pages invite and reset passwords
+/// with it): adds the user without a usable password when they do not exist (an existing
+/// user keeps theirs until the link is used), stores the digest of a new one-time code
+/// (replacing the user's earlier invitation), and returns the code and when it expires.
+pub(crate) fn invitation(
+    config: &Config,
+    store: &mut Store,
+    name: &str,
+    email: &str,
+    now: i64,
+) -> Result<(String, i64), CliError> {
     let Some(web) = &config.web else {
         return Err(CliError::failure(format!(
             "no `[web]` section in {}; the console must be enabled for an invitation",
             config.path.display()
         )));
     };
-    let Some(url) = &web.url else {
-        return Err(CliError::failure(format!(
-            "`web.url` is not set in {}; an invitation link needs the console's public URL",
-            config.path.display()
-        )));
-    };
     cli::validate_user_name(name)?;
-    cli::check_email(email)?;
     let user = match store.user(name)? {
         Some(user) => user,
         None => {
+            cli::check_email(email)?;
             store.add_user(name, email, NO_PASSWORD, now)?;
             store.user(name)?.ok_or_else(|| CliError::failure(format!("user `{name}` vanished")))?
         }
     };
     let code = crate::auth::token::generate().map_err(|e| CliError::failure(format!("no randomness: {e}")))?;
-    // The code is the token's shape without its prefix: 43 base64url characters.
+    // The code is a token's random part without its prefix: 43 base64url characters.
     let code = code.expose().trim_start_matches(crate::auth::token::PREFIX).to_owned();
     let expires_at = now + i64::from(web.invitation_lifetime);
     store.add_invitation(&crate::auth::token::digest(&code), user.id, expires_at, now)?;
-    Ok(format!(
-        "{url}/invite?code={code}\n(for `{name}`, valid until {}; it works once)\n",
-        crate::log::rfc3339(expires_at)
-    ))
+    Ok((code, expires_at))
 }

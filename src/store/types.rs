@@ -42,6 +42,11 @@ pub(crate) struct WebSession {
     pub(crate) last_seen: i64,
 }
 
+/// The audit kind of a change made in the web console that sends nothing to DNS (a token
+/// created or revoked, a password or mail changed, an admin's action): in the trail with the
+/// web user, but not counted as an update answer in the metrics.
+pub(crate) const ACCOUNT_KIND: &str = "account";
+
 /// When sessions have ended: those last seen before `idle_before` or created before
 /// `created_before` (the caller computes both from `now` and `[web]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

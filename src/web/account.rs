@@ -49,6 +49,7 @@ pub(super) fn act(ctx: &Ctx<'_>, store: &mut Store, session: &Session, action: A
                 return Ok(page_with(ctx, session, 400, Some(format!("`{email}` is not a mail address."))));
             }
             store.set_email(&user.name, email)?;
+            super::record(ctx, store, &user.name, None, "email", "mail address changed");
             ctx.log.info(format_args!("console: `{}` changed their mail address", user.name));
             Ok(redirect(ctx, "/account"))
         }
@@ -82,6 +83,7 @@ pub(super) fn act(ctx: &Ctx<'_>, store: &mut Store, session: &Session, action: A
                 return Ok(page_with(ctx, session, 500, Some("The password could not be hashed.".to_owned())));
             };
             store.change_password(user.id, &hash, Some(&session.digest()))?;
+            super::record(ctx, store, &user.name, None, "password", "password changed; other sessions ended");
             ctx.log.info(format_args!("console: `{}` changed their password; their other sessions ended", user.name));
             Ok(page_of(ctx, session, Some("Password changed. Your other sessions were logged out.".to_owned())))
         }

@@ -157,7 +157,7 @@ fn dns_now(ctx: &Ctx<'_>, h: &Host) -> DnsNow {
     DnsNow { a: ask(RecordType::A), aaaa: ask(RecordType::AAAA), txt: ask(RecordType::TXT) }
 }
 
-fn history_row(r: &AuditRow) -> HistoryRow {
+pub(super) fn history_row(r: &AuditRow) -> HistoryRow {
     let pair = |v4: &Option<String>, v6: &Option<String>| {
         [v4.as_deref(), v6.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
     };
@@ -265,6 +265,7 @@ pub(super) fn act(
             let notice = match store.revoke_token(&fqdn)? {
                 Some(true) => {
                     ctx.log.info(format_args!("console: `{actor}` revoked the token of `{fqdn}`"));
+                    super::record(ctx, store, &actor, Some(&fqdn), "revoke", "token revoked");
                     "The token was revoked; it no longer works.".to_owned()
                 }
                 Some(false) => "The host had no token.".to_owned(),
@@ -349,6 +350,8 @@ fn new_token(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &Host
         session.found.user.name,
         scope.summary()
     ));
+    let detail = format!("new token, scope {}", scope.summary());
+    super::record(ctx, store, &session.found.user.name, Some(fqdn), "token", &detail);
     let Some(listing) = reachable(store, session, fqdn)? else { return Ok(not_found(ctx, Some(session))) };
     page_of(ctx, store, session, &listing, Shown::Token(secret.expose().to_owned()), None)
 }
@@ -381,7 +384,10 @@ fn derive(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &HostLis
         ttl,
     });
     let notice = match admin::run(ctx.config, command, ctx.now, &session.found.user.name, ctx.log) {
-        Ok(out) => out.trim().to_owned(),
+        Ok(out) => {
+            super::record(ctx, store, &session.found.user.name, Some(&fqdn), "derive", out.trim());
+            out.trim().to_owned()
+        }
         Err(e) => format!("Not derived: {}", e.message),
     };
     show(ctx, store, session, &fqdn, Some(notice))
@@ -397,7 +403,10 @@ fn underive(ctx: &Ctx<'_>, store: &mut Store, session: &Session, listing: &HostL
     }
     let command = HostnameCommand::Underive { child };
     let notice = match admin::hostname(ctx.config, store, command, ctx.now, &session.found.user.name, ctx.log) {
-        Ok(out) => out.trim().to_owned(),
+        Ok(out) => {
+            super::record(ctx, store, &session.found.user.name, Some(&fqdn), "underive", out.trim());
+            out.trim().to_owned()
+        }
         Err(e) => e.message,
     };
     show(ctx, store, session, &fqdn, Some(notice))

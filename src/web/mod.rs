@@ -22,6 +22,7 @@ use crate::request::{self, Env, Incoming};
 use crate::store::{Store, StoreError};
 
 mod account;
+mod admin;
 mod assets;
 mod hosts;
 mod login;
@@ -53,7 +54,7 @@ fn sub_path(web: &WebConfig, env: &Env) -> Option<String> {
         }
         if web.path == "/" {
             let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-            let ours = matches!(first, "" | "login" | "logout" | "hosts" | "account" | "invite" | "static");
+            let ours = matches!(first, "" | "login" | "logout" | "hosts" | "account" | "admin" | "invite" | "static");
             return ours.then_some(path);
         }
         let rest = path.strip_prefix(&web.path)?;
@@ -94,6 +95,9 @@ enum Route<'p> {
     HostAction(&'p str, hosts::Action),
     Account,
     AccountAction(account::Action),
+    Admin,
+    AdminTab(admin::Tab),
+    AdminAction(admin::Tab, &'p str),
     Unknown,
 }
 
@@ -109,6 +113,9 @@ fn route(sub: &str) -> Route<'_> {
         ["hosts", fqdn] => Route::Host(fqdn),
         ["hosts", fqdn, action] => hosts::Action::parse(action).map_or(Route::Unknown, |a| Route::HostAction(fqdn, a)),
         ["account"] => Route::Account,
+        ["admin"] => Route::Admin,
+        ["admin", tab] => admin::Tab::parse(tab).map_or(Route::Unknown, Route::AdminTab),
+        ["admin", tab, action] => admin::Tab::parse(tab).map_or(Route::Unknown, |t| Route::AdminAction(t, action)),
         ["account", action] => account::Action::parse(action).map_or(Route::Unknown, Route::AccountAction),
         _ => Route::Unknown,
     }
@@ -187,9 +194,28 @@ fn answer(ctx: &Ctx<'_>, store: &mut Store, sub: &str, method: &str) -> Result<R
         (Route::HostAction(fqdn, action), "POST") => hosts::act(ctx, store, &session, fqdn, action)?,
         (Route::Account, "GET" | "HEAD") => account::page_of(ctx, &session, None),
         (Route::AccountAction(action), "POST") => account::act(ctx, store, &session, action)?,
+        (Route::Admin, "GET" | "HEAD") if session.found.user.admin => redirect(ctx, "/admin/users"),
+        (Route::AdminTab(tab), "GET" | "HEAD") => admin::show(ctx, store, &session, tab)?,
+        (Route::AdminAction(tab, action), "POST") => admin::act(ctx, store, &session, tab, action)?,
         _ => not_found(ctx, Some(&session)),
     };
     Ok(reply)
+}
+
+/// Records a console change that sends nothing to DNS in the audit trail, with the web user as
+/// the actor (method `console`); a failure is logged and changes nothing else.
+fn record(ctx: &Ctx<'_>, store: &mut Store, actor: &str, hostname: Option<&str>, what: &str, detail: &str) {
+    let origin = crate::audit::Origin {
+        client: ctx.client,
+        auth: crate::audit::AuthMethod::Console,
+        user: actor.to_owned(),
+        txn: ctx.log.txn().to_owned(),
+    };
+    let row = crate::audit::account_change(&origin, hostname, what, detail, ctx.now);
+    let audit = crate::store::AuditWrite { rows: vec![row], keep: ctx.config.audit.keep_days > 0 };
+    if let Err(e) = store.record_audit(&audit) {
+        ctx.log.error(format_args!("console: cannot record `{what}` in the audit trail: {e}"));
+    }
 }
 
 /// A refused form post: 403, nothing changed, logged with the reason (never the token).

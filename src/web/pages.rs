@@ -13,6 +13,8 @@ pub(super) struct Layout {
     pub(super) css: &'static str,
     pub(super) console_css: &'static str,
     pub(super) user: Option<String>,
+    /// Whether the user is an admin (the navigation links the admin pages).
+    pub(super) admin: bool,
     pub(super) csrf: String,
     pub(super) notice: Option<String>,
 }
@@ -116,4 +118,50 @@ pub(super) struct AccountPage {
     pub(super) name: String,
     pub(super) email: String,
     pub(super) admin: bool,
+}
+
+/// One user on the admin users page.
+#[derive(Debug)]
+pub(super) struct UserRow {
+    pub(super) name: String,
+    pub(super) email: String,
+    pub(super) n_hosts: i64,
+    pub(super) admin: bool,
+}
+
+/// The admin audit page's filters, from the query string (a GET form).
+#[derive(Debug, Default)]
+pub(super) struct AuditFilter {
+    pub(super) user: String,
+    pub(super) host: String,
+    pub(super) answer: String,
+    pub(super) since: String,
+}
+
+impl AuditFilter {
+    pub(super) fn from_query(ctx: &super::Ctx<'_>) -> AuditFilter {
+        let query = ctx.env.get("QUERY_STRING").map(String::as_str).unwrap_or("");
+        let pairs = crate::request::parse_form(query.as_bytes()).unwrap_or_default();
+        let get = |name: &str| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.chars().take(256).collect()).unwrap_or_default()
+        };
+        AuditFilter { user: get("user"), host: get("host"), answer: get("answer"), since: get("since") }
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "console/admin.html")]
+pub(super) struct AdminPage {
+    pub(super) layout: Layout,
+    /// Which tab: `users`, `hostnames`, `ratelimit`, `audit`, `check`.
+    pub(super) tab: &'static str,
+    pub(super) users: Vec<UserRow>,
+    /// A CLI command's output shown as it prints it (`ratelimit list`, `check`).
+    pub(super) output: Option<String>,
+    /// An invitation link, shown once.
+    pub(super) link: Option<String>,
+    /// Audit rows with their hostnames, newest first.
+    pub(super) audit: Vec<(String, HistoryRow)>,
+    pub(super) filter: AuditFilter,
+    pub(super) zones: Vec<String>,
 }

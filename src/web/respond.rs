@@ -35,6 +35,7 @@ pub(super) fn layout(ctx: &Ctx<'_>, session: Option<&Session>, title: &str) -> L
         css: PICO_CSS.name,
         console_css: CONSOLE_CSS.name,
         user: session.map(|s| s.found.user.name.clone()),
+        admin: session.is_some_and(|s| s.found.user.admin),
         csrf: session.map(Session::csrf).unwrap_or_default(),
         notice: None,
     }

@@ -92,7 +92,10 @@ pub(super) fn record(conn: &mut impl GenericClient, audit: &AuditWrite) -> Resul
                 ],
             )?;
         }
-        bump(conn, UPDATES, &row.answer, 1)?;
+        // A console's account change (a token made, a password changed) is no update answer.
+        if row.kind != crate::store::ACCOUNT_KIND {
+            bump(conn, UPDATES, &row.answer, 1)?;
+        }
         if let Some(rcode) = &row.rcode {
             bump(conn, DNS_ERRORS, rcode, 1)?;
         }

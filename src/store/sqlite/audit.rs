@@ -99,7 +99,10 @@ pub(super) fn record(conn: &Connection, audit: &AuditWrite) -> rusqlite::Result<
                 row.old_ipv6, row.new_ipv4, row.new_ipv6, row.old_txt, row.new_txt, row.rcode, row.reason
             ])?;
         }
-        bump(conn, UPDATES, &row.answer, 1)?;
+        // A console's account change (a token made, a password changed) is no update answer.
+        if row.kind != crate::store::ACCOUNT_KIND {
+            bump(conn, UPDATES, &row.answer, 1)?;
+        }
         if let Some(rcode) = &row.rcode {
             bump(conn, DNS_ERRORS, rcode, 1)?;
         }

@@ -41,6 +41,9 @@ fn flow(front: Front) {
     assert_eq!(text_of(&page.body, "stored-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert_eq!(text_of(&page.body, "dns-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert!(page.body.contains("types=A"), "{}", page.body);
+    // The token's creation is in the history with the web user; it is no update answer.
+    assert!(page.body.contains("<td>token</td><td>alice (console)</td>"), "{}", page.body);
+    assert_eq!(world.count("SELECT COUNT(*) FROM counters WHERE label = 'token'"), 0);
     assert!(page.body.contains("<svg") && page.body.contains("192.0.2.44</text>"), "{}", page.body);
 
     // Revoked: the token answers badauth.

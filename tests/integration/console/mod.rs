@@ -4,6 +4,7 @@
 //! plain-HTTP logins, login rate limits). DNS effects are checked by querying Knot. The
 //! browser-driven tests (chromium) are elsewhere; these speak HTTP with curl.
 
+mod admin;
 mod flows;
 mod hostile;
 
