@@ -1,6 +1,6 @@
 //! The web console in a real browser: Debian's headless `chromium` driven over WebDriver
-//! (`util::browser`), through the shipped web-server files (nginx + `ddns-cgi fastcgi`, Apache
-//! + CGI), against a real Knot. Every page a test opens is checked with axe-core (no serious or
+//! (`util::browser`), through the shipped web-server files (nginx with `ddns-cgi fastcgi`,
+//! Apache with CGI), against a real Knot. Every page a test opens is checked with axe-core (no serious or
 //! critical violation); DNS effects are checked by querying Knot. `harness` proves the browser
 //! harness itself on static pages; `flows` walks a user's and an invited user's way through
 //! the console with JavaScript on and off; `xss` puts hostile values where the console shows

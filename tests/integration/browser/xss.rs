@@ -1,8 +1,8 @@
 //! Hostile values where the console shows them back, read in chromium's DOM with
 //! JavaScript on: a user name on the refused login form (an attribute), a TXT value (stored
-//! and in Knot's answer), an address an update was refused for (the host's history), a
-//! hostname in a console URL and one in a refused update, and a mail address (refused, then
-//! an odd but valid one in an attribute). Each payload would add an element with a known id
+//! and in Knot's answer), a hostname and an address that updates were refused for (the
+//! admin's audit trail), a hostname in a console URL, and a mail address (refused, then an
+//! odd but valid one in an attribute). Each payload would add an element with a known id
 //! and set a `window` variable if the page took it as markup; the test checks that no such
 //! element exists, that no such variable was set, and that the value shows as the text it is.
 
@@ -76,6 +76,14 @@ fn hostile_values_show_as_text_and_run_nothing() {
     let published = c.world.dns.query(HOME, "TXT");
     assert!(published.iter().any(|t| t.contains("<script>")), "{published:?}");
     clean(&b, "the host page with a hostile TXT");
+
+    // The refused updates on the admin's audit trail: a hostname that is none, and the
+    // reason that names an address that is none.
+    c.world.admin(&["user", "admin", USER]).success();
+    b.goto(&c.url("/admin/audit"));
+    let audit = b.text("#audit-table");
+    assert!(audit.contains(HOST) && audit.contains(IP), "the refused values show as text:\n{audit}");
+    clean(&b, "the audit trail with refused updates");
 
     // A hostname in the console's own URL: the 404 page may name it, as text.
     b.goto(&c.url(&format!("/hosts/{}", encode(PATH))));
