@@ -46,7 +46,7 @@ pub(crate) enum Command {
     #[command(visible_alias = "cleanup")]
     Expire(ExpireArgs),
     /// Serve FastCGI on a socket until SIGTERM (nginx `fastcgi_pass`, systemd socket units)
-    Fastcgi(crate::http::fastcgi::Options),
+    Fastcgi(super::FastcgiOptions),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
     ///
     /// bash: `ddns-cgi completions bash > /etc/bash_completion.d/ddns-cgi`;

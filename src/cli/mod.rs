@@ -13,8 +13,10 @@ use crate::config;
 use crate::store::StoreError;
 
 mod args;
+mod fastcgi;
 
 pub(crate) use args::*;
+pub(crate) use fastcgi::FastcgiOptions;
 
 /// A failed command: the message and the exit code.
 #[derive(Debug)]

@@ -285,6 +285,14 @@ impl Store {
         dispatch!(self, s => s.redeem_invitation(digest, password_hash, now))
     }
 
+    /// Gives a hostname to another user (the console's admin pages), under its host lock: its
+    /// token is deleted (it was the old owner's) and it leaves any derivation in either
+    /// direction (a hostname follows only one of its owner's). Its records stay. `false` when
+    /// there is no such hostname.
+    pub(crate) fn move_host(&mut self, fqdn: &str, user_id: i64) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.move_host(fqdn, user_id))
+    }
+
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
         dispatch!(self, s => s.add_host(host, now))
     }

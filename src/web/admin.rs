@@ -1,6 +1,7 @@
 //! The admin pages, for users with the admin flag only (anyone else gets the 404 of a page
 //! that does not exist): users (invite, which also resets a password, change the mail
-//! address, the admin flag, delete), hostnames (add in a managed zone, delete), the
+//! address, the admin flag, delete), hostnames (add in a managed zone, delete, move to another
+//! user), the
 //! rate-limit table (list, clear one entry), the audit trail of everything with filters, and
 //! the result of `ddns-cgi check`. Each action calls the CLI command's own function
 //! (`admin::user`, `admin::hostname`, `admin::run`, `admin::ratelimit`, `cli::check`) with
@@ -138,6 +139,19 @@ fn render(ctx: &Ctx<'_>, store: &mut Store, session: &Session, tab: Tab, extra: 
     Ok(page(200, &admin_page))
 }
 
+/// Gives a hostname to another user; no CLI command does this, so the store's one method is
+/// the implementation (its token goes, and it leaves any derivation).
+fn move_host(ctx: &Ctx<'_>, store: &mut Store, raw: &str, to: &str) -> Result<String, CliError> {
+    let fqdn = crate::request::normalize_hostname(raw)
+        .ok_or_else(|| CliError::failure(format!("`{raw}` is not a valid hostname")))?;
+    let Some(user) = store.user(to)? else { return Err(CliError::not_found(format!("user `{to}` does not exist"))) };
+    if !store.move_host(&fqdn, user.id)? {
+        return Err(CliError::not_found(format!("hostname `{fqdn}` does not exist")));
+    }
+    ctx.log.info(format_args!("console: `{fqdn}` moved to `{to}`"));
+    Ok(format!("hostname `{fqdn}` now belongs to `{to}`; its token was revoked"))
+}
+
 /// A CLI function's answer as the page shows it.
 fn text(out: Result<String, CliError>) -> String {
     match out {
@@ -226,6 +240,7 @@ pub(super) fn act(
             &actor,
             ctx.log,
         ),
+        (Tab::Hostnames, "move") => move_host(ctx, store, &field("fqdn"), &field("user")),
         (Tab::RateLimits, "clear") if !field("key").is_empty() => {
             admin::ratelimit(ctx.config, store, RatelimitCommand::Clear { key: Some(field("key")) }, ctx.now)
         }

@@ -6,10 +6,12 @@
 //! Every request passes [`handle`], which does what each page would otherwise have to
 //! remember: it finds the session (`session`), refuses a POST without the session's anti-CSRF
 //! token or from another site (403, nothing changed, logged), keeps state changes to POST,
-//! answers another user's host as a missing one (404), and puts the security headers on
-//! every answer (`respond`). The handlers (`login`, `hosts`, `account`) each take the checked
-//! request and return a page or a redirect; the pages are askama templates (`pages`), which
-//! escape everything by default. Every change goes through the functions the CLI and the
+//! and every answer gets the security headers (`respond`). The handlers (`login`, `hosts`,
+//! `account`, `admin`) each take the checked request and return a page or a redirect; a host
+//! that is not the user's answers as a missing one (404, `hosts::reachable`), and the admin
+//! pages answer so to non-admins. The pages are askama templates (`pages`), which escape
+//! everything by default; `recipes` and `timeline` (a new token's client settings, a host's
+//! address changes as SVG) make their parts as text and SVG, escaped there. Every change goes through the functions the CLI and the
 //! update path use (`update::console_change`, `Store::set_token`...), so there is no second
 //! implementation of offline, tokens or passwords here. This module holds no SQL.
 

@@ -57,70 +57,9 @@ const MAX_PAIR_BYTES: usize = MAX_REQUEST_BYTES;
 /// How long a stop waits for requests in flight before giving up on them.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
-/// Default of `--idle-timeout`: above nginx's upstream `keepalive_timeout` (60 s), so nginx
-/// closes its idle connections before we do and never sends on one we are closing.
-const DEFAULT_IDLE_TIMEOUT_SECS: u16 = 75;
-
-/// Default of `--workers`. A worker waiting in the zone's group-commit queue (`batch.rs`)
-/// holds its thread and connection, so the workers bound how many changes one DNS message
-/// can carry: with 4, at most the 3 waiting behind the message in flight, about 2 hosts per
-/// DNS commit under load, while the DNS server's cost is per commit (issue 13). 16 lets the
-/// changes of 15 concurrent clients share one message. A worker is one blocking thread and
-/// one SQLite connection, both cheap; Argon2 (19 MiB each) runs in at most this many at
-/// once, so a server verifying many uncached passwords at the same moment can peak at
-/// 16 x 19 MiB (the systemd unit's `MALLOC_MMAP_THRESHOLD_` gives it back afterwards).
-const DEFAULT_WORKERS: u16 = 16;
-
-/// `ddns-cgi fastcgi` options.
-#[derive(Clone, Debug, clap::Args)]
-pub(crate) struct Options {
-    /// Listen on this unix socket (nginx `fastcgi_pass unix:PATH`); a stale socket is replaced
-    #[arg(long, value_name = "PATH", conflicts_with = "listen")]
-    pub(crate) socket: Option<PathBuf>,
-    /// Permissions of the unix socket, octal; the web server's user must be able to write it
-    #[arg(long, value_name = "MODE", default_value = "0660", value_parser = parse_mode)]
-    pub(crate) socket_mode: u32,
-    /// Listen on this TCP address, e.g. 127.0.0.1:9000 (keep it on loopback); needs the web
-    /// server's addresses in FCGI_WEB_SERVER_ADDRS, or --allow-any-local-user
-    #[arg(long, value_name = "ADDR")]
-    pub(crate) listen: Option<std::net::SocketAddr>,
-    /// Allow --listen without FCGI_WEB_SERVER_ADDRS: any local user can then send requests
-    /// directly, with any REMOTE_ADDR (prefer --socket, whose file mode limits who connects)
-    #[arg(long, requires = "listen")]
-    pub(crate) allow_any_local_user: bool,
-    /// Requests processed at the same time; each worker keeps one database connection
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_WORKERS, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub(crate) workers: u16,
-    /// Connections served at the same time; further ones wait in the listen backlog
-    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub(crate) max_connections: u16,
-    /// Seconds a connection may take to send its next complete request (from its start or the
-    /// previous answer) before it is closed
-    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_IDLE_TIMEOUT_SECS, value_parser = clap::value_parser!(u16).range(1..=3600))]
-    pub(crate) idle_timeout: u16,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            socket: None,
-            socket_mode: 0o660,
-            listen: None,
-            allow_any_local_user: false,
-            workers: DEFAULT_WORKERS,
-            max_connections: 128,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT_SECS,
-        }
-    }
-}
-
-fn parse_mode(s: &str) -> Result<u32, String> {
-    let digits = s.strip_prefix("0o").unwrap_or(s);
-    match u32::from_str_radix(digits, 8) {
-        Ok(mode) if mode <= 0o777 => Ok(mode),
-        _ => Err(format!("`{s}` is not an octal file mode such as 0660")),
-    }
-}
+/// `ddns-cgi fastcgi`'s options: defined with the command line (`cli`), which must not name
+/// this module (the console, which `serve` calls, sits above `cli`).
+pub(crate) use crate::cli::FastcgiOptions as Options;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -527,18 +466,5 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
             log.error("internal error: the request handler panicked");
             Some(server_error())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_mode_is_octal() {
-        assert_eq!(parse_mode("0660"), Ok(0o660));
-        assert_eq!(parse_mode("0o600"), Ok(0o600));
-        assert!(parse_mode("0999").is_err());
-        assert!(parse_mode("7777").is_err());
     }
 }

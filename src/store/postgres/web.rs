@@ -1,6 +1,6 @@
 //! As `store::sqlite::web`: the web console's admin flag, sessions and invitations.
 
-use super::Store;
+use super::{Store, host_row};
 use crate::store::{SessionEnds, StoreError, WebSession, WebUser};
 
 /// A session's last-seen time is written at most this often: a page view is a read.
@@ -138,5 +138,18 @@ impl Store {
         tx.execute("DELETE FROM web_sessions WHERE user_id = $1", &[&user_id])?;
         tx.commit()?;
         Ok(Some(name))
+    }
+
+    pub(crate) fn move_host(&mut self, fqdn: &str, user_id: i64) -> Result<bool, StoreError> {
+        self.locked([fqdn], |store| {
+            let mut conn = store.c();
+            let mut tx = conn.transaction()?;
+            let Some(host) = host_row(&mut tx, fqdn)? else { return Ok(false) };
+            tx.execute("UPDATE hostnames SET user_id = $1 WHERE id = $2", &[&user_id, &host.id])?;
+            tx.execute("DELETE FROM tokens WHERE hostname_id = $1", &[&host.id])?;
+            tx.execute("UPDATE hostnames SET derived_from = NULL WHERE id = $1 OR derived_from = $1", &[&host.id])?;
+            tx.commit()?;
+            Ok(true)
+        })
     }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension as _, TransactionBehavior, params};
 
-use super::Store;
+use super::{Store, host_row};
 use crate::store::{SessionEnds, StoreError, WebSession, WebUser};
 
 /// A session's last-seen time is written at most this often: a page view is a read.
@@ -147,5 +147,16 @@ impl Store {
         tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [user_id])?;
         tx.commit()?;
         Ok(Some(name))
+    }
+
+    pub(crate) fn move_host(&mut self, fqdn: &str, user_id: i64) -> Result<bool, StoreError> {
+        let _held = self.locks.lock([fqdn])?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(host) = host_row(&tx, fqdn)? else { return Ok(false) };
+        tx.execute("UPDATE hostnames SET user_id = ?1 WHERE id = ?2", params![user_id, host.id])?;
+        tx.execute("DELETE FROM tokens WHERE hostname_id = ?1", [host.id])?;
+        tx.execute("UPDATE hostnames SET derived_from = NULL WHERE id = ?1 OR derived_from = ?1", [host.id])?;
+        tx.commit()?;
+        Ok(true)
     }
 }

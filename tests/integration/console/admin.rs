@@ -59,6 +59,13 @@ fn admin_pages(front: Front) {
         &[("user", "dave"), ("fqdn", "dave.dyn.example.test")],
     );
     assert!(r.body.contains("hostname `dave.dyn.example.test` added"), "{}", r.body);
+    // Moving alice's host to dave: it is his now, and alice's token for it is gone.
+    world.admin(&["hostname", "token", HOME]).success();
+    let r = console.submit(&a, "/admin/hostnames", "/admin/hostnames/move", &[("fqdn", HOME), ("user", "dave")]);
+    assert!(r.body.contains("now belongs to `dave`"), "{}", r.body);
+    let d = console.login("dave", "daves-password");
+    assert_eq!(console.get(&d, &format!("/hosts/{HOME}")).status, 200);
+    assert_eq!(world.count("SELECT COUNT(*) FROM tokens"), 0);
 
     // The audit trail, filtered; a refused login shows with its escaped user name.
     console.login_raw("<b>x</b>", "wrong-password", &[]);

@@ -141,3 +141,45 @@ fn parallel_wrong_logins_each_count() {
     assert!(r.body.contains("Too many attempts"), "{}", r.body);
     assert!(r.header("Set-Cookie").is_none());
 }
+
+/// A session ends after `[web] session_idle` without a request and after `session_lifetime`
+/// in any case; an action's path read with GET changes nothing.
+#[test]
+fn sessions_end_and_get_changes_nothing() {
+    let world = world!(console_world("session_idle = 600\nsession_lifetime = 3600\n"));
+    world.update(&format!("hostname={HOME}&myip=192.0.2.90")).expect(200, "good 192.0.2.90\n");
+    let body = format!("user={USER}&password={}", PASSWORD.replace(':', "%3A"));
+    let login = || {
+        let r = world.cgi(
+            &Cgi::get("").path("/console/login").remote("127.0.0.1").post("application/x-www-form-urlencoded", &body),
+        );
+        let cookie = r.header("Set-Cookie").unwrap_or_else(|| panic!("{r:?}")).to_owned();
+        cookie.split(';').next().unwrap_or_default().to_owned()
+    };
+    let get = |cookie: &str, path: &str| {
+        world.cgi(&Cgi::get("").path(&format!("/console{path}")).remote("127.0.0.1").env("HTTP_COOKIE", cookie))
+    };
+    let cookie = login();
+    assert_eq!(get(&cookie, "/hosts").status, 200);
+    for path in [format!("/hosts/{HOME}/offline"), format!("/hosts/{HOME}/token"), "/logout".to_owned()] {
+        let r = get(&cookie, &path);
+        assert_eq!(r.status, 404, "GET {path}: {r:?}");
+    }
+    assert_eq!(world.a(HOME), ["192.0.2.90"]);
+    assert_eq!(world.count("SELECT COUNT(*) FROM tokens"), 0);
+    assert_eq!(get(&cookie, "/hosts").status, 200, "GET /logout ended the session");
+
+    world.sql("UPDATE web_sessions SET last_seen = last_seen - 601");
+    let r = get(&cookie, "/hosts");
+    assert_eq!((r.status, r.header("Location")), (303, Some("/console/login")), "{r:?}");
+    let cookie = login();
+    world.sql("UPDATE web_sessions SET created_at = created_at - 3601");
+    assert_eq!(get(&cookie, "/hosts").status, 303, "a session outlived its lifetime");
+    assert_eq!(world.count("SELECT COUNT(*) FROM web_sessions"), 0);
+
+    // `user passwd` on the command line ends the user's sessions at once.
+    let cookie = login();
+    assert_eq!(get(&cookie, "/hosts").status, 200);
+    world.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "another-password-7\n").success();
+    assert_eq!(get(&cookie, "/hosts").status, 303, "a session outlived `user passwd`");
+}
