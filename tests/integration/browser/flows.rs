@@ -8,7 +8,7 @@
 //! axe. The last test walks the main pages at desktop and phone size, where the screenshots
 //! of the documentation come from (`DDNS_SCREENSHOTS=1`).
 
-use super::{Console, HOME, log_in, look, session_cookie};
+use super::{Console, HOME, log_in, look, quiet, session_cookie};
 use crate::util::browser::{Browser, Js, Size};
 use crate::util::web::Front;
 use crate::util::{PASSWORD, USER};
@@ -23,6 +23,7 @@ fn host_path(fqdn: &str) -> String {
 
 #[track_caller]
 fn check(b: &Browser, what: &str) {
+    quiet(b, what);
     b.axe(&format!("the console's {what} page"));
 }
 

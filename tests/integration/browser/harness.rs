@@ -1,7 +1,9 @@
 //! The browser harness proves itself on static pages served by the harness's nginx: axe-core
-//! reports a page with a deliberate serious violation and passes a clean one, a browser with
-//! JavaScript off runs no page script (while WebDriver's own scripts still run), and the two
-//! window sizes are what the screenshots claim.
+//! reports a page with a deliberate serious violation and passes a clean one, the browser's
+//! console errors are read (a stylesheet that failed to load, an inline style the page's
+//! Content-Security-Policy refused), a browser with JavaScript off runs no page script (while
+//! WebDriver's own scripts still run), and the two window sizes are what the screenshots
+//! claim.
 
 use std::panic::AssertUnwindSafe;
 
@@ -39,12 +41,23 @@ window.ranScript = true;
 </script></main></body></html>
 "#;
 
+/// A page whose stylesheet is not there and whose policy refuses its inline style: the
+/// browser logs both.
+const MISSING: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Missing</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'self'">
+<link rel="stylesheet" href="/nowhere.css"></head>
+<body><main><h1 style="color:#222">Missing</h1></main></body></html>
+"#;
+
 #[test]
 fn axe_javascript_off_and_window_sizes_work_as_the_console_tests_rely_on() {
     let Some(mut driver) = Driver::start() else { return };
     let dir = TempDir::new("browser-harness");
     let Some(web) = WebServer::start_static(dir.path()) else { return };
-    for (name, page) in [("clean.html", CLEAN), ("broken.html", BROKEN), ("scripted.html", SCRIPTED)] {
+    let pages =
+        [("clean.html", CLEAN), ("broken.html", BROKEN), ("scripted.html", SCRIPTED), ("missing.css.html", MISSING)];
+    for (name, page) in pages {
         std::fs::write(dir.path().join("site").join(name), page).expect("write page");
     }
     give_to_web_user(dir.path());
@@ -68,7 +81,13 @@ fn axe_javascript_off_and_window_sizes_work_as_the_console_tests_rely_on() {
     assert!(text.contains("2 serious or critical violation(s) on the broken page"), "{text}");
     assert!(text.contains("color-contrast (serious)") && text.contains("#mute"), "{text}");
 
+    on.goto(&web.url("/missing.css.html"));
+    let errors = on.console_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("nowhere.css") && e.contains("404")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("Content Security Policy")), "{errors:?}");
     on.goto(&web.url("/scripted.html"));
+    assert_eq!(on.console_errors(), Vec::<String>::new());
     assert_eq!(on.text("#state"), "script ran");
     assert!(on.has("#made-by-script"));
     assert_eq!(on.script("return window.innerWidth;", vec![]), 1280);

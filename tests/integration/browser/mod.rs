@@ -1,11 +1,13 @@
 //! The web console in a real browser: Debian's headless `chromium` driven over WebDriver
 //! (`util::browser`), through the shipped web-server files (nginx with `ddns-cgi fastcgi`,
-//! Apache with CGI), against a real Knot. Every page a test opens is checked with axe-core (no serious or
-//! critical violation); DNS effects are checked by querying Knot. `harness` proves the browser
-//! harness itself on static pages; `flows` walks a user's and an invited user's way through
-//! the console with JavaScript on and off; `xss` puts hostile values where the console shows
-//! them back and reads the DOM. With `DDNS_SCREENSHOTS=1` the flows write the main pages at
-//! desktop and phone size to `docs/images/console-*.png`.
+//! Apache with CGI), against a real Knot. Every page a test opens is checked with axe-core (no
+//! serious or critical violation) and for errors in the browser's console (a resource that did
+//! not load, a style or script the Content-Security-Policy refused); DNS effects are checked
+//! by querying Knot. `harness` proves the browser harness itself on static pages; `flows`
+//! walks a user's, an admin's and an invited user's way through the console with JavaScript
+//! on and off; `xss` puts hostile values where the console shows them back and reads the DOM.
+//! With `DDNS_SCREENSHOTS=1` the flows write the main pages at desktop and phone size to
+//! `docs/images/console-*.png`.
 //!
 //! One browser driver per test and one login per user and test: starting Chromium and an
 //! Argon2 check are the slow parts.
@@ -100,6 +102,7 @@ pub fn log_in(c: &Console, b: &Browser, user: &str, password: &str) {
 /// `DDNS_SCREENSHOTS=1` writes it to `docs/images/console-NAME-SIZE.png`.
 #[track_caller]
 pub fn look(b: &Browser, name: &str) {
+    quiet(b, name);
     let mild = b.axe(&format!("the console's {name} page"));
     if !mild.is_empty() {
         // Not a failure; shown with --nocapture so that someone can mend them.
@@ -109,6 +112,19 @@ pub fn look(b: &Browser, name: &str) {
     if screenshots() {
         b.screenshot(&screenshot_path(name, b.size));
     }
+}
+
+/// The page loaded everything it asked for, and its Content-Security-Policy refused nothing
+/// (a refused inline style or script is an error in the browser's console).
+#[track_caller]
+pub fn quiet(b: &Browser, name: &str) {
+    let errors = b.console_errors();
+    assert!(
+        errors.is_empty(),
+        "the browser logged errors on the console's {name} page ({}):\n{}",
+        b.path(),
+        errors.join("\n")
+    );
 }
 
 fn screenshots() -> bool {

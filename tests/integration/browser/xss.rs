@@ -6,7 +6,7 @@
 //! and set a `window` variable if the page took it as markup; the test checks that no such
 //! element exists, that no such variable was set, and that the value shows as the text it is.
 
-use super::{Console, HOME, log_in};
+use super::{Console, HOME, log_in, quiet};
 use crate::util::browser::{Browser, Js, Size};
 use crate::util::web::Front;
 use crate::util::{PASSWORD, USER};
@@ -29,6 +29,7 @@ fn clean(b: &Browser, what: &str) {
     }
     let ran = b.script("return window.xss === undefined ? null : String(window.xss);", vec![]);
     assert!(ran.is_null(), "{what}: a payload ran ({ran}):\n{}", b.source());
+    quiet(b, what);
     b.axe(what);
 }
 

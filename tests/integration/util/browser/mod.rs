@@ -170,6 +170,8 @@ impl Driver {
         let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
+            // The page's console messages, CSP refusals among them (`Browser::console_errors`).
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
                 "binary": self.chromium,
                 "args": args,
@@ -385,6 +387,23 @@ impl Browser {
         result.unwrap_or_else(|e| panic!("DevTools `{cmd}`: {e}"))
     }
 
+    /// The errors the browser logged to its console since the last call: a resource that
+    /// failed to load, a style or script the page's Content-Security-Policy refused, a script
+    /// error. Left out: the browser's own request for `/favicon.ico`, and the status of the
+    /// page itself (a refused login is a 401 page), which the tests read from the page.
+    pub fn console_errors(&self) -> Vec<String> {
+        let own = format!("{} - Failed to load resource", self.url());
+        let log = self.rt.block_on(self.client().issue_cmd(BrowserLog));
+        let entries = log.unwrap_or_else(|e| panic!("read the browser's log: {e}"));
+        let entries = entries.as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter(|e| e["level"].as_str() == Some("SEVERE"))
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .filter(|m| !m.contains("/favicon.ico") && !m.starts_with(&own))
+            .collect()
+    }
+
     /// Shows pages at `size` from now on: the viewport's CSS pixels, and for a phone a mobile
     /// viewport that honours `<meta name="viewport">`, as a phone's browser does.
     pub fn resize(&mut self, size: Size) {
@@ -461,5 +480,19 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()))
+    }
+}
+
+/// chromedriver's log of the browser's console (`goog:loggingPrefs`), emptied by reading it.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
     }
 }
