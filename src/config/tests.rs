@@ -460,3 +460,31 @@ fn durations_take_units() {
         .to_string();
     assert!(err.starts_with("`dns.timeout_ms`, line 4"), "{err}");
 }
+
+#[test]
+fn web_section_is_checked() {
+    let web = load(&minimal("[web]\n")).expect("an empty [web] turns the console on");
+    let web = web.web.expect("web");
+    assert_eq!((web.path.as_str(), web.url.as_deref()), ("/console", None));
+    assert_eq!((web.session_idle, web.session_lifetime, web.invitation_lifetime), (1_800, 43_200, 259_200));
+    assert!(load(&minimal("")).expect("no [web]").web.is_none());
+    let root = load(&minimal("[web]\npath = \"/\"\nurl = \"https://ddns.example.com/\"\n")).expect("root");
+    let root = root.web.expect("web");
+    assert_eq!((root.path.as_str(), root.url.as_deref()), ("/", Some("https://ddns.example.com")));
+    check_err(
+        &minimal("[web]\npath = \"/nic\"\n"),
+        "`web.path` overlaps the endpoint `/nic/update` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[web]\npath = \"/console/../x\"\n"),
+        "`web.path` must be a plain absolute path such as `/console`, got `/console/../x` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[web]\nurl = \"http://ddns.example.com/console\"\n"),
+        "`web.url` must be the console's public `https://` URL such as `https://ddns.example.com/console`, got `http://ddns.example.com/console` (in /etc/ddns-cgi/config.toml)",
+    );
+    check_err(
+        &minimal("[acme]\nzone = \"dyn.example.com\"\n[web]\npath = \"/acme\"\n"),
+        "`web.path` overlaps `acme.path` `/acme` (in /etc/ddns-cgi/config.toml)",
+    );
+}

@@ -274,7 +274,9 @@ impl Validator<'_> {
         let path = raw.path.unwrap_or_else(|| "/console".to_owned());
         let trimmed = if path == "/" { "/".to_owned() } else { path.trim_end_matches('/').to_owned() };
         let plain = trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
-        if !trimmed.starts_with('/') || !plain || trimmed.contains("//") || trimmed.len() > 64 || trimmed.is_empty() {
+        // No `.` or `..` segment: a web server would resolve it, and the prefix check would not.
+        let dots = trimmed.split('/').any(|seg| seg == "." || seg == "..");
+        if !trimmed.starts_with('/') || !plain || dots || trimmed.contains("//") || trimmed.len() > 64 {
             return Err(
                 self.invalid("web.path", format!("must be a plain absolute path such as `/console`, got `{path}`"))
             );

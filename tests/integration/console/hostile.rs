@@ -183,3 +183,29 @@ fn sessions_end_and_get_changes_nothing() {
     world.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "another-password-7\n").success();
     assert_eq!(get(&cookie, "/hosts").status, 303, "a session outlived `user passwd`");
 }
+
+/// At the root of its origin (`[web] path = "/"`) the session cookie takes the `__Host-`
+/// prefix with `Path=/`, and the update endpoints keep their paths.
+#[test]
+fn at_the_root_the_cookie_is_host_prefixed() {
+    let world = world!(World::new(crate::util::Setup {
+        extra_config: "[web]\npath = \"/\"\n",
+        hosts: &[HOME],
+        ..crate::util::Setup::default()
+    }));
+    let body = format!("user={USER}&password={}", PASSWORD.replace(':', "%3A"));
+    let r =
+        world.cgi(&Cgi::get("").path("/login").remote("127.0.0.1").post("application/x-www-form-urlencoded", &body));
+    assert_eq!((r.status, r.header("Location")), (303, Some("/hosts")), "{r:?}");
+    let cookie = r.header("Set-Cookie").unwrap_or_default();
+    assert!(cookie.starts_with("__Host-ddns_session=") && cookie.contains("; Path=/;"), "{cookie}");
+    assert!(
+        cookie.contains("; Secure;") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap_or_default();
+    let page = world.cgi(&Cgi::get("").path("/hosts").remote("127.0.0.1").env("HTTP_COOKIE", pair));
+    assert!(page.status == 200 && page.body.contains(HOME), "{page:?}");
+    world.update(&format!("hostname={HOME}&myip=192.0.2.95")).expect(200, "good 192.0.2.95\n");
+    assert_eq!(world.a(HOME), ["192.0.2.95"]);
+}
