@@ -24,6 +24,10 @@ use crate::request::{self, normalize_hostname};
 use crate::store::{AuditRow, Host, HostListing, Store, StoreError};
 use crate::update::{self, ConsoleChange, Set};
 
+/// Up to this many hosts, the list asks the DNS server for each one's addresses too (two
+/// queries a host); a longer list (an admin's) shows them on each host's page only.
+const LIST_DNS_HOSTS: usize = 20;
+
 /// How many audit rows the host page shows.
 const HISTORY_ROWS: u32 = 100;
 /// How many audit rows the timeline reads, and how many days it shows.
@@ -81,9 +85,21 @@ fn reachable(store: &Store, session: &Session, raw: &str) -> Result<Option<HostL
 
 pub(super) fn list(ctx: &Ctx<'_>, store: &mut Store, session: &Session) -> Result<Reply, StoreError> {
     let derivations = store.derivations()?;
-    let hosts = visible(store, session)?
+    let listings = visible(store, session)?;
+    let ask_dns = listings.len() <= LIST_DNS_HOSTS;
+    let hosts = listings
         .iter()
-        .map(|l| row(l, derivations.iter().find(|d| d.child == l.host.fqdn).map(|d| d.parent.as_str())))
+        .map(|l| {
+            let mut row = row(l, derivations.iter().find(|d| d.child == l.host.fqdn).map(|d| d.parent.as_str()));
+            if ask_dns {
+                let now = dns_now(ctx, &l.host);
+                row.dns = [now.a, now.aaaa].into_iter().filter(|v| v != "-").collect::<Vec<_>>().join(", ");
+                if row.dns.is_empty() {
+                    row.dns = "-".to_owned();
+                }
+            }
+            row
+        })
         .collect();
     let show_owner = session.found.user.admin;
     Ok(page(200, &HostsPage { layout: layout(ctx, Some(session), "Hosts"), hosts, show_owner }))
@@ -135,6 +151,7 @@ fn row(l: &HostListing, follows: Option<&str>) -> HostRow {
         dns_ttl: h.dns_ttl,
         offline: h.offline,
         has_token: l.token.is_some(),
+        dns: "see its page".to_owned(),
     }
 }
 

@@ -60,6 +60,8 @@ pub(super) struct HostRow {
     pub(super) dns_ttl: u32,
     pub(super) offline: bool,
     pub(super) has_token: bool,
+    /// What the primary DNS server answers now for A and AAAA (the hosts list).
+    pub(super) dns: String,
 }
 
 #[derive(Debug, Template)]

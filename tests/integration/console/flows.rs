@@ -41,6 +41,8 @@ fn flow(front: Front) {
     assert_eq!(text_of(&page.body, "stored-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert_eq!(text_of(&page.body, "dns-a").as_deref(), Some("192.0.2.44"), "{}", page.body);
     assert!(page.body.contains("types=A"), "{}", page.body);
+    let list = console.get(&a, "/hosts");
+    assert!(list.body.contains("<td class=\"dns-now\">192.0.2.44</td>"), "{}", list.body);
     // The token's creation is in the history with the web user; it is no update answer.
     assert!(page.body.contains("<td>token</td><td>alice (console)</td>"), "{}", page.body);
     assert_eq!(world.count("SELECT COUNT(*) FROM counters WHERE label = 'token'"), 0);
