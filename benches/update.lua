@@ -8,8 +8,10 @@
 --               the token, sent as the `token` query parameter) or `none`; ADDRESS is the
 --               `myip` of nochg and badauth requests. Lines are reused when there are more
 --               connections than lines (the one-hostname flows have a single line).
---   BENCH_MODE  good | nochg | badauth | static (the expected answer)
---   BENCH_PATH  request path (default /nic/update); `static` mode sends it without a query
+--   BENCH_MODE  good | nochg | badauth | static | page (the expected answer)
+--   BENCH_PATH  request path (default /nic/update); `static` and `page` send it as it is
+--   BENCH_PAGE_COOKIE  (page) the Cookie header to send, e.g. a console session; optional
+--   BENCH_PAGE_TEXT    (page) text the body must contain (a 200 without it is unexpected)
 --   BENCH_SEED  where the `good` addresses of this flow start counting
 --
 -- Every answer is checked: status and body must be what the mode expects (a `good` answer must
@@ -25,7 +27,7 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local mode, path, host, kind, cred, fixed_addr
+local mode, path, host, kind, cred, fixed_addr, page_cookie, page_text
 local counter = 0
 local last_addr = ""
 responses, unexpected, n911, non2xx = 0, 0, 0, 0
@@ -44,6 +46,11 @@ function init(args)
    counter = tonumber(os.getenv("BENCH_SEED") or "0") or 0
    path = os.getenv("BENCH_PATH") or "/nic/update"
    if mode == "static" then return end
+   if mode == "page" then
+      page_cookie = os.getenv("BENCH_PAGE_COOKIE")
+      page_text = os.getenv("BENCH_PAGE_TEXT") or ""
+      return
+   end
    local lines = {}
    local f = assert(io.open(assert(os.getenv("BENCH_FLOW"), "BENCH_FLOW is not set"), "r"))
    for line in f:lines() do
@@ -65,6 +72,11 @@ function request()
    if mode == "static" then
       return wrk.format("GET", path)
    end
+   if mode == "page" then
+      local headers = {}
+      if page_cookie and page_cookie ~= "" then headers["Cookie"] = page_cookie end
+      return wrk.format("GET", path, headers)
+   end
    last_addr = (mode == "good") and next_addr() or fixed_addr
    local query = "hostname=" .. host .. "&myip=" .. last_addr
    local headers = {}
@@ -83,6 +95,8 @@ local function expected(status, body)
       return status == 200 and string.sub(body, 1, 5) == "nochg"
    elseif mode == "badauth" then
       return status == 401 and string.sub(body, 1, 7) == "badauth"
+   elseif mode == "page" then
+      return status == 200 and string.find(body, page_text, 1, true) ~= nil
    else
       return status == 200 and body == "nochg\n"
    end

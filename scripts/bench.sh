@@ -17,6 +17,11 @@
 #     BIND (labels *-bind: a second SQLite database whose config sends to BIND), side by side
 #     with Knot, with the same checks, each row's ratio to BIND's own rate; and the same
 #     against PowerDNS (labels *-pdns, gsqlite3 from contrib/powerdns/);
+
+#     with Knot, with the same checks, each row's ratio to BIND's own rate;
+#   - the web console's pages (its login page, and a logged-in user's hosts page) through CGI
+#     and FastCGI beside the CGI and FastCGI hellos, with `[web]` on in the store the dyndns2
+#     rows use, and one CGI request with and without `[web]`: the console must not slow them;
 #   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
 #     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
 #   - correctness under load: after each `good` flow every host's records (kdig) equal its
@@ -138,6 +143,8 @@ done
 labels=()
 for r in "${dns_runs[@]}"; do labels+=("$(dns_label $r)"); done
 labels+=(limit-static limit-fcgi-hello limit-hello)
+console_labels=(console-login-cgi console-login-fastcgi console-hosts-cgi console-hosts-fastcgi)
+labels+=("${console_labels[@]}")
 for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
 for f in "${bind_flows[@]}"; do labels+=("$(flow_label bind $f)"); done
@@ -169,6 +176,8 @@ need_dns=0 need_static=0 need_hello=0 need_fcgi_hello=0
 any_selected '^(postgres-)?[a-z]+-good-' && need_dns=1
 any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1 && need_fcgi_hello=1
 any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
+any_selected '^console-.*-cgi$' && need_hello=1
+any_selected '^console-.*-fastcgi$' && need_fcgi_hello=1
 run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
   selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ] && [ -z "${5:-}" ]; }
 }
@@ -288,7 +297,10 @@ declare -A S_cfg S_prefix S_cgi_port S_fcgi_port S_fastcgi_pid S_socket S_dns S_
 S_dns[sqlite]=$KNOT_PORT S_name[sqlite]="sqlite store"
 no_rate_limit=$'[rate_limit]\n# The flows send hundreds of requests per host and per user per second.\nenabled = false'
 S_cfg[sqlite]="$web/config.toml" S_prefix[sqlite]=h S_socket[sqlite]="$web/fastcgi.sock"
-write_config "${S_cfg[sqlite]}" "$web/ddns.db" "$KNOT_PORT" "$zone" "$secret" "$no_rate_limit"
+# The web console is on where the dyndns2 rows are measured, as a site that offers it runs;
+# the one-request rows compare a config without it.
+write_config "${S_cfg[sqlite]}" "$web/ddns.db" "$KNOT_PORT" "$zone" "$secret" "$no_rate_limit"$'\n[web]'
+grep -v '^\[web\]$' "${S_cfg[sqlite]}" >"$web/config-no-web.toml"
 if [ "$use_postgres" = 1 ]; then
   start_postgres "$work/pg"
   pg_version=$("$PG_BIN/postgres" --version | awk '{print $3}')
@@ -683,6 +695,35 @@ if selected limit-hello || [ "$need_hello" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------
+# The web console's pages beside the hellos: the login page, and the hosts page of u1, logged
+# in once (its session cookie is every request's), through CGI and FastCGI (sqlite store).
+console_md=()
+if any_selected '^console-'; then
+  echo "==> console pages (sqlite store, \`[web]\` on)"
+  # The password goes to curl on stdin, not in its arguments.
+  console_cookie=$(printf 'data-urlencode = "user=u1"\ndata-urlencode = "password=%s"\n' "$(password 1)" |
+    curl -sS -K - -o /dev/null -D - "http://127.0.0.1:$fcgi_port/console/login" |
+    sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -1)
+  [ -n "$console_cookie" ] || violation "the console's login as u1 set no session cookie"
+  for label in "${console_labels[@]}"; do
+    selected "$label" || continue
+    IFS=- read -r _ page front <<<"$label"
+    port=$cgi_port app="" limit=$hello_rate limit_name="CGI hello" front_name=CGI
+    if [ "$front" = fastcgi ]; then
+      port=$fcgi_port app=${S_fastcgi_pid[sqlite]} limit=${fcgi_hello_rate:-} limit_name="FastCGI hello" front_name=FastCGI
+    fi
+    # What only that page shows: the login form, or u1's hostname.
+    cookie="" text='id="login"'
+    [ "$page" = hosts ] && cookie=$console_cookie text=">$(host 1)<"
+    BENCH_PAGE_COOKIE="$cookie" BENCH_PAGE_TEXT="$text" APP_PID=$app run_wrk "$label" "$port" page "/console/$page"
+    [ "$front" = fastcgi ] && cpu_md+=("| $label | $R_RPS | $R_CPU_APP | $R_CPU_NGINX |")
+    printf '    %-38s %8s req/s  p50 %8s ms  p99 %8s ms  %s requests, %s unexpected\n' \
+      "$label" "$R_RPS" "$R_P50" "$R_P99" "$R_REQS" "$R_UNEXPECTED"
+    console_md+=("| $page | $front_name | **$R_RPS** | $R_REQS | $R_P50 | $R_P99 | $R_UNEXPECTED | $limit_name | $(ratio "$R_RPS" "${limit:-0}") |")
+  done
+fi
+
+# ---------------------------------------------------------------------------------------
 # The flows. wrk stops with requests in flight, which fcgiwrap and the FastCGI server finish
 # after the client has gone, possibly a second later (a DNS commit can stall that long). So
 # the flows that change addresses (`good`) run last: a leftover `good` can then only meet
@@ -798,6 +839,9 @@ one_cgi "CGI hello" ""
 one_cgi "password good" "hostname=$(host 1)&myip=10.250.0.@N@" "$pw1"
 set_address 1 "$(nochg_addr 1)"
 one_cgi "password nochg" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$pw1"
+cfg_web=$cfg cfg="$web/config-no-web.toml"
+one_cgi "password nochg, no [web]" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$pw1"
+cfg=$cfg_web
 one_cgi "password badauth" "hostname=$(host 1)&myip=$(nochg_addr 1)" "$(basic u1 wrong-password)"
 if [ "$tokens" = 1 ]; then
   tok1="$(cat "$flows/token-1")"
@@ -915,6 +959,20 @@ costs nginx about twice what its static answer does, before the program's own.
 | run | req/s | µs CPU per request, FastCGI program | µs CPU per request, nginx |
 |---|---|---|---|
 $(printf '%s\n' "${cpu_md[@]}")
+REPORT
+fi
+if [ "${#console_md[@]}" -gt 0 ]; then
+  cat <<REPORT
+
+### Console pages
+
+The web console (\`[web]\` on the sqlite store, the one the dyndns2 flows above and below
+use): its login page, and the hosts page of a logged-in user (one session, its cookie on every
+request), each against the hello of its transport.
+
+| page | front | req/s | requests | p50 ms | p99 ms | unexpected answers | limit | ratio |
+|---|---|---|---|---|---|---|---|---|
+$(printf '%s\n' "${console_md[@]}")
 REPORT
 fi
 flow_rows=()

@@ -22,6 +22,9 @@ packages=(
   # `openssl req` for the example site's certificate.
   logrotate openssl
   pebble python3-venv  # the ACME DNS-01 test (tests/integration/acme.rs)
+  # The web console's browser tests (tests/integration/browser/): headless Chromium driven
+  # over WebDriver by chromedriver.
+  chromium chromium-driver
   # scripts/bench.sh: the load generator, and JSON of `hostname list` read by python3.
   wrk python3
   # scripts/charts.sh (run by scripts/bench.sh): the benchmark's charts as SVG.

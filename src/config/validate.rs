@@ -15,7 +15,8 @@ use super::tsig::{parse_key_file, parse_key_line};
 use super::{
     AcmeConfig, AuditConfig, AuthConfig, Cidr, Config, ConfigError, ConfirmWait, DEFAULT_CA_FILE, DEFAULT_ENDPOINTS,
     DatabaseConfig, Defaults, EmailConfig, Endpoint, Http, Level, LogConfig, LogTarget, MailTransport, MetricsConfig,
-    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, WebConfig, Zone, is_mailbox, read_bounded,
+    ParamAliases, PostgresConfig, RateLimit, RelayConfig, SmtpConfig, SslMode, TsigKey, WebConfig, Zone, is_mailbox,
+    read_bounded,
 };
 
 mod endpoints;

@@ -28,6 +28,7 @@ macro_rules! world {
 mod acme;
 mod audit;
 mod backup;
+mod browser;
 mod changelog;
 mod charts;
 mod clients;

@@ -147,7 +147,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
         WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
     UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
-
     // 7: the web console's admin flag, sessions and invitations, as SQLite's version 12.
     "ALTER TABLE users ADD COLUMN admin BIGINT NOT NULL DEFAULT 0;
     CREATE TABLE web_sessions (

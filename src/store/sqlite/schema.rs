@@ -181,7 +181,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT id, subdomain, 1, txt_old, COALESCE(updated_at, created_at) FROM acme_accounts
         WHERE txt_old IS NOT NULL AND txt_new IS NOT NULL;
     UPDATE acme_accounts SET txt_new = NULL, txt_old = NULL;",
-
     // The web console (`web/`): `admin` marks the users who see everyone's things there
     // (`user add --admin`, `user admin`); a session is found by the SHA-256 digest of its
     // cookie's id, all that is stored of it, and ends after `[web] session_idle` without a

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, reason = "each test module uses a different part of the harness")]
 
+pub mod browser;
 pub mod dnsserver;
 pub mod netns;
 pub mod pg;

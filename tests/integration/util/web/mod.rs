@@ -41,6 +41,9 @@ pub enum Front {
     /// Apache + mod_fcgid, which starts ddns-cgi with the listening socket on fd 0
     /// (`apache/ddns-cgi-fcgid.conf`).
     ApacheFcgid,
+    /// nginx serving files and nothing else ([`WebServer::start_static`]): pages for the
+    /// tests of the harness itself.
+    NginxStatic,
 }
 
 /// The repository file `rel`, as shipped.
@@ -155,6 +158,7 @@ impl WebServer {
                     require_program("mod_fcgid.so", "libapache2-mod-fcgid")?;
                 }
             }
+            Front::NginxStatic => panic!("a static nginx starts with WebServer::start_static"),
         }
         static N: AtomicU64 = AtomicU64::new(0);
         let dir = world.dir.path().join(format!("web-{}", N.fetch_add(1, Ordering::Relaxed)));
@@ -244,6 +248,7 @@ impl WebServer {
                 );
                 self.spawn_apache(&modules, "ddns-cgi-fcgid.conf")?;
             }
+            Front::NginxStatic => unreachable!("checked in start"),
         }
         give_to_web_user(&dir);
         Ok(())
@@ -269,6 +274,28 @@ impl WebServer {
             }
         }
         panic!("{front:?} did not start:\n{last}");
+    }
+
+    /// nginx serving the files under `dir/site` as they are, with no ddns-cgi behind it.
+    pub fn start_static(dir: &Path) -> Option<WebServer> {
+        require_program("nginx", "nginx")?;
+        std::fs::create_dir_all(dir.join("tmp")).expect("create web dir");
+        std::fs::create_dir_all(dir.join("site")).expect("create site dir");
+        std::fs::write(dir.join("locations.conf"), format!("root {};\n", dir.join("site").display()))
+            .expect("write locations");
+        let mut last = String::new();
+        for _ in 0..5 {
+            let mut server =
+                WebServer { front: Front::NginxStatic, port: free_port(), dir: dir.to_owned(), procs: Vec::new() };
+            match server.spawn_nginx("") {
+                Ok(()) => return Some(server),
+                Err(e) => {
+                    last = e;
+                    server.stop();
+                }
+            }
+        }
+        panic!("nginx did not start:\n{last}");
     }
 
     fn spawn_installed(&mut self) -> Result<(), String> {
