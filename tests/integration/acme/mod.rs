@@ -2,10 +2,11 @@
 //! answers, status codes and error strings of acme-dns (github.com/joohoi/acme-dns, `api.go`,
 //! `auth.go`), the two newest values published, `allowfrom`, and `POST /acme/register` off by
 //! default and limited by `register_from` when on. [`certbot`]: certbot and Debian's
-//! `pebble` obtain certificates through it.
+//! `pebble` obtain certificates through it; [`signed`]: challenge records in a signed zone.
 
 mod certbot;
 mod check;
+mod signed;
 mod values;
 
 use std::time::{Duration, Instant};
