@@ -419,7 +419,7 @@ impl DnsServer {
     }
 
     /// Runs the client that belongs to the server (kdig for Knot, dig for BIND).
-    fn dig(&self, args: &[&str]) -> Result<String, String> {
+    pub fn dig(&self, args: &[&str]) -> Result<String, String> {
         let (prog, opts): (&str, &[&str]) = match self.kind {
             DnsKind::Knot => ("kdig", &["+timeout=1", "+retry=1"]),
             DnsKind::Bind | DnsKind::PowerDns => ("dig", &["+time=1", "+tries=2"]),
