@@ -308,12 +308,29 @@ fn record_refusals(
             e @ (UpdateError::Reject(_)
             | UpdateError::NoHostname
             | UpdateError::UnclearHostname { .. }
-            | UpdateError::TooManyHosts { .. }
-            | UpdateError::Address(_)
-            | UpdateError::Ttl(_)
-            | UpdateError::Txt(_)
-            | UpdateError::Wait(_)),
+            | UpdateError::TooManyHosts { .. }),
         ) => vec![refusal(&Answer::Account(answer_for(e)).summary(), None, Some(&e.to_string()))],
+        // Refused after authentication, for what the request would have done to the hosts it
+        // names: a row per named host, so each host's history shows the attempt and why.
+        Err(e @ (UpdateError::Address(_) | UpdateError::Ttl(_) | UpdateError::Txt(_) | UpdateError::Wait(_))) => {
+            let answer = Answer::Account(answer_for(e)).summary();
+            let reason = e.to_string();
+            let named: Vec<&str> = match &request.hostnames {
+                Ok(args) => args
+                    .iter()
+                    .filter_map(|a| match a {
+                        HostArg::Valid(fqdn) => Some(fqdn.as_str()),
+                        HostArg::NotFqdn(_) => None,
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            if named.is_empty() {
+                vec![refusal(&answer, None, Some(&reason))]
+            } else {
+                named.into_iter().map(|fqdn| refusal(&answer, Some(fqdn), Some(&reason))).collect()
+            }
+        }
     };
     if !rows.is_empty() {
         audit::record_refused(config, store, rows, log);

@@ -150,8 +150,14 @@ fn refused_attempts_are_listed_with_their_reason_and_escaped() {
     assert_eq!((seen[0].0, seen[0].1, seen[0].3.as_deref()), (Some("badauth"), Some(USER), Some("wrong password")));
     assert_eq!((seen[1].0, seen[1].1, seen[1].3.as_deref()), (Some("badauth"), Some(forged), Some("unknown user")));
     assert_eq!((seen[2].0, seen[2].1, seen[2].2), (Some("nohost"), Some(USER), Some("other.dyn.example.test")));
-    assert_eq!(seen[3].0, Some("badip"));
+    // Refused after authentication: the row names the host, so its history shows it.
+    assert_eq!((seen[3].0, seen[3].2), (Some("badip"), Some(HOME)));
     assert!(seen[3].3.as_deref().is_some_and(|r| r.contains("300.1.1.1")), "{:?}", seen[3]);
+    let history = rows(&w, &["hostname", "history", HOME, "--json"]);
+    assert!(
+        history.iter().any(|r| field(r, "answer") == Some("badip") && field(r, "kind") == Some("refused")),
+        "{history:?}"
+    );
     for row in &refused {
         assert_eq!(
             (field(row, "kind"), field(row, "client"), field(row, "auth")),
