@@ -8,6 +8,8 @@
 # connections). Per run (label storm-STORE-SERVER-cN), as rows of results.tsv (section storm):
 #   LABEL                    updates/s over the storm (first request to last answer), p50/p99
 #   LABEL-max                the slowest answer, ms
+#   LABEL-over-500ms, -over-1s   answers that took 0.5 s or 1 s or more (nginx's
+#                            $request_time), as the limit rows count the DNS server's stalls
 #   LABEL-hosts-per-message  host changes (ddns_updates_total{answer="good"}) per UPDATE
 #                            message the DNS server received: Knot logs how many messages each
 #                            commit applies, BIND bumps the serial once per message
@@ -21,7 +23,7 @@
 # the thread's addresses, none may time out, and after each run every host has an address and
 # DNS equals the rows; otherwise a correctness violation.
 # Expects from bench.sh: selected, use_store, ddns, as_web, tsv, ratio, violation, settle,
-# cpu_ticks, nginx_pids, per_request, limit_rate, stores, S_*, zone, work, flows, tokens.
+# cpu_ticks, nginx_pids, per_request, limit_rate, stores, S_*, zone, work, web, flows.
 
 storm_md=()
 storm_runs=0
@@ -124,7 +126,8 @@ storm_run() { # TARGET CONNECTIONS
   # A new second octet for every run, past the last round of the one before (benches/storm.lua).
   seed=$((storm_runs * (storm_rounds + 2) % 256))
   out="$work/out/$label.txt"
-  local app0 ng0 dns0 db0 good0 msg0 db_pids
+  local app0 ng0 dns0 db0 good0 msg0 db_pids log0
+  log0=$(wc -l <"$web/access.log")
   db_pids=$(storm_db_pids)
   good0=$(storm_good_total) msg0=$(storm_messages "$server")
   # shellcheck disable=SC2046,SC2086
@@ -164,6 +167,9 @@ storm_run() { # TARGET CONNECTIONS
     violation "$label: $(grep -c ' -$' <<<"$rows") hosts have no address after the storm"
   fi
   settle
+  local slow slow1
+  read -r slow slow1 < <(tail -n +$((log0 + 1)) "$web/access.log" |
+    awk '$2 == 200 && $1 >= 0.5 { n++ } $2 == 200 && $1 >= 1 { m++ } END { print n + 0, m + 0 }')
   local good msgs hpm
   good=$(($(storm_good_total) - good0)) msgs=$(($(storm_messages "$server") - msg0))
   hpm=$(awk -v g="$good" -v m="$msgs" 'BEGIN { if (m <= 0) print "-"; else printf "%.1f", g / m }')
@@ -174,12 +180,14 @@ storm_run() { # TARGET CONNECTIONS
   local limit_label limit
   limit_label=$(dns_label "$server" "$c" 1 udp)
   limit=${limit_rate[$limit_label]:-}
-  printf '    %-28s %8s updates/s  p50 %s ms  p99 %s ms  max %s ms  %s requests in %s s; %s host changes in %s messages (%s a message); DNS equals the rows %s s after the first request\n' \
-    "$label" "$local_rps" "$local_p50_ms" "$local_p99_ms" "$local_max_ms" "$reqs" "$local_seconds" "$good" "$msgs" "$hpm" "${t_cons:-?}"
+  printf '    %-28s %8s updates/s  p50 %s ms  p99 %s ms  max %s ms  (%s answers took 0.5 s or more, %s 1 s or more)  %s requests in %s s; %s host changes in %s messages (%s a message); DNS equals the rows %s s after the first request\n' \
+    "$label" "$local_rps" "$local_p50_ms" "$local_p99_ms" "$local_max_ms" "$slow" "$slow1" "$reqs" "$local_seconds" "$good" "$msgs" "$hpm" "${t_cons:-?}"
   printf '    %-28s µs CPU per request: program %s, nginx %s, %s %s, PostgreSQL %s, wrk %s; %s alone from %s clients: %s updates/s (ratio %s)\n' \
     "" "$cpu_app" "$cpu_nginx" "$server" "$cpu_dns" "$cpu_db" "$cpu_wrk" "$server" "$c" "${limit:-?}" "$(ratio "$local_rps" "${limit:-0}")"
   tsv storm "$label" "$local_rps" updates/s "$local_p50_ms" "$local_p99_ms" "$limit_label" "$cpu_app" "$cpu_nginx"
   tsv storm "$label-max" "$local_max_ms" ms
+  tsv storm "$label-over-500ms" "$slow" answers
+  tsv storm "$label-over-1s" "$slow1" answers
   tsv storm "$label-hosts-per-message" "$hpm" hosts
   [ -n "$t_cons" ] && tsv storm "$label-consistent" "$t_cons" s
   tsv storm "$label-cpu-dns" "$cpu_dns" us
@@ -188,7 +196,7 @@ storm_run() { # TARGET CONNECTIONS
   local db_name=SQLite server_name=Knot
   case "$target" in postgres-*) db_name=PostgreSQL ;; esac
   [ "$server" = bind ] && server_name=BIND
-  storm_md+=("| $db_name | $server_name | $c | **$local_rps** | $reqs | $local_p50_ms / $local_p99_ms / $local_max_ms | $hpm | ${t_cons:-?} | ${limit:--} | $(ratio "$local_rps" "${limit:-0}") | $cpu_app / $cpu_nginx / $cpu_dns / $cpu_db / $cpu_wrk |")
+  storm_md+=("| $db_name | $server_name | $c | **$local_rps** | $reqs | $local_p50_ms / $local_p99_ms / $local_max_ms | $slow / $slow1 | $hpm | ${t_cons:-?} | ${limit:--} | $(ratio "$local_rps" "${limit:-0}") | $cpu_app / $cpu_nginx / $cpu_dns / $cpu_db / $cpu_wrk |")
 }
 
 if any_selected '^storm-'; then
@@ -214,14 +222,15 @@ storm_report() {
 
 Every request another host and a new address (\`good\`), through nginx and \`ddns-cgi fastcgi\`
 with the shipped unit's settings, from wrk (benches/storm.lua) at each number of keep-alive
-connections; a run ends when every host has had its $storm_rounds answers. Hosts per message:
-host changes per UPDATE message the server received (Knot's log, BIND's serial). Consistent:
-seconds from the first request until every host's DNS answer equals its row. Ratio: to the
-server's own rate of one-host updates from as many clients (Limits). CPU per request, in µs:
-the program, nginx, the DNS server, PostgreSQL, wrk.
+connections; a run ends when every host has had its $storm_rounds answers. Slow answers
+(nginx's \$request_time) are counted as the limit rows count the server's stalls. Hosts per
+message: host changes per UPDATE message the server received (Knot's log, BIND's serial).
+Consistent: seconds from the first request until every host's DNS answer equals its row.
+Ratio: to the server's own rate of one-host updates from as many clients (Limits). CPU per
+request, in µs: the program, nginx, the DNS server, PostgreSQL, wrk.
 
-| store | server | connections | updates/s | requests | p50 / p99 / max ms | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / PostgreSQL / wrk |
-|---|---|---|---|---|---|---|---|---|---|---|
+| store | server | connections | updates/s | requests | p50 / p99 / max ms | answers ≥ 0.5 s / ≥ 1 s | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / PostgreSQL / wrk |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${storm_md[@]}")
 REPORT
 }
