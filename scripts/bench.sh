@@ -17,11 +17,17 @@
 #     BIND (labels *-bind: a second SQLite database whose config sends to BIND), side by side
 #     with Knot, with the same checks, each row's ratio to BIND's own rate; and the same
 #     against PowerDNS (labels *-pdns, gsqlite3 from contrib/powerdns/);
-
-#     with Knot, with the same checks, each row's ratio to BIND's own rate;
 #   - the web console's pages (its login page, and a logged-in user's hosts page) through CGI
 #     and FastCGI beside the CGI and FastCGI hellos, with `[web]` on in the store the dyndns2
 #     rows use, and one CGI request with and without `[web]`: the console must not slow them;
+#   - the storm (issue 25): thousands of hosts, each with its own token (made in one
+#     transaction by `ddns-cgi hostname import`), all reporting a new address in the same
+#     minute, a fixed number of times each, from wrk (benches/storm.lua) at 256 and 1,024
+#     keep-alive connections through nginx and `ddns-cgi fastcgi` with the shipped unit's
+#     settings; on SQLite and PostgreSQL, against Knot and BIND (labels storm-STORE-SERVER-cN);
+#     rows: updates/s, p50/p99/max, hosts per DNS message (Knot's log, BIND's serial), the
+#     time until every host's DNS answer equals its row, CPU per request of each process,
+#     and the ratio to the server's own rate of one-host updates from as many clients;
 #   - wall time and peak RSS of one CGI request per flow, the binary's size, and the expiry of
 #     10,000 hosts batched (scripts/bench-expire.sh) against one message per host;
 #   - correctness under load: after each `good` flow every host's records (kdig) equal its
@@ -36,13 +42,17 @@
 #                           only the flows, limits and sections they match run, plus the
 #                           limits a selected flow's ratio needs; e.g. fastcgi-good-token-many
 #                           (on every store, BIND's too), ^postgres-, -bind$, limit-bind,
-#                           -pdns$, limit-pdns,
+#                           -pdns$, limit-pdns, ^storm-, storm-postgres-bind,
 #                           one-request, expire
 #   BENCH_POSTGRES (1 if PostgreSQL is installed; 0 in --short)  the PostgreSQL rows
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
 #   BENCH_SECONDS (10; 1)   duration of each wrk flow
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
 #   BENCH_EXPIRE_HOSTS (10000; 1000) hosts of the expiry comparison
+#   BENCH_STORM_HOSTS (10000; 500)   hostnames of the storm, each with its own token
+#   BENCH_STORM_CONNECTIONS (256,1024; 64)  wrk connections of the storm's runs (multiples
+#                           of 8 above 8), and the DNS servers' limits it is measured against
+#   BENCH_STORM_ROUNDS (3; 2)        requests per host in each storm run
 #   BENCH_PROFILE (release; dev)     cargo profile of the measured binaries
 #   BENCH_OUT (target/bench)         where the run's results.tsv (one row per measurement,
 #                           the format of benches/history/*.tsv) and its charts
@@ -67,14 +77,28 @@ done
 if [ "$short" = 1 ]; then
   conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-1}" dns_secs="${BENCH_DNS_SECONDS:-1}"
   expire_hosts="${BENCH_EXPIRE_HOSTS:-1000}"
+  storm_hosts="${BENCH_STORM_HOSTS:-500}" storm_conns="${BENCH_STORM_CONNECTIONS:-64}" storm_rounds="${BENCH_STORM_ROUNDS:-2}"
   # The debug build `cargo test` has just made: proving the script works needs no release
   # build, which would double CI's time.
   profile="${BENCH_PROFILE:-dev}"
 else
   conns="${BENCH_CONNECTIONS:-8}" secs="${BENCH_SECONDS:-10}" dns_secs="${BENCH_DNS_SECONDS:-5}"
   expire_hosts="${BENCH_EXPIRE_HOSTS:-10000}"
+  storm_hosts="${BENCH_STORM_HOSTS:-10000}" storm_conns="${BENCH_STORM_CONNECTIONS:-256,1024}" storm_rounds="${BENCH_STORM_ROUNDS:-3}"
   profile="${BENCH_PROFILE:-release}"
 fi
+IFS=', ' read -r -a storm_conns <<<"$storm_conns"
+# A host's addresses in a storm run are 10.ROUND.(i / 254).(i % 254 + 1) (benches/storm.lua).
+[[ $storm_hosts =~ ^[0-9]+$ ]] && [ "$storm_hosts" -ge 1 ] && [ "$storm_hosts" -le 65024 ] ||
+  { echo "BENCH_STORM_HOSTS must be 1 to 65024, not \`$storm_hosts\`" >&2; exit 2; }
+[[ $storm_rounds =~ ^[0-9]+$ ]] && [ "$storm_rounds" -ge 1 ] && [ "$storm_rounds" -le 60 ] ||
+  { echo "BENCH_STORM_ROUNDS must be 1 to 60, not \`$storm_rounds\`" >&2; exit 2; }
+# wrk's threads of a storm run: each drives CONNECTIONS / threads of the connections.
+storm_threads() { if [ "$1" -le 8 ]; then echo "$1"; else echo 8; fi; }
+for c in "${storm_conns[@]}"; do
+  { [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] && [ $((c % $(storm_threads "$c"))) = 0 ]; } ||
+    { echo "BENCH_STORM_CONNECTIONS: \`$c\` is not a number of connections up to 8 or a multiple of 8" >&2; exit 2; }
+done
 # Deletions timed one message per host (the rest is extrapolated): about 10 ms each.
 expire_single=$((expire_hosts < 1000 ? expire_hosts : 1000))
 [ "$short" = 1 ] && expire_single=$((expire_hosts < 200 ? expire_hosts : 200))
@@ -109,6 +133,13 @@ dns_runs=("knot 1 1 udp" "knot $conns 1 udp" "knot 1 1 udp 30")
 for k in 1 8 32 64; do dns_runs+=("knot 1 $k tcp" "knot $conns $k tcp"); done
 [ "$bind" = 1 ] && dns_runs+=("bind 1 1 udp" "bind $conns 1 udp" "bind $conns 1 tcp" "bind 1 1 udp 30")
 [ "$pdns" = 1 ] && dns_runs+=("pdns 1 1 udp" "pdns $conns 1 udp" "pdns $conns 1 tcp" "pdns 1 1 udp 30")
+# The storm's limits: each server's rate of one-host updates from as many clients as the storm
+# has connections.
+for c in "${storm_conns[@]}"; do
+  [ "$c" = "$conns" ] && continue
+  dns_runs+=("knot $c 1 udp")
+  [ "$bind" = 1 ] && dns_runs+=("bind $c 1 udp")
+done
 dns_label() { echo "limit-$1-c$2-h$3-$4${5:+-pause$5}"; } # KIND CLIENTS HOSTS TRANSPORT [PAUSE_MS]
 flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (sqlite),
   # postgres-cgi-good-token-many (postgres), fastcgi-good-token-many-bind (bind)
@@ -149,10 +180,23 @@ for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
 for f in "${bind_flows[@]}"; do labels+=("$(flow_label bind $f)"); done
 for f in "${pdns_flows[@]}"; do labels+=("$(flow_label pdns $f)"); done
+# The storm's targets, STORE-SERVER, and the bench store each runs on (its config, FastCGI
+# server and nginx servers): postgres-bind is a store of its own, a second PostgreSQL database
+# whose config sends to BIND. MariaDB (issue 25) goes here once its store exists: mariadb-knot
+# and mariadb-bind, on stores `mariadb` and `mariadb-bind` set up as postgres's below.
+declare -A storm_store=([sqlite-knot]=sqlite [postgres-knot]=postgres [sqlite-bind]=bind [postgres-bind]=postgres-bind)
+storm_targets=(sqlite-knot)
+[ "$postgres" = 1 ] && storm_targets+=(postgres-knot)
+[ "$bind" = 1 ] && storm_targets+=(sqlite-bind)
+[ "$postgres" = 1 ] && [ "$bind" = 1 ] && storm_targets+=(postgres-bind)
+storm_label() { echo "storm-$1-c$2"; } # TARGET CONNECTIONS
+for t in "${storm_targets[@]}"; do
+  for c in "${storm_conns[@]}"; do labels+=("$(storm_label "$t" "$c")"); done
+done
 labels+=(one-request expire)
 if [ "$list" = 1 ]; then
   printf '%s\n' "${labels[@]}"
-  [ "$postgres" = 1 ] || echo "(no postgres-* labels: $postgres_why)"
+  [ "$postgres" = 1 ] || echo "(no postgres-* or storm-postgres-* labels: $postgres_why)"
   [ "$bind" = 1 ] || echo "(no limit-bind-* or *-bind labels: named is not installed, Debian package bind9)"
   [ "$pdns" = 1 ] || echo "(no limit-pdns-* or *-pdns labels: PowerDNS is not installed, Debian package $pdns_missing_package)"
   exit 0
@@ -179,20 +223,23 @@ any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
 any_selected '^console-.*-cgi$' && need_hello=1
 any_selected '^console-.*-fastcgi$' && need_fcgi_hello=1
 run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
-  selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ] && [ -z "${5:-}" ]; }
+  selected "$(dns_label "$@")" || { [ "$need_dns" = 1 ] && [ "$2" = "$conns" ] && [ "$3" = 1 ] && [ "$4" = udp ] && [ -z "${5:-}" ]; } ||
+    { [ "$3" = 1 ] && [ "$4" = udp ] && [ -z "${5:-}" ] && any_selected "^storm-[a-z]+-$1-c$2\$"; }
 }
 use_bind=0 use_bind_flows=0
 for r in "${dns_runs[@]}"; do
   case "$r" in bind*) if run_dns $r; then use_bind=1; fi ;; esac
 done
-[ "$bind" = 1 ] && any_selected '-bind$' && use_bind_flows=1 use_bind=1
+[ "$bind" = 1 ] && any_selected '(-bind$|^storm-sqlite-bind-)' && use_bind_flows=1 use_bind=1
+use_postgres_bind=0
+[ "$postgres" = 1 ] && [ "$bind" = 1 ] && any_selected '^storm-postgres-bind-' && use_postgres_bind=1 use_bind=1
 use_pdns=0 use_pdns_flows=0
 for r in "${dns_runs[@]}"; do
   case "$r" in pdns*) if run_dns $r; then use_pdns=1; fi ;; esac
 done
 [ "$pdns" = 1 ] && any_selected '-pdns$' && use_pdns_flows=1 use_pdns=1
 use_postgres=0
-[ "$postgres" = 1 ] && any_selected '^postgres-' && use_postgres=1
+[ "$postgres" = 1 ] && any_selected '^(storm-)?postgres-' && use_postgres=1
 
 for p in knotd kdig nginx fcgiwrap wrk curl python3 setsid /usr/bin/time; do
   command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh" >&2; exit 2; }
@@ -322,6 +369,16 @@ if [ "$use_bind_flows" = 1 ]; then
   S_dns[bind]=$BIND_PORT S_name[bind]="sqlite store, against BIND"
   write_config "${S_cfg[bind]}" "$web/ddns-bind.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
 fi
+if [ "$use_postgres_bind" = 1 ]; then
+  # The storm on PostgreSQL against BIND: a second database of the same cluster.
+  psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -p "$PG_PORT" -U postgres -d postgres \
+    -c "CREATE DATABASE ddns_bind OWNER ddns" >/dev/null
+  stores+=(postgres-bind)
+  S_cfg[postgres-bind]="$web/config-postgres-bind.toml" S_prefix[postgres-bind]=q S_socket[postgres-bind]="$web/fastcgi-postgres-bind.sock"
+  S_dns[postgres-bind]=$BIND_PORT S_name[postgres-bind]="postgres store, against BIND"
+  write_config "${S_cfg[postgres-bind]}" "$web/unused.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
+  sed -i "s|^path = .*|url = \"postgresql://ddns@/ddns_bind?host=$work/pg\&port=$PG_PORT\"|" "${S_cfg[postgres-bind]}"
+fi
 if [ "$use_pdns_flows" = 1 ]; then
   stores+=(pdns)
   S_cfg[pdns]="$web/config-pdns.toml" S_prefix[pdns]=d S_socket[pdns]="$web/fastcgi-pdns.sock"
@@ -435,11 +492,18 @@ for try in 1 2 3 4 5; do
     cat <<CONF
 daemon off;
 worker_processes auto;
+# The storm's 1,024 connections each take a client and an upstream connection, in one worker
+# if the kernel hands it most of them; the default 1,024 and the soft limit of open files would
+# refuse some.
+worker_rlimit_nofile 16384;
 pid $web/nginx.pid;
 error_log $web/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
-  access_log $web/access.log;
+  # Each answer's time and status, from which the storm counts its slow answers; no request
+  # line (a token's query string holds the token).
+  log_format timing '\$request_time \$status';
+  access_log $web/access.log timing;
   client_body_temp_path $web/tmp/body;
   fastcgi_temp_path $web/tmp/fastcgi;
   proxy_temp_path $web/tmp/proxy;
@@ -656,7 +720,9 @@ dns_load() { # KIND CLIENTS HOSTS_PER_MESSAGE TRANSPORT [PAUSE_MS]
     "$name" "$2" "$3" "$how" "$D_messages_per_s" "$D_updates_per_s" "$D_p50_ms" "$D_p99_ms" "$D_max_ms" "$D_over_500ms"
   limits_md+=("| $name: $3 host(s) per signed UPDATE, $2 client(s), $how | $D_messages_per_s msg/s = **$D_updates_per_s updates/s** | $D_p50_ms | $D_p99_ms | $D_errors | $D_over_500ms |")
   tsv limit "$(dns_label "$@")" "$D_updates_per_s" updates/s "$D_p50_ms" "$D_p99_ms"
+  limit_rate[$(dns_label "$@")]=$D_updates_per_s
 }
+declare -A limit_rate
 for r in "${dns_runs[@]}"; do
   # shellcheck disable=SC2086 # the run's fields are words
   run_dns $r || continue
@@ -856,6 +922,7 @@ check_rows "one CGI request per flow"
 fi
 
 for s in "${stores[@]}"; do run_flows "$s" good; done
+source scripts/bench-storm.sh
 declare -A fastcgi_rss fastcgi_fds
 for s in "${stores[@]}"; do
   fastcgi_rss[$s]=$(awk '/^VmRSS/ { print $2 }' "/proc/${S_fastcgi_pid[$s]}/status" 2>/dev/null || echo "?")
@@ -898,7 +965,8 @@ pg_line=""
 # The command that reproduces this run: the BENCH_ variables set, quoted when not plain.
 command_line() {
   local v
-  for v in BENCH_SHORT BENCH_PROFILE BENCH_SECONDS BENCH_DNS_SECONDS BENCH_CONNECTIONS BENCH_EXPIRE_HOSTS BENCH_FLOWS BENCH_POSTGRES; do
+  for v in BENCH_SHORT BENCH_PROFILE BENCH_SECONDS BENCH_DNS_SECONDS BENCH_CONNECTIONS BENCH_EXPIRE_HOSTS \
+    BENCH_STORM_HOSTS BENCH_STORM_CONNECTIONS BENCH_STORM_ROUNDS BENCH_FLOWS BENCH_POSTGRES; do
     [ -n "${!v:-}" ] || continue
     if [[ ${!v} =~ ^[A-Za-z0-9_.,/-]*$ ]]; then printf '%s=%s ' "$v" "${!v}"; else printf "%s='%s' " "$v" "${!v}"; fi
   done
@@ -911,11 +979,12 @@ umask 022 # for anyone to read; nothing secret is written from here on
 mkdir -p "$out_dir"
 {
   echo "# ddns-cgi benchmark results, written by scripts/bench.sh; one row per measurement."
-  echo "# section: meta, limit, flow, one-request, expire; limit: the row a flow's ratio is against."
+  echo "# section: meta, limit, flow, storm, one-request, expire; limit: the row a flow's ratio is against."
   printf 'section\tlabel\tvalue\tunit\tp50_ms\tp99_ms\tlimit\tcpu_app_us\tcpu_nginx_us\n'
   printf 'meta\t%s\t%s\n' date "$(date -u +%Y-%m-%d)" commit "$commit" \
     version "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" mode "$mode" profile "$profile" \
     seconds "$secs" dns_seconds "$dns_secs" connections "$conns" expire_hosts "$expire_hosts" \
+    storm_hosts "$storm_hosts" storm_rounds "$storm_rounds" storm_connections "$(IFS=,; echo "${storm_conns[*]}")" \
     command "$(command_line "$@")" \
     machine "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); Knot $(knotd --version | awk '{print $NF}')"
   cat "$work/results.rows" 2>/dev/null || true
@@ -1070,6 +1139,7 @@ $conns clients over UDP (Limits).
 $(printf '%s\n' "${pdns_rows[@]}")
 REPORT
 fi
+storm_report
 if selected one-request; then
   cat <<REPORT
 

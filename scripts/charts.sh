@@ -9,6 +9,8 @@
 #   bench-cgi.svg     CGI requests against the smallest CGI program through the same fcgiwrap
 #   bench-stores.svg  SQLite against PostgreSQL, the many-hostname flows
 #   bench-dns.svg     the DNS servers' own rate by hosts per message and clients
+#   bench-storm.svg   the storm's rate (`good`, a host per request) by connections, on each
+#                     store and server, beside each server's own rate from as many clients
 # A chart whose rows are all missing from the file (a run that BENCH_FLOWS narrowed) is not
 # drawn; a missing row leaves its bar out. Needs gnuplot (Debian: gnuplot-nox) and the
 # DejaVu fonts (fonts-dejavu-core).
@@ -235,4 +237,70 @@ GNUPLOT
   echo "    $out/bench-dns.svg"
 else
   echo "    (not drawn: no rows for bench-dns.svg)"
+fi
+
+# The storm: updates per second by connections, each store and server a line, beside each
+# server's own rate of one-host updates from as many clients (its limit row).
+awk -F'\t' '$1 == "storm" && $2 ~ /^storm-[a-z]+-[a-z]+-c[0-9]+$/ {
+    n = split($2, p, "-"); print p[2] "-" p[3], substr(p[4], 2), $3
+  }' "$data" | sort -k1,1 -k2,2n >"$tmp/storm.dat"
+if [ -s "$tmp/storm.dat" ]; then
+  plots=() cmin="" cmax=""
+  # One line per target, in a fixed order; colours: Knot blue, BIND green; PostgreSQL dashed
+  # with open circles, MariaDB dotted with triangles (a run at one number of connections has
+  # points only).
+  while read -r target title colour dash pt; do
+    awk -v t="$target" '$1 == t { print $2, $3 }' "$tmp/storm.dat" >"$tmp/storm-$target.dat"
+    [ -s "$tmp/storm-$target.dat" ] || continue
+    title="${title//_/ }"
+    plots+=("\"$tmp/storm-$target.dat\" using 1:2 with linespoints lw 2 pt $pt ps 1.3 dt $dash lc rgb \"$colour\" title \"$title\"")
+    plots+=("\"$tmp/storm-$target.dat\" using 1:2:(sprintf(\"%.0f\", \$2)) with labels left offset char 1, 0 tc rgb \"$colour\" notitle")
+  done <<'TARGETS'
+sqlite-knot ddns-cgi,_SQLite,_Knot #1f77b4 1 7
+postgres-knot ddns-cgi,_PostgreSQL,_Knot #1f77b4 2 6
+mariadb-knot ddns-cgi,_MariaDB,_Knot #1f77b4 3 8
+sqlite-bind ddns-cgi,_SQLite,_BIND #2ca02c 1 7
+postgres-bind ddns-cgi,_PostgreSQL,_BIND #2ca02c 2 6
+mariadb-bind ddns-cgi,_MariaDB,_BIND #2ca02c 3 8
+TARGETS
+  # The servers alone, at the storm's numbers of connections.
+  for server in knot bind; do
+    awk -F'\t' -v s="$server" 'NR == FNR { split($0, f, " "); want[f[2]] = 1; next }
+      $1 == "limit" && $2 ~ ("^limit-" s "-c[0-9]+-h1-udp$") {
+        split($2, p, "-"); c = substr(p[3], 2); if (c in want) print c, $3
+      }' "$tmp/storm.dat" "$data" | sort -n >"$tmp/storm-limit-$server.dat"
+    [ -s "$tmp/storm-limit-$server.dat" ] || continue
+    name=Knot colour="#7f7f7f"
+    [ "$server" = bind ] && name=BIND colour="#b8b8b8"
+    plots+=("\"$tmp/storm-limit-$server.dat\" using 1:2 with linespoints lw 2 pt 5 lc rgb \"$colour\" title \"$name alone, one host a message\"")
+    plots+=("\"$tmp/storm-limit-$server.dat\" using 1:2:(sprintf(\"%.0f\", \$2)) with labels left offset char 1, 0 tc rgb \"$colour\" notitle")
+  done
+  read -r cmin cmax < <(awk '{ if (min == "" || $2 < min) min = $2; if ($2 > max) max = $2 } END { print min, max }' "$tmp/storm.dat")
+  xtics=$(awk '{ print $2 }' "$tmp/storm.dat" | sort -un | awk '{ printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1 }')
+  storm_hosts="$(meta storm_hosts)" storm_rounds="$(meta storm_rounds)"
+  subtitle_storm="${run_version:+$run_version at }${run_commit:-?}, ${run_date:-?}: ${run_mode:-full} mode, ${run_profile:-release} build"
+  plot_line=$(printf '%s, ' "${plots[@]}")
+  gnuplot <<GNUPLOT
+set terminal svg size 960,640 fixed noenhanced font "DejaVu Sans,13" background rgb "white"
+set output "$out/bench-storm.svg"
+set label 1 "The storm: ${storm_hosts:-?} hosts, each its own token, ${storm_rounds:-?} new addresses each" at screen 0.5, screen 1 center offset 0, -1.3 font ",15"
+set label 2 "$subtitle_storm" at screen 0.5, screen 1 center offset 0, -2.7 font ",12" tc rgb "#444444"
+set tmargin 5
+set xlabel "keep-alive connections (the server alone: as many clients)"
+set ylabel "host updates per second (log scale)"
+set logscale xy
+set xrange [$cmin / 1.6:$cmax * 2.5]
+set xtics ($xtics) nomirror
+set ytics nomirror
+set format y "%.0f"
+set grid lc rgb "#dddddd"
+set border 3 lc rgb "#888888"
+set key outside bottom center horizontal maxrows 2 width 2 font ",12"
+set bmargin 8
+set tics textcolor rgb "#222222"
+plot ${plot_line%, }
+GNUPLOT
+  echo "    $out/bench-storm.svg"
+else
+  echo "    (not drawn: no rows for bench-storm.svg)"
 fi

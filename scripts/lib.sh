@@ -25,6 +25,11 @@
 #                                tests/integration/util/pg.rs starts it; sets PG_PORT (the
 #                                socket's number) and PG_BIN (runs as `postgres` when root)
 #   stop_postgres                stop it (fast shutdown)
+#   storm_wrk OUT URL THREADS CONNECTIONS FLOW ROUNDS SEED MAX_SECONDS   the storm: wrk with
+#                                benches/storm.lua (its FLOW file: FQDN, token per line), stopped
+#                                (SIGINT) as soon as every thread has its ROUNDS answers per host,
+#                                or after MAX_SECONDS; output in OUT, wrk's CPU ticks (user +
+#                                system, read before it stops) in STORM_WRK_TICKS
 #   service_environment UNIT     the NAME=VALUE pairs of a systemd unit's `Environment=`
 #                                lines but DDNS_CGI_CONFIG, one a line: the FastCGI server of
 #                                the scripts runs with the shipped unit's environment
@@ -258,4 +263,22 @@ stop_postgres() {
 
 service_environment() {
   sed -n 's/^Environment=//p' "$1" | grep -v '^DDNS_CGI_CONFIG=' || true
+}
+
+# wrk runs for its -d whatever the script does; a storm is a fixed number of requests, so each
+# thread of benches/storm.lua appends a line to OUT.done when it has its answers, and wrk is
+# stopped when all have (its SIGINT handler ends the run and prints the summary as usual).
+storm_wrk() {
+  local out="$1" url="$2" threads="$3" connections="$4" flow="$5" rounds="$6" seed="$7" max="$8" pid
+  rm -f "$out.done"
+  BENCH_FLOW="$flow" BENCH_ROUNDS="$rounds" BENCH_SEED="$seed" BENCH_THREADS="$threads" BENCH_DONE="$out.done" \
+    wrk -t "$threads" -c "$connections" -d "${max}s" --timeout 30s -s benches/storm.lua "$url" >"$out" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$(cat "$out.done" 2>/dev/null | wc -l)" -ge "$threads" ] && break
+    sleep 0.05
+  done
+  STORM_WRK_TICKS=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid"
 }
