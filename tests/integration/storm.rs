@@ -4,14 +4,16 @@
 //! every row equal to DNS; while they wait for their zone's group commit (Knot paused behind
 //! the first message) they hold no worker: with `--workers 2` a request needing Argon2 is
 //! answered meanwhile. A host that updates in a loop does not starve the others: their
-//! answers come while it loops, and its answers come between theirs.
+//! answers come while it loops, and its answers come between theirs. A burst of connections
+//! beyond `--max-connections` waits in the listen backlog (not std's 128) and is answered.
 
+use std::net::TcpStream;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::util::web::{FcgiClient, LaunchOptions, Launched, Launcher, fcgi_update_params};
-use crate::util::{Cgi, USER, World, ZONE, base64};
+use crate::util::{Cgi, PASSWORD, USER, World, ZONE, base64};
 
 const BOB: &str = "bob.dyn.example.test";
 
@@ -195,4 +197,42 @@ fn a_host_updating_in_a_loop_does_not_starve_the_others() {
     for (i, (fqdn, _)) in others.iter().enumerate() {
         assert_eq!(w.a(fqdn), vec![format!("198.51.100.{}", i * ROUNDS + ROUNDS)], "{fqdn}");
     }
+}
+
+#[test]
+fn a_burst_of_connections_beyond_the_slots_waits_in_the_backlog_and_is_answered() {
+    const N: usize = 400;
+    let Some(w) = World::knot() else { return };
+    let options = LaunchOptions { args: &["--max-connections", "16"], address_space_bytes: None };
+    let Some((fastcgi, _, port)) = Launched::start_with(&w, Launcher::Listen, options) else { return };
+    let signal = |sig: &str| {
+        let sent = std::process::Command::new("kill").arg(sig).arg(fastcgi.pid().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill {sig}");
+    };
+    // Stopped, the server accepts nothing: every connect waits in the listen backlog, as
+    // nginx's do when a storm opens more connections than `--max-connections` serves.
+    signal("-STOP");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // Up to the first connect not taken (std's backlog of 128 drops the 130th's SYN).
+    let connected: Vec<TcpStream> =
+        (0..N).map_while(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()).collect();
+    signal("-CONT");
+    assert_eq!(connected.len(), N, "only {} of {N} connects taken into the backlog", connected.len());
+    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
+    let query = "hostname=home.dyn.example.test&myip=192.0.2.9";
+    let answers: Vec<Option<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = connected
+            .into_iter()
+            .map(|tcp| {
+                let auth = &auth;
+                s.spawn(move || update_on(FcgiClient { stream: Box::new(tcp) }, query, auth, Duration::from_secs(120)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+    });
+    let log = fastcgi.log();
+    let good = answers.iter().filter(|a| a.as_deref() == Some("good 192.0.2.9\n")).count();
+    let nochg = answers.iter().filter(|a| a.as_deref() == Some("nochg 192.0.2.9\n")).count();
+    assert_eq!((good, good + nochg), (1, N), "{answers:?}\n{log}");
+    assert_eq!(w.a("home.dyn.example.test"), ["192.0.2.9"]);
 }
