@@ -86,6 +86,55 @@ type Entries<I, A> = Vec<Entry<I, A>>;
 /// A run just started: whose submitter leads it, and its changes.
 type Started<I, A> = (Arc<Slot<I, A>>, Entries<I, A>);
 
+/// What a queued change's submitter does next ([`Batcher::enqueue`]).
+#[derive(Debug)]
+pub(crate) enum Turn<'b, I, A> {
+    /// Lead a run holding this change.
+    Lead(Leading<'b, I, A>),
+    /// Wait for another run's answer (or to be handed a run).
+    Wait(Waiting<'b, I, A>),
+}
+
+/// A run this submitter leads: [`Leading::run`] it, or its changes' submitters wait for ever.
+#[derive(Debug)]
+#[must_use = "the changes of a run wait until it is run"]
+pub(crate) struct Leading<'b, I, A> {
+    batcher: &'b Batcher<I, A>,
+    zone: String,
+    mine: Arc<Slot<I, A>>,
+    batch: Entries<I, A>,
+}
+
+/// A queued change waiting for its run.
+#[derive(Debug)]
+#[must_use = "a waiting change may be handed a run to lead"]
+pub(crate) struct Waiting<'b, I, A> {
+    batcher: &'b Batcher<I, A>,
+    zone: String,
+    mine: Arc<Slot<I, A>>,
+}
+
+impl<'b, I, A> Waiting<'b, I, A> {
+    /// Blocks until another run answers this change (`Ok`) or this submitter is handed the
+    /// lead of a run (`Err`), which it must run.
+    pub(crate) fn wait(self) -> Result<A, Leading<'b, I, A>> {
+        match self.mine.wait() {
+            Woken::Done(answer) => Ok(answer),
+            Woken::Lead(batch) => Err(Leading { batcher: self.batcher, zone: self.zone, mine: self.mine, batch }),
+        }
+    }
+}
+
+impl<I, A> Leading<'_, I, A> {
+    /// Runs the changes: `run` gets them (this submitter's among them) and returns one answer
+    /// per change, in order; returns this submitter's answer and hands each other its own. A
+    /// run that panics or returns too few answers answers the rest with `failed()`, so no
+    /// waiter is left behind.
+    pub(crate) fn run(self, run: impl FnOnce(Vec<I>) -> Vec<A>, failed: impl Fn() -> A) -> A {
+        self.batcher.lead(&self.zone, &self.mine, self.batch, run, failed)
+    }
+}
+
 /// Where a waiting submitter learns its answer, or that it leads a run (and with which changes).
 #[derive(Debug)]
 struct Slot<I, A> {
@@ -177,10 +226,10 @@ impl<I, A> Batcher<I, A> {
         }
     }
 
-    /// Submits `item`, a change of `host` in `zone`, and returns its answer. Either another
-    /// submitter's run answers it, or this one leads a run: `run` gets the changes taken for it
-    /// (this one among them) and returns one answer per change, in order. A run that panics or
-    /// returns too few answers answers the rest with `failed()`, so no waiter is left behind.
+    /// Submits `item`, a change of `host` in `zone`, and returns its answer, waiting on this
+    /// thread: [`Batcher::enqueue`], then [`Waiting::wait`] if another run answers it, and
+    /// [`Leading::run`] if this submitter leads one.
+    #[cfg(test)]
     pub(crate) fn submit(
         &self,
         zone: &str,
@@ -189,6 +238,22 @@ impl<I, A> Batcher<I, A> {
         run: impl FnOnce(Vec<I>) -> Vec<A>,
         failed: impl Fn() -> A,
     ) -> A {
+        let leading = match self.enqueue(zone, host, item) {
+            Turn::Lead(leading) => leading,
+            Turn::Wait(waiting) => match waiting.wait() {
+                Ok(answer) => return answer,
+                Err(leading) => leading,
+            },
+        };
+        leading.run(run, failed)
+    }
+
+    /// Queues `item`, a change of `host` in `zone`: either its submitter leads a run now, or
+    /// it waits ([`Waiting::wait`]) until another run answers it or it is handed a run to
+    /// lead. The caller may give back what it holds while it waits (a FastCGI worker's
+    /// thread permit and database connection), since a waiting submitter holds nothing the
+    /// queue needs: no host lock, no transaction.
+    pub(crate) fn enqueue<'b>(&'b self, zone: &str, host: &str, item: I) -> Turn<'b, I, A> {
         let mine = Arc::new(Slot::new());
         let started = {
             let mut zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
@@ -202,21 +267,19 @@ impl<I, A> Batcher<I, A> {
             self.arrived.notify_all();
             queue.start_run(self.runs_in_flight)
         };
-        let batch = match started {
-            Some((lead, batch)) if Arc::ptr_eq(&lead, &mine) => batch,
+        match started {
+            Some((lead, batch)) if Arc::ptr_eq(&lead, &mine) => {
+                Turn::Lead(Leading { batcher: self, zone: zone.to_owned(), mine, batch })
+            }
             started => {
                 // Between two calls every change that may go is in a run, so a run started
                 // now is this change's; handing another submitter its lead is only for safety.
                 if let Some((lead, batch)) = started {
                     lead.set(State::Lead(batch));
                 }
-                match mine.wait() {
-                    Woken::Done(answer) => return answer,
-                    Woken::Lead(batch) => batch,
-                }
+                Turn::Wait(Waiting { batcher: self, zone: zone.to_owned(), mine })
             }
-        };
-        self.lead(zone, &mine, batch, run, failed)
+        }
     }
 
     /// Runs `batch`, ends the run (starting the next one if changes wait), and answers each

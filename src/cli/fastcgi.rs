@@ -7,14 +7,14 @@ use std::path::PathBuf;
 /// closes its idle connections before we do and never sends on one we are closing.
 const DEFAULT_IDLE_TIMEOUT_SECS: u16 = 75;
 
-/// Default of `--workers`. A worker waiting in the zone's group-commit queue (`batch.rs`)
-/// holds its thread and connection, so the workers bound how many changes one DNS message
-/// can carry: with 4, at most the 3 waiting behind the message in flight, about 2 hosts per
-/// DNS commit under load, while the DNS server's cost is per commit (issue 13). 16 lets the
-/// changes of 15 concurrent clients share one message. A worker is one blocking thread and
-/// one SQLite connection, both cheap; Argon2 (19 MiB each) runs in at most this many at
-/// once, so a server verifying many uncached passwords at the same moment can peak at
-/// 16 x 19 MiB (the systemd unit's `MALLOC_MMAP_THRESHOLD_` gives it back afterwards).
+/// Default of `--workers`: the requests doing blocking work at once (Argon2, SQLite writes,
+/// a group commit's DNS exchange). A request waiting in its zone's group-commit queue
+/// (`batch`) gives its worker and database connection back (`Duty` in `http::fastcgi`), so
+/// the workers do not bound how many changes one DNS message carries (`--max-connections`
+/// does). A worker is one blocking thread and one database connection; Argon2 (19 MiB each)
+/// runs in at most this many at once, so a server verifying many uncached passwords at the
+/// same moment can peak at 16 x 19 MiB (the systemd unit's `MALLOC_MMAP_THRESHOLD_` gives it
+/// back afterwards).
 const DEFAULT_WORKERS: u16 = 16;
 
 /// `ddns-cgi fastcgi` options.

@@ -58,6 +58,17 @@ pub(crate) fn stripe(fqdn: &str) -> usize {
 }
 
 impl HostLocks {
+    /// Locks of no database (`Store::detached`): every lock fails, as a lock directory that
+    /// cannot be opened does.
+    pub(crate) fn none() -> HostLocks {
+        HostLocks { dir: PathBuf::new(), mode: 0o600, owner: (0, 0) }
+    }
+
+    /// Whether these are [`HostLocks::none`].
+    pub(crate) fn is_none(&self) -> bool {
+        self.dir.as_os_str().is_empty()
+    }
+
     /// The locks of the database at `db`, whose metadata is `meta`. Creates nothing: the
     /// directory and its files appear on first use.
     pub(crate) fn beside(db: &Path, meta: &std::fs::Metadata) -> HostLocks {

@@ -79,6 +79,21 @@ impl Store {
         }
     }
 
+    /// A store of no database, in the place of a FastCGI worker's connection while that serves
+    /// other requests (`update::OffDuty`): a cheap empty in-memory SQLite connection whose
+    /// statements and locks fail, never put in the pool ([`Store::is_detached`]).
+    pub(crate) fn detached() -> Result<Store, StoreError> {
+        Ok(Store::Sqlite(sqlite::Store::detached()?))
+    }
+
+    /// Whether this is a [`Store::detached`].
+    pub(crate) fn is_detached(&self) -> bool {
+        match self {
+            Store::Sqlite(s) => s.is_detached(),
+            Store::Postgres(_) => false,
+        }
+    }
+
     /// Which engine, for messages: `sqlite` or `postgresql`.
     pub(crate) fn engine(&self) -> &'static str {
         match self {

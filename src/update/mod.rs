@@ -136,6 +136,21 @@ pub(crate) struct Resident<'a> {
     pub(crate) passwords: Option<&'a PasswordCache>,
     /// The group commit (`batch`).
     pub(crate) batcher: Option<&'a Batcher>,
+    /// The FastCGI worker running the request, which a change waiting for its group commit
+    /// gives back meanwhile (`OffDuty`).
+    pub(crate) worker: Option<&'a dyn OffDuty>,
+}
+
+/// A FastCGI worker that a request can give back while it waits for its zone's group commit
+/// (docs/design/group-commit.md): the waiting holds no host lock, no transaction and no
+/// database connection, so the worker's permit and its connection serve other requests
+/// meanwhile, and `--workers` bounds the blocking work (Argon2, SQLite writes, the DNS
+/// exchange of a run) but not how many changes wait for one message.
+pub(crate) trait OffDuty: std::fmt::Debug {
+    /// Gives back the worker's permit and `store` (putting a detached one in its place),
+    /// calls `wait`, then takes a permit and a connection again before returning. A worker
+    /// that cannot give them back (no detached store could be made) simply waits.
+    fn off_duty(&self, store: &mut Store, wait: &mut dyn FnMut());
 }
 
 /// Handles one request. `now` is seconds since the Unix epoch.
@@ -450,7 +465,7 @@ fn update(
                                 change_host(
                                     config,
                                     store,
-                                    resident.batcher,
+                                    resident,
                                     &user,
                                     &origin,
                                     token,
@@ -463,18 +478,9 @@ fn update(
                         })
                     }
                     // A request never carries an administrator's `Set`.
-                    Change::Offline | Change::Set(_) => change_host(
-                        config,
-                        store,
-                        resident.batcher,
-                        &user,
-                        &origin,
-                        token,
-                        fqdn,
-                        change.clone(),
-                        now,
-                        log,
-                    ),
+                    Change::Offline | Change::Set(_) => {
+                        change_host(config, store, resident, &user, &origin, token, fqdn, change.clone(), now, log)
+                    }
                 };
                 let answer = match result {
                     // The token's refusal under the host lock is the request's: `badauth`,

@@ -59,6 +59,7 @@ mod resilience;
 mod secondaries;
 mod shipped;
 mod store_paths;
+mod storm;
 mod stripes;
 mod token_scopes;
 mod tokens;

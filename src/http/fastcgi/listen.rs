@@ -12,6 +12,13 @@ use super::{FastcgiError, Options};
 use crate::log;
 
 /// A listening socket, however it was obtained.
+/// The listen backlog of a socket we bind (`--socket`, `--listen`): connections beyond
+/// `--max-connections` wait there until a slot frees. std's 128 would drop the connects of a
+/// reconnect storm (nginx opens one connection per request in flight; a full backlog refuses
+/// a unix connect, and drops a TCP SYN until the client retries a second later). This is
+/// systemd's `Backlog=` default; the kernel caps it at `net.core.somaxconn`.
+const BACKLOG: i32 = 4096;
+
 #[derive(Debug)]
 pub(crate) enum Listener {
     Unix(std::os::unix::net::UnixListener),
@@ -48,12 +55,14 @@ pub(crate) fn bind(options: &Options) -> Result<Option<Listener>, FastcgiError> 
             std::fs::remove_file(path).map_err(listen_err)?;
         }
         let listener = std::os::unix::net::UnixListener::bind(path).map_err(listen_err)?;
+        socket2::SockRef::from(&listener).listen(BACKLOG).map_err(listen_err)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(options.socket_mode)).map_err(listen_err)?;
         return Ok(Some(Listener::Unix(listener)));
     }
     if let Some(addr) = options.listen {
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|source| FastcgiError::Listen { what: addr.to_string(), source })?;
+        let listen_err = |source| FastcgiError::Listen { what: addr.to_string(), source };
+        let listener = std::net::TcpListener::bind(addr).map_err(listen_err)?;
+        socket2::SockRef::from(&listener).listen(BACKLOG).map_err(listen_err)?;
         return Ok(Some(Listener::Tcp(listener)));
     }
     Ok(None)

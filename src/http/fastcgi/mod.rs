@@ -6,8 +6,9 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
-//! the common repeat is answered on it (`repeat_here`); an answer held for the read-back
-//! waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
+//! the common repeat is answered on it (`repeat_here`); a change waiting for its zone's group
+//! commit gives its worker's permit and connection back meanwhile (`Duty`); an answer held for
+//! the read-back waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
 //! records, bounding what a peer can make it buffer (the request size, each name-value pair's
 //! claimed length), and a connection that does not complete a request within
 //! `--idle-timeout` is closed. `--listen` (TCP, which any local user can reach)
@@ -136,7 +137,9 @@ pub(crate) fn serve(server: Server) -> Result<(), FastcgiError> {
     }
     let store = Store::open(&server.config.database, OpenMode::Existing)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .max_blocking_threads(usize::from(server.options.workers) + 2)
+        // The workers, and one thread per request waiting for its group commit (it gives its
+        // worker back, `Duty`): each connection has one request at a time.
+        .max_blocking_threads(usize::from(server.options.workers) + usize::from(server.options.max_connections) + 2)
         .enable_io()
         .enable_time()
         .build()
@@ -403,10 +406,57 @@ fn server_error() -> Reply {
 }
 
 impl Shared {
-    /// Returns a store to the pool for the next request.
+    /// Returns a store to the pool for the next request (a detached one, left in a worker's
+    /// place when no connection could be opened again, is dropped).
     fn put_back(&self, store: Store) {
+        if store.is_detached() {
+            return;
+        }
         if let Ok(mut stores) = self.stores.lock() {
             stores.push(store);
+        }
+    }
+
+    /// A pooled store, or a new connection.
+    fn take_store(&self) -> Result<Store, crate::store::StoreError> {
+        match self.stores.lock().ok().and_then(|mut s| s.pop()) {
+            Some(store) => Ok(store),
+            None => Store::open(&self.config.database, OpenMode::Existing),
+        }
+    }
+}
+
+/// The worker running one request on a blocking thread: its permit, which it gives back with
+/// its database connection while the request waits for its zone's group commit.
+#[derive(Debug)]
+struct Duty<'s> {
+    shared: &'s Shared,
+    permit: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl update::OffDuty for Duty<'_> {
+    fn off_duty(&self, store: &mut Store, wait: &mut dyn FnMut()) {
+        let Ok(detached) = Store::detached() else {
+            wait();
+            return;
+        };
+        self.shared.put_back(std::mem::replace(store, detached));
+        let permit = self.permit.lock().ok().and_then(|mut p| p.take());
+        drop(permit);
+        // Nothing is held here but this thread: no worker, no connection, no lock.
+        wait();
+        // Back on duty: a worker as any request takes one (the semaphore is fair, so a
+        // request that waited does not overtake those queued meanwhile), then a connection.
+        let permit = self.runtime.block_on(self.shared.workers.clone().acquire_owned()).ok();
+        if let Ok(mut slot) = self.permit.lock() {
+            *slot = permit;
+        }
+        match self.shared.take_store() {
+            Ok(back) => *store = back,
+            // The detached store stays: the request's statements fail and it answers `911`,
+            // as a worker that cannot open its connection does.
+            Err(e) => self.shared.log.error(format_args!("{e}")),
         }
     }
 }
@@ -420,21 +470,22 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
     }
     let Ok(permit) = shared.workers.clone().acquire_owned().await else { return Served::Now(server_error()) };
     let worker_log = log.clone();
+    let runtime = tokio::runtime::Handle::current();
     let job = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+        let duty = Duty { shared: &shared, permit: Mutex::new(Some(permit)), runtime };
         let config = &shared.config;
-        let pooled = shared.stores.lock().ok().and_then(|mut s| s.pop());
-        let mut store = match pooled {
-            Some(s) => s,
-            None => match Store::open(&config.database, OpenMode::Existing) {
-                Ok(s) => s,
-                Err(e) => {
-                    worker_log.error(format_args!("{e}"));
-                    return Served::Now(server_error());
-                }
-            },
+        let mut store = match shared.take_store() {
+            Ok(s) => s,
+            Err(e) => {
+                worker_log.error(format_args!("{e}"));
+                return Served::Now(server_error());
+            }
         };
-        let resident = update::Resident { passwords: shared.passwords.as_ref(), batcher: Some(&shared.batcher) };
+        let resident = update::Resident {
+            passwords: shared.passwords.as_ref(),
+            batcher: Some(&shared.batcher),
+            worker: Some(&duty),
+        };
         let incoming = crate::request::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
         let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
         shared.put_back(store);

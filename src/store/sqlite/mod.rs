@@ -131,6 +131,18 @@ impl Store {
         Ok(store)
     }
 
+    /// A store of no database (an empty in-memory one, its locks `HostLocks::none`), which
+    /// holds a FastCGI worker's place while its connection serves others (`Store::detached`).
+    pub(crate) fn detached() -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        Ok(Store { conn, locks: HostLocks::none(), memo: Memo::new(None) })
+    }
+
+    /// Whether this is a [`Store::detached`].
+    pub(crate) fn is_detached(&self) -> bool {
+        self.locks.is_none()
+    }
+
     /// Closes the connection as an admin command's closes: when it is the last connection to
     /// the file (of any process), SQLite copies the WAL into the database and removes the
     /// `-wal` and `-shm` files, so the database file alone holds everything (a FastCGI

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::audit::{AuthMethod, Origin};
 use crate::auth::token::Scope;
+use crate::batch::Turn;
 use crate::config::{Absent, Config};
 use crate::log::Log;
 use crate::reply::{self, HostAnswer};
@@ -90,7 +91,7 @@ pub(crate) type Batcher = crate::batch::Batcher<Pending, HostAnswer>;
 pub(super) fn change_host(
     config: &Config,
     store: &mut Store,
-    batcher: Option<&Batcher>,
+    resident: super::Resident<'_>,
     user: &User,
     origin: &Origin,
     token: Option<&TokenHold>,
@@ -128,16 +129,36 @@ pub(super) fn change_host(
             Repeat::Change => {}
         }
     }
-    match batcher {
-        Some(batcher) if !alone => Ok(batcher.submit(
-            &host.zone,
-            &host.fqdn,
-            pending,
-            |batch| run_changes(config, store, batch, now),
-            || HostAnswer::ServerError,
-        )),
-        _ => Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError)),
-    }
+    let failed = || HostAnswer::ServerError;
+    let Some(batcher) = resident.batcher.filter(|_| !alone) else {
+        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or_else(failed));
+    };
+    let leading = match batcher.enqueue(&host.zone, &host.fqdn, pending) {
+        Turn::Lead(leading) => leading,
+        Turn::Wait(waiting) => {
+            // The wait holds no lock and no transaction: the worker and its connection go
+            // back meanwhile, so the changes one message carries are not bounded by them.
+            log.debug(format_args!("{fqdn}: waits for the group commit of zone `{}`", host.zone));
+            let mut waiting = Some(waiting);
+            let mut woken = None;
+            let mut wait = || woken = waiting.take().map(crate::batch::Waiting::wait);
+            match resident.worker {
+                Some(worker) => worker.off_duty(store, &mut wait),
+                None => wait(),
+            }
+            // Waited here if the worker did not: a change handed a run must lead it, or the
+            // zone's queue would stall.
+            if let Some(waiting) = waiting.take() {
+                woken = Some(waiting.wait());
+            }
+            match woken {
+                Some(Ok(answer)) => return Ok(answer),
+                Some(Err(leading)) => leading,
+                None => return Ok(failed()),
+            }
+        }
+    };
+    Ok(leading.run(|batch| run_changes(config, store, batch, now), failed))
 }
 
 /// The answer `change_host` gives `change` of `user`'s `fqdn` when it is a repeat of the row
