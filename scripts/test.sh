@@ -35,7 +35,9 @@ echo "==> the fuzz targets build (cargo check in fuzz/)"
 echo "==> the book (scripts/docs.sh: mdBook into target/book, no warnings)"
 scripts/docs.sh
 echo "==> Debian package (scripts/package.sh)"
-DDNS_DEB="$(bash scripts/package.sh)"
+# Into a folder of its own: cargo-deb clears target/debian when it builds there, which the
+# release test (tests/integration/changelog.rs) does while the package test installs this one.
+DDNS_DEB="$(bash scripts/package.sh target/package)"
 export DDNS_DEB DDNS_REQUIRE_PACKAGE=1
 echo "$DDNS_DEB"
 # Debian's checker of packages: any error fails the run (warnings are printed, not fatal).
