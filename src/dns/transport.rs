@@ -261,7 +261,7 @@ pub(crate) fn served_addresses(
     timeout: Duration,
 ) -> Result<Vec<std::net::IpAddr>, DnsError> {
     let malformed = |reason: String| DnsError::Malformed { server, reason };
-    let response = ask(server, fqdn, rtype, false, timeout)?;
+    let response = ask(server, fqdn, rtype, Asking::Authority, timeout)?;
     let rcode = response.metadata.response_code;
     if !matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
         return Err(DnsError::Rcode { server, rcode, tsig_error: None });
@@ -294,7 +294,7 @@ pub(crate) fn query_dnssec(
     rtype: RecordType,
     timeout: Duration,
 ) -> Result<Message, DnsError> {
-    ask(server, name, rtype, true, timeout)
+    ask(server, name, rtype, Asking::Dnssec, timeout)
 }
 
 /// What `server` answers now for `name`'s rrset of `rtype` (A, AAAA or TXT), unsigned, for
@@ -307,7 +307,7 @@ pub(crate) fn query_rrset(
     rtype: RecordType,
     timeout: Duration,
 ) -> Result<Vec<String>, DnsError> {
-    let response = ask(server, name, rtype, false, timeout)?;
+    let response = ask(server, name, rtype, Asking::Authority, timeout)?;
     let rcode = response.metadata.response_code;
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         return Err(DnsError::Rcode { server, rcode, tsig_error: None });
@@ -331,22 +331,7 @@ pub(crate) fn query_rrset(
 /// when the name has none (NXDOMAIN, or no CNAME in the answer). Unsigned, over UDP, retried
 /// over TCP when truncated; any other rcode is an error.
 pub(crate) fn query_cname(server: SocketAddr, name: &Name, timeout: Duration) -> Result<Option<Name>, DnsError> {
-    let mut query = Query::new();
-    query.set_name(name.clone()).set_query_class(DNSClass::IN).set_query_type(RecordType::CNAME);
-    let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = true;
-    message.add_query(query);
-    let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
-    let id = message.metadata.id;
-    let mut answer = send_udp(server, &request, id, timeout)?;
-    if answer.get(2).is_some_and(|flags| flags & 0x02 != 0) {
-        answer = send_tcp(server, &request, id, timeout)?;
-    }
-    let malformed = |reason: String| DnsError::Malformed { server, reason };
-    let response = Message::from_vec(&answer).map_err(|e| malformed(e.to_string()))?;
-    if response.metadata.message_type != MessageType::Response {
-        return Err(malformed("not a response".to_owned()));
-    }
+    let response = ask(server, name, RecordType::CNAME, Asking::Recursion, timeout)?;
     match response.metadata.response_code {
         ResponseCode::NoError => {}
         ResponseCode::NXDomain => return Ok(None),
@@ -358,25 +343,36 @@ pub(crate) fn query_cname(server: SocketAddr, name: &Name, timeout: Duration) ->
     }))
 }
 
+/// What an unsigned query of [`ask`] asks for besides the record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asking {
+    /// The server's own authoritative data.
+    Authority,
+    /// Recursion desired (RFC 1035 §4.1.1): a resolver's answer.
+    Recursion,
+    /// Recursion desired and the DO bit with a 4096-octet EDNS buffer (RFC 3225), so a
+    /// signed zone's answer comes with its RRSIGs and denial proofs; an authority ignores RD.
+    Dnssec,
+}
+
 /// One unsigned query and its parsed response (any rcode), over UDP, retried over TCP when
 /// the answer is truncated.
 fn ask(
     server: SocketAddr,
     name: &Name,
     rtype: RecordType,
-    dnssec_ok: bool,
+    asking: Asking,
     timeout: Duration,
 ) -> Result<Message, DnsError> {
     let mut query = Query::new();
     query.set_name(name.clone()).set_query_class(DNSClass::IN).set_query_type(rtype);
     let mut message = Message::new(random_id(), MessageType::Query, OpCode::Query);
     message.add_query(query);
-    if dnssec_ok {
+    message.metadata.recursion_desired = asking != Asking::Authority;
+    if asking == Asking::Dnssec {
         let mut edns = Edns::new();
         edns.set_max_payload(4096).set_dnssec_ok(true);
         message.set_edns(edns);
-        // A resolver asked for the parent's DS needs it; an authority ignores it.
-        message.metadata.recursion_desired = true;
     }
     let request = message.to_vec().map_err(|e| DnsError::Build { server, reason: e.to_string() })?;
     let id = message.metadata.id;
