@@ -136,7 +136,7 @@ impl Host {
 }
 
 /// A hostname to create.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct NewHost<'a> {
     pub(crate) fqdn: &'a str,
     pub(crate) zone: &'a str,

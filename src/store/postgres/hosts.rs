@@ -4,34 +4,16 @@
 use postgres::GenericClient;
 use postgres::types::Type;
 
-use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, unique_violation};
+use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
 use crate::store::{
-    AuditWrite, Host, HostListing, HostSettings, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope,
+    AuditWrite, Host, HostListing, HostSettings, HostWrite, ImportedHost, MarkPending, NewHost, StoreError, TokenInfo,
+    TokenScope,
 };
 
 impl Store {
+    /// One hostname: an import of one, without a token (the same checks and statements).
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
-        let n = self
-            .c()
-            .execute(
-                "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at, ipv4_enabled, ipv6_enabled)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fqdn) DO NOTHING",
-                &[
-                    &host.fqdn,
-                    &host.zone,
-                    &host.user_id,
-                    &i64::from(host.dns_ttl),
-                    &i64::from(host.expiry_ttl),
-                    &now,
-                    &i64::from(host.families.ipv4),
-                    &i64::from(host.families.ipv6),
-                ],
-            )
-            .map_err(|e| unique_violation(e, "hostname", host.fqdn))?;
-        if n == 0 {
-            return Err(StoreError::Exists { what: "hostname", name: host.fqdn.to_owned() });
-        }
-        Ok(())
+        self.import_hosts(&[ImportedHost { host: *host, token: None }], now)
     }
 
     /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this

@@ -5,7 +5,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row, locked_row};
 use crate::store::{
-    AuditWrite, Host, HostListing, HostSettings, HostWrite, MarkPending, NewHost, StoreError, TokenInfo, TokenScope,
+    AuditWrite, Host, HostListing, HostSettings, HostWrite, ImportedHost, MarkPending, NewHost, StoreError, TokenInfo,
+    TokenScope,
 };
 
 impl Store {
@@ -15,29 +16,9 @@ impl Store {
         self.memo.host(fqdn, || host_row(&self.conn, fqdn))
     }
 
+    /// One hostname: an import of one, without a token (the same checks and statements).
     pub(crate) fn add_host(&mut self, host: &NewHost<'_>, now: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: bool =
-            tx.query_row("SELECT EXISTS(SELECT 1 FROM hostnames WHERE fqdn = ?1)", [host.fqdn], |r| r.get(0))?;
-        if exists {
-            return Err(StoreError::Exists { what: "hostname", name: host.fqdn.to_owned() });
-        }
-        tx.execute(
-            "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at, ipv4_enabled, ipv6_enabled)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                host.fqdn,
-                host.zone,
-                host.user_id,
-                host.dns_ttl,
-                host.expiry_ttl,
-                now,
-                host.families.ipv4,
-                host.families.ipv6
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.import_hosts(&[ImportedHost { host: *host, token: None }], now)
     }
 
     /// [`Store::with_hosts_locked`] for one host (unit tests).
