@@ -314,15 +314,30 @@ pub(crate) fn admin_set(
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let Some(host) = store.host(fqdn)? else { return Ok(HostAnswer::Nohost) };
     let log = log.with_txn(crate::log::transaction_id());
     let origin = Origin { client: None, auth: AuthMethod::Admin, user: actor.to_owned(), txn: log.txn().to_owned() };
+    change_as_owner(config, store, fqdn, Change::Set(set), origin, log, now)
+}
+
+/// Runs `change` of `fqdn` alone, on its owner's row, as `origin` made it (the console's or an
+/// administrator's change, whose user is the one who made it, not the owner); `Nohost` when
+/// there is no such host.
+fn change_as_owner(
+    config: &Config,
+    store: &mut Store,
+    fqdn: &str,
+    change: Change,
+    origin: Origin,
+    log: Log,
+    now: i64,
+) -> Result<HostAnswer, StoreError> {
+    let Some(host) = store.host(fqdn)? else { return Ok(HostAnswer::Nohost) };
     let pending = Pending {
         fqdn: host.fqdn,
         // The owner's, so the run treats the row as this change's own.
         user_id: host.user_id,
-        user_name: actor.to_owned(),
-        change: Change::Set(set),
+        user_name: origin.user.clone(),
+        change,
         log,
         origin,
         token: None,
@@ -357,7 +372,6 @@ pub(crate) fn console_change(
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
-    let Some(host) = store.host(fqdn)? else { return Ok(HostAnswer::Nohost) };
     let origin = Origin { client, auth: AuthMethod::Console, user: actor.to_owned(), txn: log.txn().to_owned() };
     let change = match change {
         ConsoleChange::Offline => Change::Offline,
@@ -369,16 +383,7 @@ pub(crate) fn console_change(
             txt: Some(txt),
         }),
     };
-    let pending = Pending {
-        fqdn: host.fqdn,
-        user_id: host.user_id,
-        user_name: actor.to_owned(),
-        change,
-        log: log.clone(),
-        origin,
-        token: None,
-    };
-    Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or(HostAnswer::ServerError))
+    change_as_owner(config, store, fqdn, change, origin, log.clone(), now)
 }
 
 /// Whether a repeat must write the host's last-update time: when the stored one is at least
