@@ -247,14 +247,20 @@ fn cli_main(now: i64) -> ExitCode {
     finish(admin::run(&config, command, now, &actor, &log))
 }
 
-/// A command's output on stdout, or its error on stderr with its exit code.
+/// A command's output on stdout, or its error on stderr with its exit code (and the output a
+/// failing command still gives, such as a `--json` answer, on stdout).
 fn finish(result: Result<String, cli::CliError>) -> ExitCode {
     match result {
         Ok(out) => {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e.code, &e.message),
+        Err(e) => {
+            if let Some(out) = &e.output {
+                let _ = std::io::stdout().lock().write_all(out.as_bytes());
+            }
+            fail(e.code, &e.message)
+        }
     }
 }
 

@@ -92,9 +92,16 @@ fn check(
     };
     let checked =
         acme::check_cname_of(config, acme_config, &account, &name).map_err(|e| CliError::failure(e.to_string()))?;
-    let text = if json {
-        serde_json::to_string_pretty(&checked).map_err(|e| CliError::failure(e.to_string()))? + "\n"
-    } else {
+    if json {
+        let text = serde_json::to_string_pretty(&checked).map_err(|e| CliError::failure(e.to_string()))? + "\n";
+        if checked.ok {
+            return Ok(text);
+        }
+        // The JSON says what is wrong; it goes where a script reads it, the exit code says so too.
+        let message = format!("`{}` does not point at its acme-dns name", checked.name);
+        return Err(CliError::not_found_with_output(message, text));
+    }
+    let text = {
         match (&checked.cname, checked.ok) {
             (Some(cname), true) => format!("ok: `{}` is a CNAME to `{cname}`\n", checked.name),
             (cname, _) => {

@@ -23,15 +23,23 @@ pub(crate) use fastcgi::FastcgiOptions;
 pub(crate) struct CliError {
     pub(crate) code: u8,
     pub(crate) message: String,
+    /// What the command prints on stdout even though it fails: a `--json` answer that says
+    /// what is wrong (`acme check --json`), which a script reads there whatever the exit code.
+    pub(crate) output: Option<String>,
 }
 
 impl CliError {
     pub(crate) fn failure(message: impl Into<String>) -> CliError {
-        CliError { code: 2, message: message.into() }
+        CliError { code: 2, message: message.into(), output: None }
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> CliError {
-        CliError { code: 1, message: message.into() }
+        CliError { code: 1, message: message.into(), output: None }
+    }
+
+    /// Exit 1 with `output` on stdout as well as `message` on stderr.
+    pub(crate) fn not_found_with_output(message: impl Into<String>, output: String) -> CliError {
+        CliError { code: 1, message: message.into(), output: Some(output) }
     }
 }
 

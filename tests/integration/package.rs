@@ -307,6 +307,8 @@ fn package_installs_serves_and_purges() {
         "/usr/share/fish/vendor_completions.d/ddns-cgi.fish",
         "/lib/systemd/system/ddns-cgi.socket",
         "/usr/share/doc/ddns-cgi/examples/config.example.toml",
+        // The licence of Pico CSS, compiled into the console.
+        "/usr/share/doc/ddns-cgi/pico-LICENSE.md",
     ] {
         assert!(exists(path), "{path} is missing");
     }

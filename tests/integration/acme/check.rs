@@ -142,6 +142,18 @@ fn the_cname_check_asks_a_real_resolver() {
     let run = w.admin(&["acme", "check", &missing]);
     assert_eq!(run.code(), Some(1), "{}", run.stderr());
     assert!(run.stderr().contains(&format!("`_acme-challenge.{missing}` has no CNAME")), "{}", run.stderr());
+    // With --json, the answer is on stdout either way (a script reads it there); a wrong or
+    // missing CNAME still exits 1 and says so on stderr.
+    let run = w.admin(&["acme", "check", &right, "--json"]);
+    run.success();
+    let body: serde_json::Value = serde_json::from_str(&run.stdout()).expect("json on stdout");
+    assert_eq!(body["ok"], serde_json::json!(true), "{body}");
+    let run = w.admin(&["acme", "check", &wrong, "--json"]);
+    assert_eq!(run.code(), Some(1), "{}", run.stderr());
+    let body: serde_json::Value =
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: stdout {:?}", run.stdout()));
+    assert_eq!((&body["ok"], &body["cname"]), (&serde_json::json!(false), &serde_json::json!(other.fulldomain)));
+    assert!(run.stderr().contains("does not point at its acme-dns name"), "{}", run.stderr());
     let run = w.admin(&["acme", "check", "nobody.example"]);
     assert_eq!(run.code(), Some(1));
     assert!(run.stderr().contains("no acme-dns account serves `nobody.example`"), "{}", run.stderr());
