@@ -321,9 +321,11 @@ fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
     let err = |database: &str| load(&with(database)).expect_err(database).to_string();
     assert_eq!(
         err("path = \"/x.db\"\nurl = \"postgresql://a@b/c\""),
-        "`database` has more than one of `path`, `url` and `postgres`; choose one (in /etc/ddns-cgi/config.toml)"
+        "`database` has more than one of `path`, `url`, `postgres` and `mariadb`; choose one (in /etc/ddns-cgi/config.toml)"
     );
-    let e = err("url = \"mysql://root:hunter2@x/y\"");
+    let e = err("url = \"mysql://root:hunter2@x\"");
+    assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
+    let e = err("url = \"mssql://root:hunter2@x/y\"");
     assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
     assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
 }
