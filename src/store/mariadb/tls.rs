@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use mysql::consts::CapabilityFlags;
 use mysql::{Conn, OptsBuilder, SslOpts};
 
 use super::{Store, col, first};
@@ -88,6 +89,9 @@ fn opts(config: &MariadbConfig, busy_timeout: Duration, ssl: Option<SslOpts>) ->
         // session the operator did not configure).
         .prefer_socket(false)
         .max_allowed_packet(Some(MAX_PACKET))
+        // An `UPDATE` counts the rows it matched, as SQLite and PostgreSQL do, not only those
+        // whose values changed: `set_email` to the same address still finds its user.
+        .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
         .tcp_connect_timeout(Some(busy_timeout))
         // A server that stops answering fails the request instead of hanging it.
         .read_timeout(Some(busy_timeout.saturating_mul(7)))
