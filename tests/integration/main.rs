@@ -46,6 +46,7 @@ mod layout;
 mod locking;
 mod logging;
 mod manual;
+mod mariadb;
 mod matrix;
 mod netns;
 mod package;
