@@ -64,10 +64,6 @@ pub(crate) enum StoreError {
         "database error (mariadb): another session held {what} longer than `database.busy_timeout_ms`; raise it or find the long writer"
     )]
     MariadbLockTimeout { what: &'static str },
-    /// A method of the MariaDB engine whose SQL is not written yet (while the engine is being
-    /// built: nothing reaches this once it is complete).
-    #[error("not yet on mariadb: `{0}`")]
-    NotYet(&'static str),
     /// A read during a replay of remembered reads (`Store::read_together`) that the memo
     /// does not hold; `read_together` then runs the reads again, so this never leaves it.
     #[error("internal: a read that was not remembered")]

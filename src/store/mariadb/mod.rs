@@ -459,8 +459,6 @@ impl Store {
     /// Runs `body` holding the named lock `what` of this database (waited for up to
     /// `database.busy_timeout_ms`), released whatever it returns: for work that must not run
     /// twice at once on any front-end (the acme-dns registration's count and insert).
-    // For `acme.rs`'s registration, written beside this engine's other queries.
-    #[allow(dead_code)]
     pub(super) fn with_named_lock<T>(
         &mut self,
         what: &'static str,
