@@ -4,7 +4,8 @@
 //! the other's DNS exchange of the same host, `GET_LOCK`); the expiry run's lock held; the URL
 //! form of `[database]` with a percent-encoded password, `init-db`, `check` and a newer schema
 //! refused; two front-ends migrating an empty database at once; a user two admins delete at
-//! once; and TLS over TCP against a server of the test's own that refuses plain
+//! once; names compared exactly although the server's collation is Debian's case-insensitive,
+//! space-padding one; and TLS over TCP against a server of the test's own that refuses plain
 //! sessions (`require_secure_transport`). These run in every pass: the worlds here are on
 //! MariaDB whatever `DDNS_TEST_DATABASE` says.
 
@@ -19,7 +20,7 @@ use crate::locking::names;
 use crate::util::mariadb::{MariaServer, PASSWORD as DB_PASSWORD, TcpServer, USER as DB_USER};
 use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
-use crate::util::{PASSWORD, Run, Setup, USER, World, ZONE, base64, bin, epoch};
+use crate::util::{Cgi, PASSWORD, Run, Setup, USER, World, ZONE, base64, bin, epoch};
 
 const HOME: &str = "home.dyn.example.test";
 
@@ -307,6 +308,26 @@ fn a_user_another_admin_deletes_meanwhile_is_not_reported_deleted_twice() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("user `bob` does not exist"), "{stderr}");
     assert_eq!(w.count("SELECT COUNT(*) FROM users WHERE name = 'bob'"), 0);
+}
+
+#[test]
+fn names_are_compared_exactly_whatever_the_servers_collation() {
+    // Debian's MariaDB compares text case-insensitively and ignores trailing spaces
+    // (`utf8mb4_general_ci`, PAD SPACE); the store's names must not: `ALICE` and `alice `
+    // are not alice, as on SQLite and PostgreSQL.
+    let w = crate::world!(world());
+    for user in ["ALICE", "alice ", "Alice"] {
+        let r = w.cgi(&Cgi::get(&format!("hostname={HOME}&myip=192.0.2.3")).basic(user, PASSWORD));
+        assert_eq!((r.status, r.body.as_str()), (401, "badauth\n"), "`{user}`: {}", r.log);
+    }
+    assert!(w.a(HOME).is_empty());
+    // Other users may take those names.
+    w.add_user("Alice", "other-password");
+    let listed = w.admin(&["user", "list"]).success().stdout();
+    assert!(listed.lines().any(|l| l.starts_with("Alice ")), "{listed}");
+    w.cgi(&Cgi::get(&format!("hostname={HOME}&myip=192.0.2.4")).basic("Alice", "other-password"))
+        .expect(200, "nohost\n");
+    w.update(&format!("hostname={HOME}&myip=192.0.2.5")).expect(200, "good 192.0.2.5\n");
 }
 
 /// Replaces the `[database]` table of the world's config.
