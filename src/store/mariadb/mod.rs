@@ -294,10 +294,12 @@ impl Store {
         // statement by six times that, as on PostgreSQL. READ COMMITTED, PostgreSQL's
         // default: each statement sees what was committed before it, and InnoDB takes no gap
         // locks (see docs/design/mariadb.md, "Isolation"). Strict mode: a value that does not
-        // fit is an error, never a silent truncation.
+        // fit is an error, never a silent truncation. `wait_timeout` at its maximum (a year):
+        // a FastCGI worker's session idle overnight must not be closed under it by the
+        // server's default of eight hours.
         let secs = busy_timeout.as_secs().max(1);
         let settings = format!(
-            "SET SESSION innodb_lock_wait_timeout = {secs}, max_statement_time = {}, \
+            "SET SESSION innodb_lock_wait_timeout = {secs}, max_statement_time = {}, wait_timeout = 31536000, \
              sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'; \
              SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; ",
             secs.saturating_mul(6)
