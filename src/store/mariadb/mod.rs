@@ -29,7 +29,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
-use super::{Families, Host, OpenMode, StoreError};
+use super::{Families, Host, OpenMode, StoreError, TOUCH_FRACTION, TOUCH_INTERVAL_SECS};
 use crate::config::MariadbConfig;
 
 mod acme;
@@ -509,13 +509,14 @@ impl Store {
 }
 
 /// When a host of `hostnames h` is due for expiry at `due_at` (a literal): as in
-/// `store::sqlite`, its touch interval added to the cut-off.
+/// `store::sqlite`, its touch interval ([`Host::touch_interval`]) added to the cut-off.
+/// MariaDB's `/` divides into a decimal (`65 / 10` is `6.5`); `DIV` rounds down as Rust and
+/// the other engines do (`super::touch_interval_sql`, which this engine cannot share).
 fn due(due_at: i64) -> String {
     format!(
         "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-         AND h.last_update + h.expiry_ttl + {} <= {due_at}
-         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
-        super::touch_interval_sql("LEAST")
+         AND h.last_update + h.expiry_ttl + LEAST({TOUCH_INTERVAL_SECS}, h.expiry_ttl DIV {TOUCH_FRACTION}) <= {due_at}
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)"
     )
 }
 
