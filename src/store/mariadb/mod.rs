@@ -369,7 +369,7 @@ impl Store {
         exec(
             conn,
             "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)
-             ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+             ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin",
         )?;
         let version: i64 = match first(conn, "SELECT version FROM schema_version")? {
             Some(r) => col(&r, 0, "SELECT version FROM schema_version")?,
