@@ -35,7 +35,8 @@ pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSA
 /// [`Host::touch_interval`] of the row `hostnames h` in SQL, for a host that expires
 /// (`expiry_ttl > 0`, the only rows the expiry run reads); `least` is the engine's
 /// two-argument minimum (`MIN` on SQLite, `LEAST` on PostgreSQL). Both engines divide
-/// integers as Rust does for non-negative values, rounding down.
+/// integers as Rust does for non-negative values, rounding down; MariaDB's `/` does not
+/// (it gives a decimal), so `store::mariadb` writes its own with `DIV`.
 fn touch_interval_sql(least: &str) -> String {
     format!("{least}({TOUCH_INTERVAL_SECS}, h.expiry_ttl / {TOUCH_FRACTION})")
 }

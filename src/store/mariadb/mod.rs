@@ -29,7 +29,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
-use super::{Families, Host, OpenMode, StoreError};
+use super::{Families, Host, OpenMode, StoreError, TOUCH_FRACTION, TOUCH_INTERVAL_SECS};
 use crate::config::MariadbConfig;
 
 mod acme;
@@ -294,10 +294,12 @@ impl Store {
         // statement by six times that, as on PostgreSQL. READ COMMITTED, PostgreSQL's
         // default: each statement sees what was committed before it, and InnoDB takes no gap
         // locks (see docs/design/mariadb.md, "Isolation"). Strict mode: a value that does not
-        // fit is an error, never a silent truncation.
+        // fit is an error, never a silent truncation. `wait_timeout` at its maximum (a year):
+        // a FastCGI worker's session idle overnight must not be closed under it by the
+        // server's default of eight hours.
         let secs = busy_timeout.as_secs().max(1);
         let settings = format!(
-            "SET SESSION innodb_lock_wait_timeout = {secs}, max_statement_time = {}, \
+            "SET SESSION innodb_lock_wait_timeout = {secs}, max_statement_time = {}, wait_timeout = 31536000, \
              sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'; \
              SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; ",
             secs.saturating_mul(6)
@@ -505,13 +507,14 @@ impl Store {
 }
 
 /// When a host of `hostnames h` is due for expiry at `due_at` (a literal): as in
-/// `store::sqlite`, its touch interval added to the cut-off.
+/// `store::sqlite`, its touch interval ([`Host::touch_interval`]) added to the cut-off.
+/// MariaDB's `/` divides into a decimal (`65 / 10` is `6.5`); `DIV` rounds down as Rust and
+/// the other engines do (`super::touch_interval_sql`, which this engine cannot share).
 fn due(due_at: i64) -> String {
     format!(
         "h.expiry_ttl > 0 AND h.expired = 0 AND h.last_update IS NOT NULL
-         AND h.last_update + h.expiry_ttl + {} <= {due_at}
-         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)",
-        super::touch_interval_sql("LEAST")
+         AND h.last_update + h.expiry_ttl + LEAST({TOUCH_INTERVAL_SECS}, h.expiry_ttl DIV {TOUCH_FRACTION}) <= {due_at}
+         AND (h.ipv4 IS NOT NULL OR h.ipv6 IS NOT NULL OR h.txt IS NOT NULL)"
     )
 }
 

@@ -6,10 +6,9 @@
 //! MariaDB commits each `CREATE` and `ALTER` at once, so an entry is a list of statements that
 //! each may run again (`IF NOT EXISTS`, `INSERT IGNORE`): a migration interrupted halfway is
 //! completed by the next open (see `super::Store::migrate`). Every table is InnoDB (row locks,
-//! transactions, foreign keys) in utf8mb4 with the binary collation that does not pad
-//! (`utf8mb4_nopad_bin`): text compares and sorts byte for byte, as SQLite's and PostgreSQL's
-//! `COLLATE "C"` do (names are stored in lower case; `A` and `a` are different values, and so
-//! are `alice` and `alice `, which `utf8mb4_bin` would compare equal). Types: `BIGINT` for every integer (ids with
+//! transactions, foreign keys) in utf8mb4 with the binary collation without padding: text
+//! compares and sorts byte for byte, as SQLite's and PostgreSQL's `COLLATE "C"` do (names are
+//! stored in lower case; `A` and `a` are different values, and so are `a` and `a `). Types: `BIGINT` for every integer (ids with
 //! `AUTO_INCREMENT`, times, TTLs and the 0/1 flags), `VARBINARY` for digests, `VARCHAR` where a
 //! unique or looked-up column must fit an index (InnoDB keys hold at most 3072 bytes, 4 per
 //! utf8mb4 character), `TEXT` with an index on a prefix where a column holds what a request
