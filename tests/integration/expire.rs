@@ -41,7 +41,7 @@ fn expired_records_vanish_owner_is_mailed_and_an_update_restores() {
     w.update(&format!("hostname={LATE}&myip=192.0.2.3")).expect(200, "good 192.0.2.3\n");
     // One rate-limit row outside every window (60 s by default), one inside.
     w.sql(&format!(
-        "INSERT INTO rate_limit (scope, key, at) VALUES ('bad-addr', '198.51.100.1', {}), ('bad-addr', '198.51.100.1', {})",
+        "INSERT INTO rate_limit (scope, \"key\", at) VALUES ('bad-addr', '198.51.100.1', {}), ('bad-addr', '198.51.100.1', {})",
         t0 - 1000,
         t0 + 100
     ));
@@ -186,8 +186,8 @@ fn smtp_down_leaves_a_retry_for_the_next_run() {
 fn bind_batch_of_600_hosts_takes_two_tcp_messages() {
     let w = world!(World::new(Setup { kind: DnsKind::Bind, extra_config: "", hosts: &[] }));
     w.sql(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
-         INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
+        "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
          SELECT 'host-' || i || '.dyn.example.test', 'dyn.example.test', (SELECT id FROM users WHERE name = 'alice'), 60, 60, 0
          FROM n",
     );
@@ -268,7 +268,7 @@ fn a_far_future_now_decides_what_is_due_but_signing_and_trimming_use_the_clock()
     w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
     // A rate-limit row of this minute, and one outside every window (60 s by default).
     w.sql(&format!(
-        "INSERT INTO rate_limit (scope, key, at) VALUES ('bad-addr', 'x', {t0}), ('bad-addr', 'x', {})",
+        "INSERT INTO rate_limit (scope, \"key\", at) VALUES ('bad-addr', 'x', {t0}), ('bad-addr', 'x', {})",
         t0 - 1000
     ));
     // Ten years ahead: a message signed at that time would be far outside the TSIG fudge
@@ -406,8 +406,8 @@ fn many_due_hosts(n: usize, odd: usize) -> Option<(World, Vec<String>, i64)> {
     let hosts: Vec<String> = (1..=n).map(|i| format!("h{i}.{}", crate::util::ZONE)).collect();
     let w = world_with(DnsKind::Knot, "", &[LATE])?;
     w.sql(&format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
-         INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
+        "INSERT INTO hostnames (fqdn, zone, user_id, dns_ttl, expiry_ttl, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
          SELECT 'h' || i || '.dyn.example.test', 'dyn.example.test', (SELECT id FROM users WHERE name = 'alice'), 60, 60, 0
          FROM n"
     ));
