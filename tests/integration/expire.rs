@@ -31,6 +31,23 @@ fn summary(n_hosts: usize, n_zones: usize, n_messages: usize, n_mails: usize, n_
     )
 }
 
+/// The touch interval (a tenth of the expiry time, at most a minute) is added to the cut-off
+/// in whole seconds on every engine, as `Host::touch_interval` computes it: a host of 65 s is
+/// due 71 s after its update, not 71.5 s (MariaDB's `/` would give 6.5).
+#[test]
+fn the_touch_interval_is_whole_seconds_on_every_engine() {
+    let w = world!(world_with(DnsKind::Knot, "", &[HOME]));
+    w.admin(&["hostname", "modify", HOME, "--expiry-ttl", "65"]).success();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.1")).expect(200, "good 192.0.2.1\n");
+    let t = w.count(&format!("SELECT last_update FROM hostnames WHERE fqdn = '{HOME}'"));
+    let r = w.expire(t + 70);
+    assert!(r.success().stdout().starts_with("expired 0 hostnames"), "{}", r.stdout());
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    let r = w.expire(t + 71);
+    assert!(r.success().stdout().starts_with("expired 1 hostnames"), "{}", r.stdout());
+    assert!(w.a(HOME).is_empty(), "{}", w.dns.log());
+}
+
 #[test]
 fn expired_records_vanish_owner_is_mailed_and_an_update_restores() {
     let Some(smtp) = SmtpServer::start() else { return };
