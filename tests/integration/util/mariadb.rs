@@ -213,11 +213,15 @@ impl MariaServer {
     }
 
     /// A root client connection to `database`, for reading rows and holding locks in tests.
+    /// With `ANSI_QUOTES` and `PIPES_AS_CONCAT`: a test's SQL quotes a reserved column name
+    /// (`"user"`, `"key"`) and joins text with `||` as SQLite and PostgreSQL read them, and
+    /// means the same on all three.
     pub fn connect(&self, database: &str) -> mysql::Conn {
         let opts = mysql::OptsBuilder::new()
             .socket(Some(self.socket.display().to_string()))
             .user(Some("root"))
-            .db_name(Some(database));
+            .db_name(Some(database))
+            .init(vec!["SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,PIPES_AS_CONCAT')"]);
         mysql::Conn::new(opts).expect("connect to the test mariadb")
     }
 

@@ -313,7 +313,7 @@ impl World {
                 .collect();
         }
         if let Some(name) = &self.mariadb {
-            return mariadb::rows(&mut portable(name), sql);
+            return mariadb::rows(&mut mariadb::MariaServer::shared().connect(name), sql);
         }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         let mut stmt = conn.prepare(sql).expect("test query");
@@ -356,22 +356,13 @@ impl World {
         }
         if let Some(name) = &self.mariadb {
             use mysql::prelude::Queryable as _;
-            portable(name).query_drop(sql).unwrap_or_else(|e| panic!("test SQL `{sql}`: {e}"));
+            let mut conn = mariadb::MariaServer::shared().connect(name);
+            conn.query_drop(sql).unwrap_or_else(|e| panic!("test SQL `{sql}`: {e}"));
             return;
         }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.execute_batch(sql).expect("test SQL");
     }
-}
-
-/// A test connection to the world's MariaDB database that reads the SQL the other engines
-/// read: `"key"` an identifier (`ANSI_QUOTES`), `||` concatenation (`PIPES_AS_CONCAT`).
-fn portable(name: &str) -> mysql::Conn {
-    use mysql::prelude::Queryable as _;
-    let mut conn = mariadb::MariaServer::shared().connect(name);
-    conn.query_drop("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,PIPES_AS_CONCAT')")
-        .expect("test sql_mode");
-    conn
 }
 
 /// The clock, in seconds since the epoch; updates over CGI stamp this time.
