@@ -15,7 +15,7 @@
 #                            commit applies, BIND bumps the serial once per message
 #   LABEL-consistent         seconds from the first request until every host's DNS answer
 #                            equals its row (the end of the first comparison that found so)
-#   LABEL-cpu-dns, -cpu-db, -cpu-wrk   µs of CPU per request of the DNS server, PostgreSQL
+#   LABEL-cpu-dns, -cpu-db, -cpu-wrk   µs of CPU per request of the DNS server, the database server
 #                            (its processes; SQLite runs in the program) and wrk; the
 #                            program's and nginx's are the row's cpu_app_us and cpu_nginx_us
 # Each row's limit is the server's own rate of one-host updates from as many clients
@@ -101,9 +101,10 @@ storm_messages() { # knot|bind
     bind) kdig +timeout=2 +retry=1 @127.0.0.1 -p "$BIND_PORT" "$zone" SOA +short | awk '{ print $3 + 0 }' ;;
   esac
 }
-storm_db_pids() { # the PostgreSQL cluster's processes, for a postgres store
+storm_db_pids() { # the database server's processes, for a postgres or mariadb store
   case "$store" in
     postgres*) local pm; pm=$(head -1 "$work/pg/data/postmaster.pid" 2>/dev/null) && echo "$pm" $(pgrep -P "$pm") ;;
+    mariadb*) echo "$MARIADB_PID" ;;
   esac
 }
 
@@ -182,7 +183,7 @@ storm_run() { # TARGET CONNECTIONS
   limit=${limit_rate[$limit_label]:-}
   printf '    %-28s %8s updates/s  p50 %s ms  p99 %s ms  max %s ms  (%s answers took 0.5 s or more, %s 1 s or more)  %s requests in %s s; %s host changes in %s messages (%s a message); DNS equals the rows %s s after the first request\n' \
     "$label" "$local_rps" "$local_p50_ms" "$local_p99_ms" "$local_max_ms" "$slow" "$slow1" "$reqs" "$local_seconds" "$good" "$msgs" "$hpm" "${t_cons:-?}"
-  printf '    %-28s µs CPU per request: program %s, nginx %s, %s %s, PostgreSQL %s, wrk %s; %s alone from %s clients: %s updates/s (ratio %s)\n' \
+  printf '    %-28s µs CPU per request: program %s, nginx %s, %s %s, database server %s, wrk %s; %s alone from %s clients: %s updates/s (ratio %s)\n' \
     "" "$cpu_app" "$cpu_nginx" "$server" "$cpu_dns" "$cpu_db" "$cpu_wrk" "$server" "$c" "${limit:-?}" "$(ratio "$local_rps" "${limit:-0}")"
   tsv storm "$label" "$local_rps" updates/s "$local_p50_ms" "$local_p99_ms" "$limit_label" "$cpu_app" "$cpu_nginx"
   tsv storm "$label-max" "$local_max_ms" ms
@@ -194,7 +195,7 @@ storm_run() { # TARGET CONNECTIONS
   [ "$cpu_db" != "-" ] && tsv storm "$label-cpu-db" "$cpu_db" us
   tsv storm "$label-cpu-wrk" "$cpu_wrk" us
   local db_name=SQLite server_name=Knot
-  case "$target" in postgres-*) db_name=PostgreSQL ;; esac
+  case "$target" in postgres-*) db_name=PostgreSQL ;; mariadb-*) db_name=MariaDB ;; esac
   [ "$server" = bind ] && server_name=BIND
   storm_md+=("| $db_name | $server_name | $c | **$local_rps** | $reqs | $local_p50_ms / $local_p99_ms / $local_max_ms | $slow / $slow1 | $hpm | ${t_cons:-?} | ${limit:--} | $(ratio "$local_rps" "${limit:-0}") | $cpu_app / $cpu_nginx / $cpu_dns / $cpu_db / $cpu_wrk |")
 }
@@ -227,9 +228,9 @@ connections; a run ends when every host has had its $storm_rounds answers. Slow 
 message: host changes per UPDATE message the server received (Knot's log, BIND's serial).
 Consistent: seconds from the first request until every host's DNS answer equals its row.
 Ratio: to the server's own rate of one-host updates from as many clients (Limits). CPU per
-request, in µs: the program, nginx, the DNS server, PostgreSQL, wrk.
+request, in µs: the program, nginx, the DNS server, the database server (PostgreSQL or MariaDB), wrk.
 
-| store | server | connections | updates/s | requests | p50 / p99 / max ms | answers ≥ 0.5 s / ≥ 1 s | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / PostgreSQL / wrk |
+| store | server | connections | updates/s | requests | p50 / p99 / max ms | answers ≥ 0.5 s / ≥ 1 s | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / database / wrk |
 |---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${storm_md[@]}")
 REPORT

@@ -11,8 +11,8 @@
 #     through the same fcgiwrap (benches/programs/cgi_hello.rs); every flow row states its
 #     ratio to its limit, `good` rows to Knot's and to BIND's rate of one-host updates from
 #     as many clients;
-#   - the many-hostname flows again on PostgreSQL (a throwaway cluster), side by side with
-#     SQLite, with the same checks;
+#   - the many-hostname flows again on PostgreSQL (a throwaway cluster) and on MariaDB (a
+#     throwaway server), side by side with SQLite, with the same checks;
 #   - the many-hostname `good` flows (FastCGI password and token, CGI token) again against
 #     BIND (labels *-bind: a second SQLite database whose config sends to BIND), side by side
 #     with Knot, with the same checks, each row's ratio to BIND's own rate; and the same
@@ -24,7 +24,8 @@
 #     transaction by `ddns-cgi hostname import`), all reporting a new address in the same
 #     minute, a fixed number of times each, from wrk (benches/storm.lua) at 256 and 1,024
 #     keep-alive connections through nginx and `ddns-cgi fastcgi` with the shipped unit's
-#     settings; on SQLite and PostgreSQL, against Knot and BIND (labels storm-STORE-SERVER-cN);
+#     settings; on SQLite, PostgreSQL and MariaDB, against Knot and BIND (labels
+#     storm-STORE-SERVER-cN);
 #     rows: updates/s, p50/p99/max, hosts per DNS message (Knot's log, BIND's serial), the
 #     time until every host's DNS answer equals its row, CPU per request of each process,
 #     and the ratio to the server's own rate of one-host updates from as many clients;
@@ -41,10 +42,11 @@
 #   BENCH_FLOWS (all)       comma-separated extended regexes (case-insensitive) on the labels:
 #                           only the flows, limits and sections they match run, plus the
 #                           limits a selected flow's ratio needs; e.g. fastcgi-good-token-many
-#                           (on every store, BIND's too), ^postgres-, -bind$, limit-bind,
+#                           (on every store, BIND's too), ^postgres-, ^mariadb-, -bind$, limit-bind,
 #                           -pdns$, limit-pdns, ^storm-, storm-postgres-bind,
 #                           one-request, expire
 #   BENCH_POSTGRES (1 if PostgreSQL is installed; 0 in --short)  the PostgreSQL rows
+#   BENCH_MARIADB (1 if MariaDB is installed; 0 in --short)  the MariaDB rows
 #   BENCH_CONNECTIONS (8)   wrk connections and threads, DNS clients, hostnames
 #   BENCH_SECONDS (10; 1)   duration of each wrk flow
 #   BENCH_DNS_SECONDS (5; 1) duration of each DNS limit run
@@ -58,7 +60,7 @@
 #                           the format of benches/history/*.tsv) and its charts
 #                           (scripts/charts.sh: bench-*.svg, with gnuplot) are written
 # Runs the web stack as www-data when started as root, as the tests do (Knot as knot, BIND as
-# bind, PowerDNS as pdns, PostgreSQL as postgres); `ddns-cgi fastcgi` gets the environment of the shipped
+# bind, PowerDNS as pdns, PostgreSQL as postgres, MariaDB as mysql); `ddns-cgi fastcgi` gets the environment of the shipped
 # nginx/ddns-cgi.service. CI runs --short at the end of scripts/test.sh; figures and the
 # machine are recorded in BENCHMARKS.md.
 set -euo pipefail
@@ -122,6 +124,19 @@ case "${BENCH_POSTGRES:-}" in
     ;;
   *) echo "BENCH_POSTGRES must be 0 or 1, not \`$BENCH_POSTGRES\`" >&2; exit 2 ;;
 esac
+case "${BENCH_MARIADB:-}" in
+  1)
+    mariadb=1
+    [ -x /usr/sbin/mariadbd ] || { echo "BENCH_MARIADB=1, but MariaDB's server is not installed (Debian package mariadb-server)" >&2; exit 2; }
+    ;;
+  0) mariadb=0 mariadb_why="BENCH_MARIADB=0" ;;
+  "")
+    mariadb=1
+    if [ "$short" = 1 ]; then mariadb=0 mariadb_why="--short mode (BENCH_MARIADB=1 adds them)"; fi
+    if [ ! -x /usr/sbin/mariadbd ]; then mariadb=0 mariadb_why="MariaDB's server is not installed (Debian package mariadb-server)"; fi
+    ;;
+  *) echo "BENCH_MARIADB must be 0 or 1, not \`$BENCH_MARIADB\`" >&2; exit 2 ;;
+esac
 bind=1
 command -v named >/dev/null || bind=0
 pdns=1 pdns_missing_package="$(pdns_missing)"
@@ -142,7 +157,7 @@ for c in "${storm_conns[@]}"; do
 done
 dns_label() { echo "limit-$1-c$2-h$3-$4${5:+-pause$5}"; } # KIND CLIENTS HOSTS TRANSPORT [PAUSE_MS]
 flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (sqlite),
-  # postgres-cgi-good-token-many (postgres), fastcgi-good-token-many-bind (bind)
+  # postgres-cgi-good-token-many (postgres, mariadb), fastcgi-good-token-many-bind (bind)
   local store=sqlite
   [ $# = 5 ] && { store=$1; shift; }
   case "$store" in
@@ -153,10 +168,10 @@ flow_label() { # [STORE] FRONT ANSWER AUTH HOSTS: e.g. fastcgi-good-token-many (
   esac
 }
 # The flows (FRONT ANSWER AUTH HOSTS) in the order they run: what changes nothing first, then
-# `good` (see "The flows" below); on PostgreSQL the many-hostname ones; against BIND the
+# `good` (see "The flows" below); on PostgreSQL and MariaDB the many-hostname ones; against BIND the
 # many-hostname `good` ones (FastCGI with password and token, CGI with token: CGI with a
 # password is Argon2's rate, not the DNS server's).
-sqlite_flows=() postgres_flows=() bind_flows=() pdns_flows=()
+sqlite_flows=() postgres_flows=() mariadb_flows=() bind_flows=() pdns_flows=()
 [ "$bind" = 1 ] && bind_flows=("CGI good token many" "FastCGI good password many" "FastCGI good token many")
 [ "$pdns" = 1 ] && pdns_flows=("CGI good token many" "FastCGI good password many" "FastCGI good token many")
 for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
@@ -167,6 +182,7 @@ for phase in "nochg one,nochg many,badauth one" "good one,good many"; do
         read -r answer hosts <<<"$ah"
         sqlite_flows+=("$front $answer $auth $hosts")
         if [ "$hosts" = many ] && [ "$postgres" = 1 ]; then postgres_flows+=("$front $answer $auth $hosts"); fi
+        if [ "$hosts" = many ] && [ "$mariadb" = 1 ]; then mariadb_flows+=("$front $answer $auth $hosts"); fi
       done
     done
   done
@@ -178,17 +194,20 @@ console_labels=(console-login-cgi console-login-fastcgi console-hosts-cgi consol
 labels+=("${console_labels[@]}")
 for f in "${sqlite_flows[@]}"; do labels+=("$(flow_label $f)"); done
 for f in "${postgres_flows[@]}"; do labels+=("$(flow_label postgres $f)"); done
+for f in "${mariadb_flows[@]}"; do labels+=("$(flow_label mariadb $f)"); done
 for f in "${bind_flows[@]}"; do labels+=("$(flow_label bind $f)"); done
 for f in "${pdns_flows[@]}"; do labels+=("$(flow_label pdns $f)"); done
 # The storm's targets, STORE-SERVER, and the bench store each runs on (its config, FastCGI
 # server and nginx servers): postgres-bind is a store of its own, a second PostgreSQL database
-# whose config sends to BIND. MariaDB (issue 25) goes here once its store exists: mariadb-knot
-# and mariadb-bind, on stores `mariadb` and `mariadb-bind` set up as postgres's below.
-declare -A storm_store=([sqlite-knot]=sqlite [postgres-knot]=postgres [sqlite-bind]=bind [postgres-bind]=postgres-bind)
+# whose config sends to BIND; mariadb-bind the same on MariaDB (issue 25).
+declare -A storm_store=([sqlite-knot]=sqlite [postgres-knot]=postgres [mariadb-knot]=mariadb [sqlite-bind]=bind
+  [postgres-bind]=postgres-bind [mariadb-bind]=mariadb-bind)
 storm_targets=(sqlite-knot)
 [ "$postgres" = 1 ] && storm_targets+=(postgres-knot)
+[ "$mariadb" = 1 ] && storm_targets+=(mariadb-knot)
 [ "$bind" = 1 ] && storm_targets+=(sqlite-bind)
 [ "$postgres" = 1 ] && [ "$bind" = 1 ] && storm_targets+=(postgres-bind)
+[ "$mariadb" = 1 ] && [ "$bind" = 1 ] && storm_targets+=(mariadb-bind)
 storm_label() { echo "storm-$1-c$2"; } # TARGET CONNECTIONS
 for t in "${storm_targets[@]}"; do
   for c in "${storm_conns[@]}"; do labels+=("$(storm_label "$t" "$c")"); done
@@ -197,6 +216,7 @@ labels+=(one-request expire)
 if [ "$list" = 1 ]; then
   printf '%s\n' "${labels[@]}"
   [ "$postgres" = 1 ] || echo "(no postgres-* or storm-postgres-* labels: $postgres_why)"
+  [ "$mariadb" = 1 ] || echo "(no mariadb-* or storm-mariadb-* labels: $mariadb_why)"
   [ "$bind" = 1 ] || echo "(no limit-bind-* or *-bind labels: named is not installed, Debian package bind9)"
   [ "$pdns" = 1 ] || echo "(no limit-pdns-* or *-pdns labels: PowerDNS is not installed, Debian package $pdns_missing_package)"
   exit 0
@@ -217,9 +237,9 @@ if [ -n "$flows_re" ] && ! any_selected .; then
 fi
 # The limits a selected flow's ratio needs run even when not selected themselves.
 need_dns=0 need_static=0 need_hello=0 need_fcgi_hello=0
-any_selected '^(postgres-)?[a-z]+-good-' && need_dns=1
-any_selected '^(postgres-)?fastcgi-(nochg|badauth)-' && need_static=1 && need_fcgi_hello=1
-any_selected '^(postgres-)?cgi-(nochg|badauth)-' && need_hello=1
+any_selected '^(postgres-|mariadb-)?[a-z]+-good-' && need_dns=1
+any_selected '^(postgres-|mariadb-)?fastcgi-(nochg|badauth)-' && need_static=1 && need_fcgi_hello=1
+any_selected '^(postgres-|mariadb-)?cgi-(nochg|badauth)-' && need_hello=1
 any_selected '^console-.*-cgi$' && need_hello=1
 any_selected '^console-.*-fastcgi$' && need_fcgi_hello=1
 run_dns() { # KIND CLIENTS HOSTS TRANSPORT: whether this limit runs
@@ -233,6 +253,8 @@ done
 [ "$bind" = 1 ] && any_selected '(-bind$|^storm-sqlite-bind-)' && use_bind_flows=1 use_bind=1
 use_postgres_bind=0
 [ "$postgres" = 1 ] && [ "$bind" = 1 ] && any_selected '^storm-postgres-bind-' && use_postgres_bind=1 use_bind=1
+use_mariadb_bind=0
+[ "$mariadb" = 1 ] && [ "$bind" = 1 ] && any_selected '^storm-mariadb-bind-' && use_mariadb_bind=1 use_bind=1
 use_pdns=0 use_pdns_flows=0
 for r in "${dns_runs[@]}"; do
   case "$r" in pdns*) if run_dns $r; then use_pdns=1; fi ;; esac
@@ -240,6 +262,8 @@ done
 [ "$pdns" = 1 ] && any_selected '-pdns$' && use_pdns_flows=1 use_pdns=1
 use_postgres=0
 [ "$postgres" = 1 ] && any_selected '^(storm-)?postgres-' && use_postgres=1
+use_mariadb=0
+[ "$mariadb" = 1 ] && any_selected '^(storm-)?mariadb-' && use_mariadb=1
 
 for p in knotd kdig nginx fcgiwrap wrk curl python3 setsid /usr/bin/time; do
   command -v "$p" >/dev/null || { echo "$p is missing: run scripts/install-deps.sh" >&2; exit 2; }
@@ -272,6 +296,7 @@ cleanup() {
   stop_bind
   stop_pdns
   stop_postgres
+  stop_mariadb
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -327,6 +352,7 @@ elif [ "$pdns" = 0 ]; then
   echo "!!! n/a: PowerDNS is not installed (Debian package $pdns_missing_package): no PowerDNS limit nor *-pdns flows"
 fi
 [ "$postgres" = 1 ] || echo "!!! PostgreSQL rows skipped: $postgres_why"
+[ "$mariadb" = 1 ] || echo "!!! MariaDB rows skipped: $mariadb_why"
 
 mkdir -p "$work/bin" "$work/web/tmp" "$work/out"
 chmod 755 "$work" "$work/bin"
@@ -334,8 +360,8 @@ cp "$target/ddns-cgi" "$target/examples/cgi_hello" "$target/examples/fcgi_hello"
 chmod 755 "$work/bin"/*
 bin="$work/bin/ddns-cgi"
 web="$work/web"
-# The stores: the SQLite file (every flow) and, with BENCH_POSTGRES, a PostgreSQL database
-# (the many-hostname flows), both against Knot; and, for the *-bind flows, a second SQLite
+# The stores: the SQLite file (every flow) and, with BENCH_POSTGRES and BENCH_MARIADB, a
+# PostgreSQL and a MariaDB database (the many-hostname flows), all against Knot; and, for the *-bind flows, a second SQLite
 # file whose config sends to BIND. Each has its config, its FastCGI server and nginx servers,
 # its DNS server and its own hostnames in the one zone (h1.., p1.. on Knot, b1.. on BIND's
 # copy of the zone), so each is checked against the server it updates.
@@ -363,6 +389,25 @@ if [ "$use_postgres" = 1 ]; then
   chmod 600 "${S_cfg[postgres]}"
   S_dns[postgres]=$KNOT_PORT S_name[postgres]="postgres store"
 fi
+if [ "$use_mariadb" = 1 ] || [ "$use_mariadb_bind" = 1 ]; then
+  start_mariadb "$work/mariadb"
+  mariadb_version=$(/usr/sbin/mariadbd --version | awk '{print $3}' | cut -d- -f1)
+  echo "==> MariaDB $mariadb_version on the Unix socket $MARIADB_SOCKET"
+  # The user and database an administrator would create (the book's MariaDB chapter).
+  mariadb_password="bench-$RANDOM$RANDOM"
+  mariadb_sql "CREATE USER 'ddns'@'localhost' IDENTIFIED BY '$mariadb_password';
+    CREATE DATABASE ddns; GRANT ALL ON ddns.* TO 'ddns'@'localhost';
+    CREATE DATABASE ddns_bind; GRANT ALL ON ddns_bind.* TO 'ddns'@'localhost'"
+  mariadb_url() { echo "mysql://ddns:$mariadb_password@localhost/$1?socket=$MARIADB_SOCKET"; } # DATABASE
+fi
+if [ "$use_mariadb" = 1 ]; then
+  stores+=(mariadb)
+  S_cfg[mariadb]="$web/config-mariadb.toml" S_prefix[mariadb]=m S_socket[mariadb]="$web/fastcgi-mariadb.sock"
+  # The SQLite config with its `path` line replaced by the MariaDB URL.
+  sed "s|^path = .*|url = \"$(mariadb_url ddns)\"|" "${S_cfg[sqlite]}" >"${S_cfg[mariadb]}"
+  chmod 600 "${S_cfg[mariadb]}"
+  S_dns[mariadb]=$KNOT_PORT S_name[mariadb]="mariadb store"
+fi
 if [ "$use_bind_flows" = 1 ]; then
   stores+=(bind)
   S_cfg[bind]="$web/config-bind.toml" S_prefix[bind]=b S_socket[bind]="$web/fastcgi-bind.sock"
@@ -378,6 +423,15 @@ if [ "$use_postgres_bind" = 1 ]; then
   S_dns[postgres-bind]=$BIND_PORT S_name[postgres-bind]="postgres store, against BIND"
   write_config "${S_cfg[postgres-bind]}" "$web/unused.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
   sed -i "s|^path = .*|url = \"postgresql://ddns@/ddns_bind?host=$work/pg\&port=$PG_PORT\"|" "${S_cfg[postgres-bind]}"
+fi
+if [ "$use_mariadb_bind" = 1 ]; then
+  # The storm on MariaDB against BIND: a second database of the same server.
+  stores+=(mariadb-bind)
+  S_cfg[mariadb-bind]="$web/config-mariadb-bind.toml" S_prefix[mariadb-bind]=n S_socket[mariadb-bind]="$web/fastcgi-mariadb-bind.sock"
+  S_dns[mariadb-bind]=$BIND_PORT S_name[mariadb-bind]="mariadb store, against BIND"
+  write_config "${S_cfg[mariadb-bind]}" "$web/unused.db" "$BIND_PORT" "$zone" "$secret" "$no_rate_limit"
+  sed -i "s|^path = .*|url = \"$(mariadb_url ddns_bind)\"|" "${S_cfg[mariadb-bind]}"
+  chmod 600 "${S_cfg[mariadb-bind]}"
 fi
 if [ "$use_pdns_flows" = 1 ]; then
   stores+=(pdns)
@@ -846,6 +900,7 @@ run_flows() { # STORE good|other
   case "$1" in
     sqlite) list=("${sqlite_flows[@]}") ;;
     postgres) list=("${postgres_flows[@]}") ;;
+    mariadb) list=("${mariadb_flows[@]}") ;;
     bind) list=("${bind_flows[@]}") ;;
     pdns) list=("${pdns_flows[@]}") ;;
   esac
@@ -962,11 +1017,13 @@ bind_version=""
 [ "$use_pdns" = 1 ] && bind_version="$bind_version, PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) with gsqlite3 ($([ "$use_pdns_flows" = 1 ] && echo "limits and the flows against PowerDNS" || echo "limits only"))"
 pg_line=""
 [ "$use_postgres" = 1 ] && pg_line=", PostgreSQL $pg_version (\`synchronous_commit = off\`, as SQLite's \`synchronous = NORMAL\`)"
+{ [ "$use_mariadb" = 1 ] || [ "$use_mariadb_bind" = 1 ]; } &&
+  pg_line="$pg_line, MariaDB $mariadb_version (\`innodb_flush_log_at_trx_commit = 2\`, as SQLite's \`synchronous = NORMAL\`)"
 # The command that reproduces this run: the BENCH_ variables set, quoted when not plain.
 command_line() {
   local v
   for v in BENCH_SHORT BENCH_PROFILE BENCH_SECONDS BENCH_DNS_SECONDS BENCH_CONNECTIONS BENCH_EXPIRE_HOSTS \
-    BENCH_STORM_HOSTS BENCH_STORM_CONNECTIONS BENCH_STORM_ROUNDS BENCH_FLOWS BENCH_POSTGRES; do
+    BENCH_STORM_HOSTS BENCH_STORM_CONNECTIONS BENCH_STORM_ROUNDS BENCH_FLOWS BENCH_POSTGRES BENCH_MARIADB; do
     [ -n "${!v:-}" ] || continue
     if [[ ${!v} =~ ^[A-Za-z0-9_.,/-]*$ ]]; then printf '%s=%s ' "$v" "${!v}"; else printf "%s='%s' " "$v" "${!v}"; fi
   done
@@ -1065,30 +1122,33 @@ These flows run against Knot. Ratios: \`good\` rows against Knot's rate of one-h
 $(printf '%s\n' "${flow_rows[@]}")
 REPORT
 fi
-pg_rows=()
-for f in "${postgres_flows[@]}"; do
-  read -r front answer auth hosts <<<"$f"
-  l=$(flow_label "$front" "$answer" "$auth" "$hosts")
-  [ -n "${F_rps[postgres-$l]:-}" ] || continue
-  q=""
-  [ "$answer" = good ] && q=" | $(ratio "${F_rps[postgres-$l]}" "$dns_rate") | $(ratio "${F_rps[postgres-$l]}" "$bind_rate")"
-  [ "$answer" = good ] || q=" | | "
-  pg_rows+=("| $front | $answer | $auth | ${F_rps[$l]:--} | ${F_p50[$l]:--} / ${F_p99[$l]:--} | **${F_rps[postgres-$l]}** | ${F_p50[postgres-$l]} / ${F_p99[postgres-$l]} | $(ratio "${F_rps[postgres-$l]}" "${F_rps[$l]:-0}")$q |")
-done
-if [ "${#pg_rows[@]}" -gt 0 ]; then
+# SQLite beside each shared store: PostgreSQL, then MariaDB.
+for db in postgres mariadb; do
+  case "$db" in postgres) db_name=PostgreSQL db_flows=("${postgres_flows[@]}") ;; *) db_name=MariaDB db_flows=("${mariadb_flows[@]}") ;; esac
+  db_rows=()
+  for f in "${db_flows[@]}"; do
+    read -r front answer auth hosts <<<"$f"
+    l=$(flow_label "$front" "$answer" "$auth" "$hosts")
+    [ -n "${F_rps[$db-$l]:-}" ] || continue
+    q=""
+    [ "$answer" = good ] && q=" | $(ratio "${F_rps[$db-$l]}" "$dns_rate") | $(ratio "${F_rps[$db-$l]}" "$bind_rate")"
+    [ "$answer" = good ] || q=" | | "
+    db_rows+=("| $front | $answer | $auth | ${F_rps[$l]:--} | ${F_p50[$l]:--} / ${F_p99[$l]:--} | **${F_rps[$db-$l]}** | ${F_p50[$db-$l]} / ${F_p99[$db-$l]} | $(ratio "${F_rps[$db-$l]}" "${F_rps[$l]:-0}")$q |")
+  done
+  [ "${#db_rows[@]}" -gt 0 ] || continue
   cat <<REPORT
 
-### SQLite vs PostgreSQL, many hostnames
+### SQLite vs $db_name, many hostnames
 
 The same flows on the two stores, one after the other in this run: each store has its own
 config, \`ddns-cgi fastcgi\` and nginx servers, and its own $conns users and hostnames in the
 one Knot zone; after each \`good\` flow every host's records equal its row on that store.
 
-| front | answer | auth | SQLite req/s | SQLite p50 / p99 ms | PostgreSQL req/s | PostgreSQL p50 / p99 ms | PostgreSQL / SQLite | PostgreSQL / Knot | PostgreSQL / BIND |
+| front | answer | auth | SQLite req/s | SQLite p50 / p99 ms | $db_name req/s | $db_name p50 / p99 ms | $db_name / SQLite | $db_name / Knot | $db_name / BIND |
 |---|---|---|---|---|---|---|---|---|---|
-$(printf '%s\n' "${pg_rows[@]}")
+$(printf '%s\n' "${db_rows[@]}")
 REPORT
-fi
+done
 bind_rows=()
 for f in "${bind_flows[@]}"; do
   read -r front answer auth hosts <<<"$f"

@@ -7,7 +7,7 @@
 #   bench-good.svg    `good` updates against the DNS server's own rate (Knot, BIND)
 #   bench-nochg.svg   FastCGI requests that change nothing against nginx's static answer
 #   bench-cgi.svg     CGI requests against the smallest CGI program through the same fcgiwrap
-#   bench-stores.svg  SQLite against PostgreSQL, the many-hostname flows
+#   bench-stores.svg  SQLite against PostgreSQL and MariaDB, the many-hostname flows
 #   bench-dns.svg     the DNS servers' own rate by hosts per message and clients
 #   bench-storm.svg   the storm's rate (`good`, a host per request) by connections, on each
 #                     store and server, beside each server's own rate from as many clients
@@ -79,7 +79,8 @@ key_entries() { # BARS.dat
   done <<<"$limit_c:the limit, measured alone
 $ref_c:a program that does no work
 $sqlite_c:ddns-cgi, SQLite
-$pg_c:ddns-cgi, PostgreSQL"
+$pg_c:ddns-cgi, PostgreSQL
+$mdb_c:ddns-cgi, MariaDB"
 }
 
 # Draws a horizontal bar chart: OUT TITLE XLABEL ROWS [logscale]. ROWS: `label TAB value TAB
@@ -135,7 +136,7 @@ GNUPLOT
 # Colours: the limit a row is measured against, the no-work reference programs, ddns-cgi on
 # SQLite (Knot or BIND), ddns-cgi on PostgreSQL.
 # As gnuplot's `lc rgb variable` reads them: 0xRRGGBB in decimal.
-limit_c=8355711 ref_c=12105912 sqlite_c=2062260 pg_c=15106335 # 7f7f7f b8b8b8 1f77b4 e6811f
+limit_c=8355711 ref_c=12105912 sqlite_c=2062260 pg_c=15106335 mdb_c=9725885 # 7f7f7f b8b8b8 1f77b4 e6811f 9467bd
 
 echo "==> charts of $data into $out"
 # `good`: each server's own rate of one-host updates from as many clients, then the flows.
@@ -180,18 +181,24 @@ draw_bars "$out/bench-nochg.svg" "FastCGI: requests that change nothing, against
 draw_bars "$out/bench-cgi.svg" "CGI (nginx + fcgiwrap, one process a request), against the smallest CGI program" \
   "requests per second through nginx and fcgiwrap" "$tmp/cgi"
 
-# SQLite against PostgreSQL, many hostnames: each flow's PostgreSQL bar under its SQLite bar.
+# SQLite against PostgreSQL and MariaDB, many hostnames: each flow's PostgreSQL and MariaDB
+# bars under its SQLite bar.
 {
   for f in fastcgi-nochg-token fastcgi-nochg-password fastcgi-good-token fastcgi-good-password \
     cgi-nochg-token cgi-nochg-password cgi-good-token cgi-good-password; do
-    [ -n "$(value "postgres-$f-many")" ] || continue
+    [ -n "$(value "postgres-$f-many")$(value "mariadb-$f-many")" ] || continue
     name="$(sed 's/^fastcgi/FastCGI/; s/^cgi/CGI/; s/-/, /g' <<<"$f")"
     bar "$name, SQLite" "$f-many" "$sqlite_c"
     bar "$name, PostgreSQL" "postgres-$f-many" "$pg_c" "$f-many" SQLite
+    bar "$name, MariaDB" "mariadb-$f-many" "$mdb_c" "$f-many" SQLite
     gap
   done
 } | sed '${/^-$/d}' >"$tmp/stores"
-draw_bars "$out/bench-stores.svg" "SQLite against PostgreSQL, each client its own hostname (logarithmic scale)" \
+# The title names the shared stores the file has rows of.
+shared=""
+grep -q $'\tpostgres-[a-z-]*-many\t' "$data" && shared="PostgreSQL"
+grep -q $'\tmariadb-[a-z-]*-many\t' "$data" && shared="${shared:+$shared and }MariaDB"
+draw_bars "$out/bench-stores.svg" "SQLite against ${shared:-PostgreSQL}, each client its own hostname (logarithmic scale)" \
   "requests per second (log scale)" "$tmp/stores" log
 
 # The DNS servers' own rate: updates per second by hosts per message, 1 and N clients.

@@ -32,6 +32,9 @@ packages=(
   # PostgreSQL, the shared database (tests/integration/postgres.rs, and the second pass of
   # scripts/test.sh): the harness runs its own initdb and server, never the system cluster.
   postgresql
+  # MariaDB, the third engine (tests/integration/mariadb.rs, and the third pass of
+  # scripts/test.sh): the harness runs its own mariadb-install-db and server, never the system's.
+  mariadb-server
   "$@"
 )
 

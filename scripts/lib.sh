@@ -25,6 +25,11 @@
 #                                tests/integration/util/pg.rs starts it; sets PG_PORT (the
 #                                socket's number) and PG_BIN (runs as `postgres` when root)
 #   stop_postgres                stop it (fast shutdown)
+#   start_mariadb DIR            a throwaway MariaDB in DIR (mariadb-install-db, root without a
+#                                password on the socket), listening only on a Unix socket in
+#                                DIR, as tests/integration/util/mariadb.rs starts it; sets
+#                                MARIADB_SOCKET (runs as `mysql` when root)
+#   stop_mariadb                 stop it (SIGTERM, a clean shutdown)
 #   storm_wrk OUT URL THREADS CONNECTIONS FLOW ROUNDS SEED MAX_SECONDS   the storm: wrk with
 #                                benches/storm.lua (its FLOW file: FQDN, token per line), stopped
 #                                (SIGINT) as soon as every thread has its ROUNDS answers per host,
@@ -258,6 +263,50 @@ stop_postgres() {
   if [ -n "${PG_DIR:-}" ]; then
     as_postgres "$PG_BIN/pg_ctl" stop -m fast -s -D "$PG_DIR/data" >/dev/null 2>&1 || true
     PG_DIR=""
+  fi
+}
+
+start_mariadb() {
+  local dir="$1" user=()
+  [ -x /usr/sbin/mariadbd ] || { echo "MariaDB's server is missing (Debian package mariadb-server)" >&2; return 1; }
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then chown mysql:mysql "$dir"; chmod 755 "$(dirname "$dir")"; user=(--user=mysql); fi
+  chmod 755 "$dir"
+  mariadb-install-db --no-defaults "${user[@]}" --datadir="$dir/data" --auth-root-authentication-method=normal \
+    --skip-test-db --skip-name-resolve >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; return 1; }
+  MARIADB_SOCKET="$dir/mariadb.sock"
+  # innodb_flush_log_at_trx_commit = 2 is MariaDB's counterpart of the synchronous = NORMAL
+  # that ddns-cgi gives SQLite in WAL mode (and of PostgreSQL's synchronous_commit = off): a
+  # commit is written but not flushed; a crash of the machine may lose the last second.
+  # The character set and collation are Debian's defaults (50-server.cnf).
+  /usr/sbin/mariadbd --no-defaults "${user[@]}" --datadir="$dir/data" --socket="$MARIADB_SOCKET" \
+    --pid-file="$dir/mariadb.pid" --log-error="$dir/server.log" --skip-networking --skip-name-resolve \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci --innodb-flush-log-at-trx-commit=2 \
+    --max-connections=2000 </dev/null >/dev/null 2>&1 &
+  MARIADB_PID=$!
+  MARIADB_DIR="$dir"
+  local i
+  for i in $(seq 600); do
+    mariadb --no-defaults --socket="$MARIADB_SOCKET" --user=root -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    kill -0 "$MARIADB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "mariadbd did not start:" >&2
+  cat "$dir/server.log" >&2
+  return 1
+}
+
+# Runs SQL on the throwaway MariaDB as root.
+mariadb_sql() {
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" --user=root --batch --skip-column-names -e "$1"
+}
+
+stop_mariadb() {
+  if [ -n "${MARIADB_PID:-}" ]; then
+    kill "$MARIADB_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 100); do kill -0 "$MARIADB_PID" 2>/dev/null || break; sleep 0.1; done
+    MARIADB_PID=""
   fi
 }
 

@@ -51,6 +51,11 @@ echo "==> cargo test --test integration, on PostgreSQL (DDNS_TEST_DATABASE=postg
 DDNS_TEST_DATABASE=postgres cargo test --locked --test integration -- \
   absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
   fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: import:: console:: storm::
+# The same modules against MariaDB (TESTING.md, "MariaDB").
+echo "==> cargo test --test integration, on MariaDB (DDNS_TEST_DATABASE=mariadb)"
+DDNS_TEST_DATABASE=mariadb cargo test --locked --test integration -- \
+  absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
+  fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: import:: console:: storm::
 # The modules that send UPDATEs again, against PowerDNS (TESTING.md, "PowerDNS"): their
 # default worlds, and the tests that loop over Knot and BIND, use PowerDNS instead.
 echo "==> cargo test --test integration, against PowerDNS (DDNS_TEST_DNS=powerdns)"

@@ -23,6 +23,12 @@ const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// `backup FILE`: an online, consistent copy of the database.
 pub(crate) fn backup(config: &Config, args: &BackupArgs) -> Result<String, CliError> {
+    if let Some(m) = &config.database.mariadb {
+        return Err(CliError::failure(format!(
+            "`backup` copies a SQLite database; mariadb `{}` is backed up with its own tools: `mariadb-dump --single-transaction {} > FILE` (restore it with `mariadb {}` < FILE)",
+            m.shown, m.name, m.name
+        )));
+    }
     if let Some(pg) = &config.database.postgres {
         let (options, name) = pg_target(pg);
         return Err(CliError::failure(format!(
@@ -57,6 +63,12 @@ pub(crate) fn backup(config: &Config, args: &BackupArgs) -> Result<String, CliEr
 
 /// `restore FILE`: replaces the database with a backup, the service stopped.
 pub(crate) fn restore(config: &Config, args: &RestoreArgs, now: i64) -> Result<String, CliError> {
+    if let Some(m) = &config.database.mariadb {
+        return Err(CliError::failure(format!(
+            "`restore` replaces a SQLite database; mariadb `{}` is restored with its own tools, the FastCGI servers stopped: `mariadb {} < FILE` for a `mariadb-dump` file",
+            m.shown, m.name
+        )));
+    }
     if let Some(pg) = &config.database.postgres {
         let (options, name) = pg_target(pg);
         return Err(CliError::failure(format!(

@@ -47,6 +47,17 @@ pub(super) fn create_private(path: &Path, fresh: Fresh, owner: Option<(u32, u32)
 /// database's owner when it runs as root). Without `owner`, a database owned by root gets a
 /// warning: the web server cannot write it, and every update would answer `911`.
 pub(crate) fn init_db(config: &Config, owner: Option<&str>, log: &Log) -> Result<String, CliError> {
+    if let Some(m) = &config.database.mariadb {
+        // MariaDB's administrator creates the database and its user (`CREATE DATABASE`,
+        // `GRANT`); `init-db` creates or migrates the tables in it.
+        if owner.is_some() {
+            return Err(CliError::failure(
+                "`--owner` gives a SQLite file to a user; on mariadb the database's user is given its rights with `GRANT`",
+            ));
+        }
+        let version = Store::open(&config.database, OpenMode::Create)?.schema_version()?;
+        return Ok(format!("database mariadb `{}` ready (schema version {version})\n", m.shown));
+    }
     if let Some(pg) = &config.database.postgres {
         // PostgreSQL's administrator creates the database and its owner; `init-db` creates
         // or migrates the tables in it.

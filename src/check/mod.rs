@@ -23,9 +23,9 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, LogTarget, MailTransport, SslMode};
+use crate::config::{Config, LogTarget, MailTransport, MariadbServer, MariadbSslMode, SslMode};
 use crate::mail;
-use crate::store::{self, PgProbe, Store};
+use crate::store::{self, MariadbProbe, PgProbe, Store};
 
 mod accounts;
 mod dnssec;
@@ -119,9 +119,13 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn run(mut self, config: &Config, now: i64) {
         self.secrets(config);
-        match Store::schema_of_postgres(&config.database) {
-            Some((shown, probe)) => self.postgres(config, &shown, probe, Store::known_version(&config.database)),
-            None => self.database(&config.database.path),
+        let known = Store::known_version(&config.database);
+        if let Some((shown, probe)) = Store::schema_of_mariadb(&config.database) {
+            self.mariadb(config, &shown, probe, known);
+        } else if let Some((shown, probe)) = Store::schema_of_postgres(&config.database) {
+            self.postgres(config, &shown, probe, known);
+        } else {
+            self.database(&config.database.path);
         }
         for zone in &config.zones {
             self.zone(zone, now);
@@ -135,9 +139,12 @@ impl Checker<'_> {
     fn secrets(&mut self, config: &Config) {
         let inline = config.zones.iter().any(|z| z.key.file.is_none())
             || matches!(&config.email.transport, MailTransport::Smtp(s) if s.password.is_some())
-            || config.database.postgres.as_ref().is_some_and(|pg| pg.password_in_url);
+            || config.database.postgres.as_ref().is_some_and(|pg| pg.password_in_url)
+            || config.database.mariadb.as_ref().is_some_and(|m| m.password_in_url);
         self.secret_file("config", &config.path, inline);
-        if let Some(file) = config.database.postgres.as_ref().and_then(|pg| pg.password_file.as_ref()) {
+        let password_file = (config.database.postgres.as_ref().and_then(|pg| pg.password_file.as_ref()))
+            .or_else(|| config.database.mariadb.as_ref().and_then(|m| m.password_file.as_ref()));
+        if let Some(file) = password_file {
             self.secret_file("password file", file, true);
         }
         let mut files: Vec<&PathBuf> = config.zones.iter().filter_map(|z| z.key.file.as_ref()).collect();
@@ -217,6 +224,41 @@ impl Checker<'_> {
                     ));
                 }
             }
+        }
+    }
+
+    /// The MariaDB database: reachable, its schema current, and the session encrypted when
+    /// `ssl_mode` asks for it (as the server sees the session, `Ssl_version`).
+    fn mariadb(&mut self, config: &Config, shown: &str, probe: Result<MariadbProbe, store::StoreError>, known: i64) {
+        let probe = match probe {
+            Ok(p) => p,
+            Err(e) => return self.report.fail(format!("database mariadb `{shown}`: {e}")),
+        };
+        match probe.version {
+            v if v == known => self.report.ok(format!("database mariadb `{shown}`: schema version {v}, current")),
+            v if v < known => self.report.fail(format!(
+                "database mariadb `{shown}`: schema version {v}, this ddns-cgi uses {known}; migrate it: `ddns-cgi init-db`"
+            )),
+            v => self.report.fail(format!(
+                "database mariadb `{shown}`: schema version {v} is newer than this ddns-cgi knows ({known}); upgrade ddns-cgi"
+            )),
+        }
+        let Some(m) = &config.database.mariadb else { return };
+        let mode = m.ssl_mode.name();
+        match (probe.tls, m.ssl_mode, &m.server) {
+            (Some(version), _, _) => {
+                self.report.ok(format!("database mariadb `{shown}`: connected with TLS (ssl-mode `{mode}`, {version})"));
+            }
+            (None, MariadbSslMode::Disabled, _) => {
+                self.report.ok(format!("database mariadb `{shown}`: connected without TLS (ssl-mode `disabled`)"));
+            }
+            (None, _, MariadbServer::Socket(_)) => self
+                .report
+                .ok(format!("database mariadb `{shown}`: connected over a Unix socket, where TLS is never used")),
+            // Only `preferred` gets here over TCP: the others fail to connect instead.
+            (None, _, MariadbServer::Tcp { .. }) => self.report.ok(format!(
+                "database mariadb `{shown}`: connected without TLS, which the server does not offer (ssl-mode `{mode}`); set `required` or stronger if the network is not trusted"
+            )),
         }
     }
 

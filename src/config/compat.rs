@@ -48,7 +48,7 @@ pub(crate) const DAEMON_KEYS: &[(&str, Fate)] = &[
     (
         "database.backend",
         Fate::Checked(
-            "`sqlite` only, which `path` already says; `mariadb` is refused (ddns-cgi keeps its data in SQLite or PostgreSQL)",
+            "`sqlite`, which `path` already says, or `mariadb`, which `url = \"mysql://...\"` or `[database.mariadb]` already says",
         ),
     ),
     ("dns_service", Fate::Ignored(ZONES)),
@@ -89,17 +89,27 @@ pub(super) fn fold_daemon(v: &Validator<'_>, raw: &mut RawConfig) -> Result<Vec<
     }
     match raw.database.backend.take().as_deref() {
         None => {}
-        Some("sqlite") if raw.database.url.is_none() && raw.database.postgres.is_none() => {}
+        Some("sqlite")
+            if raw.database.url.is_none() && raw.database.postgres.is_none() && raw.database.mariadb.is_none() => {}
         Some("sqlite") => {
-            return Err(v.invalid("database.backend", "is `sqlite`, which contradicts `database.url` or `postgres`"));
+            return Err(v.invalid(
+                "database.backend",
+                "is `sqlite`, which contradicts `database.url`, `postgres` or `mariadb`",
+            ));
+        }
+        Some("mariadb")
+            if raw.database.mariadb.is_some()
+                || raw.database.url.as_deref().is_some_and(super::mariadb::is_mariadb_url) => {}
+        Some("mariadb") => {
+            return Err(v.invalid(
+                "database.backend",
+                "is `mariadb`: say where it is with `database.url = \"mysql://user@host/name\"` or a `[database.mariadb]` table (`host`, `name`, `user`, `password_file`)",
+            ));
         }
         Some(other) => {
             return Err(v.invalid(
                 "database.backend",
-                format!(
-                    "must be `sqlite`, got `{}`: ddns-cgi keeps its data in SQLite (`path`) or PostgreSQL (`url` or `postgres`), not MariaDB",
-                    other.escape_debug()
-                ),
+                format!("must be `sqlite` or `mariadb`, got `{}`", other.escape_debug()),
             ));
         }
     }
@@ -284,9 +294,11 @@ mod tests {
         assert_eq!(
             load(&format!("[database]\nbackend = \"mariadb\"\npath = \"x\"\n{ZONE}")).map(|_| ()),
             Err(format!(
-                "`database.backend` must be `sqlite`, got `mariadb`: ddns-cgi keeps its data in SQLite (`path`) or PostgreSQL (`url` or `postgres`), not MariaDB (in {PATH})"
+                "`database.backend` is `mariadb`: say where it is with `database.url = \"mysql://user@host/name\"` or a `[database.mariadb]` table (`host`, `name`, `user`, `password_file`) (in {PATH})"
             ))
         );
+        let mariadb = load(&format!("[database]\nbackend = \"mariadb\"\nurl = \"mysql://d@h/d\"\n{ZONE}"));
+        assert_eq!(mariadb.map(|c| c.database.mariadb.map(|m| m.shown)), Ok(Some("d@h/d".to_owned())));
         assert_eq!(
             with("[daemon]\nlog_level = \"debug\"\n[log]\nlevel = \"info\"\n"),
             Err(format!("`daemon.log_level` is also set as `log.level`; keep one of the two (in {PATH})"))

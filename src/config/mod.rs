@@ -7,6 +7,7 @@
 
 pub(crate) mod compat;
 pub(crate) mod duration;
+mod mariadb;
 mod pg_url;
 mod raw;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 
 use crate::secret::Secret;
+pub(crate) use mariadb::{MariadbConfig, MariadbServer, MariadbSslMode};
 use raw::RawConfig;
 use validate::Validator;
 
@@ -207,6 +209,9 @@ pub(crate) struct DatabaseConfig {
     pub(crate) busy_timeout: Duration,
     /// `[database] url` or `[database] postgres`: PostgreSQL instead of the SQLite file.
     pub(crate) postgres: Option<PostgresConfig>,
+    /// `[database] url = "mysql://..."` or `[database] mariadb`: MariaDB instead of the
+    /// SQLite file (never with `postgres`).
+    pub(crate) mariadb: Option<MariadbConfig>,
 }
 
 /// How to reach PostgreSQL. The password (from the URL or `password_file`) is inside the

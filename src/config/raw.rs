@@ -146,6 +146,7 @@ pub(super) struct RawDatabase {
     pub(super) busy_timeout_ms: Option<u64>,
     pub(super) url: Option<String>,
     pub(super) postgres: Option<RawPostgres>,
+    pub(super) mariadb: Option<RawMariadb>,
     /// The Python ddns-daemon's `sqlite` or `mariadb` (`compat.rs`).
     pub(super) backend: Option<String>,
 }
@@ -162,6 +163,22 @@ pub(super) struct RawPostgres {
     /// libpq's `sslmode`: `disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`.
     pub(super) sslmode: Option<String>,
     /// The CA certificates (PEM) for `verify-ca` and `verify-full` (libpq's `sslrootcert`).
+    pub(super) ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMariadb {
+    /// A host name, an address, or the path of the server's Unix socket file.
+    pub(super) host: String,
+    pub(super) port: Option<u16>,
+    pub(super) name: String,
+    pub(super) user: String,
+    pub(super) password_file: Option<PathBuf>,
+    /// The MySQL client's `--ssl-mode`: `disabled`, `preferred` (the default), `required`,
+    /// `verify-ca`, `verify-identity`.
+    pub(super) ssl_mode: Option<String>,
+    /// The CA certificates (PEM) for `verify-ca` and `verify-identity` (the client's `--ssl-ca`).
     pub(super) ca_file: Option<PathBuf>,
 }
 

@@ -321,9 +321,11 @@ fn database_is_a_sqlite_path_or_postgresql_by_url_or_table() {
     let err = |database: &str| load(&with(database)).expect_err(database).to_string();
     assert_eq!(
         err("path = \"/x.db\"\nurl = \"postgresql://a@b/c\""),
-        "`database` has more than one of `path`, `url` and `postgres`; choose one (in /etc/ddns-cgi/config.toml)"
+        "`database` has more than one of `path`, `url`, `postgres` and `mariadb`; choose one (in /etc/ddns-cgi/config.toml)"
     );
-    let e = err("url = \"mysql://root:hunter2@x/y\"");
+    let e = err("url = \"mysql://root:hunter2@x\"");
+    assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
+    let e = err("url = \"mssql://root:hunter2@x/y\"");
     assert!(e.contains("`database.url`") && !e.contains("hunter2"), "{e}");
     assert!(err("busy_timeout_ms = 1000").contains("needs `path`"));
 }
@@ -487,4 +489,49 @@ fn web_section_is_checked() {
         &minimal("[acme]\nzone = \"dyn.example.com\"\n[web]\npath = \"/acme\"\n"),
         "`web.path` overlaps `acme.path` `/acme` (in /etc/ddns-cgi/config.toml)",
     );
+}
+
+#[test]
+fn mariadb_by_url_or_table_with_the_mysql_clients_ssl_mode() {
+    let with = |database: &str| {
+        format!("[database]\n{database}\n[dns]\ntsig_key = \"{KEY}\"\n[[zones]]\nname = \"dyn.example.com\"\n")
+    };
+    let m = |database: &str| load(&with(database)).expect(database).database.mariadb.expect("mariadb");
+    let err = |database: &str| load(&with(database)).expect_err(database).to_string();
+    let c = m("url = \"mysql://ddns:hunter2@db.example:3307/ddns\"");
+    assert_eq!(c.shown, "ddns@db.example/ddns");
+    assert_eq!(c.server, MariadbServer::Tcp { host: "db.example".into(), port: 3307 });
+    assert_eq!(c.password.as_ref().map(|p| p.expose().as_str()), Some("hunter2"));
+    assert!(c.password_in_url);
+    assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+    // Absent: `preferred`, as the MySQL and MariaDB clients.
+    assert_eq!(c.ssl_mode, MariadbSslMode::Preferred);
+    let c = m("url = \"mariadb://ddns@db.example/ddns?ssl-mode=VERIFY_IDENTITY&ssl-ca=ca.pem\"");
+    assert_eq!((c.ssl_mode, c.ca_file), (MariadbSslMode::VerifyIdentity, Some("/etc/ddns-cgi/ca.pem".into())));
+    let c = m("mariadb = { host = \"/run/mysqld/mysqld.sock\", name = \"ddns\", user = \"ddns\" }");
+    assert_eq!(
+        (c.server, c.password, c.shown.as_str()),
+        (MariadbServer::Socket("/run/mysqld/mysqld.sock".into()), None, "ddns@/run/mysqld/mysqld.sock/ddns")
+    );
+    let c = m("[database.mariadb]\nhost = \"db\"\nname = \"d\"\nuser = \"u\"\nssl_mode = \"required\"");
+    assert_eq!(
+        (c.server, c.ssl_mode),
+        (MariadbServer::Tcp { host: "db".into(), port: 3306 }, MariadbSslMode::Required)
+    );
+    // A verifying mode needs the CA; `verify-ca` is refused: the driver also trusts the public CAs.
+    assert!(err("url = \"mysql://u@h/d?ssl-mode=verify-identity\"").contains("`ssl-ca=FILE` in the URL"));
+    let e = err("mariadb = { host = \"h\", name = \"d\", user = \"u\", ssl_mode = \"verify-ca\", ca_file = \"/ca\" }");
+    assert!(e.contains("`database.mariadb.ssl_mode` asks for `verify-ca`") && e.contains("verify-identity"), "{e}");
+    let e = err("url = \"mysql://u:hunter2@h/d?ssl-mode=verify-full\"");
+    assert!(e.contains("expected disabled, preferred, required") && !e.contains("hunter2"), "{e}");
+    let e = err("mariadb = { host = \"h\", name = \"d\", user = \"u\", password_file = \"/nonexistent/pw\" }");
+    assert!(e.contains("`database.mariadb.password_file` cannot read `/nonexistent/pw`"), "{e}");
+    // One database only.
+    for two in [
+        "path = \"/x.db\"\nurl = \"mysql://u@h/d\"",
+        "url = \"mysql://u@h/d\"\nmariadb = { host = \"h\", name = \"d\", user = \"u\" }",
+        "url = \"postgresql://u@h/d\"\nmariadb = { host = \"h\", name = \"d\", user = \"u\" }",
+    ] {
+        assert!(err(two).contains("has more than one of `path`, `url`, `postgres` and `mariadb`"), "{two}");
+    }
 }

@@ -9,6 +9,7 @@ use hickory_proto::rr::Name;
 
 use crate::secret::Secret;
 
+use super::mariadb::is_mariadb_url;
 use super::pg_url::split_tls_params;
 use super::raw::{RawAcme, RawConfig, RawDatabase, RawEmail, RawLog, RawMetrics, RawWeb};
 use super::tsig::{parse_key_file, parse_key_line};
@@ -20,6 +21,8 @@ use super::{
 };
 
 mod endpoints;
+
+const ONE_OF: &str = "has more than one of `path`, `url`, `postgres` and `mariadb`; choose one";
 
 /// A `[log]` level name; `warn` is accepted for `warning`.
 fn parse_level(s: &str) -> Option<Level> {
@@ -460,17 +463,36 @@ impl Validator<'_> {
         Ok(v)
     }
 
-    /// Exactly one of `path` (SQLite), `url` and `postgres` (PostgreSQL).
-    fn database(&self, raw: RawDatabase, busy_timeout: Duration) -> Result<DatabaseConfig, ConfigError> {
+    /// Exactly one of `path` (SQLite), `url` (PostgreSQL or MariaDB), `postgres` and `mariadb`.
+    fn database(&self, mut raw: RawDatabase, busy_timeout: Duration) -> Result<DatabaseConfig, ConfigError> {
+        let mariadb_url = raw.url.take_if(|u| is_mariadb_url(u));
+        if mariadb_url.is_some() || raw.mariadb.is_some() {
+            if raw.path.is_some()
+                || raw.url.is_some()
+                || raw.postgres.is_some()
+                || mariadb_url.is_some() == raw.mariadb.is_some()
+            {
+                return Err(self.invalid("database", ONE_OF));
+            }
+            let mariadb = match (mariadb_url, raw.mariadb) {
+                (Some(url), _) => self.mariadb_url(&url)?,
+                (None, Some(table)) => self.mariadb_table(table)?,
+                (None, None) => return Err(self.invalid("database", ONE_OF)),
+            };
+            return Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: None, mariadb: Some(mariadb) });
+        }
         let (postgres, key) = match (raw.path, raw.url, raw.postgres) {
             (Some(path), None, None) => {
-                return Ok(DatabaseConfig { path: self.relative(&path), busy_timeout, postgres: None });
+                return Ok(DatabaseConfig { path: self.relative(&path), busy_timeout, postgres: None, mariadb: None });
             }
             (None, Some(url), None) => {
                 let tls = split_tls_params(&url).map_err(|m| self.invalid("database.url", m))?;
                 // The driver's parse error may quote the URL, which can hold a password.
                 let config: postgres::Config = tls.rest.parse().map_err(|_| {
-                    self.invalid("database.url", "is not a PostgreSQL URL (`postgresql://user@host/name`)")
+                    self.invalid(
+                        "database.url",
+                        "is not a PostgreSQL URL (`postgresql://user@host/name`) or a MariaDB URL (`mysql://user@host/name`)",
+                    )
                 })?;
                 let ssl_mode = match tls.sslmode.as_deref() {
                     Some(mode) => self.ssl_mode("database.url", mode)?,
@@ -521,9 +543,12 @@ impl Validator<'_> {
                 (pg, "database.postgres.sslmode")
             }
             (None, None, None) => {
-                return Err(self.invalid("database", "needs `path` (SQLite), `url` or `postgres` (PostgreSQL)"));
+                return Err(self.invalid(
+                    "database",
+                    "needs `path` (SQLite), `url` (PostgreSQL or MariaDB), `postgres` or `mariadb`",
+                ));
             }
-            _ => return Err(self.invalid("database", "has more than one of `path`, `url` and `postgres`; choose one")),
+            _ => return Err(self.invalid("database", ONE_OF)),
         };
         // libpq would look for `~/.postgresql/root.crt`; a CGI process has no home to look in.
         if matches!(postgres.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) && postgres.ca_file.is_none() {
@@ -537,7 +562,7 @@ impl Validator<'_> {
                 ),
             ));
         }
-        Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: Some(postgres) })
+        Ok(DatabaseConfig { path: PathBuf::new(), busy_timeout, postgres: Some(postgres), mariadb: None })
     }
 
     fn ssl_mode(&self, key: &str, mode: &str) -> Result<SslMode, ConfigError> {
@@ -550,7 +575,7 @@ impl Validator<'_> {
         })
     }
 
-    fn relative(&self, p: &Path) -> PathBuf {
+    pub(super) fn relative(&self, p: &Path) -> PathBuf {
         match self.path.parent() {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_owned(),

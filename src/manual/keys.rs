@@ -68,7 +68,7 @@ pub(crate) const SECTIONS: &[Section] = &[
     Section {
         name: "database",
         array: false,
-        about: "The database of users, hostnames, tokens, rate-limit counts and the audit trail: a SQLite file, or PostgreSQL shared by several front-ends.",
+        about: "The database of users, hostnames, tokens, rate-limit counts and the audit trail: a SQLite file, or PostgreSQL or MariaDB shared by several front-ends.",
     },
     Section {
         name: "dns",
@@ -151,7 +151,7 @@ pub(crate) const KEYS: &[Key] = &[
         section: "database",
         name: "path",
         kind: "path",
-        default: Default::Note("one of `path`, `url` and `postgres` is required"),
+        default: Default::Note("one of `path`, `url`, `postgres` and `mariadb` is required"),
         bounds: Bounds::Rule("a file path; relative paths start at the config file's directory"),
         about: "The SQLite file. The web server's user must be able to write it and its directory (SQLite keeps `-wal` and `-shm` files beside it). `ddns-cgi init-db` creates it with mode 0600.",
     },
@@ -161,9 +161,9 @@ pub(crate) const KEYS: &[Key] = &[
         kind: "string",
         default: Default::Note("SQLite at `path`"),
         bounds: Bounds::Rule(
-            "`postgresql://user[:password]@host[:port]/name[?sslmode=MODE&sslrootcert=FILE]`; MODE as libpq: disable, prefer (the default), require, verify-ca, verify-full (these two need `sslrootcert`, a percent-encoded path)",
+            "`postgresql://user[:password]@host[:port]/name[?sslmode=MODE&sslrootcert=FILE]`; MODE as libpq: disable, prefer (the default), require, verify-ca, verify-full (these two need `sslrootcert`, a percent-encoded path); or `mysql://user[:password]@host[:port]/name[?ssl-mode=MODE&ssl-ca=FILE&socket=PATH]` (or `mariadb://`); MODE as the MySQL client's `--ssl-mode`: disabled, preferred (the default), required, verify-identity (needs `ssl-ca`)",
         ),
-        about: "Use PostgreSQL, shared by several front-ends, instead of a SQLite file. The database must exist; `ddns-cgi init-db` creates the tables. Per-host locks become PostgreSQL advisory locks; only one expiry run at a time does the work. TLS follows libpq's `sslmode`: `verify-full` checks the server's certificate against `sslrootcert` and its name, `verify-ca` the chain only, `require` and `prefer` check nothing (`prefer` also goes on without TLS); never over a Unix socket.",
+        about: "Use PostgreSQL or MariaDB, shared by several front-ends, instead of a SQLite file. The database must exist; `ddns-cgi init-db` creates the tables. Per-host locks become the server's advisory locks (`GET_LOCK` on MariaDB); only one expiry run at a time does the work. PostgreSQL's TLS follows libpq's `sslmode`: `verify-full` checks the server's certificate against `sslrootcert` and its name, `verify-ca` the chain only, `require` and `prefer` check nothing (`prefer` also goes on without TLS); never over a Unix socket. MariaDB's `verify-identity` checks the certificate against `ssl-ca` (and the public CAs) and its name, `required` and `preferred` check nothing; `verify-ca` is refused (the driver also trusts the public CAs, so a chain without the name would prove nothing).",
     },
     Key {
         section: "database",
@@ -174,6 +174,16 @@ pub(crate) const KEYS: &[Key] = &[
             "`{ host, port, name, user, password_file, sslmode, ca_file }`; `host` may be the directory of the server's Unix socket; `sslmode` as in `url` (default `prefer`), `ca_file` is its `sslrootcert`",
         ),
         about: "PostgreSQL as with `url`, with the password read from `password_file` (keep it 0600) instead of written in the config, and TLS set by `sslmode` and `ca_file` (needed by `verify-ca` and `verify-full`).",
+    },
+    Key {
+        section: "database",
+        name: "mariadb",
+        kind: "inline table",
+        default: Default::Note("SQLite at `path`"),
+        bounds: Bounds::Rule(
+            "`{ host, port, name, user, password_file, ssl_mode, ca_file }`; `host` may be the path of the server's Unix socket; `port` defaults to 3306; `ssl_mode` as in `url` (default `preferred`), `ca_file` is its `ssl-ca`",
+        ),
+        about: "MariaDB as with `url`, with the password read from `password_file` (keep it 0600) instead of written in the config, and TLS set by `ssl_mode` and `ca_file` (needed by `verify-identity`). Also written as a `[database.mariadb]` table.",
     },
     Key {
         section: "database",

@@ -44,6 +44,26 @@ pub(crate) enum StoreError {
     /// ("db error") leaves out.
     #[error("database error (postgresql): {}", causes(.0))]
     Postgres(#[from] ::postgres::Error),
+    /// MariaDB could not be reached or refused the session (`shown` is `user@host/name`).
+    #[error("cannot connect to mariadb `{shown}`: {}", causes(source))]
+    MariadbConnect { shown: String, source: ::mysql::Error },
+    /// TLS to MariaDB could not be set up (the CA file); the handshake's own failures are
+    /// `MariadbConnect`.
+    #[error("cannot set up TLS to mariadb `{shown}`: {message}")]
+    MariadbTls { shown: String, message: String },
+    /// Any MariaDB error after connecting: a lock wait past `database.busy_timeout_ms`, a
+    /// lost session, a refused statement, with the server's code and reason.
+    #[error("database error (mariadb): {}", causes(.0))]
+    Mariadb(#[from] ::mysql::Error),
+    /// A MariaDB column that does not hold the type its query expects (a schema changed
+    /// under us). The value is not shown: it may be a password hash.
+    #[error("database error (mariadb): column {column} of `{query}` holds an unexpected value")]
+    MariadbColumn { query: &'static str, column: usize },
+    /// A lock of MariaDB's (`GET_LOCK`) not taken within `database.busy_timeout_ms`.
+    #[error(
+        "database error (mariadb): another session held {what} longer than `database.busy_timeout_ms`; raise it or find the long writer"
+    )]
+    MariadbLockTimeout { what: &'static str },
     /// A read during a replay of remembered reads (`Store::read_together`) that the memo
     /// does not hold; `read_together` then runs the reads again, so this never leaves it.
     #[error("internal: a read that was not remembered")]

@@ -2,7 +2,8 @@
 //! acme-dns accounts and the rate-limit table. This module holds [`Store`], an enum over the
 //! engines whose methods dispatch to the engine; the domain types every caller sees are in
 //! `types`, the errors in `error`; each engine is a submodule that holds all of that engine's
-//! SQL (`sqlite`, the embedded default, and `postgres`, shared by several front-ends). Callers
+//! SQL (`sqlite`, the embedded default, and `postgres` and `mariadb`, shared by several
+//! front-ends). Callers
 //! never see SQL or the engine. Nothing here knows about DNS or HTTP; callers pass `now`.
 //!
 //! Why an enum and not a trait object: several methods are generic over the caller's closure
@@ -18,6 +19,7 @@ use crate::config::DatabaseConfig;
 
 mod error;
 mod lock;
+mod mariadb;
 mod postgres;
 mod sqlite;
 mod types;
@@ -26,13 +28,15 @@ pub(crate) use error::StoreError;
 pub(crate) use types::*;
 
 // The metric counter names are the same on both engines.
+pub(crate) use mariadb::Probe as MariadbProbe;
 pub(crate) use postgres::Probe as PgProbe;
 pub(crate) use sqlite::{DNS_ERRORS, EXPIRED_HOSTS, LAST_EXPIRY, RATELIMIT_REFUSALS, SCHEMA_VERSION, UPDATES};
 
 /// [`Host::touch_interval`] of the row `hostnames h` in SQL, for a host that expires
 /// (`expiry_ttl > 0`, the only rows the expiry run reads); `least` is the engine's
 /// two-argument minimum (`MIN` on SQLite, `LEAST` on PostgreSQL). Both engines divide
-/// integers as Rust does for non-negative values, rounding down.
+/// integers as Rust does for non-negative values, rounding down; MariaDB's `/` does not
+/// (it gives a decimal), so `store::mariadb` writes its own with `DIV`.
 fn touch_interval_sql(least: &str) -> String {
     format!("{least}({TOUCH_INTERVAL_SECS}, h.expiry_ttl / {TOUCH_FRACTION})")
 }
@@ -48,6 +52,7 @@ pub(crate) type MarkPending<'a> = dyn FnMut(&[i64]) -> Result<(), StoreError> + 
 pub(crate) enum Store {
     Sqlite(sqlite::Store),
     Postgres(postgres::Store),
+    Mariadb(mariadb::Store),
 }
 
 /// Calls the same method on whichever engine `$store` is.
@@ -56,14 +61,18 @@ macro_rules! dispatch {
         match $store {
             Store::Sqlite($s) => $call,
             Store::Postgres($s) => $call,
+            Store::Mariadb($s) => $call,
         }
     };
 }
 
 impl Store {
-    /// Opens the configured database (`[database] path`, or PostgreSQL with `url` or
-    /// `postgres`) and applies pending migrations.
+    /// Opens the configured database (`[database] path`, PostgreSQL with `url` or
+    /// `postgres`, MariaDB with `url` or `mariadb`) and applies pending migrations.
     pub(crate) fn open(config: &DatabaseConfig, mode: OpenMode) -> Result<Store, StoreError> {
+        if let Some(m) = &config.mariadb {
+            return Ok(Store::Mariadb(mariadb::Store::open(m, config.busy_timeout, mode)?));
+        }
         match &config.postgres {
             Some(pg) => Ok(Store::Postgres(postgres::Store::open(pg, config.busy_timeout, mode)?)),
             None => Ok(Store::Sqlite(sqlite::Store::open(&config.path, config.busy_timeout, mode)?)),
@@ -76,6 +85,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.close(),
             Store::Postgres(s) => drop(s),
+            Store::Mariadb(s) => drop(s),
         }
     }
 
@@ -90,25 +100,27 @@ impl Store {
     pub(crate) fn is_detached(&self) -> bool {
         match self {
             Store::Sqlite(s) => s.is_detached(),
-            Store::Postgres(_) => false,
+            Store::Postgres(_) | Store::Mariadb(_) => false,
         }
     }
 
-    /// Which engine, for messages: `sqlite` or `postgresql`.
+    /// Which engine, for messages: `sqlite`, `postgresql` or `mariadb`.
     pub(crate) fn engine(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgresql",
+            Store::Mariadb(_) => "mariadb",
         }
     }
 
     /// Whether a read may run on a thread that drives an async runtime: SQLite's reads are
     /// short calls into the local file (WAL readers wait for no writer); the PostgreSQL
-    /// driver blocks on a runtime of its own, which must not run inside another.
+    /// driver blocks on a runtime of its own, which must not run inside another, and
+    /// MariaDB's blocks on the network, which would stall the runtime's other requests.
     pub(crate) fn reads_in_async(&self) -> bool {
         match self {
             Store::Sqlite(_) => true,
-            Store::Postgres(_) => false,
+            Store::Postgres(_) | Store::Mariadb(_) => false,
         }
     }
 
@@ -120,7 +132,7 @@ impl Store {
     /// runs on them without SQLite; one that asks for a row not remembered sees
     /// `StoreError::Unmemoized` and is run again in a transaction. So `reads` may run twice,
     /// and must have no effect before its last read. On PostgreSQL each statement stays its
-    /// own.
+    /// own, as on MariaDB.
     pub(crate) fn read_together<T>(&mut self, mut reads: impl FnMut(&mut Store) -> T) -> Result<T, StoreError> {
         if let Store::Sqlite(s) = self
             && s.start_replay()
@@ -144,6 +156,9 @@ impl Store {
 
     /// The schema version this ddns-cgi writes on the engine of `config`.
     pub(crate) fn known_version(config: &DatabaseConfig) -> i64 {
+        if config.mariadb.is_some() {
+            return mariadb::SCHEMA_VERSION;
+        }
         match config.postgres {
             Some(_) => postgres::SCHEMA_VERSION,
             None => sqlite::SCHEMA_VERSION,
@@ -157,12 +172,20 @@ impl Store {
         Some((pg.shown.clone(), postgres::Store::probe(pg, config.busy_timeout)))
     }
 
+    /// The schema version of the configured MariaDB database, read without migrating
+    /// (`check`), and whether the session is encrypted; `None` for the other engines.
+    pub(crate) fn schema_of_mariadb(config: &DatabaseConfig) -> Option<(String, Result<MariadbProbe, StoreError>)> {
+        let m = config.mariadb.as_ref()?;
+        Some((m.shown.clone(), mariadb::Store::probe(m, config.busy_timeout)))
+    }
+
     /// Copies the SQLite database into the empty file `dest` (`backup`): one consistent state,
-    /// while others write. `None` on PostgreSQL, whose own tools copy it (`pg_dump`).
+    /// while others write. `None` on PostgreSQL and MariaDB, whose own tools copy them
+    /// (`pg_dump`, `mariadb-dump`).
     pub(crate) fn backup_into(&self, dest: &Path, busy_timeout: Duration) -> Option<Result<Contents, StoreError>> {
         match self {
             Store::Sqlite(s) => Some(s.backup_into(dest, busy_timeout)),
-            Store::Postgres(_) => None,
+            Store::Postgres(_) | Store::Mariadb(_) => None,
         }
     }
 
@@ -185,6 +208,7 @@ impl Store {
         match self {
             Store::Sqlite(_) => Ok(true),
             Store::Postgres(s) => s.try_expiry_lock(),
+            Store::Mariadb(s) => s.try_expiry_lock(),
         }
     }
 
@@ -553,11 +577,14 @@ impl Store {
             let guard = match self {
                 Store::Sqlite(s) => s.try_lock_relay(fqdn)?.map(Some),
                 Store::Postgres(s) => s.try_lock_relay(fqdn)?.then_some(None),
+                Store::Mariadb(s) => s.try_lock_relay(fqdn)?.then_some(None),
             };
             if let Some(guard) = guard {
                 let out = body(self);
-                if let Store::Postgres(s) = self {
-                    s.unlock_relay();
+                match self {
+                    Store::Postgres(s) => s.unlock_relay(),
+                    Store::Mariadb(s) => s.unlock_relay(),
+                    Store::Sqlite(_) => {}
                 }
                 drop(guard);
                 return Ok(Some(out));

@@ -298,7 +298,8 @@ fn ratelimit_list_and_clear() {
 
     // What the table holds, read back from the file: when each counted request came.
     let at = |scope: &str, key: &str| -> Vec<i64> {
-        let rows = w.rows(&format!("SELECT at FROM rate_limit WHERE scope = '{scope}' AND key = '{key}' ORDER BY at"));
+        let rows =
+            w.rows(&format!("SELECT at FROM rate_limit WHERE scope = '{scope}' AND \"key\" = '{key}' ORDER BY at"));
         rows.iter().map(|r| r[0].as_deref().and_then(|v| v.parse().ok()).expect("at")).collect()
     };
     let bad_addr = at("bad-addr", "198.51.100.7");

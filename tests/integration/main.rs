@@ -46,6 +46,8 @@ mod layout;
 mod locking;
 mod logging;
 mod manual;
+mod mariadb;
+mod mariadb_tls;
 mod matrix;
 mod netns;
 mod package;

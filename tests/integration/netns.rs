@@ -123,7 +123,7 @@ fn two_front_ends_in_their_own_namespaces_share_postgresql_and_a_hidden_primary(
     let config = dir.path().join("config.toml");
     let db = dir.path().join("ddns.db");
     let port = primary.addr().port();
-    let w = World { dir, dns: primary, key, config, db, pg: Some(PgServer::shared().create_database()) };
+    let w = World { dir, dns: primary, key, config, db, pg: Some(PgServer::shared().create_database()), mariadb: None };
     w.write_config("");
     // The front-ends reach the primary at its address on the test network, not on loopback.
     w.edit_config(|t| t.replace(&format!("\"127.0.0.1:{port}\""), &format!("\"{HUB}:{port}\"")));

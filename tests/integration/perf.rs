@@ -285,7 +285,7 @@ fn a_fastcgi_repeat_is_answered_without_a_worker_and_logged_once() {
     let world = world!(web_world());
     let web = world!(WebServer::start(&world, Front::NginxFastcgi));
     // Only SQLite's reads may run on the runtime's thread (`Store::reads_in_async`).
-    let inline = usize::from(!crate::util::pg::enabled());
+    let inline = usize::from(!crate::util::pg::enabled() && !crate::util::mariadb::enabled());
     let run = world.admin(&["hostname", "token", HOME]);
     run.success();
     let token = run.stdout().trim().to_owned();
@@ -369,6 +369,6 @@ fn a_fastcgi_repeat_sees_what_other_processes_committed_at_once() {
     assert!(world.a(HOME).is_empty(), "{:?}", world.a(HOME));
     // The repeats above were answered on the runtime's thread (on SQLite), the remembered
     // reads among them; a password's repeat is `fastcgi_remembers_a_verified_password_...`.
-    let inline = usize::from(!crate::util::pg::enabled());
+    let inline = usize::from(!crate::util::pg::enabled() && !crate::util::mariadb::enabled());
     assert_eq!(answered_without_a_worker(&web), 7 * inline, "{}", web.fastcgi_log());
 }

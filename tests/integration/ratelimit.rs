@@ -102,7 +102,10 @@ fn old_rows_do_not_count_and_are_trimmed() {
     let w = world!(limited("[rate_limit]\nbad_max_requests = 1\n"));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
     for _ in 0..5 {
-        w.sql(&format!("INSERT INTO rate_limit (scope, key, at) VALUES ('bad-addr', '198.51.100.77', {})", now - 3600));
+        w.sql(&format!(
+            "INSERT INTO rate_limit (scope, \"key\", at) VALUES ('bad-addr', '198.51.100.77', {})",
+            now - 3600
+        ));
     }
     w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "good 192.0.2.10\n");
     let rows: Vec<(String, i64)> = w

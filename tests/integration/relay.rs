@@ -537,11 +537,12 @@ fn relays_that_queue_behind_another_send_the_rows_address_once() {
 }
 
 /// The relay lock of `fqdn` held by the test as ddns-cgi takes it: the flock of its
-/// `relay-XX` stripe file beside the SQLite database, or the two-key advisory lock on
-/// PostgreSQL. Released on drop.
+/// `relay-XX` stripe file beside the SQLite database, the two-key advisory lock on
+/// PostgreSQL, or the named lock (`GET_LOCK`) on MariaDB. Released on drop.
 pub(crate) enum HeldRelayLock {
     Stripe(#[allow(dead_code)] std::fs::File),
     Pg(Box<postgres::Client>),
+    Mariadb(Box<mysql::Conn>),
 }
 
 impl HeldRelayLock {
@@ -569,6 +570,14 @@ impl HeldRelayLock {
             let taken: String = client.query_one(sql, &[&class, &key]).expect("advisory lock").get(0);
             return (wait || taken == "true").then(|| HeldRelayLock::Pg(Box::new(client)));
         }
+        if let Some(name) = &w.mariadb {
+            use mysql::prelude::Queryable as _;
+            let mut conn = crate::util::mariadb::MariaServer::shared().connect(name);
+            let lock = crate::util::mariadb::relay_lock_name(name, fqdn);
+            let wait_s = if wait { 60 } else { 0 };
+            let taken: Option<i64> = conn.exec_first("SELECT GET_LOCK(?, ?)", (lock, wait_s)).expect("GET_LOCK");
+            return (taken == Some(1)).then(|| HeldRelayLock::Mariadb(Box::new(conn)));
+        }
         let mut dir = w.db.file_name().expect("database file").to_os_string();
         dir.push("-locks");
         let dir = w.db.with_file_name(dir);
@@ -591,8 +600,15 @@ impl HeldRelayLock {
 
 impl Drop for HeldRelayLock {
     fn drop(&mut self) {
-        if let HeldRelayLock::Pg(client) = self {
-            let _ = client.execute("SELECT pg_advisory_unlock_all()", &[]);
+        match self {
+            HeldRelayLock::Pg(client) => {
+                let _ = client.execute("SELECT pg_advisory_unlock_all()", &[]);
+            }
+            HeldRelayLock::Mariadb(conn) => {
+                use mysql::prelude::Queryable as _;
+                let _ = conn.query_drop("DO RELEASE_ALL_LOCKS()");
+            }
+            HeldRelayLock::Stripe(_) => {}
         }
     }
 }

@@ -194,6 +194,20 @@ fn killed_updates_leave_a_consistent_database() {
 /// either engine), or stops doing so; the `dns_pending` mark, which writes no address, still
 /// goes through.
 pub(crate) fn fail_row_writes(w: &World, fail: bool) {
+    if w.mariadb.is_some() {
+        // MariaDB's triggers have no `UPDATE OF column`: a write that changes any of the
+        // host's values but `dns_pending` fails.
+        w.sql(if fail {
+            "CREATE TRIGGER fail_row_write BEFORE UPDATE ON hostnames FOR EACH ROW
+             IF NOT (NEW.ipv4 <=> OLD.ipv4 AND NEW.ipv6 <=> OLD.ipv6 AND NEW.txt <=> OLD.txt
+                     AND NEW.last_update <=> OLD.last_update AND NEW.offline <=> OLD.offline) THEN
+               SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected row write failure';
+             END IF"
+        } else {
+            "DROP TRIGGER fail_row_write"
+        });
+        return;
+    }
     let sql = match (w.pg.is_some(), fail) {
         (false, true) => {
             "CREATE TRIGGER fail_row_write BEFORE UPDATE OF ipv4 ON hostnames

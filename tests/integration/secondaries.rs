@@ -34,7 +34,15 @@ fn deployment(primary: DnsKind) -> Option<Deployment> {
     let dir = TempDir::new("replicas");
     let config = dir.path().join("config.toml");
     let db = dir.path().join("ddns.db");
-    let w = World { dir, dns, key, config, db, pg: crate::util::pg::world_database() };
+    let w = World {
+        dir,
+        dns,
+        key,
+        config,
+        db,
+        pg: crate::util::pg::world_database(),
+        mariadb: crate::util::mariadb::world_database(),
+    };
     w.write_config("");
     w.admin(&["init-db"]).success();
     w.add_user(USER, PASSWORD);

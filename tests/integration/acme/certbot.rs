@@ -142,7 +142,15 @@ fn certbot_gets_five_names_and_their_wildcards_through_one_credential_from_a_wai
     let dns = world!(DnsServer::start_hidden_primary(DnsKind::Knot, ZONE, &key, &replication));
     let dir = TempDir::new("acme-replicas");
     let (config, db) = (dir.path().join("config.toml"), dir.path().join("ddns.db"));
-    let mut w = World { dir, dns, key, config, db, pg: crate::util::pg::world_database() };
+    let mut w = World {
+        dir,
+        dns,
+        key,
+        config,
+        db,
+        pg: crate::util::pg::world_database(),
+        mariadb: crate::util::mariadb::world_database(),
+    };
     w.write_config(&format!("log_requests = true\n{ACME}values = 10\n"));
     w.admin(&["init-db"]).success();
 

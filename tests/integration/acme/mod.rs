@@ -189,10 +189,12 @@ fn fnv1a(fqdn: &str) -> u64 {
 }
 
 /// A host lock held by the test as ddns-cgi takes it: the flock of the name's stripe file
-/// beside the SQLite database, or the session advisory lock on PostgreSQL. Released on drop.
+/// beside the SQLite database, the session advisory lock on PostgreSQL, or the named lock
+/// (`GET_LOCK`) on MariaDB. Released on drop (the session ends).
 enum HeldLock {
     Stripe(std::fs::File),
     Pg(Box<postgres::Client>),
+    Mariadb(Box<mysql::Conn>),
 }
 
 impl HeldLock {
@@ -202,6 +204,14 @@ impl HeldLock {
             let key = i64::from_ne_bytes(fnv1a(fqdn).to_ne_bytes());
             client.execute("SELECT pg_advisory_lock($1)", &[&key]).expect("advisory lock");
             return HeldLock::Pg(Box::new(client));
+        }
+        if let Some(name) = &w.mariadb {
+            use mysql::prelude::Queryable as _;
+            let mut conn = crate::util::mariadb::MariaServer::shared().connect(name);
+            let lock = crate::util::mariadb::host_lock_name(name, fqdn);
+            let taken: Option<i64> = conn.exec_first("SELECT GET_LOCK(?, 60)", (lock,)).expect("GET_LOCK");
+            assert_eq!(taken, Some(1), "the host lock");
+            return HeldLock::Mariadb(Box::new(conn));
         }
         let mut dir = w.db.file_name().expect("database file").to_os_string();
         dir.push("-locks");
@@ -213,7 +223,8 @@ impl HeldLock {
     }
 
     /// Whether another holder waits for this lock now (`/proc/locks` marks a blocked flock
-    /// with `->`; PostgreSQL lists an advisory lock not granted).
+    /// with `->`; PostgreSQL lists an advisory lock not granted; MariaDB a session of the
+    /// database in the state `User lock`, waiting in `GET_LOCK`).
     fn waited_for(&mut self, w: &World) -> bool {
         match self {
             HeldLock::Stripe(file) => {
@@ -228,6 +239,13 @@ impl HeldLock {
                            WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = $1";
                 let n: i64 = client.query_one(sql, &[&db]).expect("pg_locks").get(0);
                 n > 0
+            }
+            HeldLock::Mariadb(conn) => {
+                use mysql::prelude::Queryable as _;
+                let db = w.mariadb.as_deref().expect("mariadb");
+                let sql = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE = 'User lock'";
+                let n: Option<i64> = conn.exec_first(sql, (db,)).expect("PROCESSLIST");
+                n.unwrap_or(0) > 0
             }
         }
     }

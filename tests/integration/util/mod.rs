@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod dnsserver;
+pub mod mariadb;
 pub mod netns;
 pub mod pg;
 pub mod relay;
@@ -62,10 +63,12 @@ pub struct World {
     pub dns: DnsServer,
     pub key: TsigKey,
     pub config: PathBuf,
-    /// The SQLite file; on PostgreSQL (`pg`), a path where no file is.
+    /// The SQLite file; on PostgreSQL (`pg`) or MariaDB (`mariadb`), a path where no file is.
     pub db: PathBuf,
     /// The world's database on the shared PostgreSQL, under `DDNS_TEST_DATABASE=postgres`.
     pub pg: Option<String>,
+    /// The world's database on the shared MariaDB, under `DDNS_TEST_DATABASE=mariadb`.
+    pub mariadb: Option<String>,
 }
 
 /// Options for a world.
@@ -96,21 +99,26 @@ impl World {
     }
 
     pub fn new(setup: Setup<'_>) -> Option<World> {
-        World::with_database(setup, pg::world_database())
+        World::with_database(setup, pg::world_database(), mariadb::world_database())
     }
 
     /// A world on PostgreSQL whatever `DDNS_TEST_DATABASE` says (`tests/integration/postgres.rs`).
     pub fn postgres(setup: Setup<'_>) -> Option<World> {
-        World::with_database(setup, Some(pg::PgServer::shared().create_database()))
+        World::with_database(setup, Some(pg::PgServer::shared().create_database()), None)
     }
 
-    fn with_database(setup: Setup<'_>, pg: Option<String>) -> Option<World> {
+    /// A world on MariaDB whatever `DDNS_TEST_DATABASE` says (`tests/integration/mariadb.rs`).
+    pub fn mariadb(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, None, Some(mariadb::MariaServer::shared().create_database()))
+    }
+
+    fn with_database(setup: Setup<'_>, pg: Option<String>, mariadb: Option<String>) -> Option<World> {
         let key = TsigKey::generate("ddns-key.", "hmac-sha256");
         let dns = DnsServer::start(setup.kind, &[&format!("{ZONE}.")], &key)?;
         let dir = TempDir::new("world");
         let config = dir.path().join("config.toml");
         let db = dir.path().join("ddns.db");
-        let world = World { dir, dns, key, config, db, pg };
+        let world = World { dir, dns, key, config, db, pg, mariadb };
         world.write_config(setup.extra_config);
         world.admin(&["init-db"]).success();
         world.add_user(USER, PASSWORD);
@@ -126,9 +134,10 @@ impl World {
         // Many tests send a burst of updates from one address; only tests that bring their
         // own `[rate_limit]` table run with limits on.
         let rate_limit = if extra.contains("[rate_limit]") { "" } else { "\n[rate_limit]\nenabled = false\n" };
-        let database = match &self.pg {
-            Some(name) => pg::PgServer::shared().config_lines(name),
-            None => format!("path = \"{}\"", self.db.display()),
+        let database = match (&self.pg, &self.mariadb) {
+            (Some(name), _) => pg::PgServer::shared().config_lines(name),
+            (None, Some(name)) => mariadb::MariaServer::shared().config_lines(name, self.dir.path()),
+            (None, None) => format!("path = \"{}\"", self.db.display()),
         };
         let text = format!(
             "[database]\n{database}\n\n[dns]\nserver = \"{}\"\ntimeout_ms = 1500\ntsig_key = \"{}\"\n\n[[zones]]\nname = \"{ZONE}\"\n\n[auth]\nargon2_m_kib = 64\nargon2_t = 1\nargon2_p = 1\n\n[log]\nlevel = \"debug\"\n{extra}\n{rate_limit}",
@@ -179,8 +188,10 @@ impl World {
         let basic = base64(&format!("{USER}:{PASSWORD}"));
         let prints_token =
             run.what.starts_with("ddns-cgi hostname token ") || run.what.starts_with("ddns-cgi hostname import ");
+        // The database account's password too, on MariaDB (its config carries one).
+        let database = if self.mariadb.is_some() { mariadb::PASSWORD } else { PASSWORD };
         for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
-            for secret in [PASSWORD, basic.as_str(), self.key.secret_b64.as_str()] {
+            for secret in [PASSWORD, basic.as_str(), self.key.secret_b64.as_str(), database] {
                 assert!(!text.contains(secret), "{} printed a secret on {stream}:\n{text}", run.what);
             }
             let token_ok = prints_token && stream == "stdout";
@@ -268,6 +279,12 @@ impl World {
                 .expect("hostname row");
             return (row.get(0), row.get(1));
         }
+        if self.mariadb.is_some() {
+            let sql = format!("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = '{fqdn}'");
+            let mut rows = self.rows(&sql).into_iter();
+            let mut row = rows.next().expect("hostname row").into_iter();
+            return (row.next().flatten(), row.next().flatten());
+        }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         conn.query_row("SELECT ipv4, ipv6 FROM hostnames WHERE fqdn = ?1", [fqdn], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("hostname row")
@@ -280,8 +297,8 @@ impl World {
         self.admin(&["expire", "--now", &now.to_string()])
     }
 
-    /// The rows a query returns, each value as text (`None` for NULL), from either engine.
-    /// The SQL must mean the same to both (no parameters: tests inline their constants).
+    /// The rows a query returns, each value as text (`None` for NULL), from any engine.
+    /// The SQL must mean the same to all three (no parameters: tests inline their constants).
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         if let Some(name) = &self.pg {
             let messages = pg::PgServer::shared().connect(name).simple_query(sql).expect("test query");
@@ -294,6 +311,9 @@ impl World {
                     _ => None,
                 })
                 .collect();
+        }
+        if let Some(name) = &self.mariadb {
+            return mariadb::rows(&mut mariadb::MariaServer::shared().connect(name), sql);
         }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");
         let mut stmt = conn.prepare(sql).expect("test query");
@@ -317,7 +337,7 @@ impl World {
         .expect("test rows")
     }
 
-    /// The one integer a query returns (a count), from either engine.
+    /// The one integer a query returns (a count), from any engine.
     pub fn count(&self, sql: &str) -> i64 {
         let rows = self.rows(sql);
         rows.first()
@@ -328,10 +348,16 @@ impl World {
     }
 
     /// Runs SQL on the database, for setting up states the CLI cannot reach quickly. The
-    /// SQL must mean the same to both engines.
+    /// SQL must mean the same to every engine.
     pub fn sql(&self, sql: &str) {
         if let Some(name) = &self.pg {
             pg::PgServer::shared().connect(name).batch_execute(sql).expect("test SQL");
+            return;
+        }
+        if let Some(name) = &self.mariadb {
+            use mysql::prelude::Queryable as _;
+            let mut conn = mariadb::MariaServer::shared().connect(name);
+            conn.query_drop(sql).unwrap_or_else(|e| panic!("test SQL `{sql}`: {e}"));
             return;
         }
         let conn = rusqlite::Connection::open(&self.db).expect("open test database");

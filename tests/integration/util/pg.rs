@@ -17,20 +17,24 @@ pub fn enabled() -> bool {
     std::env::var("DDNS_TEST_DATABASE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
 }
 
-/// Prints why a test does not run on PostgreSQL and says whether it should return: `true`
-/// on PostgreSQL. For tests about the SQLite file itself (its mode, a corrupt or locked file).
+/// Prints why a test does not run on PostgreSQL or MariaDB and says whether it should return:
+/// `true` on either. For tests about the SQLite file itself (its mode, a corrupt or locked file).
 #[must_use]
 pub fn skip_sqlite_only(what: &str) -> bool {
-    if enabled() {
-        use std::io::Write as _;
-        // The test runner names each test's thread after the test. A direct write, not
-        // `eprintln!`: the runner captures the macros, not the stream (as `skip` does).
-        let thread = std::thread::current();
-        let line = format!("SKIP on postgresql: {}: {what} is about the SQLite file\n", thread.name().unwrap_or("?"));
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        return true;
-    }
-    false
+    let engine = if enabled() {
+        "postgresql"
+    } else if super::mariadb::enabled() {
+        "mariadb"
+    } else {
+        return false;
+    };
+    use std::io::Write as _;
+    // The test runner names each test's thread after the test. A direct write, not
+    // `eprintln!`: the runner captures the macros, not the stream (as `skip` does).
+    let thread = std::thread::current();
+    let line = format!("SKIP on {engine}: {}: {what} is about the SQLite file\n", thread.name().unwrap_or("?"));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    true
 }
 
 /// The shared server.
