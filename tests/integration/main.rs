@@ -35,6 +35,7 @@ mod clients;
 mod console;
 mod dnssec;
 mod docs;
+mod engines;
 mod families;
 mod fanout;
 mod fastcgi;

@@ -107,6 +107,11 @@ impl World {
         World::with_database(setup, Some(pg::PgServer::shared().create_database()), None)
     }
 
+    /// A world on SQLite whatever `DDNS_TEST_DATABASE` says (`tests/integration/engines.rs`).
+    pub fn sqlite(setup: Setup<'_>) -> Option<World> {
+        World::with_database(setup, None, None)
+    }
+
     /// A world on MariaDB whatever `DDNS_TEST_DATABASE` says (`tests/integration/mariadb.rs`).
     pub fn mariadb(setup: Setup<'_>) -> Option<World> {
         World::with_database(setup, None, Some(mariadb::MariaServer::shared().create_database()))
