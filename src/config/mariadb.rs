@@ -4,7 +4,11 @@
 //! `ssl-mode`, `ssl-ca` and `socket` parameters), so a parameter the driver would act on
 //! unseen is refused by name. Messages never quote the URL, which may hold a password.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::ConfigError;
+use super::raw::RawMariadb;
+use super::validate::Validator;
 
 use crate::secret::Secret;
 
@@ -203,6 +207,96 @@ pub(super) fn shown(user: &str, server: &MariadbServer, name: &str) -> String {
         MariadbServer::Socket(path) => path.display().to_string(),
     };
     format!("{user}@{host}/{name}")
+}
+
+/// The MariaDB forms of `[database]`, validated as the rest of the config.
+impl Validator<'_> {
+    /// `[database] url = "mysql://..."` (or `mariadb://`).
+    pub(super) fn mariadb_url(&self, url: &str) -> Result<MariadbConfig, ConfigError> {
+        let key = "database.url";
+        let p = parse_url(url).map_err(|m| self.invalid(key, m))?;
+        let ssl_mode = self.mariadb_ssl_mode(key, p.ssl_mode.as_deref())?;
+        let ca_file = p.ssl_ca.map(|f| self.relative(Path::new(&f)));
+        self.mariadb_tls(key, "`ssl-ca=FILE` in the URL", ssl_mode, ca_file.as_ref())?;
+        Ok(MariadbConfig {
+            shown: shown(&p.user, &p.server, &p.name),
+            server: p.server,
+            user: p.user,
+            password_in_url: p.password.is_some(),
+            password: p.password.map(Secret::new),
+            name: p.name,
+            ssl_mode,
+            ca_file,
+            password_file: None,
+        })
+    }
+
+    /// `[database.mariadb]`: the password from `password_file`.
+    pub(super) fn mariadb_table(&self, t: RawMariadb) -> Result<MariadbConfig, ConfigError> {
+        let server = table_server(&t.host, t.port);
+        let password_file = t.password_file.as_deref().map(|f| self.relative(f));
+        let password = match &password_file {
+            Some(file) => {
+                let text = super::read_bounded(file).map_err(|e| {
+                    self.invalid("database.mariadb.password_file", format!("cannot read `{}`: {e}", file.display()))
+                })?;
+                Some(Secret::new(text.trim_end_matches(['\r', '\n']).to_owned()))
+            }
+            None => None,
+        };
+        let key = "database.mariadb.ssl_mode";
+        let ssl_mode = self.mariadb_ssl_mode(key, t.ssl_mode.as_deref())?;
+        let ca_file = t.ca_file.as_deref().map(|f| self.relative(f));
+        self.mariadb_tls(key, "`database.mariadb.ca_file`", ssl_mode, ca_file.as_ref())?;
+        Ok(MariadbConfig {
+            shown: shown(&t.user, &server, &t.name),
+            server,
+            user: t.user,
+            password,
+            name: t.name,
+            ssl_mode,
+            ca_file,
+            password_file,
+            password_in_url: false,
+        })
+    }
+
+    /// The mode, `preferred` when absent, as the MySQL and MariaDB clients.
+    fn mariadb_ssl_mode(&self, key: &str, mode: Option<&str>) -> Result<MariadbSslMode, ConfigError> {
+        let Some(mode) = mode else { return Ok(MariadbSslMode::Preferred) };
+        MariadbSslMode::parse(mode).ok_or_else(|| {
+            let mode: String = mode.chars().take(32).collect();
+            self.invalid(key, format!("has `ssl-mode` `{mode}`; expected {SSL_MODES}"))
+        })
+    }
+
+    /// A verifying mode needs the CA file: a CGI process has no home or default store to look in.
+    fn mariadb_tls(
+        &self,
+        key: &str,
+        wanted: &str,
+        mode: MariadbSslMode,
+        ca_file: Option<&PathBuf>,
+    ) -> Result<(), ConfigError> {
+        // The driver always trusts the public web roots beside the CA file: a chain checked
+        // without the name would accept any certificate a public CA issued.
+        if mode == MariadbSslMode::VerifyCa {
+            return Err(self.invalid(
+                key,
+                "asks for `verify-ca`, which ddns-cgi does not offer on MariaDB (its driver also trusts the public CAs, so a chain without the name would accept any of their certificates); use `verify-identity` with a server certificate that names the host",
+            ));
+        }
+        if mode.verifies() && ca_file.is_none() {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "asks for `{}`, which needs the CA that signed the server's certificate: {wanted}",
+                    mode.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ mod locking;
 mod logging;
 mod manual;
 mod mariadb;
+mod mariadb_tls;
 mod matrix;
 mod netns;
 mod package;
