@@ -296,9 +296,10 @@ start_mariadb() {
   return 1
 }
 
-# Runs SQL on the throwaway MariaDB as root.
+# Runs SQL on the throwaway MariaDB as root, given on stdin (a password in it stays out of the
+# process listing).
 mariadb_sql() {
-  mariadb --no-defaults --socket="$MARIADB_SOCKET" --user=root --batch --skip-column-names -e "$1"
+  mariadb --no-defaults --socket="$MARIADB_SOCKET" --user=root --batch --skip-column-names <<<"$1"
 }
 
 stop_mariadb() {

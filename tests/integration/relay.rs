@@ -613,6 +613,28 @@ impl Drop for HeldRelayLock {
     }
 }
 
+#[test]
+fn a_relay_given_again_is_replaced_not_added_even_with_the_same_settings() {
+    // The store tells an added relay from a replaced one itself: on MariaDB, an upsert's row
+    // count cannot (the session counts matched rows, so a row left as it was counts as one
+    // inserted), which would answer "now relays" for a relay given a second time.
+    let w = crate::world!(local_world(""));
+    let up = SlowFirstUpstream::start(Duration::ZERO);
+    let url = up.url();
+    let set = |extra: &[&str]| {
+        let mut args = vec!["hostname", "relay", HOME, "--url", &url, "--user", UP_USER, "--password-stdin"];
+        args.extend_from_slice(extra);
+        w.admin_stdin(&args, &format!("{UP_PASSWORD}\n")).success().stdout()
+    };
+    assert_eq!(set(&[]), format!("`{HOME}` now relays to {url} (in addition to the local update)\n"));
+    let replaced = format!(
+        "relay of `{HOME}` to {url} replaced (in addition to the local update); its pause, if any, is cleared\n"
+    );
+    assert_eq!(set(&[]), replaced);
+    assert_eq!(set(&["--only"]), replaced.replace("in addition to", "instead of"));
+    assert_eq!(w.count("SELECT COUNT(*) FROM relays"), 1);
+}
+
 /// Another update's relay turn that outlasts this request's budget: the local update stays,
 /// the answer is `dnserr` (the client retries; the upstream was not sent the address) after
 /// waiting the whole budget, not at once; a turn released within the budget is waited for

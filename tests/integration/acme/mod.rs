@@ -347,6 +347,21 @@ fn registration_is_capped_in_all_and_per_network() {
 }
 
 #[test]
+fn parallel_registrations_from_one_network_stop_at_its_cap() {
+    // The caps are counted and the account inserted under one lock of the store (SQLite's
+    // write lock, PostgreSQL's advisory lock, MariaDB's named lock): registrations at once
+    // from one network must not all count below the cap before any of them inserts.
+    let w = world!(acme_world("register = true\nmax_accounts_per_network = 2\n"));
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..12).map(|_| s.spawn(|| register_from(&w, "198.51.100.9").status)).collect();
+        handles.into_iter().map(|h| h.join().expect("registration thread")).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 10, "{statuses:?}");
+    assert_eq!(w.count("SELECT count(*) FROM acme_accounts"), 2);
+}
+
+#[test]
 fn acme_add_needs_the_section_and_prints_the_cname() {
     let w = world!(World::knot());
     let r = w.admin(&["acme", "add", "example.org"]);

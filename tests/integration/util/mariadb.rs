@@ -157,7 +157,8 @@ impl MariaServer {
         let server = MariaServer { dir, socket, tcp_port: launch.tcp_port, child };
         let started = Instant::now();
         while server.sql("", "SELECT 1").is_err() {
-            if started.elapsed() > Duration::from_secs(120) {
+            let exited = server.child.lock().map(|mut c| c.try_wait().ok().flatten().is_some()).unwrap_or(true);
+            if exited || started.elapsed() > Duration::from_secs(120) {
                 return Err(format!("mariadbd did not start:\n{}", server.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -170,16 +171,25 @@ impl MariaServer {
     }
 
     /// Runs SQL in `database` (none when empty) as root over the socket with the `mariadb`
-    /// client; its tab-separated output, or the error text.
+    /// client, given on its stdin (not its command line, where a password would show in the
+    /// process listing); its tab-separated output, or the error text.
     pub fn sql(&self, database: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new("mariadb")
+        use std::io::Write as _;
+        let mut child = Command::new("mariadb")
             .arg("--no-defaults")
             .arg(format!("--socket={}", self.socket.display()))
-            .args(["--user=root", "--batch", "--skip-column-names", "--execute", sql])
+            .args(["--user=root", "--batch", "--skip-column-names"])
             .args((!database.is_empty()).then_some(database))
             .env_clear()
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| e.to_string())?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(sql.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
