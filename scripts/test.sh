@@ -45,17 +45,39 @@ echo "==> lintian"
 lintian --fail-on error "$DDNS_DEB"
 echo "==> cargo test"
 cargo test --locked
-# The same integration tests against PostgreSQL: the modules that touch the store (TESTING.md,
-# "Both engines"); the others (web servers, clients, shipped files) do not see the engine.
-echo "==> cargo test --test integration, on PostgreSQL (DDNS_TEST_DATABASE=postgres)"
-DDNS_TEST_DATABASE=postgres cargo test --locked --test integration -- \
-  absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
-  fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: import:: console:: storm::
-# The same modules against MariaDB (TESTING.md, "MariaDB").
-echo "==> cargo test --test integration, on MariaDB (DDNS_TEST_DATABASE=mariadb)"
-DDNS_TEST_DATABASE=mariadb cargo test --locked --test integration -- \
-  absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience:: urls:: txt:: acme:: \
-  fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: import:: console:: storm::
+# The same integration tests against PostgreSQL and MariaDB: the modules that touch the store
+# (TESTING.md, "Both engines", "MariaDB"); the others (web servers, clients, shipped files) do
+# not see the engine. The two passes run at once, each its own process of the test binary
+# (its own throwaway server, random ports, temp dirs): most of a test is waiting for servers,
+# so on two cores together they take little more than the longer one. Each pass's output is
+# kept in a file and printed when both have ended.
+store_modules=(absent:: admin:: cli:: answers:: params:: tokens:: token_scopes:: ratelimit:: expire:: resilience::
+  urls:: txt:: acme:: fastcgi:: locking:: secondaries:: relay:: audit:: fanout:: flask:: families:: import::
+  console:: storm::)
+integration="$(cargo test --locked --test integration --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "integration" and m.get("executable"):
+        print(m["executable"])')"
+[ -x "$integration" ] || { echo "the integration test binary was not found" >&2; exit 1; }
+mkdir -p target/test-logs
+echo "==> the integration tests' store modules, on PostgreSQL and on MariaDB at once"
+DDNS_TEST_DATABASE=postgres "$integration" "${store_modules[@]}" >target/test-logs/postgres.log 2>&1 &
+postgres_pass=$!
+DDNS_TEST_DATABASE=mariadb "$integration" "${store_modules[@]}" >target/test-logs/mariadb.log 2>&1 &
+mariadb_pass=$!
+postgres_rc=0 mariadb_rc=0
+wait "$postgres_pass" || postgres_rc=$?
+wait "$mariadb_pass" || mariadb_rc=$?
+echo "==> on PostgreSQL (DDNS_TEST_DATABASE=postgres): exit $postgres_rc"
+cat target/test-logs/postgres.log
+echo "==> on MariaDB (DDNS_TEST_DATABASE=mariadb): exit $mariadb_rc"
+cat target/test-logs/mariadb.log
+if [ "$postgres_rc" != 0 ] || [ "$mariadb_rc" != 0 ]; then
+  echo "the store modules failed on PostgreSQL (exit $postgres_rc) or MariaDB (exit $mariadb_rc)" >&2
+  exit 1
+fi
 # The modules that send UPDATEs again, against PowerDNS (TESTING.md, "PowerDNS"): their
 # default worlds, and the tests that loop over Knot and BIND, use PowerDNS instead.
 echo "==> cargo test --test integration, against PowerDNS (DDNS_TEST_DNS=powerdns)"
