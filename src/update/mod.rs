@@ -25,7 +25,7 @@ mod changes;
 
 use auth::{Authorized, Checked, authenticate};
 pub(crate) use changes::{Batcher, ConsoleChange, Set, admin_set, console_change};
-use changes::{Change, Publish, change_host, current_repeat, fan_out};
+use changes::{Change, Parked, Publish, change_host, change_or_park, current_repeat, fan_out};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,101 @@ pub(crate) struct Resident<'a> {
     /// The FastCGI worker running the request, which a change waiting for its group commit
     /// gives back meanwhile (`OffDuty`).
     pub(crate) worker: Option<&'a dyn OffDuty>,
+    /// Whether the transport can await a change's group commit as a task ([`Handling::Queued`]):
+    /// a request with one hostname, no relays and no fan-out then gives its thread back too.
+    pub(crate) park: bool,
+}
+
+/// What [`handle`] did: answered, or stopped where the request's one change waits for its
+/// zone's group commit, holding no thread, worker, connection or lock (FastCGI).
+#[derive(Debug)]
+pub(crate) enum Handling {
+    Done(Handled),
+    Queued(Queued),
+}
+
+/// A request whose one change waits in its zone's queue (`Resident::park`), with what the rest
+/// of it needs: the rest is what `handle` does after `update` (the rate limit settled, refusals
+/// recorded, the read-back), which needs no lock. The transport awaits [`Queued::woken`], then
+/// finishes it with [`Queued::answer_here`] or, on a worker, [`Queued::resume`].
+#[derive(Debug)]
+pub(crate) struct Queued(Box<Rest>);
+
+/// What a queued request holds (boxed: it travels between the task and the workers).
+#[derive(Debug)]
+struct Rest {
+    wait: Wait,
+    fqdn: String,
+    request: Request,
+    reservation: Reservation,
+    handled: Handled,
+    now: i64,
+}
+
+/// Where a queued request's change stands.
+#[derive(Debug)]
+enum Wait {
+    Parked(Parked),
+    /// Another run answered it; the rest needs a store.
+    Answered(HostAnswer),
+}
+
+impl Queued {
+    /// Ready once the change is answered or handed a run to lead.
+    pub(crate) async fn woken(&self) {
+        if let Wait::Parked(parked) = &self.0.wait {
+            parked.woken().await;
+        }
+    }
+
+    /// Finishes the request without a store, when its change was answered by another run and
+    /// the rest writes nothing (no rate limit to settle, no refusal to record): what it does is
+    /// then logging and the answer. `Err(self)` otherwise, for [`Queued::resume`].
+    pub(crate) fn answer_here(mut self, config: &Config, log: &Log) -> Result<Handled, Queued> {
+        let rest = &mut *self.0;
+        let wait = std::mem::replace(&mut rest.wait, Wait::Answered(HostAnswer::ServerError));
+        rest.wait = match wait {
+            Wait::Parked(parked) => parked.answer().map_or_else(Wait::Parked, Wait::Answered),
+            answered @ Wait::Answered(_) => answered,
+        };
+        let Wait::Answered(answer) = &rest.wait else { return Err(self) };
+        let result = host_line(&rest.fqdn, Ok(answer.clone()), log).map(|line| vec![line]);
+        if !writes_nothing(config, &result) {
+            return Err(self);
+        }
+        let Rest { request, reservation, handled, now, .. } = *self.0;
+        Ok(conclude(config, None, &request, reservation, result, handled, now, log))
+    }
+
+    /// Answers nothing of the request (its transport answers `911`: no store could be had);
+    /// a run its change was handed answers `911` to each of its changes, sending and storing
+    /// nothing, so the zone's queue goes on.
+    pub(crate) fn abandon(self, batcher: &Batcher) {
+        if let Wait::Parked(parked) = self.0.wait
+            && let Err(leading) = parked.resume(batcher)
+        {
+            leading.run(|_| Vec::new(), || HostAnswer::ServerError);
+        }
+    }
+
+    /// Finishes the request on a worker: leads the run its change was handed (or waits for its
+    /// answer, if not yet woken), then the rest of `handle`.
+    pub(crate) fn resume(self, config: &Config, store: &mut Store, batcher: &Batcher, log: &Log) -> Handled {
+        let Rest { wait, fqdn, request, reservation, handled, now } = *self.0;
+        let answer = match wait {
+            Wait::Parked(parked) => changes::resume(config, store, batcher, parked, now),
+            Wait::Answered(answer) => answer,
+        };
+        let result = host_line(&fqdn, Ok(answer), log).map(|line| vec![line]);
+        conclude(config, Some(store), &request, reservation, result, handled, now, log)
+    }
+}
+
+/// Whether the rest of a request (`conclude`) writes nothing: the rate limits are off (nothing
+/// reserved, nothing to settle) and no line is a refusal for the audit trail.
+fn writes_nothing(config: &Config, result: &Result<Vec<HostLine>, UpdateError>) -> bool {
+    !config.rate_limit.enabled
+        && matches!(result, Ok(lines) if lines.iter().all(|l| !matches!(l.answer, HostAnswer::Nohost | HostAnswer::Notfqdn)))
 }
 
 /// A FastCGI worker that a request can give back while it waits for its zone's group commit
@@ -153,7 +248,8 @@ pub(crate) trait OffDuty: std::fmt::Debug {
     fn off_duty(&self, store: &mut Store, wait: &mut dyn FnMut());
 }
 
-/// Handles one request. `now` is seconds since the Unix epoch.
+/// Handles one request. `now` is seconds since the Unix epoch. `Queued` only with
+/// `Resident::park`.
 pub(crate) fn handle(
     config: &Config,
     store: &mut Store,
@@ -162,7 +258,7 @@ pub(crate) fn handle(
     body: &[u8],
     now: i64,
     log: &Log,
-) -> Handled {
+) -> Handling {
     let request = match request::parse(env, body, config) {
         Ok(r) => r,
         Err(e) => {
@@ -186,14 +282,14 @@ pub(crate) fn handle(
                     answer
                 }
             };
-            return Handled {
+            return Handling::Done(Handled {
                 answer,
                 format: request::Format::Text,
                 user: None,
                 client: client.ip(),
                 hosts: Vec::new(),
                 read_back: crate::confirm::Pending::default(),
-            };
+            });
         }
     };
     warn_proxy_fallback(request.client, request.proxy_fallback, log);
@@ -205,17 +301,43 @@ pub(crate) fn handle(
         Ok(r) => r,
         Err(refused) => {
             handled.answer = refused;
-            return handled;
+            return Handling::Done(handled);
         }
     };
-    let result = update(config, store, resident, &request, now, log);
+    let result = match update(config, store, resident, &request, now, log) {
+        Ok(Updated::Lines(lines)) => Ok(lines),
+        Ok(Updated::Queued(wait, fqdn)) => {
+            let rest = Rest { wait: Wait::Parked(wait), fqdn, request, reservation, handled, now };
+            return Handling::Queued(Queued(Box::new(rest)));
+        }
+        Err(e) => Err(e),
+    };
+    Handling::Done(conclude(config, Some(store), &request, reservation, result, handled, now, log))
+}
+
+/// The rest of a request after `update`: the read-back to wait for, the rate limit settled,
+/// refusals recorded, the answer. `store` is `None` only when that writes nothing
+/// ([`writes_nothing`]).
+#[allow(clippy::too_many_arguments, reason = "the request's state, passed on as is")]
+fn conclude(
+    config: &Config,
+    store: Option<&mut Store>,
+    request: &Request,
+    reservation: Reservation,
+    result: Result<Vec<HostLine>, UpdateError>,
+    mut handled: Handled,
+    now: i64,
+    log: &Log,
+) -> Handled {
     if let Ok(lines) = &result {
         // Outside every lock; the transport waits (`http::Served`): a slow secondary delays
         // only this answer. `update` refused a bad `wait`, so it is `Ok` here.
         handled.read_back = crate::confirm::watch_hosts(config, lines, request.wait.clone().ok().flatten(), log);
     }
-    settle(store, reservation, outcome(&result), now, log);
-    record_refusals(config, store, &request, &result, now, log);
+    if let Some(store) = store {
+        settle(store, reservation, outcome(&result), now, log);
+        record_refusals(config, store, request, &result, now, log);
+    }
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
@@ -422,6 +544,14 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
     }
 }
 
+/// What `update` did to the request's hosts: their lines, or its one change parked in its
+/// zone's queue (`Resident::park`).
+#[derive(Debug)]
+enum Updated {
+    Lines(Vec<HostLine>),
+    Queued(Parked, String),
+}
+
 fn update(
     config: &Config,
     store: &mut Store,
@@ -429,7 +559,7 @@ fn update(
     request: &Request,
     now: i64,
     log: &Log,
-) -> Result<Vec<HostLine>, UpdateError> {
+) -> Result<Updated, UpdateError> {
     let Authorized { user, auth, token_host, token } =
         authenticate(config, store, resident.passwords, request, now, log)?;
     let token = token.as_ref();
@@ -439,6 +569,22 @@ fn update(
     // Checked before anything changes, like `ttl`: a client that sends a bad `wait` learns it
     // rather than getting an answer that did not wait.
     request.wait.clone()?;
+    // One hostname with nothing around its change (no relays, which `relay::around` would
+    // send after it, no fan-out): the change may wait in its zone's queue as a task, since the
+    // rest of the request is `Queued`'s. A failed relay read takes the path below, which
+    // answers it as before.
+    if resident.park
+        && let [HostArg::Valid(fqdn)] = hostnames.as_ref()
+        && (matches!(change, Change::Offline) || request.ipv6_prefix.is_none())
+        && store.relays_for_update(fqdn, user.id).is_ok_and(|relays| relays.is_empty())
+    {
+        let result = change_or_park(config, store, resident, &user, &origin, token, fqdn, change, now, log);
+        return match result {
+            Ok(Err(parked)) => Ok(Updated::Queued(parked, fqdn.clone())),
+            Ok(Ok(answer)) => Ok(Updated::Lines(vec![host_line(fqdn, Ok(answer), log)?])),
+            Err(e) => Ok(Updated::Lines(vec![host_line(fqdn, Err(e), log)?])),
+        };
+    }
     let mut lines = Vec::with_capacity(hostnames.len());
     let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames.iter() {
@@ -482,25 +628,29 @@ fn update(
                         change_host(config, store, resident, &user, &origin, token, fqdn, change.clone(), now, log)
                     }
                 };
-                let answer = match result {
-                    // The token's refusal under the host lock is the request's: `badauth`,
-                    // audited and counted like a refusal at authentication. A token names one
-                    // hostname, so nothing of this request went ahead before it (but for a
-                    // hostname named twice, `hostname=h,h`, whose first change went ahead
-                    // when the token was revoked between the two).
-                    Ok(HostAnswer::TokenRefused(reason)) => return Err(UpdateError::BadToken { reason }),
-                    Ok(a) => a,
-                    Err(e) => {
-                        log.error(format_args!("{fqdn}: {e}"));
-                        HostAnswer::ServerError
-                    }
-                };
-                HostLine { hostname: fqdn.clone(), answer }
+                host_line(fqdn, result, log)?
             }
         };
         lines.push(line);
     }
-    Ok(lines)
+    Ok(Updated::Lines(lines))
+}
+
+/// The answer line of one hostname's change.
+fn host_line(fqdn: &str, result: Result<HostAnswer, StoreError>, log: &Log) -> Result<HostLine, UpdateError> {
+    let answer = match result {
+        // The token's refusal under the host lock is the request's: `badauth`, audited and
+        // counted like a refusal at authentication. A token names one hostname, so nothing of
+        // this request went ahead before it (but for a hostname named twice, `hostname=h,h`,
+        // whose first change went ahead when the token was revoked between the two).
+        Ok(HostAnswer::TokenRefused(reason)) => return Err(UpdateError::BadToken { reason }),
+        Ok(a) => a,
+        Err(e) => {
+            log.error(format_args!("{fqdn}: {e}"));
+            HostAnswer::ServerError
+        }
+    };
+    Ok(HostLine { hostname: fqdn.to_owned(), answer })
 }
 
 /// The hostnames a request changes: those it names, or for `/update/TOKEN`, which names none,

@@ -2,8 +2,8 @@
 //! concurrent `good` requests for 512 hosts (made by `hostname import`, each with its own
 //! token) end in far fewer DNS messages than hosts (Knot's serial counts the commits), with
 //! every row equal to DNS; while they wait for their zone's group commit (Knot paused behind
-//! the first message) they hold no worker: with `--workers 2` a request needing Argon2 is
-//! answered meanwhile. A host that updates in a loop does not starve the others: their
+//! the first message) they hold no worker and no thread (the process's thread count stays
+//! small): with `--workers 2` a request needing Argon2 is answered meanwhile. A host that updates in a loop does not starve the others: their
 //! answers come while it loops, and its answers come between theirs. A burst of connections
 //! beyond `--max-connections` waits in the listen backlog (not std's 128) and is answered.
 
@@ -57,6 +57,16 @@ fn update_on(mut c: FcgiClient, query: &str, auth: &str, timeout: Duration) -> O
     text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
 }
 
+/// The process's threads (`Threads:` of /proc/PID/status).
+fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read the process's status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no thread count in {status}"))
+}
+
 fn token_auth(fqdn: &str, token: &str) -> String {
     format!("Basic {}", base64(&format!("{fqdn}:{token}")))
 }
@@ -105,6 +115,10 @@ fn five_hundred_twelve_hosts_share_few_messages_and_their_wait_holds_no_worker()
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // They wait as tasks, not threads: the process has its runtime's thread, the workers'
+        // (two, and those the blocking pool keeps idle a while) and no thread per waiter.
+        let threads = threads_of(fastcgi.pid());
+        assert!(threads < 16, "{threads} threads while {} requests wait", N - 1);
         // Both workers are free: a repeat that needs Argon2 is answered while they wait.
         let bob = format!("Basic {}", base64("bob:bob-password"));
         let nochg = update(port, &format!("hostname={BOB}&myip=192.0.2.82"), &bob, Duration::from_secs(30));
