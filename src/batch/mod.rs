@@ -164,6 +164,13 @@ impl<I, A> Parked<I, A> {
 }
 
 impl<I, A> Leading<'_, I, A> {
+    /// Hands this run to this submitter's own slot and parks it: for a submitter that cannot
+    /// run it where it is (a task on the runtime), and resumes it on a thread that may block.
+    pub(crate) fn park(self) -> Parked<I, A> {
+        self.mine.set(State::Lead(self.batch));
+        Parked { zone: self.zone, mine: self.mine }
+    }
+
     /// Runs the changes: `run` gets them (this submitter's among them) and returns one answer
     /// per change, in order; returns this submitter's answer and hands each other its own. A
     /// run that panics or returns too few answers answers the rest with `failed()`, so no

@@ -182,20 +182,25 @@ fn served(config: &Config, req: &Incoming<'_>, mut handled: update::Handled, log
     })
 }
 
-/// Answers the request if it is the common repeat (`update::repeat`), without blocking;
-/// `None`, with nothing written or logged, for any other: `serve` answers that.
-pub(crate) fn serve_repeat(
+/// Answers the request without blocking if it is the common repeat, or queues it if it is a
+/// change that `handle` would queue for its zone's group commit (`update::queue_here`):
+/// `Err(queued)` for the transport to await, as from [`serve_or_queue`]. `None`, with nothing
+/// written, queued or logged, for any other request: [`serve`] answers that.
+pub(crate) fn serve_here(
     config: &Config,
     store: &mut Store,
     passwords: Option<&PasswordCache>,
+    batcher: &update::Batcher,
     req: &Incoming<'_>,
     log: &Log,
-) -> Option<Reply> {
+) -> Option<Result<Reply, update::Queued>> {
     if acme::claims(config, req.env) || metrics::claims(config, req.env) || web::claims(config, req.env) {
         return None;
     }
-    let handled = update::repeat(config, store, passwords, req.env, req.body, req.now, log)?;
-    Some(finish(config, req, &handled, log))
+    match update::queue_here(config, store, passwords, batcher, req.env, req.body, req.now, log)? {
+        update::Here::Answered(handled) => Some(Ok(finish(config, req, &handled, log))),
+        update::Here::Queued(queued) => Some(Err(queued)),
+    }
 }
 
 /// The request line (when `[log] log_requests` is on) and the reply.

@@ -22,10 +22,13 @@ use crate::store::{AuditRow, Store, StoreError};
 
 mod auth;
 mod changes;
+mod queued;
 
-use auth::{Authorized, Checked, authenticate};
+use auth::{Authorized, authenticate};
 pub(crate) use changes::{Batcher, ConsoleChange, Set, admin_set, console_change};
-use changes::{Change, Parked, Publish, change_host, change_or_park, current_repeat, fan_out};
+use changes::{Change, Parked, Publish, change_host, change_or_park, fan_out};
+pub(crate) use queued::{Handling, Here, Queued, queue_here};
+use queued::{Rest, Wait};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -144,98 +147,6 @@ pub(crate) struct Resident<'a> {
     pub(crate) park: bool,
 }
 
-/// What [`handle`] did: answered, or stopped where the request's one change waits for its
-/// zone's group commit, holding no thread, worker, connection or lock (FastCGI).
-#[derive(Debug)]
-pub(crate) enum Handling {
-    Done(Handled),
-    Queued(Queued),
-}
-
-/// A request whose one change waits in its zone's queue (`Resident::park`), with what the rest
-/// of it needs: the rest is what `handle` does after `update` (the rate limit settled, refusals
-/// recorded, the read-back), which needs no lock. The transport awaits [`Queued::woken`], then
-/// finishes it with [`Queued::answer_here`] or, on a worker, [`Queued::resume`].
-#[derive(Debug)]
-pub(crate) struct Queued(Box<Rest>);
-
-/// What a queued request holds (boxed: it travels between the task and the workers).
-#[derive(Debug)]
-struct Rest {
-    wait: Wait,
-    fqdn: String,
-    request: Request,
-    reservation: Reservation,
-    handled: Handled,
-    now: i64,
-}
-
-/// Where a queued request's change stands.
-#[derive(Debug)]
-enum Wait {
-    Parked(Parked),
-    /// Another run answered it; the rest needs a store.
-    Answered(HostAnswer),
-}
-
-impl Queued {
-    /// Ready once the change is answered or handed a run to lead.
-    pub(crate) async fn woken(&self) {
-        if let Wait::Parked(parked) = &self.0.wait {
-            parked.woken().await;
-        }
-    }
-
-    /// Finishes the request without a store, when its change was answered by another run and
-    /// the rest writes nothing (no rate limit to settle, no refusal to record): what it does is
-    /// then logging and the answer. `Err(self)` otherwise, for [`Queued::resume`].
-    pub(crate) fn answer_here(mut self, config: &Config, log: &Log) -> Result<Handled, Queued> {
-        let rest = &mut *self.0;
-        let wait = std::mem::replace(&mut rest.wait, Wait::Answered(HostAnswer::ServerError));
-        rest.wait = match wait {
-            Wait::Parked(parked) => parked.answer().map_or_else(Wait::Parked, Wait::Answered),
-            answered @ Wait::Answered(_) => answered,
-        };
-        let Wait::Answered(answer) = &rest.wait else { return Err(self) };
-        let result = host_line(&rest.fqdn, Ok(answer.clone()), log).map(|line| vec![line]);
-        if !writes_nothing(config, &result) {
-            return Err(self);
-        }
-        let Rest { request, reservation, handled, now, .. } = *self.0;
-        Ok(conclude(config, None, &request, reservation, result, handled, now, log))
-    }
-
-    /// Answers nothing of the request (its transport answers `911`: no store could be had);
-    /// a run its change was handed answers `911` to each of its changes, sending and storing
-    /// nothing, so the zone's queue goes on.
-    pub(crate) fn abandon(self, batcher: &Batcher) {
-        if let Wait::Parked(parked) = self.0.wait
-            && let Err(leading) = parked.resume(batcher)
-        {
-            leading.run(|_| Vec::new(), || HostAnswer::ServerError);
-        }
-    }
-
-    /// Finishes the request on a worker: leads the run its change was handed (or waits for its
-    /// answer, if not yet woken), then the rest of `handle`.
-    pub(crate) fn resume(self, config: &Config, store: &mut Store, batcher: &Batcher, log: &Log) -> Handled {
-        let Rest { wait, fqdn, request, reservation, handled, now } = *self.0;
-        let answer = match wait {
-            Wait::Parked(parked) => changes::resume(config, store, batcher, parked, now),
-            Wait::Answered(answer) => answer,
-        };
-        let result = host_line(&fqdn, Ok(answer), log).map(|line| vec![line]);
-        conclude(config, Some(store), &request, reservation, result, handled, now, log)
-    }
-}
-
-/// Whether the rest of a request (`conclude`) writes nothing: the rate limits are off (nothing
-/// reserved, nothing to settle) and no line is a refusal for the audit trail.
-fn writes_nothing(config: &Config, result: &Result<Vec<HostLine>, UpdateError>) -> bool {
-    !config.rate_limit.enabled
-        && matches!(result, Ok(lines) if lines.iter().all(|l| !matches!(l.answer, HostAnswer::Nohost | HostAnswer::Notfqdn)))
-}
-
 /// A FastCGI worker that a request can give back while it waits for its zone's group commit
 /// (docs/design/group-commit.md): the waiting holds no host lock, no transaction and no
 /// database connection, so the worker's permit and its connection serve other requests
@@ -349,60 +260,6 @@ fn conclude(
         }
     };
     handled
-}
-
-/// Answers the common repeat without blocking: one hostname, its records current and its row
-/// touched recently (docs/design/repeats.md), authenticated by a host token or a password
-/// `passwords` verified earlier, with the rate limits off (their reservation is a write) and
-/// no relay. It reads (the token or the user, the relays, the host's row) and writes nothing,
-/// which is what `handle` would do for such a request, with the same answer and log line, so
-/// FastCGI answers it on the thread that read the request, with no hand-off to a worker.
-/// `None` for every other request, before anything was logged: `handle` answers it, as if this
-/// had not run. So a wrong password or token, and everything that counts, takes the full path.
-pub(crate) fn repeat(
-    config: &Config,
-    store: &mut Store,
-    passwords: Option<&PasswordCache>,
-    env: &Env,
-    body: &[u8],
-    now: i64,
-    log: &Log,
-) -> Option<Handled> {
-    if config.rate_limit.enabled {
-        return None;
-    }
-    let request = request::parse(env, body, config).ok()?;
-    if request.proxy_fallback.is_some() || request.ipv6_prefix.is_some() {
-        return None;
-    }
-    // One snapshot for the reads (the token or user, the relays, the row), and SQLite's locks
-    // taken once; on SQLite usually none, the rows remembered since the last commit
-    // (`Store::read_together`). Nothing is logged before the last read: the closure may run
-    // twice.
-    let answered = store.read_together(|store| {
-        // Its debug lines would show twice when `handle` takes over.
-        let quiet = log.silenced();
-        let Ok(Checked::Done(Authorized { user, token_host, .. })) =
-            auth::check(store, passwords, &request, now, &quiet)
-        else {
-            return None;
-        };
-        let change = change_of(&request).ok()?;
-        // A bad `wait` is refused by `handle`; a good one does not matter to a `nochg`.
-        request.wait.as_ref().ok()?;
-        let hostnames = targets(token_host, &request.hostnames).ok()?;
-        let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
-        if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
-            return None;
-        }
-        let answer = current_repeat(store, &user, fqdn, &change, now, log).ok()??;
-        Some((fqdn.clone(), answer))
-    });
-    let (fqdn, answer) = answered.ok()??;
-    log.debug(format_args!("{fqdn}: answered from the row, without a worker"));
-    let mut handled = Handled::of(&request);
-    handled.answer = Answer::Hosts(vec![HostLine { hostname: fqdn, answer }]);
-    Some(handled)
 }
 
 /// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in

@@ -3,7 +3,8 @@
 //! token) end in far fewer DNS messages than hosts (Knot's serial counts the commits), with
 //! every row equal to DNS; while they wait for their zone's group commit (Knot paused behind
 //! the first message) they hold no worker and no thread (the process's thread count stays
-//! small): with `--workers 2` a request needing Argon2 is answered meanwhile. A host that updates in a loop does not starve the others: their
+//! small; most were queued on the runtime's thread without taking a worker at all): with
+//! `--workers 2` a request needing Argon2 is answered meanwhile. A host that updates in a loop does not starve the others: their
 //! answers come while it loops, and its answers come between theirs. A burst of connections
 //! beyond `--max-connections` waits in the listen backlog (not std's 128) and is answered.
 
@@ -119,6 +120,9 @@ fn five_hundred_twelve_hosts_share_few_messages_and_their_wait_holds_no_worker()
         // (two, and those the blocking pool keeps idle a while) and no thread per waiter.
         let threads = threads_of(fastcgi.pid());
         assert!(threads < 16, "{threads} threads while {} requests wait", N - 1);
+        // Token requests: read, authenticated and queued on the runtime's thread, most of
+        // them (those that found an idle pooled store) with no worker at all.
+        assert!(fastcgi.log().contains("queued without a worker"), "{}", fastcgi.log());
         // Both workers are free: a repeat that needs Argon2 is answered while they wait.
         let bob = format!("Basic {}", base64("bob:bob-password"));
         let nochg = update(port, &format!("hostname={BOB}&myip=192.0.2.82"), &bob, Duration::from_secs(30));

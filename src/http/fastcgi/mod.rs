@@ -6,9 +6,10 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
-//! the common repeat is answered on it (`repeat_here`); a change waiting for its zone's group
-//! commit gives its worker back meanwhile and waits as the connection's task (`handle`), or,
-//! for a request that goes on after it, as a parked thread (`Duty`); an answer held for
+//! the common repeat is answered on it, and the change of a router's update queued there for
+//! its zone's group commit (`here`); a change waiting for its group commit waits as the
+//! connection's task, holding no worker (`handle`), or, for a request that goes on after it,
+//! as a parked thread that gave its worker back (`Duty`); an answer held for
 //! the read-back waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
 //! records, bounding what a peer can make it buffer (the request size, each name-value pair's
 //! claimed length), and a connection that does not complete a request within
@@ -470,12 +471,14 @@ impl update::OffDuty for Duty<'_> {
 /// dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Served {
     let log = shared.log.for_request(log::transaction_id());
-    if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
-        return Served::Now(reply);
-    }
     let now = (shared.clock)();
+    let incoming = crate::request::Incoming { env: &env, body: &body, now, started };
+    let mut queued = match here(&shared, &incoming, &log) {
+        Some(Ok(reply)) => return Served::Now(reply),
+        Some(Err(queued)) => Some(queued),
+        None => None,
+    };
     let input = Arc::new((env, body));
-    let mut queued = None;
     loop {
         if let Some(waiting) = queued.take() {
             let waiting: update::Queued = waiting;
@@ -530,12 +533,13 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
     }
 }
 
-/// Answers the common repeat (`http::serve_repeat`: a few reads of the local SQLite file) on
-/// this runtime thread, with no hand-off to a worker and back (measured: about ten futex calls
-/// and two thread wake-ups per request), with a pooled store that allows it. `None` for any
-/// other request, and when no pooled store is idle (opening one would block). A panic answers
-/// `911`, as on a worker, and its store is dropped.
-fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &Log) -> Option<Reply> {
+/// Answers the common repeat, or queues a change for its zone's group commit
+/// (`http::serve_here`: a few reads of the local SQLite file), on this runtime thread, with no
+/// hand-off to a worker and back (measured: about ten futex calls and two thread wake-ups per
+/// request), with a pooled store that allows it. `None` for any other request, and when no
+/// pooled store is idle (opening one would block). A panic answers `911`, as on a worker, and
+/// its store is dropped.
+fn here(shared: &Shared, incoming: &crate::request::Incoming<'_>, log: &Log) -> Option<Result<Reply, update::Queued>> {
     let mut store = {
         let mut stores = shared.stores.lock().ok()?;
         if !stores.last()?.reads_in_async() {
@@ -543,19 +547,18 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
         }
         stores.pop()?
     };
-    let incoming = crate::request::Incoming { env, body, now: (shared.clock)(), started };
     let config = &shared.config;
     let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::serve_repeat(config, &mut store, shared.passwords.as_ref(), &incoming, log)
+        super::serve_here(config, &mut store, shared.passwords.as_ref(), &shared.batcher, incoming, log)
     }));
     match answered {
-        Ok(reply) => {
+        Ok(answer) => {
             shared.put_back(store);
-            reply
+            answer
         }
         Err(_) => {
             log.error("internal error: the request handler panicked");
-            Some(server_error())
+            Some(Ok(server_error()))
         }
     }
 }

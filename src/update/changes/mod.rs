@@ -169,6 +169,68 @@ pub(super) fn resume(config: &Config, store: &mut Store, batcher: &Batcher, park
     }
 }
 
+/// What [`queue_change`] would do with a change, as far as one unlocked read that writes
+/// nothing can tell (FastCGI's first part on the runtime's thread, `update::queued`).
+pub(super) enum Ahead {
+    /// A current repeat: its answer, logged.
+    Answer(HostAnswer),
+    /// A change of the user's own host, for its zone's queue.
+    Queue { zone: String, fqdn: String },
+    /// Anything else (no such host, another user's, a repeat due for a touch): a worker's.
+    Worker,
+}
+
+/// See [`Ahead`]; nothing is logged but a repeat's answer, after the read.
+pub(super) fn look_ahead(
+    store: &Store,
+    user: &User,
+    fqdn: &str,
+    change: &Change,
+    now: i64,
+    log: &Log,
+) -> Result<Ahead, StoreError> {
+    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(Ahead::Worker) };
+    Ok(match repeat_of(&host, change, now) {
+        Repeat::Current(answer, state) => {
+            log_answer(log, fqdn, change, &answer, &state);
+            Ahead::Answer(answer)
+        }
+        Repeat::TouchDue => Ahead::Worker,
+        Repeat::Change => Ahead::Queue { zone: host.zone, fqdn: host.fqdn },
+    })
+}
+
+/// Queues a change [`look_ahead`] found for its zone's queue, parked: waiting, or handed the
+/// run it would lead, which a worker runs when it resumes it (`resume`).
+#[allow(clippy::too_many_arguments, reason = "the change's context, passed down as is")]
+pub(super) fn enqueue_parked(
+    batcher: &Batcher,
+    user: &User,
+    origin: &Origin,
+    token: Option<&TokenHold>,
+    fqdn: &str,
+    (zone, host): (&str, &str),
+    change: Change,
+    log: &Log,
+) -> Parked {
+    let pending = Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change,
+        log: log.clone(),
+        origin: origin.clone(),
+        token: token.cloned(),
+    };
+    match batcher.enqueue(zone, host, pending) {
+        Turn::Lead(leading) => leading.park(),
+        Turn::Wait(waiting) => {
+            log.debug(format_args!("{fqdn}: waits for the group commit of zone `{zone}`, queued without a worker"));
+            waiting.park()
+        }
+    }
+}
+
 /// A change up to its zone's queue: answered at once (no such host, a current repeat, a
 /// repeat due for a touch run alone, CGI's run, or a run it leads now), or waiting there.
 #[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
@@ -225,28 +287,6 @@ fn queue_change<'b>(
         }
     };
     Ok(Queued::Answer(leading.run(|batch| run_changes(config, store, batch, now), failed)))
-}
-
-/// The answer `change_host` gives `change` of `user`'s `fqdn` when it is a repeat of the row
-/// as it stands (one unlocked read; see [`repeat_of`]), with its log line. `None` for anything
-/// else (no such host, another user's, a change, a row due for a touch), with nothing logged:
-/// `change_host` decides those.
-pub(super) fn current_repeat(
-    store: &Store,
-    user: &User,
-    fqdn: &str,
-    change: &Change,
-    now: i64,
-    log: &Log,
-) -> Result<Option<HostAnswer>, StoreError> {
-    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(None) };
-    match repeat_of(&host, change, now) {
-        Repeat::Current(answer, state) => {
-            log_answer(log, fqdn, change, &answer, &state);
-            Ok(Some(answer))
-        }
-        Repeat::TouchDue | Repeat::Change => Ok(None),
-    }
 }
 
 /// What `change` is to a host's row as read.
