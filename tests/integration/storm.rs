@@ -3,10 +3,11 @@
 //! token) end in far fewer DNS messages than hosts (Knot's serial counts the commits), with
 //! every row equal to DNS; while they wait for their zone's group commit (Knot paused behind
 //! the first message) they hold no worker and no thread (the process's thread count stays
-//! small; most were queued on the runtime's thread without taking a worker at all): with
-//! `--workers 2` a request needing Argon2 is answered meanwhile. A host that updates in a loop does not starve the others: their
-//! answers come while it loops, and its answers come between theirs. A burst of connections
-//! beyond `--max-connections` waits in the listen backlog (not std's 128) and is answered.
+//! small; on SQLite most were queued on the runtime's thread without taking a worker at
+//! all): with `--workers 2` a request needing Argon2 is answered meanwhile. A host that
+//! updates in a loop does not starve the others: their answers come while it loops, and its
+//! answers come between theirs. A burst of connections beyond `--max-connections` waits in
+//! the listen backlog (not std's 128) and is answered.
 
 use std::net::TcpStream;
 use std::sync::Mutex;
@@ -119,10 +120,17 @@ fn five_hundred_twelve_hosts_share_few_messages_and_their_wait_holds_no_worker()
         // They wait as tasks, not threads: the process has its runtime's thread, the workers'
         // (two, and those the blocking pool keeps idle a while) and no thread per waiter.
         let threads = threads_of(fastcgi.pid());
-        assert!(threads < 16, "{threads} threads while {} requests wait", N - 1);
-        // Token requests: read, authenticated and queued on the runtime's thread, most of
-        // them (those that found an idle pooled store) with no worker at all.
-        assert!(fastcgi.log().contains("queued without a worker"), "{}", fastcgi.log());
+        if threads >= 16 {
+            w.dns.resume();
+            panic!("{threads} threads while {} requests wait", N - 1);
+        }
+        // Token requests on SQLite: read, authenticated and queued on the runtime's thread,
+        // most of them (those that found an idle pooled store) with no worker at all. Not on
+        // PostgreSQL, whose reads block: there a worker queues them and gives itself back.
+        if w.pg.is_none() && !fastcgi.log().contains("queued without a worker") {
+            w.dns.resume();
+            panic!("none queued on the runtime's thread:\n{}", fastcgi.log());
+        }
         // Both workers are free: a repeat that needs Argon2 is answered while they wait.
         let bob = format!("Basic {}", base64("bob:bob-password"));
         let nochg = update(port, &format!("hostname={BOB}&myip=192.0.2.82"), &bob, Duration::from_secs(30));
