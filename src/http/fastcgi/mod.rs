@@ -309,6 +309,12 @@ where
             }
         };
         let started = Instant::now();
+        // The read buffer is given back while the request is handled, which may take a
+        // while (its zone's group commit): a connection holds one only while it reads, so a
+        // storm's waiting requests do not each keep `READ_BUFFER_BYTES`.
+        if input.is_empty() {
+            input = Vec::new();
+        }
         let (env, body) = request_input(&request, &shared.config);
         let reply = match handle(shared.clone(), env, body, started).await {
             Served::Now(reply) => reply,
