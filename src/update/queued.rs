@@ -112,16 +112,16 @@ fn writes_nothing(config: &Config, result: &Result<Vec<HostLine>, UpdateError>) 
 /// What [`queue_here`] did with a request.
 #[derive(Debug)]
 pub(crate) enum Here {
-    /// A current repeat, answered (`update::repeat`'s answer and log line).
+    /// A current repeat, answered (with `handle`'s answer and log line).
     Answered(Handled),
     /// Its change waits in its zone's queue (or holds the run it leads, for a worker).
     Queued(Queued),
 }
 
 /// The first part of a request up to its zone's queue, without blocking, on the thread that
-/// read it (FastCGI): what `update::repeat` reads (the token or a password verified earlier,
-/// the relays, the host's row; one snapshot, writing nothing), and then, for a change of the
-/// user's own host that `handle` would queue (one hostname, no relays, no fan-out, the rate
+/// read it (FastCGI): what the repeat reads (docs/design/repeats.md: the token or a password
+/// verified earlier, the relays, the host's row; one snapshot, writing nothing), and then, for
+/// a change of the user's own host that `handle` would queue (one hostname, no relays, no fan-out, the rate
 /// limits off, which need a write first), the change queued as `handle` queues it. So a
 /// storm's request takes no worker at all unless it leads a run. `None` for every other
 /// request, before anything was queued or logged: a worker's `handle` answers it. The debug
