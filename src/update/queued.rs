@@ -10,7 +10,7 @@ use super::changes::{self, Ahead, Parked};
 use super::{Batcher, Handled, HostLine, Request, UpdateError, change_of, conclude, host_line, targets};
 use crate::audit::Origin;
 use crate::auth::PasswordCache;
-use crate::config::Config;
+use crate::config::{Config, Level};
 use crate::log::Log;
 use crate::ratelimit::Reservation;
 use crate::reply::{Answer, HostAnswer};
@@ -124,8 +124,7 @@ pub(crate) enum Here {
 /// a change of the user's own host that `handle` would queue (one hostname, no relays, no fan-out, the rate
 /// limits off, which need a write first), the change queued as `handle` queues it. So a
 /// storm's request takes no worker at all unless it leads a run. `None` for every other
-/// request, before anything was queued or logged: a worker's `handle` answers it. The debug
-/// lines of authentication are not logged here.
+/// request, before anything was queued or logged: a worker's `handle` answers it.
 #[allow(clippy::too_many_arguments, reason = "the request's context, passed down as is")]
 pub(crate) fn queue_here(
     config: &Config,
@@ -170,6 +169,13 @@ pub(crate) fn queue_here(
         Ahead::Queue { zone, fqdn } => (zone, fqdn),
         Ahead::Worker => return None,
     };
+    // Authentication logs only debug lines when it needs no Argon2 (a token checked, a
+    // password verified earlier), which the snapshot's pass kept quiet (it may run twice): at
+    // debug level they are logged by checking once more, as a worker's `handle` logs them;
+    // the answer is the snapshot's.
+    if config.log.level >= Level::Debug {
+        let _ = auth::check(store, passwords, &request, now, log);
+    }
     let origin = Origin { client: request.client, auth, user: user.name.clone(), txn: log.txn().to_owned() };
     let parked = changes::enqueue_parked(batcher, &user, &origin, token.as_ref(), &fqdn, (&zone, &host), change, log);
     let rest = Rest { wait: Wait::Parked(parked), fqdn, request, reservation: Reservation::default(), handled, now };
