@@ -206,7 +206,9 @@ echo "after $first: rss ${rss1} KiB, ${fds1} fds besides $(sockets) sockets, ${d
       bad=$((bad + 1))
       echo "h$i: '$answer'" >>"$work/poll-bad.txt"
     fi
-    echo "$polls $bad" >"$work/poll.txt"
+    # Renamed into place: the poller is killed at any moment, and a half-written file would
+    # end the script at its `read` below.
+    echo "$polls $bad" >"$work/poll.tmp" && mv "$work/poll.tmp" "$work/poll.txt"
   done
 ) &
 poll_pid=$!

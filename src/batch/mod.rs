@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// How many runs (UPDATE messages) of one zone may be in flight at once. Measured against Knot
@@ -123,9 +124,53 @@ impl<'b, I, A> Waiting<'b, I, A> {
             Woken::Lead(batch) => Err(Leading { batcher: self.batcher, zone: self.zone, mine: self.mine, batch }),
         }
     }
+
+    /// Gives up the thread while the change waits: a task awaits [`Parked::woken`], then
+    /// [`Parked::resume`]s with the batcher (on a thread that may block and lead a run).
+    pub(crate) fn park(self) -> Parked<I, A> {
+        Parked { zone: self.zone, mine: self.mine }
+    }
+}
+
+/// A queued change whose submitter waits without a thread (FastCGI: a task on the runtime,
+/// `docs/design/group-commit.md`). It holds nothing of the batcher's but its queue entry;
+/// like [`Waiting`], it must be resumed, or a run handed to it is never run: the task that
+/// holds it is not cancelled but at the process's end.
+#[derive(Debug)]
+#[must_use = "a parked change may be handed a run to lead"]
+pub(crate) struct Parked<I, A> {
+    zone: String,
+    mine: Arc<Slot<I, A>>,
+}
+
+impl<I, A> Parked<I, A> {
+    /// Ready once the change is answered or its submitter is handed a run, after which
+    /// [`Parked::resume`] does not block.
+    pub(crate) fn woken(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.mine.poll_woken(cx))
+    }
+
+    /// The answer another run gave, if it did (`Err(self)` when the change is still waiting
+    /// or was handed a run to lead).
+    pub(crate) fn answer(self) -> Result<A, Self> {
+        self.mine.take_answer().ok_or(self)
+    }
+
+    /// As [`Waiting::wait`]: the answer, or the run this submitter must lead (blocking until
+    /// one of them comes, if it has not yet).
+    pub(crate) fn resume(self, batcher: &Batcher<I, A>) -> Result<A, Leading<'_, I, A>> {
+        Waiting { batcher, zone: self.zone, mine: self.mine }.wait()
+    }
 }
 
 impl<I, A> Leading<'_, I, A> {
+    /// Hands this run to this submitter's own slot and parks it: for a submitter that cannot
+    /// run it where it is (a task on the runtime), and resumes it on a thread that may block.
+    pub(crate) fn park(self) -> Parked<I, A> {
+        self.mine.set(State::Lead(self.batch));
+        Parked { zone: self.zone, mine: self.mine }
+    }
+
     /// Runs the changes: `run` gets them (this submitter's among them) and returns one answer
     /// per change, in order; returns this submitter's answer and hands each other its own. A
     /// run that panics or returns too few answers answers the rest with `failed()`, so no
@@ -135,11 +180,19 @@ impl<I, A> Leading<'_, I, A> {
     }
 }
 
-/// Where a waiting submitter learns its answer, or that it leads a run (and with which changes).
+/// Where a waiting submitter learns its answer, or that it leads a run (and with which changes):
+/// a thread blocks on it ([`Waiting::wait`]), a task polls it ([`Parked::woken`]).
 #[derive(Debug)]
 struct Slot<I, A> {
-    state: Mutex<State<I, A>>,
+    inner: Mutex<Inner<I, A>>,
     changed: Condvar,
+}
+
+/// A slot's state, with the task to wake when it changes (one that polled it while waiting).
+#[derive(Debug)]
+struct Inner<I, A> {
+    state: State<I, A>,
+    waker: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -157,22 +210,56 @@ enum Woken<I, A> {
 
 impl<I, A> Slot<I, A> {
     fn new() -> Self {
-        Slot { state: Mutex::new(State::Waiting), changed: Condvar::new() }
+        Slot { inner: Mutex::new(Inner { state: State::Waiting, waker: None }), changed: Condvar::new() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<I, A>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn set(&self, state: State<I, A>) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+        let waker = {
+            let mut inner = self.lock();
+            inner.state = state;
+            inner.waker.take()
+        };
         self.changed.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Blocks until the slot is answered or handed the lead of a run.
     fn wait(&self) -> Woken<I, A> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self.lock();
         loop {
-            match std::mem::replace(&mut *state, State::Waiting) {
+            match std::mem::replace(&mut inner.state, State::Waiting) {
                 State::Done(a) => return Woken::Done(a),
                 State::Lead(batch) => return Woken::Lead(batch),
-                State::Waiting => state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner),
+                State::Waiting => inner = self.changed.wait(inner).unwrap_or_else(PoisonError::into_inner),
+            }
+        }
+    }
+
+    /// Ready once the slot is answered or handed the lead of a run; until then the task is
+    /// woken by [`Slot::set`]. The waker is kept under the state's lock, so none is lost.
+    fn poll_woken(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut inner = self.lock();
+        if matches!(inner.state, State::Waiting) {
+            inner.waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        Poll::Ready(())
+    }
+
+    /// The answer, if the slot holds one (not a run to lead, not yet nothing).
+    fn take_answer(&self) -> Option<A> {
+        let mut inner = self.lock();
+        match std::mem::replace(&mut inner.state, State::Waiting) {
+            State::Done(a) => Some(a),
+            other => {
+                inner.state = other;
+                None
             }
         }
     }

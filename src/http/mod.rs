@@ -94,8 +94,26 @@ pub(crate) fn serve(
     req: &Incoming<'_>,
     log: &Log,
 ) -> Served {
+    match serve_or_queue(config, store, resident, req, log) {
+        Ok(served) => served,
+        // Only with `Resident::park`, which CGI does not set; answered here all the same.
+        Err(queued) => resume(config, store, resident, queued, req, log),
+    }
+}
+
+/// As [`serve`], but a dyndns2 request whose one change waits for its zone's group commit
+/// (`Resident::park`, FastCGI) stops there: `Err(queued)`, which the transport awaits without a
+/// thread ([`update::Queued::woken`]), then finishes with [`answer_queued`] or, on a worker,
+/// [`resume`].
+pub(crate) fn serve_or_queue(
+    config: &Config,
+    store: &mut Store,
+    resident: update::Resident<'_>,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Result<Served, update::Queued> {
     if let Some((reply, watch)) = acme::handle(config, store, req, log) {
-        return match watch {
+        return Ok(match watch {
             Some(watch) => Served::Later(Later {
                 watches: vec![watch],
                 held: Held::Ready(reply),
@@ -104,15 +122,52 @@ pub(crate) fn serve(
                 started: req.started,
             }),
             None => Served::Now(reply),
-        };
+        });
     }
     if let Some(reply) = metrics::handle(config, store, req, log) {
-        return Served::Now(reply);
+        return Ok(Served::Now(reply));
     }
     if let Some(reply) = web::handle(config, store, req, log) {
-        return Served::Now(reply);
+        return Ok(Served::Now(reply));
     }
-    let mut handled = update::handle(config, store, resident, req.env, req.body, req.now, log);
+    match update::handle(config, store, resident, req.env, req.body, req.now, log) {
+        update::Handling::Done(handled) => Ok(served(config, req, handled, log)),
+        update::Handling::Queued(queued) => Err(queued),
+    }
+}
+
+/// Finishes a queued request on a worker (see [`serve_or_queue`]).
+pub(crate) fn resume(
+    config: &Config,
+    store: &mut Store,
+    resident: update::Resident<'_>,
+    queued: update::Queued,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Served {
+    let Some(batcher) = resident.batcher else {
+        // No group commit, so nothing was queued; a `911` rather than a wait for nothing.
+        log.error("internal error: a queued request without its group commit");
+        return Served::Now(reply::render(&Answer::Account(reply::AccountAnswer::ServerError), Format::Text));
+    };
+    let handled = queued.resume(config, store, batcher, log);
+    served(config, req, handled, log)
+}
+
+/// Finishes a queued request without a store when its change was answered and the rest
+/// writes nothing (`update::Queued::answer_here`); `Err` for [`resume`] otherwise.
+pub(crate) fn answer_queued(
+    config: &Config,
+    queued: update::Queued,
+    req: &Incoming<'_>,
+    log: &Log,
+) -> Result<Served, update::Queued> {
+    let handled = queued.answer_here(config, log)?;
+    Ok(served(config, req, handled, log))
+}
+
+/// A handled dyndns2 request's answer: now, or held for the read-back.
+fn served(config: &Config, req: &Incoming<'_>, mut handled: update::Handled, log: &Log) -> Served {
     let Pending { watches, per_line } = std::mem::take(&mut handled.read_back);
     if watches.is_empty() {
         return Served::Now(finish(config, req, &handled, log));
@@ -127,20 +182,25 @@ pub(crate) fn serve(
     })
 }
 
-/// Answers the request if it is the common repeat (`update::repeat`), without blocking;
-/// `None`, with nothing written or logged, for any other: `serve` answers that.
-pub(crate) fn serve_repeat(
+/// Answers the request without blocking if it is the common repeat, or queues it if it is a
+/// change that `handle` would queue for its zone's group commit (`update::queue_here`):
+/// `Err(queued)` for the transport to await, as from [`serve_or_queue`]. `None`, with nothing
+/// written, queued or logged, for any other request: [`serve`] answers that.
+pub(crate) fn serve_here(
     config: &Config,
     store: &mut Store,
     passwords: Option<&PasswordCache>,
+    batcher: &update::Batcher,
     req: &Incoming<'_>,
     log: &Log,
-) -> Option<Reply> {
+) -> Option<Result<Reply, update::Queued>> {
     if acme::claims(config, req.env) || metrics::claims(config, req.env) || web::claims(config, req.env) {
         return None;
     }
-    let handled = update::repeat(config, store, passwords, req.env, req.body, req.now, log)?;
-    Some(finish(config, req, &handled, log))
+    match update::queue_here(config, store, passwords, batcher, req.env, req.body, req.now, log)? {
+        update::Here::Answered(handled) => Some(Ok(finish(config, req, &handled, log))),
+        update::Here::Queued(queued) => Some(Err(queued)),
+    }
 }
 
 /// The request line (when `[log] log_requests` is on) and the reply.

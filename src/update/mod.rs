@@ -22,10 +22,13 @@ use crate::store::{AuditRow, Store, StoreError};
 
 mod auth;
 mod changes;
+mod queued;
 
-use auth::{Authorized, Checked, authenticate};
+use auth::{Authorized, authenticate};
 pub(crate) use changes::{Batcher, ConsoleChange, Set, admin_set, console_change};
-use changes::{Change, Publish, change_host, current_repeat, fan_out};
+use changes::{Change, Parked, Publish, change_host, change_or_park, fan_out};
+pub(crate) use queued::{Handling, Here, Queued, queue_here};
+use queued::{Rest, Wait};
 
 /// A failure that ends the request with one account-level answer.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,9 @@ pub(crate) struct Resident<'a> {
     /// The FastCGI worker running the request, which a change waiting for its group commit
     /// gives back meanwhile (`OffDuty`).
     pub(crate) worker: Option<&'a dyn OffDuty>,
+    /// Whether the transport can await a change's group commit as a task ([`Handling::Queued`]):
+    /// a request with one hostname, no relays and no fan-out then gives its thread back too.
+    pub(crate) park: bool,
 }
 
 /// A FastCGI worker that a request can give back while it waits for its zone's group commit
@@ -153,7 +159,8 @@ pub(crate) trait OffDuty: std::fmt::Debug {
     fn off_duty(&self, store: &mut Store, wait: &mut dyn FnMut());
 }
 
-/// Handles one request. `now` is seconds since the Unix epoch.
+/// Handles one request. `now` is seconds since the Unix epoch. `Queued` only with
+/// `Resident::park`.
 pub(crate) fn handle(
     config: &Config,
     store: &mut Store,
@@ -162,7 +169,7 @@ pub(crate) fn handle(
     body: &[u8],
     now: i64,
     log: &Log,
-) -> Handled {
+) -> Handling {
     let request = match request::parse(env, body, config) {
         Ok(r) => r,
         Err(e) => {
@@ -186,14 +193,14 @@ pub(crate) fn handle(
                     answer
                 }
             };
-            return Handled {
+            return Handling::Done(Handled {
                 answer,
                 format: request::Format::Text,
                 user: None,
                 client: client.ip(),
                 hosts: Vec::new(),
                 read_back: crate::confirm::Pending::default(),
-            };
+            });
         }
     };
     warn_proxy_fallback(request.client, request.proxy_fallback, log);
@@ -205,17 +212,43 @@ pub(crate) fn handle(
         Ok(r) => r,
         Err(refused) => {
             handled.answer = refused;
-            return handled;
+            return Handling::Done(handled);
         }
     };
-    let result = update(config, store, resident, &request, now, log);
+    let result = match update(config, store, resident, &request, now, log) {
+        Ok(Updated::Lines(lines)) => Ok(lines),
+        Ok(Updated::Queued(wait, fqdn)) => {
+            let rest = Rest { wait: Wait::Parked(wait), fqdn, request, reservation, handled, now };
+            return Handling::Queued(Queued(Box::new(rest)));
+        }
+        Err(e) => Err(e),
+    };
+    Handling::Done(conclude(config, Some(store), &request, reservation, result, handled, now, log))
+}
+
+/// The rest of a request after `update`: the read-back to wait for, the rate limit settled,
+/// refusals recorded, the answer. `store` is `None` only when that writes nothing
+/// ([`writes_nothing`]).
+#[allow(clippy::too_many_arguments, reason = "the request's state, passed on as is")]
+fn conclude(
+    config: &Config,
+    store: Option<&mut Store>,
+    request: &Request,
+    reservation: Reservation,
+    result: Result<Vec<HostLine>, UpdateError>,
+    mut handled: Handled,
+    now: i64,
+    log: &Log,
+) -> Handled {
     if let Ok(lines) = &result {
         // Outside every lock; the transport waits (`http::Served`): a slow secondary delays
         // only this answer. `update` refused a bad `wait`, so it is `Ok` here.
         handled.read_back = crate::confirm::watch_hosts(config, lines, request.wait.clone().ok().flatten(), log);
     }
-    settle(store, reservation, outcome(&result), now, log);
-    record_refusals(config, store, &request, &result, now, log);
+    if let Some(store) = store {
+        settle(store, reservation, outcome(&result), now, log);
+        record_refusals(config, store, request, &result, now, log);
+    }
     handled.answer = match result {
         Ok(lines) => Answer::Hosts(lines),
         Err(e) => {
@@ -227,60 +260,6 @@ pub(crate) fn handle(
         }
     };
     handled
-}
-
-/// Answers the common repeat without blocking: one hostname, its records current and its row
-/// touched recently (docs/design/repeats.md), authenticated by a host token or a password
-/// `passwords` verified earlier, with the rate limits off (their reservation is a write) and
-/// no relay. It reads (the token or the user, the relays, the host's row) and writes nothing,
-/// which is what `handle` would do for such a request, with the same answer and log line, so
-/// FastCGI answers it on the thread that read the request, with no hand-off to a worker.
-/// `None` for every other request, before anything was logged: `handle` answers it, as if this
-/// had not run. So a wrong password or token, and everything that counts, takes the full path.
-pub(crate) fn repeat(
-    config: &Config,
-    store: &mut Store,
-    passwords: Option<&PasswordCache>,
-    env: &Env,
-    body: &[u8],
-    now: i64,
-    log: &Log,
-) -> Option<Handled> {
-    if config.rate_limit.enabled {
-        return None;
-    }
-    let request = request::parse(env, body, config).ok()?;
-    if request.proxy_fallback.is_some() || request.ipv6_prefix.is_some() {
-        return None;
-    }
-    // One snapshot for the reads (the token or user, the relays, the row), and SQLite's locks
-    // taken once; on SQLite usually none, the rows remembered since the last commit
-    // (`Store::read_together`). Nothing is logged before the last read: the closure may run
-    // twice.
-    let answered = store.read_together(|store| {
-        // Its debug lines would show twice when `handle` takes over.
-        let quiet = log.silenced();
-        let Ok(Checked::Done(Authorized { user, token_host, .. })) =
-            auth::check(store, passwords, &request, now, &quiet)
-        else {
-            return None;
-        };
-        let change = change_of(&request).ok()?;
-        // A bad `wait` is refused by `handle`; a good one does not matter to a `nochg`.
-        request.wait.as_ref().ok()?;
-        let hostnames = targets(token_host, &request.hostnames).ok()?;
-        let [HostArg::Valid(fqdn)] = hostnames.as_ref() else { return None };
-        if !store.relays_for_update(fqdn, user.id).ok()?.is_empty() {
-            return None;
-        }
-        let answer = current_repeat(store, &user, fqdn, &change, now, log).ok()??;
-        Some((fqdn.clone(), answer))
-    });
-    let (fqdn, answer) = answered.ok()??;
-    log.debug(format_args!("{fqdn}: answered from the row, without a worker"));
-    let mut handled = Handled::of(&request);
-    handled.answer = Answer::Hosts(vec![HostLine { hostname: fqdn, answer }]);
-    Some(handled)
 }
 
 /// Records what the request was refused, as a whole or per hostname (`nohost`, `notfqdn`), in
@@ -422,6 +401,14 @@ fn outcome(result: &Result<Vec<HostLine>, UpdateError>) -> Outcome {
     }
 }
 
+/// What `update` did to the request's hosts: their lines, or its one change parked in its
+/// zone's queue (`Resident::park`).
+#[derive(Debug)]
+enum Updated {
+    Lines(Vec<HostLine>),
+    Queued(Parked, String),
+}
+
 fn update(
     config: &Config,
     store: &mut Store,
@@ -429,7 +416,7 @@ fn update(
     request: &Request,
     now: i64,
     log: &Log,
-) -> Result<Vec<HostLine>, UpdateError> {
+) -> Result<Updated, UpdateError> {
     let Authorized { user, auth, token_host, token } =
         authenticate(config, store, resident.passwords, request, now, log)?;
     let token = token.as_ref();
@@ -439,6 +426,22 @@ fn update(
     // Checked before anything changes, like `ttl`: a client that sends a bad `wait` learns it
     // rather than getting an answer that did not wait.
     request.wait.clone()?;
+    // One hostname with nothing around its change (no relays, which `relay::around` would
+    // send after it, no fan-out): the change may wait in its zone's queue as a task, since the
+    // rest of the request is `Queued`'s. A failed relay read takes the path below, which
+    // answers it as before.
+    if resident.park
+        && let [HostArg::Valid(fqdn)] = hostnames.as_ref()
+        && (matches!(change, Change::Offline) || request.ipv6_prefix.is_none())
+        && store.relays_for_update(fqdn, user.id).is_ok_and(|relays| relays.is_empty())
+    {
+        let result = change_or_park(config, store, resident, &user, &origin, token, fqdn, change, now, log);
+        return match result {
+            Ok(Err(parked)) => Ok(Updated::Queued(parked, fqdn.clone())),
+            Ok(Ok(answer)) => Ok(Updated::Lines(vec![host_line(fqdn, Ok(answer), log)?])),
+            Err(e) => Ok(Updated::Lines(vec![host_line(fqdn, Err(e), log)?])),
+        };
+    }
     let mut lines = Vec::with_capacity(hostnames.len());
     let mut relays = relay::Session::new(&config.relay);
     for arg in hostnames.iter() {
@@ -482,25 +485,29 @@ fn update(
                         change_host(config, store, resident, &user, &origin, token, fqdn, change.clone(), now, log)
                     }
                 };
-                let answer = match result {
-                    // The token's refusal under the host lock is the request's: `badauth`,
-                    // audited and counted like a refusal at authentication. A token names one
-                    // hostname, so nothing of this request went ahead before it (but for a
-                    // hostname named twice, `hostname=h,h`, whose first change went ahead
-                    // when the token was revoked between the two).
-                    Ok(HostAnswer::TokenRefused(reason)) => return Err(UpdateError::BadToken { reason }),
-                    Ok(a) => a,
-                    Err(e) => {
-                        log.error(format_args!("{fqdn}: {e}"));
-                        HostAnswer::ServerError
-                    }
-                };
-                HostLine { hostname: fqdn.clone(), answer }
+                host_line(fqdn, result, log)?
             }
         };
         lines.push(line);
     }
-    Ok(lines)
+    Ok(Updated::Lines(lines))
+}
+
+/// The answer line of one hostname's change.
+fn host_line(fqdn: &str, result: Result<HostAnswer, StoreError>, log: &Log) -> Result<HostLine, UpdateError> {
+    let answer = match result {
+        // The token's refusal under the host lock is the request's: `badauth`, audited and
+        // counted like a refusal at authentication. A token names one hostname, so nothing of
+        // this request went ahead before it (but for a hostname named twice, `hostname=h,h`,
+        // whose first change went ahead when the token was revoked between the two).
+        Ok(HostAnswer::TokenRefused(reason)) => return Err(UpdateError::BadToken { reason }),
+        Ok(a) => a,
+        Err(e) => {
+            log.error(format_args!("{fqdn}: {e}"));
+            HostAnswer::ServerError
+        }
+    };
+    Ok(HostLine { hostname: fqdn.to_owned(), answer })
 }
 
 /// The hostnames a request changes: those it names, or for `/update/TOKEN`, which names none,

@@ -6,8 +6,10 @@
 //! goes through the same `update::handle`, and is answered with the same bytes
 //! (`cgi::write_reply`). The config is loaded once; a bounded set of workers, each with its own
 //! `Store`, runs the blocking work (SQLite, Argon2, the DNS exchange) off the runtime's thread;
-//! the common repeat is answered on it (`repeat_here`); a change waiting for its zone's group
-//! commit gives its worker's permit and connection back meanwhile (`Duty`); an answer held for
+//! the common repeat is answered on it, and the change of a router's update queued there for
+//! its zone's group commit (`here`); a change waiting for its group commit waits as the
+//! connection's task, holding no worker (`handle`), or, for a request that goes on after it,
+//! as a parked thread that gave its worker back (`Duty`); an answer held for
 //! the read-back waits on the connection's task, not on a worker (`wait`). `records` reads and writes the
 //! records, bounding what a peer can make it buffer (the request size, each name-value pair's
 //! claimed length), and a connection that does not complete a request within
@@ -307,6 +309,12 @@ where
             }
         };
         let started = Instant::now();
+        // The read buffer is given back while the request is handled, which may take a
+        // while (its zone's group commit): a connection holds one only while it reads, so a
+        // storm's waiting requests do not each keep `READ_BUFFER_BYTES`.
+        if input.is_empty() {
+            input = Vec::new();
+        }
         let (env, body) = request_input(&request, &shared.config);
         let reply = match handle(shared.clone(), env, body, started).await {
             Served::Now(reply) => reply,
@@ -461,51 +469,83 @@ impl update::OffDuty for Duty<'_> {
     }
 }
 
-/// Runs the handler on a worker thread with a database connection from the pool. A panic
-/// answers `911`, as in CGI; the worker's connection is then dropped and reopened later.
+/// Runs the handler on a worker thread with a database connection from the pool. A request
+/// whose one change waits for its zone's group commit gives the worker back and waits here,
+/// as this task (`update::Queued`): answered by another run, it is finished on this thread
+/// when the rest writes nothing, else on a worker again, which also leads the run it may
+/// have been handed. A panic answers `911`, as in CGI; the worker's connection is then
+/// dropped and reopened later.
 async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) -> Served {
     let log = shared.log.for_request(log::transaction_id());
-    if let Some(reply) = repeat_here(&shared, &env, &body, started, &log) {
-        return Served::Now(reply);
-    }
-    let Ok(permit) = shared.workers.clone().acquire_owned().await else { return Served::Now(server_error()) };
-    let worker_log = log.clone();
-    let runtime = tokio::runtime::Handle::current();
-    let job = tokio::task::spawn_blocking(move || {
-        let duty = Duty { shared: &shared, permit: Mutex::new(Some(permit)), runtime };
-        let config = &shared.config;
-        let mut store = match shared.take_store() {
-            Ok(s) => s,
+    let now = (shared.clock)();
+    let incoming = crate::request::Incoming { env: &env, body: &body, now, started };
+    let mut queued = match here(&shared, &incoming, &log) {
+        Some(Ok(reply)) => return Served::Now(reply),
+        Some(Err(queued)) => Some(queued),
+        None => None,
+    };
+    let input = Arc::new((env, body));
+    loop {
+        if let Some(waiting) = queued.take() {
+            let waiting: update::Queued = waiting;
+            // Holding no thread, worker, connection or lock: only its queue entry and this task.
+            waiting.woken().await;
+            let incoming = crate::request::Incoming { env: &input.0, body: &input.1, now, started };
+            match super::answer_queued(&shared.config, waiting, &incoming, &log) {
+                Ok(served) => return served,
+                Err(waiting) => queued = Some(waiting),
+            }
+        }
+        let Ok(permit) = shared.workers.clone().acquire_owned().await else { return Served::Now(server_error()) };
+        let (shared, input, worker_log) = (shared.clone(), input.clone(), log.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let resuming = queued.take();
+        let job = tokio::task::spawn_blocking(move || {
+            let duty = Duty { shared: &shared, permit: Mutex::new(Some(permit)), runtime };
+            let config = &shared.config;
+            let mut store = match shared.take_store() {
+                Ok(s) => s,
+                Err(e) => {
+                    worker_log.error(format_args!("{e}"));
+                    // A run handed to it is answered `911` too, so the zone's queue goes on.
+                    if let Some(waiting) = resuming {
+                        waiting.abandon(&shared.batcher);
+                    }
+                    return Ok(Served::Now(server_error()));
+                }
+            };
+            let resident = update::Resident {
+                passwords: shared.passwords.as_ref(),
+                batcher: Some(&shared.batcher),
+                worker: Some(&duty),
+                park: true,
+            };
+            let incoming = crate::request::Incoming { env: &input.0, body: &input.1, now, started };
+            let served = match resuming {
+                Some(waiting) => Ok(super::resume(config, &mut store, resident, waiting, &incoming, &worker_log)),
+                None => super::serve_or_queue(config, &mut store, resident, &incoming, &worker_log),
+            };
+            shared.put_back(store);
+            served
+        });
+        match job.await {
+            Ok(Ok(served)) => return served,
+            Ok(Err(waiting)) => queued = Some(waiting),
             Err(e) => {
-                worker_log.error(format_args!("{e}"));
+                log.error(format_args!("internal error: the request handler failed: {e}"));
                 return Served::Now(server_error());
             }
-        };
-        let resident = update::Resident {
-            passwords: shared.passwords.as_ref(),
-            batcher: Some(&shared.batcher),
-            worker: Some(&duty),
-        };
-        let incoming = crate::request::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
-        let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
-        shared.put_back(store);
-        reply
-    });
-    match job.await {
-        Ok(served) => served,
-        Err(e) => {
-            log.error(format_args!("internal error: the request handler failed: {e}"));
-            Served::Now(server_error())
         }
     }
 }
 
-/// Answers the common repeat (`http::serve_repeat`: a few reads of the local SQLite file) on
-/// this runtime thread, with no hand-off to a worker and back (measured: about ten futex calls
-/// and two thread wake-ups per request), with a pooled store that allows it. `None` for any
-/// other request, and when no pooled store is idle (opening one would block). A panic answers
-/// `911`, as on a worker, and its store is dropped.
-fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &Log) -> Option<Reply> {
+/// Answers the common repeat, or queues a change for its zone's group commit
+/// (`http::serve_here`: a few reads of the local SQLite file), on this runtime thread, with no
+/// hand-off to a worker and back (measured: about ten futex calls and two thread wake-ups per
+/// request), with a pooled store that allows it. `None` for any other request, and when no
+/// pooled store is idle (opening one would block). A panic answers `911`, as on a worker, and
+/// its store is dropped.
+fn here(shared: &Shared, incoming: &crate::request::Incoming<'_>, log: &Log) -> Option<Result<Reply, update::Queued>> {
     let mut store = {
         let mut stores = shared.stores.lock().ok()?;
         if !stores.last()?.reads_in_async() {
@@ -513,19 +553,18 @@ fn repeat_here(shared: &Shared, env: &Env, body: &[u8], started: Instant, log: &
         }
         stores.pop()?
     };
-    let incoming = crate::request::Incoming { env, body, now: (shared.clock)(), started };
     let config = &shared.config;
     let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        super::serve_repeat(config, &mut store, shared.passwords.as_ref(), &incoming, log)
+        super::serve_here(config, &mut store, shared.passwords.as_ref(), &shared.batcher, incoming, log)
     }));
     match answered {
-        Ok(reply) => {
+        Ok(answer) => {
             shared.put_back(store);
-            reply
+            answer
         }
         Err(_) => {
             log.error("internal error: the request handler panicked");
-            Some(server_error())
+            Some(Ok(server_error()))
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The reads of the FastCGI repeat, remembered while the database has not changed.
 //!
-//! A repeat (`update::repeat`) reads the token or the user, the hostname's relays and its row,
-//! in one read transaction (`Store::read_together`). Between two commits those reads give the
-//! same rows, so this memo keeps them and answers the next repeat's reads itself: no read
+//! A repeat (`update::queue_here`) reads the token or the user, the hostname's relays and its
+//! row, in one read transaction (`Store::read_together`). Between two commits those reads give
+//! the same rows, so this memo keeps them and answers the next repeat's reads itself: no read
 //! transaction, no file lock, no statement. What tells that nothing was committed is the one
 //! thing SQLite itself trusts for it: the WAL-index header at the start of the `-shm` file.
 //! Every commit, by any process or connection, rewrites it before a new reader can see the

@@ -85,8 +85,18 @@ pub(crate) struct Pending {
 /// The group commit of FastCGI mode (see `batch`).
 pub(crate) type Batcher = crate::batch::Batcher<Pending, HostAnswer>;
 
+/// A change parked in its zone's group commit (FastCGI, `Resident::park`).
+pub(crate) type Parked = crate::batch::Parked<Pending, HostAnswer>;
+
+/// Where `queue_change` left a change: answered, or waiting in its zone's queue.
+enum Queued<'b> {
+    Answer(HostAnswer),
+    Wait(crate::batch::Waiting<'b, Pending, HostAnswer>),
+}
+
 /// Changes one hostname: in CGI on its own; in FastCGI through the zone's group commit, where
-/// changes that arrive while the zone's runs are in flight go in one message together.
+/// changes that arrive while the zone's runs are in flight go in one message together. A
+/// change that waits holds its thread, with its worker given back (`OffDuty`).
 #[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
 pub(super) fn change_host(
     config: &Config,
@@ -100,6 +110,142 @@ pub(super) fn change_host(
     now: i64,
     log: &Log,
 ) -> Result<HostAnswer, StoreError> {
+    let waiting = match queue_change(config, store, resident, user, origin, token, fqdn, change, now, log)? {
+        Queued::Answer(answer) => return Ok(answer),
+        Queued::Wait(waiting) => waiting,
+    };
+    // The wait holds no lock and no transaction: the worker and its connection go back
+    // meanwhile, so the changes one message carries are not bounded by them.
+    let mut waiting = Some(waiting);
+    let mut woken = None;
+    let mut wait = || woken = waiting.take().map(crate::batch::Waiting::wait);
+    match resident.worker {
+        Some(worker) => worker.off_duty(store, &mut wait),
+        None => wait(),
+    }
+    // Waited here if the worker did not: a change handed a run must lead it, or the zone's
+    // queue would stall.
+    if let Some(waiting) = waiting.take() {
+        woken = Some(waiting.wait());
+    }
+    let failed = || HostAnswer::ServerError;
+    match woken {
+        Some(Ok(answer)) => Ok(answer),
+        Some(Err(leading)) => Ok(leading.run(|batch| run_changes(config, store, batch, now), failed)),
+        None => Ok(failed()),
+    }
+}
+
+/// As [`change_host`], but a change that waits for its zone's group commit gives its thread
+/// back too: `Err(parked)`, which the transport awaits as a task and then [`resume`]s on a
+/// worker. Only for a change whose request goes on with nothing else of its own but
+/// answering (one hostname, no relays, no fan-out): the rest of the request is then
+/// `update::Queued`'s.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+pub(super) fn change_or_park(
+    config: &Config,
+    store: &mut Store,
+    resident: super::Resident<'_>,
+    user: &User,
+    origin: &Origin,
+    token: Option<&TokenHold>,
+    fqdn: &str,
+    change: Change,
+    now: i64,
+    log: &Log,
+) -> Result<Result<HostAnswer, Parked>, StoreError> {
+    Ok(match queue_change(config, store, resident, user, origin, token, fqdn, change, now, log)? {
+        Queued::Answer(answer) => Ok(answer),
+        Queued::Wait(waiting) => Err(waiting.park()),
+    })
+}
+
+/// The answer of a parked change, once woken: the one another run gave it, or its own from the
+/// run it was handed, which it leads here (on a worker, with its permit and a store).
+pub(super) fn resume(config: &Config, store: &mut Store, batcher: &Batcher, parked: Parked, now: i64) -> HostAnswer {
+    match parked.resume(batcher) {
+        Ok(answer) => answer,
+        Err(leading) => leading.run(|batch| run_changes(config, store, batch, now), || HostAnswer::ServerError),
+    }
+}
+
+/// What [`queue_change`] would do with a change, as far as one unlocked read that writes
+/// nothing can tell (FastCGI's first part on the runtime's thread, `update::queued`).
+pub(super) enum Ahead {
+    /// A current repeat: its answer, logged.
+    Answer(HostAnswer),
+    /// A change of the user's own host, for its zone's queue.
+    Queue { zone: String, fqdn: String },
+    /// Anything else (no such host, another user's, a repeat due for a touch): a worker's.
+    Worker,
+}
+
+/// See [`Ahead`]; nothing is logged but a repeat's answer, after the read.
+pub(super) fn look_ahead(
+    store: &Store,
+    user: &User,
+    fqdn: &str,
+    change: &Change,
+    now: i64,
+    log: &Log,
+) -> Result<Ahead, StoreError> {
+    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(Ahead::Worker) };
+    Ok(match repeat_of(&host, change, now) {
+        Repeat::Current(answer, state) => {
+            log_answer(log, fqdn, change, &answer, &state);
+            Ahead::Answer(answer)
+        }
+        Repeat::TouchDue => Ahead::Worker,
+        Repeat::Change => Ahead::Queue { zone: host.zone, fqdn: host.fqdn },
+    })
+}
+
+/// Queues a change [`look_ahead`] found for its zone's queue, parked: waiting, or handed the
+/// run it would lead, which a worker runs when it resumes it (`resume`).
+#[allow(clippy::too_many_arguments, reason = "the change's context, passed down as is")]
+pub(super) fn enqueue_parked(
+    batcher: &Batcher,
+    user: &User,
+    origin: &Origin,
+    token: Option<&TokenHold>,
+    fqdn: &str,
+    (zone, host): (&str, &str),
+    change: Change,
+    log: &Log,
+) -> Parked {
+    let pending = Pending {
+        fqdn: fqdn.to_owned(),
+        user_id: user.id,
+        user_name: user.name.clone(),
+        change,
+        log: log.clone(),
+        origin: origin.clone(),
+        token: token.cloned(),
+    };
+    match batcher.enqueue(zone, host, pending) {
+        Turn::Lead(leading) => leading.park(),
+        Turn::Wait(waiting) => {
+            log.debug(format_args!("{fqdn}: waits for the group commit of zone `{zone}`, queued without a worker"));
+            waiting.park()
+        }
+    }
+}
+
+/// A change up to its zone's queue: answered at once (no such host, a current repeat, a
+/// repeat due for a touch run alone, CGI's run, or a run it leads now), or waiting there.
+#[allow(clippy::too_many_arguments, reason = "the handler's context, passed down as is")]
+fn queue_change<'b>(
+    config: &Config,
+    store: &mut Store,
+    resident: super::Resident<'b>,
+    user: &User,
+    origin: &Origin,
+    token: Option<&TokenHold>,
+    fqdn: &str,
+    change: Change,
+    now: i64,
+    log: &Log,
+) -> Result<Queued<'b>, StoreError> {
     let pending = Pending {
         fqdn: fqdn.to_owned(),
         user_id: user.id,
@@ -113,7 +259,7 @@ pub(super) fn change_host(
     // the locked read-modify-write decides again, except for the repeat below.
     let Some(host) = store.host(fqdn)? else {
         log.info(format_args!("{fqdn}: no such hostname for user `{}`", user.name));
-        return Ok(HostAnswer::Nohost);
+        return Ok(Queued::Answer(HostAnswer::Nohost));
     };
     // A repeat whose row is due for a touch would only wait in the zone's queue: it runs at
     // once under its own lock, which decides again on the row as it is then (and sends its own
@@ -123,7 +269,7 @@ pub(super) fn change_host(
         match repeat_of(&host, &pending.change, now) {
             Repeat::Current(answer, state) => {
                 log_answer(log, fqdn, &pending.change, &answer, &state);
-                return Ok(answer);
+                return Ok(Queued::Answer(answer));
             }
             Repeat::TouchDue => alone = true,
             Repeat::Change => {}
@@ -131,56 +277,16 @@ pub(super) fn change_host(
     }
     let failed = || HostAnswer::ServerError;
     let Some(batcher) = resident.batcher.filter(|_| !alone) else {
-        return Ok(run_changes(config, store, vec![pending], now).pop().unwrap_or_else(failed));
+        return Ok(Queued::Answer(run_changes(config, store, vec![pending], now).pop().unwrap_or_else(failed)));
     };
     let leading = match batcher.enqueue(&host.zone, &host.fqdn, pending) {
         Turn::Lead(leading) => leading,
         Turn::Wait(waiting) => {
-            // The wait holds no lock and no transaction: the worker and its connection go
-            // back meanwhile, so the changes one message carries are not bounded by them.
             log.debug(format_args!("{fqdn}: waits for the group commit of zone `{}`", host.zone));
-            let mut waiting = Some(waiting);
-            let mut woken = None;
-            let mut wait = || woken = waiting.take().map(crate::batch::Waiting::wait);
-            match resident.worker {
-                Some(worker) => worker.off_duty(store, &mut wait),
-                None => wait(),
-            }
-            // Waited here if the worker did not: a change handed a run must lead it, or the
-            // zone's queue would stall.
-            if let Some(waiting) = waiting.take() {
-                woken = Some(waiting.wait());
-            }
-            match woken {
-                Some(Ok(answer)) => return Ok(answer),
-                Some(Err(leading)) => leading,
-                None => return Ok(failed()),
-            }
+            return Ok(Queued::Wait(waiting));
         }
     };
-    Ok(leading.run(|batch| run_changes(config, store, batch, now), failed))
-}
-
-/// The answer `change_host` gives `change` of `user`'s `fqdn` when it is a repeat of the row
-/// as it stands (one unlocked read; see [`repeat_of`]), with its log line. `None` for anything
-/// else (no such host, another user's, a change, a row due for a touch), with nothing logged:
-/// `change_host` decides those.
-pub(super) fn current_repeat(
-    store: &Store,
-    user: &User,
-    fqdn: &str,
-    change: &Change,
-    now: i64,
-    log: &Log,
-) -> Result<Option<HostAnswer>, StoreError> {
-    let Some(host) = store.host(fqdn)?.filter(|h| h.user_id == user.id) else { return Ok(None) };
-    match repeat_of(&host, change, now) {
-        Repeat::Current(answer, state) => {
-            log_answer(log, fqdn, change, &answer, &state);
-            Ok(Some(answer))
-        }
-        Repeat::TouchDue | Repeat::Change => Ok(None),
-    }
+    Ok(Queued::Answer(leading.run(|batch| run_changes(config, store, batch, now), failed)))
 }
 
 /// What `change` is to a host's row as read.
