@@ -126,8 +126,9 @@ fn five_hundred_twelve_hosts_share_few_messages_and_their_wait_holds_no_worker()
         }
         // Token requests on SQLite: read, authenticated and queued on the runtime's thread,
         // most of them (those that found an idle pooled store) with no worker at all. Not on
-        // PostgreSQL, whose reads block: there a worker queues them and gives itself back.
-        if w.pg.is_none() && !fastcgi.log().contains("queued without a worker") {
+        // PostgreSQL or MariaDB, whose reads block: there a worker queues them and gives itself
+        // back.
+        if w.pg.is_none() && w.mariadb.is_none() && !fastcgi.log().contains("queued without a worker") {
             w.dns.resume();
             panic!("none queued on the runtime's thread:\n{}", fastcgi.log());
         }
