@@ -141,6 +141,46 @@ fn a_change_through_one_front_end_waits_for_the_other_ends_dns_exchange_of_the_s
 }
 
 #[test]
+fn a_session_keeps_no_host_lock_after_a_run_that_timed_out_or_succeeded() {
+    // A run's host locks are taken by one statement and released after its row writes in
+    // the write's round trip (store::mariadb). A host whose lock is held elsewhere answers
+    // 911 after `busy_timeout_ms`; the worker's pooled session then holds none of the locks,
+    // neither after that run nor after one that succeeded.
+    const OTHER: &str = "other.dyn.example.test";
+    let w = crate::world!(World::mariadb(Setup { hosts: &[HOME, OTHER], ..Setup::default() }));
+    w.edit_config(|c| c.replacen("[dns]", "busy_timeout_ms = 1000\n\n[dns]", 1));
+    let name = database(&w);
+    let [home, other] = [HOME, OTHER].map(|fqdn| crate::util::mariadb::host_lock_name(&name, fqdn));
+    let take = |conn: &mut mysql::Conn, lock: &str| -> Option<i64> {
+        conn.exec_first("SELECT GET_LOCK(?, 0)", (lock,)).expect("GET_LOCK")
+    };
+    let release = |conn: &mut mysql::Conn, lock: &str| conn.exec_drop("DO RELEASE_LOCK(?)", (lock,)).expect("release");
+    let mut holder = MariaServer::shared().connect(&name);
+    assert_eq!(take(&mut holder, &other), Some(1));
+    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
+    let query = format!("hostname={HOME},{OTHER}&myip=192.0.2.1");
+    assert_eq!(update_via(port, &query).trim_end(), "good 192.0.2.1\n911");
+    let mut watcher = MariaServer::shared().connect(&name);
+    for lock in [&home, &other] {
+        release(&mut holder, lock);
+        assert_eq!(
+            take(&mut watcher, lock),
+            Some(1),
+            "the worker kept a lock after a request with a run that timed out"
+        );
+        release(&mut watcher, lock);
+    }
+    assert_eq!(w.stored(OTHER), (None, None), "a host that answered 911 has a row written");
+
+    assert_eq!(update_via(port, &query).trim_end(), "nochg 192.0.2.1\ngood 192.0.2.1");
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    assert_eq!(w.a(OTHER), ["192.0.2.1"]);
+    for lock in [&home, &other] {
+        assert_eq!(take(&mut watcher, lock), Some(1), "the worker kept a lock after its run");
+    }
+}
+
+#[test]
 fn an_expiry_run_finding_the_lock_held_does_nothing_and_exits_0() {
     let w = crate::world!(world());
     let t0 = epoch();

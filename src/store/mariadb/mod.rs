@@ -20,7 +20,10 @@
 //! [`sql`] (integers in decimal, text and bytes in hexadecimal, so no value is ever parsed as
 //! SQL whatever `sql_mode` says): one round trip each, where a prepared statement costs a
 //! prepare and an execution, and a CGI process runs most statements once. The session's
-//! settings are sent with the first query (`connect`).
+//! settings are sent with the first query (`connect`). Several statements go in one query
+//! where they follow each other anyway ([`sets`], [`transaction`]): a locked run takes its
+//! host locks and reads its rows in one, and writes its rows, audit rows and counters and
+//! releases its locks in another, whatever its number of hosts.
 
 use std::cell::{RefCell, RefMut};
 use std::fmt::Write as _;
@@ -239,6 +242,44 @@ pub(super) fn exec(conn: &mut impl Queryable, statement: &str) -> Result<u64, St
     Ok(result.affected_rows())
 }
 
+/// The result sets of `statements` (several, `;`-separated, sent as one query: one round
+/// trip), read whole, one per statement. The server runs them in order and stops at the
+/// first that fails, whose error this returns.
+pub(super) fn sets(conn: &mut impl Queryable, statements: &str) -> Result<Vec<Vec<Row>>, StoreError> {
+    let mut result = conn.query_iter(statements)?;
+    let mut out = Vec::new();
+    while let Some(set) = result.iter() {
+        out.push(set.collect::<Result<Vec<Row>, _>>()?);
+    }
+    Ok(out)
+}
+
+/// Runs `statements` as one transaction, then `after` (statements that belong to no
+/// transaction, or nothing), all sent as one query: one round trip whatever their number,
+/// where a `START TRANSACTION`, a statement each and a `COMMIT` cost one each. Safe as text:
+/// every value in them is a literal written by [`sql`], which no value can end. When one
+/// fails, the server runs none after it, and the transaction it leaves open is rolled back
+/// here (one more round trip, on that path only).
+pub(super) fn transaction(conn: &mut impl Queryable, statements: &[String], after: &str) -> Result<(), StoreError> {
+    let mut text = String::from("START TRANSACTION; ");
+    for statement in statements {
+        text.push_str(statement);
+        text.push_str("; ");
+    }
+    text.push_str("COMMIT");
+    if !after.is_empty() {
+        text.push_str("; ");
+        text.push_str(after);
+    }
+    match sets(conn, &text) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// Runs `statement` (an `INSERT`); the id it gave its row.
 pub(super) fn insert(conn: &mut impl Queryable, statement: &str) -> Result<i64, StoreError> {
     let result = conn.query_iter(statement)?;
@@ -408,33 +449,65 @@ impl Store {
         if names.is_empty() {
             return;
         }
-        let calls: Vec<String> = names.iter().map(|n| sql("RELEASE_LOCK(?)", &[n])).collect();
-        let _ = exec(self.conn.get_mut(), &format!("SELECT {}", calls.join(", ")));
+        let _ = exec(self.conn.get_mut(), &release_statement(names));
     }
 
     /// Takes the host locks of `fqdns` (ascending name order, each once), each waited for up
-    /// to `database.busy_timeout_ms`. A caller releases them with [`Store::unlock_hosts`] on
-    /// every path.
-    fn lock_hosts<'a>(&mut self, fqdns: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    /// to `database.busy_timeout_ms`, then runs `read` (a statement that only reads) in the
+    /// same round trip and returns its rows (none without `read`). A caller releases the locks
+    /// with [`Store::unlock_hosts`] on every path.
+    ///
+    /// One statement takes them all: `GET_LOCK(a) AND GET_LOCK(b) AND …`, which MariaDB
+    /// evaluates left to right and stops at the first lock not taken (a 0), so the locks are taken
+    /// in ascending order as one statement each would, and a wait that timed out is followed
+    /// by no other. Its `max_statement_time` is lifted: each lock's wait is bounded on its
+    /// own, as when each was a statement. `read` runs whether or not the locks were taken (the
+    /// server runs the next statement of a query after one that succeeded); its rows are
+    /// only returned when they were.
+    fn lock_hosts<'a>(
+        &mut self,
+        fqdns: impl IntoIterator<Item = &'a str>,
+        read: Option<&str>,
+    ) -> Result<Vec<Row>, StoreError> {
         // Left by a panic between a lock and its release (a FastCGI worker survives panics).
         self.unlock_hosts();
         let mut names: Vec<String> = fqdns.into_iter().map(|f| host_lock_name(&self.prefix, f)).collect();
         names.sort_unstable();
         names.dedup();
-        for name in names {
-            match self.get_lock(&name, Some(self.busy_timeout)) {
-                Ok(true) => self.held.push(name),
-                Ok(false) => {
-                    self.unlock_hosts();
-                    return Err(StoreError::MariadbLockTimeout { what: "a hostname's lock" });
-                }
-                Err(e) => {
-                    self.unlock_hosts();
-                    return Err(e);
-                }
-            }
+        if names.is_empty() {
+            return match read {
+                Some(read) => rows(self.conn.get_mut(), read),
+                None => Ok(Vec::new()),
+            };
         }
-        Ok(())
+        let secs = self.busy_timeout.as_secs_f64();
+        let calls: Vec<String> = names.iter().map(|n| format!("GET_LOCK({}, {secs:.3})", sql("?", &[n]))).collect();
+        let mut text = format!("SET STATEMENT max_statement_time = 0 FOR SELECT {}", calls.join(" AND "));
+        if let Some(read) = read {
+            text.push_str("; ");
+            text.push_str(read);
+        }
+        // Whatever happens next, the names are released: a lock not taken, or taken by
+        // another session, is left as it is by `RELEASE_LOCK`.
+        self.held = names;
+        let mut sets = match sets(self.conn.get_mut(), &text) {
+            Ok(sets) => sets,
+            Err(e) => {
+                self.unlock_hosts();
+                return Err(e);
+            }
+        };
+        // 1 when every lock was taken; 0 when a wait timed out; NULL on an error of the
+        // server's (the `AND` then goes on, and its result is not 1 either).
+        let taken = match sets.first().and_then(|set| set.first()) {
+            Some(r) => col::<Option<i64>>(r, 0, "SELECT GET_LOCK(?, ?) AND …"),
+            None => Ok(None),
+        };
+        if !matches!(taken, Ok(Some(1))) {
+            self.unlock_hosts();
+            return Err(taken.err().unwrap_or(StoreError::MariadbLockTimeout { what: "a hostname's lock" }));
+        }
+        Ok(if read.is_some() { sets.pop().unwrap_or_default() } else { Vec::new() })
     }
 
     /// Releases the host locks this session holds.
@@ -452,8 +525,22 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.lock_hosts(fqdns)?;
-        let out = body(self);
+        self.locked_reading(fqdns, None, |store, _| body(store))
+    }
+
+    /// As [`Store::locked`], `body` given the rows of `read`, run in the round trip that
+    /// takes the locks (see [`Store::lock_hosts`]).
+    fn locked_reading<'a, T, E>(
+        &mut self,
+        fqdns: impl IntoIterator<Item = &'a str>,
+        read: Option<&str>,
+        body: impl FnOnce(&mut Store, Vec<Row>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let rows = self.lock_hosts(fqdns, read)?;
+        let out = body(self, rows);
         self.unlock_hosts();
         out
     }
@@ -504,6 +591,16 @@ impl Store {
         self.expiry_held = self.get_lock(&name, None)?;
         Ok(self.expiry_held)
     }
+}
+
+/// The statement that releases the named locks `names`, for [`Store::release_locks`] or
+/// to follow a transaction in its round trip; empty for no names.
+fn release_statement(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let calls: Vec<String> = names.iter().map(|n| sql("RELEASE_LOCK(?)", &[n])).collect();
+    format!("SELECT {}", calls.join(", "))
 }
 
 /// When a host of `hostnames h` is due for expiry at `due_at` (a literal): as in
