@@ -22,7 +22,7 @@ use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
 use crate::util::{Cgi, PASSWORD, Run, Setup, USER, World, ZONE, base64, bin, epoch};
 
-const HOME: &str = "home.dyn.example.test";
+pub(crate) const HOME: &str = "home.dyn.example.test";
 
 /// The `GET_LOCK` names the expiry run and a migration take (`store::mariadb`): a lock's
 /// name is server-wide, so a hash of the database's name is part of it.
@@ -389,8 +389,8 @@ fn no_password(r: &Run) -> &Run {
 }
 
 /// A world on the server `srv` over TCP, `[database]` given by `url`'s query, set up through
-/// it as an administrator would; the `init-db` run.
-fn tcp_world(srv: &TcpServer, host: &str, query: &str) -> Option<(World, Run)> {
+/// it as an administrator would; the `init-db` run (`mariadb_tls.rs` too).
+pub(crate) fn tcp_world(srv: &TcpServer, host: &str, query: &str) -> Option<(World, Run)> {
     let db = srv.server.create_database();
     let w = World::knot()?;
     let url =
