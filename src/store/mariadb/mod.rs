@@ -311,6 +311,13 @@ pub(super) fn unique_violation(e: StoreError, what: &'static str, name: &str) ->
 }
 
 impl Store {
+    /// Whether this session may serve another request: `false` once a statement on this
+    /// thread found its session lost (a FastCGI worker then drops it rather than put it
+    /// back, and the next request opens a new one). No round trip.
+    pub(crate) fn is_usable(&mut self) -> bool {
+        !super::error::lost()
+    }
+
     /// Connects and applies pending migrations. Both modes migrate (as the other engines);
     /// the database itself must exist, as MariaDB's administrator creates it.
     pub(crate) fn open(config: &MariadbConfig, busy_timeout: Duration, _mode: OpenMode) -> Result<Store, StoreError> {
