@@ -181,6 +181,32 @@ fn a_session_keeps_no_host_lock_after_a_run_that_timed_out_or_succeeded() {
 }
 
 #[test]
+fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
+    // The server ends the front-end's pooled sessions (as a restart does; `KILL CONNECTION`
+    // here, which the shared server survives). At most the first request on each lost
+    // session answers 911; the session is then dropped, not put back, and the next request
+    // opens a new one.
+    let w = crate::world!(world());
+    let name = database(&w);
+    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
+    assert_eq!(update_via(port, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
+    let mut root = MariaServer::shared().connect(&name);
+    let sessions: Vec<u64> = root
+        .query(format!("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND USER = '{DB_USER}'"))
+        .expect("processlist");
+    assert!(!sessions.is_empty(), "the front-end keeps no session");
+    for id in &sessions {
+        root.query_drop(format!("KILL CONNECTION {id}")).expect("kill");
+    }
+    let answers: Vec<String> =
+        (0..8).map(|i| update_via(port, &format!("hostname={HOME}&myip=192.0.2.{}", 10 + i))).collect();
+    let failed = answers.iter().filter(|a| *a == "911\n").count();
+    assert!(failed <= sessions.len(), "{answers:?}");
+    assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
+    assert_eq!(w.a(HOME), ["192.0.2.17"]);
+}
+
+#[test]
 fn an_expiry_run_finding_the_lock_held_does_nothing_and_exits_0() {
     let w = crate::world!(world());
     let t0 = epoch();
