@@ -43,7 +43,7 @@ pub(crate) enum StoreError {
     /// a refused statement. The message names the server's reason, which the driver's own
     /// ("db error") leaves out.
     #[error("database error (postgresql): {}", causes(.0))]
-    Postgres(#[from] ::postgres::Error),
+    Postgres(::postgres::Error),
     /// MariaDB could not be reached or refused the session (`shown` is `user@host/name`).
     #[error("cannot connect to mariadb `{shown}`: {}", causes(source))]
     MariadbConnect { shown: String, source: ::mysql::Error },
@@ -54,7 +54,7 @@ pub(crate) enum StoreError {
     /// Any MariaDB error after connecting: a lock wait past `database.busy_timeout_ms`, a
     /// lost session, a refused statement, with the server's code and reason.
     #[error("database error (mariadb): {}", causes(.0))]
-    Mariadb(#[from] ::mysql::Error),
+    Mariadb(::mysql::Error),
     /// A MariaDB column that does not hold the type its query expects (a schema changed
     /// under us). The value is not shown: it may be a password hash.
     #[error("database error (mariadb): column {column} of `{query}` holds an unexpected value")]
@@ -106,4 +106,50 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text.replace('\n', "; ")
+}
+
+impl From<::mysql::Error> for StoreError {
+    /// Notes a lost session on this thread first ([`lost`]).
+    fn from(e: ::mysql::Error) -> StoreError {
+        // Server shutdown, connection killed, idle disconnect (ER_SERVER_SHUTDOWN,
+        // ER_CONNECTION_KILLED, ER_CLIENT_INTERACTION_TIMEOUT); the driver's own errors are
+        // a socket that failed or a protocol it lost track of.
+        let lost = match &e {
+            ::mysql::Error::IoError(_) | ::mysql::Error::DriverError(_) | ::mysql::Error::CodecError(_) => true,
+            ::mysql::Error::MySqlError(m) => matches!(m.code, 1053 | 1927 | 4031),
+            _ => false,
+        };
+        if lost {
+            LOST.with(|l| l.set(true));
+        }
+        StoreError::Mariadb(e)
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    /// Notes a lost session on this thread first ([`lost`]).
+    fn from(e: ::postgres::Error) -> StoreError {
+        // Class 57P: the server ended the session (`pg_terminate_backend`, a shutdown, a
+        // crash); `is_closed`: the socket is gone.
+        let ended = e.as_db_error().is_some_and(|d| d.code().code().starts_with("57P"));
+        if e.is_closed() || ended {
+            LOST.with(|l| l.set(true));
+        }
+        StoreError::Postgres(e)
+    }
+}
+
+thread_local! {
+    /// Whether a PostgreSQL or MariaDB session used on this thread was found lost (closed by
+    /// the server: restarted, its session killed, idle past a timeout) since [`lost`] last
+    /// asked. Every driver error passes through `From` on its way into a [`StoreError`].
+    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a session used on this thread was found lost since the last call (which forgets
+/// it), for `Store::is_usable`. A session is used by one thread at a time, from its taking to
+/// its return, so a note on the thread is one on the session in use (or, at worst, drops a
+/// healthy session that is opened again).
+pub(super) fn lost() -> bool {
+    LOST.with(|l| l.replace(false))
 }

@@ -96,6 +96,17 @@ impl Store {
         Ok(Store::Sqlite(sqlite::Store::detached()?))
     }
 
+    /// Whether this store may serve another request (a FastCGI worker's pool): `false` for a
+    /// PostgreSQL or MariaDB session found closed (the server restarted), which is then
+    /// dropped and opened again by the next request, never put back. No round trip.
+    pub(crate) fn is_usable(&mut self) -> bool {
+        match self {
+            Store::Sqlite(_) => true,
+            Store::Postgres(s) => s.is_usable(),
+            Store::Mariadb(s) => s.is_usable(),
+        }
+    }
+
     /// Whether this is a [`Store::detached`].
     pub(crate) fn is_detached(&self) -> bool {
         match self {

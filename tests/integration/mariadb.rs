@@ -22,7 +22,7 @@ use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
 use crate::util::{Cgi, PASSWORD, Run, Setup, USER, World, ZONE, base64, bin, epoch};
 
-const HOME: &str = "home.dyn.example.test";
+pub(crate) const HOME: &str = "home.dyn.example.test";
 
 /// The `GET_LOCK` names the expiry run and a migration take (`store::mariadb`): a lock's
 /// name is server-wide, so a hash of the database's name is part of it.
@@ -138,6 +138,72 @@ fn a_change_through_one_front_end_waits_for_the_other_ends_dns_exchange_of_the_s
     assert_eq!(first.join().expect("front-end A"), "good 192.0.2.1\n");
     assert_eq!(w.a(HOME), ["192.0.2.2"]);
     assert_eq!(w.stored(HOME), (Some("192.0.2.2".into()), None), "the row and DNS disagree");
+}
+
+#[test]
+fn a_session_keeps_no_host_lock_after_a_run_that_timed_out_or_succeeded() {
+    // A run's host locks are taken by one statement and released after its row writes in
+    // the write's round trip (store::mariadb). A host whose lock is held elsewhere answers
+    // 911 after `busy_timeout_ms`; the worker's pooled session then holds none of the locks,
+    // neither after that run nor after one that succeeded.
+    const OTHER: &str = "other.dyn.example.test";
+    let w = crate::world!(World::mariadb(Setup { hosts: &[HOME, OTHER], ..Setup::default() }));
+    w.edit_config(|c| c.replacen("[dns]", "busy_timeout_ms = 1000\n\n[dns]", 1));
+    let name = database(&w);
+    let [home, other] = [HOME, OTHER].map(|fqdn| crate::util::mariadb::host_lock_name(&name, fqdn));
+    let take = |conn: &mut mysql::Conn, lock: &str| -> Option<i64> {
+        conn.exec_first("SELECT GET_LOCK(?, 0)", (lock,)).expect("GET_LOCK")
+    };
+    let release = |conn: &mut mysql::Conn, lock: &str| conn.exec_drop("DO RELEASE_LOCK(?)", (lock,)).expect("release");
+    let mut holder = MariaServer::shared().connect(&name);
+    assert_eq!(take(&mut holder, &other), Some(1));
+    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
+    let query = format!("hostname={HOME},{OTHER}&myip=192.0.2.1");
+    assert_eq!(update_via(port, &query).trim_end(), "good 192.0.2.1\n911");
+    let mut watcher = MariaServer::shared().connect(&name);
+    for lock in [&home, &other] {
+        release(&mut holder, lock);
+        assert_eq!(
+            take(&mut watcher, lock),
+            Some(1),
+            "the worker kept a lock after a request with a run that timed out"
+        );
+        release(&mut watcher, lock);
+    }
+    assert_eq!(w.stored(OTHER), (None, None), "a host that answered 911 has a row written");
+
+    assert_eq!(update_via(port, &query).trim_end(), "nochg 192.0.2.1\ngood 192.0.2.1");
+    assert_eq!(w.a(HOME), ["192.0.2.1"]);
+    assert_eq!(w.a(OTHER), ["192.0.2.1"]);
+    for lock in [&home, &other] {
+        assert_eq!(take(&mut watcher, lock), Some(1), "the worker kept a lock after its run");
+    }
+}
+
+#[test]
+fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
+    // The server ends the front-end's pooled sessions (as a restart does; `KILL CONNECTION`
+    // here, which the shared server survives). At most the first request on each lost
+    // session answers 911; the session is then dropped, not put back, and the next request
+    // opens a new one.
+    let w = crate::world!(world());
+    let name = database(&w);
+    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
+    assert_eq!(update_via(port, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
+    let mut root = MariaServer::shared().connect(&name);
+    let sessions: Vec<u64> = root
+        .query(format!("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND USER = '{DB_USER}'"))
+        .expect("processlist");
+    assert!(!sessions.is_empty(), "the front-end keeps no session");
+    for id in &sessions {
+        root.query_drop(format!("KILL CONNECTION {id}")).expect("kill");
+    }
+    let answers: Vec<String> =
+        (0..8).map(|i| update_via(port, &format!("hostname={HOME}&myip=192.0.2.{}", 10 + i))).collect();
+    let failed = answers.iter().filter(|a| *a == "911\n").count();
+    assert!(failed <= sessions.len(), "{answers:?}");
+    assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
+    assert_eq!(w.a(HOME), ["192.0.2.17"]);
 }
 
 #[test]
@@ -349,8 +415,8 @@ fn no_password(r: &Run) -> &Run {
 }
 
 /// A world on the server `srv` over TCP, `[database]` given by `url`'s query, set up through
-/// it as an administrator would; the `init-db` run.
-fn tcp_world(srv: &TcpServer, host: &str, query: &str) -> Option<(World, Run)> {
+/// it as an administrator would; the `init-db` run (`mariadb_tls.rs` too).
+pub(crate) fn tcp_world(srv: &TcpServer, host: &str, query: &str) -> Option<(World, Run)> {
     let db = srv.server.create_database();
     let w = World::knot()?;
     let url =

@@ -4,30 +4,9 @@
 //! encrypted; against a server without TLS, `preferred` goes on in plain text and says so in
 //! `check`, while `required` fails with nothing written. These run in every pass.
 
-use crate::util::mariadb::{PASSWORD as DB_PASSWORD, TcpServer, USER as DB_USER};
-use crate::util::{PASSWORD, Run, USER, World, ZONE};
-
-const HOME: &str = "home.dyn.example.test";
-
-/// A world on `srv` over TCP with `query` in its URL, set up as an administrator would;
-/// `None` only under the opt-out.
-fn tcp_world(srv: &TcpServer, query: &str) -> Option<(World, Run)> {
-    let db = srv.server.create_database();
-    let w = World::knot()?;
-    let url =
-        format!("url = \"mysql://{DB_USER}:{}@127.0.0.1:{}/{db}{query}\"", DB_PASSWORD.replace(':', "%3A"), srv.port());
-    w.edit_config(|t| {
-        let start = t.find("[database]\n").expect("[database]") + "[database]\n".len();
-        let end = t.find("\n\n[dns]").expect("[dns]");
-        format!("{}{url}{}", &t[..start], &t[end..])
-    });
-    std::fs::set_permissions(&w.config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod config");
-    let r = w.admin(&["init-db"]);
-    for text in [r.stdout(), r.stderr()] {
-        assert!(!text.contains(DB_PASSWORD), "printed the database password:\n{text}");
-    }
-    Some((w, r))
-}
+use crate::mariadb::{HOME, tcp_world};
+use crate::util::mariadb::TcpServer;
+use crate::util::{PASSWORD, USER, World, ZONE};
 
 /// `check`'s line about the session.
 fn session_line(w: &World) -> String {
@@ -39,7 +18,7 @@ fn session_line(w: &World) -> String {
 fn preferred_and_required_encrypt_where_the_server_offers_tls() {
     let Some(srv) = TcpServer::start(true) else { return };
     for (query, mode) in [("", "preferred"), ("?ssl-mode=required", "required")] {
-        let Some((w, r)) = tcp_world(&srv, query) else { return };
+        let Some((w, r)) = tcp_world(&srv, "127.0.0.1", query) else { return };
         r.success();
         w.add_user(USER, PASSWORD);
         w.admin(&["hostname", "add", USER, HOME, ZONE]).success();
@@ -53,11 +32,11 @@ fn preferred_and_required_encrypt_where_the_server_offers_tls() {
 #[test]
 fn preferred_goes_on_in_plain_text_where_required_fails() {
     let Some(srv) = TcpServer::start(false) else { return };
-    let Some((w, r)) = tcp_world(&srv, "") else { return };
+    let Some((w, r)) = tcp_world(&srv, "127.0.0.1", "") else { return };
     r.success();
     let line = session_line(&w);
     assert!(line.contains("connected without TLS, which the server does not offer (ssl-mode `preferred`)"), "{line}");
-    let Some((w, r)) = tcp_world(&srv, "?ssl-mode=required") else { return };
+    let Some((w, r)) = tcp_world(&srv, "127.0.0.1", "?ssl-mode=required") else { return };
     assert_eq!(r.code(), Some(2), "{}{}", r.stdout(), r.stderr());
     assert!(r.stderr().contains("cannot connect to mariadb"), "{}", r.stderr());
     w.update(&format!("hostname={HOME}&myip=192.0.2.32")).expect(200, "911\n");

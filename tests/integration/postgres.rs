@@ -427,3 +427,29 @@ fn a_child_follows_the_parents_stored_ipv4_when_an_update_brings_only_ipv6() {
     assert_eq!(w.a(CAM), ["192.0.2.10"]);
     assert_eq!(w.stored(CAM), (Some("192.0.2.10".into()), Some("2001:db8:1:2::c".into())));
 }
+
+#[test]
+fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
+    // As on MariaDB (mariadb.rs): the server ends the front-end's pooled sessions, as a
+    // restart does (`pg_terminate_backend` here). At most the first request on each lost
+    // session answers 911; the next opens a new session.
+    let w = crate::world!(world());
+    let name = w.pg.clone().expect("a postgres world");
+    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
+    assert_eq!(update_via(port, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
+    let mut admin = crate::util::pg::PgServer::shared().connect(&name);
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .expect("terminate")
+        .len();
+    assert!(ended > 0, "the front-end keeps no session");
+    let answers: Vec<String> =
+        (0..8).map(|i| update_via(port, &format!("hostname={HOME}&myip=192.0.2.{}", 10 + i))).collect();
+    let failed = answers.iter().filter(|a| *a == "911\n").count();
+    assert!(failed <= ended, "{answers:?}");
+    assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
+    assert_eq!(w.a(HOME), ["192.0.2.17"]);
+}

@@ -415,9 +415,11 @@ fn server_error() -> Reply {
 
 impl Shared {
     /// Returns a store to the pool for the next request (a detached one, left in a worker's
-    /// place when no connection could be opened again, is dropped).
-    fn put_back(&self, store: Store) {
-        if store.is_detached() {
+    /// place when no connection could be opened again, and one whose session was found
+    /// closed, are dropped).
+    fn put_back(&self, mut store: Store) {
+        // A session the server closed (restarted) would answer every later request with 911.
+        if store.is_detached() || !store.is_usable() {
             return;
         }
         if let Ok(mut stores) = self.stores.lock() {

@@ -2,6 +2,8 @@
 //! host's change (in its transaction) or alone for a refused attempt, read back for
 //! `hostname history` and `log`, pruned; the counters the metrics are made of.
 
+use std::collections::BTreeMap;
+
 use mysql::prelude::Queryable;
 
 use super::{Store, col, exec, first, rows, sql};
@@ -18,11 +20,7 @@ impl Store {
         if audit.rows.is_empty() {
             return Ok(());
         }
-        let conn = self.conn.get_mut();
-        let mut tx = conn.start_transaction(mysql::TxOpts::default())?;
-        record(&mut tx, audit)?;
-        tx.commit()?;
-        Ok(())
+        super::transaction(self.conn.get_mut(), &statements(audit), "")
     }
 
     pub(crate) fn audit_history(&self, fqdn: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
@@ -80,12 +78,19 @@ impl Store {
     }
 }
 
-/// Writes the rows (when kept) and counts them, inside the caller's transaction.
-pub(super) fn record(conn: &mut impl Queryable, audit: &AuditWrite) -> Result<(), StoreError> {
-    for row in &audit.rows {
-        if audit.keep {
-            let statement = sql(
-                &format!("INSERT INTO audit ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+/// The statements that write the rows (when kept) and count them, for the caller's
+/// transaction: the rows in one `INSERT`, the counter bumps in another, whatever their
+/// number.
+pub(super) fn statements(audit: &AuditWrite) -> Vec<String> {
+    let mut out = Vec::with_capacity(2);
+    if audit.keep && !audit.rows.is_empty() {
+        let mut insert = format!("INSERT INTO audit ({COLUMNS}) VALUES ");
+        for (i, row) in audit.rows.iter().enumerate() {
+            if i > 0 {
+                insert.push_str(", ");
+            }
+            insert.push_str(&sql(
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 &[
                     &row.at,
                     &row.kind,
@@ -104,21 +109,33 @@ pub(super) fn record(conn: &mut impl Queryable, audit: &AuditWrite) -> Result<()
                     &row.rcode,
                     &row.reason,
                 ],
-            );
-            exec(conn, &statement)?;
+            ));
         }
+        out.push(insert);
+    }
+    // Summed per counter, in (name, label) order: every writer locks the counters' rows in
+    // one order, so two runs bumping the same counters cannot deadlock.
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for row in &audit.rows {
         // A console's account change (a token made, a password changed) is no update answer.
         if row.kind != crate::store::ACCOUNT_KIND {
-            bump(conn, UPDATES, &row.answer, 1)?;
+            *sums.entry((UPDATES, &row.answer)).or_default() += 1;
         }
         if let Some(rcode) = &row.rcode {
-            bump(conn, DNS_ERRORS, rcode, 1)?;
+            *sums.entry((DNS_ERRORS, rcode)).or_default() += 1;
         }
         if row.answer == "abuse" {
-            bump(conn, RATELIMIT_REFUSALS, row.reason.as_deref().unwrap_or_default(), 1)?;
+            *sums.entry((RATELIMIT_REFUSALS, row.reason.as_deref().unwrap_or_default())).or_default() += 1;
         }
     }
-    Ok(())
+    if !sums.is_empty() {
+        let values: Vec<String> = sums.iter().map(|((name, label), n)| sql("(?, ?, ?)", &[name, label, n])).collect();
+        out.push(format!(
+            "INSERT INTO counters (name, label, value) VALUES {} ON DUPLICATE KEY UPDATE value = value + VALUES(value)",
+            values.join(", ")
+        ));
+    }
+    out
 }
 
 fn bump(conn: &mut impl Queryable, name: &str, label: &str, n: i64) -> Result<(), StoreError> {

@@ -1,9 +1,6 @@
 //! Hostnames: creation, the read-modify-write of an update under the host's named lock,
 //! listing, modification and deletion.
 
-use mysql::TxOpts;
-use mysql::prelude::Queryable;
-
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, col, exec, host_from, host_row, list, rows, sql};
 use crate::store::{
     AuditWrite, Host, HostListing, HostSettings, HostWrite, ImportedHost, MarkPending, NewHost, StoreError, TokenInfo,
@@ -17,10 +14,12 @@ impl Store {
     }
 
     /// As `store::postgres`'s: reads the rows under the hosts' named locks (held by this
-    /// session across `decide`, so across the DNS exchange), all in one statement; lets
-    /// `decide` mark the hosts it sends (`dns_pending`, one statement); writes back what
-    /// `decide` returns with its audit rows in one short transaction, then releases the locks.
-    /// The locks order every writer of these rows, so the reads need no `FOR UPDATE`.
+    /// session across `decide`, so across the DNS exchange), all in one statement sent with
+    /// the one that takes the locks; lets `decide` mark the hosts it sends (`dns_pending`,
+    /// one statement); writes back what `decide` returns with its audit rows in one short
+    /// transaction, sent with the release of the locks after its `COMMIT`. The locks order
+    /// every writer of these rows, so the reads need no `FOR UPDATE`. Round trips: two for a
+    /// run that sends nothing, three for one that does, whatever its number of hosts.
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -33,19 +32,18 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.locked(fqdns.iter().copied(), |store| {
-            let conn = store.conn.get_mut();
+        let read = (!fqdns.is_empty()).then(|| {
+            format!(
+                "SELECT {HOST_COLUMNS}, t.digest FROM hostnames h LEFT JOIN tokens t ON t.hostname_id = h.id
+                 WHERE h.fqdn IN {}",
+                list(fqdns)
+            )
+        });
+        self.locked_reading(fqdns.iter().copied(), read.as_deref(), |store, read| {
+            const Q: &str = "SELECT HOST_COLUMNS, t.digest";
             let mut found: Vec<(Host, Option<Vec<u8>>)> = Vec::with_capacity(fqdns.len());
-            if !fqdns.is_empty() {
-                const Q: &str = "SELECT HOST_COLUMNS, t.digest";
-                let statement = format!(
-                    "SELECT {HOST_COLUMNS}, t.digest FROM hostnames h LEFT JOIN tokens t ON t.hostname_id = h.id
-                     WHERE h.fqdn IN {}",
-                    list(fqdns)
-                );
-                for r in rows(conn, &statement)? {
-                    found.push((host_from(&r)?, col(&r, N_HOST_COLUMNS, Q)?));
-                }
+            for r in read {
+                found.push((host_from(&r)?, col(&r, N_HOST_COLUMNS, Q)?));
             }
             let mut hosts: Vec<Option<Host>> = Vec::with_capacity(fqdns.len());
             let mut tokens: Vec<Option<Vec<u8>>> = Vec::with_capacity(fqdns.len());
@@ -54,6 +52,7 @@ impl Store {
                 hosts.push(row.map(|(h, _)| h.clone()));
                 tokens.push(row.and_then(|(_, t)| t.clone()));
             }
+            let conn = store.conn.get_mut();
             let (writes, audit, value) = decide(&hosts, &tokens, &mut |ids| {
                 // One statement: its own transaction.
                 if !ids.is_empty() {
@@ -61,23 +60,19 @@ impl Store {
                 }
                 Ok(())
             })?;
-            let writes: Vec<(i64, HostWrite)> = hosts
-                .iter()
-                .zip(writes)
-                .filter_map(|(h, w)| Some((h.as_ref()?.id, w)))
-                .filter(|(_, w)| *w != HostWrite::None)
-                .collect();
-            if writes.is_empty() && audit.rows.is_empty() {
-                return Ok(value);
-            }
-            let mut tx = conn.start_transaction(TxOpts::default()).map_err(StoreError::from)?;
-            for (id, write) in writes {
-                write_host(&mut tx, id, write)?;
-            }
+            let mut statements: Vec<String> =
+                hosts.iter().zip(writes).filter_map(|(h, w)| write_statement(h.as_ref()?.id, w)).collect();
             // The audit rows in the same transaction: the trail shows exactly the changes
             // the rows hold.
-            super::audit::record(&mut tx, &audit)?;
-            tx.commit().map_err(StoreError::from)?;
+            statements.extend(super::audit::statements(&audit));
+            if statements.is_empty() {
+                return Ok(value);
+            }
+            // The locks released after the `COMMIT`, in its round trip; on an error,
+            // `locked_reading` releases them.
+            let release = super::release_statement(&store.held);
+            super::transaction(store.conn.get_mut(), &statements, &release)?;
+            store.held.clear();
             Ok(value)
         })
     }
@@ -161,11 +156,11 @@ impl Store {
     }
 }
 
-/// Writes what a locked update decided for the host with id `id`: one statement, one round
-/// trip.
-fn write_host(conn: &mut impl Queryable, id: i64, write: HostWrite) -> Result<(), StoreError> {
-    let statement = match write {
-        HostWrite::None => return Ok(()),
+/// The statement that writes what a locked update decided for the host with id `id`;
+/// `None` when there is nothing to write.
+fn write_statement(id: i64, write: HostWrite) -> Option<String> {
+    Some(match write {
+        HostWrite::None => return None,
         HostWrite::Touch { now } => sql("UPDATE hostnames SET last_update = ? WHERE id = ?", &[&now, &id]),
         HostWrite::Unmark => sql("UPDATE hostnames SET dns_pending = 0 WHERE id = ?", &[&id]),
         HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => sql(
@@ -178,7 +173,5 @@ fn write_host(conn: &mut impl Queryable, id: i64, write: HostWrite) -> Result<()
              WHERE id = ?",
             &[&now, &id],
         ),
-    };
-    exec(conn, &statement)?;
-    Ok(())
+    })
 }

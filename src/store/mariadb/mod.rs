@@ -4,9 +4,9 @@
 //! version lives in a one-row table `schema_version` with ordered migrations (`schema`)
 //! applied at open under a named lock, and a newer schema is refused. The queries live in one
 //! submodule per concern, as in `store::postgres`; `tls` opens the session as `ssl_mode`
-//! asks; this file holds what the queries share: the statement text with its literals, the
-//! host row mapping and the per-host locks. How this engine differs from PostgreSQL, and why,
-//! is in docs/design/mariadb.md.
+//! asks; `locks` takes and releases the named locks; this file holds what the queries
+//! share: the statement text with its literals, the host row mapping and the lock names. How
+//! this engine differs from PostgreSQL, and why, is in docs/design/mariadb.md.
 //!
 //! Per-host ordering across machines: a host's lock is a named lock of the server
 //! (`GET_LOCK`) whose name holds a 64-bit FNV-1a hash of its FQDN (and of the database's name,
@@ -20,7 +20,10 @@
 //! [`sql`] (integers in decimal, text and bytes in hexadecimal, so no value is ever parsed as
 //! SQL whatever `sql_mode` says): one round trip each, where a prepared statement costs a
 //! prepare and an execution, and a CGI process runs most statements once. The session's
-//! settings are sent with the first query (`connect`).
+//! settings are sent with the first query (`connect`). Several statements go in one query
+//! where they follow each other anyway ([`sets`], [`transaction`]): a locked run takes its
+//! host locks and reads its rows in one, and writes its rows, audit rows and counters and
+//! releases its locks in another, whatever its number of hosts.
 
 use std::cell::{RefCell, RefMut};
 use std::fmt::Write as _;
@@ -31,6 +34,7 @@ use mysql::{Conn, Row};
 
 use super::{Families, Host, OpenMode, StoreError, TOUCH_FRACTION, TOUCH_INTERVAL_SECS};
 use crate::config::MariadbConfig;
+use locks::release_statement;
 
 mod acme;
 mod audit;
@@ -38,6 +42,7 @@ mod derived;
 mod expiry;
 mod hosts;
 mod import;
+mod locks;
 mod ratelimit;
 mod relays;
 mod schema;
@@ -239,6 +244,44 @@ pub(super) fn exec(conn: &mut impl Queryable, statement: &str) -> Result<u64, St
     Ok(result.affected_rows())
 }
 
+/// The result sets of `statements` (several, `;`-separated, sent as one query: one round
+/// trip), read whole, one per statement. The server runs them in order and stops at the
+/// first that fails, whose error this returns.
+pub(super) fn sets(conn: &mut impl Queryable, statements: &str) -> Result<Vec<Vec<Row>>, StoreError> {
+    let mut result = conn.query_iter(statements)?;
+    let mut out = Vec::new();
+    while let Some(set) = result.iter() {
+        out.push(set.collect::<Result<Vec<Row>, _>>()?);
+    }
+    Ok(out)
+}
+
+/// Runs `statements` as one transaction, then `after` (statements that belong to no
+/// transaction, or nothing), all sent as one query: one round trip whatever their number,
+/// where a `START TRANSACTION`, a statement each and a `COMMIT` cost one each. Safe as text:
+/// every value in them is a literal written by [`sql`], which no value can end. When one
+/// fails, the server runs none after it, and the transaction it leaves open is rolled back
+/// here (one more round trip, on that path only).
+pub(super) fn transaction(conn: &mut impl Queryable, statements: &[String], after: &str) -> Result<(), StoreError> {
+    let mut text = String::from("START TRANSACTION; ");
+    for statement in statements {
+        text.push_str(statement);
+        text.push_str("; ");
+    }
+    text.push_str("COMMIT");
+    if !after.is_empty() {
+        text.push_str("; ");
+        text.push_str(after);
+    }
+    match sets(conn, &text) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// Runs `statement` (an `INSERT`); the id it gave its row.
 pub(super) fn insert(conn: &mut impl Queryable, statement: &str) -> Result<i64, StoreError> {
     let result = conn.query_iter(statement)?;
@@ -270,6 +313,13 @@ pub(super) fn unique_violation(e: StoreError, what: &'static str, name: &str) ->
 }
 
 impl Store {
+    /// Whether this session may serve another request: `false` once a statement on this
+    /// thread found its session lost (a FastCGI worker then drops it rather than put it
+    /// back, and the next request opens a new one). No round trip.
+    pub(crate) fn is_usable(&mut self) -> bool {
+        !super::error::lost()
+    }
+
     /// Connects and applies pending migrations. Both modes migrate (as the other engines);
     /// the database itself must exist, as MariaDB's administrator creates it.
     pub(crate) fn open(config: &MariadbConfig, busy_timeout: Duration, _mode: OpenMode) -> Result<Store, StoreError> {
@@ -389,120 +439,6 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
-    }
-
-    /// `GET_LOCK(name, wait)`: `true` when taken; `None` waits not at all.
-    fn get_lock(&mut self, name: &str, wait: Option<Duration>) -> Result<bool, StoreError> {
-        let secs = wait.map_or(0.0, |w| w.as_secs_f64());
-        let statement = format!("SELECT GET_LOCK({}, {secs:.3})", sql("?", &[&name]));
-        let taken: Option<i64> = match first(self.conn.get_mut(), &statement)? {
-            Some(r) => col(&r, 0, "SELECT GET_LOCK(?, ?)")?,
-            None => None,
-        };
-        Ok(taken == Some(1))
-    }
-
-    /// Releases the named locks `names` in one statement. A failure here means the session is
-    /// gone, and the server dropped its locks with it.
-    fn release_locks(&mut self, names: &[String]) {
-        if names.is_empty() {
-            return;
-        }
-        let calls: Vec<String> = names.iter().map(|n| sql("RELEASE_LOCK(?)", &[n])).collect();
-        let _ = exec(self.conn.get_mut(), &format!("SELECT {}", calls.join(", ")));
-    }
-
-    /// Takes the host locks of `fqdns` (ascending name order, each once), each waited for up
-    /// to `database.busy_timeout_ms`. A caller releases them with [`Store::unlock_hosts`] on
-    /// every path.
-    fn lock_hosts<'a>(&mut self, fqdns: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
-        // Left by a panic between a lock and its release (a FastCGI worker survives panics).
-        self.unlock_hosts();
-        let mut names: Vec<String> = fqdns.into_iter().map(|f| host_lock_name(&self.prefix, f)).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            match self.get_lock(&name, Some(self.busy_timeout)) {
-                Ok(true) => self.held.push(name),
-                Ok(false) => {
-                    self.unlock_hosts();
-                    return Err(StoreError::MariadbLockTimeout { what: "a hostname's lock" });
-                }
-                Err(e) => {
-                    self.unlock_hosts();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Releases the host locks this session holds.
-    fn unlock_hosts(&mut self) {
-        let held = std::mem::take(&mut self.held);
-        self.release_locks(&held);
-    }
-
-    /// Runs `body` under the host locks of `fqdns`, releasing them whatever it returns.
-    fn locked<'a, T, E>(
-        &mut self,
-        fqdns: impl IntoIterator<Item = &'a str>,
-        body: impl FnOnce(&mut Store) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError>,
-    {
-        self.lock_hosts(fqdns)?;
-        let out = body(self);
-        self.unlock_hosts();
-        out
-    }
-
-    /// Runs `body` holding the named lock `what` of this database (waited for up to
-    /// `database.busy_timeout_ms`), released whatever it returns: for work that must not run
-    /// twice at once on any front-end (the acme-dns registration's count and insert).
-    pub(super) fn with_named_lock<T>(
-        &mut self,
-        what: &'static str,
-        body: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let name = format!("{}/{what}", self.prefix);
-        if !self.get_lock(&name, Some(self.busy_timeout))? {
-            return Err(StoreError::MariadbLockTimeout { what });
-        }
-        let out = body(self);
-        self.release_locks(&[name]);
-        out
-    }
-
-    /// Tries the relay lock of `fqdn`; `false` while another session holds it. Released with
-    /// [`Store::unlock_relay`], or by the next try after a panic in between.
-    pub(crate) fn try_lock_relay(&mut self, fqdn: &str) -> Result<bool, StoreError> {
-        self.unlock_relay();
-        let name = relay_lock_name(&self.prefix, fqdn);
-        let taken = self.get_lock(&name, None)?;
-        if taken {
-            self.relay_held = Some(name);
-        }
-        Ok(taken)
-    }
-
-    /// Releases the relay lock this session holds, if any.
-    pub(crate) fn unlock_relay(&mut self) {
-        if let Some(name) = self.relay_held.take() {
-            self.release_locks(&[name]);
-        }
-    }
-
-    /// Tries the expiry run's global lock, held by this session until it ends. `false` when
-    /// another session (another front-end's run) holds it.
-    pub(crate) fn try_expiry_lock(&mut self) -> Result<bool, StoreError> {
-        if self.expiry_held {
-            return Ok(true);
-        }
-        let name = format!("{}/expiry", self.prefix);
-        self.expiry_held = self.get_lock(&name, None)?;
-        Ok(self.expiry_held)
     }
 }
 

@@ -200,6 +200,13 @@ impl Store {
 
     /// Takes the host locks of `fqdns` (ascending key order, each once), blocking up to
     /// `lock_timeout`. A caller releases them with [`Store::unlock_hosts`] on every path.
+    /// Whether this session may serve another request: `false` once the driver saw it
+    /// closed, or a statement on this thread found it ended by the server. No round trip.
+    pub(crate) fn is_usable(&mut self) -> bool {
+        let lost = super::error::lost();
+        !lost && !self.conn.get_mut().is_closed()
+    }
+
     fn lock_hosts<'a>(&mut self, fqdns: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
         // Left by a panic between a lock and its release (a FastCGI worker survives panics).
         self.unlock_hosts();
