@@ -301,9 +301,18 @@ impl TcpServer {
             options.push(format!("--ssl-ca={}", pki.ca.display()));
             options.push("--require-secure-transport=ON".to_owned());
         }
-        let launch = Launch { tcp_port: Some(super::dnsserver::free_port()), options: &options };
-        let server =
-            MariaServer::launch(if tls { "mdbtls" } else { "mdbtcp" }, &launch).unwrap_or_else(|e| panic!("{e}"));
+        // A free port is free when asked, not always when the server binds it: another test
+        // (or the other engine's pass, run at the same time) may take it in between. The
+        // server then exits at start saying so, and is started again on another port.
+        let mut attempts = 0;
+        let server = loop {
+            let launch = Launch { tcp_port: Some(super::dnsserver::free_port()), options: &options };
+            match MariaServer::launch(if tls { "mdbtls" } else { "mdbtcp" }, &launch) {
+                Ok(server) => break server,
+                Err(e) if attempts < 3 && e.contains("Bind on TCP/IP port") => attempts += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
         Some(TcpServer { server, pki, _pki_dir: pki_dir })
     }
 
