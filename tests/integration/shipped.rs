@@ -217,7 +217,8 @@ fn socket_and_service_units_serve_fastcgi() {
     }
     // The first connection starts the service, as socket activation does.
     let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
-    let mut client = FcgiClient::connect(Path::new(&socket));
+    // The file exists once bound, a moment before systemd-socket-activate listens on it.
+    let mut client = FcgiClient::connect_when_listening(Path::new(&socket));
     let query = format!("hostname={HOME}&myip=192.0.2.71");
     assert!(client.request(1, false, &fcgi_update_params(&query, &auth), b""));
     let answer = client.response(1).expect("an answer over the activated socket");

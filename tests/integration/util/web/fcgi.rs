@@ -72,6 +72,24 @@ impl FcgiClient {
         FcgiClient { stream: Box::new(stream) }
     }
 
+    /// As `connect`, to a socket whose file may exist before it listens (a socket bound, not
+    /// yet listening, refuses): refused connections are tried again for up to 10 s.
+    pub fn connect_when_listening(path: &Path) -> FcgiClient {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match UnixStream::connect(path) {
+                Ok(stream) => {
+                    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+                    return FcgiClient { stream: Box::new(stream) };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("connect {}: {e}", path.display()),
+            }
+        }
+    }
+
     pub fn connect_tcp(port: u16) -> FcgiClient {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect port {port}: {e}"));
         stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
