@@ -200,31 +200,55 @@ impl Store {
 
     /// Takes the host locks of `fqdns` (ascending key order, each once), blocking up to
     /// `lock_timeout`. A caller releases them with [`Store::unlock_hosts`] on every path.
+    ///
+    /// One statement for all of them (one round trip, not one per host): a function scan
+    /// yields the array's elements in order, and each row's `pg_advisory_lock` is evaluated
+    /// as it is produced, so the keys are taken in ascending order as one at a time would.
     fn lock_hosts<'a>(&mut self, fqdns: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
         // Left by a panic between a lock and its release (a FastCGI worker survives panics).
         self.unlock_hosts();
         let mut keys: Vec<i64> = fqdns.into_iter().map(lock_key).collect();
         keys.sort_unstable();
         keys.dedup();
-        for key in keys {
-            let taken = self.conn.get_mut().execute_typed("SELECT pg_advisory_lock($1)", &[(&key, Type::INT8)]);
-            match taken {
-                Ok(_) => self.held.push(key),
-                Err(e) => {
-                    self.unlock_hosts();
-                    return Err(e.into());
-                }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let taken = self
+            .conn
+            .get_mut()
+            .execute_typed("SELECT pg_advisory_lock(k) FROM unnest($1) AS k", &[(&keys, Type::INT8_ARRAY)]);
+        match taken {
+            Ok(_) => {
+                self.held = keys;
+                Ok(())
+            }
+            Err(e) => {
+                // A session-level advisory lock outlives the failed statement that took it:
+                // release the keys taken before the wait that timed out, and only those (an
+                // unlock of a key not held is answered with a warning).
+                let _ = self.conn.get_mut().execute_typed(
+                    "SELECT pg_advisory_unlock(k) FROM unnest($1) AS k
+                     WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+                         AND l.pid = pg_backend_pid() AND l.granted AND l.objsubid = 1
+                         AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = k)",
+                    &[(&keys, Type::INT8_ARRAY)],
+                );
+                Err(e.into())
             }
         }
-        Ok(())
     }
 
-    /// Releases the host locks this session holds. A failure here means the session is gone,
-    /// and the server dropped its locks with it.
+    /// Releases the host locks this session holds, in one statement. A failure here means the
+    /// session is gone, and the server dropped its locks with it.
     fn unlock_hosts(&mut self) {
-        for key in std::mem::take(&mut self.held) {
-            let _ = self.conn.get_mut().execute_typed("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)]);
+        let keys = std::mem::take(&mut self.held);
+        if keys.is_empty() {
+            return;
         }
+        let _ = self
+            .conn
+            .get_mut()
+            .execute_typed("SELECT pg_advisory_unlock(k) FROM unnest($1) AS k", &[(&keys, Type::INT8_ARRAY)]);
     }
 
     /// Runs `body` under the host locks of `fqdns`, releasing them whatever it returns.
