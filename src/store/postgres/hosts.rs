@@ -18,10 +18,11 @@ impl Store {
         self.import_hosts(&[ImportedHost { host: *host, token: None }], now)
     }
 
-    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this
-    /// session across `decide`, so across the DNS exchange), lets `decide` mark the hosts it
-    /// sends (`dns_pending`, one statement), writes back what `decide` returns in one short
-    /// transaction, then releases the locks.
+    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the
+    /// hosts' advisory locks (held by this session across `decide`, so across the DNS
+    /// exchange), lets `decide` mark the hosts it sends (`dns_pending`, one statement), writes
+    /// back what `decide` returns in one statement (one transaction), then releases the
+    /// locks: five statements whatever the number of hosts (docs/design/postgres.md).
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -84,8 +85,8 @@ impl Store {
     }
 
     /// A hostname's row, read without its lock: what it is now, for a decision that the
-    /// locked read-modify-write makes again.
-    pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
+    /// locked read-modify-write makes again (`host`, one statement).
+    pub(super) fn host_unlocked(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
         let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = $1");
         Ok(self.c().query_typed_opt(&sql, &[(&fqdn, Type::TEXT)])?.map(|r| host_from(&r)))
     }

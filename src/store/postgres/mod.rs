@@ -24,6 +24,9 @@
 //! in one round trip, the parameter types given by us), which halves their round trips
 //! without keeping prepared statements per session (nothing to invalidate when a migration
 //! changes a table under a long-running FastCGI process). Admin commands keep the plain form.
+//! A locked run takes five statements whatever its number of hosts (`hosts`: the locks, the
+//! rows, the mark, the writes with their audit rows, the unlocks), and the FastCGI repeat's
+//! reads are one (`together`); see docs/design/postgres.md.
 
 use std::cell::{RefCell, RefMut};
 
@@ -43,6 +46,7 @@ mod ratelimit;
 mod relays;
 mod schema;
 mod tls;
+mod together;
 mod tokens;
 mod users;
 mod web;
@@ -87,6 +91,8 @@ pub(crate) struct Store {
     expiry_held: bool,
     /// The relay lock this session holds (its second key), as `held` for the host locks.
     relay_held: Option<i32>,
+    /// The reads of `read_together`, in one statement (`together`).
+    together: Box<together::Together>,
 }
 
 impl Drop for Store {
@@ -152,7 +158,13 @@ impl Store {
         }
         config.connect_timeout(busy_timeout);
         let conn = tls::connect(pg, config)?;
-        Ok(Store { conn: RefCell::new(conn), held: Vec::new(), expiry_held: false, relay_held: None })
+        Ok(Store {
+            conn: RefCell::new(conn),
+            held: Vec::new(),
+            expiry_held: false,
+            relay_held: None,
+            together: Box::default(),
+        })
     }
 
     fn c(&self) -> RefMut<'_, Client> {
@@ -327,25 +339,31 @@ const HOST_COLUMNS: &str = "h.id, h.fqdn, h.zone, h.user_id, h.dns_ttl, h.expiry
 const N_HOST_COLUMNS: usize = 15;
 
 fn host_from(r: &postgres::Row) -> Host {
-    let ipv4: Option<String> = r.get(6);
-    let ipv6: Option<String> = r.get(7);
+    host_at(r, 0)
+}
+
+/// [`host_from`] of the [`HOST_COLUMNS`] starting at column `at`.
+fn host_at(r: &postgres::Row, at: usize) -> Host {
+    let ipv4: Option<String> = r.get(at + 6);
+    let ipv6: Option<String> = r.get(at + 7);
+    let flag = |i: usize| r.get::<_, i64>(at + i) != 0;
     Host {
-        id: r.get(0),
-        fqdn: r.get(1),
-        zone: r.get(2),
-        user_id: r.get(3),
+        id: r.get(at),
+        fqdn: r.get(at + 1),
+        zone: r.get(at + 2),
+        user_id: r.get(at + 3),
         // Only this module writes these columns, always from a `u32`.
-        dns_ttl: u32::try_from(r.get::<_, i64>(4)).unwrap_or(u32::MAX),
-        expiry_ttl: u32::try_from(r.get::<_, i64>(5)).unwrap_or(u32::MAX),
+        dns_ttl: u32::try_from(r.get::<_, i64>(at + 4)).unwrap_or(u32::MAX),
+        expiry_ttl: u32::try_from(r.get::<_, i64>(at + 5)).unwrap_or(u32::MAX),
         // Only this module writes these columns, always from parsed addresses.
         ipv4: ipv4.and_then(|s| s.parse().ok()),
         ipv6: ipv6.and_then(|s| s.parse().ok()),
-        last_update: r.get(8),
-        expired: r.get::<_, i64>(9) != 0,
-        offline: r.get::<_, i64>(10) != 0,
-        txt: r.get(11),
-        dns_pending: r.get::<_, i64>(12) != 0,
-        families: Families { ipv4: r.get::<_, i64>(13) != 0, ipv6: r.get::<_, i64>(14) != 0 },
+        last_update: r.get(at + 8),
+        expired: flag(9),
+        offline: flag(10),
+        txt: r.get(at + 11),
+        dns_pending: flag(12),
+        families: Families { ipv4: flag(13), ipv6: flag(14) },
     }
 }
 
