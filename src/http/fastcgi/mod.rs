@@ -487,6 +487,15 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
             worker: Some(&duty),
         };
         let incoming = crate::request::Incoming { env: &env, body: &body, now: (shared.clock)(), started };
+        // A store whose reads block (PostgreSQL) tries the repeat here instead of on the
+        // runtime's thread: its reads in one round trip (`Store::read_together`).
+        if !store.reads_in_async()
+            && let Some(reply) =
+                super::serve_repeat(config, &mut store, shared.passwords.as_ref(), &incoming, &worker_log)
+        {
+            shared.put_back(store);
+            return Served::Now(reply);
+        }
         let reply = super::serve(config, &mut store, resident, &incoming, &worker_log);
         shared.put_back(store);
         reply
