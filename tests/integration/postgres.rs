@@ -7,7 +7,8 @@
 //! user two admins delete at once, the token columns of `hostname list`, the dummy hash's
 //! cost taken from the stored hashes, a read-only database's refusal, `prefer` keeping a
 //! password refused over TLS as the answer, and a child following its parent's stored IPv4;
-//! the FastCGI repeat's reads in one statement seeing every other process's commit at once.
+//! the FastCGI repeat's reads in one statement seeing every other process's commit at once,
+//! and its kept statement prepared again after a migration changed its result type.
 //! These run in every pass: the worlds here are on
 //! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
 //! TESTING.md).
@@ -492,4 +493,38 @@ fn a_fastcgi_repeat_in_one_statement_sees_what_other_processes_committed_at_once
     curl(&[&url("192.0.2.1", &third)]).expect(401, "badauth\n");
     assert!(world.a(HOME).is_empty(), "{:?}", world.a(HOME));
     assert_eq!(answered_as_repeats(&web), 9, "{}", web.fastcgi_log());
+}
+
+#[test]
+fn a_kept_statement_whose_result_type_a_migration_changed_is_prepared_again() {
+    // A FastCGI worker keeps the repeat's statement prepared from its second run on
+    // (`Store::query_kept`). A migration that changes a column's type under the running
+    // process makes PostgreSQL refuse the kept statement (`cached plan must not change
+    // result type`): the worker prepares it again and the repeat still answers from its one
+    // statement, not by the fallback.
+    use crate::util::web::{Front, WebServer, curl};
+    let Some(world) = World::postgres(Setup { extra_config: "[rate_limit]\nenabled = false\n", ..Setup::default() })
+    else {
+        return;
+    };
+    // Requests one at a time take the same pooled connection (the pool is a stack), so the
+    // statement kept is the one used next.
+    let Some(web) = WebServer::start(&world, Front::NginxFastcgi) else { return };
+    let run = world.admin(&["hostname", "token", HOME]);
+    run.success();
+    let token = run.stdout().trim().to_owned();
+    let url = web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.1&token={token}"));
+    curl(&[&url]).expect(200, "good 192.0.2.1\n");
+    for _ in 0..3 {
+        curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    }
+    let name = world.pg.clone().expect("a postgres world");
+    let mut pg = crate::util::pg::PgServer::shared().connect(&name);
+    pg.batch_execute("ALTER TABLE hostnames ALTER COLUMN txt TYPE VARCHAR(4000)").expect("alter the column");
+    curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(answered_as_repeats(&web), 5, "{}", web.fastcgi_log());
+    curl(&[&web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.2&token={token}"))])
+        .expect(200, "good 192.0.2.2\n");
+    assert_eq!(world.a(HOME), ["192.0.2.2"]);
 }

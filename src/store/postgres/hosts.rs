@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use postgres::GenericClient;
 use postgres::types::Type;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
@@ -79,7 +78,7 @@ impl Store {
             }
             // The row writes and the audit rows in one statement, so one transaction: the
             // trail shows exactly the changes the rows hold.
-            write_run(conn, &writes, &audit)?;
+            write_run(store, &writes, &audit)?;
             Ok(value)
         })
     }
@@ -168,7 +167,7 @@ impl Store {
 /// `BEGIN`, a statement per host, audit row and counter, and a `COMMIT`. The writes go in as
 /// arrays, one element per host, and each column takes the value its kind of write sets (a
 /// `CASE` on the kind), else keeps its own.
-fn write_run(conn: &mut impl GenericClient, writes: &[(i64, HostWrite)], audit: &AuditWrite) -> Result<(), StoreError> {
+fn write_run(store: &Store, writes: &[(i64, HostWrite)], audit: &AuditWrite) -> Result<(), StoreError> {
     let mut ids: Vec<i64> = Vec::with_capacity(writes.len());
     let mut kinds: Vec<&str> = Vec::with_capacity(writes.len());
     let mut ipv4s: Vec<Option<String>> = Vec::with_capacity(writes.len());
@@ -199,7 +198,8 @@ fn write_run(conn: &mut impl GenericClient, writes: &[(i64, HostWrite)], audit: 
         ttls.push(ttl);
         times.push(at);
     }
-    let sql = format!(
+    let sql = || {
+        format!(
         "WITH w AS (SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
                  $7::BIGINT[]) AS w (id, kind, ipv4, ipv6, txt, dns_ttl, at)),
              hosts AS (UPDATE hostnames h SET
@@ -214,8 +214,9 @@ fn write_run(conn: &mut impl GenericClient, writes: &[(i64, HostWrite)], audit: 
                FROM w WHERE h.id = w.id RETURNING h.id),
              {}
          SELECT count(*) FROM hosts",
-        super::audit::record_ctes(8)
-    );
+            super::audit::record_ctes(8)
+        )
+    };
     let rows = super::audit::Columns::of(audit);
     let counts = super::audit::counts(audit);
     let text = Type::TEXT_ARRAY;
@@ -230,6 +231,6 @@ fn write_run(conn: &mut impl GenericClient, writes: &[(i64, HostWrite)], audit: 
         (&times, int8),
     ];
     rows.push_params(&counts, &mut params);
-    conn.query_typed(&sql, &params)?;
+    store.query_kept("write_run", sql, &params)?;
     Ok(())
 }

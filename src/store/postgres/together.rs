@@ -157,9 +157,11 @@ impl Store {
             First::Host(fqdn) => (None, None, vec![fqdn.to_owned()]),
         };
         fqdns.dedup();
-        let rows = self
-            .c()
-            .query_typed(&together_sql(), &[(&digest, Type::BYTEA), (&name, Type::TEXT), (&fqdns, Type::TEXT_ARRAY)])?;
+        let rows = self.query_kept(
+            "together",
+            together_sql,
+            &[(&digest, Type::BYTEA), (&name, Type::TEXT), (&fqdns, Type::TEXT_ARRAY)],
+        )?;
         let mut fetched =
             Fetched { digest: digest.map(<[u8]>::to_vec), name: name.map(str::to_owned), fqdns, ..Fetched::default() };
         let n = N_HOST_COLUMNS;
