@@ -142,8 +142,10 @@ impl Store {
     /// anyone (`sqlite/memo.rs`), and a later `read_together` whose reads are all remembered
     /// runs on them without SQLite; one that asks for a row not remembered sees
     /// `StoreError::Unmemoized` and is run again in a transaction. So `reads` may run twice,
-    /// and must have no effect before its last read. On PostgreSQL each statement stays its
-    /// own, as on MariaDB.
+    /// and must have no effect before its last read. On PostgreSQL, the first read fetches
+    /// in one statement (one round trip, one snapshot) what the others will ask for
+    /// (`postgres/together.rs`); a read it did not fetch sees `StoreError::Unmemoized`, and
+    /// `reads` runs again one statement a read. On MariaDB each statement stays its own.
     pub(crate) fn read_together<T>(&mut self, mut reads: impl FnMut(&mut Store) -> T) -> Result<T, StoreError> {
         if let Store::Sqlite(s) = self
             && s.start_replay()
@@ -155,12 +157,25 @@ impl Store {
                 return Ok(out);
             }
         }
-        if let Store::Sqlite(s) = self {
-            s.begin_read()?;
+        if let Store::Postgres(s) = self {
+            s.start_together();
+            let out = reads(self);
+            if let Store::Postgres(s) = self
+                && s.end_together()
+            {
+                return Ok(out);
+            }
+        }
+        match self {
+            Store::Sqlite(s) => s.begin_read()?,
+            Store::Postgres(s) => s.start_learning(),
+            Store::Mariadb(_) => {}
         }
         let out = reads(self);
-        if let Store::Sqlite(s) = self {
-            s.end_read()?;
+        match self {
+            Store::Sqlite(s) => s.end_read()?,
+            Store::Postgres(s) => s.end_learning(),
+            Store::Mariadb(_) => {}
         }
         Ok(out)
     }

@@ -6,7 +6,10 @@
 //! by its mutation run (TESTING.md): two front-ends migrating an empty database at once, a
 //! user two admins delete at once, the token columns of `hostname list`, the dummy hash's
 //! cost taken from the stored hashes, a read-only database's refusal, `prefer` keeping a
-//! password refused over TLS as the answer, and a child following its parent's stored IPv4. These run in every pass: the worlds here are on
+//! password refused over TLS as the answer, and a child following its parent's stored IPv4;
+//! the FastCGI repeat's reads in one statement seeing every other process's commit at once,
+//! and its kept statement prepared again after a migration changed its result type.
+//! These run in every pass: the worlds here are on
 //! PostgreSQL whatever `DDNS_TEST_DATABASE` says (the rest of the suite follows it; see
 //! TESTING.md).
 
@@ -452,4 +455,102 @@ fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
     assert!(failed <= ended, "{answers:?}");
     assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
     assert_eq!(w.a(HOME), ["192.0.2.17"]);
+}
+
+/// How many FastCGI requests were answered by the repeat's reads (`update::repeat`, on a
+/// worker on PostgreSQL: its reads in one statement) instead of the full path.
+fn answered_as_repeats(web: &crate::util::web::WebServer) -> usize {
+    web.fastcgi_log().matches(": answered from the row, without a worker").count()
+}
+
+#[test]
+fn a_fastcgi_repeat_in_one_statement_sees_what_other_processes_committed_at_once() {
+    // The repeat's reads are one statement, built from what the last ones asked for
+    // (`store/postgres/together.rs`): every change by another process must show in the very
+    // next answer, and a hostname the statement did not read falls back to the full reads.
+    use crate::util::web::{Front, WebServer, curl};
+    let Some(world) = World::postgres(Setup {
+        extra_config: "[rate_limit]\nenabled = false\n",
+        hosts: &[HOME, "nas.dyn.example.test"],
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let Some(web) = WebServer::start(&world, Front::NginxFastcgi) else { return };
+    let token = |w: &World| {
+        let run = w.admin(&["hostname", "token", HOME]);
+        run.success();
+        run.stdout().trim().to_owned()
+    };
+    let first = token(&world);
+    let url = |ip: &str, token: &str| web.url(&format!("/nic/update?hostname={HOME}&myip={ip}&token={token}"));
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "good 192.0.2.1\n");
+    for _ in 0..3 {
+        curl(&[&url("192.0.2.1", &first)]).expect(200, "nochg 192.0.2.1\n");
+    }
+    assert_eq!(answered_as_repeats(&web), 3, "{}", web.fastcgi_log());
+    // A CGI process changes the address: the repeat of the old one is a change again.
+    world.update(&format!("hostname={HOME}&myip=192.0.2.9")).expect(200, "good 192.0.2.9\n");
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "good 192.0.2.1\n");
+    curl(&[&url("192.0.2.1", &first)]).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(world.a(HOME), ["192.0.2.1"]);
+    // A new token replaces the old one: the old one is refused at once.
+    let second = token(&world);
+    curl(&[&url("192.0.2.1", &first)]).expect(401, "badauth\n");
+    curl(&[&url("192.0.2.1", &second)]).expect(200, "nochg 192.0.2.1\n");
+    // A password's repeats, on one hostname and then the other: the second's first repeat
+    // is read the old way (the user's statement did not read it), then in one statement.
+    let basic = |host: &str, ip: &str| web.url(&format!("/nic/update?hostname={host}&myip={ip}"));
+    let creds = format!("{USER}:{PASSWORD}");
+    let nas = "nas.dyn.example.test";
+    curl(&["-u", &creds, &basic(nas, "192.0.2.5")]).expect(200, "good 192.0.2.5\n");
+    curl(&["-u", &creds, &basic(nas, "192.0.2.5")]).expect(200, "nochg 192.0.2.5\n");
+    curl(&["-u", &creds, &basic(HOME, "192.0.2.1")]).expect(200, "nochg 192.0.2.1\n");
+    curl(&["-u", &creds, &basic(nas, "192.0.2.5")]).expect(200, "nochg 192.0.2.5\n");
+    // A new password: the old one is refused at once (the user's row is read with the rest).
+    world.admin_stdin(&["user", "passwd", USER, "--password-stdin"], "n3w-secret\n").success();
+    curl(&["-u", &creds, &basic(nas, "192.0.2.5")]).expect(401, "badauth\n");
+    // Revoked, then the hostname deleted: refused, and nothing comes back.
+    world.admin(&["hostname", "token", "--revoke", HOME]).success();
+    curl(&[&url("192.0.2.1", &second)]).expect(401, "badauth\n");
+    let third = token(&world);
+    curl(&[&url("192.0.2.1", &third)]).expect(200, "nochg 192.0.2.1\n");
+    world.admin(&["hostname", "delete", HOME]).success();
+    curl(&[&url("192.0.2.1", &third)]).expect(401, "badauth\n");
+    assert!(world.a(HOME).is_empty(), "{:?}", world.a(HOME));
+    assert_eq!(answered_as_repeats(&web), 9, "{}", web.fastcgi_log());
+}
+
+#[test]
+fn a_kept_statement_whose_result_type_a_migration_changed_is_prepared_again() {
+    // A FastCGI worker keeps the repeat's statement prepared from its second run on
+    // (`Store::query_kept`). A migration that changes a column's type under the running
+    // process makes PostgreSQL refuse the kept statement (`cached plan must not change
+    // result type`): the worker prepares it again and the repeat still answers from its one
+    // statement, not by the fallback.
+    use crate::util::web::{Front, WebServer, curl};
+    let Some(world) = World::postgres(Setup { extra_config: "[rate_limit]\nenabled = false\n", ..Setup::default() })
+    else {
+        return;
+    };
+    // Requests one at a time take the same pooled connection (the pool is a stack), so the
+    // statement kept is the one used next.
+    let Some(web) = WebServer::start(&world, Front::NginxFastcgi) else { return };
+    let run = world.admin(&["hostname", "token", HOME]);
+    run.success();
+    let token = run.stdout().trim().to_owned();
+    let url = web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.1&token={token}"));
+    curl(&[&url]).expect(200, "good 192.0.2.1\n");
+    for _ in 0..3 {
+        curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    }
+    let name = world.pg.clone().expect("a postgres world");
+    let mut pg = crate::util::pg::PgServer::shared().connect(&name);
+    pg.batch_execute("ALTER TABLE hostnames ALTER COLUMN txt TYPE VARCHAR(4000)").expect("alter the column");
+    curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
+    assert_eq!(answered_as_repeats(&web), 5, "{}", web.fastcgi_log());
+    curl(&[&web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.2&token={token}"))])
+        .expect(200, "good 192.0.2.2\n");
+    assert_eq!(world.a(HOME), ["192.0.2.2"]);
 }

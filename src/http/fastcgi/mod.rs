@@ -523,6 +523,23 @@ async fn handle(shared: Arc<Shared>, env: Env, body: Vec<u8>, started: Instant) 
                 park: true,
             };
             let incoming = crate::request::Incoming { env: &input.0, body: &input.1, now, started };
+            // A store whose reads block (PostgreSQL, MariaDB) answers the repeat or queues a
+            // router's change here, as SQLite's does on the runtime's thread (`here`): its reads
+            // in one round trip where the engine can (`Store::read_together`).
+            if resuming.is_none() && !store.reads_in_async() {
+                let here = super::serve_here(
+                    config,
+                    &mut store,
+                    shared.passwords.as_ref(),
+                    &shared.batcher,
+                    &incoming,
+                    &worker_log,
+                );
+                if let Some(answer) = here {
+                    shared.put_back(store);
+                    return answer.map(Served::Now);
+                }
+            }
             let served = match resuming {
                 Some(waiting) => Ok(super::resume(config, &mut store, resident, waiting, &incoming, &worker_log)),
                 None => super::serve_or_queue(config, &mut store, resident, &incoming, &worker_log),

@@ -2,8 +2,10 @@
 //! host's change (in its transaction) or alone for a refused attempt, read back for
 //! `hostname history` and `log`, pruned; the counters the metrics are made of.
 
+use std::collections::BTreeMap;
+
 use postgres::GenericClient;
-use postgres::types::Type;
+use postgres::types::{ToSql, Type};
 
 use super::Store;
 use crate::store::{
@@ -19,10 +21,13 @@ impl Store {
         if audit.rows.is_empty() {
             return Ok(());
         }
-        let mut conn = self.c();
-        let mut tx = conn.transaction()?;
-        record(&mut tx, audit)?;
-        tx.commit()?;
+        // One statement: its own transaction, one round trip.
+        let sql = format!("WITH {} SELECT 1", record_ctes(1));
+        let rows = Columns::of(audit);
+        let counts = counts(audit);
+        let mut params = Vec::new();
+        rows.push_params(&counts, &mut params);
+        self.c().query_typed(&sql, &params)?;
         Ok(())
     }
 
@@ -78,47 +83,107 @@ impl Store {
     }
 }
 
-/// Writes the rows (when kept) and counts them, inside the caller's transaction.
-pub(super) fn record(conn: &mut impl GenericClient, audit: &AuditWrite) -> Result<(), StoreError> {
-    for row in &audit.rows {
-        if audit.keep {
-            let text = Type::TEXT;
-            conn.execute_typed(
-                &format!(
-                    "INSERT INTO audit ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                ),
-                &[
-                    (&row.at, Type::INT8),
-                    (&row.kind, text.clone()),
-                    (&row.answer, text.clone()),
-                    (&row.txn, text.clone()),
-                    (&row.client, text.clone()),
-                    (&row.hostname, text.clone()),
-                    (&row.user, text.clone()),
-                    (&row.auth, text.clone()),
-                    (&row.old_ipv4, text.clone()),
-                    (&row.old_ipv6, text.clone()),
-                    (&row.new_ipv4, text.clone()),
-                    (&row.new_ipv6, text.clone()),
-                    (&row.old_txt, text.clone()),
-                    (&row.new_txt, text.clone()),
-                    (&row.rcode, text.clone()),
-                    (&row.reason, text),
-                ],
-            )?;
+/// The common table expressions that write an [`AuditWrite`]: its rows (when kept) and its
+/// counter bumps, from the arrays [`Columns::push_params`] adds as parameters `$first` on
+/// (16 audit columns, then the counters' names, labels and amounts). Part of one statement,
+/// so of the caller's transaction; one round trip whatever the number of rows.
+pub(super) fn record_ctes(first: usize) -> String {
+    let f = first;
+    let text = |i: usize| format!("${}::TEXT[]", f + i);
+    let audit_arrays: Vec<String> = std::iter::once(format!("${f}::BIGINT[]")).chain((1..16).map(text)).collect();
+    format!(
+        "audit_rows AS (INSERT INTO audit ({COLUMNS}) SELECT * FROM unnest({})),
+         counted AS (INSERT INTO counters (name, label, value)
+             SELECT * FROM unnest({}, {}, ${}::BIGINT[])
+             ON CONFLICT (name, label) DO UPDATE SET value = counters.value + EXCLUDED.value)",
+        audit_arrays.join(", "),
+        text(16),
+        text(17),
+        f + 18
+    )
+}
+
+/// An [`AuditWrite`]'s rows as one array per audit column (empty when not kept), for
+/// [`record_ctes`].
+pub(super) struct Columns<'a> {
+    at: Vec<i64>,
+    text: [Vec<Option<&'a str>>; 15],
+}
+
+/// The counter bumps of an [`AuditWrite`], one per (name, label), in that order: the rows are
+/// locked in one order by every writer, so two runs bumping the same counters cannot deadlock.
+pub(super) struct Counts<'a> {
+    names: Vec<&'a str>,
+    labels: Vec<&'a str>,
+    amounts: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    pub(super) fn of(audit: &'a AuditWrite) -> Columns<'a> {
+        let mut columns = Columns { at: Vec::new(), text: Default::default() };
+        if !audit.keep {
+            return columns;
         }
+        for row in &audit.rows {
+            columns.at.push(row.at);
+            let values = [
+                Some(row.kind),
+                Some(row.answer.as_str()),
+                Some(row.txn.as_str()),
+                row.client.as_deref(),
+                row.hostname.as_deref(),
+                row.user.as_deref(),
+                row.auth.as_deref(),
+                row.old_ipv4.as_deref(),
+                row.old_ipv6.as_deref(),
+                row.new_ipv4.as_deref(),
+                row.new_ipv6.as_deref(),
+                row.old_txt.as_deref(),
+                row.new_txt.as_deref(),
+                row.rcode.as_deref(),
+                row.reason.as_deref(),
+            ];
+            for (column, value) in columns.text.iter_mut().zip(values) {
+                column.push(value);
+            }
+        }
+        columns
+    }
+
+    /// Adds the parameters of [`record_ctes`], in its order.
+    pub(super) fn push_params<'p>(&'p self, counts: &'p Counts<'_>, params: &mut Vec<(&'p (dyn ToSql + Sync), Type)>) {
+        params.push((&self.at, Type::INT8_ARRAY));
+        for column in &self.text {
+            params.push((column, Type::TEXT_ARRAY));
+        }
+        params.push((&counts.names, Type::TEXT_ARRAY));
+        params.push((&counts.labels, Type::TEXT_ARRAY));
+        params.push((&counts.amounts, Type::INT8_ARRAY));
+    }
+}
+
+/// What the rows add to the counters, whether or not the rows are kept.
+pub(super) fn counts(audit: &AuditWrite) -> Counts<'_> {
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for row in &audit.rows {
         // A console's account change (a token made, a password changed) is no update answer.
         if row.kind != crate::store::ACCOUNT_KIND {
-            bump(conn, UPDATES, &row.answer, 1)?;
+            *sums.entry((UPDATES, &row.answer)).or_default() += 1;
         }
         if let Some(rcode) = &row.rcode {
-            bump(conn, DNS_ERRORS, rcode, 1)?;
+            *sums.entry((DNS_ERRORS, rcode)).or_default() += 1;
         }
         if row.answer == "abuse" {
-            bump(conn, RATELIMIT_REFUSALS, row.reason.as_deref().unwrap_or_default(), 1)?;
+            *sums.entry((RATELIMIT_REFUSALS, row.reason.as_deref().unwrap_or_default())).or_default() += 1;
         }
     }
-    Ok(())
+    let mut counts = Counts { names: Vec::new(), labels: Vec::new(), amounts: Vec::new() };
+    for ((name, label), n) in sums {
+        counts.names.push(name);
+        counts.labels.push(label);
+        counts.amounts.push(n);
+    }
+    counts
 }
 
 fn bump(conn: &mut impl GenericClient, name: &str, label: &str, n: i64) -> Result<(), StoreError> {

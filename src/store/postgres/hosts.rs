@@ -1,7 +1,8 @@
 //! Hostnames: creation, the read-modify-write of an update under the host's advisory lock,
 //! listing, modification and deletion.
 
-use postgres::GenericClient;
+use std::collections::HashMap;
+
 use postgres::types::Type;
 
 use super::{HOST_COLUMNS, N_HOST_COLUMNS, Store, host_from, host_row};
@@ -16,10 +17,11 @@ impl Store {
         self.import_hosts(&[ImportedHost { host: *host, token: None }], now)
     }
 
-    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the hosts' advisory locks (held by this
-    /// session across `decide`, so across the DNS exchange), lets `decide` mark the hosts it
-    /// sends (`dns_pending`, one statement), writes back what `decide` returns in one short
-    /// transaction, then releases the locks.
+    /// As `store::sqlite`'s (with the audit rows `decide` returns): reads the rows under the
+    /// hosts' advisory locks (held by this session across `decide`, so across the DNS
+    /// exchange), lets `decide` mark the hosts it sends (`dns_pending`, one statement), writes
+    /// back what `decide` returns in one statement (one transaction), then releases the
+    /// locks: five statements whatever the number of hosts (docs/design/postgres.md).
     pub(crate) fn with_hosts_locked_audited<T, E>(
         &mut self,
         fqdns: &[&str],
@@ -34,17 +36,27 @@ impl Store {
     {
         self.locked(fqdns.iter().copied(), |store| {
             let conn = store.conn.get_mut();
+            // One statement for every host of the run: one round trip, not one per host.
             let sql = format!(
                 "SELECT {HOST_COLUMNS}, t.digest FROM hostnames h LEFT JOIN tokens t ON t.hostname_id = h.id
-                 WHERE h.fqdn = $1"
+                 WHERE h.fqdn = ANY($1)"
             );
-            let mut hosts: Vec<Option<Host>> = Vec::with_capacity(fqdns.len());
-            let mut tokens: Vec<Option<Vec<u8>>> = Vec::with_capacity(fqdns.len());
-            for fqdn in fqdns {
-                let row = conn.query_typed_opt(&sql, &[(fqdn, Type::TEXT)]).map_err(StoreError::from)?;
-                hosts.push(row.as_ref().map(host_from));
-                tokens.push(row.and_then(|r| r.get(N_HOST_COLUMNS)));
-            }
+            let wanted: Vec<&str> = fqdns.to_vec();
+            let rows = conn.query_typed(&sql, &[(&wanted, Type::TEXT_ARRAY)]).map_err(StoreError::from)?;
+            let mut found: HashMap<String, (Host, Option<Vec<u8>>)> = rows
+                .iter()
+                .map(|r| {
+                    let h = host_from(r);
+                    (h.fqdn.clone(), (h, r.get(N_HOST_COLUMNS)))
+                })
+                .collect();
+            let (hosts, tokens): (Vec<Option<Host>>, Vec<Option<Vec<u8>>>) = fqdns
+                .iter()
+                .map(|fqdn| match found.remove(*fqdn) {
+                    Some((host, digest)) => (Some(host), digest),
+                    None => (None, None),
+                })
+                .unzip();
             let (writes, audit, value) = decide(&hosts, &tokens, &mut |ids| {
                 // One statement: its own transaction.
                 if !ids.is_empty() {
@@ -64,21 +76,16 @@ impl Store {
             if writes.is_empty() && audit.rows.is_empty() {
                 return Ok(value);
             }
-            let mut tx = conn.transaction().map_err(StoreError::from)?;
-            for (id, write) in writes {
-                write_host(&mut tx, id, write)?;
-            }
-            // The audit rows in the same transaction: the trail shows exactly the changes
-            // the rows hold.
-            super::audit::record(&mut tx, &audit)?;
-            tx.commit().map_err(StoreError::from)?;
+            // The row writes and the audit rows in one statement, so one transaction: the
+            // trail shows exactly the changes the rows hold.
+            write_run(store, &writes, &audit)?;
             Ok(value)
         })
     }
 
     /// A hostname's row, read without its lock: what it is now, for a decision that the
-    /// locked read-modify-write makes again.
-    pub(crate) fn host(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
+    /// locked read-modify-write makes again (`host`, one statement).
+    pub(super) fn host_unlocked(&self, fqdn: &str) -> Result<Option<Host>, StoreError> {
         let sql = format!("SELECT {HOST_COLUMNS} FROM hostnames h WHERE h.fqdn = $1");
         Ok(self.c().query_typed_opt(&sql, &[(&fqdn, Type::TEXT)])?.map(|r| host_from(&r)))
     }
@@ -155,42 +162,75 @@ impl Store {
     }
 }
 
-/// Writes what a locked update decided for the host with id `id`. Typed statements: one
-/// round trip each (see `store::postgres`, "Round trips").
-fn write_host(conn: &mut impl GenericClient, id: i64, write: HostWrite) -> Result<(), StoreError> {
-    match write {
-        HostWrite::None => {}
-        HostWrite::Touch { now } => {
-            conn.execute_typed(
-                "UPDATE hostnames SET last_update = $1 WHERE id = $2",
-                &[(&now, Type::INT8), (&id, Type::INT8)],
-            )?;
-        }
-        HostWrite::Unmark => {
-            conn.execute_typed("UPDATE hostnames SET dns_pending = 0 WHERE id = $1", &[(&id, Type::INT8)])?;
-        }
-        HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => {
-            let (ipv4, ipv6) = (ipv4.map(|a| a.to_string()), ipv6.map(|a| a.to_string()));
-            conn.execute_typed(
-                "UPDATE hostnames SET ipv4 = $1, ipv6 = $2, txt = $3, dns_ttl = $4, last_update = $5, expired = 0,
-                 offline = 0, dns_pending = 0 WHERE id = $6",
-                &[
-                    (&ipv4, Type::TEXT),
-                    (&ipv6, Type::TEXT),
-                    (&txt, Type::TEXT),
-                    (&i64::from(dns_ttl), Type::INT8),
-                    (&now, Type::INT8),
-                    (&id, Type::INT8),
-                ],
-            )?;
-        }
-        HostWrite::Offline { now } => {
-            conn.execute_typed(
-                "UPDATE hostnames SET ipv4 = NULL, ipv6 = NULL, txt = NULL, last_update = $1, offline = 1, dns_pending = 0
-                 WHERE id = $2",
-                &[(&now, Type::INT8), (&id, Type::INT8)],
-            )?;
-        }
+/// The row writes of one locked run (at most one per host) and its audit rows, in one
+/// statement: one round trip and one transaction whatever the number of hosts, instead of a
+/// `BEGIN`, a statement per host, audit row and counter, and a `COMMIT`. The writes go in as
+/// arrays, one element per host, and each column takes the value its kind of write sets (a
+/// `CASE` on the kind), else keeps its own.
+fn write_run(store: &Store, writes: &[(i64, HostWrite)], audit: &AuditWrite) -> Result<(), StoreError> {
+    let mut ids: Vec<i64> = Vec::with_capacity(writes.len());
+    let mut kinds: Vec<&str> = Vec::with_capacity(writes.len());
+    let mut ipv4s: Vec<Option<String>> = Vec::with_capacity(writes.len());
+    let mut ipv6s: Vec<Option<String>> = Vec::with_capacity(writes.len());
+    let mut txts: Vec<Option<String>> = Vec::with_capacity(writes.len());
+    let mut ttls: Vec<Option<i64>> = Vec::with_capacity(writes.len());
+    let mut times: Vec<Option<i64>> = Vec::with_capacity(writes.len());
+    for (id, write) in writes {
+        let (kind, ipv4, ipv6, txt, ttl, at) = match write {
+            HostWrite::None => continue,
+            HostWrite::Touch { now } => ("touch", None, None, None, None, Some(*now)),
+            HostWrite::Unmark => ("unmark", None, None, None, None, None),
+            HostWrite::Addresses { ipv4, ipv6, txt, dns_ttl, now } => (
+                "addresses",
+                ipv4.map(|a| a.to_string()),
+                ipv6.map(|a| a.to_string()),
+                txt.clone(),
+                Some(i64::from(*dns_ttl)),
+                Some(*now),
+            ),
+            HostWrite::Offline { now } => ("offline", None, None, None, None, Some(*now)),
+        };
+        ids.push(*id);
+        kinds.push(kind);
+        ipv4s.push(ipv4);
+        ipv6s.push(ipv6);
+        txts.push(txt);
+        ttls.push(ttl);
+        times.push(at);
     }
+    let sql = || {
+        format!(
+        "WITH w AS (SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[],
+                 $7::BIGINT[]) AS w (id, kind, ipv4, ipv6, txt, dns_ttl, at)),
+             hosts AS (UPDATE hostnames h SET
+                 ipv4 = CASE w.kind WHEN 'addresses' THEN w.ipv4 WHEN 'offline' THEN NULL ELSE h.ipv4 END,
+                 ipv6 = CASE w.kind WHEN 'addresses' THEN w.ipv6 WHEN 'offline' THEN NULL ELSE h.ipv6 END,
+                 txt = CASE w.kind WHEN 'addresses' THEN w.txt WHEN 'offline' THEN NULL ELSE h.txt END,
+                 dns_ttl = CASE w.kind WHEN 'addresses' THEN w.dns_ttl ELSE h.dns_ttl END,
+                 last_update = CASE w.kind WHEN 'unmark' THEN h.last_update ELSE w.at END,
+                 expired = CASE w.kind WHEN 'addresses' THEN 0 ELSE h.expired END,
+                 offline = CASE w.kind WHEN 'addresses' THEN 0 WHEN 'offline' THEN 1 ELSE h.offline END,
+                 dns_pending = CASE w.kind WHEN 'touch' THEN h.dns_pending ELSE 0 END
+               FROM w WHERE h.id = w.id RETURNING h.id),
+             {}
+         SELECT count(*) FROM hosts",
+            super::audit::record_ctes(8)
+        )
+    };
+    let rows = super::audit::Columns::of(audit);
+    let counts = super::audit::counts(audit);
+    let text = Type::TEXT_ARRAY;
+    let int8 = Type::INT8_ARRAY;
+    let mut params: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = vec![
+        (&ids, int8.clone()),
+        (&kinds, text.clone()),
+        (&ipv4s, text.clone()),
+        (&ipv6s, text.clone()),
+        (&txts, text.clone()),
+        (&ttls, int8.clone()),
+        (&times, int8),
+    ];
+    rows.push_params(&counts, &mut params);
+    store.query_kept("write_run", sql, &params)?;
     Ok(())
 }

@@ -12,26 +12,35 @@ use crate::secret::Secret;
 use crate::store::{NewRelay, Relay, RelayChange, RelayOutcome, RelayPause, StoreError};
 
 /// The columns [`relay_from`] reads, in order, from a `relays` table aliased `r`.
-const RELAY_COLUMNS: &str = "r.id, r.url, r.username, r.password, r.replaces_local, r.paused_at, r.paused_reason,
+pub(super) const RELAY_COLUMNS: &str =
+    "r.id, r.url, r.username, r.password, r.replaces_local, r.paused_at, r.paused_reason,
     r.last_ipv4, r.last_ipv6, r.last_result, r.last_at";
 
+/// How many columns [`RELAY_COLUMNS`] names.
+pub(super) const N_RELAY_COLUMNS: usize = 11;
+
 fn relay_from(r: &postgres::Row) -> Relay {
-    let paused_at: Option<i64> = r.get(5);
-    let paused_reason: Option<String> = r.get(6);
-    let last_ipv4: Option<String> = r.get(7);
-    let last_ipv6: Option<String> = r.get(8);
+    relay_at(r, 0)
+}
+
+/// [`relay_from`] of the [`RELAY_COLUMNS`] starting at column `at`.
+pub(super) fn relay_at(r: &postgres::Row, at: usize) -> Relay {
+    let paused_at: Option<i64> = r.get(at + 5);
+    let paused_reason: Option<String> = r.get(at + 6);
+    let last_ipv4: Option<String> = r.get(at + 7);
+    let last_ipv6: Option<String> = r.get(at + 8);
     Relay {
-        id: r.get(0),
-        url: r.get(1),
-        username: r.get(2),
-        password: Secret::new(r.get(3)),
-        replaces_local: r.get::<_, i64>(4) != 0,
+        id: r.get(at),
+        url: r.get(at + 1),
+        username: r.get(at + 2),
+        password: Secret::new(r.get(at + 3)),
+        replaces_local: r.get::<_, i64>(at + 4) != 0,
         paused: paused_at.map(|since| RelayPause { since, reason: paused_reason.unwrap_or_default() }),
         // Only this module writes these columns, always from parsed addresses.
         last_ipv4: last_ipv4.and_then(|s| s.parse().ok()),
         last_ipv6: last_ipv6.and_then(|s| s.parse().ok()),
-        last_result: r.get(9),
-        last_at: r.get(10),
+        last_result: r.get(at + 9),
+        last_at: r.get(at + 10),
     }
 }
 
@@ -105,7 +114,8 @@ impl Store {
         Ok(Some(relays_of(&mut *conn, host.id)?))
     }
 
-    pub(crate) fn relays_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
+    /// The relays of `fqdn` when `user_id` owns it, one statement (`relays_for_update`).
+    pub(super) fn relay_rows_for_update(&self, fqdn: &str, user_id: i64) -> Result<Vec<Relay>, StoreError> {
         let rows = self.c().query_typed(
             &format!(
                 "SELECT {RELAY_COLUMNS} FROM relays r JOIN hostnames h ON h.id = r.hostname_id

@@ -43,7 +43,8 @@ impl Store {
         })
     }
 
-    pub(crate) fn token(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
+    /// A token's grant, one statement (`token`).
+    pub(super) fn token_row(&self, digest: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
         let row = self.c().query_typed_opt(
             &format!(
                 "SELECT {HOST_COLUMNS}, u.id, u.name, u.email, u.password_hash,

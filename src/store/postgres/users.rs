@@ -6,7 +6,8 @@ use super::{Store, unique_violation};
 use crate::store::{StoreError, User, UserSummary};
 
 impl Store {
-    pub(crate) fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+    /// A user's row, one statement (`user`).
+    pub(super) fn user_row(&self, name: &str) -> Result<Option<User>, StoreError> {
         let row = self.c().query_typed_opt(
             "SELECT id, name, email, password_hash FROM users WHERE name = $1",
             &[(&name, Type::TEXT)],
