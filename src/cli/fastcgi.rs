@@ -87,4 +87,15 @@ mod tests {
         assert!(parse_mode("0999").is_err());
         assert!(parse_mode("7777").is_err());
     }
+
+    /// A storm of 1,024 routers is served at once, not left in the listen backlog: a waiting
+    /// request costs only its connection (about 11 KiB).
+    #[test]
+    fn max_connections_serve_a_storm_of_1024_by_default() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from(["ddns-cgi", "fastcgi"]).expect("parses");
+        let Some(crate::cli::Command::Fastcgi(options)) = cli.command else { panic!("{cli:?}") };
+        assert_eq!(options.max_connections, 1024);
+        assert_eq!(FastcgiOptions::default().max_connections, 1024);
+    }
 }
