@@ -10,6 +10,17 @@
 #   LABEL-max                the slowest answer, ms
 #   LABEL-over-500ms, -over-1s   answers that took 0.5 s or 1 s or more (nginx's
 #                            $request_time), as the limit rows count the DNS server's stalls
+#   LABEL-dns-stalls         the DNS server's own stalls: exchanges of 0.5 s or more, which
+#                            the program logs at info (Knot at times starts a queued update
+#                            only at the next whole second, with nothing else to do); each
+#                            holds every request in flight, since the zone's changes wait for
+#                            the run in flight
+#   LABEL-held-by-dns-stalls answers in flight for half a stall or more: a stall is the
+#                            window of 0.4 s or more in which no answer came (the longest
+#                            ones, as many as the stalls logged), nginx's $msec less its
+#                            $request_time the answer's start
+#   LABEL-p99-apart-from-dns-stalls, -over-500ms-apart-from-dns-stalls   the p99 (nginx's
+#                            times) and the answers of 0.5 s or more without those held
 #   LABEL-hosts-per-message  host changes (ddns_updates_total{answer="good"}) per UPDATE
 #                            message the DNS server received: Knot logs how many messages each
 #                            commit applies, BIND bumps the serial once per message
@@ -108,6 +119,39 @@ storm_db_pids() { # the database server's processes, for a postgres or mariadb s
   esac
 }
 
+# From access log lines (`$request_time $status $msec`) on stdin and the number of the DNS
+# server's stalls: the answers held by them, the p99 in ms without those, and how many of the
+# rest took 0.5 s or more. Each stall shows as a window with no answer: the zone's changes all
+# wait for the run in flight. The windows of 0.4 s or more (from the first request's start to
+# the last answer) are the candidates, the longest ones, as many as the stalls, are taken; an
+# answer in flight for half a window or more is held by it.
+storm_apart_from_stalls() { # STALLS
+  local marked
+  marked=$(awk '$2 == 200' | sort -n -k3 | awk -v stalls="$1" '
+    { n++; rt[n] = $1; end[n] = $3; start[n] = $3 - $1; if (n == 1 || start[n] < first) first = start[n] }
+    END {
+      prev = first; g = 0
+      for (i = 1; i <= n; i++) { if (end[i] - prev >= 0.4) { g++; ga[g] = prev; gb[g] = end[i]; gl[g] = end[i] - prev } prev = end[i] }
+      for (s = 1; s <= stalls && s <= g; s++) {
+        best = 0
+        for (k = 1; k <= g; k++) if (!taken[k] && (best == 0 || gl[k] > gl[best])) best = k
+        taken[best] = 1
+      }
+      for (i = 1; i <= n; i++) {
+        h = 0
+        for (k = 1; k <= g; k++) if (taken[k]) {
+          lo = start[i] > ga[k] ? start[i] : ga[k]; hi = end[i] < gb[k] ? end[i] : gb[k]
+          if (hi - lo >= gl[k] / 2) h = 1
+        }
+        print (h ? "held" : "kept"), rt[i]
+      }
+    }')
+  awk '$1 == "kept" { print $2 }' <<<"$marked" |
+    sort -n | awk -v held="$(grep -c '^held' <<<"$marked" || true)" '
+      { m++; v[m] = $1; if ($1 >= 0.5) slow++ }
+      END { want = int(m * 0.99); if (want < m * 0.99) want++; printf "%d %.2f %d\n", held, (m ? v[want] : 0) * 1000, slow + 0 }'
+}
+
 storm_run() { # TARGET CONNECTIONS
   local target="$1" c="$2" label server threads seed out dns_pid
   label=$(storm_label "$target" "$c")
@@ -127,8 +171,8 @@ storm_run() { # TARGET CONNECTIONS
   # A new second octet for every run, past the last round of the one before (benches/storm.lua).
   seed=$((storm_runs * (storm_rounds + 2) % 256))
   out="$work/out/$label.txt"
-  local app0 ng0 dns0 db0 good0 msg0 db_pids log0
-  log0=$(wc -l <"$web/access.log")
+  local app0 ng0 dns0 db0 good0 msg0 db_pids log0 flog0 flog="$web/fastcgi-$store.log"
+  log0=$(wc -l <"$web/access.log") flog0=$(wc -l <"$flog")
   db_pids=$(storm_db_pids)
   good0=$(storm_good_total) msg0=$(storm_messages "$server")
   # shellcheck disable=SC2046,SC2086
@@ -171,7 +215,10 @@ storm_run() { # TARGET CONNECTIONS
   local slow slow1
   read -r slow slow1 < <(tail -n +$((log0 + 1)) "$web/access.log" |
     awk '$2 == 200 && $1 >= 0.5 { n++ } $2 == 200 && $1 >= 1 { m++ } END { print n + 0, m + 0 }')
-  local good msgs hpm
+  # The DNS server's stalls, from the program's log, and the answers they held.
+  local stalls held p99_apart slow_apart
+  stalls=$(tail -n +$((flog0 + 1)) "$flog" | grep -c '\[INFO\] .* hostnames: DNS exchange with .* took [0-9]* ms$' || true)
+  read -r held p99_apart slow_apart < <(tail -n +$((log0 + 1)) "$web/access.log" | storm_apart_from_stalls "$stalls")
   good=$(($(storm_good_total) - good0)) msgs=$(($(storm_messages "$server") - msg0))
   hpm=$(awk -v g="$good" -v m="$msgs" 'BEGIN { if (m <= 0) print "-"; else printf "%.1f", g / m }')
   local cpu_app cpu_nginx cpu_dns cpu_db="-" cpu_wrk
@@ -183,12 +230,18 @@ storm_run() { # TARGET CONNECTIONS
   limit=${limit_rate[$limit_label]:-}
   printf '    %-28s %8s updates/s  p50 %s ms  p99 %s ms  max %s ms  (%s answers took 0.5 s or more, %s 1 s or more)  %s requests in %s s; %s host changes in %s messages (%s a message); DNS equals the rows %s s after the first request\n' \
     "$label" "$local_rps" "$local_p50_ms" "$local_p99_ms" "$local_max_ms" "$slow" "$slow1" "$reqs" "$local_seconds" "$good" "$msgs" "$hpm" "${t_cons:-?}"
+  printf '    %-28s the DNS server stalled %s times (exchanges of 0.5 s or more), holding %s answers; apart from them p99 %s ms, %s answers took 0.5 s or more (nginx'"'"'s times)\n' \
+    "" "$stalls" "$held" "$p99_apart" "$slow_apart"
   printf '    %-28s µs CPU per request: program %s, nginx %s, %s %s, database server %s, wrk %s; %s alone from %s clients: %s updates/s (ratio %s)\n' \
     "" "$cpu_app" "$cpu_nginx" "$server" "$cpu_dns" "$cpu_db" "$cpu_wrk" "$server" "$c" "${limit:-?}" "$(ratio "$local_rps" "${limit:-0}")"
   tsv storm "$label" "$local_rps" updates/s "$local_p50_ms" "$local_p99_ms" "$limit_label" "$cpu_app" "$cpu_nginx"
   tsv storm "$label-max" "$local_max_ms" ms
   tsv storm "$label-over-500ms" "$slow" answers
   tsv storm "$label-over-1s" "$slow1" answers
+  tsv storm "$label-dns-stalls" "$stalls" stalls
+  tsv storm "$label-held-by-dns-stalls" "$held" answers
+  tsv storm "$label-p99-apart-from-dns-stalls" "$p99_apart" ms
+  tsv storm "$label-over-500ms-apart-from-dns-stalls" "$slow_apart" answers
   tsv storm "$label-hosts-per-message" "$hpm" hosts
   [ -n "$t_cons" ] && tsv storm "$label-consistent" "$t_cons" s
   tsv storm "$label-cpu-dns" "$cpu_dns" us
@@ -197,7 +250,7 @@ storm_run() { # TARGET CONNECTIONS
   local db_name=SQLite server_name=Knot
   case "$target" in postgres-*) db_name=PostgreSQL ;; mariadb-*) db_name=MariaDB ;; esac
   [ "$server" = bind ] && server_name=BIND
-  storm_md+=("| $db_name | $server_name | $c | **$local_rps** | $reqs | $local_p50_ms / $local_p99_ms / $local_max_ms | $slow / $slow1 | $hpm | ${t_cons:-?} | ${limit:--} | $(ratio "$local_rps" "${limit:-0}") | $cpu_app / $cpu_nginx / $cpu_dns / $cpu_db / $cpu_wrk |")
+  storm_md+=("| $db_name | $server_name | $c | **$local_rps** | $reqs | $local_p50_ms / $local_p99_ms / $local_max_ms | $slow / $slow1 | $stalls / $held / $p99_apart / $slow_apart | $hpm | ${t_cons:-?} | ${limit:--} | $(ratio "$local_rps" "${limit:-0}") | $cpu_app / $cpu_nginx / $cpu_dns / $cpu_db / $cpu_wrk |")
 }
 
 if any_selected '^storm-'; then
@@ -224,14 +277,18 @@ storm_report() {
 Every request another host and a new address (\`good\`), through nginx and \`ddns-cgi fastcgi\`
 with the shipped unit's settings, from wrk (benches/storm.lua) at each number of keep-alive
 connections; a run ends when every host has had its $storm_rounds answers. Slow answers
-(nginx's \$request_time) are counted as the limit rows count the server's stalls. Hosts per
-message: host changes per UPDATE message the server received (Knot's log, BIND's serial).
+(nginx's \$request_time) are counted as the limit rows count the server's stalls. DNS stalls:
+the DNS server's own, exchanges of 0.5 s or more (the program logs them at info); each holds
+every request in flight, since the zone's changes wait for the run in flight. Held: the answers
+in flight for half a stall or more; then the p99 (nginx's times) and the answers of 0.5 s or
+more without them. Hosts per message: host changes per UPDATE message the server received
+(Knot's log, BIND's serial).
 Consistent: seconds from the first request until every host's DNS answer equals its row.
 Ratio: to the server's own rate of one-host updates from as many clients (Limits). CPU per
 request, in µs: the program, nginx, the DNS server, the database server (PostgreSQL or MariaDB), wrk.
 
-| store | server | connections | updates/s | requests | p50 / p99 / max ms | answers ≥ 0.5 s / ≥ 1 s | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / database / wrk |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| store | server | connections | updates/s | requests | p50 / p99 / max ms | answers ≥ 0.5 s / ≥ 1 s | DNS stalls / held / p99 ms / ≥ 0.5 s without them | hosts per message | consistent s | server alone | ratio | µs CPU: program / nginx / DNS / database / wrk |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${storm_md[@]}")
 REPORT
 }

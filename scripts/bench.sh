@@ -554,9 +554,10 @@ pid $web/nginx.pid;
 error_log $web/error.log warn;
 events { worker_connections 4096; }
 http {
-  # Each answer's time and status, from which the storm counts its slow answers; no request
-  # line (a token's query string holds the token).
-  log_format timing '\$request_time \$status';
+  # Each answer's time, status and end (seconds since the epoch), from which the storm counts
+  # its slow answers and those the DNS server's stalls held; no request line (a token's query
+  # string holds the token).
+  log_format timing '\$request_time \$status \$msec';
   access_log $web/access.log timing;
   client_body_temp_path $web/tmp/body;
   fastcgi_temp_path $web/tmp/fastcgi;
