@@ -228,7 +228,7 @@ pub(crate) fn handle(
 
 /// The rest of a request after `update`: the read-back to wait for, the rate limit settled,
 /// refusals recorded, the answer. `store` is `None` only when that writes nothing
-/// ([`writes_nothing`]).
+/// (`queued::writes_nothing`).
 #[allow(clippy::too_many_arguments, reason = "the request's state, passed on as is")]
 fn conclude(
     config: &Config,
