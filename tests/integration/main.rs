@@ -66,5 +66,6 @@ mod storm;
 mod stripes;
 mod token_scopes;
 mod tokens;
+mod two_front_ends;
 mod txt;
 mod web;

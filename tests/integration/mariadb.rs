@@ -10,17 +10,14 @@
 //! MariaDB whatever `DDNS_TEST_DATABASE` says.
 
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable as _;
 
-use crate::locking::names;
+use crate::two_front_ends::{self, update_via};
 use crate::util::mariadb::{MariaServer, PASSWORD as DB_PASSWORD, TcpServer, USER as DB_USER};
-use crate::util::relay::{self, Plan, Relay};
-use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
-use crate::util::{Cgi, PASSWORD, Run, Setup, USER, World, ZONE, base64, bin, epoch};
+use crate::util::web::{Launched, Launcher};
+use crate::util::{Cgi, PASSWORD, Run, Setup, USER, World, ZONE, bin, epoch};
 
 pub(crate) const HOME: &str = "home.dyn.example.test";
 
@@ -40,16 +37,6 @@ fn world() -> Option<World> {
 
 fn database(w: &World) -> String {
     w.mariadb.clone().expect("a mariadb world")
-}
-
-/// The body of one FastCGI update through the front-end listening on `port`.
-fn update_via(port: u16, query: &str) -> String {
-    let auth = format!("Basic {}", base64(&format!("{USER}:{PASSWORD}")));
-    let mut c = FcgiClient::connect_tcp(port);
-    assert!(c.request(1, false, &fcgi_update_params(query, &auth), b""), "send the request");
-    let raw = c.response(1).expect("an answer");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or(text)
 }
 
 /// How many sessions of ddns-cgi on `database` wait for a lock: in `GET_LOCK` (`User lock`),
@@ -78,66 +65,29 @@ fn wait_for_lock_waits(watcher: &mut mysql::Conn, database: &str, n: u64) {
 
 #[test]
 fn one_host_hammered_through_two_front_ends_ends_with_the_row_equal_to_dns() {
-    let w = crate::world!(world());
-    let Some((_a, _, port_a)) = Launched::start(&w, Launcher::Listen) else { return };
-    let Some((_b, _, port_b)) = Launched::start(&w, Launcher::Listen) else { return };
-    let serial_before = w.dns.serial();
-    let answers: Vec<(String, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..50u8)
-            .map(|i| {
-                let port = if i % 2 == 0 { port_a } else { port_b };
-                s.spawn(move || {
-                    let ip = format!("192.0.2.{}", i + 1);
-                    (ip.clone(), update_via(port, &format!("hostname={HOME}&myip={ip}")))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("update thread")).collect()
-    });
-    for (ip, body) in &answers {
-        assert_eq!(body, &format!("good {ip}\n"), "{answers:?}");
-    }
-    let in_dns = w.a(HOME);
-    let (row_v4, _) = w.stored(HOME);
-    assert_eq!(in_dns.len(), 1, "{in_dns:?}");
-    assert_eq!(row_v4.as_deref(), Some(in_dns[0].as_str()), "the row and DNS disagree");
-    let rose = w.dns.serial().wrapping_sub(serial_before);
-    assert!((1..=50).contains(&rose), "the serial rose {rose} times for 50 `good` answers");
+    two_front_ends::one_host_hammered(&crate::world!(world()));
 }
 
 #[test]
 fn a_change_through_one_front_end_waits_for_the_other_ends_dns_exchange_of_the_same_host() {
-    // As on PostgreSQL: A's UPDATE is applied by Knot but its answer held for 2 s; B's change
-    // of the same host must wait for A's host lock (`GET_LOCK`) until A stored its row.
+    two_front_ends::a_change_waits_for_the_other_ends_exchange(&crate::world!(world()));
+}
+
+#[test]
+fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
+    // `KILL CONNECTION` stands in for a restart (the shared server survives it).
     let w = crate::world!(world());
-    let seen = Arc::new(AtomicUsize::new(0));
-    let relay = {
-        let seen = seen.clone();
-        Relay::start(w.dns.addr(), move |_, request| {
-            if !names(request, "home") {
-                return Plan::forward();
-            }
-            match seen.fetch_add(1, Ordering::SeqCst) {
-                0 => Plan::Forward { delay: Duration::from_secs(2), tamper: |_| {} },
-                _ => Plan::forward(),
-            }
-        })
-    };
-    relay::reroute(&w, &relay);
-    w.edit_config(|c| c.replace("timeout_ms = 1500", "timeout_ms = 5000"));
-    let Some((_a, _, port_a)) = Launched::start(&w, Launcher::Listen) else { return };
-    let Some((_b, _, port_b)) = Launched::start(&w, Launcher::Listen) else { return };
-    let started = Instant::now();
-    let first = std::thread::spawn(move || update_via(port_a, &format!("hostname={HOME}&myip=192.0.2.1")));
-    while seen.load(Ordering::SeqCst) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "front-end A never reached the DNS server");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(update_via(port_b, &format!("hostname={HOME}&myip=192.0.2.2")), "good 192.0.2.2\n");
-    assert!(started.elapsed() >= Duration::from_secs(2), "B's change did not wait for A's exchange");
-    assert_eq!(first.join().expect("front-end A"), "good 192.0.2.1\n");
-    assert_eq!(w.a(HOME), ["192.0.2.2"]);
-    assert_eq!(w.stored(HOME), (Some("192.0.2.2".into()), None), "the row and DNS disagree");
+    let name = database(&w);
+    two_front_ends::a_worker_whose_session_the_server_closed_opens_a_new_one(&w, || {
+        let mut root = MariaServer::shared().connect(&name);
+        let sessions: Vec<u64> = root
+            .query(format!("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND USER = '{DB_USER}'"))
+            .expect("processlist");
+        for id in &sessions {
+            root.query_drop(format!("KILL CONNECTION {id}")).expect("kill");
+        }
+        sessions.len()
+    });
 }
 
 #[test]
@@ -178,32 +128,6 @@ fn a_session_keeps_no_host_lock_after_a_run_that_timed_out_or_succeeded() {
     for lock in [&home, &other] {
         assert_eq!(take(&mut watcher, lock), Some(1), "the worker kept a lock after its run");
     }
-}
-
-#[test]
-fn a_worker_whose_session_the_server_closed_opens_a_new_one() {
-    // The server ends the front-end's pooled sessions (as a restart does; `KILL CONNECTION`
-    // here, which the shared server survives). At most the first request on each lost
-    // session answers 911; the session is then dropped, not put back, and the next request
-    // opens a new one.
-    let w = crate::world!(world());
-    let name = database(&w);
-    let Some((_fcgi, _, port)) = Launched::start(&w, Launcher::Listen) else { return };
-    assert_eq!(update_via(port, &format!("hostname={HOME}&myip=192.0.2.1")), "good 192.0.2.1\n");
-    let mut root = MariaServer::shared().connect(&name);
-    let sessions: Vec<u64> = root
-        .query(format!("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND USER = '{DB_USER}'"))
-        .expect("processlist");
-    assert!(!sessions.is_empty(), "the front-end keeps no session");
-    for id in &sessions {
-        root.query_drop(format!("KILL CONNECTION {id}")).expect("kill");
-    }
-    let answers: Vec<String> =
-        (0..8).map(|i| update_via(port, &format!("hostname={HOME}&myip=192.0.2.{}", 10 + i))).collect();
-    let failed = answers.iter().filter(|a| *a == "911\n").count();
-    assert!(failed <= sessions.len(), "{answers:?}");
-    assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
-    assert_eq!(w.a(HOME), ["192.0.2.17"]);
 }
 
 #[test]
