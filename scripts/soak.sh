@@ -224,6 +224,8 @@ if [ "$storm_hosts" -gt 0 ]; then
   grep -E "requests in|^RESULT|^SAMPLE" "$work/storm-wrk.txt"
   grep -q "unexpected=0 n911=0 socket_errors=0 complete=1" "$work/storm-wrk.txt" ||
     fail "the storm: an answer was not \`good\`, timed out, or some host had not its answers"
+  # Where the storm leaves the memory: the rest of the run shows whether it grows from there.
+  echo "after the storm: rss $(rss) KiB"
 fi
 drive "$n" 20s
 elapsed=$(($(date +%s) - started))
