@@ -199,16 +199,7 @@ fn url_form_init_db_check_and_a_newer_schema_refused() {
     w.edit_config(|t| t.replace("%3Awrong@", "%3Aword@"));
 
     // A schema written by a newer ddns-cgi is refused by updates (911) and by init-db.
-    w.sql("UPDATE schema_version SET version = 99");
-    w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "911\n");
-    let r = w.admin(&["init-db"]);
-    assert_eq!(r.code(), Some(2), "{}", r.stderr());
-    assert!(
-        r.stderr().contains(&format!("database schema version 99 is newer than this ddns-cgi supports ({version})")),
-        "{}",
-        r.stderr()
-    );
-    assert_eq!(w.a(HOME), ["192.0.2.9"]);
+    two_front_ends::a_newer_schema_is_refused(&w, version);
 }
 
 #[test]
@@ -227,36 +218,18 @@ fn two_front_ends_migrating_an_empty_database_at_once_both_start() {
     let taken: Option<i64> =
         holder.exec_first("SELECT GET_LOCK(?, 0)", (migration_lock(&fresh),)).expect("hold the lock");
     assert_eq!(taken, Some(1));
-    let spawn = || {
-        Command::new(bin())
-            .env_clear()
-            .arg("--config")
-            .arg(&w.config)
-            .arg("init-db")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start init-db")
-    };
-    let runs = [spawn(), spawn()];
+    let runs = two_front_ends::two_init_dbs(&w);
     let mut watcher = server.connect(&fresh);
     wait_for_lock_waits(&mut watcher, &fresh, 2);
     holder.exec_drop("DO RELEASE_LOCK(?)", (migration_lock(&fresh),)).expect("release the lock");
-    for run in runs {
-        let out = run.wait_with_output().expect("wait for init-db");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{stdout}{stderr}");
-        assert!(stdout.ends_with(&format!("` ready (schema version {version})\n")), "{stdout}{stderr}");
-    }
+    two_front_ends::both_ready(runs, version);
     let versions: Vec<i64> = watcher.query("SELECT version FROM schema_version").expect("versions");
     assert_eq!(versions, [version]);
-    w.add_user(USER, PASSWORD);
-    w.admin(&["hostname", "add", USER, HOME, ZONE]).success();
-    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
-    assert_eq!(w.a(HOME), ["192.0.2.7"]);
-    let row: Option<Option<String>> =
-        watcher.exec_first("SELECT ipv4 FROM hostnames WHERE fqdn = ?", (HOME,)).expect("the row");
-    assert_eq!(row.flatten().as_deref(), Some("192.0.2.7"));
+    two_front_ends::the_migrated_database_serves(&w, || {
+        let row: Option<Option<String>> =
+            watcher.exec_first("SELECT ipv4 FROM hostnames WHERE fqdn = ?", (HOME,)).expect("the row");
+        row.flatten()
+    });
 }
 
 #[test]

@@ -275,8 +275,10 @@ fn a_refused_name_in_a_batch_does_not_fail_the_others() {
     }
 }
 
-/// How many requests the FastCGI server answered on its runtime thread (`update::queue_here`).
-fn answered_without_a_worker(web: &WebServer) -> usize {
+/// How many requests the FastCGI server answered by the repeat's reads (`update::queue_here`:
+/// on SQLite on its runtime thread, on PostgreSQL and MariaDB on a worker) instead of the
+/// full path.
+pub(crate) fn answered_without_a_worker(web: &WebServer) -> usize {
     web.fastcgi_log().matches(": answered from the row, without a worker").count()
 }
 

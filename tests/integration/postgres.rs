@@ -16,7 +16,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::two_front_ends::{self};
+use crate::perf::answered_without_a_worker;
+use crate::two_front_ends;
 use crate::util::{Cgi, PASSWORD, Setup, USER, World, bin, epoch};
 
 const HOME: &str = "home.dyn.example.test";
@@ -126,16 +127,7 @@ fn url_form_init_db_check_and_a_newer_schema_refused() {
     w.edit_config(|t| t.replace("sslmode=require", "sslmode=disable"));
 
     // A schema written by a newer ddns-cgi is refused by updates (911) and by init-db.
-    w.sql("UPDATE schema_version SET version = 99");
-    w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "911\n");
-    let r = w.admin(&["init-db"]);
-    assert_eq!(r.code(), Some(2), "{}", r.stderr());
-    assert!(
-        r.stderr().contains(&format!("database schema version 99 is newer than this ddns-cgi supports ({version})")),
-        "{}",
-        r.stderr()
-    );
-    assert_eq!(w.a(HOME), ["192.0.2.9"]);
+    two_front_ends::a_newer_schema_is_refused(&w, version);
 }
 
 #[test]
@@ -152,18 +144,7 @@ fn two_front_ends_migrating_an_empty_database_at_once_both_start() {
     let mut holder = pg.connect(&fresh);
     let mut tx = holder.transaction().expect("begin");
     tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1]).expect("hold the lock");
-    let spawn = || {
-        Command::new(bin())
-            .env_clear()
-            .arg("--config")
-            .arg(&w.config)
-            .arg("init-db")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start init-db")
-    };
-    let runs = [spawn(), spawn()];
+    let runs = two_front_ends::two_init_dbs(&w);
     let mut watcher = pg.connect(&fresh);
     let started = Instant::now();
     loop {
@@ -183,23 +164,13 @@ fn two_front_ends_migrating_an_empty_database_at_once_both_start() {
         std::thread::sleep(Duration::from_millis(20));
     }
     tx.commit().expect("release the lock");
-    for run in runs {
-        let out = run.wait_with_output().expect("wait for init-db");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{stdout}{stderr}");
-        assert!(stdout.ends_with(&format!("` ready (schema version {version})\n")), "{stdout}{stderr}");
-    }
+    two_front_ends::both_ready(runs, version);
     let versions: Vec<i64> =
         watcher.query("SELECT version FROM schema_version", &[]).expect("versions").iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, [version]);
-    // The migrated database serves: a user, a host, an update in DNS and in the row.
-    w.add_user(USER, PASSWORD);
-    w.admin(&["hostname", "add", USER, HOME, crate::util::ZONE]).success();
-    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
-    assert_eq!(w.a(HOME), ["192.0.2.7"]);
-    let row: Option<String> =
-        watcher.query_one("SELECT ipv4 FROM hostnames WHERE fqdn = $1", &[&HOME]).expect("the row").get(0);
-    assert_eq!(row.as_deref(), Some("192.0.2.7"));
+    two_front_ends::the_migrated_database_serves(&w, || {
+        watcher.query_one("SELECT ipv4 FROM hostnames WHERE fqdn = $1", &[&HOME]).expect("the row").get(0)
+    });
 }
 
 /// The UTC date `days` from now, as `hostname token --expires` takes it and the listing shows it.
@@ -374,12 +345,6 @@ fn a_child_follows_the_parents_stored_ipv4_when_an_update_brings_only_ipv6() {
     assert_eq!(w.stored(CAM), (Some("192.0.2.10".into()), Some("2001:db8:1:2::c".into())));
 }
 
-/// How many FastCGI requests were answered by the repeat's reads (`update::repeat`, on a
-/// worker on PostgreSQL: its reads in one statement) instead of the full path.
-fn answered_as_repeats(web: &crate::util::web::WebServer) -> usize {
-    web.fastcgi_log().matches(": answered from the row, without a worker").count()
-}
-
 #[test]
 fn a_fastcgi_repeat_in_one_statement_sees_what_other_processes_committed_at_once() {
     // The repeat's reads are one statement, built from what the last ones asked for
@@ -405,7 +370,7 @@ fn a_fastcgi_repeat_in_one_statement_sees_what_other_processes_committed_at_once
     for _ in 0..3 {
         curl(&[&url("192.0.2.1", &first)]).expect(200, "nochg 192.0.2.1\n");
     }
-    assert_eq!(answered_as_repeats(&web), 3, "{}", web.fastcgi_log());
+    assert_eq!(answered_without_a_worker(&web), 3, "{}", web.fastcgi_log());
     // A CGI process changes the address: the repeat of the old one is a change again.
     world.update(&format!("hostname={HOME}&myip=192.0.2.9")).expect(200, "good 192.0.2.9\n");
     curl(&[&url("192.0.2.1", &first)]).expect(200, "good 192.0.2.1\n");
@@ -435,7 +400,7 @@ fn a_fastcgi_repeat_in_one_statement_sees_what_other_processes_committed_at_once
     world.admin(&["hostname", "delete", HOME]).success();
     curl(&[&url("192.0.2.1", &third)]).expect(401, "badauth\n");
     assert!(world.a(HOME).is_empty(), "{:?}", world.a(HOME));
-    assert_eq!(answered_as_repeats(&web), 9, "{}", web.fastcgi_log());
+    assert_eq!(answered_without_a_worker(&web), 9, "{}", web.fastcgi_log());
 }
 
 #[test]
@@ -466,7 +431,7 @@ fn a_kept_statement_whose_result_type_a_migration_changed_is_prepared_again() {
     pg.batch_execute("ALTER TABLE hostnames ALTER COLUMN txt TYPE VARCHAR(4000)").expect("alter the column");
     curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
     curl(&[&url]).expect(200, "nochg 192.0.2.1\n");
-    assert_eq!(answered_as_repeats(&web), 5, "{}", web.fastcgi_log());
+    assert_eq!(answered_without_a_worker(&web), 5, "{}", web.fastcgi_log());
     curl(&[&web.url(&format!("/nic/update?hostname={HOME}&myip=192.0.2.2&token={token}"))])
         .expect(200, "good 192.0.2.2\n");
     assert_eq!(world.a(HOME), ["192.0.2.2"]);

@@ -1,7 +1,9 @@
 //! What every shared engine (PostgreSQL, MariaDB) must do for two `ddns-cgi fastcgi`
-//! front-ends on one database and one Knot, written once; `postgres.rs` and `mariadb.rs` run
-//! each on a world of their engine (their tests call these with it).
+//! front-ends on one database and one Knot, and with its schema (a newer one refused, two
+//! front-ends migrating at once), written once; `postgres.rs` and `mariadb.rs` run each on a
+//! world of their engine (their tests call these with it).
 
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -9,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::locking::names;
 use crate::util::relay::{self, Plan, Relay};
 use crate::util::web::{FcgiClient, Launched, Launcher, fcgi_update_params};
-use crate::util::{PASSWORD, USER, World, base64};
+use crate::util::{PASSWORD, USER, World, ZONE, base64, bin};
 
 /// The host the tests change (added by the engines' `world()`).
 pub const HOME: &str = "home.dyn.example.test";
@@ -107,4 +109,56 @@ pub fn a_worker_whose_session_the_server_closed_opens_a_new_one(w: &World, end_s
     assert!(failed <= ended, "{answers:?}");
     assert_eq!(answers.last().map(String::as_str), Some("good 192.0.2.17\n"), "{answers:?}");
     assert_eq!(w.a(HOME), ["192.0.2.17"]);
+}
+
+/// A schema written by a newer ddns-cgi (`version` is this one's) is refused by updates (911)
+/// and by `init-db`, and the host keeps its address (`192.0.2.9`, set by the caller).
+pub fn a_newer_schema_is_refused(w: &World, version: i64) {
+    w.sql("UPDATE schema_version SET version = 99");
+    w.update(&format!("hostname={HOME}&myip=192.0.2.10")).expect(200, "911\n");
+    let r = w.admin(&["init-db"]);
+    assert_eq!(r.code(), Some(2), "{}", r.stderr());
+    assert!(
+        r.stderr().contains(&format!("database schema version 99 is newer than this ddns-cgi supports ({version})")),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(w.a(HOME), ["192.0.2.9"]);
+}
+
+/// Two `init-db` runs of the world's config started at once, as two front-ends starting on an
+/// empty database; [`both_ready`] waits for them.
+pub fn two_init_dbs(w: &World) -> [Child; 2] {
+    let spawn = || {
+        Command::new(bin())
+            .env_clear()
+            .arg("--config")
+            .arg(&w.config)
+            .arg("init-db")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start init-db")
+    };
+    [spawn(), spawn()]
+}
+
+/// Both runs of [`two_init_dbs`] ended well with the database at `version`.
+pub fn both_ready(runs: [Child; 2], version: i64) {
+    for run in runs {
+        let out = run.wait_with_output().expect("wait for init-db");
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.ends_with(&format!("` ready (schema version {version})\n")), "{stdout}{stderr}");
+    }
+}
+
+/// The freshly migrated database serves: a user, a host, an update in DNS and in the row
+/// (`row_v4`, read from the database the config now names).
+pub fn the_migrated_database_serves(w: &World, row_v4: impl FnOnce() -> Option<String>) {
+    w.add_user(USER, PASSWORD);
+    w.admin(&["hostname", "add", USER, HOME, ZONE]).success();
+    w.update(&format!("hostname={HOME}&myip=192.0.2.7")).expect(200, "good 192.0.2.7\n");
+    assert_eq!(w.a(HOME), ["192.0.2.7"]);
+    assert_eq!(row_v4().as_deref(), Some("192.0.2.7"));
 }
